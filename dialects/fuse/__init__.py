@@ -1,0 +1,68 @@
+"""The `fuse` dialect: tensor logic at two levels.
+
+* declarative (`declarative.py`): a `fuse.program` of tensor declarations,
+  one rule per equation, sinks and exports; order-free, tensors by symbol.
+* dataflow (`dataflow.py`): SSA tensors inside `func.func @main`; einsums,
+  elementwise and normalization ops, and `fuse.fixpoint` for recursion.
+"""
+
+from xdsl.ir import Dialect
+
+from .attributes import ExprType, IndexListAttr
+from .dataflow import (
+    BinaryOp,
+    ConcatOp,
+    ConstantOp,
+    EinsumOp,
+    FixpointOp,
+    IndexFnOp,
+    NormalizeOp,
+    SelectOp,
+    TakeOp,
+    TopKOp,
+    UnaryOp,
+)
+from .declarative import (
+    ArithOp,
+    CallOp,
+    ExportOp,
+    LiteralOp,
+    LoadOp,
+    NegateOp,
+    ProgramOp,
+    ProjectOp,
+    RuleOp,
+    SinkOp,
+    TensorOp,
+    YieldOp,
+)
+
+Fuse = Dialect(
+    "fuse",
+    [
+        ProgramOp,
+        TensorOp,
+        RuleOp,
+        SinkOp,
+        ExportOp,
+        LoadOp,
+        LiteralOp,
+        ArithOp,
+        NegateOp,
+        ProjectOp,
+        CallOp,
+        YieldOp,
+        EinsumOp,
+        BinaryOp,
+        SelectOp,
+        UnaryOp,
+        NormalizeOp,
+        ConstantOp,
+        IndexFnOp,
+        TakeOp,
+        ConcatOp,
+        TopKOp,
+        FixpointOp,
+    ],
+    [IndexListAttr, ExprType],
+)

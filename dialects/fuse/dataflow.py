@@ -1,0 +1,1010 @@
+"""The dataflow level of the `fuse` dialect.
+
+SSA values are ranked tensors inside `func.func @main`. Operand alignment is
+spelled with einsum subscripts (`"ij,j->ij"`): one letter per dimension,
+so every op that combines tensors says which dimensions meet, and a backend
+aligns operands with one shared helper. Recursion is a `fuse.fixpoint`
+region mapping the current values of a strongly connected component to
+their next values.
+
+```mlir
+func.func @main(%A: tensor<4x8xf32>, %B: tensor<8x3xf32>) -> tensor<4x3xf32> {
+  %0 = fuse.einsum "ik,kj->ij" sum (%A, %B) : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
+  %1 = fuse.unary relu %0 : tensor<4x3xf32>
+  func.return %1 : tensor<4x3xf32>
+}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+)
+from xdsl.ir import Attribute, Region, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    opt_operand_def,
+    opt_prop_def,
+    opt_region_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_result_def,
+)
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.traits import Pure, RecursiveMemoryEffect
+from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.str_enum import StrEnum
+
+from .attributes import FixpointStrategy, ProjectionKind, check_keyword
+from .declarative import YieldOp
+from .syntax import (
+    parse_keyword,
+    parse_signature,
+    print_keyword,
+    print_operand_list,
+    print_signature,
+)
+
+# --- subscripts ----------------------------------------------------------------
+
+
+def parse_subscripts(subscripts: str) -> tuple[list[str], str]:
+    """`"ik,kj->ij"` -> (["ik", "kj"], "ij"); raises VerifyException."""
+    if subscripts.count("->") != 1:
+        raise VerifyException(f"subscripts '{subscripts}' must contain one '->'")
+    inputs, output = subscripts.split("->")
+    operands = inputs.split(",") if inputs else []
+    for part in [*operands, output]:
+        if not all(c.isalpha() and c.isascii() for c in part):
+            raise VerifyException(f"subscripts '{subscripts}' may only use letters a-z, A-Z")
+    return operands, output
+
+
+def _tensor_type(value: SSAValue, what: str) -> TensorType:
+    if not isinstance(value.type, TensorType):
+        raise VerifyException(f"{what} must be a ranked tensor, got {value.type}")
+    return value.type
+
+
+def verify_subscripts(
+    op_name: str,
+    subscripts: str,
+    operands: Sequence[SSAValue],
+    result: SSAValue,
+    *,
+    allow_projection: bool,
+) -> None:
+    """Checks operand/result ranks against subscripts and that every letter
+    has one static size."""
+    inputs, output = parse_subscripts(subscripts)
+    if len(inputs) != len(operands):
+        raise VerifyException(
+            f"{op_name} subscripts '{subscripts}' name {len(inputs)} operands, "
+            f"but it has {len(operands)}"
+        )
+    if len(set(output)) != len(output):
+        raise VerifyException(f"{op_name} output subscripts '{output}' repeat a letter")
+    sizes: dict[str, int] = {}
+    typed = [
+        *(
+            (letters, _tensor_type(v, f"{op_name} operand #{n}"))
+            for n, (letters, v) in enumerate(zip(inputs, operands, strict=True))
+        ),
+        (output, _tensor_type(result, f"{op_name} result")),
+    ]
+    for letters, tensor_type in typed:
+        shape = tensor_type.get_shape()
+        if len(shape) != len(letters):
+            raise VerifyException(
+                f"{op_name} subscripts '{letters}' have rank {len(letters)}, "
+                f"but the type {tensor_type} has rank {len(shape)}"
+            )
+        for letter, size in zip(letters, shape, strict=True):
+            if size < 0:
+                continue
+            if sizes.setdefault(letter, size) != size:
+                raise VerifyException(
+                    f"{op_name} dimension '{letter}' has sizes {sizes[letter]} and {size}"
+                )
+    input_letters = set("".join(inputs))
+    missing = [c for c in output if c not in input_letters]
+    if missing and inputs:
+        raise VerifyException(f"{op_name} output index '{missing[0]}' is in no operand")
+    if not allow_projection:
+        projected = sorted(input_letters - set(output))
+        if projected:
+            raise VerifyException(
+                f"{op_name} cannot project away '{projected[0]}': its output must keep "
+                "every operand index"
+            )
+
+
+def _print_subscripted(
+    printer: Printer, op: IRDLOperation, keyword: str, subscripts: str, values: Sequence[SSAValue]
+) -> None:
+    printer.print_string(f" {keyword} ")
+    printer.print_string_literal(subscripts)
+    printer.print_string(" ")
+    print_operand_list(printer, values)
+
+
+def _parse_subscripted(parser: Parser) -> tuple[str, str, list]:
+    keyword = parser.parse_identifier("function")
+    subscripts = parser.parse_str_literal("subscripts")
+    operands = parser.parse_comma_separated_list(
+        parser.Delimiter.PAREN, parser.parse_unresolved_operand, "operands"
+    )
+    return keyword, subscripts, operands
+
+
+# --- contraction ---------------------------------------------------------------
+
+
+@irdl_op_definition
+class EinsumOp(IRDLOperation):
+    """An n-ary join and projection: the product of the operands aligned by
+    subscript letter, with letters absent from the output projected by
+    `kind` (sum, max or mean). `fuse-einsum-path` records the contraction
+    `path` it chose and its estimated `flops`.
+
+    ```mlir
+    %0 = fuse.einsum "ik,kj->ij" sum (%A, %B) : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
+    ```
+    """
+
+    name = "fuse.einsum"
+
+    subscripts = prop_def(StringAttr)
+    kind = prop_def(StringAttr)
+    path = opt_prop_def(ArrayAttr[ArrayAttr[IntegerAttr]])
+    flops = opt_prop_def(IntegerAttr)
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self,
+        subscripts: str,
+        kind: ProjectionKind | str,
+        inputs: Sequence[SSAValue],
+        result_type: TensorType,
+    ):
+        super().__init__(
+            properties={"subscripts": StringAttr(subscripts), "kind": StringAttr(str(kind))},
+            operands=[inputs],
+            result_types=[result_type],
+        )
+
+    @property
+    def projection_kind(self) -> ProjectionKind:
+        return ProjectionKind(self.kind.data)
+
+    def verify_(self) -> None:
+        check_keyword(self.kind.data, ProjectionKind, "projection")
+        verify_subscripts(
+            self.name, self.subscripts.data, self.inputs, self.result, allow_projection=True
+        )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_string_literal(self.subscripts.data)
+        print_keyword(printer, self.kind)
+        printer.print_string(" ")
+        print_operand_list(printer, self.inputs)
+        printer.print_op_attributes(self.attributes)
+        if self.path is not None or self.flops is not None:
+            printer.print_string(" {")
+            printer.print_list(
+                [(k, v) for k, v in (("path", self.path), ("flops", self.flops)) if v],
+                lambda kv: (printer.print_string(f"{kv[0]} = "), printer.print_attribute(kv[1])),
+            )
+            printer.print_string("}")
+        print_signature(printer, [v.type for v in self.inputs], [self.result.type])
+
+    @classmethod
+    def parse(cls, parser: Parser) -> EinsumOp:
+        subscripts = parser.parse_str_literal("subscripts")
+        kind = parse_keyword(parser, "projection kind")
+        operands = parser.parse_comma_separated_list(
+            parser.Delimiter.PAREN, parser.parse_unresolved_operand, "operands"
+        )
+        extra = parser.parse_optional_attr_dict()
+        input_types, output_types = parse_signature(parser)
+        op = cls(
+            subscripts,
+            kind.data,
+            parser.resolve_operands(operands, input_types, parser.pos),
+            output_types[0],
+        )
+        for key in ("path", "flops"):
+            if key in extra:
+                op.properties[key] = extra.pop(key)
+        op.attributes |= extra
+        return op
+
+
+# --- elementwise ---------------------------------------------------------------
+
+
+class BinaryFunction(StrEnum):
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    DIV = "div"
+    POW = "pow"
+    MAX = "max"
+    MIN = "min"
+
+
+@irdl_op_definition
+class BinaryOp(IRDLOperation):
+    """Elementwise arithmetic; operands are aligned to the result by their
+    subscripts and broadcast along letters they lack.
+
+    ```mlir
+    %0 = fuse.binary add "ij,j->ij" (%X, %B) : (tensor<4x3xf32>, tensor<3xf32>) -> tensor<4x3xf32>
+    ```
+    """
+
+    name = "fuse.binary"
+
+    fn = prop_def(StringAttr)
+    subscripts = prop_def(StringAttr)
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self,
+        fn: BinaryFunction | str,
+        subscripts: str,
+        lhs: SSAValue,
+        rhs: SSAValue,
+        result_type: TensorType,
+    ):
+        super().__init__(
+            properties={"fn": StringAttr(str(fn)), "subscripts": StringAttr(subscripts)},
+            operands=[lhs, rhs],
+            result_types=[result_type],
+        )
+
+    def verify_(self) -> None:
+        check_keyword(self.fn.data, BinaryFunction, "binary function")
+        verify_subscripts(
+            self.name,
+            self.subscripts.data,
+            [self.lhs, self.rhs],
+            self.result,
+            allow_projection=False,
+        )
+
+    def print(self, printer: Printer) -> None:
+        _print_subscripted(printer, self, self.fn.data, self.subscripts.data, [self.lhs, self.rhs])
+        printer.print_op_attributes(self.attributes)
+        print_signature(printer, [self.lhs.type, self.rhs.type], [self.result.type])
+
+    @classmethod
+    def parse(cls, parser: Parser) -> BinaryOp:
+        fn, subscripts, operands = _parse_subscripted(parser)
+        attributes = parser.parse_optional_attr_dict()
+        input_types, output_types = parse_signature(parser)
+        lhs, rhs = parser.resolve_operands(operands, input_types, parser.pos)
+        op = cls(fn, subscripts, lhs, rhs, output_types[0])
+        op.attributes |= attributes
+        return op
+
+
+@irdl_op_definition
+class SelectOp(IRDLOperation):
+    """`case`: where `condition > 0` the result is `on_true`, else
+    `on_false`; operands aligned by subscripts as in `fuse.binary`.
+
+    ```mlir
+    %0 = fuse.select "ij,ij,j->ij" (%C, %A, %B) : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+    ```
+    """
+
+    name = "fuse.select"
+
+    subscripts = prop_def(StringAttr)
+    condition = operand_def(TensorType)
+    on_true = operand_def(TensorType)
+    on_false = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self,
+        subscripts: str,
+        condition: SSAValue,
+        on_true: SSAValue,
+        on_false: SSAValue,
+        result_type: TensorType,
+    ):
+        super().__init__(
+            properties={"subscripts": StringAttr(subscripts)},
+            operands=[condition, on_true, on_false],
+            result_types=[result_type],
+        )
+
+    def verify_(self) -> None:
+        verify_subscripts(
+            self.name,
+            self.subscripts.data,
+            [self.condition, self.on_true, self.on_false],
+            self.result,
+            allow_projection=False,
+        )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_string_literal(self.subscripts.data)
+        printer.print_string(" ")
+        print_operand_list(printer, self.operands)
+        printer.print_op_attributes(self.attributes)
+        print_signature(printer, [v.type for v in self.operands], [self.result.type])
+
+    @classmethod
+    def parse(cls, parser: Parser) -> SelectOp:
+        subscripts = parser.parse_str_literal("subscripts")
+        operands = parse_operand_list_unresolved(parser)
+        attributes = parser.parse_optional_attr_dict()
+        input_types, output_types = parse_signature(parser)
+        values = parser.resolve_operands(operands, input_types, parser.pos)
+        if len(values) != 3:
+            parser.raise_error("fuse.select takes a condition and two values")
+        op = cls(subscripts, *values, output_types[0])
+        op.attributes |= attributes
+        return op
+
+
+def parse_operand_list_unresolved(parser: Parser) -> list:
+    return parser.parse_comma_separated_list(
+        parser.Delimiter.PAREN, parser.parse_unresolved_operand, "operands"
+    )
+
+
+class UnaryFunction(StrEnum):
+    RELU = "relu"
+    GELU = "gelu"
+    SIG = "sig"
+    STEP = "step"
+    EXP = "exp"
+    LOG = "log"
+    SQRT = "sqrt"
+    ABS = "abs"
+    TANH = "tanh"
+    SIN = "sin"
+    COS = "cos"
+    NEG = "neg"
+
+
+@irdl_op_definition
+class UnaryOp(IRDLOperation):
+    """An elementwise function. `sig` takes an optional `temperature`
+    (`1/(1+exp(-x/T))`; `T = 0` is `step`). `step` is 1 where x > 0, else 0.
+
+    ```mlir
+    %1 = fuse.unary sig %0 {temperature = 5.000000e-01 : f32} : tensor<4xf32>
+    ```
+    """
+
+    name = "fuse.unary"
+
+    fn = prop_def(StringAttr)
+    temperature = opt_prop_def(FloatAttr)
+    operand = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self, fn: UnaryFunction | str, operand: SSAValue, temperature: float | None = None
+    ):
+        super().__init__(
+            properties={
+                "fn": StringAttr(str(fn)),
+                "temperature": FloatAttr(temperature, 32) if temperature is not None else None,
+            },
+            operands=[operand],
+            result_types=[operand.type],
+        )
+
+    def verify_(self) -> None:
+        check_keyword(self.fn.data, UnaryFunction, "unary function")
+        if self.temperature is not None and self.fn.data != UnaryFunction.SIG:
+            raise VerifyException("only 'sig' takes a temperature")
+        if self.operand.type != self.result.type:
+            raise VerifyException("fuse.unary must keep its operand's type")
+
+    def print(self, printer: Printer) -> None:
+        print_keyword(printer, self.fn)
+        printer.print_string(" ")
+        printer.print_operand(self.operand)
+        if self.temperature is not None:
+            printer.print_string(" {temperature = ")
+            printer.print_attribute(self.temperature)
+            printer.print_string("}")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" : ")
+        printer.print_attribute(self.result.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> UnaryOp:
+        fn = parse_keyword(parser, "unary function")
+        operand = parser.parse_unresolved_operand()
+        temperature = None
+        props = parser.parse_optional_attr_dict()
+        if "temperature" in props:
+            temperature = props.pop("temperature")
+        attributes = parser.parse_optional_attr_dict_with_keyword()
+        parser.parse_punctuation(":")
+        operand_type = parser.parse_type()
+        op = cls(fn.data, parser.resolve_operand(operand, operand_type))
+        if temperature is not None:
+            op.properties["temperature"] = temperature
+        op.attributes |= props
+        if attributes is not None:
+            op.attributes |= attributes.data
+        return op
+
+
+class NormalizeKind(StrEnum):
+    SOFTMAX = "softmax"
+    LNORM = "lnorm"
+
+
+@irdl_op_definition
+class NormalizeOp(IRDLOperation):
+    """Normalizes along dimension `axis`: `softmax`, or `lnorm` (zero mean,
+    unit variance with `eps`). An optional `mask` (same type as the operand)
+    excludes positions where it is 0 from a softmax (`masked_softmax`);
+    a fully masked row is all zeros.
+
+    ```mlir
+    %1 = fuse.normalize softmax axis 1 (%0) : (tensor<4x6xf32>) -> tensor<4x6xf32>
+    %2 = fuse.normalize softmax axis 1 (%0, %M) : (tensor<4x6xf32>, tensor<4x6xf32>) -> tensor<4x6xf32>
+    ```
+    """
+
+    name = "fuse.normalize"
+
+    kind = prop_def(StringAttr)
+    axis = prop_def(IntegerAttr)
+    eps = opt_prop_def(FloatAttr)
+    operand = operand_def(TensorType)
+    mask = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self,
+        kind: NormalizeKind | str,
+        axis: int,
+        operand: SSAValue,
+        mask: SSAValue | None = None,
+        eps: float | None = None,
+    ):
+        super().__init__(
+            properties={
+                "kind": StringAttr(str(kind)),
+                "axis": IntegerAttr(axis, 64),
+                "eps": FloatAttr(eps, 32) if eps is not None else None,
+            },
+            operands=[operand, [mask] if mask is not None else []],
+            result_types=[operand.type],
+        )
+
+    def verify_(self) -> None:
+        check_keyword(self.kind.data, NormalizeKind, "normalization")
+        rank = _tensor_type(self.operand, "fuse.normalize operand").get_num_dims()
+        if not 0 <= self.axis.value.data < rank:
+            raise VerifyException(
+                f"fuse.normalize axis {self.axis.value.data} is out of range for rank {rank}"
+            )
+        if self.mask is not None:
+            if self.kind.data != NormalizeKind.SOFTMAX:
+                raise VerifyException("only softmax takes a mask")
+            if self.mask.type != self.operand.type:
+                raise VerifyException("fuse.normalize mask must have the operand's type")
+        if self.result.type != self.operand.type:
+            raise VerifyException("fuse.normalize must keep its operand's type")
+
+    def print(self, printer: Printer) -> None:
+        print_keyword(printer, self.kind)
+        printer.print_string(f" axis {self.axis.value.data} ")
+        print_operand_list(printer, self.operands)
+        attributes = dict(self.attributes)
+        if self.eps is not None:
+            attributes["eps"] = self.eps
+        printer.print_op_attributes(attributes)
+        print_signature(printer, [v.type for v in self.operands], [self.result.type])
+
+    @classmethod
+    def parse(cls, parser: Parser) -> NormalizeOp:
+        kind = parse_keyword(parser, "normalization")
+        parser.parse_keyword("axis")
+        axis = parser.parse_integer(allow_boolean=False)
+        operands = parse_operand_list_unresolved(parser)
+        attributes = parser.parse_optional_attr_dict()
+        input_types, _ = parse_signature(parser)
+        values = parser.resolve_operands(operands, input_types, parser.pos)
+        op = cls(kind.data, axis, values[0], values[1] if len(values) > 1 else None)
+        if "eps" in attributes:
+            op.properties["eps"] = attributes.pop("eps")
+        op.attributes |= attributes
+        return op
+
+
+# --- constants and index-built tensors ----------------------------------------------
+
+
+@irdl_op_definition
+class ConstantOp(IRDLOperation):
+    """A literal tensor.
+
+    ```mlir
+    %0 = fuse.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+    ```
+    """
+
+    name = "fuse.constant"
+
+    value = prop_def(DenseIntOrFPElementsAttr)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, value: DenseIntOrFPElementsAttr):
+        super().__init__(properties={"value": value}, result_types=[value.get_type()])
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_attribute(self.value)
+        printer.print_op_attributes(self.attributes)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ConstantOp:
+        value = parser.parse_attribute()
+        if not isinstance(value, DenseIntOrFPElementsAttr):
+            parser.raise_error("fuse.constant expects a dense elements attribute")
+        op = cls(value)
+        op.attributes |= parser.parse_optional_attr_dict()
+        return op
+
+    def verify_(self) -> None:
+        if self.value.get_type() != self.result.type:
+            raise VerifyException("fuse.constant result type must match its value's type")
+
+
+class IndexFunction(StrEnum):
+    EVEN = "even"
+    ODD = "odd"
+    CAUSAL = "causal"
+    ONEHOT = "onehot"
+
+
+_INDEX_FUNCTION_RANK = {"even": 1, "odd": 1, "causal": 2, "onehot": 1}
+
+
+@irdl_op_definition
+class IndexFnOp(IRDLOperation):
+    """A 0/1 tensor computed from index positions: `even`/`odd` (position
+    parity), `causal` (1 where column <= row), `onehot` (1 at `position`;
+    used for integer indices on a left-hand side).
+
+    ```mlir
+    %0 = fuse.index_fn causal : tensor<8x8xf32>
+    %1 = fuse.index_fn onehot {position = 0 : i64} : tensor<5xf32>
+    ```
+    """
+
+    name = "fuse.index_fn"
+
+    fn = prop_def(StringAttr)
+    position = opt_prop_def(IntegerAttr)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self, fn: IndexFunction | str, result_type: TensorType, position: int | None = None
+    ):
+        super().__init__(
+            properties={
+                "fn": StringAttr(str(fn)),
+                "position": IntegerAttr(position, 64) if position is not None else None,
+            },
+            result_types=[result_type],
+        )
+
+    def verify_(self) -> None:
+        check_keyword(self.fn.data, IndexFunction, "index function")
+        rank = self.result.type.get_num_dims()
+        if rank != _INDEX_FUNCTION_RANK[self.fn.data]:
+            raise VerifyException(
+                f"index function '{self.fn.data}' has rank "
+                f"{_INDEX_FUNCTION_RANK[self.fn.data]}, but the result has rank {rank}"
+            )
+        if (self.position is not None) != (self.fn.data == IndexFunction.ONEHOT):
+            raise VerifyException("'onehot', and only 'onehot', takes a position")
+
+    def print(self, printer: Printer) -> None:
+        print_keyword(printer, self.fn)
+        attributes = dict(self.attributes)
+        if self.position is not None:
+            attributes["position"] = self.position
+        printer.print_op_attributes(attributes)
+        printer.print_string(" : ")
+        printer.print_attribute(self.result.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> IndexFnOp:
+        fn = parse_keyword(parser, "index function")
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        result_type = parser.parse_type()
+        position = attributes.pop("position", None)
+        op = cls(fn.data, result_type)
+        if position is not None:
+            op.properties["position"] = position
+        op.attributes |= attributes
+        return op
+
+
+# --- structural -------------------------------------------------------------------
+
+
+@irdl_op_definition
+class TakeOp(IRDLOperation):
+    """Selects one position of one dimension (an integer index on a
+    right-hand side, `Obs[0, o]`), dropping that dimension.
+
+    ```mlir
+    %1 = fuse.take %0 dim 0 index 3 : tensor<5x4xf32> -> tensor<4xf32>
+    ```
+    """
+
+    name = "fuse.take"
+
+    dim = prop_def(IntegerAttr)
+    position = prop_def(IntegerAttr)
+    operand = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, operand: SSAValue, dim: int, position: int, result_type: TensorType):
+        super().__init__(
+            properties={
+                "dim": IntegerAttr(dim, 64),
+                "position": IntegerAttr(position, 64),
+            },
+            operands=[operand],
+            result_types=[result_type],
+        )
+
+    def verify_(self) -> None:
+        shape = list(self.operand.type.get_shape())
+        dim, position = self.dim.value.data, self.position.value.data
+        if not 0 <= dim < len(shape):
+            raise VerifyException(f"fuse.take dim {dim} is out of range for rank {len(shape)}")
+        if position < 0 or (shape[dim] >= 0 and position >= shape[dim]):
+            raise VerifyException(
+                f"fuse.take index {position} is out of range for dimension of size {shape[dim]}"
+            )
+        expected = shape[:dim] + shape[dim + 1 :]
+        if list(self.result.type.get_shape()) != expected:
+            raise VerifyException(f"fuse.take result must have shape {expected}")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.operand)
+        printer.print_string(f" dim {self.dim.value.data} index {self.position.value.data}")
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : ")
+        printer.print_attribute(self.operand.type)
+        printer.print_string(" -> ")
+        printer.print_attribute(self.result.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> TakeOp:
+        operand = parser.parse_unresolved_operand()
+        parser.parse_keyword("dim")
+        dim = parser.parse_integer(allow_boolean=False)
+        parser.parse_keyword("index")
+        position = parser.parse_integer(allow_boolean=False)
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        operand_type = parser.parse_type()
+        parser.parse_punctuation("->")
+        result_type = parser.parse_type()
+        op = cls(parser.resolve_operand(operand, operand_type), dim, position, result_type)
+        op.attributes |= attributes
+        return op
+
+
+@irdl_op_definition
+class ConcatOp(IRDLOperation):
+    """Concatenates along dimension `axis`.
+
+    ```mlir
+    %2 = fuse.concat axis 1 (%0, %1) : (tensor<2x3xf32>, tensor<2x4xf32>) -> tensor<2x7xf32>
+    ```
+    """
+
+    name = "fuse.concat"
+
+    axis = prop_def(IntegerAttr)
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, axis: int, inputs: Sequence[SSAValue], result_type: TensorType):
+        super().__init__(
+            properties={"axis": IntegerAttr(axis, 64)},
+            operands=[inputs],
+            result_types=[result_type],
+        )
+
+    def verify_(self) -> None:
+        axis = self.axis.value.data
+        rank = self.result.type.get_num_dims()
+        if not 0 <= axis < rank:
+            raise VerifyException(f"fuse.concat axis {axis} is out of range for rank {rank}")
+        for n, value in enumerate(self.inputs):
+            if _tensor_type(value, "fuse.concat operand").get_num_dims() != rank:
+                raise VerifyException(f"fuse.concat operand #{n} must have rank {rank}")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" axis {self.axis.value.data} ")
+        print_operand_list(printer, self.inputs)
+        printer.print_op_attributes(self.attributes)
+        print_signature(printer, [v.type for v in self.inputs], [self.result.type])
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ConcatOp:
+        parser.parse_keyword("axis")
+        axis = parser.parse_integer(allow_boolean=False)
+        operands = parse_operand_list_unresolved(parser)
+        attributes = parser.parse_optional_attr_dict()
+        input_types, output_types = parse_signature(parser)
+        op = cls(axis, parser.resolve_operands(operands, input_types, parser.pos), output_types[0])
+        op.attributes |= attributes
+        return op
+
+
+@irdl_op_definition
+class TopKOp(IRDLOperation):
+    """Keeps the `k` largest entries along dimension `axis` and sets the rest
+    to zero (ties broken by lower position).
+
+    ```mlir
+    %1 = fuse.topk k 5 axis 1 %0 : tensor<4x100xf32>
+    ```
+    """
+
+    name = "fuse.topk"
+
+    k = prop_def(IntegerAttr)
+    axis = prop_def(IntegerAttr)
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    operand = operand_def(T)
+    result = result_def(T)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, operand: SSAValue, k: int, axis: int):
+        super().__init__(
+            properties={
+                "k": IntegerAttr(k, 64),
+                "axis": IntegerAttr(axis, 64),
+            },
+            operands=[operand],
+            result_types=[operand.type],
+        )
+
+    def verify_(self) -> None:
+        rank = self.operand.type.get_num_dims()
+        if not 0 <= self.axis.value.data < rank:
+            raise VerifyException(f"fuse.topk axis {self.axis.value.data} is out of range")
+        if self.k.value.data < 1:
+            raise VerifyException("fuse.topk needs k >= 1")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" k {self.k.value.data} axis {self.axis.value.data} ")
+        printer.print_operand(self.operand)
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : ")
+        printer.print_attribute(self.operand.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> TopKOp:
+        parser.parse_keyword("k")
+        k = parser.parse_integer(allow_boolean=False)
+        parser.parse_keyword("axis")
+        axis = parser.parse_integer(allow_boolean=False)
+        operand = parser.parse_unresolved_operand()
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        op = cls(parser.resolve_operand(operand, parser.parse_type()), k, axis)
+        op.attributes |= attributes
+        return op
+
+
+# --- recursion ------------------------------------------------------------------
+
+
+class DeltaKind(StrEnum):
+    """How a semi-naive fixpoint derives a tensor's delta from one step."""
+
+    DIFFERENCE = "difference"  # next - current: linear recursion under sum
+    CHANGED = "changed"  # next where it differs from current, else 0: OR, max
+
+
+@irdl_op_definition
+class FixpointOp(IRDLOperation):
+    """The least fixpoint of a recursive component, for the tensors named in
+    `tensors` (in result order). Unset `max_iters`/`tolerance` come from the
+    execution config. Iteration stops when no element of any result changes
+    by more than the tolerance (0: exactly); reaching `max_iters` is an
+    error naming the tensors and the last change.
+
+    `naive`: one region `body`. Starting from zeros, `next = body(current)`.
+
+    `semi_naive` (from `fuse-semi-naive`): `init` computes the first values
+    from zeros (no arguments); then `next = body(current..., delta...)`,
+    where each delta is derived from the last step as `deltas` says
+    (`difference`: next - current; `changed`: next where it differs from
+    current, else 0). A fixpoint the pass leaves naive records why in
+    `naive_reason`.
+
+    ```mlir
+    %p = fuse.fixpoint naive {tensors = ["Path"]} : tensor<5x5xf32> {
+    ^bb0(%path: tensor<5x5xf32>):
+      %0 = fuse.einsum "xy,yz->xz" sum (%path, %E) : (tensor<5x5xf32>, tensor<5x5xf32>) -> tensor<5x5xf32>
+      %1 = fuse.unary step %0 : tensor<5x5xf32>
+      fuse.yield %1 : tensor<5x5xf32>
+    }
+    ```
+    """
+
+    name = "fuse.fixpoint"
+
+    strategy = prop_def(StringAttr)
+    tensors = prop_def(ArrayAttr[StringAttr])
+    deltas = opt_prop_def(ArrayAttr[StringAttr])
+    max_iters = opt_prop_def(IntegerAttr)
+    tolerance = opt_prop_def(FloatAttr)
+    naive_reason = opt_prop_def(StringAttr)
+    results_ = var_result_def(TensorType)
+    body = region_def("single_block")
+    init = opt_region_def("single_block")
+
+    traits = traits_def(RecursiveMemoryEffect())
+
+    OPTIONAL_PROPERTIES: ClassVar[tuple[str, ...]] = (
+        "deltas",
+        "max_iters",
+        "tolerance",
+        "naive_reason",
+    )
+
+    def __init__(
+        self,
+        strategy: FixpointStrategy | str,
+        tensors: Sequence[str],
+        result_types: Sequence[Attribute],
+        body: Region,
+        init: Region | None = None,
+    ):
+        super().__init__(
+            properties={
+                "strategy": StringAttr(str(strategy)),
+                "tensors": ArrayAttr([StringAttr(t) for t in tensors]),
+            },
+            result_types=[result_types],
+            regions=[body, [init] if init is not None else []],
+        )
+
+    @property
+    def tensor_names(self) -> list[str]:
+        return [t.data for t in self.tensors.data]
+
+    @property
+    def is_semi_naive(self) -> bool:
+        return self.strategy.data == FixpointStrategy.SEMI_NAIVE
+
+    @property
+    def delta_kinds(self) -> list[DeltaKind]:
+        return [DeltaKind(d.data) for d in self.deltas.data] if self.deltas else []
+
+    def verify_(self) -> None:
+        check_keyword(self.strategy.data, FixpointStrategy, "fixpoint strategy")
+        count = len(self.results_)
+        if len(self.tensors.data) != count:
+            raise VerifyException(
+                f"fuse.fixpoint names {len(self.tensors.data)} tensors but has {count} results"
+            )
+        result_types = [r.type for r in self.results_]
+        arg_types = [a.type for a in self.body.block.args]
+        expected_args = result_types * (2 if self.is_semi_naive else 1)
+        if arg_types != expected_args:
+            raise VerifyException(
+                f"a {self.strategy.data} fuse.fixpoint body takes "
+                f"{len(expected_args)} arguments of the result types, got {len(arg_types)}"
+            )
+        regions = [self.body] + ([self.init] if self.init is not None else [])
+        for region in regions:
+            terminator = region.block.last_op
+            if (
+                not isinstance(terminator, YieldOp)
+                or [v.type for v in terminator.values] != result_types
+            ):
+                raise VerifyException("fuse.fixpoint regions must yield one value per result")
+        if self.is_semi_naive:
+            if self.init is None or self.init.block.args:
+                raise VerifyException(
+                    "a semi_naive fuse.fixpoint needs an init region without arguments"
+                )
+            if self.deltas is None or len(self.deltas.data) != count:
+                raise VerifyException("a semi_naive fuse.fixpoint needs one delta kind per result")
+            for kind in self.deltas.data:
+                check_keyword(kind.data, DeltaKind, "delta kind")
+        elif self.init is not None or self.deltas is not None:
+            raise VerifyException("a naive fuse.fixpoint has no init region and no deltas")
+
+    def print(self, printer: Printer) -> None:
+        print_keyword(printer, self.strategy)
+        optional = {k: self.properties[k] for k in self.OPTIONAL_PROPERTIES if k in self.properties}
+        printer.print_op_attributes({"tensors": self.tensors} | optional | dict(self.attributes))
+        printer.print_string(" : ")
+        printer.print_list([r.type for r in self.results_], printer.print_attribute)
+        if self.init is not None:
+            printer.print_string(" init ")
+            printer.print_region(self.init)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=True)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> FixpointOp:
+        strategy = parse_keyword(parser, "fixpoint strategy")
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        result_types = parser.parse_comma_separated_list(
+            parser.Delimiter.NONE, parser.parse_type, "result types"
+        )
+        init = parser.parse_region() if parser.parse_optional_keyword("init") else None
+        body = parser.parse_region()
+        tensors = attributes.pop("tensors", None)
+        if not isinstance(tensors, ArrayAttr):
+            parser.raise_error("fuse.fixpoint needs a 'tensors' array of names")
+        op = cls(strategy.data, [t.data for t in tensors.data], result_types, body, init)
+        for key in cls.OPTIONAL_PROPERTIES:
+            if key in attributes:
+                op.properties[key] = attributes.pop(key)
+        op.attributes |= attributes
+        return op

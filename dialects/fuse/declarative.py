@@ -1,0 +1,807 @@
+"""The declarative level of the `fuse` dialect.
+
+A `fuse.program` is an order-free set of statements, exactly as written:
+one `fuse.tensor` declaration per tensor, one `fuse.rule` per equation, and
+`fuse.sink` / `fuse.export` for outputs. Rule bodies compute the right-hand
+side as indexed expressions (`!fuse.expr<i, k>`): tensors are loaded by
+symbol and combined by index name, so no order of evaluation is implied.
+
+```mlir
+fuse.program {
+  fuse.tensor @Edge[x, y] input boolean : tensor<?x?xf32>
+  fuse.tensor @Path[x, y] boolean : tensor<?x?xf32>
+  fuse.rule @Path[x, y] sum {
+    %0 = fuse.load @Edge[x, y] : !fuse.expr<x, y>
+    fuse.yield %0 : !fuse.expr<x, y>
+  }
+  fuse.export @Path
+}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    DictionaryAttr,
+    FloatAttr,
+    StringAttr,
+    SymbolRefAttr,
+    TensorType,
+    UnitAttr,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.traits import (
+    HasParent,
+    IsTerminator,
+    NoTerminator,
+    Pure,
+    SymbolOpInterface,
+    SymbolTable,
+)
+from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.str_enum import StrEnum
+
+from .attributes import (
+    ExprType,
+    IndexListAttr,
+    ProjectionKind,
+    check_keyword,
+)
+from .syntax import (
+    parse_access,
+    parse_bracketed_indices,
+    parse_keyword,
+    parse_signature,
+    print_access,
+    print_bracketed_indices,
+    print_keyword,
+    print_operand_list,
+    print_signature,
+)
+
+
+def ordered_union(*index_lists: Sequence[str]) -> tuple[str, ...]:
+    """Indices of a product: every operand's indices, in order of first
+    appearance."""
+    seen: dict[str, None] = {}
+    for indices in index_lists:
+        for name in indices:
+            seen.setdefault(name)
+    return tuple(seen)
+
+
+def _expr_type(value: SSAValue, what: str) -> ExprType:
+    if not isinstance(value.type, ExprType):
+        raise VerifyException(f"{what} must be a !fuse.expr, got {value.type}")
+    return value.type
+
+
+# --- program structure -------------------------------------------------------
+
+
+@irdl_op_definition
+class ProgramOp(IRDLOperation):
+    """A Fuse program at the declarative level: a symbol table of tensor
+    declarations, and the rules, sinks and exports that use them."""
+
+    name = "fuse.program"
+
+    body = region_def("single_block")
+
+    traits = traits_def(SymbolTable(), NoTerminator())
+
+    assembly_format = "attr-dict-with-keyword $body"
+
+    def __init__(self, ops: Sequence[Operation] = ()):
+        super().__init__(regions=[Region(Block(ops))])
+
+    def lookup_tensor(self, name: str) -> TensorOp | None:
+        op = SymbolTable.lookup_symbol(self, name)
+        return op if isinstance(op, TensorOp) else None
+
+
+@irdl_op_definition
+class TensorOp(IRDLOperation):
+    """Declares a tensor: its canonical index names, its type, whether it is
+    Boolean (its combined value goes through `step`), and where its value
+    comes from when no rule defines it: a file `source` (which a runtime
+    input may override) or a runtime `input`.
+
+    ```mlir
+    fuse.tensor @W[i, j] source "w.npy" : tensor<?x?xf32>
+    fuse.tensor @Path[x, y] boolean : tensor<?x?xf32>
+    ```
+    """
+
+    name = "fuse.tensor"
+
+    sym_name = prop_def(StringAttr)
+    indices = prop_def(IndexListAttr)
+    tensor_type = prop_def(TensorType)
+    source = opt_prop_def(StringAttr)
+    input = opt_prop_def(UnitAttr)
+    boolean = opt_prop_def(UnitAttr)
+
+    traits = traits_def(SymbolOpInterface(), HasParent(ProgramOp))
+
+    def __init__(
+        self,
+        name: str,
+        indices: Sequence[str],
+        tensor_type: TensorType,
+        *,
+        source: str | None = None,
+        is_input: bool = False,
+        boolean: bool = False,
+    ):
+        super().__init__(
+            properties={
+                "sym_name": StringAttr(name),
+                "indices": IndexListAttr(tuple(indices)),
+                "tensor_type": tensor_type,
+                "source": StringAttr(source) if source is not None else None,
+                "input": UnitAttr() if is_input else None,
+                "boolean": UnitAttr() if boolean else None,
+            }
+        )
+
+    @property
+    def tensor_name(self) -> str:
+        return self.sym_name.data
+
+    def verify_(self) -> None:
+        names = self.indices.data
+        if any(not isinstance(n, str) for n in names) or len(set(names)) != len(names):
+            raise VerifyException(
+                f"tensor @{self.tensor_name} must declare distinct index names, got {list(names)}"
+            )
+        if self.tensor_type.get_num_dims() != len(names):
+            raise VerifyException(
+                f"tensor @{self.tensor_name} has {len(names)} indices but type "
+                f"{self.tensor_type} has rank {self.tensor_type.get_num_dims()}"
+            )
+        if self.source is not None and self.input is not None:
+            raise VerifyException(
+                f"tensor @{self.tensor_name} cannot be both a file source and a runtime input"
+            )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_symbol_name(self.tensor_name)
+        print_bracketed_indices(printer, self.indices)
+        if self.source is not None:
+            printer.print_string(" source ")
+            printer.print_string_literal(self.source.data)
+        if self.input is not None:
+            printer.print_string(" input")
+        if self.boolean is not None:
+            printer.print_string(" boolean")
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : ")
+        printer.print_attribute(self.tensor_type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> TensorOp:
+        name = parser.parse_symbol_name().data
+        indices = parse_bracketed_indices(parser)
+        source = None
+        if parser.parse_optional_keyword("source") is not None:
+            source = parser.parse_str_literal()
+        is_input = parser.parse_optional_keyword("input") is not None
+        boolean = parser.parse_optional_keyword("boolean") is not None
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        tensor_type = parser.parse_type()
+        if not isinstance(tensor_type, TensorType):
+            parser.raise_error(f"fuse.tensor expects a tensor type, got {tensor_type}")
+        op = cls(
+            name,
+            [str(n) for n in indices.data],
+            tensor_type,
+            source=source,
+            is_input=is_input,
+            boolean=boolean,
+        )
+        op.indices = indices
+        op.attributes |= attributes
+        return op
+
+
+def _lookup_declaration(op: Operation, tensor: SymbolRefAttr) -> TensorOp | None:
+    program = op.parent_op()
+    while program is not None and not isinstance(program, ProgramOp):
+        program = program.parent_op()
+    if program is None:
+        return None
+    return program.lookup_tensor(tensor.root_reference.data)
+
+
+def _verify_access(op: Operation, tensor: SymbolRefAttr, indices: IndexListAttr, what: str) -> None:
+    """Checks that an access names a declared tensor with the right rank."""
+    declaration = _lookup_declaration(op, tensor)
+    if declaration is None:
+        if op.parent_op() is not None:
+            raise VerifyException(
+                f"{what} refers to undeclared tensor @{tensor.root_reference.data}"
+            )
+        return
+    rank = len(declaration.indices.data)
+    if len(indices.data) != rank:
+        raise VerifyException(
+            f"{what} accesses @{declaration.tensor_name} with {len(indices.data)} "
+            f"indices, but it is declared with rank {rank}"
+        )
+
+
+class _BodyOp(IRDLOperation):
+    """A statement whose single-block body computes an indexed expression
+    ending in `fuse.yield`."""
+
+    def yielded_type(self) -> ExprType:
+        terminator = self.regions[0].block.last_op
+        if not isinstance(terminator, YieldOp) or len(terminator.values) != 1:
+            raise VerifyException(f"{self.name} body must end in fuse.yield of one value")
+        return _expr_type(terminator.values[0], f"the value yielded by {self.name}")
+
+
+@irdl_op_definition
+class RuleOp(_BodyOp):
+    """One equation `T[idx] op RHS`. The body computes the right-hand side;
+    indices it has and the left-hand side lacks are projected with
+    `projection` (`=`/`+=`: sum, `max=`: max, `avg=`: mean) wherever the body
+    does not already project them explicitly with `fuse.project`.
+
+    ```mlir
+    fuse.rule @C[i, j] sum {
+      %a = fuse.load @A[i, k] : !fuse.expr<i, k>
+      %b = fuse.load @B[k, j] : !fuse.expr<k, j>
+      %p = fuse.arith mul %a, %b : !fuse.expr<i, k>, !fuse.expr<k, j>
+      fuse.yield %p : !fuse.expr<i, k, j>
+    }
+    ```
+    """
+
+    name = "fuse.rule"
+
+    tensor = prop_def(SymbolRefAttr)
+    indices = prop_def(IndexListAttr)
+    projection = prop_def(StringAttr)
+
+    body = region_def("single_block")
+
+    traits = traits_def(HasParent(ProgramOp))
+
+    def __init__(
+        self,
+        tensor: str,
+        indices: Sequence[str | int],
+        projection: ProjectionKind | str,
+        body: Region,
+    ):
+        super().__init__(
+            properties={
+                "tensor": SymbolRefAttr(tensor),
+                "indices": IndexListAttr(tuple(indices)),
+                "projection": StringAttr(str(projection)),
+            },
+            regions=[body],
+        )
+
+    @property
+    def tensor_name(self) -> str:
+        return self.tensor.root_reference.data
+
+    @property
+    def projection_kind(self) -> ProjectionKind:
+        return ProjectionKind(self.projection.data)
+
+    def verify_(self) -> None:
+        check_keyword(self.projection.data, ProjectionKind, "projection")
+        _verify_access(self, self.tensor, self.indices, "rule")
+        self.yielded_type()
+
+    def print(self, printer: Printer) -> None:
+        print_access(printer, self.tensor, self.indices)
+        print_keyword(printer, self.projection)
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" ")
+        printer.print_region(self.body)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> RuleOp:
+        tensor, indices = parse_access(parser)
+        projection = parse_keyword(parser, "projection kind")
+        attributes = parser.parse_optional_attr_dict_with_keyword()
+        body = parser.parse_region()
+        op = cls(tensor.root_reference.data, (), projection.data, body)
+        op.indices = indices
+        if attributes is not None:
+            op.attributes |= attributes.data
+        return op
+
+
+@irdl_op_definition
+class SinkOp(_BodyOp):
+    """`"file" = expr`: writes the body's value, over all its free indices in
+    order, to a file whose extension picks the format.
+
+    ```mlir
+    fuse.sink "out.npy" {
+      %0 = fuse.load @Y[i] : !fuse.expr<i>
+      fuse.yield %0 : !fuse.expr<i>
+    }
+    ```
+    """
+
+    name = "fuse.sink"
+
+    path = prop_def(StringAttr)
+    body = region_def("single_block")
+
+    traits = traits_def(HasParent(ProgramOp))
+
+    def __init__(self, path: str, body: Region):
+        super().__init__(properties={"path": StringAttr(path)}, regions=[body])
+
+    def verify_(self) -> None:
+        self.yielded_type()
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_string_literal(self.path.data)
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" ")
+        printer.print_region(self.body)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> SinkOp:
+        path = parser.parse_str_literal()
+        attributes = parser.parse_optional_attr_dict_with_keyword()
+        op = cls(path, parser.parse_region())
+        if attributes is not None:
+            op.attributes |= attributes.data
+        return op
+
+
+@irdl_op_definition
+class ExportOp(IRDLOperation):
+    """`export T`: a run returns tensor `T`.
+
+    ```mlir
+    fuse.export @Path
+    ```
+    """
+
+    name = "fuse.export"
+
+    tensor = prop_def(SymbolRefAttr)
+
+    traits = traits_def(HasParent(ProgramOp))
+
+    assembly_format = "$tensor attr-dict"
+
+    def __init__(self, tensor: str):
+        super().__init__(properties={"tensor": SymbolRefAttr(tensor)})
+
+    def verify_(self) -> None:
+        if _lookup_declaration(self, self.tensor) is None:
+            raise VerifyException(f"export of undeclared tensor @{self.tensor.root_reference.data}")
+
+
+# --- rule bodies ---------------------------------------------------------------
+
+
+@irdl_op_definition
+class LoadOp(IRDLOperation):
+    """Reads a tensor by symbol. Repeated indices take a diagonal; integer
+    indices select one position. The result varies over the distinct names.
+
+    ```mlir
+    %0 = fuse.load @Obs[0, o] : !fuse.expr<o>
+    ```
+    """
+
+    name = "fuse.load"
+
+    tensor = prop_def(SymbolRefAttr)
+    indices = prop_def(IndexListAttr)
+    result = result_def(ExprType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, tensor: str, indices: Sequence[str | int]):
+        index_list = IndexListAttr(tuple(indices))
+        super().__init__(
+            properties={"tensor": SymbolRefAttr(tensor), "indices": index_list},
+            result_types=[ExprType(index_list.names())],
+        )
+
+    @property
+    def tensor_name(self) -> str:
+        return self.tensor.root_reference.data
+
+    def verify_(self) -> None:
+        expected = self.indices.names()
+        if self.result.type.names != expected:
+            raise VerifyException(
+                f"fuse.load of @{self.tensor_name} varies over {list(expected)}, "
+                f"but its result type says {list(self.result.type.names)}"
+            )
+        _verify_access(self, self.tensor, self.indices, "fuse.load")
+
+    def print(self, printer: Printer) -> None:
+        print_access(printer, self.tensor, self.indices)
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : ")
+        printer.print_attribute(self.result.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> LoadOp:
+        tensor, indices = parse_access(parser)
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        result_type = parser.parse_type()
+        op = cls(tensor.root_reference.data, indices.data)
+        if result_type != op.result.type:
+            parser.raise_error(
+                f"fuse.load of @{op.tensor_name}{list(indices.data)} varies over "
+                f"{list(indices.names())}, but its type says {result_type}"
+            )
+        op.attributes |= attributes
+        return op
+
+
+@irdl_op_definition
+class LiteralOp(IRDLOperation):
+    """A number (broadcast over any indices) or a literal tensor from
+    `const([[...]])`, varying over the indices its result type lists.
+
+    ```mlir
+    %0 = fuse.literal 2.000000e+00 : f32 -> !fuse.expr<>
+    %1 = fuse.literal dense<[1.0, 2.0]> : tensor<2xf32> -> !fuse.expr<i>
+    ```
+    """
+
+    name = "fuse.literal"
+
+    value = prop_def(FloatAttr | DenseIntOrFPElementsAttr)
+    result = result_def(ExprType)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$value attr-dict `->` type($result)"
+
+    def __init__(self, value: FloatAttr | DenseIntOrFPElementsAttr, result_type: ExprType):
+        super().__init__(properties={"value": value}, result_types=[result_type])
+
+    def verify_(self) -> None:
+        rank = len(self.result.type.names)
+        if isinstance(self.value, FloatAttr):
+            if rank != 0:
+                raise VerifyException("a scalar fuse.literal must have type !fuse.expr<>")
+        elif self.value.get_type().get_num_dims() != rank:
+            raise VerifyException(
+                f"fuse.literal of rank {self.value.get_type().get_num_dims()} "
+                f"cannot vary over {list(self.result.type.names)}"
+            )
+
+
+class ArithFunction(StrEnum):
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    DIV = "div"
+    POW = "pow"
+    MAX = "max"
+
+
+@irdl_op_definition
+class ArithOp(IRDLOperation):
+    """Elementwise arithmetic on indexed expressions, aligned by index name.
+    `mul` is also the join of juxtaposition. The result varies over both
+    operands' indices, in order of first appearance. `max` combines the rules
+    of one `max=` tensor.
+
+    ```mlir
+    %2 = fuse.arith mul %0, %1 : !fuse.expr<i, k>, !fuse.expr<k, j>
+    ```
+    """
+
+    name = "fuse.arith"
+
+    fn = prop_def(StringAttr)
+    lhs = operand_def(ExprType)
+    rhs = operand_def(ExprType)
+    result = result_def(ExprType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, fn: ArithFunction | str, lhs: SSAValue, rhs: SSAValue):
+        lhs_type = _expr_type(lhs, "fuse.arith lhs")
+        rhs_type = _expr_type(rhs, "fuse.arith rhs")
+        super().__init__(
+            properties={"fn": StringAttr(str(fn))},
+            operands=[lhs, rhs],
+            result_types=[ExprType(ordered_union(lhs_type.names, rhs_type.names))],
+        )
+
+    def verify_(self) -> None:
+        check_keyword(self.fn.data, ArithFunction, "fuse.arith function")
+        expected = ordered_union(self.lhs.type.names, self.rhs.type.names)
+        if self.result.type.names != expected:
+            raise VerifyException(
+                f"fuse.arith result must vary over {list(expected)}, "
+                f"got {list(self.result.type.names)}"
+            )
+
+    def print(self, printer: Printer) -> None:
+        print_keyword(printer, self.fn)
+        printer.print_string(" ")
+        printer.print_operand(self.lhs)
+        printer.print_string(", ")
+        printer.print_operand(self.rhs)
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : ")
+        printer.print_attribute(self.lhs.type)
+        printer.print_string(", ")
+        printer.print_attribute(self.rhs.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ArithOp:
+        fn = parse_keyword(parser, "arithmetic function")
+        lhs = parser.parse_unresolved_operand()
+        parser.parse_punctuation(",")
+        rhs = parser.parse_unresolved_operand()
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        lhs_type = parser.parse_type()
+        parser.parse_punctuation(",")
+        rhs_type = parser.parse_type()
+        op = cls(
+            fn.data,
+            parser.resolve_operand(lhs, lhs_type),
+            parser.resolve_operand(rhs, rhs_type),
+        )
+        op.attributes |= attributes
+        return op
+
+
+@irdl_op_definition
+class NegateOp(IRDLOperation):
+    """Unary minus of an indexed expression.
+
+    ```mlir
+    %1 = fuse.negate %0 : !fuse.expr<i>
+    ```
+    """
+
+    name = "fuse.negate"
+
+    T: ClassVar = VarConstraint("T", base(ExprType))
+    operand = operand_def(T)
+    result = result_def(T)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$operand attr-dict `:` type($operand)"
+
+    def __init__(self, operand: SSAValue):
+        super().__init__(operands=[operand], result_types=[operand.type])
+
+
+@irdl_op_definition
+class ProjectOp(IRDLOperation):
+    """Projects indices out of an indexed expression by sum, max or mean.
+    `fuse-canonicalize-projections` makes every projection of the projection
+    rule explicit as one of these.
+
+    ```mlir
+    %1 = fuse.project sum [k] %0 : !fuse.expr<i, k, j>
+    ```
+    """
+
+    name = "fuse.project"
+
+    kind = prop_def(StringAttr)
+    axes = prop_def(IndexListAttr)
+    operand = operand_def(ExprType)
+    result = result_def(ExprType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, kind: ProjectionKind | str, axes: Sequence[str], operand: SSAValue):
+        operand_type = _expr_type(operand, "fuse.project operand")
+        kept = tuple(n for n in operand_type.names if n not in axes)
+        super().__init__(
+            properties={"kind": StringAttr(str(kind)), "axes": IndexListAttr(tuple(axes))},
+            operands=[operand],
+            result_types=[ExprType(kept)],
+        )
+
+    @property
+    def projection_kind(self) -> ProjectionKind:
+        return ProjectionKind(self.kind.data)
+
+    def verify_(self) -> None:
+        check_keyword(self.kind.data, ProjectionKind, "projection")
+        operand_names = self.operand.type.names
+        for axis in self.axes.data:
+            if axis not in operand_names:
+                raise VerifyException(
+                    f"fuse.project over '{axis}', which the operand "
+                    f"{list(operand_names)} does not vary over"
+                )
+        kept = tuple(n for n in operand_names if n not in self.axes.data)
+        if self.result.type.names != kept:
+            raise VerifyException(
+                f"fuse.project result must vary over {list(kept)}, "
+                f"got {list(self.result.type.names)}"
+            )
+
+    def print(self, printer: Printer) -> None:
+        print_keyword(printer, self.kind)
+        printer.print_string(" ")
+        print_bracketed_indices(printer, self.axes)
+        printer.print_string(" ")
+        printer.print_operand(self.operand)
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : ")
+        printer.print_attribute(self.operand.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ProjectOp:
+        kind = parse_keyword(parser, "projection kind")
+        axes = parse_bracketed_indices(parser)
+        operand = parser.parse_unresolved_operand()
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        operand_type = parser.parse_type()
+        op = cls(
+            kind.data, [str(a) for a in axes.data], parser.resolve_operand(operand, operand_type)
+        )
+        op.attributes |= attributes
+        return op
+
+
+@irdl_op_definition
+class CallOp(IRDLOperation):
+    """A builtin call on indexed expressions. Index functions take index
+    names (`even[i]`, `causal_mask[i, j]`) instead of operands; keyword
+    arguments are kept as a dictionary.
+
+    ```mlir
+    %1 = fuse.call softmax(%0) {axis = "t"} : (!fuse.expr<p, t>) -> !fuse.expr<p, t>
+    %2 = fuse.call causal_mask[i, j]() : () -> !fuse.expr<i, j>
+    ```
+    """
+
+    name = "fuse.call"
+
+    callee = prop_def(StringAttr)
+    index_args = opt_prop_def(IndexListAttr)
+    keywords = opt_prop_def(DictionaryAttr)
+    args = var_operand_def(ExprType)
+    result = result_def(ExprType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self,
+        callee: str,
+        args: Sequence[SSAValue],
+        result_type: ExprType,
+        *,
+        index_args: Sequence[str] | None = None,
+        keywords: dict[str, Attribute] | None = None,
+    ):
+        super().__init__(
+            properties={
+                "callee": StringAttr(callee),
+                "index_args": IndexListAttr(tuple(index_args)) if index_args else None,
+                "keywords": DictionaryAttr(keywords) if keywords else None,
+            },
+            operands=[args],
+            result_types=[result_type],
+        )
+
+    def keyword(self, name: str) -> Attribute | None:
+        if self.keywords is None:
+            return None
+        return self.keywords.data.get(name)
+
+    def verify_(self) -> None:
+        from fuse.frontend.builtins import lookup
+
+        builtin = lookup(self.callee.data)
+        if builtin is None:
+            raise VerifyException(f"fuse.call of unknown builtin '{self.callee.data}'")
+        given = len(self.index_args.data) if self.index_args else len(self.args)
+        if self.keywords is not None:
+            unknown = sorted(set(self.keywords.data) - builtin.keywords)
+            if unknown:
+                raise VerifyException(f"builtin '{builtin.name}' has no keyword '{unknown[0]}'")
+            if builtin.index_args and "axis" in self.keywords.data:
+                given += 1
+        if given < builtin.min_args or (builtin.max_args is not None and given > builtin.max_args):
+            raise VerifyException(
+                f"builtin '{builtin.name}' takes {builtin.arity_text()} arguments, got {given}"
+            )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" {self.callee.data}")
+        if self.index_args is not None:
+            print_bracketed_indices(printer, self.index_args)
+        print_operand_list(printer, self.args)
+        if self.keywords is not None:
+            printer.print_string(" ")
+            printer.print_attribute(self.keywords)
+        printer.print_op_attributes(self.attributes)
+        print_signature(printer, [a.type for a in self.args], [self.result.type])
+
+    @classmethod
+    def parse(cls, parser: Parser) -> CallOp:
+        callee = parser.parse_identifier("builtin name")
+        index_args = None
+        if parser.parse_optional_punctuation("[") is not None:
+            from .attributes import parse_index_positions
+
+            index_args = [str(n) for n in parse_index_positions(parser)]
+            parser.parse_punctuation("]")
+        operands = parser.parse_comma_separated_list(
+            parser.Delimiter.PAREN, parser.parse_unresolved_operand, "call arguments"
+        )
+        keywords = None
+        dictionary = parser.parse_optional_attribute()
+        if dictionary is not None:
+            if not isinstance(dictionary, DictionaryAttr):
+                parser.raise_error("expected a dictionary of keyword arguments")
+            keywords = dict(dictionary.data)
+        attributes = parser.parse_optional_attr_dict()
+        input_types, output_types = parse_signature(parser)
+        if len(output_types) != 1 or not isinstance(output_types[0], ExprType):
+            parser.raise_error("fuse.call returns one !fuse.expr")
+        args = parser.resolve_operands(operands, input_types, parser.pos)
+        op = cls(callee, args, output_types[0], index_args=index_args, keywords=keywords)
+        op.attributes |= attributes
+        return op
+
+
+@irdl_op_definition
+class YieldOp(IRDLOperation):
+    """Ends a rule or sink body with its value, or a `fuse.fixpoint` body
+    with the component's next values.
+
+    ```mlir
+    fuse.yield %0 : !fuse.expr<i, j>
+    ```
+    """
+
+    name = "fuse.yield"
+
+    values = var_operand_def()
+
+    traits = traits_def(IsTerminator(), Pure())
+
+    assembly_format = "($values^ `:` type($values))? attr-dict"
+
+    def __init__(self, *values: SSAValue):
+        super().__init__(operands=[values])

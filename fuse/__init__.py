@@ -1,0 +1,1 @@
+"""Fuse: a compiler for tensor logic."""

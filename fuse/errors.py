@@ -1,0 +1,66 @@
+"""The one error type users see.
+
+Every layer (front end, IR builder, shape inference, runtime) reports
+problems as `Diagnostic`s collected into a `FuseError`, so a program with
+several mistakes shows all of them, each as `file:line:col: message` with
+the source line and a caret under the offending column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from fuse.frontend.ast import Span
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    message: str
+    span: Span | None = None
+    source_line: str | None = None
+
+    def render(self) -> str:
+        if self.span is None or self.span.line <= 0:
+            return f"error: {self.message}"
+        text = f"{self.span.location()}: error: {self.message}"
+        if self.source_line is not None:
+            width = (
+                max(1, self.span.end_col - self.span.col)
+                if self.span.end_line == self.span.line
+                else 1
+            )
+            caret = " " * (self.span.col - 1) + "^" + "~" * (width - 1)
+            text += f"\n{self.source_line}\n{caret}"
+        return text
+
+
+class FuseError(Exception):
+    """One or more problems in a program, its inputs or its execution."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic] | str):
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic(diagnostics)]
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)
+
+
+class SourceText:
+    """The text of one program file, to attach source lines to diagnostics."""
+
+    def __init__(self, text: str, file: str):
+        self.text = text
+        self.file = file
+        self.lines = text.splitlines()
+
+    def line(self, number: int) -> str | None:
+        if 1 <= number <= len(self.lines):
+            return self.lines[number - 1]
+        return None
+
+    def diagnostic(self, message: str, span: Span | None) -> Diagnostic:
+        line = self.line(span.line) if span is not None else None
+        return Diagnostic(message, span, line)

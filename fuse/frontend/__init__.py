@@ -1,0 +1,1 @@
+"""Front end: lexer, parser, printer and semantic checks of the Fuse DSL."""

@@ -1,0 +1,215 @@
+"""The abstract syntax tree of the Fuse DSL.
+
+Every node carries the `Span` it was parsed from. Spans are excluded from
+equality, so a tree printed back to text and parsed again compares equal to
+the original (`parse(print(ast)) == ast`).
+
+Index positions hold an `IndexVar` (a name, optionally primed and, on a
+left-hand side, dotted to mark a normalization axis) or an `IndexConst` (an
+integer constant index such as `Obs[0, o]`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Span:
+    """A source range: 1-based line and column of its first character and of
+    the character just past its end."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def location(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+UNKNOWN_SPAN = Span("<unknown>", 0, 0, 0, 0)
+
+
+def _span() -> Span:
+    return field(default=UNKNOWN_SPAN, compare=False, repr=False)  # type: ignore[return-value]
+
+
+# --- index positions --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexVar:
+    """An index name (`i`, `p'`), dotted (`t.`) on a left-hand side to name a
+    normalization axis."""
+
+    name: str
+    dotted: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class IndexConst:
+    """An integer in an index position: `Obs[0, o]` selects position 0."""
+
+    value: int
+    span: Span = _span()
+
+
+Index = IndexVar | IndexConst
+
+
+# --- expressions ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """A tensor access. `A[i, j]` (numeric) or `Fact(i, j)` (Boolean
+    spelling; reads the same tensor). A bare name `V` is a rank-0 access."""
+
+    name: str
+    indices: tuple[Index, ...] = ()
+    boolean: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Number:
+    """A numeric literal; it broadcasts over any indices."""
+
+    value: int | float
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class String:
+    """A string literal (file paths, `axis="q"` keyword values)."""
+
+    value: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ListLiteral:
+    """A bracketed list, possibly nested: `[[1, 2], [3, 4]]` in `const(...)`."""
+
+    items: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class TupleLiteral:
+    """A parenthesized, comma-separated tuple: `(a, b)` as a call argument."""
+
+    items: tuple[Expr, ...]
+    span: Span = _span()
+
+
+BinaryOperator = Literal["+", "-", "*", "/", "^", "join"]
+
+
+@dataclass(frozen=True)
+class BinaryOp:
+    """Arithmetic. `join` is juxtaposition (`A[i,k] B[k,j]`): a product
+    aligned by index name, exactly like `*`, kept apart only so the printer
+    reproduces the source's spelling."""
+
+    op: BinaryOperator
+    lhs: Expr
+    rhs: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Negate:
+    """Unary minus."""
+
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """A keyword argument `name=value` of a call."""
+
+    name: str
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Call:
+    """A builtin call with positional and keyword arguments. Index-function
+    arguments (`even(i)`, `causal_mask(i, j)`) are bare-name `TensorRef`s;
+    `fuse.frontend.builtins` says which positions are indices."""
+
+    func: str
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[Keyword, ...] = ()
+    span: Span = _span()
+
+
+Expr = TensorRef | Number | String | ListLiteral | TupleLiteral | BinaryOp | Negate | Call
+
+
+# --- statements -------------------------------------------------------------
+
+ProjectionOperator = Literal["=", "+=", "max=", "avg="]
+
+
+@dataclass(frozen=True)
+class Lhs:
+    """The left-hand side of an equation or source: `Y[p, t.]`, `Path(x, y)`
+    (Boolean: its combined value goes through `step`), or a bare name."""
+
+    name: str
+    indices: tuple[Index, ...] = ()
+    boolean: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Equation:
+    """`L[idx] op RHS`."""
+
+    lhs: Lhs
+    op: ProjectionOperator
+    rhs: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Source:
+    """`T[i, j] = "file.npy"`: the tensor's default value comes from a file."""
+
+    lhs: Lhs
+    path: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Sink:
+    """`"file.npy" = expr`: the value of `expr` is written to a file."""
+
+    path: str
+    rhs: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Export:
+    """`export T`: a run returns `T`."""
+
+    name: str
+    span: Span = _span()
+
+
+Statement = Equation | Source | Sink | Export
+
+
+@dataclass(frozen=True)
+class Program:
+    statements: tuple[Statement, ...]
+    file: str = field(default="<string>", compare=False)
