@@ -723,6 +723,24 @@ class CallOp(IRDLOperation):
             result_types=[result_type],
         )
 
+    @staticmethod
+    def infer_indices(
+        callee: str, arg_indices: Sequence[Sequence[str]], index_args: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        """The indices a call's result varies over. Index functions vary over
+        their index arguments; `attention(Q, K, V)` over Q's indices not
+        shared with K, then V's indices not in K alone; every other builtin
+        over the union of its arguments' indices."""
+        if index_args:
+            return tuple(index_args)
+        if callee == "attention":
+            query, key, value = arg_indices[:3]
+            attended = [n for n in key if n not in query]
+            return ordered_union(
+                [n for n in query if n not in key], [n for n in value if n not in attended]
+            )
+        return ordered_union(*arg_indices)
+
     def keyword(self, name: str) -> Attribute | None:
         if self.keywords is None:
             return None

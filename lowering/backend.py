@@ -1,0 +1,48 @@
+"""What every backend implements.
+
+A backend takes a module whose `func.func @main` is at the dataflow level
+with static shapes, and returns an `Executable`: a callable from the
+arguments of `@main` (NumPy arrays, in order) to its results (NumPy arrays,
+in order). The host runtime (`fuse.runtime`) maps names to positions using
+the argument and result attributes that `fuse-stratify` writes:
+
+* argument `{fuse.name = "W"}` (and `fuse.source = "w.npy"` for sources);
+* result `{fuse.name = "Y"}` for an export, or
+  `{fuse.sink = "out.npy", fuse.dims = ["i", "j"]}` for a sink, which the
+  host writes after the run.
+
+Backends never fall back to one another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from fuse.config import ExecutionConfig
+from fuse.errors import FuseError
+
+Executable = Callable[[Sequence[np.ndarray]], list[np.ndarray]]
+
+
+class Backend(Protocol):
+    name: str
+
+    def compile(self, module: ModuleOp, config: ExecutionConfig) -> Executable: ...
+
+
+class FixpointDivergence(FuseError):
+    """A `fuse.fixpoint` reached its iteration bound without converging."""
+
+    def __init__(self, tensors: Sequence[str], iterations: int, last_change: float):
+        self.tensors = list(tensors)
+        self.iterations = iterations
+        self.last_change = last_change
+        super().__init__(
+            f"fixpoint over {', '.join(self.tensors)} did not converge in {iterations} "
+            f"iterations (last change {last_change:.6g}); raise ExecutionConfig.max_iters "
+            "or check that the recursion converges"
+        )

@@ -1,0 +1,382 @@
+"""AST -> `fuse` dialect, declarative level.
+
+One `fuse.tensor` per tensor the program mentions, one `fuse.rule` per
+equation, one `fuse.sink` per sink and one `fuse.export` per export, each
+carrying its source location. Rule bodies mirror the right-hand side:
+builtin calls stay calls (their lowering is `fuse-stratify`'s job), except
+two that are pure sugar for constructs the dialect already has:
+`reduce_max`/`reduce_mean` become `fuse.project`, and `tucker_dense` becomes
+the join of its arguments. Projections of the projection rule are left
+implicit here; `fuse-canonicalize-projections` makes them explicit.
+
+The builder trusts the front end's semantic checks (`fuse.frontend.check`)
+for what they cover; what only shows while building (a `const` literal of
+the wrong rank, say) is reported as a `FuseError` with the location.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    ArrayAttr,
+    DenseIntOrFPElementsAttr,
+    FileLineColLoc,
+    FloatAttr,
+    IntAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f32,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+
+from fuse.dialects.fuse import (
+    ArithOp,
+    CallOp,
+    ExportOp,
+    ExprType,
+    LiteralOp,
+    LoadOp,
+    NegateOp,
+    ProgramOp,
+    ProjectOp,
+    RuleOp,
+    SinkOp,
+    TensorOp,
+    YieldOp,
+)
+from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.errors import Diagnostic, FuseError, SourceText
+from fuse.frontend import ast
+from fuse.frontend.builtins import ALIASES, BuiltinKind, lookup
+
+PROJECTION_OF_OPERATOR: dict[str, ProjectionKind] = {
+    "=": ProjectionKind.SUM,
+    "+=": ProjectionKind.SUM,
+    "max=": ProjectionKind.MAX,
+    "avg=": ProjectionKind.MEAN,
+}
+
+_ARITH_OF_OPERATOR = {"+": "add", "-": "sub", "*": "mul", "join": "mul", "/": "div", "^": "pow"}
+
+_REDUCTIONS = {"reduce_max": ProjectionKind.MAX, "reduce_mean": ProjectionKind.MEAN}
+
+
+@dataclass
+class _TensorInfo:
+    """What the program says about one tensor."""
+
+    name: str
+    rank: int
+    indices: tuple[str, ...] = ()
+    defined: bool = False
+    boolean: bool = False
+    source: str | None = None
+    first_seen: int = 0
+    names_from_lhs: bool = False
+
+
+def _canonical_names(positions: Sequence[ast.Index]) -> tuple[str, ...]:
+    """Index names for a declaration: the access's names where they are
+    distinct names, `d<N>` where a position is a constant or a repeat."""
+    names: list[str] = []
+    for n, position in enumerate(positions):
+        if isinstance(position, ast.IndexVar) and position.name not in names:
+            names.append(position.name)
+        else:
+            names.append(f"d{n}")
+    if len(set(names)) != len(names):  # a generated name collided with a user's
+        names = [f"d{n}" for n in range(len(names))]
+    return tuple(names)
+
+
+def _location(span: ast.Span) -> FileLineColLoc:
+    return FileLineColLoc(StringAttr(span.file), IntAttr(span.line), IntAttr(span.col))
+
+
+def _unknown_tensor_type(rank: int) -> TensorType:
+    return TensorType(f32, [DYNAMIC_INDEX] * rank)
+
+
+@dataclass
+class _Collector:
+    """First pass: every tensor's rank, canonical indices and origin."""
+
+    tensors: dict[str, _TensorInfo] = field(default_factory=dict)
+
+    def see(self, name: str, positions: Sequence[ast.Index], *, lhs: bool) -> _TensorInfo:
+        info = self.tensors.get(name)
+        if info is None:
+            info = _TensorInfo(name, len(positions), first_seen=len(self.tensors))
+            self.tensors[name] = info
+        if (lhs and not info.names_from_lhs) or not info.indices:
+            info.indices = _canonical_names(positions)
+            info.names_from_lhs = lhs
+        return info
+
+    def collect(self, program: ast.Program) -> None:
+        for statement in program.statements:
+            match statement:
+                case ast.Equation(lhs=lhs, rhs=rhs):
+                    info = self.see(lhs.name, lhs.indices, lhs=True)
+                    info.defined = True
+                    info.boolean |= lhs.boolean
+                    self.visit(rhs)
+                case ast.Source(lhs=lhs, path=path):
+                    info = self.see(lhs.name, lhs.indices, lhs=True)
+                    info.source = path
+                    info.boolean |= lhs.boolean
+                case ast.Sink(rhs=rhs):
+                    self.visit(rhs)
+                case ast.Export():
+                    pass
+
+    def visit(self, expr: ast.Expr) -> None:
+        match expr:
+            case ast.TensorRef(name=name, indices=indices):
+                self.see(name, indices, lhs=False)
+            case ast.BinaryOp(lhs=lhs, rhs=rhs):
+                self.visit(lhs)
+                self.visit(rhs)
+            case ast.Negate(operand=operand):
+                self.visit(operand)
+            case ast.Call(func=func, args=args, kwargs=kwargs):
+                builtin = lookup(func)
+                if builtin is None or not builtin.index_args:
+                    for arg in args:
+                        self.visit(arg)
+                for keyword in kwargs:
+                    if keyword.name not in ("axis", "pos"):
+                        self.visit(keyword.value)
+            case ast.ListLiteral(items=items) | ast.TupleLiteral(items=items):
+                for item in items:
+                    self.visit(item)
+            case _:
+                pass
+
+
+class _RuleBodyBuilder:
+    """Builds the body of one rule or sink from its right-hand side."""
+
+    def __init__(self, builder: IRBuilder, lhs: ast.Lhs | None, block: Block):
+        self.outer = builder
+        self.lhs = lhs
+        self.block = block
+
+    def insert(self, op: Operation) -> SSAValue:
+        self.block.add_op(op)
+        return op.results[0]
+
+    def build(self, expr: ast.Expr) -> SSAValue:
+        match expr:
+            case ast.TensorRef(name=name, indices=indices):
+                positions = [p.name if isinstance(p, ast.IndexVar) else p.value for p in indices]
+                return self.insert(LoadOp(name, positions))
+            case ast.Number(value=value):
+                return self.insert(LiteralOp(FloatAttr(float(value), f32), ExprType(())))
+            case ast.BinaryOp(op=op, lhs=lhs, rhs=rhs):
+                return self.insert(
+                    ArithOp(_ARITH_OF_OPERATOR[op], self.build(lhs), self.build(rhs))
+                )
+            case ast.Negate(operand=operand):
+                return self.insert(NegateOp(self.build(operand)))
+            case ast.Call():
+                return self.build_call(expr)
+            case _:
+                raise self.outer.error(
+                    f"{type(expr).__name__.lower()} literal is only allowed as a call argument",
+                    expr.span,
+                )
+
+    def build_call(self, call: ast.Call) -> SSAValue:
+        builtin = lookup(call.func)
+        assert builtin is not None, "the front end rejects unknown builtins"
+        name = ALIASES.get(builtin.name, builtin.name)
+        keywords = {k.name: k.value for k in call.kwargs}
+        if builtin.kind is BuiltinKind.INDEX:
+            return self.build_index_call(name, call, keywords)
+        if name in _REDUCTIONS:
+            return self.build_reduction(name, call, keywords)
+        if name == "const":
+            return self.build_const(call)
+        args = [self.build(arg) for arg in call.args]
+        if name == "tucker_dense":
+            result = args[0]
+            for arg in args[1:]:
+                result = self.insert(ArithOp("mul", result, arg))
+            return result
+        if builtin.kind is BuiltinKind.NORMALIZE and "axis" not in keywords:
+            dotted = self.dotted_axis()
+            if dotted is not None:
+                keywords["axis"] = ast.String(dotted)
+        result_indices = CallOp.infer_indices(name, [_names(a) for a in args])
+        return self.insert(
+            CallOp(
+                name,
+                args,
+                ExprType(result_indices),
+                keywords={k: self.keyword_attribute(v) for k, v in keywords.items()} or None,
+            )
+        )
+
+    def dotted_axis(self) -> str | None:
+        if self.lhs is None:
+            return None
+        for position in self.lhs.indices:
+            if isinstance(position, ast.IndexVar) and position.dotted:
+                return position.name
+        return None
+
+    def build_index_call(
+        self, name: str, call: ast.Call, keywords: dict[str, ast.Expr]
+    ) -> SSAValue:
+        indices = [self.index_name(arg) for arg in call.args]
+        if "axis" in keywords:
+            indices.append(self.index_name(keywords["axis"]))
+        return self.insert(CallOp(name, [], ExprType(tuple(indices)), index_args=indices))
+
+    def index_name(self, expr: ast.Expr) -> str:
+        if isinstance(expr, ast.TensorRef) and not expr.indices:
+            return expr.name
+        if isinstance(expr, ast.String):
+            return expr.value
+        raise self.outer.error("expected an index name", expr.span)
+
+    def build_reduction(self, name: str, call: ast.Call, keywords: dict[str, ast.Expr]) -> SSAValue:
+        operand = self.build(call.args[0])
+        if "axis" in keywords:
+            axis_expr = keywords["axis"]
+            items = (
+                axis_expr.items
+                if isinstance(axis_expr, ast.TupleLiteral | ast.ListLiteral)
+                else (axis_expr,)
+            )
+            axes = [self.index_name(item) for item in items]
+        else:
+            kept = self.lhs_names()
+            axes = [n for n in _names(operand) if n not in kept]
+        missing = [a for a in axes if a not in _names(operand)]
+        if missing:
+            raise self.outer.error(
+                f"{name} over '{missing[0]}', which its argument does not mention", call.span
+            )
+        return self.insert(ProjectOp(_REDUCTIONS[name], axes, operand))
+
+    def lhs_names(self) -> tuple[str, ...]:
+        if self.lhs is None:
+            return ()
+        return tuple(p.name for p in self.lhs.indices if isinstance(p, ast.IndexVar))
+
+    def build_const(self, call: ast.Call) -> SSAValue:
+        value = _literal_value(call.args[0])
+        if value is None:
+            raise self.outer.error("const takes a number or a nested list of numbers", call.span)
+        array = np.asarray(value, dtype=np.float32)
+        if array.ndim == 0:
+            return self.insert(LiteralOp(FloatAttr(float(array), f32), ExprType(())))
+        names = self.lhs_names()
+        if len(names) < array.ndim:
+            raise self.outer.error(
+                f"const literal of rank {array.ndim} needs {array.ndim} left-hand side "
+                f"indices to vary over, found {len(names)}",
+                call.span,
+            )
+        tensor_type = TensorType(f32, array.shape)
+        dense = DenseIntOrFPElementsAttr.from_list(tensor_type, array.ravel().tolist())
+        return self.insert(LiteralOp(dense, ExprType(names[: array.ndim])))
+
+    def keyword_attribute(self, value: ast.Expr) -> Attribute:
+        match value:
+            case ast.String(value=text):
+                return StringAttr(text)
+            case ast.TensorRef(name=name, indices=()):
+                return StringAttr(name)
+            case ast.Number(value=number) if isinstance(number, int):
+                return IntegerAttr(number, 64)
+            case ast.Number(value=number):
+                return FloatAttr(float(number), f32)
+            case ast.Negate(operand=ast.Number(value=number)):
+                return FloatAttr(-float(number), f32)
+            case ast.TupleLiteral(items=items) | ast.ListLiteral(items=items):
+                return ArrayAttr([self.keyword_attribute(item) for item in items])
+        raise self.outer.error("keyword values must be literals or index names", value.span)
+
+
+def _names(value: SSAValue) -> tuple[str, ...]:
+    assert isinstance(value.type, ExprType)
+    return value.type.names
+
+
+def _literal_value(expr: ast.Expr) -> object | None:
+    match expr:
+        case ast.Number(value=value):
+            return value
+        case ast.Negate(operand=ast.Number(value=value)):
+            return -value
+        case ast.ListLiteral(items=items) | ast.TupleLiteral(items=items):
+            values = [_literal_value(item) for item in items]
+            return None if any(v is None for v in values) else values
+    return None
+
+
+class IRBuilder:
+    """Lowers one checked `ast.Program` to a module holding a `fuse.program`."""
+
+    def __init__(self, source: SourceText | None = None):
+        self.source = source
+
+    def error(self, message: str, span: ast.Span | None) -> FuseError:
+        if self.source is not None:
+            return FuseError([self.source.diagnostic(message, span)])
+        return FuseError([Diagnostic(message, span)])
+
+    def build(self, program: ast.Program) -> ModuleOp:
+        collector = _Collector()
+        collector.collect(program)
+        ops: list[Operation] = [self.declaration(info) for info in collector.tensors.values()]
+        for statement in program.statements:
+            op = self.statement(statement)
+            if op is not None:
+                op.location = _location(statement.span)
+                ops.append(op)
+        return ModuleOp([ProgramOp(ops)])
+
+    @staticmethod
+    def declaration(info: _TensorInfo) -> TensorOp:
+        return TensorOp(
+            info.name,
+            info.indices,
+            _unknown_tensor_type(info.rank),
+            source=info.source,
+            is_input=not info.defined and info.source is None,
+            boolean=info.boolean,
+        )
+
+    def statement(self, statement: ast.Statement) -> Operation | None:
+        match statement:
+            case ast.Equation(lhs=lhs, op=op, rhs=rhs):
+                indices = [p.name if isinstance(p, ast.IndexVar) else p.value for p in lhs.indices]
+                return RuleOp(lhs.name, indices, PROJECTION_OF_OPERATOR[op], self.body(rhs, lhs))
+            case ast.Sink(path=path, rhs=rhs):
+                return SinkOp(path, self.body(rhs, None))
+            case ast.Export(name=name):
+                return ExportOp(name)
+            case ast.Source():
+                return None  # recorded on the declaration
+        raise AssertionError(f"unhandled statement {statement!r}")
+
+    def body(self, rhs: ast.Expr, lhs: ast.Lhs | None) -> Region:
+        block = Block()
+        value = _RuleBodyBuilder(self, lhs, block).build(rhs)
+        block.add_op(YieldOp(value))
+        return Region(block)
+
+
+def build_module(program: ast.Program, source: SourceText | None = None) -> ModuleOp:
+    """The declarative-level module of a checked program."""
+    return IRBuilder(source).build(program)

@@ -1,0 +1,109 @@
+"""Rebuilding declarative rule bodies.
+
+A rule body is a tree of indexed expressions whose types (`!fuse.expr<...>`)
+are derived from their operands, so renaming an index or projecting a
+sub-expression changes the types of everything above it. Rather than patch
+types in place, passes rebuild the tree bottom-up through `BodyRebuilder`,
+which re-creates each op with its constructor (recomputing types) and lets a
+subclass intervene at each node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from xdsl.dialects.builtin import DictionaryAttr, StringAttr
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+
+from fuse.dialects.fuse import (
+    ArithOp,
+    CallOp,
+    ExprType,
+    LiteralOp,
+    LoadOp,
+    NegateOp,
+    ProjectOp,
+    YieldOp,
+)
+
+
+def yielded_value(body: Region) -> SSAValue:
+    terminator = body.block.last_op
+    assert isinstance(terminator, YieldOp) and len(terminator.values) == 1
+    return terminator.values[0]
+
+
+def names_of(value: SSAValue) -> tuple[str, ...]:
+    assert isinstance(value.type, ExprType)
+    return value.type.names
+
+
+class BodyRebuilder:
+    """Re-creates an expression tree into a fresh block.
+
+    `rename` maps index names (identity where absent). Subclasses override
+    `rebuild` to transform nodes, calling `rebuild_node` for the default
+    re-creation."""
+
+    def __init__(self, rename: Mapping[str, str] | None = None):
+        self.rename_map = dict(rename or {})
+        self.block = Block()
+
+    def name(self, index: str | int) -> str | int:
+        return self.rename_map.get(index, index) if isinstance(index, str) else index
+
+    def emit(self, op: Operation) -> SSAValue:
+        self.block.add_op(op)
+        return op.results[0]
+
+    def into_region(self, root: SSAValue) -> Region:
+        self.block.add_op(YieldOp(self.rebuild(root)))
+        return Region(self.block)
+
+    def rebuild(self, value: SSAValue) -> SSAValue:
+        return self.rebuild_node(value)
+
+    def rebuild_node(
+        self, value: SSAValue, child: Callable[[SSAValue], SSAValue] | None = None
+    ) -> SSAValue:
+        """Re-creates the op defining `value`, rebuilding operands with
+        `child` (default: `self.rebuild`)."""
+        child = child or self.rebuild
+        op = value.owner
+        match op:
+            case LoadOp():
+                return self.emit(LoadOp(op.tensor_name, [self.name(i) for i in op.indices.data]))
+            case LiteralOp():
+                renamed = ExprType(tuple(str(self.name(n)) for n in op.result.type.names))
+                return self.emit(LiteralOp(op.value, renamed))
+            case ArithOp():
+                return self.emit(ArithOp(op.fn.data, child(op.lhs), child(op.rhs)))
+            case NegateOp():
+                return self.emit(NegateOp(child(op.operand)))
+            case ProjectOp():
+                axes = [str(self.name(a)) for a in op.axes.data]
+                return self.emit(ProjectOp(op.kind.data, axes, child(op.operand)))
+            case CallOp():
+                return self.emit(self.rebuild_call(op, [child(a) for a in op.args]))
+        raise AssertionError(f"unexpected op in a rule body: {op}")
+
+    def rebuild_call(self, op: CallOp, args: list[SSAValue]) -> CallOp:
+        index_args = [str(self.name(i)) for i in op.index_args.data] if op.index_args else []
+        keywords: dict[str, Attribute] | None = None
+        if op.keywords is not None:
+            keywords = dict(op.keywords.data)
+            axis = keywords.get("axis")
+            if isinstance(axis, StringAttr):
+                keywords["axis"] = StringAttr(str(self.name(axis.data)))
+        result = CallOp.infer_indices(op.callee.data, [names_of(a) for a in args], index_args)
+        return CallOp(
+            op.callee.data,
+            args,
+            ExprType(result),
+            index_args=index_args or None,
+            keywords=keywords,
+        )
+
+
+def keyword_dict(op: CallOp) -> dict[str, Attribute]:
+    return dict(op.keywords.data) if isinstance(op.keywords, DictionaryAttr) else {}
