@@ -1,0 +1,392 @@
+"""Lowering of one canonical rule body to dataflow ops (used by
+`fuse-stratify`).
+
+An indexed expression `!fuse.expr<i, k>` becomes a tensor whose dimensions
+are its indices in that order. Each index name of a rule gets one einsum
+letter. A projection of a product becomes one n-ary `fuse.einsum`; other
+arithmetic becomes subscripted `fuse.binary`; builtin calls become the
+dataflow ops that implement them (composites such as `attention` and `rope`
+are spelled out here, so every backend runs them natively).
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+    f32,
+)
+from xdsl.ir import Attribute, Block, Operation, SSAValue
+from xdsl.utils.exceptions import DiagnosticException
+
+from fuse.dialects.fuse import (
+    ArithOp,
+    BinaryOp,
+    CallOp,
+    ConcatOp,
+    ConstantOp,
+    EinsumOp,
+    IndexFnOp,
+    LiteralOp,
+    LoadOp,
+    NegateOp,
+    NormalizeOp,
+    ProjectOp,
+    SelectOp,
+    TakeOp,
+    TopKOp,
+    UnaryOp,
+)
+from fuse.dialects.fuse.attributes import ProjectionKind
+
+from .expr_tree import names_of
+from .infer_shapes import location_prefix
+
+LETTERS = string.ascii_lowercase + string.ascii_uppercase
+
+_UNARY_BUILTINS = {"relu", "gelu", "step", "exp", "log", "sqrt", "abs", "tanh", "sin", "cos"}
+
+
+class LoweringError(DiagnosticException):
+    """A construct that cannot be lowered as written (with its location)."""
+
+
+class Indexed:
+    """A dataflow tensor together with the index names of its dimensions."""
+
+    __slots__ = ("names", "value")
+
+    def __init__(self, value: SSAValue, names: Sequence[str]):
+        self.value = value
+        self.names = tuple(names)
+
+
+class BodyEmitter:
+    """Emits the dataflow ops of one rule (or sink) body into `block`.
+
+    `tensor_value(name)` gives the current value of a tensor (an argument, an
+    earlier result or a fixpoint iterate); `sizes` the rule's index sizes.
+    """
+
+    def __init__(
+        self,
+        block: Block,
+        tensor_value: Callable[[str], SSAValue],
+        sizes: Mapping[str, int],
+        located: Operation,
+    ):
+        self.block = block
+        self.tensor_value = tensor_value
+        self.sizes = dict(sizes)
+        self.located = located
+        self.letters: dict[str, str] = {}
+
+    # --- helpers ------------------------------------------------------------
+
+    def error(self, message: str) -> LoweringError:
+        return LoweringError(f"{location_prefix(self.located)}{message}")
+
+    def letter(self, name: str) -> str:
+        if name not in self.letters:
+            if len(self.letters) == len(LETTERS):
+                raise self.error("a rule uses more than 52 distinct indices")
+            self.letters[name] = LETTERS[len(self.letters)]
+        return self.letters[name]
+
+    def subscript(self, names: Sequence[str]) -> str:
+        return "".join(self.letter(n) for n in names)
+
+    def size(self, name: str) -> int:
+        return self.sizes.get(name, DYNAMIC_INDEX)
+
+    def static_size(self, name: str, why: str) -> int:
+        size = self.size(name)
+        if size == DYNAMIC_INDEX:
+            raise self.error(f"{why} needs the size of index '{name}', which is unknown")
+        return size
+
+    def type_of(self, names: Sequence[str]) -> TensorType:
+        return TensorType(f32, [self.size(n) for n in names])
+
+    def emit(self, op: Operation) -> SSAValue:
+        self.block.add_op(op)
+        return op.results[0]
+
+    def constant(self, array: np.ndarray) -> SSAValue:
+        array = np.asarray(array, dtype=np.float32)
+        tensor_type = TensorType(f32, array.shape)
+        values = [float(v) for v in array.ravel()]
+        return self.emit(ConstantOp(DenseIntOrFPElementsAttr.from_list(tensor_type, values)))
+
+    def einsum(
+        self, operands: Sequence[Indexed], out: Sequence[str], kind: ProjectionKind | str = "sum"
+    ) -> Indexed:
+        subscripts = ",".join(self.subscript(o.names) for o in operands)
+        subscripts += "->" + self.subscript(out)
+        op = EinsumOp(subscripts, kind, [o.value for o in operands], self.type_of(out))
+        return Indexed(self.emit(op), out)
+
+    def permute(self, value: Indexed, names: Sequence[str]) -> Indexed:
+        if value.names == tuple(names):
+            return value
+        return self.einsum([value], names)
+
+    def broadcast_to(self, value: Indexed, names: Sequence[str]) -> Indexed:
+        """`value` over `names` (a superset of its indices), in that order."""
+        missing = [n for n in names if n not in value.names]
+        if not missing:
+            return self.permute(value, names)
+        ones = Indexed(
+            self.constant(np.ones([self.static_size(n, "broadcasting") for n in missing])),
+            missing,
+        )
+        return self.einsum([value, ones], names)
+
+    def binary(self, fn: str, lhs: Indexed, rhs: Indexed) -> Indexed:
+        out = tuple(dict.fromkeys(lhs.names + rhs.names))
+        subscripts = (
+            f"{self.subscript(lhs.names)},{self.subscript(rhs.names)}->{self.subscript(out)}"
+        )
+        op = BinaryOp(fn, subscripts, lhs.value, rhs.value, self.type_of(out))
+        return Indexed(self.emit(op), out)
+
+    def unary(self, fn: str, value: Indexed, temperature: float | None = None) -> Indexed:
+        return Indexed(self.emit(UnaryOp(fn, value.value, temperature)), value.names)
+
+    # --- expressions ----------------------------------------------------------
+
+    def lower(self, value: SSAValue) -> Indexed:
+        op = value.owner
+        match op:
+            case LoadOp():
+                return self.lower_load(op)
+            case LiteralOp():
+                if isinstance(op.value, FloatAttr):
+                    return Indexed(self.constant(np.float32(op.value.value.data)), ())
+                array = np.asarray(op.value.get_values(), dtype=np.float32)
+                array = array.reshape(op.value.get_type().get_shape())
+                return Indexed(self.constant(array), names_of(op.result))
+            case ArithOp() if op.fn.data == "mul":
+                return self.einsum(self.factors(value), names_of(value))
+            case ArithOp():
+                return self.binary(op.fn.data, self.lower(op.lhs), self.lower(op.rhs))
+            case NegateOp():
+                return self.unary("neg", self.lower(op.operand))
+            case ProjectOp():
+                return self.einsum(self.factors(op.operand), names_of(value), op.kind.data)
+            case CallOp():
+                return self.lower_call(op)
+        raise self.error(f"cannot lower {op.name} to the dataflow level")
+
+    def factors(self, value: SSAValue) -> list[Indexed]:
+        """The operands of a product tree, so a projected join is one einsum."""
+        op = value.owner
+        if isinstance(op, ArithOp) and op.fn.data == "mul":
+            return self.factors(op.lhs) + self.factors(op.rhs)
+        return [self.lower(value)]
+
+    def lower_load(self, op: LoadOp) -> Indexed:
+        value = Indexed(self.tensor_value(op.tensor_name), ())
+        dims: list[str | int] = list(op.indices.data)
+        shape = list(value.value.type.get_shape())
+        for dim in reversed(range(len(dims))):
+            position = dims[dim]
+            if isinstance(position, int):
+                if shape[dim] != DYNAMIC_INDEX and not 0 <= position < shape[dim]:
+                    raise self.error(
+                        f"index {position} is out of range for dimension {dim} of "
+                        f"@{op.tensor_name}, of size {shape[dim]}"
+                    )
+                del shape[dim]
+                taken = TakeOp(value.value, dim, position, TensorType(f32, shape))
+                value = Indexed(self.emit(taken), ())
+        names = [str(d) for d in dims if isinstance(d, str)]
+        if len(set(names)) != len(names):  # a repeated index reads a diagonal
+            return self.einsum([Indexed(value.value, names)], names_of(op.result))
+        return Indexed(value.value, names)
+
+    # --- builtins ---------------------------------------------------------------
+
+    def keyword(self, op: CallOp, name: str) -> Attribute | None:
+        return op.keyword(name)
+
+    def float_keyword(self, op: CallOp, name: str, default: float) -> float:
+        attr = op.keyword(name)
+        if isinstance(attr, FloatAttr):
+            return float(attr.value.data)
+        if isinstance(attr, IntegerAttr):
+            return float(attr.value.data)
+        return default
+
+    def axis_of(self, op: CallOp, value: Indexed) -> int:
+        """The dimension a normalization works along: its `axis` keyword (the
+        dotted left-hand-side index), else the last dimension."""
+        axis = op.keyword("axis")
+        if isinstance(axis, StringAttr):
+            if axis.data not in value.names:
+                raise self.error(
+                    f"{op.callee.data} over '{axis.data}', which its argument does not mention"
+                )
+            return value.names.index(axis.data)
+        if not value.names:
+            raise self.error(f"{op.callee.data} of a scalar")
+        return len(value.names) - 1
+
+    def lower_call(self, op: CallOp) -> Indexed:
+        callee = op.callee.data
+        if op.index_args is not None:
+            return self.lower_index_call(callee, [str(n) for n in op.index_args.data])
+        args = [self.lower(a) for a in op.args]
+        if callee in _UNARY_BUILTINS:
+            return self.unary(callee, args[0])
+        lowering = getattr(self, f"lower_{callee}", None)
+        if lowering is None:
+            raise self.error(f"builtin '{callee}' has no dataflow lowering")
+        return lowering(op, args)
+
+    def lower_index_call(self, callee: str, indices: list[str]) -> Indexed:
+        sizes = [self.static_size(i, callee) for i in indices]
+        fn = {"causal_mask": "causal"}.get(callee, callee)
+        return Indexed(self.emit(IndexFnOp(fn, TensorType(f32, sizes))), indices)
+
+    def lower_sig(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        temperature = self.float_keyword(op, "T", 1.0)
+        if temperature == 0.0:
+            return self.unary("step", args[0])
+        return self.unary("sig", args[0], temperature if temperature != 1.0 else None)
+
+    def lower_softmax(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        x = args[0]
+        return Indexed(self.emit(NormalizeOp("softmax", self.axis_of(op, x), x.value)), x.names)
+
+    def lower_lnorm(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        x = args[0]
+        eps = op.keyword("eps")
+        normalize = NormalizeOp(
+            "lnorm",
+            self.axis_of(op, x),
+            x.value,
+            eps=float(eps.value.data) if isinstance(eps, FloatAttr) else None,
+        )
+        return Indexed(self.emit(normalize), x.names)
+
+    def lower_masked_softmax(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        x, mask = args
+        names = tuple(dict.fromkeys(x.names + mask.names))
+        x, mask = self.broadcast_to(x, names), self.broadcast_to(mask, names)
+        axis = self.axis_of(op, x)
+        return Indexed(self.emit(NormalizeOp("softmax", axis, x.value, mask.value)), names)
+
+    def lower_attention(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        """softmax(Q K / sqrt(|d|)) V over the key indices K has and Q lacks,
+        with the indices Q and K share (d) contracted."""
+        query, key, value = args[:3]
+        shared = [n for n in query.names if n in key.names]
+        attended = [n for n in key.names if n not in query.names]
+        if len(attended) != 1:
+            raise self.error(
+                f"attention needs exactly one key index absent from the query, got {attended}"
+            )
+        scale = self.float_keyword(
+            op,
+            "scale",
+            1.0 / math.sqrt(math.prod(self.static_size(n, "attention") for n in shared) or 1),
+        )
+        score_names = tuple(dict.fromkeys([n for n in query.names if n not in shared] + attended))
+        scores = self.einsum(
+            [query, key, Indexed(self.constant(np.float32(scale)), ())], score_names
+        )
+        axis = score_names.index(attended[0])
+        if len(args) == 4:
+            mask = self.broadcast_to(args[3], score_names)
+            weights = NormalizeOp("softmax", axis, scores.value, mask.value)
+        else:
+            weights = NormalizeOp("softmax", axis, scores.value)
+        probabilities = Indexed(self.emit(weights), score_names)
+        return self.einsum([probabilities, value], names_of(op.result))
+
+    def lower_rope(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        """Rotary embedding over (position, feature): pairs of features
+        (2m, 2m+1) rotate by angle p * base^(-2m/D)."""
+        x = args[0]
+        if len(x.names) < 2:
+            raise self.error("rope needs a position and a feature index")
+        position = self.index_keyword(op, "pos", x.names[0])
+        feature = self.index_keyword(op, "axis", x.names[-1])
+        positions = self.static_size(position, "rope")
+        features = self.static_size(feature, "rope")
+        if features % 2:
+            raise self.error(f"rope needs an even feature size, '{feature}' has {features}")
+        base = self.float_keyword(op, "base", 10000.0)
+        frequencies = base ** (-np.arange(0, features, 2) / features)
+        angles = np.repeat(np.outer(np.arange(positions), frequencies), 2, axis=1)
+        rotate = np.zeros((features, features), dtype=np.float32)
+        for m in range(0, features, 2):
+            rotate[m + 1, m] = -1.0  # (x0, x1) -> (-x1, x0)
+            rotate[m, m + 1] = 1.0
+        partner = f"{feature}_rope"
+        self.sizes[partner] = features
+        cos = Indexed(self.constant(np.cos(angles)), (position, feature))
+        sin = Indexed(self.constant(np.sin(angles)), (position, feature))
+        rotated = self.einsum(
+            [self.rename(x, feature, partner), Indexed(self.constant(rotate), (partner, feature))],
+            x.names,
+        )
+        return self.binary(
+            "add", self.einsum([x, cos], x.names), self.einsum([rotated, sin], x.names)
+        )
+
+    def rename(self, value: Indexed, old: str, new: str) -> Indexed:
+        return Indexed(value.value, [new if n == old else n for n in value.names])
+
+    def index_keyword(self, op: CallOp, name: str, default: str) -> str:
+        attr = op.keyword(name)
+        return attr.data if isinstance(attr, StringAttr) else default
+
+    def lower_concat(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        first = args[0]
+        if any(set(a.names) != set(first.names) for a in args[1:]):
+            raise self.error("concat operands must vary over the same indices")
+        aligned = [self.permute(a, first.names) for a in args]
+        axis = self.axis_of(op, first)
+        shape = [self.size(n) for n in first.names]
+        parts = [a.value.type.get_shape()[axis] for a in aligned]
+        shape[axis] = DYNAMIC_INDEX if DYNAMIC_INDEX in parts else sum(parts)
+        concat = ConcatOp(axis, [a.value for a in aligned], TensorType(f32, shape))
+        return Indexed(self.emit(concat), first.names)
+
+    def lower_topk(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        x = args[0]
+        k = op.keyword("k")
+        count = int(k.value.data) if isinstance(k, IntegerAttr | FloatAttr) else 1
+        return Indexed(self.emit(TopKOp(x.value, count, self.axis_of(op, x))), x.names)
+
+    def lower_case(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        """`case(c1, v1, c2, v2, ..., default)`: the first value whose
+        condition is > 0 (default 0 when no default is given)."""
+        pairs = list(zip(args[0::2], args[1::2], strict=False))
+        result = args[-1] if len(args) % 2 else Indexed(self.constant(np.float32(0)), ())
+        for condition, value in reversed(pairs[: len(args) // 2]):
+            out = tuple(dict.fromkeys(condition.names + value.names + result.names))
+            subscripts = (
+                ",".join(self.subscript(a.names) for a in (condition, value, result))
+                + "->"
+                + self.subscript(out)
+            )
+            select = SelectOp(
+                subscripts, condition.value, value.value, result.value, self.type_of(out)
+            )
+            result = Indexed(self.emit(select), out)
+        return result
+
+    def lower_const(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        return args[0]

@@ -1,0 +1,142 @@
+"""`fuse-infer-shapes`: index domain sizes from what is known.
+
+Sizes are known for tensors whose declarations carry static dimensions
+(bound sources and runtime inputs) and for `const` literals. Within a rule
+one index name has one size, so sizes flow from the tensors a rule reads to
+its left-hand side and on to every rule reading that tensor, until nothing
+changes. An index bound to two sizes is an error naming both tensors, both
+sizes and the rule's location.
+
+```mlir
+// before
+fuse.tensor @W[i, j] input : tensor<4x8xf32>
+fuse.tensor @Y[i] : tensor<?xf32>
+fuse.rule @Y[i] sum { ... fuse.load @W[i, j] ... }
+// after
+fuse.tensor @Y[i] : tensor<4xf32>
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import DYNAMIC_INDEX, FileLineColLoc, ModuleOp, TensorType
+from xdsl.ir import Operation
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import DiagnosticException
+
+from fuse.dialects.fuse import LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
+from fuse.dialects.fuse.attributes import IndexPosition
+
+
+def location_prefix(op: Operation) -> str:
+    """`file:line:col: ` for ops the IR builder located, else nothing."""
+    loc = op.location
+    if isinstance(loc, FileLineColLoc):
+        return f"{loc.filename.data}:{loc.line.data}:{loc.column.data}: "
+    parent = op.parent_op()
+    return location_prefix(parent) if parent is not None else ""
+
+
+class ShapeConflict(DiagnosticException):
+    """One index bound to two sizes."""
+
+
+@dataclass
+class _Binding:
+    size: int
+    tensor: str
+
+
+class _RuleSizes:
+    """Index sizes within one rule, remembering which tensor bound each."""
+
+    def __init__(self, op: Operation):
+        self.op = op
+        self.sizes: dict[str, _Binding] = {}
+
+    def bind(self, index: IndexPosition, size: int, tensor: str) -> bool:
+        if not isinstance(index, str) or size == DYNAMIC_INDEX:
+            return False
+        known = self.sizes.get(index)
+        if known is None:
+            self.sizes[index] = _Binding(size, tensor)
+            return True
+        if known.size != size:
+            raise ShapeConflict(
+                f"{location_prefix(self.op)}index '{index}' has size {known.size} in "
+                f"@{known.tensor} but size {size} in @{tensor}"
+            )
+        return False
+
+
+def _accesses(op: RuleOp | SinkOp) -> Iterator[LoadOp | LiteralOp]:
+    for inner in op.body.walk():
+        if isinstance(inner, LoadOp | LiteralOp):
+            yield inner
+
+
+def _bind_body(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> None:
+    for access in _accesses(op):
+        if isinstance(access, LoadOp):
+            declaration = program.lookup_tensor(access.tensor_name)
+            assert declaration is not None
+            for index, size in zip(
+                access.indices.data, declaration.tensor_type.get_shape(), strict=True
+            ):
+                sizes.bind(index, size, access.tensor_name)
+        elif isinstance(access.value.type, TensorType):
+            for index, size in zip(
+                access.result.type.names, access.value.type.get_shape(), strict=True
+            ):
+                sizes.bind(index, size, "const literal")
+
+
+def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:
+    """Binds the rule's index sizes; returns whether its tensor's shape grew."""
+    declaration = program.lookup_tensor(rule.tensor_name)
+    assert declaration is not None
+    sizes = _RuleSizes(rule)
+    shape = list(declaration.tensor_type.get_shape())
+    for index, size in zip(rule.indices.data, shape, strict=True):
+        sizes.bind(index, size, rule.tensor_name)
+    _bind_body(sizes, rule, program)
+    changed = False
+    for n, index in enumerate(rule.indices.data):
+        binding = sizes.sizes.get(index) if isinstance(index, str) else None
+        if binding is not None and shape[n] == DYNAMIC_INDEX:
+            shape[n] = binding.size
+            changed = True
+    if changed:
+        declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
+    return changed
+
+
+def infer_program_shapes(program: ProgramOp) -> None:
+    rules = [op for op in program.body.block.ops if isinstance(op, RuleOp)]
+    while any([_propagate_rule(rule, program) for rule in rules]):
+        pass
+    for sink in [op for op in program.body.block.ops if isinstance(op, SinkOp)]:
+        _bind_body(_RuleSizes(sink), sink, program)
+
+
+def declared_shapes(program: ProgramOp) -> dict[str, tuple[int, ...]]:
+    return {
+        op.tensor_name: tuple(op.tensor_type.get_shape())
+        for op in program.body.block.ops
+        if isinstance(op, TensorOp)
+    }
+
+
+@dataclass(frozen=True)
+class InferShapesPass(ModulePass):
+    """See the module docstring."""
+
+    name = "fuse-infer-shapes"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+            infer_program_shapes(program)

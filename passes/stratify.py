@@ -1,0 +1,305 @@
+"""`fuse-stratify`: declarative level -> dataflow level.
+
+Builds the dependency graph of the program's tensors, splits it into
+strongly connected components and emits them in dependency order into
+`func.func @main`:
+
+* sources and runtime inputs become arguments (`{fuse.name, fuse.source}`);
+* a non-recursive tensor is computed once: its rules' values combined (sum,
+  or max for `max=`), then `step` if it is Boolean;
+* a recursive component becomes a naive `fuse.fixpoint` whose body maps the
+  component's current values to their next values;
+* exports become results `{fuse.name}`; sinks become results
+  `{fuse.sink, fuse.dims}` that the host writes after a run. A program with
+  no export and no sink exports every tensor an equation defines.
+
+Run it after `fuse-canonicalize-projections` (and `fuse-infer-shapes` where
+sizes are known).
+
+```mlir
+// before
+fuse.program {
+  fuse.tensor @E[x, y] input : tensor<4x4xf32>
+  fuse.tensor @P[x, y] boolean : tensor<4x4xf32>
+  fuse.rule @P[x, y] sum { ... @E ... @P ... }
+  fuse.export @P
+}
+// after
+func.func @main(%E: tensor<4x4xf32> {fuse.name = "E"}) -> (tensor<4x4xf32> {fuse.name = "P"}) {
+  %P = fuse.fixpoint naive {tensors = ["P"]} : tensor<4x4xf32> { ... }
+  func.return %P : tensor<4x4xf32>
+}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f32,
+)
+from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import DiagnosticException
+
+from fuse.dialects.fuse import (
+    ExportOp,
+    FixpointOp,
+    IndexFnOp,
+    LoadOp,
+    ProgramOp,
+    RuleOp,
+    SinkOp,
+    TensorOp,
+    YieldOp,
+)
+
+from .dataflow_emitter import BodyEmitter, Indexed
+from .expr_tree import names_of, yielded_value
+
+
+def dependency_graph(program: ProgramOp) -> dict[str, list[str]]:
+    """Tensor -> the tensors its rules read, in first-read order."""
+    graph: dict[str, list[str]] = {
+        op.tensor_name: [] for op in program.body.block.ops if isinstance(op, TensorOp)
+    }
+    for rule in program.body.block.ops:
+        if isinstance(rule, RuleOp):
+            reads = graph[rule.tensor_name]
+            for op in rule.body.walk():
+                if isinstance(op, LoadOp) and op.tensor_name not in reads:
+                    reads.append(op.tensor_name)
+    return graph
+
+
+def strongly_connected_components(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iteratively. Components come out dependencies
+    first, which is the evaluation order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, successors = work[-1]
+            advanced = False
+            for succ in successors:
+                if succ not in index:
+                    index[succ] = low[succ] = len(index)
+                    stack.append(succ)
+                    on_stack.add(succ)
+                    work.append((succ, iter(graph[succ])))
+                    advanced = True
+                    break
+                if succ in on_stack:
+                    low[node] = min(low[node], index[succ])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(sorted(component, key=list(graph).index))
+    return components
+
+
+def is_recursive(component: list[str], graph: dict[str, list[str]]) -> bool:
+    return len(component) > 1 or component[0] in graph[component[0]]
+
+
+def rule_sizes(op: RuleOp | SinkOp, program: ProgramOp) -> dict[str, int]:
+    """Index sizes within a rule, from the declared shapes it touches."""
+    sizes: dict[str, int] = {}
+    accesses: list[tuple[tuple, tuple]] = []
+    if isinstance(op, RuleOp):
+        accesses.append((op.indices.data, _shape(program, op.tensor_name)))
+    for inner in op.body.walk():
+        if isinstance(inner, LoadOp):
+            accesses.append((inner.indices.data, _shape(program, inner.tensor_name)))
+    for indices, shape in accesses:
+        for index, size in zip(indices, shape, strict=True):
+            if isinstance(index, str) and size >= 0:
+                sizes.setdefault(index, size)
+    return sizes
+
+
+def _shape(program: ProgramOp, tensor: str) -> tuple[int, ...]:
+    declaration = program.lookup_tensor(tensor)
+    assert declaration is not None
+    return tuple(declaration.tensor_type.get_shape())
+
+
+class _Stratifier:
+    def __init__(self, program: ProgramOp):
+        self.program = program
+        self.graph = dependency_graph(program)
+        self.declarations = {
+            op.tensor_name: op for op in program.body.block.ops if isinstance(op, TensorOp)
+        }
+        self.rules: dict[str, list[RuleOp]] = {}
+        for op in program.body.block.ops:
+            if isinstance(op, RuleOp):
+                self.rules.setdefault(op.tensor_name, []).append(op)
+        self.values: dict[str, SSAValue] = {}
+
+    def build(self) -> func.FuncOp:
+        inputs = [d for d in self.declarations.values() if d.tensor_name not in self.rules]
+        block = Block(arg_types=[d.tensor_type for d in inputs])
+        arg_attrs = []
+        for declaration, arg in zip(inputs, block.args, strict=True):
+            arg.name_hint = _ssa_name(declaration.tensor_name)
+            self.values[declaration.tensor_name] = arg
+            attrs: dict[str, Attribute] = {"fuse.name": StringAttr(declaration.tensor_name)}
+            if declaration.source is not None:
+                attrs["fuse.source"] = declaration.source
+            arg_attrs.append(DictionaryAttr(attrs))
+        for component in strongly_connected_components(self.graph):
+            if component[0] not in self.rules:
+                continue
+            if is_recursive(component, self.graph):
+                self.emit_fixpoint(block, component)
+            else:
+                name = component[0]
+                self.values[name] = self.emit_tensor(block, name, self.values.__getitem__)
+        results, res_attrs = self.outputs(block)
+        block.add_op(func.ReturnOp(*results))
+        function = func.FuncOp(
+            "main",
+            ([a.type for a in block.args], [r.type for r in results]),
+            Region(block),
+            arg_attrs=ArrayAttr(arg_attrs),
+            res_attrs=ArrayAttr(res_attrs),
+        )
+        return function
+
+    def emit_tensor(
+        self, block: Block, name: str, tensor_value: Callable[[str], SSAValue]
+    ) -> SSAValue:
+        """The combined value of a tensor's rules, `step`ped if Boolean."""
+        declaration = self.declarations[name]
+        names = tuple(str(n) for n in declaration.indices.data)
+        combined: Indexed | None = None
+        emitter: BodyEmitter | None = None
+        for rule in self.rules[name]:
+            emitter = BodyEmitter(block, tensor_value, rule_sizes(rule, self.program), rule)
+            for n, size in zip(names, declaration.tensor_type.get_shape(), strict=True):
+                if size >= 0:
+                    emitter.sizes.setdefault(n, size)
+            value = self.rule_value(emitter, rule, names)
+            if combined is None:
+                combined = value
+            else:
+                fn = "max" if rule.projection_kind == "max" else "add"
+                combined = emitter.binary(fn, combined, value)
+        assert combined is not None and emitter is not None
+        if declaration.boolean is not None:
+            combined = emitter.unary("step", combined)
+        combined.value.name_hint = _ssa_name(name)
+        return combined.value
+
+    @staticmethod
+    def rule_value(emitter: BodyEmitter, rule: RuleOp, names: tuple[str, ...]) -> Indexed:
+        """One rule's value over the tensor's declared indices: integer
+        left-hand-side positions place it with a one-hot factor, and indices
+        it does not mention broadcast."""
+        value = emitter.lower(yielded_value(rule.body))
+        onehots: list[Indexed] = []
+        for position, name in zip(rule.indices.data, names, strict=True):
+            if isinstance(position, int):
+                size = emitter.static_size(name, "an integer left-hand-side index")
+                onehot = IndexFnOp("onehot", TensorType(f32, [size]), position)
+                onehots.append(Indexed(emitter.emit(onehot), (name,)))
+        if onehots:
+            placed = value.names + tuple(o.names[0] for o in onehots)
+            value = emitter.einsum([value, *onehots], placed)
+        return emitter.broadcast_to(value, names)
+
+    def emit_fixpoint(self, block: Block, component: list[str]) -> None:
+        types = [self.declarations[n].tensor_type for n in component]
+        body = Block(arg_types=types)
+        current = dict(zip(component, body.args, strict=True))
+        for name, arg in current.items():
+            arg.name_hint = _ssa_name(name)
+
+        def tensor_value(name: str) -> SSAValue:
+            return current[name] if name in current else self.values[name]
+
+        next_values = [self.emit_tensor(body, name, tensor_value) for name in component]
+        body.add_op(YieldOp(*next_values))
+        fixpoint = FixpointOp("naive", component, types, Region(body))
+        block.add_op(fixpoint)
+        for name, result in zip(component, fixpoint.results, strict=True):
+            result.name_hint = _ssa_name(name)
+            self.values[name] = result
+
+    def outputs(self, block: Block) -> tuple[list[SSAValue], list[DictionaryAttr]]:
+        results: list[SSAValue] = []
+        attrs: list[DictionaryAttr] = []
+        ops = list(self.program.body.block.ops)
+        exports = [op.tensor.root_reference.data for op in ops if isinstance(op, ExportOp)]
+        sinks = [op for op in ops if isinstance(op, SinkOp)]
+        if not exports and not sinks:
+            exports = list(self.rules)
+        for name in dict.fromkeys(exports):
+            if name not in self.values:
+                raise DiagnosticException(f"export of @{name}, which nothing defines")
+            results.append(self.values[name])
+            attrs.append(DictionaryAttr({"fuse.name": StringAttr(name)}))
+        for sink in sinks:
+            emitter = BodyEmitter(
+                block, self.values.__getitem__, rule_sizes(sink, self.program), sink
+            )
+            root = yielded_value(sink.body)
+            value = emitter.lower(root)
+            results.append(value.value)
+            dims = ArrayAttr([StringAttr(n) for n in names_of(root)])
+            attrs.append(DictionaryAttr({"fuse.sink": sink.path, "fuse.dims": dims}))
+        return results, attrs
+
+
+def _ssa_name(tensor: str) -> str | None:
+    """A tensor name usable as an SSA name hint (`p'` is not)."""
+    return tensor if tensor.replace("_", "a").isalnum() else None
+
+
+def stratify_program(program: ProgramOp) -> func.FuncOp:
+    return _Stratifier(program).build()
+
+
+@dataclass(frozen=True)
+class StratifyPass(ModulePass):
+    """See the module docstring."""
+
+    name = "fuse-stratify"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+            function = stratify_program(program)
+            parent = program.parent_block()
+            assert parent is not None
+            parent.insert_op_before(function, program)
+            parent.erase_op(program)
