@@ -1,0 +1,169 @@
+"""`fuse run` and `fuse compile` (also `python -m fuse ...`).
+
+Every failure a user can cause (a bad program, a missing file, a shape
+conflict, a bad option value) prints one clear message to stderr and exits
+with status 1; no Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fuse.config import ExecutionConfig
+from fuse.errors import FuseError
+
+EMIT_CHOICES = ("ast", "fuse", "dataflow", "stablehlo", "fx")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fuse", description="Compile and run Fuse programs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("program", help="a .fuse program")
+        sub.add_argument(
+            "--input",
+            action="append",
+            default=[],
+            metavar="NAME=FILE",
+            help="bind a runtime input (or override a source) from a file",
+        )
+        sub.add_argument("--opt-level", type=int, default=2, choices=(0, 1, 2))
+        sub.add_argument(
+            "--fixpoint-strategy", default="auto", choices=("naive", "semi_naive", "auto")
+        )
+        sub.add_argument("--max-iters", type=int, default=None)
+
+    run = commands.add_parser("run", help="run a program and print or write its exports")
+    common(run)
+    run.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
+    run.add_argument("--out", help="write the exports to a file (.npy/.npz/.json/...)")
+    run.add_argument("--explain", action="store_true", help="print what each equation became")
+
+    compile_ = commands.add_parser("compile", help="print a program at one level of the compiler")
+    common(compile_)
+    compile_.add_argument("--emit", choices=EMIT_CHOICES, default="fuse")
+    compile_.add_argument(
+        "--print-pipeline",
+        action="store_true",
+        help="print the pass pipeline (in --pass-pipeline syntax) instead of IR",
+    )
+    compile_.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
+    return parser
+
+
+def _config(args: argparse.Namespace) -> ExecutionConfig:
+    settings: dict[str, object] = {
+        "opt_level": args.opt_level,
+        "fixpoint_strategy": args.fixpoint_strategy,
+    }
+    if args.max_iters is not None:
+        settings["max_iters"] = args.max_iters
+    return ExecutionConfig(**settings)  # type: ignore[arg-type]
+
+
+def _inputs(bindings: Sequence[str], runner) -> dict[str, np.ndarray]:
+    inputs = {}
+    for binding in bindings:
+        name, separator, path = binding.partition("=")
+        if not separator or not name or not path:
+            raise FuseError(f"--input expects NAME=FILE, got '{binding}'")
+        inputs[name] = runner.io.load(name, str(Path(path).resolve()))
+    return inputs
+
+
+def _print_exports(exports: dict[str, np.ndarray]) -> None:
+    if len(exports) == 1:
+        [(name, value)] = exports.items()
+        print(f"{name} =")
+        print(np.array2string(np.asarray(value), threshold=200))
+        return
+    print(json.dumps({name: np.asarray(v).tolist() for name, v in exports.items()}))
+
+
+def _write_exports(path: str, exports: dict[str, np.ndarray], runner) -> None:
+    """One export: written in the file's format; several: an `.npz` with a
+    key per export, or a `.json` map."""
+    from fuse.runtime.io import SinkSpec, atomic_write
+
+    target = Path(path).resolve()
+    if len(exports) == 1:
+        [(name, value)] = exports.items()
+        runner.io.write(target, np.asarray(value), key=name)
+    elif target.suffix == ".npz":
+        runner.io.write_all(SinkSpec(str(target), np.asarray(v), key=n) for n, v in exports.items())
+    elif target.suffix == ".json":
+        text = json.dumps({n: np.asarray(v).tolist() for n, v in exports.items()})
+        atomic_write(target, lambda stream: stream.write(text.encode()))
+    else:
+        raise FuseError(f"--out {path}: several exports need an .npz or .json file")
+
+
+def command_run(args: argparse.Namespace) -> None:
+    from fuse.program import Program
+
+    runner = Program.from_file(args.program).compile(backend=args.backend, config=_config(args))
+    exports = runner.run(_inputs(args.input, runner))
+    if args.out:
+        _write_exports(args.out, exports, runner)
+    elif exports:
+        _print_exports(exports)
+    if args.explain:
+        print(runner.explain())
+
+
+def command_compile(args: argparse.Namespace) -> None:
+    from fuse.frontend import dump_ast
+    from fuse.pipeline import full_pipeline, pipeline_text
+    from fuse.program import Program
+
+    config = _config(args)
+    if args.print_pipeline:
+        print(pipeline_text(full_pipeline(config)))
+        return
+    program = Program.from_file(args.program)
+    if args.emit == "ast":
+        print(dump_ast(program.ast))
+        return
+    if args.emit == "fuse":
+        print(program.declarative_module())
+        return
+    runner = program.compile(backend=args.backend, config=config)
+    shapes = runner.known_shapes(_inputs(args.input, runner))
+    module, _, _ = runner.specialized_module(shapes)
+    if args.emit == "dataflow":
+        print(module)
+    elif args.emit == "stablehlo":
+        from fuse.lowering.jax import stablehlo_text
+
+        print(stablehlo_text(module, config))
+    else:
+        from fuse.lowering.torch import fx_code
+
+        print(fx_code(module, config))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            command_run(args)
+        else:
+            command_compile(args)
+    except FuseError as error:
+        print(error.render(), file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"fuse: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

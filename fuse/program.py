@@ -1,0 +1,65 @@
+"""The Python compile API: `Program` -> `Runner`.
+
+```python
+from fuse import Program, ExecutionConfig
+prog = Program.from_file("examples/attention.fuse")
+runner = prog.compile(backend="numpy", config=ExecutionConfig())
+out = runner.run(inputs={"X": x})        # {exported name: array}
+print(runner.explain())
+```
+
+IR is built in memory and never re-parsed from text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from xdsl.dialects.builtin import ModuleOp
+
+from fuse.config import ExecutionConfig
+from fuse.errors import SourceText
+from fuse.frontend import ast, load
+from fuse.lowering.ir_builder import build_module
+
+
+class Program:
+    """A parsed and checked Fuse program."""
+
+    def __init__(
+        self, text: str, file: str = "<string>", base_dir: str | os.PathLike | None = None
+    ):
+        self.text = text
+        self.file = file
+        self.source = SourceText(text, file)
+        self.ast: ast.Program = load(text, file)
+        self.base_dir = (
+            Path(base_dir)
+            if base_dir is not None
+            else (Path(file).resolve().parent if file != "<string>" else Path.cwd())
+        )
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> Program:
+        from fuse.errors import FuseError
+
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            raise FuseError(f"cannot read program {path}: {error.strerror}") from None
+        return cls(text, str(path))
+
+    def declarative_module(self) -> ModuleOp:
+        """The program at the declarative level (a fresh module each call)."""
+        return build_module(self.ast, self.source)
+
+    def compile(
+        self,
+        backend: str = "numpy",
+        config: ExecutionConfig | None = None,
+        cache_dir: str | os.PathLike | None = None,
+    ):  # -> Runner (imported lazily: the runtime pulls in backends)
+        from fuse.runtime.runner import Runner
+
+        return Runner(self, backend, config or ExecutionConfig(), cache_dir)

@@ -1,0 +1,39 @@
+"""The one list of Fuse passes that `fuse-opt` (and the compile API) can run.
+
+Each entry maps a kebab-case pass name to a factory that imports the pass
+class only when the pass is used, so starting `fuse-opt` does not import
+every pass (and a pass with a heavy dependency costs nothing until used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+
+from xdsl.passes import ModulePass
+
+PassFactory = Callable[[], type[ModulePass]]
+
+
+def _lazy(module: str, cls: str) -> PassFactory:
+    """A factory returning `fuse.passes.<module>.<cls>`, imported on call."""
+
+    def load() -> type[ModulePass]:
+        return getattr(import_module(f"fuse.passes.{module}"), cls)
+
+    return load
+
+
+def all_passes() -> dict[str, PassFactory]:
+    """Every Fuse pass by name (xDSL's own passes are added by `fuse-opt`)."""
+    return {
+        # --- Fuse passes: one line per pass, `"name": _lazy("module", "Class"),` ---
+        "convert-fuse-to-stablehlo": _lazy(
+            "convert_fuse_to_stablehlo", "ConvertFuseToStablehloPass"
+        ),
+        "fuse-canonicalize-projections": _lazy(
+            "canonicalize_projections", "CanonicalizeProjectionsPass"
+        ),
+        "fuse-infer-shapes": _lazy("infer_shapes", "InferShapesPass"),
+        "fuse-stratify": _lazy("stratify", "StratifyPass"),
+    }
