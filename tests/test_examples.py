@@ -41,27 +41,22 @@ def test_attention() -> None:
     )
 
 
+def read_pairs(path: Path) -> list[tuple[str, ...]]:
+    return [tuple(line.split("\t")) for line in path.read_text().splitlines() if line]
+
+
+def relation_matrix(rows: list[tuple[str, ...]], symbols: list[str]) -> np.ndarray:
+    matrix = np.zeros((len(symbols), len(symbols)), dtype=np.float32)
+    for a, b in rows:
+        matrix[symbols.index(a), symbols.index(b)] = 1
+    return matrix
+
+
 def _family() -> tuple[list[str], np.ndarray, np.ndarray]:
-    sisters = [
-        tuple(l.split("\t"))
-        for l in (EXAMPLES / "rules_and_embeddings/data/sister.tsv").read_text().split("\n")
-        if l
-    ]
-    parents = [
-        tuple(l.split("\t"))
-        for l in (EXAMPLES / "rules_and_embeddings/data/parent.tsv").read_text().split("\n")
-        if l
-    ]
+    sisters = read_pairs(EXAMPLES / "rules_and_embeddings/data/sister.tsv")
+    parents = read_pairs(EXAMPLES / "rules_and_embeddings/data/parent.tsv")
     people = list(dict.fromkeys(s for row in sisters + parents for s in row))
-    index = {p: n for n, p in enumerate(people)}
-
-    def relation(rows: list[tuple[str, ...]]) -> np.ndarray:
-        matrix = np.zeros((len(people), len(people)), dtype=np.float32)
-        for a, b in rows:
-            matrix[index[a], index[b]] = 1
-        return matrix
-
-    return people, relation(sisters), relation(parents)
+    return people, relation_matrix(sisters, people), relation_matrix(parents, people)
 
 
 def test_rules_and_embeddings() -> None:
@@ -106,18 +101,10 @@ def warshall(adjacency: np.ndarray) -> np.ndarray:
 
 
 def test_ancestor() -> None:
-    people, _, parent = _family()
-    out = run("ancestor")
-    rows = [
-        tuple(l.split("\t"))
-        for l in (EXAMPLES / "ancestor/data/parent.tsv").read_text().split("\n")
-        if l
-    ]
+    rows = read_pairs(EXAMPLES / "ancestor/data/parent.tsv")
     names = list(dict.fromkeys(s for r in rows for s in r))
-    matrix = np.zeros((len(names),) * 2, dtype=np.float32)
-    for a, b in rows:
-        matrix[names.index(a), names.index(b)] = 1
-    np.testing.assert_array_equal(out["Ancestor"], warshall(matrix))
+    out = run("ancestor")
+    np.testing.assert_array_equal(out["Ancestor"], warshall(relation_matrix(rows, names)))
 
 
 def test_mlp() -> None:
