@@ -105,6 +105,15 @@ def _write_exports(path: str, exports: dict[str, np.ndarray], runner) -> None:
         raise FuseError(f"--out {path}: several exports need an .npz or .json file")
 
 
+def _emit_ir(module) -> None:
+    """Prints IR exactly as `fuse-opt` does (xDSL's MLIR target), so the two
+    tools' outputs compare equal."""
+    from xdsl.context import Context
+    from xdsl.targets.mlir import MLIRTarget
+
+    MLIRTarget().emit(Context(), module, sys.stdout)
+
+
 def command_run(args: argparse.Namespace) -> None:
     from fuse.program import Program
 
@@ -132,13 +141,13 @@ def command_compile(args: argparse.Namespace) -> None:
         print(dump_ast(program.ast))
         return
     if args.emit == "fuse":
-        print(program.declarative_module())
+        _emit_ir(program.declarative_module())
         return
     runner = program.compile(backend=args.backend, config=config)
     shapes = runner.known_shapes(_inputs(args.input, runner))
     module, _, _ = runner.specialized_module(shapes)
     if args.emit == "dataflow":
-        print(module)
+        _emit_ir(module)
     elif args.emit == "stablehlo":
         from fuse.lowering.jax import stablehlo_text
 

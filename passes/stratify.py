@@ -234,8 +234,8 @@ class _Stratifier:
                 onehot = IndexFnOp("onehot", TensorType(f32, [size]), position)
                 onehots.append(Indexed(emitter.emit(onehot), (name,)))
         if onehots:
-            placed = value.names + tuple(o.names[0] for o in onehots)
-            value = emitter.einsum([value, *onehots], placed)
+            present = set(value.names) | {o.names[0] for o in onehots}
+            value = emitter.einsum([value, *onehots], [n for n in names if n in present])
         return emitter.broadcast_to(value, names)
 
     def emit_fixpoint(self, block: Block, component: list[str]) -> None:

@@ -1,0 +1,42 @@
+// RUN: fuse-opt %s --split-input-file -p fuse-infer-shapes --verify-diagnostics | filecheck %s
+
+// Sizes flow from inputs through rules to every tensor, and on to readers.
+fuse.program {
+  fuse.tensor @W[i, j] input : tensor<4x8xf32>
+  fuse.tensor @X[j] input : tensor<?xf32>
+  fuse.tensor @Y[i] : tensor<?xf32>
+  fuse.tensor @Z[a, b] : tensor<?x?xf32>
+  fuse.rule @Y[i] sum {
+    %0 = fuse.load @W[i, j] : !fuse.expr<i, j>
+    %1 = fuse.project sum [j] %0 : !fuse.expr<i, j>
+    fuse.yield %1 : !fuse.expr<i>
+  }
+  fuse.rule @Z[a, b] sum {
+    %0 = fuse.load @Y[a] : !fuse.expr<a>
+    %1 = fuse.literal dense<[1.0, 2.0, 3.0]> : tensor<3xf32> -> !fuse.expr<b>
+    %2 = fuse.arith mul %0, %1 : !fuse.expr<a>, !fuse.expr<b>
+    fuse.yield %2 : !fuse.expr<a, b>
+  }
+}
+
+// CHECK:      fuse.tensor @W[i, j] input : tensor<4x8xf32>
+// CHECK-NEXT: fuse.tensor @X[j] input : tensor<?xf32>
+// CHECK-NEXT: fuse.tensor @Y[i] : tensor<4xf32>
+// CHECK-NEXT: fuse.tensor @Z[a, b] : tensor<4x3xf32>
+
+// -----
+
+// One index bound to two sizes names the index, both tensors and both sizes.
+fuse.program {
+  fuse.tensor @A[i, j] input : tensor<2x3xf32>
+  fuse.tensor @B[j] input : tensor<4xf32>
+  fuse.tensor @C[i] : tensor<?xf32>
+  fuse.rule @C[i] sum {
+    %0 = fuse.load @A[i, j] : !fuse.expr<i, j>
+    %1 = fuse.load @B[j] : !fuse.expr<j>
+    %2 = fuse.arith mul %0, %1 : !fuse.expr<i, j>, !fuse.expr<j>
+    fuse.yield %2 : !fuse.expr<i, j>
+  } loc("prog.fuse":3:1)
+}
+
+// CHECK: prog.fuse:3:1: index 'j' has size 3 in @A but size 4 in @B
