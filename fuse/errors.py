@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fuse.frontend.ast import Span
+if TYPE_CHECKING:  # a runtime import would run fuse/frontend/__init__.py: a cycle
+    from fuse.frontend.ast import Span
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,194 @@
+"""The lexer of the Fuse DSL: text to a flat list of tokens with positions.
+
+Newlines are significant only at bracket depth 0, so a statement continues
+across lines while a `(`, `[` or `{` is open; the lexer emits one NEWLINE
+token per run of statement-ending line breaks and the parser never sees
+the others. Lexical errors become `Diagnostic`s plus an ERROR token in the
+stream: the parser drops the statement that holds it without reporting it
+a second time, and goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import NamedTuple, cast
+
+from fuse.errors import Diagnostic, SourceText
+from fuse.frontend.ast import Span
+
+
+class TokenKind(Enum):
+    NAME = "name"
+    NUMBER = "number"
+    STRING = "string"
+    OP = "operator"
+    NEWLINE = "end of line"
+    EOF = "end of file"
+    ERROR = "error"
+
+
+class Token(NamedTuple):
+    """One token. A NamedTuple (not a dataclass) because a program has tens
+    of thousands of them and tuples are the cheapest objects to build.
+
+    `text` is the source spelling; `value` the decoded literal for NUMBER
+    and STRING tokens. `spaced` says whether whitespace, a comment or a line
+    break precedes the token: `Fact(i)` is an access or a call while
+    `A (B[i])` is a juxtaposition.
+    """
+
+    kind: TokenKind
+    text: str
+    value: int | float | str | None
+    file: str
+    line: int
+    col: int
+    end_col: int
+    spaced: bool
+
+    @property
+    def span(self) -> Span:
+        return Span(self.file, self.line, self.col, self.line, self.end_col)
+
+    def describe(self) -> str:
+        """How an error message names this token."""
+        if self.kind is TokenKind.NAME:
+            return f"name '{self.text}'"
+        if self.kind in (TokenKind.NUMBER, TokenKind.STRING):
+            return f"{self.kind.value} {self.text}"
+        if self.kind is TokenKind.OP:
+            return f"'{self.text}'"
+        return self.kind.value
+
+
+# One match per token, with the blanks before it; `end` matches only once
+# the text is exhausted.
+_TOKEN_RE = re.compile(
+    r"""
+    [ \t\r\f\v]*
+    (?:
+        (?P<number>(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?)
+      | (?P<op>max=|avg=|\+=|[-=+*/^()\[\]{},.?:])
+      | (?P<name>[A-Za-z_][A-Za-z0-9_]*'*)
+      | (?P<newline>\n)
+      | (?P<comment>\#[^\n]*)
+      | (?P<string>"(?:[^"\\\n]|\\[^\n])*")
+      | (?P<unterminated>"(?:[^"\\\n]|\\[^\n])*\\?)
+      | (?P<end>\Z)
+      | (?P<bad>.)
+    )
+    """,
+    re.VERBOSE,
+)
+
+_ESCAPE_RE = re.compile(r"\\(.)")
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+_BRACKETS = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+
+
+class _Lexer:
+    def __init__(self, source: SourceText):
+        self.source = source
+        self.tokens: list[Token] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.line = 1
+        self.line_start = 0
+        self.depth = 0
+        self.spaced = True
+
+    def run(self) -> None:
+        # Names and operators are most of the tokens: they are built inline,
+        # which halves the time to lex a large program.
+        file = self.source.file
+        append = self.tokens.append
+        for match in _TOKEN_RE.finditer(self.source.text):
+            kind = cast(str, match.lastgroup)  # every alternative is a named group
+            start = match.start(kind)
+            spaced = self.spaced or start > match.start()
+            if kind == "name" or kind == "op":
+                text = match.group(kind)
+                if kind == "op" and text in _BRACKETS:
+                    self.depth = max(0, self.depth + _BRACKETS[text])
+                col = start - self.line_start + 1
+                token_kind = TokenKind.NAME if kind == "name" else TokenKind.OP
+                append(Token(token_kind, text, None, file, self.line, col, col + len(text), spaced))
+                self.spaced = False
+            elif kind == "newline":
+                self._newline(start)
+            elif kind == "comment":
+                self.spaced = True
+            elif kind == "end":
+                self._end()
+                return
+            else:
+                self.spaced = spaced
+                self._literal_or_error(kind, match.group(kind), start)
+
+    def _end(self) -> None:
+        """Emits EOF just past the last token, where "found end of file"
+        should point: trailing blank lines have no source line to show."""
+        last = self.tokens[-1] if self.tokens else None
+        line, col = (last.line, last.end_col) if last is not None else (1, 1)
+        self.tokens.append(Token(TokenKind.EOF, "", None, self.source.file, line, col, col, True))
+
+    def _newline(self, start: int) -> None:
+        if self.depth == 0 and self.tokens and self.tokens[-1].kind is not TokenKind.NEWLINE:
+            self._emit(TokenKind.NEWLINE, "\n", None, start)
+        self.line += 1
+        self.line_start = start + 1
+        self.spaced = True
+
+    def _literal_or_error(self, kind: str, text: str, start: int) -> None:
+        if kind == "number":
+            value = int(text) if text.isdigit() else float(text)
+            self._emit(TokenKind.NUMBER, text, value, start)
+        elif kind == "string":
+            self._emit(TokenKind.STRING, text, self._decode(text, start), start)
+        elif kind == "unterminated":
+            self._error("unterminated string literal", text, start)
+        else:
+            self._error(f"unexpected character {text!r}", text, start)
+
+    def _decode(self, text: str, start: int) -> str:
+        """The value of a string literal; an unknown escape is reported and
+        kept verbatim so that parsing can go on."""
+        body = text[1:-1]
+        if "\\" not in body:
+            return body
+
+        def replace(escape: re.Match[str]) -> str:
+            char = escape.group(1)
+            if char in _ESCAPES:
+                return _ESCAPES[char]
+            col = start + 1 + escape.start() - self.line_start + 1
+            self._diagnose(f"unknown escape sequence '\\{char}' in string", col, col + 2)
+            return escape.group()
+
+        return _ESCAPE_RE.sub(replace, body)
+
+    def _error(self, message: str, text: str, start: int) -> None:
+        col = start - self.line_start + 1
+        self._diagnose(message, col, col + len(text))
+        self._emit(TokenKind.ERROR, text, None, start)
+
+    def _diagnose(self, message: str, col: int, end_col: int) -> None:
+        span = Span(self.source.file, self.line, col, self.line, end_col)
+        self.diagnostics.append(self.source.diagnostic(message, span))
+
+    def _emit(
+        self, kind: TokenKind, text: str, value: int | float | str | None, start: int
+    ) -> None:
+        col = start - self.line_start + 1
+        self.tokens.append(
+            Token(kind, text, value, self.source.file, self.line, col, col + len(text), self.spaced)
+        )
+        self.spaced = False
+
+
+def tokenize(source: SourceText) -> tuple[list[Token], list[Diagnostic]]:
+    """The tokens of `source`, ending with an EOF token, and the lexical
+    errors found on the way (each also left as an ERROR token)."""
+    lexer = _Lexer(source)
+    lexer.run()
+    return lexer.tokens, lexer.diagnostics

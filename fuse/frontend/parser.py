@@ -1,0 +1,442 @@
+"""The recursive-descent parser of the Fuse DSL: tokens to `ast.Program`.
+
+Grammar (a statement ends at a newline outside brackets, or at the end):
+
+    statement  := 'export' NAME (',' NAME)*
+                | STRING '=' expr                         sink
+                | lhs ('=' | '+=' | 'max=' | 'avg=') expr equation; a source
+                                                          when expr is a STRING
+    lhs        := NAME ('[' indices ']' | '(' indices ')')?
+    indices    := (index (',' index)* ','?)?
+    index      := NAME '.'? | INT                         '.' on a lhs only
+    expr       := term (('+' | '-') term)*
+    term       := unary (('*' | '/') unary | power)*      juxtaposition: join
+    unary      := '-' unary | power
+    power      := primary ('^' unary)?                    right associative
+    primary    := NAME '[' indices ']' | NAME '(' args ')' | NAME
+                | NUMBER | STRING | '(' expr ')'
+                | '(' expr ',' ')' | '(' expr (',' expr)+ ','? ')'  tuple
+                | '[' (expr (',' expr)* ','?)? ']'                  list
+    args       := (arg (',' arg)* ','?)?
+    arg        := NAME '=' expr | expr                    keywords last
+
+`NAME '('` needs the parenthesis right after the name: it is a builtin call
+when NAME is a builtin, a Boolean access when every argument is an index
+name or an integer, and otherwise a call of an unknown function that
+`sema` reports. Strings, tuples and lists are values only where a call
+takes them (and strings as file paths); using one in arithmetic is a
+syntax error, which also keeps the printer's output unambiguous.
+
+On a syntax error the parser records a diagnostic, skips to the next
+statement boundary and goes on, so one run reports every broken statement.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn, Protocol, cast
+
+from fuse.errors import Diagnostic, FuseError, SourceText
+from fuse.frontend.ast import (
+    BinaryOp,
+    BinaryOperator,
+    Call,
+    Equation,
+    Export,
+    Expr,
+    Index,
+    IndexConst,
+    IndexVar,
+    Keyword,
+    Lhs,
+    ListLiteral,
+    Negate,
+    Number,
+    Program,
+    ProjectionOperator,
+    Sink,
+    Source,
+    Span,
+    Statement,
+    String,
+    TensorRef,
+    TupleLiteral,
+)
+from fuse.frontend.builtins import BUILTINS
+from fuse.frontend.lexer import Token, TokenKind, tokenize
+
+_NAME = TokenKind.NAME
+_NUMBER = TokenKind.NUMBER
+_STRING = TokenKind.STRING
+_OP = TokenKind.OP
+_NEWLINE = TokenKind.NEWLINE
+_EOF = TokenKind.EOF
+_ERROR = TokenKind.ERROR
+
+_ASSIGN_OPS = frozenset({"=", "+=", "max=", "avg="})
+_KEYWORD_OPS = frozenset({"max=", "avg="})  # `f(max=1)` lexes `max=` as one token
+_CLOSING = {"(": ")", "[": "]"}
+_PRIMARY_OPS = frozenset({"(", "["})
+_STATEMENT_END = (_NEWLINE, _EOF)
+
+
+class _Located(Protocol):
+    """A token or a span: anything with a start position."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def col(self) -> int: ...
+
+
+class _Abandon(Exception):
+    """Stops parsing the current statement; its diagnostic is already recorded."""
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token], source: SourceText):
+        self._tokens = tokens
+        self._pos = 0
+        self._tok = tokens[0]
+        self._prev = tokens[0]
+        self._source = source
+        self._file = source.file
+        self.diagnostics: list[Diagnostic] = []
+
+    # --- token plumbing -----------------------------------------------------
+
+    def _advance(self) -> Token:
+        tok = self._tok
+        self._prev = tok
+        if tok.kind is not _EOF:
+            self._pos += 1
+            self._tok = self._tokens[self._pos]
+        return tok
+
+    def _peek(self) -> Token:
+        return self._tokens[min(self._pos + 1, len(self._tokens) - 1)]
+
+    def _at(self, op: str) -> bool:
+        return self._tok.kind is _OP and self._tok.text == op
+
+    def _accept(self, op: str) -> bool:
+        if self._at(op):
+            self._advance()
+            return True
+        return False
+
+    def _span_from(self, start: _Located) -> Span:
+        """The span from `start` to the end of the last consumed token."""
+        return Span(self._file, start.line, start.col, self._prev.line, self._prev.end_col)
+
+    def _fail(self, message: str, span: Span) -> NoReturn:
+        self.diagnostics.append(self._source.diagnostic(message, span))
+        raise _Abandon
+
+    def _unexpected(self, expected: str) -> NoReturn:
+        """Reports the current token; an ERROR token was already reported."""
+        if self._tok.kind is _ERROR:
+            raise _Abandon
+        self._fail(f"expected {expected}, found {self._tok.describe()}", self._tok.span)
+
+    def _close(self, opener: Token) -> Token:
+        closer = _CLOSING[opener.text]
+        if not self._at(closer):
+            self._unexpected(
+                f"'{closer}' to close the '{opener.text}' at {opener.line}:{opener.col}"
+            )
+        return self._advance()
+
+    # --- statements ---------------------------------------------------------
+
+    def program(self) -> list[Statement]:
+        statements: list[Statement] = []
+        while self._tok.kind is not _EOF:
+            if self._tok.kind is _NEWLINE:
+                self._advance()
+                continue
+            start = self._tok
+            try:
+                parsed = self._statement()
+                if self._tok.kind not in _STATEMENT_END:
+                    self._unexpected("the end of the statement")
+                statements.extend(parsed)
+            except _Abandon:
+                self._skip_statement()
+            except RecursionError:
+                message = "statement nested too deeply (parentheses, calls, '-' or '^')"
+                self.diagnostics.append(self._source.diagnostic(message, start.span))
+                self._skip_statement()
+        return statements
+
+    def _skip_statement(self) -> None:
+        while self._tok.kind not in _STATEMENT_END:
+            self._advance()
+
+    def _statement(self) -> list[Statement]:
+        tok = self._tok
+        if tok.kind is _NAME:
+            if tok.text == "export" and self._peek().kind is _NAME:
+                return self._exports()
+            return [self._equation_or_source()]
+        if tok.kind is _STRING:
+            return [self._sink()]
+        self._unexpected("a statement (an equation, a source, a sink or 'export')")
+
+    def _exports(self) -> list[Statement]:
+        self._advance()  # 'export'
+        exports: list[Statement] = [self._export_name()]
+        while self._accept(","):
+            exports.append(self._export_name())
+        return exports
+
+    def _export_name(self) -> Export:
+        if self._tok.kind is not _NAME:
+            self._unexpected("a tensor name")
+        name = self._advance()
+        return Export(name.text, name.span)
+
+    def _sink(self) -> Sink:
+        path = self._advance()
+        if not self._at("="):
+            self._unexpected("'=' after the file name of a sink")
+        self._advance()
+        rhs = self._value(self._expr())
+        return Sink(str(path.value), rhs, self._span_from(path))
+
+    def _equation_or_source(self) -> Equation | Source:
+        lhs = self._lhs()
+        tok = self._tok
+        if tok.kind is not _OP or tok.text not in _ASSIGN_OPS:
+            hint = ""
+            if tok.kind is _OP and tok.text == "(":
+                hint = " (a Boolean left-hand side has no space before '(': Name(i, j))"
+            self._unexpected(f"'=', '+=', 'max=' or 'avg=' after the left-hand side{hint}")
+        op = cast(ProjectionOperator, self._advance().text)
+        rhs = self._expr()
+        if isinstance(rhs, String):
+            if op == "=":
+                return Source(lhs, rhs.value, self._span_from(lhs.span))
+            # `T[i] += "f"` stays an equation: sema says a source must use `=`.
+        else:
+            self._value(rhs)
+        return Equation(lhs, op, rhs, self._span_from(lhs.span))
+
+    def _lhs(self) -> Lhs:
+        name = self._advance()
+        if self._at("["):
+            indices = self._indices(on_lhs=True)
+            return Lhs(name.text, indices, False, self._span_from(name))
+        if self._at("(") and not self._tok.spaced:
+            indices = self._indices(on_lhs=True)
+            return Lhs(name.text, indices, True, self._span_from(name))
+        return Lhs(name.text, (), False, name.span)
+
+    def _indices(self, on_lhs: bool) -> tuple[Index, ...]:
+        opener = self._advance()
+        closer = _CLOSING[opener.text]
+        indices: list[Index] = []
+        while not self._at(closer):
+            indices.append(self._index(on_lhs))
+            if not self._accept(","):
+                break
+        self._close(opener)
+        return tuple(indices)
+
+    def _index(self, on_lhs: bool) -> Index:
+        tok = self._tok
+        if tok.kind is _NUMBER and isinstance(tok.value, int):
+            self._advance()
+            return IndexConst(tok.value, tok.span)
+        if tok.kind is not _NAME:
+            self._unexpected("an index (a name or an integer)")
+        self._advance()
+        if not self._at("."):
+            return IndexVar(tok.text, False, tok.span)
+        if not on_lhs:
+            self._fail(
+                f"dotted index '{tok.text}.' outside a left-hand side: a dot marks "
+                "the normalization axis of the tensor being defined",
+                self._tok.span,
+            )
+        self._advance()
+        return IndexVar(tok.text, True, self._span_from(tok))
+
+    # --- expressions --------------------------------------------------------
+
+    def _value(self, expr: Expr) -> Expr:
+        """`expr`, if it can take part in arithmetic."""
+        if isinstance(expr, String):
+            self._fail("a string can only be a file path or a call argument", expr.span)
+        if isinstance(expr, ListLiteral):
+            self._fail("a list literal can only be a call argument", expr.span)
+        if isinstance(expr, TupleLiteral):
+            self._fail("a tuple can only be a call argument", expr.span)
+        return expr
+
+    def _binary(self, op: BinaryOperator, lhs: Expr, rhs: Expr) -> BinaryOp:
+        return BinaryOp(op, self._value(lhs), self._value(rhs), self._span_from(lhs.span))
+
+    def _expr(self) -> Expr:
+        expr = self._term()
+        while self._tok.kind is _OP and self._tok.text in ("+", "-"):
+            op = cast(BinaryOperator, self._advance().text)
+            expr = self._binary(op, expr, self._term())
+        return expr
+
+    def _term(self) -> Expr:
+        expr = self._unary()
+        while True:
+            tok = self._tok
+            if tok.kind is _OP and tok.text in ("*", "/"):
+                self._advance()
+                expr = self._binary(cast(BinaryOperator, tok.text), expr, self._unary())
+            elif self._starts_primary(tok):
+                expr = self._binary("join", expr, self._power())
+            else:
+                return expr
+
+    @staticmethod
+    def _starts_primary(tok: Token) -> bool:
+        if tok.kind is _OP:
+            return tok.text in _PRIMARY_OPS
+        return tok.kind is _NAME or tok.kind is _NUMBER or tok.kind is _STRING
+
+    def _unary(self) -> Expr:
+        if not self._at("-"):
+            return self._power()
+        minus = self._advance()
+        operand = self._value(self._unary())
+        return Negate(operand, self._span_from(minus))
+
+    def _power(self) -> Expr:
+        base = self._primary()
+        if not self._accept("^"):
+            return base
+        return self._binary("^", base, self._unary())
+
+    def _primary(self) -> Expr:
+        tok = self._tok
+        if tok.kind is _NAME:
+            return self._name()
+        if tok.kind is _NUMBER:
+            self._advance()
+            return Number(cast(int | float, tok.value), tok.span)
+        if tok.kind is _STRING:
+            self._advance()
+            return String(str(tok.value), tok.span)
+        if self._at("("):
+            return self._parenthesized()
+        if self._at("["):
+            return self._list()
+        self._unexpected("an expression")
+
+    def _name(self) -> Expr:
+        name = self._advance()
+        if self._at("(") and not self._tok.spaced:
+            return self._call(name)
+        if self._at("["):
+            indices = self._indices(on_lhs=False)
+            return TensorRef(name.text, indices, False, self._span_from(name))
+        return TensorRef(name.text, (), False, name.span)
+
+    def _parenthesized(self) -> Expr:
+        opener = self._advance()
+        first = self._expr()
+        if not self._at(","):
+            self._close(opener)
+            return first
+        items = [first]
+        while self._accept(",") and not self._at(")"):
+            items.append(self._expr())
+        self._close(opener)
+        return TupleLiteral(tuple(items), self._span_from(opener))
+
+    def _list(self) -> ListLiteral:
+        opener = self._advance()
+        items: list[Expr] = []
+        while not self._at("]"):
+            items.append(self._expr())
+            if not self._accept(","):
+                break
+        self._close(opener)
+        return ListLiteral(tuple(items), self._span_from(opener))
+
+    def _call(self, name: Token) -> Expr:
+        opener = self._advance()
+        args: list[Expr] = []
+        kwargs: list[Keyword] = []
+        while not self._at(")"):
+            keyword = self._keyword()
+            if keyword is not None:
+                kwargs.append(keyword)
+            elif kwargs:
+                self._fail("positional argument after a keyword argument", self._tok.span)
+            else:
+                args.append(self._expr())
+            if not self._accept(","):
+                break
+        self._close(opener)
+        span = self._span_from(name)
+        if name.text not in BUILTINS and not kwargs:
+            indices = _as_indices(args)
+            if indices is not None:
+                return TensorRef(name.text, indices, True, span)
+        return Call(name.text, tuple(args), tuple(kwargs), span)
+
+    def _keyword(self) -> Keyword | None:
+        """A `name=value` argument, or None (consuming nothing) if the next
+        argument is positional."""
+        tok = self._tok
+        if tok.kind is _NAME and self._peek().kind is _OP and self._peek().text == "=":
+            self._advance()
+            name = tok.text
+        elif tok.kind is _OP and tok.text in _KEYWORD_OPS:
+            name = tok.text[:-1]
+        else:
+            return None
+        self._advance()
+        value = self._expr()
+        return Keyword(name, value, self._span_from(tok))
+
+
+def _as_indices(args: list[Expr]) -> tuple[Index, ...] | None:
+    """The arguments of `Fact(i, 0)` as indices, or None if one of them is
+    not an index name or an integer."""
+    indices: list[Index] = []
+    for arg in args:
+        if isinstance(arg, TensorRef) and not arg.indices and not arg.boolean:
+            indices.append(IndexVar(arg.name, False, arg.span))
+        elif isinstance(arg, Number) and type(arg.value) is int:
+            indices.append(IndexConst(arg.value, arg.span))
+        else:
+            return None
+    return tuple(indices)
+
+
+def _by_location(diagnostic: Diagnostic) -> tuple[int, int]:
+    span = diagnostic.span
+    return (span.line, span.col) if span is not None else (0, 0)
+
+
+def sort_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics in source order, as a reader goes through the file."""
+    return sorted(diagnostics, key=_by_location)
+
+
+def parse_partial(source: SourceText) -> tuple[Program, list[Diagnostic]]:
+    """Every statement that parses, and the lexical and syntax errors of the
+    others. `load` uses this to run semantic checks on a broken program."""
+    tokens, diagnostics = tokenize(source)
+    parser = _Parser(tokens, source)
+    statements = parser.program()
+    program = Program(tuple(statements), source.file)
+    return program, sort_diagnostics(diagnostics + parser.diagnostics)
+
+
+def parse(text: str, file: str = "<string>") -> Program:
+    """The syntax tree of `text`; raises one `FuseError` listing every
+    lexical and syntax error."""
+    program, diagnostics = parse_partial(SourceText(text, file))
+    if diagnostics:
+        raise FuseError(diagnostics)
+    return program

@@ -1,0 +1,196 @@
+"""Canonical DSL text and a readable tree dump of an `ast.Program`.
+
+`print_program` is the inverse of `parse` up to spans: for every tree the
+parser produces, `parse(print_program(p)) == p`. Parentheses appear only
+where precedence needs them, so the text is also what a person would write.
+`dump_ast` backs `fuse compile --emit ast`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from fuse.frontend.ast import (
+    UNKNOWN_SPAN,
+    BinaryOp,
+    Call,
+    Equation,
+    Expr,
+    Index,
+    IndexVar,
+    Keyword,
+    Lhs,
+    ListLiteral,
+    Negate,
+    Number,
+    Program,
+    Sink,
+    Source,
+    Statement,
+    String,
+    TensorRef,
+)
+
+# Binding strength, loosest first.
+_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = range(5)
+
+# The loosest operand each side of an operator takes without parentheses.
+# `+ - * /` and juxtaposition are left associative, `^` right associative;
+# after a juxtaposition the operand cannot start with `-` (that would
+# subtract), and the base of `^` is an atom (`-x^2` is `-(x^2)`).
+_LEFT_MIN = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "join": _PRODUCT, "^": _ATOM}
+_RIGHT_MIN = {"+": _PRODUCT, "-": _PRODUCT, "*": _UNARY, "/": _UNARY, "join": _POWER, "^": _UNARY}
+_LEVEL = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "join": _PRODUCT, "^": _POWER}
+
+_INFIX = {"join": " {}", "^": "^{}", "+": " + {}", "-": " - {}", "*": " * {}", "/": " / {}"}
+
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"})
+
+
+def _level(expr: Expr) -> int:
+    if isinstance(expr, BinaryOp):
+        return _LEVEL[expr.op]
+    if isinstance(expr, Negate):
+        return _UNARY
+    return _ATOM
+
+
+def _operand(expr: Expr, loosest: int) -> str:
+    text = print_expr(expr)
+    return text if _level(expr) >= loosest else f"({text})"
+
+
+def _number(value: int | float) -> str:
+    """Digits that read back as the same value (`1e999` is the only
+    spelling of infinity the lexer has)."""
+    if isinstance(value, float) and math.isinf(value):
+        return "1e999"
+    return repr(value)
+
+
+def _string(value: str) -> str:
+    return f'"{value.translate(_ESCAPES)}"'
+
+
+def _index(index: Index) -> str:
+    if isinstance(index, IndexVar):
+        return f"{index.name}." if index.dotted else index.name
+    return str(index.value)
+
+
+def _access(name: str, indices: tuple[Index, ...], boolean: bool) -> str:
+    if boolean:
+        return f"{name}({', '.join(map(_index, indices))})"
+    if not indices:
+        return name
+    return f"{name}[{', '.join(map(_index, indices))}]"
+
+
+def _binary(expr: BinaryOp) -> str:
+    # The left spine is walked in a loop while its operators need no
+    # parentheses, so that a generated thousand-term sum prints without
+    # deep recursion.
+    pieces: list[str] = []
+    node = expr
+    while True:
+        rhs = _operand(node.rhs, _RIGHT_MIN[node.op])
+        pieces.append(_INFIX[node.op].format(rhs))
+        lhs = node.lhs
+        if not (isinstance(lhs, BinaryOp) and _LEVEL[lhs.op] >= _LEFT_MIN[node.op]):
+            pieces.append(_operand(lhs, _LEFT_MIN[node.op]))
+            return "".join(reversed(pieces))
+        node = lhs
+
+
+def _keyword(keyword: Keyword) -> str:
+    return f"{keyword.name}={print_expr(keyword.value)}"
+
+
+def print_expr(expr: Expr) -> str:
+    """The DSL text of one expression, with minimal parentheses."""
+    if isinstance(expr, TensorRef):
+        return _access(expr.name, expr.indices, expr.boolean)
+    if isinstance(expr, BinaryOp):
+        return _binary(expr)
+    if isinstance(expr, Negate):
+        return f"-{_operand(expr.operand, _UNARY)}"
+    if isinstance(expr, Number):
+        return _number(expr.value)
+    if isinstance(expr, String):
+        return _string(expr.value)
+    if isinstance(expr, Call):
+        args = [*map(print_expr, expr.args), *map(_keyword, expr.kwargs)]
+        return f"{expr.func}({', '.join(args)})"
+    if isinstance(expr, ListLiteral):
+        return f"[{', '.join(map(print_expr, expr.items))}]"
+    items = ", ".join(map(print_expr, expr.items))  # what is left: a TupleLiteral
+    return f"({items},)" if len(expr.items) == 1 else f"({items})"
+
+
+def _lhs(lhs: Lhs) -> str:
+    return _access(lhs.name, lhs.indices, lhs.boolean)
+
+
+def print_statement(statement: Statement) -> str:
+    """One statement as one line of DSL text."""
+    if isinstance(statement, Equation):
+        return f"{_lhs(statement.lhs)} {statement.op} {print_expr(statement.rhs)}"
+    if isinstance(statement, Source):
+        return f"{_lhs(statement.lhs)} = {_string(statement.path)}"
+    if isinstance(statement, Sink):
+        return f"{_string(statement.path)} = {print_expr(statement.rhs)}"
+    return f"export {statement.name}"
+
+
+def print_program(program: Program) -> str:
+    """Canonical DSL text: one statement per line."""
+    return "".join(print_statement(s) + "\n" for s in program.statements)
+
+
+# --- tree dump --------------------------------------------------------------
+
+Node = Statement | Expr | Lhs | Index | Keyword
+
+
+def _is_node(value: object) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _header(node: Node) -> str:
+    """`Kind field=value ... @line:col`, leaving out fields at their default."""
+    parts = [type(node).__name__]
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if f.name == "span" or _is_node(value) or isinstance(value, tuple):
+            continue
+        if f.default is dataclasses.MISSING or value != f.default:
+            parts.append(f"{f.name}={value!r}")
+    if node.span != UNKNOWN_SPAN:
+        parts.append(f"@{node.span.line}:{node.span.col}")
+    return " ".join(parts)
+
+
+def _dump(root: Node, lines: list[str]) -> None:
+    """Appends the lines of `root`'s subtree, children after their parent
+    in field order (a loop with a stack: trees can be deep)."""
+    stack: list[tuple[Node, str, int]] = [(root, "", 1)]
+    while stack:
+        node, label, depth = stack.pop()
+        lines.append(f"{'  ' * depth}{label}{_header(node)}")
+        children: list[tuple[Node, str, int]] = []
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, tuple):
+                children += ((item, f"{f.name}[{k}]: ", depth + 1) for k, item in enumerate(value))
+            elif _is_node(value) and f.name != "span":
+                children.append((value, f"{f.name}: ", depth + 1))
+        stack += reversed(children)
+
+
+def dump_ast(program: Program) -> str:
+    """An indented tree, one node per line: kind, scalar fields, position."""
+    lines = [f"Program file={program.file!r}"]
+    for statement in program.statements:
+        _dump(statement, lines)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,402 @@
+"""Semantic checks of a parsed program (DESIGN.md section 3).
+
+The checks need nothing but the tree: no shapes, no data. Each problem is a
+diagnostic naming the tensor or builtin at fault and pointing at it, and
+`check` reports all of them at once.
+
+* A tensor has one rank everywhere (its LHS, sources and every access).
+* A tensor's left-hand sides are all Boolean (`P(x, y)`) or all numeric.
+* `max=` does not mix with `=`, `+=`, `avg=` on one tensor.
+* A source uses `=`.
+* A dotted LHS index (`Y[p, t.]`) needs a normalization builtin on the
+  right-hand side to apply to, and one LHS has at most one; a
+  normalization's `axis=` names an index of the LHS.
+* A call names a builtin, with a valid number of positional arguments and
+  known, distinct keywords. A keyword's value is a literal: a number, a
+  string, a bare name, or a tuple or list of them (it is an attribute of
+  the call, never a tensor). `axis=` and `pos=` name an index, spelled
+  `axis="t"` or `axis=t`; `reduce_max`/`reduce_mean` also take several,
+  `axis=(j, k)`.
+* Index-function arguments (`even(i)`, `causal_mask(i, j)`) are bare index
+  names that occur on the LHS or in a tensor access of the same equation:
+  nothing else would give them an extent. `even`/`odd` take their axis
+  positionally or as `axis=`, exactly once.
+* A tensor only on right-hand sides is a runtime input, not an error; an
+  `export` or a sink naming a tensor that no equation or source mentions is
+  "undefined tensor".
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from fuse.errors import Diagnostic, FuseError, SourceText
+from fuse.frontend.ast import (
+    BinaryOp,
+    Call,
+    Equation,
+    Export,
+    Expr,
+    IndexVar,
+    Keyword,
+    Lhs,
+    ListLiteral,
+    Negate,
+    Number,
+    Program,
+    Sink,
+    Source,
+    Span,
+    String,
+    TensorRef,
+    TupleLiteral,
+)
+from fuse.frontend.builtins import BUILTINS, Builtin, BuiltinKind
+from fuse.frontend.parser import sort_diagnostics
+
+# Keywords whose value names indices of the call, not a number or a mode.
+_INDEX_KEYWORDS = ("axis", "pos")
+
+_NORMALIZERS = ", ".join(
+    sorted(b.name for b in BUILTINS.values() if b.kind is BuiltinKind.NORMALIZE)
+)
+
+
+def _head(span: Span, name: str) -> Span:
+    """The span of the name that starts `span` (a call's function name, a
+    keyword's name): the token a diagnostic points at."""
+    return Span(span.file, span.line, span.col, span.line, span.col + len(name))
+
+
+def _where(span: Span) -> str:
+    return f"{span.line}:{span.col}"
+
+
+def _bare_name(expr: Expr) -> str | None:
+    """The name of a bare `t` (a rank-0 access, or an index name where a
+    builtin expects one)."""
+    if isinstance(expr, TensorRef) and not expr.indices and not expr.boolean:
+        return expr.name
+    return None
+
+
+def _index_name(expr: Expr) -> str | None:
+    """The index an `axis=` value names (`axis="t"` or `axis=t`), if any."""
+    return expr.value if isinstance(expr, String) else _bare_name(expr)
+
+
+def _index_names(expr: Expr, several: bool) -> list[str] | None:
+    """The indices an index keyword names, if it names indices only: one,
+    or with `several` also a tuple or list of them."""
+    if several and isinstance(expr, TupleLiteral | ListLiteral):
+        names = [name for name in map(_index_name, expr.items) if name is not None]
+        return names if len(names) == len(expr.items) else None
+    name = _index_name(expr)
+    return None if name is None else [name]
+
+
+def _is_literal(expr: Expr) -> bool:
+    """Whether `expr` can be a keyword value: the IR keeps it as an attribute."""
+    if isinstance(expr, Number | String) or _bare_name(expr) is not None:
+        return True
+    if isinstance(expr, Negate):
+        return isinstance(expr.operand, Number)
+    if isinstance(expr, TupleLiteral | ListLiteral):
+        return all(_is_literal(item) for item in expr.items)
+    return False
+
+
+def _builtin_kind(call: Call) -> BuiltinKind | None:
+    builtin = BUILTINS.get(call.func)
+    return builtin.kind if builtin is not None else None
+
+
+def _subexpressions(expr: Expr) -> Iterator[Expr]:
+    """The nodes of `expr`, outermost first and left to right, leaving out
+    index-function arguments and keyword values: those are index names and
+    literals, not tensors or calls. A loop, not a recursion, so that a
+    generated thousand-term sum is no problem."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, BinaryOp):
+            stack += (node.rhs, node.lhs)
+        elif isinstance(node, Negate):
+            stack.append(node.operand)
+        elif isinstance(node, ListLiteral | TupleLiteral):
+            stack += reversed(node.items)
+        elif isinstance(node, Call):
+            builtin = BUILTINS.get(node.func)
+            if builtin is None or not builtin.index_args:
+                stack += reversed(node.args)
+
+
+def _refs_and_calls(expr: Expr) -> tuple[list[TensorRef], list[Call]]:
+    """The tensor accesses and the builtin calls of `expr`."""
+    refs: list[TensorRef] = []
+    calls: list[Call] = []
+    for node in _subexpressions(expr):
+        if isinstance(node, TensorRef):
+            refs.append(node)
+        elif isinstance(node, Call):
+            calls.append(node)
+    return refs, calls
+
+
+@dataclass(frozen=True)
+class _First:
+    """What the first occurrence of a tensor said, to compare later ones with."""
+
+    value: object
+    span: Span
+
+
+class _Checker:
+    def __init__(self, source: SourceText):
+        self._source = source
+        self.diagnostics: list[Diagnostic] = []
+        self._ranks: dict[str, _First] = {}
+        self._booleans: dict[str, _First] = {}
+        self._projections: dict[str, _First] = {}
+        self._mentioned: set[str] = set()
+
+    def _error(self, message: str, span: Span) -> None:
+        self.diagnostics.append(self._source.diagnostic(message, span))
+
+    def run(self, program: Program, complete: bool) -> None:
+        for statement in program.statements:
+            if isinstance(statement, Equation):
+                self._equation(statement)
+            elif isinstance(statement, Source):
+                self._source_statement(statement)
+            elif isinstance(statement, Sink):
+                self._sink(statement)
+        if complete:  # else a statement lost to a syntax error may define what is missing
+            self._undefined(program)
+
+    # --- tensors ------------------------------------------------------------
+
+    def _rank(self, name: str, rank: int, span: Span) -> None:
+        first = self._ranks.setdefault(name, _First(rank, span))
+        if first.value != rank:
+            self._error(
+                f"tensor '{name}' is used with rank {rank} here but with rank "
+                f"{first.value} at {_where(first.span)}",
+                span,
+            )
+
+    def _define(self, lhs: Lhs) -> None:
+        self._mentioned.add(lhs.name)
+        self._rank(lhs.name, len(lhs.indices), lhs.span)
+        first = self._booleans.setdefault(lhs.name, _First(lhs.boolean, lhs.span))
+        if first.value != lhs.boolean:
+            spelling = {True: f"Boolean ('{lhs.name}(...)')", False: f"numeric ('{lhs.name}[...]')"}
+            self._error(
+                f"tensor '{lhs.name}' is defined as {spelling[lhs.boolean]} here but as "
+                f"{spelling[not lhs.boolean]} at {_where(first.span)}",
+                lhs.span,
+            )
+
+    def _undefined(self, program: Program) -> None:
+        """Exports and sinks of tensors that nothing defines or reads."""
+        for statement in program.statements:
+            if isinstance(statement, Export):
+                self._require_defined(statement.name, statement.span, "exported")
+            elif isinstance(statement, Sink):
+                for ref in _refs_and_calls(statement.rhs)[0]:
+                    self._require_defined(ref.name, ref.span, "written to a sink")
+
+    def _require_defined(self, name: str, span: Span, role: str) -> None:
+        if name not in self._mentioned:
+            self._error(
+                f"undefined tensor '{name}': it is {role} but no equation or source mentions it",
+                span,
+            )
+
+    # --- statements ---------------------------------------------------------
+
+    def _source_statement(self, source: Source) -> None:
+        self._define(source.lhs)
+        for index in source.lhs.indices:
+            if isinstance(index, IndexVar) and index.dotted:
+                self._error(
+                    f"dotted axis '{index.name}.' on source '{source.lhs.name}': "
+                    "a source has no normalization to apply it to",
+                    index.span,
+                )
+
+    def _sink(self, sink: Sink) -> None:
+        refs, calls = _refs_and_calls(sink.rhs)
+        for ref in refs:
+            self._rank(ref.name, len(ref.indices), ref.span)
+        known = {i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar)}
+        for call in calls:
+            self._call(call, None, known)
+
+    def _equation(self, equation: Equation) -> None:
+        lhs = equation.lhs
+        self._define(lhs)
+        self._projection(equation)
+        if isinstance(equation.rhs, String):
+            self._error(f"source '{lhs.name}' must use '=', not '{equation.op}'", equation.span)
+            return
+        refs, calls = _refs_and_calls(equation.rhs)
+        for ref in refs:
+            self._mentioned.add(ref.name)
+            self._rank(ref.name, len(ref.indices), ref.span)
+        known = {i.name for i in lhs.indices if isinstance(i, IndexVar)}
+        known.update(i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar))
+        for call in calls:
+            self._call(call, lhs, known)
+        self._dotted_axes(lhs, calls)
+
+    def _projection(self, equation: Equation) -> None:
+        name = equation.lhs.name
+        first = self._projections.setdefault(name, _First(equation.op, equation.lhs.span))
+        if (first.value == "max=") != (equation.op == "max="):
+            self._error(
+                f"tensor '{name}' mixes '{equation.op}' here with '{first.value}' at "
+                f"{_where(first.span)}: 'max=' equations combine by max, '=', '+=' and "
+                "'avg=' equations by sum",
+                equation.lhs.span,
+            )
+
+    def _dotted_axes(self, lhs: Lhs, calls: list[Call]) -> None:
+        dotted = [i for i in lhs.indices if isinstance(i, IndexVar) and i.dotted]
+        if not dotted:
+            return
+        for extra in dotted[1:]:
+            self._error(
+                f"'{lhs.name}' has more than one dotted axis; a normalization "
+                f"has one axis (first '{dotted[0].name}.')",
+                extra.span,
+            )
+        if not any(_builtin_kind(call) is BuiltinKind.NORMALIZE for call in calls):
+            self._error(
+                f"dotted axis '{dotted[0].name}.' of '{lhs.name}' has no normalization "
+                f"builtin ({_NORMALIZERS}) on the right-hand side to apply to",
+                dotted[0].span,
+            )
+
+    # --- calls --------------------------------------------------------------
+
+    def _call(self, call: Call, lhs: Lhs | None, known: set[str]) -> None:
+        builtin = BUILTINS.get(call.func)
+        if builtin is None:
+            guesses = difflib.get_close_matches(call.func, BUILTINS, n=1)
+            hint = f" (did you mean '{guesses[0]}'?)" if guesses else ""
+            self._error(f"unknown builtin '{call.func}'{hint}", _head(call.span, call.func))
+            return
+        self._arity(call, builtin)
+        keywords = self._keywords(call, builtin)
+        if builtin.index_args:
+            self._index_args(call, builtin, keywords.get("axis"), known)
+            return
+        for name in _INDEX_KEYWORDS:
+            if name in keywords:
+                self._index_keyword(call, builtin, keywords[name], lhs)
+
+    def _arity(self, call: Call, builtin: Builtin) -> None:
+        count = len(call.args)
+        if count >= builtin.min_args and (builtin.max_args is None or count <= builtin.max_args):
+            return
+        arity = builtin.arity_text()
+        plural = "" if arity == "1" else "s"
+        self._error(
+            f"builtin '{call.func}' takes {arity} positional argument{plural}, got {count}",
+            _head(call.span, call.func),
+        )
+
+    def _keywords(self, call: Call, builtin: Builtin) -> dict[str, Keyword]:
+        """Reports unknown and repeated keywords and values that are not
+        literals; returns the valid keywords by name."""
+        valid: dict[str, Keyword] = {}
+        seen: set[str] = set()
+        for keyword in call.kwargs:
+            span = _head(keyword.span, keyword.name)
+            if keyword.name not in builtin.keywords:
+                known = ", ".join(sorted(builtin.keywords)) or "none"
+                self._error(
+                    f"builtin '{call.func}' has no keyword '{keyword.name}' (keywords: {known})",
+                    span,
+                )
+            elif keyword.name in seen:
+                self._error(f"keyword '{keyword.name}' given twice to '{call.func}'", span)
+            elif not _is_literal(keyword.value):
+                self._error(
+                    f"keyword '{keyword.name}' of '{call.func}' takes a literal: a number, a "
+                    "string, an index name, or a tuple or list of them",
+                    keyword.value.span,
+                )
+            else:
+                valid[keyword.name] = keyword
+            seen.add(keyword.name)
+        return valid
+
+    def _index_keyword(
+        self, call: Call, builtin: Builtin, keyword: Keyword, lhs: Lhs | None
+    ) -> None:
+        """`axis=`/`pos=` name indices; a normalization axis is on the LHS."""
+        several = builtin.kind is BuiltinKind.REDUCE and keyword.name == "axis"
+        names = _index_names(keyword.value, several)
+        if names is None:
+            spelling = f'{keyword.name}="t" or {keyword.name}=t'
+            if several:
+                spelling += f" or {keyword.name}=(j, k)"
+            self._error(
+                f"'{keyword.name}=' of '{call.func}' must name an index: {spelling}",
+                keyword.value.span,
+            )
+            return
+        if builtin.kind is not BuiltinKind.NORMALIZE or keyword.name != "axis" or lhs is None:
+            return
+        if names[0] not in {i.name for i in lhs.indices if isinstance(i, IndexVar)}:
+            self._error(
+                f"normalization axis '{names[0]}' of '{call.func}' is not an index of the "
+                f"left-hand side '{lhs.name}'",
+                keyword.value.span,
+            )
+
+    def _index_args(
+        self, call: Call, builtin: Builtin, axis: Keyword | None, known: set[str]
+    ) -> None:
+        for arg in call.args:
+            self._index_arg(call, arg, _bare_name(arg), known)
+        if axis is not None:
+            self._index_arg(call, axis.value, _index_name(axis.value), known)
+        given = len(call.args) + (axis is not None)
+        if "axis" in builtin.keywords and builtin.min_args == 0 and given != 1:
+            problem = "no axis" if given == 0 else "its axis both positionally and as axis="
+            self._error(
+                f"'{call.func}' got {problem}: write {call.func}(i) or {call.func}(axis=i)",
+                _head(call.span, call.func),
+            )
+
+    def _index_arg(self, call: Call, arg: Expr, name: str | None, known: set[str]) -> None:
+        if name is None:
+            self._error(f"argument of index function '{call.func}' must be an index name", arg.span)
+        elif name not in known:
+            self._error(
+                f"index '{name}' of '{call.func}' is neither on the left-hand side nor "
+                "in a tensor access of the equation, so it has no extent",
+                arg.span,
+            )
+
+
+def diagnose(program: Program, source: SourceText, complete: bool = True) -> list[Diagnostic]:
+    """Every semantic problem of `program`, in source order. With
+    `complete=False` (statements were lost to syntax errors) the checks that
+    need the whole program, undefined exports and sinks, are skipped."""
+    checker = _Checker(source)
+    checker.run(program, complete)
+    return sort_diagnostics(checker.diagnostics)
+
+
+def check(program: Program, source: SourceText) -> None:
+    """Raises one `FuseError` with every semantic problem of `program`."""
+    diagnostics = diagnose(program, source)
+    if diagnostics:
+        raise FuseError(diagnostics)
