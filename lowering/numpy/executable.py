@@ -1,0 +1,58 @@
+"""The callable a `NumpyBackend` compile returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from fuse.errors import FuseError
+
+from .plan import Plan
+from .profile import Profile
+
+
+class NumpyExecutable:
+    """Runs a compiled plan: `executable([x, w]) -> [y]`, arguments and
+    results in `@main` order.
+
+    After each run, `fixpoint_iterations` maps each fixpoint's tensor names
+    (joined by ", ") to its iteration count, and `last_profile` lists
+    (op description, seconds) per op when compiled with `profile=True`
+    (None otherwise). Both describe the last run, so one executable should
+    not be run from several threads at once when they are read.
+
+    Floating-point exceptions (overflow, division by zero, log of 0) give
+    IEEE results silently, as the other backends do.
+    """
+
+    def __init__(self, plan: Plan, profile: Profile | None, iterations: dict[str, int]):
+        self._plan = plan
+        self._profile = profile
+        self._iterations = iterations
+
+    def __call__(self, args: Sequence[ArrayLike]) -> list[np.ndarray]:
+        plan = self._plan
+        if len(args) != len(plan.arg_shapes):
+            raise FuseError(f"the program takes {len(plan.arg_shapes)} inputs, got {len(args)}")
+        arrays = [np.asarray(arg, dtype=np.float32) for arg in args]
+        for name, array, shape in zip(plan.arg_names, arrays, plan.arg_shapes, strict=True):
+            if array.shape != shape:
+                raise FuseError(
+                    f"input {name} has shape {array.shape}, but the program expects {shape}"
+                )
+        self._iterations.clear()
+        if self._profile is not None:
+            self._profile.reset()
+        with np.errstate(all="ignore"):
+            results = plan.region(list(plan.template), arrays)
+        return [np.asarray(result) for result in results]
+
+    @property
+    def last_profile(self) -> list[tuple[str, float]] | None:
+        return self._profile.entries() if self._profile is not None else None
+
+    @property
+    def fixpoint_iterations(self) -> dict[str, int]:
+        return dict(self._iterations)

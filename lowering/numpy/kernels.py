@@ -1,0 +1,222 @@
+"""NumPy kernels for the dataflow ops other than einsum and fixpoint.
+
+Each builder runs once, at compile time, with everything static about its op
+(function name, axes, alignment plans, shapes) and returns a closure over
+arrays that does only the arithmetic. Kernels never write into their
+operands, so the value table can share arrays freely (constants, views,
+aliases of inputs).
+
+All arithmetic is fp32: constants used here are `np.float32`, so NumPy's
+promotion rules keep results fp32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.special
+
+from fuse.lowering.subscripts import Alignment, alignments
+
+Array = np.ndarray
+Kernel = Callable[..., Array]
+Transform = Callable[[Array], Array]
+Shape = tuple[int, ...]
+
+_ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
+_HALF = np.float32(0.5)
+_SQRT2 = np.float32(math.sqrt(2.0))
+
+
+# --- alignment ---------------------------------------------------------------
+
+
+def identity(x: Array) -> Array:
+    return x
+
+
+def relayout(permutation: tuple[int, ...], shape: Shape, new_shape: Shape) -> Transform:
+    """`x.transpose(permutation).reshape(new_shape)` for an `x` of static
+    `shape`, skipping whichever half is a no-op."""
+    transpose = permutation != tuple(range(len(permutation)))
+    reshape = tuple(shape[d] for d in permutation) != new_shape
+    if transpose and reshape:
+        return lambda x: x.transpose(permutation).reshape(new_shape)
+    if transpose:
+        return lambda x: x.transpose(permutation)
+    if reshape:
+        return lambda x: x.reshape(new_shape)
+    return identity
+
+
+def compose(first: Transform, second: Transform) -> Transform:
+    """`second(first(x))`, without a call layer for an identity."""
+    if first is identity:
+        return second
+    if second is identity:
+        return first
+    return lambda x: second(first(x))
+
+
+def aligner(alignment: Alignment, shape: Shape) -> Transform:
+    """Lays an operand of static `shape` out along the output's dimensions
+    (a transposed, reshaped view) so that broadcasting does the rest."""
+    permutation = alignment.permutation
+    expanded = alignment.expanded_shape(tuple(shape[d] for d in permutation))
+    return relayout(permutation, shape, expanded)
+
+
+def aligners(subscripts: str, shapes: Sequence[Shape]) -> list[Transform]:
+    plans, _ = alignments(subscripts)
+    return [aligner(plan, shape) for plan, shape in zip(plans, shapes, strict=True)]
+
+
+# --- elementwise ---------------------------------------------------------------
+
+_BINARY: dict[str, np.ufunc] = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "pow": np.power,
+    "max": np.maximum,
+    "min": np.minimum,
+}
+
+
+def binary(fn: str, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
+    """`fuse.binary`: operands aligned to the output letters, then one ufunc."""
+    ufunc = _BINARY[fn]
+    lhs, rhs = aligners(subscripts, shapes)
+    return lambda x, y: ufunc(lhs(x), rhs(y))
+
+
+def select(subscripts: str, shapes: Sequence[Shape]) -> Kernel:
+    """`fuse.select`: where(condition > 0, on_true, on_false), aligned."""
+    cond, on_true, on_false = aligners(subscripts, shapes)
+    return lambda c, t, f: np.where(cond(c) > _ZERO, on_true(t), on_false(f))
+
+
+def _step(x: Array) -> Array:
+    return (x > _ZERO).astype(np.float32)
+
+
+def _gelu(x: Array) -> Array:
+    return _HALF * x * (_ONE + scipy.special.erf(x / _SQRT2))
+
+
+_UNARY: dict[str, Transform] = {
+    "relu": lambda x: np.maximum(x, _ZERO),
+    "gelu": _gelu,
+    "step": _step,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "tanh": np.tanh,
+    "sin": np.sin,
+    "cos": np.cos,
+    "neg": np.negative,
+}
+
+
+def unary(fn: str, temperature: float | None) -> Kernel:
+    """`fuse.unary`. `sig` is `expit(x / T)` (stable for large |x|); T = 0 is
+    the limit, `step`."""
+    if fn != "sig":
+        return _UNARY[fn]
+    if temperature is None or temperature == 1.0:
+        return scipy.special.expit
+    if temperature == 0.0:
+        return _step
+    t = np.float32(temperature)
+    return lambda x: scipy.special.expit(x / t)
+
+
+# --- normalization ---------------------------------------------------------------
+
+
+def softmax(axis: int) -> Kernel:
+    """Stable softmax: subtract the row maximum before exponentiating."""
+
+    def run(x: Array) -> Array:
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    return run
+
+
+def masked_softmax(axis: int) -> Kernel:
+    """Softmax over the positions where mask > 0. Masked positions become
+    -inf before the exponential (so they contribute exactly 0); a row with
+    no valid position has maximum -inf and sum 0, and comes out all zeros."""
+
+    def run(x: Array, mask: Array) -> Array:
+        masked = np.where(mask > _ZERO, x, -np.inf)
+        peak = masked.max(axis=axis, keepdims=True)
+        e = np.exp(masked - np.where(np.isneginf(peak), _ZERO, peak))
+        total = e.sum(axis=axis, keepdims=True)
+        return e / np.where(total > _ZERO, total, _ONE)
+
+    return run
+
+
+def lnorm(axis: int, eps: float) -> Kernel:
+    """(x - mean) / sqrt(var + eps), population variance."""
+    epsilon = np.float32(eps)
+
+    def run(x: Array) -> Array:
+        centered = x - x.mean(axis=axis, keepdims=True)
+        variance = np.square(centered).mean(axis=axis, keepdims=True)
+        return centered / np.sqrt(variance + epsilon)
+
+    return run
+
+
+# --- structural -------------------------------------------------------------------
+
+
+def take(dim: int, position: int) -> Kernel:
+    """`fuse.take` as basic indexing: a view, no copy."""
+    index = (slice(None),) * dim + (position,)
+    return lambda x: x[index]
+
+
+def concat(axis: int) -> Kernel:
+    return lambda *xs: np.concatenate(xs, axis=axis)
+
+
+def topk(k: int, axis: int) -> Kernel:
+    """Keeps the k largest entries along `axis`, zero elsewhere. A stable sort
+    of -x ranks equal values by position, so ties keep the lower position."""
+
+    def run(x: Array) -> Array:
+        if k >= x.shape[axis]:
+            return x
+        top = np.argsort(-x, axis=axis, kind="stable").take(np.arange(k), axis=axis)
+        keep = np.zeros(x.shape, dtype=bool)
+        np.put_along_axis(keep, top, True, axis=axis)
+        return np.where(keep, x, _ZERO)
+
+    return run
+
+
+# --- constants ---------------------------------------------------------------------
+
+
+def index_tensor(fn: str, shape: Shape, position: int | None) -> Array:
+    """`fuse.index_fn`, evaluated at compile time."""
+    if fn == "causal":
+        rows, cols = shape
+        return np.tril(np.ones((rows, cols), dtype=np.float32))
+    positions = np.arange(shape[0])
+    if fn == "even":
+        hits = positions % 2 == 0
+    elif fn == "odd":
+        hits = positions % 2 == 1
+    else:  # onehot
+        hits = positions == position
+    return hits.astype(np.float32)

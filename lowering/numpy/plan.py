@@ -1,0 +1,338 @@
+"""The IR walk: `func.func @main` at the dataflow level -> a `Plan`.
+
+Every op is visited once. Subscripts, permutations, axes and shapes are
+resolved here and baked into kernels (`kernels.py`, `einsum.py`); each
+kernel is bound to its operand and result slots as one step. Constants and
+index functions are evaluated here and stored, read-only, in the value
+table's template, so they cost nothing per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    FloatAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+)
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, SSAValue
+
+from fuse.config import ExecutionConfig
+from fuse.dialects.fuse.dataflow import (
+    BinaryOp,
+    ConcatOp,
+    ConstantOp,
+    EinsumOp,
+    FixpointOp,
+    IndexFnOp,
+    NormalizeOp,
+    SelectOp,
+    TakeOp,
+    TopKOp,
+    UnaryOp,
+    parse_subscripts,
+)
+from fuse.dialects.fuse.declarative import YieldOp
+from fuse.errors import FuseError
+
+from . import kernels
+from .einsum import einsum
+from .fixpoint import Fixpoint
+from .kernels import Array, Kernel, Shape
+from .profile import Profile
+from .region import Region, Step, Values
+
+DEFAULT_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class Plan:
+    """`@main`, compiled: run `region` on a copy of `template` (constants in
+    place, None elsewhere) with the converted arguments."""
+
+    region: Region
+    template: list[Any]
+    arg_names: tuple[str, ...]
+    arg_shapes: tuple[Shape, ...]
+
+
+def plan_main(
+    module: ModuleOp,
+    config: ExecutionConfig,
+    profile: Profile | None,
+    iterations: dict[str, int],
+) -> Plan:
+    main = next(
+        (op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == "main"),
+        None,
+    )
+    if main is None:
+        raise FuseError("the module has no func.func @main to run")
+    planner = _Planner(config, profile, iterations)
+    region = planner.region(main.body.block, depth=0)
+    return Plan(
+        region,
+        planner.template,
+        tuple(_arg_names(main)),
+        tuple(planner.shapes[slot] for slot in region.arg_slots),
+    )
+
+
+def _arg_names(main: FuncOp) -> list[str]:
+    attrs = main.arg_attrs.data if main.arg_attrs is not None else ()
+    names = [f"#{n}" for n in range(len(main.body.block.args))]
+    for n, attr in enumerate(attrs):
+        name = attr.data.get("fuse.name")
+        if isinstance(name, StringAttr):
+            names[n] = name.data
+    return names
+
+
+class _Planner:
+    """Assigns value-table slots and turns ops into steps."""
+
+    def __init__(
+        self, config: ExecutionConfig, profile: Profile | None, iterations: dict[str, int]
+    ):
+        self.config = config
+        self.profile = profile
+        self.iterations = iterations
+        self.slots: dict[SSAValue, int] = {}
+        self.shapes: list[Shape] = []
+        self.template: list[Any] = []
+
+    def slot(self, value: SSAValue) -> int:
+        if value not in self.slots:
+            self.slots[value] = len(self.template)
+            self.shapes.append(_static_shape(value))
+            self.template.append(None)
+        return self.slots[value]
+
+    def shape(self, value: SSAValue) -> Shape:
+        return self.shapes[self.slot(value)]
+
+    def region(self, block: Block, depth: int) -> Region:
+        arg_slots = tuple(self.slot(arg) for arg in block.args)
+        terminator = block.last_op
+        if not isinstance(terminator, ReturnOp | YieldOp):
+            raise FuseError("the numpy backend expects blocks to end in func.return or fuse.yield")
+        dead_after = _dead_after(block, terminator)
+        steps: list[Step] = []
+        releases: list[tuple[int, ...]] = []
+        for op in block.ops:
+            step = self.op(op, depth) if op is not terminator else None
+            if step is not None:
+                steps.append(step)
+                slots = (self.slot(v) for v in dead_after.get(op, ()))
+                releases.append(tuple(n for n in slots if self.template[n] is None))
+        return Region(
+            tuple(steps),
+            tuple(releases),
+            arg_slots,
+            tuple(self.slot(value) for value in terminator.operands),
+        )
+
+    def op(self, op: Operation, depth: int) -> Step | None:
+        """The step of one op, or None for a constant (stored in the template)."""
+        if type(op) in _CONSTANTS:
+            array = _CONSTANTS[type(op)](op, self.shape(op.results[0]))
+            self.template[self.slot(op.results[0])] = _frozen(array)
+            return None
+        if not isinstance(op, FixpointOp) and type(op) not in _KERNELS:
+            raise FuseError(f"the numpy backend does not support '{op.name}'")
+        entry = self.profile.add(_describe(op, depth)) if self.profile else 0
+        step = self.fixpoint(op, depth) if isinstance(op, FixpointOp) else self.kernel_step(op)
+        return self.profile.timed(entry, step) if self.profile else step
+
+    def kernel_step(self, op: Operation) -> Step:
+        kernel = _KERNELS[type(op)](op, self)
+        return _bind(kernel, tuple(self.slot(v) for v in op.operands), self.slot(op.results[0]))
+
+    def fixpoint(self, op: FixpointOp, depth: int) -> Fixpoint:
+        init = self.region(op.init.block, depth + 1) if op.init is not None else None
+        return Fixpoint(
+            tensors=tuple(op.tensor_names),
+            body=self.region(op.body.block, depth + 1),
+            init=init,
+            deltas=tuple(str(kind) for kind in op.delta_kinds),
+            zeros=tuple(_frozen(np.zeros(self.shape(r), dtype=np.float32)) for r in op.results_),
+            tolerance=op.tolerance.value.data if op.tolerance else self.config.tolerance,
+            max_iters=op.max_iters.value.data if op.max_iters else self.config.max_iters,
+            result_slots=tuple(self.slot(r) for r in op.results_),
+            iterations=self.iterations,
+        )
+
+
+def _dead_after(block: Block, terminator: Operation) -> dict[Operation, list[SSAValue]]:
+    """For each op of `block`, the values of the block (arguments and results)
+    that nothing reads after it. A use inside a nested region counts as a use
+    by the op that holds the region: the region may run again. Releasing dead
+    values as soon as possible lets NumPy reuse their memory within a run,
+    as in hand-written code; holding every intermediate until the end of a
+    run makes each large allocation fault in fresh pages."""
+    last: dict[SSAValue, Operation | None] = dict.fromkeys(block.args)
+    for op in block.ops:
+        if op is terminator:
+            break
+        for nested in op.walk():
+            for operand in nested.operands:
+                if operand in last:
+                    last[operand] = op
+        last.update(dict.fromkeys(op.results, op))
+    kept = set(terminator.operands)
+    dead_after: dict[Operation, list[SSAValue]] = {}
+    for value, op in last.items():
+        if op is not None and value not in kept:
+            dead_after.setdefault(op, []).append(value)
+    return dead_after
+
+
+def _static_shape(value: SSAValue) -> Shape:
+    value_type = value.type
+    if isinstance(value, BlockArgument):
+        where = f"argument #{value.index} of {value.block.parent_op().name}"
+    else:
+        where = f"the result of {value.owner.name}"
+    if not isinstance(value_type, TensorType):
+        raise FuseError(f"the numpy backend runs ranked tensors; {where} has type {value_type}")
+    shape = tuple(value_type.get_shape())
+    if any(size < 0 for size in shape):
+        raise FuseError(
+            f"the numpy backend needs static shapes; {where} has type {value_type} "
+            "(infer shapes before compiling)"
+        )
+    return shape
+
+
+def _frozen(array: Array) -> Array:
+    """Read-only: shared across runs, and possibly handed out as a result."""
+    array.setflags(write=False)
+    return array
+
+
+def _bind(kernel: Kernel, operands: tuple[int, ...], result: int) -> Step:
+    """One step: read the operand slots, call the kernel, write the result
+    slot. Specialized by arity, so a step is a single Python call."""
+    match operands:
+        case ():
+
+            def step(values: Values) -> None:
+                values[result] = kernel()
+        case (a,):
+
+            def step(values: Values) -> None:
+                values[result] = kernel(values[a])
+        case (a, b):
+
+            def step(values: Values) -> None:
+                values[result] = kernel(values[a], values[b])
+        case _:
+
+            def step(values: Values) -> None:
+                values[result] = kernel(*[values[n] for n in operands])
+
+    return step
+
+
+def _describe(op: Operation, depth: int) -> str:
+    """`fuse.einsum ik,kj->ij sum path=[[0, 1]] -> 4x3`, indented by depth."""
+    parts = [op.name]
+    for key, attr in op.properties.items():
+        text = _format(attr)
+        parts.append(text if isinstance(attr, StringAttr) else f"{key}={text}")
+    shapes = ", ".join("x".join(map(str, r.type.get_shape())) for r in op.results)
+    return "  " * depth + " ".join(parts) + f" -> {shapes}"
+
+
+def _format(attr: Attribute) -> str:
+    if isinstance(attr, StringAttr):
+        return attr.data
+    if isinstance(attr, IntegerAttr):
+        return str(attr.value.data)
+    if isinstance(attr, FloatAttr):
+        return f"{attr.value.data:g}"
+    if isinstance(attr, ArrayAttr):
+        return "[" + ", ".join(_format(a) for a in attr.data) + "]"
+    return str(attr)
+
+
+# --- per-op kernel builders --------------------------------------------------------
+
+
+def _einsum(op: EinsumOp, planner: _Planner) -> Kernel:
+    inputs, output = parse_subscripts(op.subscripts.data)
+    if not op.inputs:  # the empty product
+        ones = _frozen(np.ones(planner.shape(op.result), dtype=np.float32))
+        return lambda: ones
+    path = [[n.value.data for n in group.data] for group in op.path.data] if op.path else None
+    shapes = [planner.shape(v) for v in op.inputs]
+    return einsum(inputs, output, shapes, op.kind.data, path)
+
+
+def _binary(op: BinaryOp, planner: _Planner) -> Kernel:
+    shapes = [planner.shape(op.lhs), planner.shape(op.rhs)]
+    return kernels.binary(op.fn.data, op.subscripts.data, shapes)
+
+
+def _select(op: SelectOp, planner: _Planner) -> Kernel:
+    return kernels.select(op.subscripts.data, [planner.shape(v) for v in op.operands])
+
+
+def _unary(op: UnaryOp, planner: _Planner) -> Kernel:
+    temperature = op.temperature.value.data if op.temperature is not None else None
+    return kernels.unary(op.fn.data, temperature)
+
+
+def _normalize(op: NormalizeOp, planner: _Planner) -> Kernel:
+    axis = op.axis.value.data
+    if op.kind.data == "lnorm":
+        return kernels.lnorm(axis, op.eps.value.data if op.eps is not None else DEFAULT_EPS)
+    return kernels.masked_softmax(axis) if op.mask is not None else kernels.softmax(axis)
+
+
+def _take(op: TakeOp, planner: _Planner) -> Kernel:
+    return kernels.take(op.dim.value.data, op.position.value.data)
+
+
+def _concat(op: ConcatOp, planner: _Planner) -> Kernel:
+    return kernels.concat(op.axis.value.data)
+
+
+def _topk(op: TopKOp, planner: _Planner) -> Kernel:
+    return kernels.topk(op.k.value.data, op.axis.value.data)
+
+
+_KERNELS: dict[type[Operation], Callable[[Any, _Planner], Kernel]] = {
+    EinsumOp: _einsum,
+    BinaryOp: _binary,
+    SelectOp: _select,
+    UnaryOp: _unary,
+    NormalizeOp: _normalize,
+    TakeOp: _take,
+    ConcatOp: _concat,
+    TopKOp: _topk,
+}
+
+
+def _constant(op: ConstantOp, shape: Shape) -> Array:
+    """From the attribute's unpacked values: no text round trip."""
+    return np.array(op.value.get_values(), dtype=np.float32).reshape(shape)
+
+
+def _index_fn(op: IndexFnOp, shape: Shape) -> Array:
+    position = op.position.value.data if op.position is not None else None
+    return kernels.index_tensor(op.fn.data, shape, position)
+
+
+_CONSTANTS: dict[type[Operation], Callable[[Any, Shape], Array]] = {
+    ConstantOp: _constant,
+    IndexFnOp: _index_fn,
+}
