@@ -8,6 +8,7 @@ with status 1; no Python traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -117,7 +118,10 @@ def _emit_ir(module) -> None:
 def command_run(args: argparse.Namespace) -> None:
     from fuse.program import Program
 
-    runner = Program.from_file(args.program).compile(backend=args.backend, config=_config(args))
+    config = _config(args)
+    if args.explain:
+        config = dataclasses.replace(config, profile=True)
+    runner = Program.from_file(args.program).compile(backend=args.backend, config=config)
     exports = runner.run(_inputs(args.input, runner))
     if args.out:
         _write_exports(args.out, exports, runner)
@@ -149,9 +153,9 @@ def command_compile(args: argparse.Namespace) -> None:
     if args.emit == "dataflow":
         _emit_ir(module)
     elif args.emit == "stablehlo":
-        from fuse.lowering.jax import stablehlo_text
+        from fuse.lowering.jax.backend import stablehlo_text
 
-        print(stablehlo_text(module, config))
+        sys.stdout.write(stablehlo_text(module, config))
     else:
         from fuse.lowering.torch import fx_code
 

@@ -45,6 +45,7 @@ class ExecutionConfig:
     * `zero_copy`, `jax_enable_xla_cache`, `jax_cache_dir`,
       `validate_device_transfers`, `block_size`, `compile`: backend controls
       described in docs/backend_matrix.md.
+    * `profile`: time every step of each run, for `runner.explain()`.
     """
 
     precision: Precision = "fp32"
@@ -65,6 +66,7 @@ class ExecutionConfig:
     samples: int = 1024
     seed: int | None = None
     compile: bool = False
+    profile: bool = False
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():

@@ -9,7 +9,7 @@ the way `jax.jit` caches per input signature.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ def get_backend(name: str) -> Backend:
 
         return NumpyBackend()
     if name in ("jax", "xla"):
-        from fuse.lowering.jax import JaxBackend
+        from fuse.lowering.jax.backend import JaxBackend
 
         return JaxBackend()
     if name == "torch":
@@ -167,23 +167,41 @@ class Runner:
             bound[declaration.name] = array
         return bound
 
+    def load_sources(
+        self, overridden: Collection[str], *, require_all: bool = True
+    ) -> dict[str, np.ndarray]:
+        """Every file source not `overridden` by a runtime input, read in one
+        pass so relation files share symbol tables. With `require_all`, a
+        runtime input missing from `overridden` is an error."""
+        if require_all:
+            for declaration in self.declarations:
+                if declaration.source is None and declaration.name not in overridden:
+                    raise FuseError(
+                        f"missing runtime input '{declaration.name}': pass it in run(inputs=...)"
+                    )
+        loaded = self.io.load_all(
+            SourceSpec(d.name, d.source, _dim_keys(d.name, d.rank))
+            for d in self.declarations
+            if d.source is not None and d.name not in overridden
+        )
+        return {name: np.asarray(array, dtype=np.float32) for name, array in loaded.items()}
+
     def known_shapes(self, inputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """Shapes of the given inputs and of every file source, for compiling
         without running (`fuse compile`); other inputs stay dynamic."""
-        sources = self.io.load_all(
-            SourceSpec(d.name, d.source, _dim_keys(d.name, d.rank))
-            for d in self.declarations
-            if d.source is not None and d.name not in inputs
-        )
+        sources = self.load_sources(inputs, require_all=False)
         return {name: np.shape(value) for name, value in {**sources, **inputs}.items()}
 
     # --- compiling --------------------------------------------------------------
 
-    def plan_for(self, bound: Mapping[str, np.ndarray]) -> CompiledPlan:
-        signature = tuple((name, array.shape) for name, array in sorted(bound.items()))
+    def plan_for(self, bound: Mapping[str, Any]) -> CompiledPlan:
+        """The plan for the shapes of `bound` (arrays, or anything with a
+        `.shape`, such as JAX tracers), compiled on first use."""
+        shapes = {name: tuple(value.shape) for name, value in bound.items()}
+        signature = tuple(sorted(shapes.items()))
         plan = self.plans.get(signature)
         if plan is None:
-            plan = self._compile({name: a.shape for name, a in bound.items()})
+            plan = self._compile(shapes)
             self.plans[signature] = plan
         return plan
 
@@ -252,6 +270,25 @@ class Runner:
                 exports[spec.name] = value
         self.io.write_all(sinks)
         return exports
+
+    @property
+    def xla_callable(self) -> Any:
+        """Backend `jax`: a callable `{input name: array} -> {export name:
+        array}` on JAX arrays that also works inside `jax.jit`. File sources
+        not given as inputs are read once, like `run()` does."""
+        if self.backend_name not in ("jax", "xla"):
+            raise ValueError(
+                f"xla_callable needs backend='jax', this runner uses {self.backend_name!r}"
+            )
+
+        def call(inputs: Mapping[str, Any]) -> dict[str, Any]:
+            arguments = {**self.load_sources(inputs), **inputs}
+            plan = self.plan_for(arguments)
+            exports = {spec.name for spec in plan.outputs if spec.path is None}
+            results = plan.executable.xla_callable(arguments)
+            return {name: value for name, value in results.items() if name in exports}
+
+        return call
 
     def explain(self) -> str:
         """Each equation with its canonical einsum, projected indices and

@@ -1,0 +1,323 @@
+"""The jax backend (alias "xla"): StableHLO compiled and run by XLA.
+
+`compile` runs `convert-fuse-to-stablehlo` on a clone of the module, keeps
+`@main`, prints it in MLIR's generic form (some xdsl-jax pretty printers
+emit text that MLIR rejects) and returns a `JaxExecutable`. The executable
+hands the text to jaxlib's XLA client,
+`jax.extend.backend.get_backend(platform).compile_and_load(text, [device])`,
+the supported entry point that parses a StableHLO module with a `main`
+function and returns a loaded executable; it is called on the first run for
+a given argument signature and cached process-wide by (program text,
+device, argument shapes and dtypes), so compiling the same program again
+costs no XLA time.
+
+Device and precision (from `ExecutionConfig`):
+
+* `device`: `auto` picks JAX's default backend; `cpu`, `cuda[:n]` pick that
+  device; `mps` is refused (XLA has no Metal backend).
+* `precision`: `fp32`, `bf16` (on any device), `fp16` (GPU only: refused on
+  CPU, where XLA emulates it slowly and with different rounding), `auto`
+  (bf16 on GPU/TPU, else fp32). The pass converts arguments to that type on
+  entry and results back to the declared types, accumulating sums in f32.
+
+Fixpoints report `[converged, iterations, last change]` in trailing results
+marked `fuse.fixpoint_status`; the executable strips them and raises
+`FixpointDivergence` where one did not converge. Inside `jax.jit`
+(`xla_callable`) the same check is a `jax.debug.callback` under a
+`lax.cond`, so it costs nothing unless the bound is hit, and then surfaces
+as a `JaxRuntimeError` carrying the `FixpointDivergence` message.
+
+JAX is imported only when a program is compiled, never by `import fuse`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr, TensorType
+from xdsl.ir import Attribute
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import PassFailedException
+
+from fuse.config import ExecutionConfig
+from fuse.errors import FuseError
+from fuse.lowering.backend import FixpointDivergence
+from fuse.passes.convert_fuse_to_stablehlo import STATUS_ATTR, ConvertFuseToStablehloPass
+
+_CACHE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What the host needs to know about the lowered `@main`."""
+
+    arg_names: tuple[str, ...]
+    arg_types: tuple[tuple[tuple[int, ...], np.dtype], ...]
+    result_names: tuple[str, ...]  # `fuse.name`, else `fuse.sink`
+    result_types: tuple[tuple[tuple[int, ...], np.dtype], ...]
+    statuses: tuple[tuple[str, ...], ...]  # per fixpoint status result, its tensors
+
+
+@dataclass
+class CacheInfo:
+    hits: int = 0
+    misses: int = 0
+
+
+class JaxBackend:
+    """Compiles dataflow-level modules for XLA (see the module docstring)."""
+
+    name = "jax"
+    aliases = ("xla",)
+
+    def compile(self, module: ModuleOp, config: ExecutionConfig) -> JaxExecutable:
+        platform, device = _select_device(config.device)
+        precision = _resolve_precision(config.precision, platform)
+        lowered = module.clone()
+        conversion = ConvertFuseToStablehloPass(
+            precision=precision, max_iters=config.max_iters, tolerance=config.tolerance
+        )
+        try:
+            conversion.apply(Context(), lowered)
+        except PassFailedException as error:
+            raise FuseError(f"jax backend: {error}") from error
+        main = _find_main(lowered)
+        main.detach()
+        return JaxExecutable(_print_generic(ModuleOp([main])), _signature(main), platform, device)
+
+
+class JaxExecutable:
+    """Runs one lowered program: `__call__` on NumPy arrays (the backend
+    contract), `xla_callable` on JAX arrays inside or outside `jax.jit`."""
+
+    def __init__(self, text: str, signature: Signature, platform: str, device: Any):
+        self.stablehlo_text = text
+        self.signature = signature
+        self.platform = platform
+        self.device = device
+        self.cache_info = CacheInfo()
+
+    def __call__(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        outputs = self._execute(self._host_arguments(args))
+        return [np.asarray(v) for v in self._check_statuses(outputs)]
+
+    @cached_property
+    def xla_callable(self) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        """`{argument name: array} -> {result name: array}`, jitted; it also
+        works traced inside the caller's own `jax.jit`."""
+        import jax
+        import jax.numpy as jnp
+
+        from .xla_call import StableHloProgram, call_program
+
+        signature = self.signature
+        program = StableHloProgram(
+            self.stablehlo_text,
+            tuple(jax.core.ShapedArray(s, t) for s, t in signature.arg_types),
+            tuple(jax.core.ShapedArray(s, t) for s, t in _all_result_types(signature)),
+            self._execute,
+        )
+
+        def call(inputs: Mapping[str, Any]) -> dict[str, Any]:
+            unknown = sorted(set(inputs) - set(signature.arg_names))
+            if unknown:
+                raise ValueError(
+                    f"unknown input {unknown[0]!r}; inputs are {list(signature.arg_names)}"
+                )
+            args = []
+            for name, (shape, dtype) in zip(signature.arg_names, signature.arg_types, strict=True):
+                if name not in inputs:
+                    raise ValueError(f"missing input {name!r}")
+                args.append(_checked_shape(name, jnp.asarray(inputs[name], dtype), shape))
+            outputs = call_program(program, args)
+            count = len(signature.result_names)
+            for names, status in zip(signature.statuses, outputs[count:], strict=True):
+                jax.lax.cond(
+                    status[0] == 0,
+                    lambda s, names=names: jax.debug.callback(_raise_divergence, names, s),
+                    lambda s: None,
+                    status,
+                )
+            return dict(zip(signature.result_names, outputs[:count], strict=True))
+
+        return jax.jit(call)
+
+    # --- execution ---------------------------------------------------------------
+
+    def _host_arguments(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        names, types = self.signature.arg_names, self.signature.arg_types
+        if len(args) != len(names):
+            raise ValueError(
+                f"the program takes {len(names)} arguments {list(names)}, got {len(args)}"
+            )
+        return [
+            _checked_shape(name, np.asarray(arg, dtype), shape)
+            for arg, name, (shape, dtype) in zip(args, names, types, strict=True)
+        ]
+
+    def _execute(self, args: Sequence[Any]) -> list[Any]:
+        """All results of `main` (status results included) as device arrays."""
+        import jax
+        import jax.extend.backend
+
+        key = (
+            self.stablehlo_text,
+            self.device,
+            tuple((tuple(a.shape), np.dtype(a.dtype).str) for a in args),
+        )
+        with _LOCK:
+            executable = _EXECUTABLES.get(key)
+            if executable is None:
+                self.cache_info.misses += 1
+                executable = jax.extend.backend.get_backend(self.platform).compile_and_load(
+                    self.stablehlo_text, [self.device]
+                )
+                _EXECUTABLES[key] = executable
+                if len(_EXECUTABLES) > _CACHE_SIZE:
+                    _EXECUTABLES.popitem(last=False)
+            else:
+                self.cache_info.hits += 1
+                _EXECUTABLES.move_to_end(key)
+        return executable.execute([jax.device_put(a, self.device) for a in args])
+
+    def _check_statuses(self, outputs: list[Any]) -> list[Any]:
+        count = len(self.signature.result_names)
+        for names, status in zip(self.signature.statuses, outputs[count:], strict=True):
+            _raise_divergence(names, np.asarray(status))
+        return outputs[:count]
+
+
+_EXECUTABLES: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _raise_divergence(names: Sequence[str], status: Any) -> None:
+    converged, iterations, change = (float(x) for x in np.asarray(status))
+    if not converged:
+        raise FixpointDivergence(names, int(iterations), change)
+
+
+def _checked_shape(name: str, array: Any, shape: tuple[int, ...]) -> Any:
+    if tuple(array.shape) != shape:
+        raise ValueError(f"input {name!r} has shape {tuple(array.shape)}, expected {shape}")
+    return array
+
+
+# --- compile-time helpers ---------------------------------------------------------
+
+
+def _select_device(device: str) -> tuple[str, Any]:
+    """(XLA platform name, device) for `ExecutionConfig.device`."""
+    import jax
+
+    if device == "mps":
+        raise ValueError(
+            "ExecutionConfig.device='mps': the jax backend runs on 'cpu' or 'cuda' (XLA has no Metal backend)"
+        )
+    if device == "auto":
+        chosen = jax.devices()[0]
+        return chosen.platform, chosen
+    platform, _, index = device.partition(":")
+    try:
+        devices = jax.devices("cpu" if platform == "cpu" else "gpu")
+    except RuntimeError as error:
+        raise ValueError(
+            f"ExecutionConfig.device={device!r}: JAX has no such device ({error})"
+        ) from None
+    number = int(index or 0)
+    if number >= len(devices):
+        raise ValueError(
+            f"ExecutionConfig.device={device!r}: only {len(devices)} device(s) available"
+        )
+    return devices[number].platform, devices[number]
+
+
+def _resolve_precision(precision: str, platform: str) -> str:
+    if precision == "auto":
+        return "fp32" if platform == "cpu" else "bf16"
+    if precision == "fp16" and platform == "cpu":
+        raise ValueError(
+            "ExecutionConfig.precision='fp16' needs a GPU; the jax backend is running on cpu "
+            "(use 'fp32', 'bf16' or 'auto')"
+        )
+    return precision
+
+
+def _find_main(module: ModuleOp) -> func.FuncOp:
+    for op in module.ops:
+        if isinstance(op, func.FuncOp) and op.sym_name.data == "main":
+            return op
+    raise FuseError("jax backend: the module has no func.func @main (run fuse-stratify first)")
+
+
+def _print_generic(module: ModuleOp) -> str:
+    import io
+
+    stream = io.StringIO()
+    Printer(stream=stream, print_generic_format=True).print_op(module)
+    return stream.getvalue()
+
+
+def _signature(main: func.FuncOp) -> Signature:
+    inputs, outputs = main.function_type.inputs.data, main.function_type.outputs.data
+    arg_attrs = _attr_dicts(main.arg_attrs, len(inputs))
+    res_attrs = _attr_dicts(main.res_attrs, len(outputs))
+    statuses = tuple(
+        tuple(s.data for s in attrs[STATUS_ATTR].data)
+        for attrs in res_attrs
+        if isinstance(attrs.get(STATUS_ATTR), ArrayAttr)
+    )
+    count = len(outputs) - len(statuses)
+    return Signature(
+        arg_names=tuple(_name(a, f"arg{n}") for n, a in enumerate(arg_attrs)),
+        arg_types=tuple(_shape_dtype(t) for t in inputs),
+        result_names=tuple(_name(a, f"result{n}") for n, a in enumerate(res_attrs[:count])),
+        result_types=tuple(_shape_dtype(t) for t in outputs[:count]),
+        statuses=statuses,
+    )
+
+
+def _all_result_types(signature: Signature) -> list[tuple[tuple[int, ...], np.dtype]]:
+    return [*signature.result_types, *[((3,), np.dtype(np.float32))] * len(signature.statuses)]
+
+
+def _attr_dicts(attrs: ArrayAttr[DictionaryAttr] | None, count: int) -> list[dict[str, Attribute]]:
+    return [dict(d.data) for d in attrs.data] if attrs is not None else [{} for _ in range(count)]
+
+
+def _name(attrs: dict[str, Attribute], default: str) -> str:
+    for key in ("fuse.name", "fuse.sink"):
+        if isinstance(attrs.get(key), StringAttr):
+            return attrs[key].data
+    return default
+
+
+def _shape_dtype(tensor_type: Attribute) -> tuple[tuple[int, ...], np.dtype]:
+    assert isinstance(tensor_type, TensorType)
+    return tuple(tensor_type.get_shape()), _numpy_dtype(str(tensor_type.element_type))
+
+
+def _numpy_dtype(element_type: str) -> np.dtype:
+    if element_type == "bf16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    names = {"f16": "float16", "f32": "float32", "f64": "float64", "i1": "bool",
+             "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64"}  # fmt: skip
+    if element_type not in names:
+        raise FuseError(f"jax backend: no NumPy dtype for element type {element_type}")
+    return np.dtype(names[element_type])
+
+
+def stablehlo_text(module: ModuleOp, config: ExecutionConfig) -> str:
+    """`@main` as the generic-form StableHLO handed to XLA
+    (`fuse compile --emit stablehlo`)."""
+    return JaxBackend().compile(module, config).stablehlo_text

@@ -1,0 +1,76 @@
+"""Ops that `convert-fuse-to-stablehlo` emits but xdsl-jax 0.6 does not define.
+
+Each op is defined minimally: operands, results, properties and a region where
+the op has one, no custom syntax (xDSL prints them in generic form, which is
+also the form the backend hands to XLA).
+
+* `stablehlo.sort`: `fuse.topk` needs a stable sort carrying positions along;
+  xdsl-jax has no sort op.
+* `chlo.erf`: `gelu` is defined with the exact error function. StableHLO has
+  no `erf`; JAX itself lowers `jax.lax.erf` to `chlo.erf`, and XLA expands it
+  to its own accurate polynomial, so the result matches JAX bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import BoolAttr, IntegerAttr, TensorType, i64
+from xdsl.ir import Attribute, Region, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_result_def,
+)
+from xdsl.traits import Pure, RecursiveMemoryEffect
+
+
+@irdl_op_definition
+class SortOp(IRDLOperation):
+    """Sorts `inputs` together along `dimension`; `comparator` receives two
+    scalars per input (`lhs_0, rhs_0, lhs_1, rhs_1, ...` in StableHLO order)
+    and returns `tensor<i1>`: whether lhs goes first."""
+
+    name = "stablehlo.sort"
+
+    inputs = var_operand_def(TensorType)
+    outputs = var_result_def(TensorType)
+    dimension = prop_def(IntegerAttr)
+    is_stable = prop_def(BoolAttr)
+    comparator = region_def("single_block")
+
+    traits = traits_def(RecursiveMemoryEffect())
+
+    def __init__(
+        self, inputs: Sequence[SSAValue], dimension: int, comparator: Region, *, stable: bool
+    ):
+        super().__init__(
+            operands=[inputs],
+            result_types=[[v.type for v in inputs]],
+            properties={
+                "dimension": IntegerAttr(dimension, i64),
+                "is_stable": BoolAttr.from_bool(stable),
+            },
+            regions=[comparator],
+        )
+
+
+@irdl_op_definition
+class ErfOp(IRDLOperation):
+    """The Gauss error function, elementwise (`chlo.erf`)."""
+
+    name = "chlo.erf"
+
+    operand = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, operand: SSAValue, result_type: Attribute | None = None):
+        super().__init__(operands=[operand], result_types=[result_type or operand.type])

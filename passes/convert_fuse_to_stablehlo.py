@@ -1,0 +1,502 @@
+"""`convert-fuse-to-stablehlo`: the dataflow level as StableHLO (xdsl-jax).
+
+Every `func.func` whose body is at the dataflow level is rewritten op by op
+into the `stablehlo` dialect, keeping its signature and its argument and
+result attributes (`fuse.name`, `fuse.source`, `fuse.sink`, `fuse.dims`).
+Shapes must be static: a dynamic dimension is an error naming the value.
+
+Lowering of each op kind (the semantics are the ops' docstrings):
+
+* `fuse.einsum`: `dot_general` pairwise (batching and contracting
+  dimensions), `reduce` for projected letters, an iota mask for repeated
+  letters; `max` multiplies everything out and reduces once (see
+  `fuse.lowering.jax.einsum`). Never the deprecated `stablehlo.einsum`.
+* `fuse.binary`/`fuse.select`: operands are laid out along the result's
+  letters (`transpose` + `broadcast_in_dim`, the plan from
+  `fuse.lowering.subscripts`), then one elementwise op; select tests
+  `condition > 0` with `compare`.
+* `fuse.unary`: `relu` = max(x, 0); `gelu` = x/2 (1 + erf(x/sqrt 2)) with
+  `chlo.erf`; `sig` = `logistic(x / T)` (`T = 0`: step); `step` = compare +
+  select; the rest map to one op each.
+* `fuse.normalize`: stable softmax (max, exp, sum, divide; masked positions
+  are zero and a fully masked row is zeros) and layer norm with population
+  variance.
+* `fuse.constant`/`fuse.index_fn`: `constant`; `iota` + `compare` + select.
+* `fuse.take`: `slice` + `reshape`; `fuse.concat`: `concatenate`.
+* `fuse.topk`: a stable descending `stablehlo.sort` of (value, position)
+  gives the k-th largest value v and its position p; an entry is kept when
+  it is > v, or == v at a position <= p. This is exactly "the k largest,
+  ties to the lower position", with no scatter.
+* `fuse.fixpoint`: a `stablehlo.while` (below).
+
+Fixpoints. The loop carries `(iterations: i32, converged: i1, change: f32,
+current values..., [deltas...,] captured values...)`; values the body reads
+from outside the fixpoint travel through the carry unchanged, so the loop
+regions refer only to their own arguments. `cond` is `!converged &&
+iterations < max_iters`. A naive body computes `next = body(current)`,
+`change = max |next - current|`; a semi-naive one starts from `init()` and
+its deltas against zeros, computes `next = body(current, delta)` and the new
+deltas (`difference`: next - current; `changed`: next where it differs,
+else 0), `change = max |delta|`. `converged` is `change <= tolerance`.
+`max_iters` and `tolerance` come from the op, else from the pass options.
+
+After the loop the function exposes, per fixpoint, one extra trailing
+result `tensor<3xf32>` = [converged (1 or 0), iterations, last change],
+with the result attribute `fuse.fixpoint_status = ["TensorA", ...]` naming
+the component. The host raises `FixpointDivergence` where converged is 0.
+
+Precision. The option `precision` (`fp32`, `bf16`, `fp16`) is the element
+type of all computation: arguments are converted on entry and results back
+to their declared types on return, constants are converted after creation.
+Sums accumulate in f32 (`dot_general` produces f32, `reduce` adds in f32);
+fp32 dots ask for `HIGHEST` precision so GPUs do not silently use TF32.
+
+```mlir
+// before
+func.func @main(%A: tensor<4x8xf32> {fuse.name = "A"}, %B: tensor<8x3xf32> {fuse.name = "B"})
+    -> (tensor<4x3xf32> {fuse.name = "Y"}) {
+  %0 = fuse.einsum "ik,kj->ij" sum (%A, %B) : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
+  %1 = fuse.unary relu %0 : tensor<4x3xf32>
+  func.return %1 : tensor<4x3xf32>
+}
+// after
+func.func @main(%A: tensor<4x8xf32> {fuse.name = "A"}, %B: tensor<8x3xf32> {fuse.name = "B"})
+    -> (tensor<4x3xf32> {fuse.name = "Y"}) {
+  %0 = stablehlo.dot_general %A, %B, contracting_dims = [1] x [0],
+         precision = [HIGHEST, HIGHEST] : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
+  %1 = stablehlo.constant dense<0.000000e+00> : tensor<f32>
+  %2 = stablehlo.broadcast_in_dim %1, dims = [] : (tensor<f32>) -> tensor<4x3xf32>
+  %3 = stablehlo.maximum %0, %2 : tensor<4x3xf32>
+  func.return %3 : tensor<4x3xf32>
+}
+```
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    BFloat16Type,
+    DictionaryAttr,
+    Float16Type,
+    Float32Type,
+    FunctionType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    i1,
+    i32,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+from xdsl_jax.dialects import stablehlo as hlo
+
+from fuse.dialects.fuse import dataflow as df
+from fuse.dialects.fuse.declarative import YieldOp
+from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
+from fuse.lowering.jax.extra_ops import ErfOp, SortOp
+from fuse.lowering.jax.hlo_builder import F32, HloBuilder, element_type_of, shape_of
+
+PRECISIONS: dict[str, Callable[[], Attribute]] = {
+    "fp32": Float32Type,
+    "bf16": BFloat16Type,
+    "fp16": Float16Type,
+}
+
+STATUS_ATTR = "fuse.fixpoint_status"
+STATUS_TYPE = TensorType(F32, [3])
+
+_UNARY_OPS: dict[str, type[Operation]] = {
+    "exp": hlo.ExponentialOp,
+    "log": hlo.LogOp,
+    "sqrt": hlo.SqrtOp,
+    "abs": hlo.AbsOp,
+    "tanh": hlo.TanhOp,
+    "sin": hlo.SineOp,
+    "cos": hlo.CosineOp,
+    "neg": hlo.NegateOp,
+}
+
+_BINARY_OPS: dict[str, type[Operation]] = {
+    "add": hlo.AddOp,
+    "sub": hlo.SubtractOp,
+    "mul": hlo.MultiplyOp,
+    "div": hlo.DivideOp,
+    "pow": hlo.PowerOp,
+    "max": hlo.MaximumOp,
+    "min": hlo.MinimumOp,
+}
+
+
+@dataclass(frozen=True)
+class ConvertFuseToStablehloPass(ModulePass):
+    """Dataflow level -> stablehlo + func (see the module docstring)."""
+
+    name = "convert-fuse-to-stablehlo"
+
+    precision: str = "fp32"
+    max_iters: int = 1000
+    tolerance: float = 1e-6
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.precision not in PRECISIONS:
+            raise PassFailedException(
+                f"convert-fuse-to-stablehlo: precision '{self.precision}' is not one of "
+                f"{', '.join(PRECISIONS)}"
+            )
+        for func_op in [o for o in op.ops if isinstance(o, func.FuncOp)]:
+            if not func_op.is_declaration:
+                _FunctionLowering(self, PRECISIONS[self.precision]()).lower(func_op)
+
+
+def _fail(message: str) -> PassFailedException:
+    return PassFailedException(f"convert-fuse-to-stablehlo: {message}")
+
+
+class _FunctionLowering:
+    """Rewrites one function: a new entry block built op by op, with `env`
+    mapping each old SSA value to its lowered value."""
+
+    def __init__(self, options: ConvertFuseToStablehloPass, element_type: Attribute):
+        self.options = options
+        self.element_type = element_type
+        self.statuses: list[tuple[list[str], SSAValue]] = []
+        self.in_fixpoint = False
+
+    def lower(self, func_op: func.FuncOp) -> None:
+        _check_static_shapes(func_op)
+        old_block = func_op.body.block
+        block = Block(arg_types=old_block.arg_types)
+        for old, new in zip(old_block.args, block.args, strict=True):
+            new.name_hint = old.name_hint
+        b = HloBuilder(
+            block, self.element_type, exact_dots=isinstance(self.element_type, Float32Type)
+        )
+        env: dict[SSAValue, SSAValue] = {
+            old: b.convert(new, self.element_type)
+            for old, new in zip(old_block.args, block.args, strict=True)
+        }
+        returned = self.lower_block(b, old_block, env)
+        declared = func_op.function_type.outputs.data
+        results = [
+            b.convert(v, t.element_type) if isinstance(t, TensorType) else v
+            for v, t in zip(returned, declared, strict=True)
+        ]
+        block.add_op(func.ReturnOp(*results, *(status for _, status in self.statuses)))
+        func_op.body.detach_block(old_block)
+        old_block.erase(safe_erase=False)
+        func_op.body.add_block(block)
+        self._declare_statuses(func_op)
+
+    def _declare_statuses(self, func_op: func.FuncOp) -> None:
+        if not self.statuses:
+            return
+        outputs = func_op.function_type.outputs.data
+        func_op.function_type = FunctionType.from_lists(
+            func_op.function_type.inputs.data, [*outputs, *[STATUS_TYPE] * len(self.statuses)]
+        )
+        old_attrs = (
+            list(func_op.res_attrs.data)
+            if func_op.res_attrs
+            else [DictionaryAttr({})] * len(outputs)
+        )
+        status_attrs = [
+            DictionaryAttr({STATUS_ATTR: ArrayAttr([StringAttr(n) for n in names])})
+            for names, _ in self.statuses
+        ]
+        func_op.res_attrs = ArrayAttr([*old_attrs, *status_attrs])
+
+    def lower_block(
+        self, b: HloBuilder, block: Block, env: dict[SSAValue, SSAValue]
+    ) -> list[SSAValue]:
+        """Lowers the ops of `block` and returns the lowered values its
+        terminator (`func.return` or `fuse.yield`) passes on."""
+        for op in block.ops:
+            if isinstance(op, func.ReturnOp | YieldOp):
+                return [env[v] for v in op.operands]
+            lowered = self.lower_op(b, op, [env[v] for v in op.operands], env)
+            env.update(zip(op.results, lowered, strict=True))
+        raise _fail("a block ends without func.return or fuse.yield")
+
+    def lower_op(
+        self, b: HloBuilder, op: Operation, args: list[SSAValue], env: dict[SSAValue, SSAValue]
+    ) -> list[SSAValue]:
+        match op:
+            case df.EinsumOp():
+                path = (
+                    [[i.value.data for i in step.data] for step in op.path.data]
+                    if op.path
+                    else None
+                )
+                return [lower_einsum(b, op.subscripts.data, op.kind.data, args, path)]
+            case df.BinaryOp():
+                lhs, rhs = _aligned(b, op.subscripts.data, args, op.result)
+                return [b.binary(_BINARY_OPS[op.fn.data], lhs, rhs)]
+            case df.SelectOp():
+                condition, on_true, on_false = _aligned(b, op.subscripts.data, args, op.result)
+                return [b.select(b.compare_scalar("GT", condition, 0.0), on_true, on_false)]
+            case df.UnaryOp():
+                temperature = op.temperature.value.data if op.temperature is not None else 1.0
+                return [_unary(b, op.fn.data, args[0], temperature)]
+            case df.NormalizeOp():
+                eps = op.eps.value.data if op.eps is not None else 1e-5
+                mask = args[1] if len(args) > 1 else None
+                return [_normalize(b, op.kind.data, op.axis.value.data, args[0], mask, eps)]
+            case df.ConstantOp():
+                return [b.convert(b.constant(op.value), self.element_type)]
+            case df.IndexFnOp():
+                position = op.position.value.data if op.position is not None else 0
+                return [_index_fn(b, op.fn.data, shape_of(op.result), position)]
+            case df.TakeOp():
+                return [_take(b, args[0], op.dim.value.data, op.position.value.data)]
+            case df.ConcatOp():
+                return [b.concatenate(args, op.axis.value.data)]
+            case df.TopKOp():
+                return [_topk(b, args[0], op.k.value.data, op.axis.value.data)]
+            case df.FixpointOp():
+                return self._fixpoint(b, op, env)
+        raise _fail(f"cannot lower '{op.name}' (is the function at the dataflow level?)")
+
+    # --- fixpoints ------------------------------------------------------------------
+
+    def _fixpoint(
+        self, b: HloBuilder, op: df.FixpointOp, env: dict[SSAValue, SSAValue]
+    ) -> list[SSAValue]:
+        if self.in_fixpoint:
+            raise _fail("a fuse.fixpoint nested in another one is not supported")
+        max_iters = op.max_iters.value.data if op.max_iters is not None else self.options.max_iters
+        tolerance = op.tolerance.value.data if op.tolerance is not None else self.options.tolerance
+        captured = _captured_values(op.body)
+        state = [*self._initial_state(b, op, env, tolerance), *[env[v] for v in captured]]
+        types = [v.type for v in state]
+        self.in_fixpoint = True
+        body = self._loop_body(b.nested(Block(arg_types=types)), op, captured, tolerance)
+        self.in_fixpoint = False
+        loop = hlo.WhileOp.build(
+            operands=[state],
+            result_types=[types],
+            regions=[Region(_loop_condition(b.nested(Block(arg_types=types)), max_iters)), body],
+        )
+        b.block.add_op(loop)
+        iterations, converged, change = loop.results[:3]
+        self.statuses.append((op.tensor_names, _status(b, iterations, converged, change)))
+        return list(loop.results[3 : 3 + len(op.results_)])
+
+    def _initial_state(
+        self, b: HloBuilder, op: df.FixpointOp, env: dict[SSAValue, SSAValue], tolerance: float
+    ) -> list[SSAValue]:
+        """(iterations, converged, change, values..., deltas...) before the loop."""
+        zeros = [b.full(0.0, shape_of(r)) for r in op.results_]
+        if not op.is_semi_naive:
+            return [b.scalar(0, i32), b.scalar(0, i1), b.scalar(0.0, F32), *zeros]
+        assert op.init is not None
+        current = self.lower_block(b, op.init.block, env)
+        deltas = [
+            _delta(b, k, c, z) for k, c, z in zip(op.delta_kinds, current, zeros, strict=True)
+        ]
+        change = _max_abs(b, deltas)
+        converged = b.compare("LE", change, b.scalar(tolerance, F32))
+        return [b.scalar(0, i32), converged, change, *current, *deltas]
+
+    def _loop_body(
+        self, b: HloBuilder, op: df.FixpointOp, captured: list[SSAValue], tolerance: float
+    ) -> Region:
+        """One application of the fixpoint body, its change and the new state."""
+        count = len(op.results_)
+        iterations, _, _, *rest = b.block.args
+        current = list(rest[:count])
+        deltas = list(rest[count : len(rest) - len(captured)])
+        captured_args = list(rest[len(rest) - len(captured) :])
+        env = dict(zip(op.body.block.args, current + deltas, strict=True))
+        env.update(zip(captured, captured_args, strict=True))
+        next_values = self.lower_block(b, op.body.block, env)
+        pairs = list(zip(next_values, current, strict=True))
+        if op.is_semi_naive:
+            new_deltas = [
+                _delta(b, k, n, c) for k, (n, c) in zip(op.delta_kinds, pairs, strict=True)
+            ]
+            change = _max_abs(b, new_deltas)
+        else:
+            new_deltas = []
+            change = _max_abs(b, [b.binary(hlo.SubtractOp, n, c) for n, c in pairs])
+        converged = b.compare("LE", change, b.scalar(tolerance, F32))
+        next_iteration = b.binary(hlo.AddOp, iterations, b.scalar(1, i32))
+        state = [next_iteration, converged, change, *next_values, *new_deltas, *captured_args]
+        b.block.add_op(hlo.ReturnOp(state))
+        return Region(b.block)
+
+
+# --- op lowerings ----------------------------------------------------------------------
+
+
+def _loop_condition(b: HloBuilder, max_iters: int) -> Block:
+    """`!converged && iterations < max_iters`."""
+    iterations, converged = b.block.args[:2]
+    running = b.compare("EQ", converged, b.scalar(0, i1))
+    below_bound = b.compare("LT", iterations, b.scalar(max_iters, i32))
+    b.block.add_op(hlo.ReturnOp([b.binary(hlo.AndOp, running, below_bound)]))
+    return b.block
+
+
+def _status(b: HloBuilder, iterations: SSAValue, converged: SSAValue, change: SSAValue) -> SSAValue:
+    """[converged (1 or 0), iterations, last change] as tensor<3xf32>."""
+    parts = [b.convert(b.indicator(converged), F32), b.convert(iterations, F32), change]
+    return b.concatenate([b.reshape(p, [1]) for p in parts], 0)
+
+
+def _check_static_shapes(func_op: func.FuncOp) -> None:
+    values = [*func_op.body.block.args]
+    for op in func_op.body.walk():
+        values.extend(op.results)
+    for value in values:
+        if isinstance(value.type, TensorType) and not value.type.has_static_shape():
+            if isinstance(value.owner, Operation):
+                where = f"the result of '{value.owner.name}'"
+            else:
+                where = f"argument %{value.name_hint}" if value.name_hint else "an argument"
+            raise _fail(
+                f"StableHLO needs static shapes, but {where} of @{func_op.sym_name.data} "
+                f"has type {value.type}; fix the tensor sizes before lowering"
+            )
+
+
+def _aligned(
+    b: HloBuilder, subscripts: str, args: Sequence[SSAValue], result: SSAValue
+) -> list[SSAValue]:
+    """Operands laid out along the result's letters, broadcast to its shape."""
+    inputs, output = df.parse_subscripts(subscripts)
+    shape = shape_of(result)
+    return [
+        align_to(b, take_diagonals(b, letters, value), output, shape)
+        for letters, value in zip(inputs, args, strict=True)
+    ]
+
+
+def _unary(b: HloBuilder, fn: str, x: SSAValue, temperature: float) -> SSAValue:
+    shape = shape_of(x)
+    match fn:
+        case "relu":
+            return b.binary(hlo.MaximumOp, x, b.full(0.0, shape))
+        case "gelu":
+            scaled = b.binary(hlo.MultiplyOp, x, b.full(1 / math.sqrt(2.0), shape))
+            erf = b.emit(ErfOp(scaled))
+            half_x = b.binary(hlo.MultiplyOp, x, b.full(0.5, shape))
+            return b.binary(hlo.MultiplyOp, half_x, b.binary(hlo.AddOp, erf, b.full(1.0, shape)))
+        case "sig" if temperature != 0.0:
+            if temperature != 1.0:
+                x = b.binary(hlo.DivideOp, x, b.full(temperature, shape))
+            return b.unary(hlo.LogisticOp, x)
+        case "sig" | "step":
+            return b.indicator(b.compare_scalar("GT", x, 0.0))
+    return b.unary(_UNARY_OPS[fn], x)
+
+
+def _normalize(
+    b: HloBuilder, kind: str, axis: int, x: SSAValue, mask: SSAValue | None, eps: float
+) -> SSAValue:
+    shape = shape_of(x)
+    others = [d for d in range(len(shape)) if d != axis]
+
+    def spread(row: SSAValue) -> SSAValue:
+        return b.broadcast(row, shape, others)
+
+    if kind == "lnorm":
+        size = b.full(float(shape[axis]), shape)
+        centered = b.binary(
+            hlo.SubtractOp, x, b.binary(hlo.DivideOp, spread(b.reduce_sum(x, [axis])), size)
+        )
+        squares = b.binary(hlo.MultiplyOp, centered, centered)
+        variance = b.binary(hlo.DivideOp, spread(b.reduce_sum(squares, [axis])), size)
+        scale = b.unary(hlo.SqrtOp, b.binary(hlo.AddOp, variance, b.full(eps, shape)))
+        return b.binary(hlo.DivideOp, centered, scale)
+    valid = b.compare_scalar("GT", mask, 0.0) if mask is not None else None
+    zeros = b.full(0.0, shape)
+    scores = b.select(valid, x, b.full(float("-inf"), shape)) if valid is not None else x
+    shifted = b.binary(hlo.SubtractOp, x, spread(b.reduce(scores, [axis], "max")))
+    weights = b.unary(hlo.ExponentialOp, shifted)
+    if valid is not None:
+        weights = b.select(valid, weights, zeros)
+    total = spread(b.reduce_sum(weights, [axis]))
+    if valid is not None:  # a fully masked row divides 0 by 1
+        total = b.select(b.compare_scalar("GT", total, 0.0), total, b.full(1.0, shape))
+    return b.binary(hlo.DivideOp, weights, total)
+
+
+def _index_fn(b: HloBuilder, fn: str, shape: tuple[int, ...], position: int) -> SSAValue:
+    positions = b.iota(shape, 0)
+    match fn:
+        case "even" | "odd":
+            parity = b.binary(hlo.RemainderOp, positions, b.full(2, shape, i32))
+            return b.indicator(b.compare_scalar("EQ", parity, 0 if fn == "even" else 1))
+        case "causal":  # [r, c] = 1 where c <= r
+            return b.indicator(b.compare("LE", b.iota(shape, 1), positions))
+    return b.indicator(b.compare_scalar("EQ", positions, position))
+
+
+def _take(b: HloBuilder, x: SSAValue, dim: int, position: int) -> SSAValue:
+    shape = list(shape_of(x))
+    start, limit = [0] * len(shape), list(shape)
+    start[dim], limit[dim] = position, position + 1
+    return b.reshape(b.slice(x, start, limit), shape[:dim] + shape[dim + 1 :])
+
+
+def _topk(b: HloBuilder, x: SSAValue, k: int, axis: int) -> SSAValue:
+    shape = list(shape_of(x))
+    if k >= shape[axis]:
+        return x
+    positions = b.iota(shape, axis)
+    scalar_types = [TensorType(element_type_of(x), [])] * 2 + [TensorType(i32, [])] * 2
+    comparator = Block(arg_types=scalar_types)
+    first_larger = b.nested(comparator).compare("GT", comparator.args[0], comparator.args[1])
+    comparator.add_op(hlo.ReturnOp([first_larger]))
+    sort = SortOp([x, positions], axis, Region(comparator), stable=True)
+    b.block.add_op(sort)
+    start, limit = [0] * len(shape), list(shape)
+    start[axis], limit[axis] = k - 1, k
+    every_dim = list(range(len(shape)))
+    kth_value = b.broadcast(b.slice(sort.outputs[0], start, limit), shape, every_dim)
+    kth_position = b.broadcast(b.slice(sort.outputs[1], start, limit), shape, every_dim)
+    tied_before = b.binary(
+        hlo.AndOp, b.compare("EQ", x, kth_value), b.compare("LE", positions, kth_position)
+    )
+    keep = b.binary(hlo.OrOp, b.compare("GT", x, kth_value), tied_before)
+    return b.select(keep, x, b.full(0.0, shape))
+
+
+def _delta(b: HloBuilder, kind: str, new: SSAValue, old: SSAValue) -> SSAValue:
+    if kind == df.DeltaKind.DIFFERENCE:
+        return b.binary(hlo.SubtractOp, new, old)
+    return b.select(b.compare("NE", new, old), new, b.full(0.0, shape_of(new)))
+
+
+def _max_abs(b: HloBuilder, values: Sequence[SSAValue]) -> SSAValue:
+    """max |v| over every element of every value, as an f32 scalar."""
+    largest = None
+    for value in values:
+        magnitude = b.unary(hlo.AbsOp, value)
+        peak = b.convert(b.reduce(magnitude, list(range(len(shape_of(value)))), "max"), F32)
+        largest = peak if largest is None else b.binary(hlo.MaximumOp, largest, peak)
+    assert largest is not None
+    return largest
+
+
+def _captured_values(region: Region) -> list[SSAValue]:
+    """Values the region reads but does not define, in first-use order."""
+    defined: set[SSAValue] = set()
+    used: dict[SSAValue, None] = {}
+    for block in region.blocks:
+        defined.update(block.args)
+    for op in region.walk():
+        defined.update(op.results)
+        for inner in op.regions:
+            for block in inner.blocks:
+                defined.update(block.args)
+        used.update(dict.fromkeys(op.operands))
+    return [v for v in used if v not in defined]
