@@ -5,10 +5,27 @@ from fuse import Program, ExecutionConfig
 runner = Program.from_file("examples/attention/attention.fuse").compile(backend="numpy")
 print(runner.run())
 ```
+
+The public names are imported on first use, so tools that only need a
+sub-package (`fuse-opt` importing the dialect and passes) start fast.
 """
 
-from fuse.config import ExecutionConfig
-from fuse.errors import FuseError
-from fuse.program import Program
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fuse.config import ExecutionConfig
+    from fuse.errors import FuseError
+    from fuse.program import Program
 
 __all__ = ["ExecutionConfig", "FuseError", "Program"]
+
+_HOMES = {"ExecutionConfig": "fuse.config", "FuseError": "fuse.errors", "Program": "fuse.program"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'fuse' has no attribute {name!r}")

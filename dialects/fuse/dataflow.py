@@ -209,14 +209,9 @@ class EinsumOp(IRDLOperation):
         print_keyword(printer, self.kind)
         printer.print_string(" ")
         print_operand_list(printer, self.inputs)
-        printer.print_op_attributes(self.attributes)
-        if self.path is not None or self.flops is not None:
-            printer.print_string(" {")
-            printer.print_list(
-                [(k, v) for k, v in (("path", self.path), ("flops", self.flops)) if v],
-                lambda kv: (printer.print_string(f"{kv[0]} = "), printer.print_attribute(kv[1])),
-            )
-            printer.print_string("}")
+        # One dictionary: `parse` reads path/flops and other attributes from it.
+        recorded = {k: v for k, v in (("path", self.path), ("flops", self.flops)) if v is not None}
+        printer.print_op_attributes(recorded | dict(self.attributes))
         print_signature(printer, [v.type for v in self.inputs], [self.result.type])
 
     @classmethod
@@ -778,6 +773,22 @@ class ConcatOp(IRDLOperation):
         for n, value in enumerate(self.inputs):
             if _tensor_type(value, "fuse.concat operand").get_num_dims() != rank:
                 raise VerifyException(f"fuse.concat operand #{n} must have rank {rank}")
+        # Static sizes must agree: equal off the axis, adding up along it.
+        result_shape = self.result.type.get_shape()
+        shapes = [value.type.get_shape() for value in self.inputs]
+        for dim in range(rank):
+            sizes = [shape[dim] for shape in shapes]
+            if dim == axis:
+                if min([*sizes, result_shape[dim]]) >= 0 and sum(sizes) != result_shape[dim]:
+                    raise VerifyException(
+                        f"fuse.concat result has size {result_shape[dim]} along axis {axis}, "
+                        f"but its operands add up to {sum(sizes)}"
+                    )
+            elif len(static := {s for s in (*sizes, result_shape[dim]) if s >= 0}) > 1:
+                raise VerifyException(
+                    f"fuse.concat operands and result disagree on dimension {dim}: "
+                    f"sizes {sorted(static)}"
+                )
 
     def print(self, printer: Printer) -> None:
         printer.print_string(f" axis {self.axis.value.data} ")
@@ -954,8 +965,9 @@ class FixpointOp(IRDLOperation):
         expected_args = result_types * (2 if self.is_semi_naive else 1)
         if arg_types != expected_args:
             raise VerifyException(
-                f"a {self.strategy.data} fuse.fixpoint body takes "
-                f"{len(expected_args)} arguments of the result types, got {len(arg_types)}"
+                f"a {self.strategy.data} fuse.fixpoint body takes {len(expected_args)} "
+                f"arguments of the result types ({', '.join(map(str, expected_args))}), "
+                f"got ({', '.join(map(str, arg_types))})"
             )
         regions = [self.body] + ([self.init] if self.init is not None else [])
         for region in regions:

@@ -752,6 +752,10 @@ class CallOp(IRDLOperation):
         builtin = lookup(self.callee.data)
         if builtin is None:
             raise VerifyException(f"fuse.call of unknown builtin '{self.callee.data}'")
+        if builtin.index_args and self.args:
+            raise VerifyException(f"builtin '{builtin.name}' takes index names, not operands")
+        if not builtin.index_args and self.index_args is not None:
+            raise VerifyException(f"builtin '{builtin.name}' takes operands, not index names")
         given = len(self.index_args.data) if self.index_args else len(self.args)
         if self.keywords is not None:
             unknown = sorted(set(self.keywords.data) - builtin.keywords)
@@ -772,7 +776,8 @@ class CallOp(IRDLOperation):
         if self.keywords is not None:
             printer.print_string(" ")
             printer.print_attribute(self.keywords)
-        printer.print_op_attributes(self.attributes)
+        # With the keyword, so that `parse` cannot mistake them for `keywords`.
+        printer.print_op_attributes(self.attributes, print_keyword=True)
         print_signature(printer, [a.type for a in self.args], [self.result.type])
 
     @classmethod
@@ -793,13 +798,14 @@ class CallOp(IRDLOperation):
             if not isinstance(dictionary, DictionaryAttr):
                 parser.raise_error("expected a dictionary of keyword arguments")
             keywords = dict(dictionary.data)
-        attributes = parser.parse_optional_attr_dict()
+        attributes = parser.parse_optional_attr_dict_with_keyword()
         input_types, output_types = parse_signature(parser)
         if len(output_types) != 1 or not isinstance(output_types[0], ExprType):
             parser.raise_error("fuse.call returns one !fuse.expr")
         args = parser.resolve_operands(operands, input_types, parser.pos)
         op = cls(callee, args, output_types[0], index_args=index_args, keywords=keywords)
-        op.attributes |= attributes
+        if attributes is not None:
+            op.attributes |= attributes.data
         return op
 
 
