@@ -50,7 +50,7 @@ from fuse.dialects.fuse import (
     TensorOp,
     YieldOp,
 )
-from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.dialects.fuse.attributes import ProjectionKind, expr_type
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend import ast
 from fuse.frontend.builtins import ALIASES, BuiltinKind, lookup
@@ -178,7 +178,7 @@ class _RuleBodyBuilder:
                 positions = [p.name if isinstance(p, ast.IndexVar) else p.value for p in indices]
                 return self.insert(LoadOp(name, positions))
             case ast.Number(value=value):
-                return self.insert(LiteralOp(FloatAttr(float(value), f32), ExprType(())))
+                return self.insert(LiteralOp(FloatAttr(float(value), f32), expr_type(())))
             case ast.BinaryOp(op=op, lhs=lhs, rhs=rhs):
                 return self.insert(
                     ArithOp(_ARITH_OF_OPERATOR[op], self.build(lhs), self.build(rhs))
@@ -219,7 +219,7 @@ class _RuleBodyBuilder:
             CallOp(
                 name,
                 args,
-                ExprType(result_indices),
+                expr_type(result_indices),
                 keywords={k: self.keyword_attribute(v) for k, v in keywords.items()} or None,
             )
         )
@@ -238,7 +238,7 @@ class _RuleBodyBuilder:
         indices = [self.index_name(arg) for arg in call.args]
         if "axis" in keywords:
             indices.append(self.index_name(keywords["axis"]))
-        return self.insert(CallOp(name, [], ExprType(tuple(indices)), index_args=indices))
+        return self.insert(CallOp(name, [], expr_type(tuple(indices)), index_args=indices))
 
     def index_name(self, expr: ast.Expr) -> str:
         if isinstance(expr, ast.TensorRef) and not expr.indices:
@@ -278,7 +278,7 @@ class _RuleBodyBuilder:
             raise self.outer.error("const takes a number or a nested list of numbers", call.span)
         array = np.asarray(value, dtype=np.float32)
         if array.ndim == 0:
-            return self.insert(LiteralOp(FloatAttr(float(array), f32), ExprType(())))
+            return self.insert(LiteralOp(FloatAttr(float(array), f32), expr_type(())))
         names = self.lhs_names()
         if len(names) < array.ndim:
             raise self.outer.error(
@@ -288,7 +288,7 @@ class _RuleBodyBuilder:
             )
         tensor_type = TensorType(f32, array.shape)
         dense = DenseIntOrFPElementsAttr.from_list(tensor_type, array.ravel().tolist())
-        return self.insert(LiteralOp(dense, ExprType(names[: array.ndim])))
+        return self.insert(LiteralOp(dense, expr_type(names[: array.ndim])))
 
     def keyword_attribute(self, value: ast.Expr) -> Attribute:
         match value:

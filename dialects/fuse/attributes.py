@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from enum import auto
+from functools import lru_cache
 
+from xdsl.dialects.builtin import StringAttr, SymbolRefAttr
 from xdsl.ir import Data, ParametrizedAttribute, TypeAttribute
 from xdsl.irdl import irdl_attr_definition, param_def
 from xdsl.parser import AttrParser
@@ -143,3 +145,29 @@ def check_keyword(value: str, allowed: type[StrEnum], what: str) -> None:
     choices = [member.value for member in allowed]
     if value not in choices:
         raise VerifyException(f"unknown {what} '{value}', expected one of {', '.join(choices)}")
+
+
+# Attributes are immutable, so equal ones can be shared. Interning the ones
+# every rule body creates over and over (index lists, expression types,
+# symbol references, keywords) makes building IR for large programs several
+# times faster: xDSL verifies each attribute it constructs.
+
+
+@lru_cache(maxsize=8192)
+def index_list(positions: tuple[IndexPosition, ...]) -> IndexListAttr:
+    return IndexListAttr(positions)
+
+
+@lru_cache(maxsize=8192)
+def expr_type(names: tuple[str, ...]) -> ExprType:
+    return ExprType(index_list(names))
+
+
+@lru_cache(maxsize=8192)
+def symbol_ref(name: str) -> SymbolRefAttr:
+    return SymbolRefAttr(name)
+
+
+@lru_cache(maxsize=1024)
+def keyword(text: str) -> StringAttr:
+    return StringAttr(text)

@@ -65,6 +65,10 @@ from .attributes import (
     IndexListAttr,
     ProjectionKind,
     check_keyword,
+    expr_type,
+    index_list,
+    keyword,
+    symbol_ref,
 )
 from .syntax import (
     parse_access,
@@ -299,9 +303,9 @@ class RuleOp(_BodyOp):
     ):
         super().__init__(
             properties={
-                "tensor": SymbolRefAttr(tensor),
-                "indices": IndexListAttr(tuple(indices)),
-                "projection": StringAttr(str(projection)),
+                "tensor": symbol_ref(tensor),
+                "indices": index_list(tuple(indices)),
+                "projection": keyword(str(projection)),
             },
             regions=[body],
         )
@@ -429,10 +433,10 @@ class LoadOp(IRDLOperation):
     traits = traits_def(Pure())
 
     def __init__(self, tensor: str, indices: Sequence[str | int]):
-        index_list = IndexListAttr(tuple(indices))
+        positions = index_list(tuple(indices))
         super().__init__(
-            properties={"tensor": SymbolRefAttr(tensor), "indices": index_list},
-            result_types=[ExprType(index_list.names())],
+            properties={"tensor": symbol_ref(tensor), "indices": positions},
+            result_types=[expr_type(positions.names())],
         )
 
     @property
@@ -539,9 +543,9 @@ class ArithOp(IRDLOperation):
         lhs_type = _expr_type(lhs, "fuse.arith lhs")
         rhs_type = _expr_type(rhs, "fuse.arith rhs")
         super().__init__(
-            properties={"fn": StringAttr(str(fn))},
+            properties={"fn": keyword(str(fn))},
             operands=[lhs, rhs],
-            result_types=[ExprType(ordered_union(lhs_type.names, rhs_type.names))],
+            result_types=[expr_type(ordered_union(lhs_type.names, rhs_type.names))],
         )
 
     def verify_(self) -> None:
@@ -632,9 +636,9 @@ class ProjectOp(IRDLOperation):
         operand_type = _expr_type(operand, "fuse.project operand")
         kept = tuple(n for n in operand_type.names if n not in axes)
         super().__init__(
-            properties={"kind": StringAttr(str(kind)), "axes": IndexListAttr(tuple(axes))},
+            properties={"kind": keyword(str(kind)), "axes": index_list(tuple(axes))},
             operands=[operand],
-            result_types=[ExprType(kept)],
+            result_types=[expr_type(kept)],
         )
 
     @property
