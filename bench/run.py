@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Row, print_table  # noqa: E402
+from bench.common import Row, print_table
 
-BENCHMARKS = ("frontend", "numpy_backend", "chain")
+BENCHMARKS = ("frontend", "numpy_backend", "chain", "jax_backend")
 
 
 def main(selected: list[str]) -> int:

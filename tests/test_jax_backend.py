@@ -501,10 +501,9 @@ def test_executable_cache_hits_on_the_second_call() -> None:
     executable = compile_text(text)
     x = rand(5, 3)
     executable([x])
-    misses = executable.cache_info.misses
+    assert executable.compiled_variants == 1
     executable([x.astype(np.float64)])  # converted to the declared f32 on the host
-    assert executable.cache_info.misses == misses
-    assert executable.cache_info.hits >= 1
+    assert executable.compiled_variants == 1
     with pytest.raises(ValueError, match=r"input 'arg0' has shape \(3, 5\), expected \(5, 3\)"):
         executable([x.T])
 
