@@ -34,6 +34,9 @@ def all_passes() -> dict[str, PassFactory]:
         "fuse-canonicalize-projections": _lazy(
             "canonicalize_projections", "CanonicalizeProjectionsPass"
         ),
+        "fuse-demand": _lazy("demand", "DemandPass"),
+        "fuse-einsum-path": _lazy("einsum_path", "EinsumPathPass"),
         "fuse-infer-shapes": _lazy("infer_shapes", "InferShapesPass"),
+        "fuse-semi-naive": _lazy("semi_naive", "SemiNaivePass"),
         "fuse-stratify": _lazy("stratify", "StratifyPass"),
     }

@@ -161,8 +161,11 @@ def _parse_subscripted(parser: Parser) -> tuple[str, str, list]:
 class EinsumOp(IRDLOperation):
     """An n-ary join and projection: the product of the operands aligned by
     subscript letter, with letters absent from the output projected by
-    `kind` (sum, max or mean). `fuse-einsum-path` records the contraction
-    `path` it chose and its estimated `flops`.
+    `kind` (sum, max or mean). An optional `path` (opt_einsum's format,
+    over this op's own operands) fixes the order in which backends contract
+    its operands pairwise. `fuse-einsum-path` splits n-ary einsums into
+    binary ones, recording each step's estimated `flops` and, on the last,
+    the whole tree as `fuse.contraction_path` over the original operands.
 
     ```mlir
     %0 = fuse.einsum "ik,kj->ij" sum (%A, %B) : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
