@@ -205,6 +205,25 @@ class EinsumOp(IRDLOperation):
         verify_subscripts(
             self.name, self.subscripts.data, self.inputs, self.result, allow_projection=True
         )
+        if self.path is not None:
+            self.verify_path()
+
+    def verify_path(self) -> None:
+        """Each step contracts two distinct operands of those still left
+        (opt_einsum's format: the pair's result is appended to the list)."""
+        remaining = len(self.inputs)
+        for step in self.path.data:
+            pair = [p.value.data for p in step.data]
+            if len(pair) != 2 or pair[0] == pair[1] or not all(0 <= p < remaining for p in pair):
+                raise VerifyException(
+                    f"fuse.einsum path step {pair} does not name two of the {remaining} "
+                    "operands left at that step"
+                )
+            remaining -= 1
+        if remaining != 1:
+            raise VerifyException(
+                f"fuse.einsum path leaves {remaining} operands; it must contract all of them"
+            )
 
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")

@@ -322,3 +322,19 @@ func.func @f(%A: tensor<5x4xf32>) {
 }
 
 // CHECK: fuse.topk needs k >= 1
+
+// -----
+
+func.func @bad_path(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  %0 = fuse.einsum "ab,bc->ac" sum (%a, %b) {path = [[0 : i64, 2 : i64]]} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  func.return %0 : tensor<2x4xf32>
+}
+// CHECK: fuse.einsum path step [0, 2] does not name two of the 2 operands left at that step
+
+// -----
+
+func.func @short_path(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>, %c: tensor<4xf32>) -> tensor<2xf32> {
+  %0 = fuse.einsum "ab,bc,c->a" sum (%a, %b, %c) {path = [[0 : i64, 1 : i64]]} : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<4xf32>) -> tensor<2xf32>
+  func.return %0 : tensor<2xf32>
+}
+// CHECK: fuse.einsum path leaves 2 operands; it must contract all of them
