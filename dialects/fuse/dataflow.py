@@ -209,17 +209,22 @@ class EinsumOp(IRDLOperation):
             self.verify_path()
 
     def verify_path(self) -> None:
-        """Each step contracts two distinct operands of those still left
-        (opt_einsum's format: the pair's result is appended to the list)."""
+        """opt_einsum's format: each step contracts a group of distinct
+        operands among those still left (its result is appended), until one
+        is left."""
         remaining = len(self.inputs)
         for step in self.path.data:
-            pair = [p.value.data for p in step.data]
-            if len(pair) != 2 or pair[0] == pair[1] or not all(0 <= p < remaining for p in pair):
+            group = [p.value.data for p in step.data]
+            if (
+                not group
+                or len(set(group)) != len(group)
+                or not all(0 <= p < remaining for p in group)
+            ):
                 raise VerifyException(
-                    f"fuse.einsum path step {pair} does not name two of the {remaining} "
-                    "operands left at that step"
+                    f"fuse.einsum path step {group} does not name distinct operands among "
+                    f"the {remaining} left at that step"
                 )
-            remaining -= 1
+            remaining -= len(group) - 1
         if remaining != 1:
             raise VerifyException(
                 f"fuse.einsum path leaves {remaining} operands; it must contract all of them"

@@ -329,7 +329,7 @@ func.func @bad_path(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32>
   %0 = fuse.einsum "ab,bc->ac" sum (%a, %b) {path = [[0 : i64, 2 : i64]]} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
   func.return %0 : tensor<2x4xf32>
 }
-// CHECK: fuse.einsum path step [0, 2] does not name two of the 2 operands left at that step
+// CHECK: fuse.einsum path step [0, 2] does not name distinct operands among the 2 left at that step
 
 // -----
 
