@@ -1,1 +1,63 @@
-"""lowering/torch"""
+"""The torch backend: the dataflow level as a `torch.fx.GraphModule`.
+
+    exe = TorchBackend().compile(module, ExecutionConfig(device="cpu"))
+    [y] = exe([x, w])          # torch tensors (NumPy arrays accepted as inputs)
+    exe.fx_module              # the GraphModule: export it, compile it, read its code
+
+Files: `graph.py` (IR walk -> FX graph), `kernels.py` and `einsum.py` (torch
+code per op kind, recorded into the graph), `fixpoint.py` (the fixpoint
+module: a host loop eagerly, `while_loop` under compile/export),
+`device.py` (device and precision from the config), `executable.py` (the
+callable). Design notes and measurements: docs/torch_backend.md.
+
+Importing this package does not import torch; compiling a program does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from xdsl.dialects.builtin import ModuleOp
+
+from fuse.config import ExecutionConfig
+
+if TYPE_CHECKING:
+    from torch.fx import GraphModule
+
+    from .executable import TorchExecutable
+
+__all__ = ["TorchBackend", "fx_code", "graph_code"]
+
+
+class TorchBackend:
+    name = "torch"
+
+    def compile(self, module: ModuleOp, config: ExecutionConfig) -> TorchExecutable:
+        from .executable import build_executable
+
+        return build_executable(module, config)
+
+    def prepare_input(self, value: Any) -> Any:
+        """A runtime input as the executable takes it: a float32 tensor that
+        keeps the caller's device and autograd graph (never detached), so a
+        run is differentiable with respect to its inputs."""
+        from .executable import as_tensor
+
+        return as_tensor(value)
+
+
+def fx_code(module: ModuleOp, config: ExecutionConfig) -> str:
+    """The generated Python of the program (`fuse compile --emit fx`)."""
+    return graph_code(TorchBackend().compile(module, config).fx_module)
+
+
+def graph_code(root: GraphModule) -> str:
+    """The code of a program's GraphModule, followed by that of each
+    fixpoint region's GraphModule under a `# <submodule path>` line."""
+    import torch
+
+    parts = [root.code.strip()]
+    for name, submodule in root.named_modules():
+        if isinstance(submodule, torch.fx.GraphModule) and submodule is not root:
+            parts.append(f"# {name}\n{submodule.code.strip()}")
+    return "\n\n".join(parts) + "\n"

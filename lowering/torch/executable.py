@@ -1,0 +1,113 @@
+"""The callable a `TorchBackend` compile returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from xdsl.dialects.builtin import ModuleOp
+
+from fuse.config import ExecutionConfig
+from fuse.errors import FuseError
+from fuse.lowering.backend import FixpointDivergence
+
+from .device import resolve_device, resolve_dtype
+from .graph import Settings, StatusRow, arg_names, lower_main, main_function, static_shape
+
+
+def as_tensor(value: Any) -> torch.Tensor:
+    """A runtime input as a float32 tensor. A tensor keeps its device and its
+    autograd history (a dtype change is a differentiable `.to`); anything
+    else goes through NumPy. A read-only array is copied: torch cannot wrap
+    one without warning, although no kernel writes into its inputs."""
+    if isinstance(value, torch.Tensor):
+        return value.to(torch.float32)
+    array = np.asarray(value, dtype=np.float32)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+
+def build_executable(module: ModuleOp, config: ExecutionConfig) -> TorchExecutable:
+    device = resolve_device(config)
+    settings = Settings(resolve_dtype(config, device), config.tolerance, config.max_iters)
+    main = main_function(module)
+    lowered = lower_main(main, settings)
+    return TorchExecutable(
+        lowered.module.to(device),
+        tuple(arg_names(main)),
+        tuple(static_shape(arg) for arg in main.body.block.args),
+        len(main.function_type.outputs.data),
+        lowered.rows,
+        device,
+        compile=config.compile,
+    )
+
+
+class TorchExecutable:
+    """Runs one program: `executable([x, w]) -> [y]`, arguments and results
+    in `@main` order.
+
+    Arguments may be NumPy arrays (or anything `np.asarray` takes) or torch
+    tensors; they are moved to the program's device as fp32, and a tensor
+    that requires grad keeps its graph, so gradients flow through a run.
+    Results are fp32 torch tensors on that device (not NumPy arrays: that
+    would cut autograd and force a copy off the device).
+
+    `fx_module` is the program as a `torch.fx.GraphModule` with the same
+    signature; when the program has fixpoints it returns one more output,
+    their status rows (see `fixpoint.py`). With `compile=True` runs go
+    through `torch.compile(fx_module)`. After each run, `fixpoint_iterations`
+    maps each fixpoint's tensor names (joined by ", ") to its iteration
+    count, as on the NumPy backend.
+    """
+
+    def __init__(
+        self,
+        fx_module: torch.fx.GraphModule,
+        arg_names: tuple[str, ...],
+        arg_shapes: tuple[tuple[int, ...], ...],
+        result_count: int,
+        rows: list[StatusRow],
+        device: torch.device,
+        *,
+        compile: bool,
+    ):
+        self.fx_module = fx_module
+        self.arg_names = arg_names
+        self.arg_shapes = arg_shapes
+        self.device = device
+        self._result_count = result_count
+        self._rows = rows
+        self._run = torch.compile(fx_module) if compile else fx_module
+        self._iterations: dict[str, int] = {}
+
+    def __call__(self, args: Sequence[Any]) -> list[torch.Tensor]:
+        if len(args) != len(self.arg_shapes):
+            raise FuseError(f"the program takes {len(self.arg_shapes)} inputs, got {len(args)}")
+        tensors = []
+        for name, arg, shape in zip(self.arg_names, args, self.arg_shapes, strict=True):
+            tensor = as_tensor(arg).to(self.device)
+            if tuple(tensor.shape) != shape:
+                raise FuseError(
+                    f"input {name} has shape {tuple(tensor.shape)}, but the program expects {shape}"
+                )
+            tensors.append(tensor)
+        outputs = self._run(*tensors)
+        if self._rows:
+            self._check(outputs[self._result_count])
+        return list(outputs[: self._result_count])
+
+    def _check(self, status: torch.Tensor) -> None:
+        rows = status.tolist()
+        self._iterations = {}
+        for row, (_, iterations, _) in zip(self._rows, rows, strict=True):
+            key = ", ".join(row.tensors)
+            self._iterations[key] = self._iterations.get(key, 0) + int(iterations)
+        for row, (hit_bound, _, change) in zip(self._rows, rows, strict=True):
+            if hit_bound:
+                raise FixpointDivergence(row.tensors, row.max_iters, change)
+
+    @property
+    def fixpoint_iterations(self) -> dict[str, int]:
+        return dict(self._iterations)

@@ -1,0 +1,392 @@
+"""The IR walk: a dataflow-level block -> a `torch.fx.GraphModule`.
+
+Every op is visited once. Its static facts (subscripts, axes, shapes) pick
+a kernel (`kernels.py`, `einsum.py`), and the kernel is called on
+`torch.fx.Proxy` values, which records its torch calls as graph nodes.
+Constants and index functions are evaluated here and become buffers of the
+module (`get_attr` nodes), so they move with `.to(device)` and cost nothing
+per run. A fixpoint becomes a `FixpointModule` submodule whose body and
+init regions are GraphModules built the same way; it is called with the
+outer values its regions read.
+
+`@main`'s graph takes the arguments in their declared fp32 type and returns
+fp32 results, casting to and from the compute type (bf16/fp16) inside, so
+the module alone (exported or compiled) has the program's signature. When
+the program has fixpoints, the graph returns one more output: the status
+rows of every fixpoint (`fixpoint.py`), which the executable checks.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.fx import Graph, GraphModule, Node, Proxy
+from torch.fx.proxy import GraphAppendingTracer
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+
+from fuse.dialects.fuse.dataflow import (
+    BinaryOp,
+    ConcatOp,
+    ConstantOp,
+    EinsumOp,
+    FixpointOp,
+    IndexFnOp,
+    NormalizeOp,
+    SelectOp,
+    TakeOp,
+    TopKOp,
+    UnaryOp,
+    parse_subscripts,
+)
+from fuse.dialects.fuse.declarative import YieldOp
+from fuse.errors import FuseError
+from fuse.lowering.numpy.kernels import index_tensor
+
+from . import kernels
+from .einsum import einsum
+from .fixpoint import FixpointModule, FixpointSpec
+from .kernels import Kernel, Shape
+
+DEFAULT_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the whole lowering shares: the compute type and the fixpoint
+    bounds that ops without their own take from the config."""
+
+    dtype: torch.dtype
+    tolerance: float
+    max_iters: int
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """Which fixpoint one row of the status output describes."""
+
+    tensors: tuple[str, ...]
+    max_iters: int
+
+
+@dataclass
+class Lowered:
+    """A block as a GraphModule, and the fixpoints its status rows describe."""
+
+    module: GraphModule
+    rows: list[StatusRow]
+
+
+def lower_main(main: FuncOp, settings: Settings) -> Lowered:
+    builder = _Builder(settings)
+    for arg, name in zip(main.body.block.args, arg_names(main), strict=True):
+        static_shape(arg)
+        builder.values[arg] = builder.cast(builder.placeholder(name), settings.dtype)
+    results = builder.block(main.body.block)
+    # Results never hand out a buffer: a caller may write into them.
+    outputs = [builder.cast(builder.values[v], torch.float32) for v in results]
+    return builder.finish(outputs, private=("get_attr",))
+
+
+def main_function(module: ModuleOp) -> FuncOp:
+    main = next(
+        (op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == "main"),
+        None,
+    )
+    if main is None:
+        raise FuseError("the module has no func.func @main to run")
+    return main
+
+
+def arg_names(main: FuncOp) -> list[str]:
+    attrs = main.arg_attrs.data if main.arg_attrs is not None else ()
+    names = [arg.name_hint or f"arg{n}" for n, arg in enumerate(main.body.block.args)]
+    for n, attr in enumerate(attrs):
+        name = attr.data.get("fuse.name")
+        if name is not None:
+            names[n] = name.data
+    return names
+
+
+def static_shape(value: SSAValue) -> Shape:
+    value_type = value.type
+    if isinstance(value, BlockArgument):
+        where = f"argument #{value.index} of {value.block.parent_op().name}"
+    else:
+        where = f"the result of {value.owner.name}"
+    if not isinstance(value_type, TensorType):
+        raise FuseError(f"the torch backend runs ranked tensors; {where} has type {value_type}")
+    shape = tuple(value_type.get_shape())
+    if any(size < 0 for size in shape):
+        raise FuseError(
+            f"the torch backend needs static shapes; {where} has type {value_type} "
+            "(infer shapes before compiling)"
+        )
+    return shape
+
+
+def _free_values(blocks: Sequence[Block]) -> list[SSAValue]:
+    """Values the blocks (nested regions included) read but do not define,
+    in order of first use: what a region graph takes besides its arguments."""
+    defined: set[SSAValue] = set()
+    for block in blocks:
+        defined.update(block.args)
+        for op in block.walk():
+            defined.update(op.results)
+            defined.update(arg for region in op.regions for b in region.blocks for arg in b.args)
+    free: dict[SSAValue, None] = {}
+    for block in blocks:
+        for op in block.walk():
+            free.update((v, None) for v in op.operands if v not in defined)
+    return list(free)
+
+
+class _Builder:
+    """Records one block's ops into one FX graph."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.graph = Graph()
+        self.tracer = GraphAppendingTracer(self.graph)
+        self.root = torch.nn.Module()
+        self.values: dict[SSAValue, Proxy] = {}
+        self.statuses: list[Proxy] = []
+        self.rows: list[StatusRow] = []
+        self.names: set[str] = set()  # placeholder names
+        self.constants: dict[SSAValue, np.ndarray] = {}
+
+    # --- graph plumbing -----------------------------------------------------------
+
+    def placeholder(self, name: str) -> Proxy:
+        return Proxy(self.graph.placeholder(_identifier(name, self.names)), self.tracer)
+
+    def cast(self, proxy: Proxy, dtype: torch.dtype) -> Proxy:
+        """Between fp32 (the program's declared type) and the compute type."""
+        return proxy if self.settings.dtype == torch.float32 else proxy.to(dtype)
+
+    def buffer(self, array: np.ndarray, hint: str) -> Proxy:
+        """A compile-time array as a buffer of the module: Boolean arrays
+        stay Boolean, numbers take the compute type."""
+        name = f"{hint}{len(self.root._buffers)}"
+        tensor = torch.from_numpy(np.array(array))
+        if tensor.dtype != torch.bool:
+            tensor = tensor.to(self.settings.dtype)
+        self.root.register_buffer(name, tensor)
+        return self.tracer.create_proxy("get_attr", name, (), {})
+
+    def finish(self, outputs: list[Proxy], private: tuple[str, ...]) -> Lowered:
+        """Completes the graph. An output that may share storage with a node
+        of a kind in `private` (a buffer, an input) is cloned first."""
+        outputs = [o.clone() if _storage_root(o.node).op in private else o for o in outputs]
+        if len(self.statuses) == 1:
+            outputs = [*outputs, self.statuses[0]]
+        elif self.statuses:
+            outputs = [*outputs, torch.cat(self.statuses)]
+        self.graph.output(tuple(o.node for o in outputs))
+        # Every node but the signature is pure; dropping unused ones drops,
+        # e.g., a mask read only at compile time, and its buffer with it.
+        self.graph.eliminate_dead_code(lambda node: node.op in ("placeholder", "output"))
+        return Lowered(GraphModule(self.root, self.graph), self.rows)
+
+    # --- ops ------------------------------------------------------------------------
+
+    def block(self, block: Block) -> list[SSAValue]:
+        """Lowers the ops of `block`; returns the values its terminator
+        returns or yields."""
+        terminator = block.last_op
+        if not isinstance(terminator, ReturnOp | YieldOp):
+            raise FuseError("the torch backend expects blocks to end in func.return or fuse.yield")
+        for op in block.ops:
+            if op is not terminator:
+                self.op(op)
+        return list(terminator.operands)
+
+    def op(self, op: Operation) -> None:
+        if isinstance(op, FixpointOp):
+            self.fixpoint(op)
+            return
+        if isinstance(op, ConstantOp | IndexFnOp):
+            array = _constant_array(op)
+            self.constants[op.result] = array
+            self.values[op.result] = self.buffer(array, op.name.removeprefix("fuse."))
+            return
+        build = _KERNELS.get(type(op))
+        if build is None:
+            raise FuseError(f"the torch backend does not support '{op.name}'")
+        for result in op.results:
+            static_shape(result)
+        kernel = build(op, self)
+        self.values[op.results[0]] = kernel(*(self.values[v] for v in op.operands))
+
+    def fixpoint(self, op: FixpointOp) -> None:
+        settings = self.settings
+        regions = [op.body.block] + ([op.init.block] if op.init is not None else [])
+        captured = _free_values(regions)
+        body = _region(op.body.block, captured, settings)
+        init = _region(op.init.block, captured, settings) if op.init is not None else None
+        max_iters = op.max_iters.value.data if op.max_iters else settings.max_iters
+        tolerance = op.tolerance.value.data if op.tolerance else settings.tolerance
+        yielded = [v for region in regions for v in region.last_op.operands]
+        spec = FixpointSpec(
+            tensors=tuple(op.tensor_names),
+            deltas=tuple(str(kind) for kind in op.delta_kinds),
+            tolerance=tolerance,
+            max_iters=max_iters,
+            exact=tolerance < 1 and all(_is_boolean(v) for v in yielded),
+            init_rows=len(init.rows) if init else 0,
+            body_rows=len(body.rows),
+        )
+        zeros = [torch.zeros(static_shape(r), dtype=settings.dtype) for r in op.results_]
+        module = FixpointModule(spec, body.module, init.module if init else None, zeros)
+        name = f"fixpoint{len(self.statuses)}"
+        self.root.add_module(name, module)
+        call = self.tracer.create_proxy(
+            "call_module", name, tuple(self.values[v] for v in captured), {}
+        )
+        for n, result in enumerate(op.results_):
+            self.values[result] = call[n]
+        self.statuses.append(call[len(op.results_)])
+        own = StatusRow(spec.tensors, max_iters)
+        self.rows += [own, *(init.rows if init else []), *body.rows]
+
+
+def _is_boolean(value: SSAValue) -> bool:
+    """Whether `value` is 0/1 by construction (a `step`)."""
+    op = value.owner
+    return isinstance(op, UnaryOp) and (
+        op.fn.data == "step"
+        or (op.fn.data == "sig" and op.temperature is not None and op.temperature.value.data == 0.0)
+    )
+
+
+def _constant_array(op: ConstantOp | IndexFnOp) -> np.ndarray:
+    """From the attribute's unpacked values (no text round trip), or the
+    index function evaluated."""
+    shape = static_shape(op.result)
+    if isinstance(op, ConstantOp):
+        return np.array(op.value.get_values(), dtype=np.float32).reshape(shape)
+    position = op.position.value.data if op.position is not None else None
+    return index_tensor(op.fn.data, shape, position)
+
+
+def _region(block: Block, captured: Sequence[SSAValue], settings: Settings) -> Lowered:
+    """A fixpoint region as its own GraphModule: its arguments, then the
+    captured outer values, in; its yielded values (and nested status) out."""
+    builder = _Builder(settings)
+    for value in [*block.args, *captured]:
+        builder.values[value] = builder.placeholder(value.name_hint or "v")
+    outputs = [builder.values[v] for v in builder.block(block)]
+    # `while_loop` bodies must not return (views of) their inputs, and a
+    # fixpoint's results must not be a region's buffers.
+    return builder.finish(outputs, private=("placeholder", "get_attr"))
+
+
+# Methods the kernels call that may return their operand or a view of it.
+_VIEW_METHODS = {"permute", "reshape", "select", "to", "float"}
+
+
+def _storage_root(node: Node) -> Node:
+    """The node whose storage `node` may share, through views and no-op
+    casts (a diagonal is `torch.einsum` on one operand, also a view)."""
+    while True:
+        if node.op == "call_method" and node.target in _VIEW_METHODS:
+            node = node.args[0]
+        elif node.op == "call_function" and node.target is torch.einsum:
+            node = node.args[1]
+        else:
+            return node
+
+
+_RESERVED = {*keyword.kwlist, *dir(builtins), "torch", "self"}
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    """A placeholder name that is a fresh Python identifier and shadows
+    nothing the generated code uses (a tensor may be called `torch`)."""
+    name = re.sub(r"\W", "_", name)
+    if not name.isidentifier() or name in _RESERVED:
+        name = f"t_{name}"
+    unique, n = name, 1
+    while unique in taken:
+        unique, n = f"{name}_{n}", n + 1
+    taken.add(unique)
+    return unique
+
+
+# --- per-op kernel builders --------------------------------------------------------
+
+
+def _einsum(op: EinsumOp, builder: _Builder) -> Kernel:
+    inputs, output = parse_subscripts(op.subscripts.data)
+    if not op.inputs:  # the empty product
+        ones = builder.buffer(np.ones(static_shape(op.result), dtype=np.float32), "ones")
+        return lambda: ones
+    path = [[n.value.data for n in group.data] for group in op.path.data] if op.path else None
+    shapes = [static_shape(v) for v in op.inputs]
+    return einsum(inputs, output, shapes, op.kind.data, path)
+
+
+def _binary(op: BinaryOp, builder: _Builder) -> Kernel:
+    shapes = [static_shape(op.lhs), static_shape(op.rhs)]
+    return kernels.binary(op.fn.data, op.subscripts.data, shapes)
+
+
+def _select(op: SelectOp, builder: _Builder) -> Kernel:
+    return kernels.select(op.subscripts.data, [static_shape(v) for v in op.operands])
+
+
+def _unary(op: UnaryOp, builder: _Builder) -> Kernel:
+    temperature = op.temperature.value.data if op.temperature is not None else None
+    return kernels.unary(op.fn.data, temperature, builder.settings.dtype)
+
+
+def _normalize(op: NormalizeOp, builder: _Builder) -> Kernel:
+    axis, dtype = op.axis.value.data, builder.settings.dtype
+    if op.kind.data == "lnorm":
+        eps = op.eps.value.data if op.eps is not None else DEFAULT_EPS
+        return kernels.lnorm(axis, eps, dtype)
+    if op.mask is None:
+        return kernels.softmax(axis, dtype)
+    mask = builder.constants.get(op.mask)
+    if mask is None:
+        return kernels.masked_softmax(axis, dtype)
+    valid = mask > 0
+    rows = valid.any(axis=axis, keepdims=True)
+    return kernels.constant_mask_softmax(
+        axis,
+        dtype,
+        builder.buffer(valid, "valid"),
+        None if rows.all() else builder.buffer(rows, "valid_rows"),
+    )
+
+
+def _take(op: TakeOp, builder: _Builder) -> Kernel:
+    return kernels.take(op.dim.value.data, op.position.value.data)
+
+
+def _concat(op: ConcatOp, builder: _Builder) -> Kernel:
+    return kernels.concat(op.axis.value.data)
+
+
+def _topk(op: TopKOp, builder: _Builder) -> Kernel:
+    return kernels.topk(op.k.value.data, op.axis.value.data, static_shape(op.operand))
+
+
+_KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
+    EinsumOp: _einsum,
+    BinaryOp: _binary,
+    SelectOp: _select,
+    UnaryOp: _unary,
+    NormalizeOp: _normalize,
+    TakeOp: _take,
+    ConcatOp: _concat,
+    TopKOp: _topk,
+}

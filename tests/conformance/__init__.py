@@ -1,0 +1,1 @@
+"""The conformance suite: every case of `programs.py` on every backend."""
