@@ -8,9 +8,15 @@ value table indexed by SSA slot; a run is a loop over those closures.
     outputs = exe([x, w])
     exe.last_profile         # [(op description, seconds), ...]
     exe.fixpoint_iterations  # {"Path": 4}
+    exe.held_sparse          # frozenset({"Edge", "Path"}): scipy.sparse inside
+
+Boolean relations above `config.sparse_threshold` elements are held as
+`scipy.sparse` CSR matrices (`relations.py` has the rule), so a semi-naive
+step costs in proportion to its delta; results are always dense.
 
 Files: `plan.py` (IR walk), `kernels.py` and `einsum.py` (one builder per
-op kind), `fixpoint.py` (the loop), `region.py` (the value table's steps),
+op kind), `relations.py` (which values are sparse) and `sparse.py` (their
+kernels), `fixpoint.py` (the loop), `region.py` (the value table's steps),
 `profile.py` (timers), `executable.py` (the callable).
 """
 
@@ -34,4 +40,6 @@ class NumpyBackend:
         """`config.profile` times every op of each run (see `last_profile`)."""
         timers = Profile() if config.profile else None
         iterations: dict[str, int] = {}
-        return NumpyExecutable(plan_main(module, config, timers, iterations), timers, iterations)
+        held_sparse: set[str] = set()
+        plan = plan_main(module, config, timers, iterations, held_sparse)
+        return NumpyExecutable(plan, timers, iterations, held_sparse)

@@ -20,8 +20,8 @@ is planned once, from the static shapes:
   letters. A contraction path does not apply: max does not distribute over a
   product of values of either sign.
 
-Two-dimensional contractions go through the `@` operator, which is also
-where `scipy.sparse` relations will plug in.
+These kernels see dense arrays only; `sparse.py` has the kernels for
+operands that may be `scipy.sparse` relations.
 """
 
 from __future__ import annotations

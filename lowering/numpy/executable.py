@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from fuse.errors import FuseError
@@ -18,19 +19,28 @@ class NumpyExecutable:
     results in `@main` order.
 
     After each run, `fixpoint_iterations` maps each fixpoint's tensor names
-    (joined by ", ") to its iteration count, and `last_profile` lists
-    (op description, seconds) per op when compiled with `profile=True`
-    (None otherwise). Both describe the last run, so one executable should
-    not be run from several threads at once when they are read.
+    (joined by ", ") to its iteration count, `held_sparse` names the inputs
+    and fixpoint tensors that the run held as scipy.sparse matrices, and
+    `last_profile` lists (op description, seconds) per op when compiled with
+    `profile=True` (None otherwise). All describe the last run, so one
+    executable should not be run from several threads at once when they are
+    read. Results are always dense arrays.
 
     Floating-point exceptions (overflow, division by zero, log of 0) give
     IEEE results silently, as the other backends do.
     """
 
-    def __init__(self, plan: Plan, profile: Profile | None, iterations: dict[str, int]):
+    def __init__(
+        self,
+        plan: Plan,
+        profile: Profile | None,
+        iterations: dict[str, int],
+        held_sparse: set[str],
+    ):
         self._plan = plan
         self._profile = profile
         self._iterations = iterations
+        self._held_sparse = held_sparse
 
     def __call__(self, args: Sequence[ArrayLike]) -> list[np.ndarray]:
         plan = self._plan
@@ -43,6 +53,11 @@ class NumpyExecutable:
                     f"input {name} has shape {array.shape}, but the program expects {shape}"
                 )
         self._iterations.clear()
+        self._held_sparse.clear()
+        for n in plan.relation_inputs:
+            arrays[n] = plan.to_relation(arrays[n])
+            if sp.issparse(arrays[n]):
+                self._held_sparse.add(plan.arg_names[n])
         if self._profile is not None:
             self._profile.reset()
         with np.errstate(all="ignore"):
@@ -56,3 +71,7 @@ class NumpyExecutable:
     @property
     def fixpoint_iterations(self) -> dict[str, int]:
         return dict(self._iterations)
+
+    @property
+    def held_sparse(self) -> frozenset[str]:
+        return frozenset(self._held_sparse)

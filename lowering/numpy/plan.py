@@ -5,11 +5,18 @@ resolved here and baked into kernels (`kernels.py`, `einsum.py`); each
 kernel is bound to its operand and result slots as one step. Constants and
 index functions are evaluated here and stored, read-only, in the value
 table's template, so they cost nothing per run.
+
+Representations are decided here too (`relations.py`): every slot is known
+to be dense or "maybe sparse". An op whose operands are all dense gets its
+dense kernel unchanged, with no run-time checks; an op with a maybe-sparse
+operand gets a kernel of `sparse.py` or, where there is none, the dense
+kernel behind a densifying wrapper. Results of `@main`, and fixpoint values
+held dense, are made dense where they may not be.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +50,14 @@ from fuse.dialects.fuse.dataflow import (
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.errors import FuseError
 
-from . import kernels
+from . import kernels, sparse
 from .einsum import einsum
-from .fixpoint import Fixpoint
+from .fixpoint import Fixpoint, tracker
 from .kernels import Array, Kernel, Shape
 from .profile import Profile
 from .region import Region, Step, Values
+from .relations import Relations, input_converter, plan_relations
+from .sparse import Value
 
 DEFAULT_EPS = 1e-5
 
@@ -56,12 +65,15 @@ DEFAULT_EPS = 1e-5
 @dataclass(frozen=True)
 class Plan:
     """`@main`, compiled: run `region` on a copy of `template` (constants in
-    place, None elsewhere) with the converted arguments."""
+    place, None elsewhere) with the converted arguments, after
+    `to_relation` has had its say on the arguments at `relation_inputs`."""
 
     region: Region
     template: list[Any]
     arg_names: tuple[str, ...]
     arg_shapes: tuple[Shape, ...]
+    relation_inputs: tuple[int, ...]
+    to_relation: Callable[[Array], Value]
 
 
 def plan_main(
@@ -69,6 +81,7 @@ def plan_main(
     config: ExecutionConfig,
     profile: Profile | None,
     iterations: dict[str, int],
+    held_sparse: set[str],
 ) -> Plan:
     main = next(
         (op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == "main"),
@@ -76,13 +89,19 @@ def plan_main(
     )
     if main is None:
         raise FuseError("the module has no func.func @main to run")
-    planner = _Planner(config, profile, iterations)
-    region = planner.region(main.body.block, depth=0)
+    relations = plan_relations(main, config)
+    planner = _Planner(config, profile, iterations, held_sparse, relations)
+    for n in relations.inputs:
+        planner.sparse[planner.slot(main.body.block.args[n])] = True
+    results = [False] * len(main.function_type.outputs.data)  # returned dense
+    region = planner.region(main.body.block, depth=0, sparse_yields=results)
     return Plan(
         region,
         planner.template,
         tuple(_arg_names(main)),
         tuple(planner.shapes[slot] for slot in region.arg_slots),
+        relations.inputs,
+        input_converter(config),
     )
 
 
@@ -97,29 +116,44 @@ def _arg_names(main: FuncOp) -> list[str]:
 
 
 class _Planner:
-    """Assigns value-table slots and turns ops into steps."""
+    """Assigns value-table slots and turns ops into steps. `sparse[slot]`:
+    the slot may hold a scipy.sparse matrix."""
 
     def __init__(
-        self, config: ExecutionConfig, profile: Profile | None, iterations: dict[str, int]
+        self,
+        config: ExecutionConfig,
+        profile: Profile | None,
+        iterations: dict[str, int],
+        held_sparse: set[str],
+        relations: Relations,
     ):
         self.config = config
         self.profile = profile
         self.iterations = iterations
+        self.held_sparse = held_sparse
+        self.relations = relations
         self.slots: dict[SSAValue, int] = {}
         self.shapes: list[Shape] = []
+        self.sparse: list[bool] = []
         self.template: list[Any] = []
 
     def slot(self, value: SSAValue) -> int:
         if value not in self.slots:
-            self.slots[value] = len(self.template)
-            self.shapes.append(_static_shape(value))
-            self.template.append(None)
+            self.slots[value] = self.new_slot(_static_shape(value))
         return self.slots[value]
+
+    def new_slot(self, shape: Shape) -> int:
+        self.shapes.append(shape)
+        self.sparse.append(False)
+        self.template.append(None)
+        return len(self.template) - 1
 
     def shape(self, value: SSAValue) -> Shape:
         return self.shapes[self.slot(value)]
 
-    def region(self, block: Block, depth: int) -> Region:
+    def region(self, block: Block, depth: int, sparse_yields: Sequence[bool]) -> Region:
+        """The compiled block; a yielded value that may be sparse where
+        `sparse_yields` says dense is made dense by one more step."""
         arg_slots = tuple(self.slot(arg) for arg in block.args)
         terminator = block.last_op
         if not isinstance(terminator, ReturnOp | YieldOp):
@@ -133,12 +167,16 @@ class _Planner:
                 steps.append(step)
                 slots = (self.slot(v) for v in dead_after.get(op, ()))
                 releases.append(tuple(n for n in slots if self.template[n] is None))
-        return Region(
-            tuple(steps),
-            tuple(releases),
-            arg_slots,
-            tuple(self.slot(value) for value in terminator.operands),
-        )
+        yield_slots = []
+        for value, keep_sparse in zip(terminator.operands, sparse_yields, strict=True):
+            slot = self.slot(value)
+            if self.sparse[slot] and not keep_sparse:
+                dense = self.new_slot(self.shapes[slot])
+                steps.append(_bind(sparse.to_dense, (slot,), dense))
+                releases.append(())
+                slot = dense
+            yield_slots.append(slot)
+        return Region(tuple(steps), tuple(releases), arg_slots, tuple(yield_slots))
 
     def op(self, op: Operation, depth: int) -> Step | None:
         """The step of one op, or None for a constant (stored in the template)."""
@@ -153,21 +191,49 @@ class _Planner:
         return self.profile.timed(entry, step) if self.profile else step
 
     def kernel_step(self, op: Operation) -> Step:
-        kernel = _KERNELS[type(op)](op, self)
-        return _bind(kernel, tuple(self.slot(v) for v in op.operands), self.slot(op.results[0]))
+        operands = tuple(self.slot(v) for v in op.operands)
+        result = self.slot(op.results[0])
+        kernel, self.sparse[result] = self.kernel(op, [self.sparse[n] for n in operands])
+        return _bind(kernel, operands, result)
+
+    def kernel(self, op: Operation, maybe_sparse: list[bool]) -> tuple[Kernel, bool]:
+        """The kernel of `op` given which operands may be sparse, and whether
+        its result may be (only a rank-2 one can)."""
+        if op.results[0] in self.relations.steps:
+            return sparse.step, True
+        if not any(maybe_sparse):
+            return _KERNELS[type(op)](op, self), False
+        builder = _SPARSE_KERNELS.get(type(op))
+        relational = builder(op, self, maybe_sparse) if builder else None
+        if relational is not None:
+            return relational, len(self.shape(op.results[0])) == 2
+        return sparse.densified(_KERNELS[type(op)](op, self), maybe_sparse), False
 
     def fixpoint(self, op: FixpointOp, depth: int) -> Fixpoint:
-        init = self.region(op.init.block, depth + 1) if op.init is not None else None
+        held = self.relations.fixpoint(op)
+        # the body's arguments: iterates, then (semi-naive) their deltas
+        for arg, is_sparse in zip(op.body.block.args, held * 2, strict=False):
+            self.sparse[self.slot(arg)] = is_sparse
+        for result, is_sparse in zip(op.results_, held, strict=True):
+            self.sparse[self.slot(result)] = is_sparse
+        init = self.region(op.init.block, depth + 1, held) if op.init is not None else None
+        kinds = op.delta_kinds or [None] * len(held)  # naive: no deltas
         return Fixpoint(
             tensors=tuple(op.tensor_names),
-            body=self.region(op.body.block, depth + 1),
+            body=self.region(op.body.block, depth + 1, held),
             init=init,
-            deltas=tuple(str(kind) for kind in op.delta_kinds),
-            zeros=tuple(_frozen(np.zeros(self.shape(r), dtype=np.float32)) for r in op.results_),
+            trackers=tuple(tracker(k, s) for k, s in zip(kinds, held, strict=True)),
+            zeros=tuple(
+                sparse.zeros(self.shape(r))
+                if is_sparse
+                else _frozen(np.zeros(self.shape(r), dtype=np.float32))
+                for r, is_sparse in zip(op.results_, held, strict=True)
+            ),
             tolerance=op.tolerance.value.data if op.tolerance else self.config.tolerance,
             max_iters=op.max_iters.value.data if op.max_iters else self.config.max_iters,
             result_slots=tuple(self.slot(r) for r in op.results_),
             iterations=self.iterations,
+            held_sparse=self.held_sparse,
         )
 
 
@@ -330,6 +396,24 @@ def _constant(op: ConstantOp, shape: Shape) -> Array:
 def _index_fn(op: IndexFnOp, shape: Shape) -> Array:
     position = op.position.value.data if op.position is not None else None
     return kernels.index_tensor(op.fn.data, shape, position)
+
+
+def _sparse_einsum(op: EinsumOp, planner: _Planner, maybe_sparse: list[bool]) -> Kernel | None:
+    inputs, output = parse_subscripts(op.subscripts.data)
+    shapes = [planner.shape(v) for v in op.inputs]
+    return sparse.einsum(inputs, output, op.kind.data, shapes, maybe_sparse)
+
+
+def _sparse_binary(op: BinaryOp, planner: _Planner, maybe_sparse: list[bool]) -> Kernel | None:
+    shapes = [planner.shape(op.lhs), planner.shape(op.rhs)]
+    return sparse.binary(op.fn.data, op.subscripts.data, shapes, maybe_sparse)
+
+
+# Ops with kernels for maybe-sparse operands (None: densify after all).
+_SPARSE_KERNELS: dict[type[Operation], Callable[[Any, _Planner, list[bool]], Kernel | None]] = {
+    EinsumOp: _sparse_einsum,
+    BinaryOp: _sparse_binary,
+}
 
 
 _CONSTANTS: dict[type[Operation], Callable[[Any, Shape], Array]] = {
