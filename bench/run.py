@@ -15,7 +15,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Row, print_table
 
-BENCHMARKS = ("frontend", "numpy_backend", "chain", "jax_backend")
+BENCHMARKS = (
+    "frontend",
+    "numpy_backend",
+    "chain",
+    "jax_backend",
+    "cache",
+    "transitive_closure",
+    "demand",
+)
 
 
 def main(selected: list[str]) -> int:

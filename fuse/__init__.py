@@ -19,10 +19,16 @@ if TYPE_CHECKING:
     from fuse.config import ExecutionConfig
     from fuse.errors import FuseError
     from fuse.program import Program
+    from fuse.runtime.policies import RuntimePolicies
 
-__all__ = ["ExecutionConfig", "FuseError", "Program"]
+__all__ = ["ExecutionConfig", "FuseError", "Program", "RuntimePolicies"]
 
-_HOMES = {"ExecutionConfig": "fuse.config", "FuseError": "fuse.errors", "Program": "fuse.program"}
+_HOMES = {
+    "ExecutionConfig": "fuse.config",
+    "FuseError": "fuse.errors",
+    "Program": "fuse.program",
+    "RuntimePolicies": "fuse.runtime.policies",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -80,27 +80,31 @@ def _inputs(bindings: Sequence[str], runner) -> dict[str, np.ndarray]:
 
 
 def _print_exports(exports: dict[str, np.ndarray]) -> None:
+    from fuse.runtime.runner import to_host
+
     if len(exports) == 1:
         [(name, value)] = exports.items()
         print(f"{name} =")
-        print(np.array2string(np.asarray(value), threshold=200))
+        print(np.array2string(to_host(value), threshold=200))
         return
-    print(json.dumps({name: np.asarray(v).tolist() for name, v in exports.items()}))
+    print(json.dumps({name: to_host(v).tolist() for name, v in exports.items()}))
 
 
 def _write_exports(path: str, exports: dict[str, np.ndarray], runner) -> None:
     """One export: written in the file's format; several: an `.npz` with a
     key per export, or a `.json` map."""
     from fuse.runtime.io import SinkSpec, atomic_write
+    from fuse.runtime.runner import to_host
 
+    exports = {name: to_host(value) for name, value in exports.items()}
     target = Path(path).resolve()
     if len(exports) == 1:
         [(name, value)] = exports.items()
-        runner.io.write(target, np.asarray(value), key=name)
+        runner.io.write(target, value, key=name)
     elif target.suffix == ".npz":
-        runner.io.write_all(SinkSpec(str(target), np.asarray(v), key=n) for n, v in exports.items())
+        runner.io.write_all(SinkSpec(str(target), v, key=n) for n, v in exports.items())
     elif target.suffix == ".json":
-        text = json.dumps({n: np.asarray(v).tolist() for n, v in exports.items()})
+        text = json.dumps({n: v.tolist() for n, v in exports.items()})
         atomic_write(target, lambda stream: stream.write(text.encode()))
     else:
         raise FuseError(f"--out {path}: several exports need an .npz or .json file")

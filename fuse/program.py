@@ -22,6 +22,7 @@ from fuse.config import ExecutionConfig
 from fuse.errors import SourceText
 from fuse.frontend import ast, load
 from fuse.lowering.ir_builder import build_module
+from fuse.runtime.policies import RuntimePolicies
 
 
 class Program:
@@ -59,7 +60,12 @@ class Program:
         backend: str = "numpy",
         config: ExecutionConfig | None = None,
         cache_dir: str | os.PathLike | None = None,
+        policies: RuntimePolicies | None = None,
     ):  # -> Runner (imported lazily: the runtime pulls in backends)
+        """A runner for `backend`. `cache_dir` keeps compile artifacts on disk
+        across processes; `policies` supply weights (see docs/runtime.md)."""
         from fuse.runtime.runner import Runner
 
-        return Runner(self, backend, config or ExecutionConfig(), cache_dir)
+        return Runner(
+            self, backend, config or ExecutionConfig(), cache_dir, policies or RuntimePolicies()
+        )

@@ -2,8 +2,11 @@
 
 A backend takes a module whose `func.func @main` is at the dataflow level
 with static shapes, and returns an `Executable`: a callable from the
-arguments of `@main` (NumPy arrays, in order) to its results (NumPy arrays,
-in order). The host runtime (`fuse.runtime`) maps names to positions using
+arguments of `@main` (in order) to its results (in order). The numpy and jax
+backends take and return NumPy arrays; the torch backend returns torch
+tensors (on its device, carrying autograd history). A backend may define
+`prepare_input(value)` to take runtime inputs in its own form (torch keeps
+tensors that require grad); otherwise the runner hands it fp32 NumPy arrays. The host runtime (`fuse.runtime`) maps names to positions using
 the argument and result attributes that `fuse-stratify` writes:
 
 * argument `{fuse.name = "W"}` (and `fuse.source = "w.npy"` for sources);

@@ -1,9 +1,11 @@
 """Running a compiled program: inputs in, exports out, sinks written.
 
 A `Runner` specializes the program to the shapes of its inputs (file
-sources and runtime inputs), runs the pass pipeline once per distinct shape
-signature, hands the dataflow module to the backend and caches the result,
-the way `jax.jit` caches per input signature.
+sources, weights from `RuntimePolicies`, runtime inputs), runs the pass
+pipeline once per distinct shape signature, hands the dataflow module to the
+backend and caches the result, the way `jax.jit` caches per input signature.
+With a `cache_dir`, each such compile goes through the on-disk artifact
+cache (`fuse.runtime.cache`); runs with a known signature never touch it.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from xdsl.utils.exceptions import DiagnosticException
 from fuse.config import ExecutionConfig
 from fuse.dialects.fuse import ProgramOp, TensorOp
 from fuse.errors import FuseError
-from fuse.lowering.backend import Backend, Executable
+from fuse.lowering.backend import Backend
 from fuse.pipeline import DECLARATIVE_PASSES, dataflow_passes, run_passes
+from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_key
 from fuse.runtime.domains import sink_domains
 from fuse.runtime.explain import Explanation, describe_rules
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
+from fuse.runtime.policies import RuntimePolicies, Weights, check_sharding
 
 BACKEND_NAMES = ("numpy", "torch", "jax", "xla")
 
@@ -48,28 +52,6 @@ def get_backend(name: str) -> Backend:
     raise ValueError(
         f"backend={name!r}: allowed values are {', '.join(repr(b) for b in BACKEND_NAMES)}"
     )
-
-
-@dataclass(frozen=True)
-class OutputSpec:
-    """One result of `@main`: an export (`name`) or a sink (`path`, `dims`)."""
-
-    name: str | None
-    path: str | None
-    dims: tuple[str, ...] = ()
-
-
-@dataclass
-class CompiledPlan:
-    """One shape specialization of a program."""
-
-    module: ModuleOp
-    executable: Executable
-    arguments: list[str]
-    outputs: list[OutputSpec]
-    explanation: Explanation
-    compile_seconds: float
-    sink_domains: list[tuple[str | None, ...]]
 
 
 def _string(attrs: DictionaryAttr, key: str) -> str | None:
@@ -111,6 +93,7 @@ class Runner:
     backend_name: str
     config: ExecutionConfig
     cache_dir: Any = None
+    policies: RuntimePolicies = field(default_factory=RuntimePolicies)
     backend: Backend = field(init=False)
     plans: dict[tuple, CompiledPlan] = field(init=False, default_factory=dict)
     last_plan: CompiledPlan | None = field(init=False, default=None)
@@ -119,23 +102,30 @@ class Runner:
     def __post_init__(self) -> None:
         self.backend = get_backend(self.backend_name)
         self.io = IOContext(Path(self.program.base_dir))
-        self.declarations = self._input_declarations()
-
-    def _input_declarations(self) -> list[_InputDeclaration]:
-        module = self.program.declarative_module()
-        return [
+        self.cache = ArtifactCache(self.cache_dir) if self.cache_dir is not None else None
+        tensors = [
+            op for op in self.program.declarative_module().walk() if isinstance(op, TensorOp)
+        ]
+        self.declarations = [
             _InputDeclaration(
                 op.tensor_name, op.tensor_type.get_num_dims(), op.source.data if op.source else None
             )
-            for op in module.walk()
-            if isinstance(op, TensorOp) and (op.input is not None or op.source is not None)
+            for op in tensors
+            if op.input is not None or op.source is not None
         ]
+        self.weights = Weights(
+            self.policies, [d.name for d in self.declarations], self._read_source
+        )
+        self.sharding = check_sharding(
+            self.policies.sharding,
+            {op.tensor_name: op.tensor_type.get_num_dims() for op in tensors},
+        )
 
     # --- inputs -----------------------------------------------------------------
 
     def bind_inputs(self, inputs: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
         """Every input and source as an fp32 array: runtime inputs override
-        file sources."""
+        the policies' weights, which override file sources."""
         inputs = dict(inputs or {})
         known = {d.name for d in self.declarations}
         unknown = sorted(set(inputs) - known)
@@ -144,25 +134,23 @@ class Runner:
                 f"unknown input '{unknown[0]}': the program's inputs are "
                 f"{', '.join(sorted(known)) or 'none'}"
             )
-        sources = self.io.load_all(
-            SourceSpec(d.name, d.source, _dim_keys(d.name, d.rank))
-            for d in self.declarations
-            if d.source is not None and d.name not in inputs
-        )
+        stored = self._stored_values(inputs)
+        prepare = getattr(self.backend, "prepare_input", _as_float32)
         bound: dict[str, np.ndarray] = {}
         for declaration in self.declarations:
             if declaration.name in inputs:
-                array = np.asarray(_to_numpy(inputs[declaration.name]), dtype=np.float32)
-            elif declaration.name in sources:
-                array = np.asarray(sources[declaration.name], dtype=np.float32)
+                array = prepare(inputs[declaration.name])
+            elif declaration.name in stored:
+                array = stored[declaration.name]
             else:
                 raise FuseError(
                     f"missing runtime input '{declaration.name}': pass it in run(inputs=...)"
                 )
             if array.ndim != declaration.rank:
                 raise FuseError(
-                    f"input '{declaration.name}' has rank {array.ndim} (shape {array.shape}), "
-                    f"but the program uses it with rank {declaration.rank}"
+                    f"input '{declaration.name}' has rank {array.ndim} "
+                    f"(shape {tuple(array.shape)}), but the program uses it with rank "
+                    f"{declaration.rank}"
                 )
             bound[declaration.name] = array
         return bound
@@ -170,21 +158,43 @@ class Runner:
     def load_sources(
         self, overridden: Collection[str], *, require_all: bool = True
     ) -> dict[str, np.ndarray]:
-        """Every file source not `overridden` by a runtime input, read in one
-        pass so relation files share symbol tables. With `require_all`, a
-        runtime input missing from `overridden` is an error."""
+        """Every weight and file source not `overridden` by a runtime input.
+        With `require_all`, a runtime input missing from `overridden` is an
+        error."""
         if require_all:
             for declaration in self.declarations:
-                if declaration.source is None and declaration.name not in overridden:
+                if (
+                    declaration.source is None
+                    and declaration.name not in overridden
+                    and declaration.name not in self.weights.supplied
+                ):
                     raise FuseError(
                         f"missing runtime input '{declaration.name}': pass it in run(inputs=...)"
                     )
+        return self._stored_values(overridden)
+
+    def _stored_values(self, overridden: Collection[str]) -> dict[str, np.ndarray]:
+        """fp32 values of the inputs not `overridden`: from the policies
+        (weight store, dequantized, adapted) where they supply one, else from
+        the source file. Sources are read in one pass so relation files share
+        symbol tables."""
+        supplied = self.weights.supplied
         loaded = self.io.load_all(
             SourceSpec(d.name, d.source, _dim_keys(d.name, d.rank))
             for d in self.declarations
-            if d.source is not None and d.name not in overridden
+            if d.source is not None and d.name not in overridden and d.name not in supplied
         )
-        return {name: np.asarray(array, dtype=np.float32) for name, array in loaded.items()}
+        values = {name: np.asarray(array, dtype=np.float32) for name, array in loaded.items()}
+        values.update((n, self.weights.value(n)) for n in supplied if n not in overridden)
+        return values
+
+    def _read_source(self, name: str) -> tuple[np.ndarray, str] | None:
+        """Tensor `name`'s source file, read for the policies, and its path."""
+        for declaration in self.declarations:
+            if declaration.name == name and declaration.source is not None:
+                spec = SourceSpec(name, declaration.source, _dim_keys(name, declaration.rank))
+                return self.io.load_all([spec])[name], str(self.io.resolve(declaration.source))
+        return None
 
     def known_shapes(self, inputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """Shapes of the given inputs and of every file source, for compiling
@@ -236,17 +246,33 @@ class Runner:
 
     def _compile(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
         start = time.perf_counter()
+        if self.cache is None:
+            plan = self._specialize(shapes)
+        else:
+            key = self._cache_key(shapes)
+            plan = self.cache.compile(
+                key, self.backend, self.config, lambda: self._specialize(shapes)
+            )
+        plan.compile_seconds = time.perf_counter() - start
+        return plan
+
+    def _specialize(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
         module, explanation, domains = self.specialized_module(shapes)
         executable = self.backend.compile(module, self.config)
         arguments, outputs = main_signature(module)
-        return CompiledPlan(
-            module,
-            executable,
-            arguments,
-            outputs,
-            explanation,
-            time.perf_counter() - start,
-            domains,
+        return CompiledPlan(module, executable, arguments, outputs, explanation, domains)
+
+    def _cache_key(self, shapes: Mapping[str, tuple[int, ...]]) -> str:
+        return cache_key(
+            {
+                "program": self.program.text,
+                "file": self.program.file,
+                "backend": self.backend.name,
+                "config": self.config.key(),
+                "shapes": sorted(shapes.items()),
+                "domains": sorted(f"{t}#{k}={d}" for (t, k), d in self.source_domains().items()),
+                "policies": self.policies.fingerprint(),
+            }
         )
 
     # --- running ----------------------------------------------------------------
@@ -265,7 +291,7 @@ class Runner:
         for spec, value in zip(plan.outputs, results, strict=True):
             if spec.path is not None:
                 tables = tuple(self.io.symbols.table(d) if d else None for d in next(domains))
-                sinks.append(SinkSpec(spec.path, np.asarray(value), spec.dims, tables=tables))
+                sinks.append(SinkSpec(spec.path, to_host(value), spec.dims, tables=tables))
             elif spec.name is not None:
                 exports[spec.name] = value
         self.io.write_all(sinks)
@@ -290,15 +316,28 @@ class Runner:
 
         return call
 
+    @property
+    def fx_module(self) -> Any:
+        """Backend `torch`: the `torch.fx.GraphModule` of the last run (or,
+        for a program whose inputs are all sources, of its only plan)."""
+        if self.backend_name != "torch":
+            raise ValueError(
+                f"fx_module needs backend='torch', this runner uses {self.backend_name!r}"
+            )
+        return self._current_plan().executable.fx_module
+
+    def _current_plan(self) -> CompiledPlan:
+        if self.last_plan is not None:
+            return self.last_plan
+        supplied = all(d.source or d.name in self.weights.supplied for d in self.declarations)
+        if not supplied:
+            raise FuseError("run the program first: it has runtime inputs, so no plan exists yet")
+        return self.plan_for(self.bind_inputs({}))
+
     def explain(self) -> str:
         """Each equation with its canonical einsum, projected indices and
         stratum; fixpoint iterations and step times of the last run."""
-        plan = self.last_plan
-        if plan is None:
-            bound = self.bind_inputs({}) if all(d.source for d in self.declarations) else None
-            if bound is None:
-                return "explain(): run the program first (it has runtime inputs)"
-            plan = self.plan_for(bound)
+        plan = self._current_plan()
         return plan.explanation.render(
             self.backend_name,
             plan.compile_seconds,
@@ -313,8 +352,14 @@ def _dim_keys(tensor: str, rank: int) -> tuple[str, ...]:
     return tuple(f"{tensor}#{k}" for k in range(rank))
 
 
-def _to_numpy(value: Any) -> Any:
-    """NumPy view of arrays from other frameworks (torch tensors, jax arrays)."""
+def to_host(value: Any) -> np.ndarray:
+    """A NumPy array of a result or input from any backend (torch tensors,
+    possibly on a device or requiring grad; JAX arrays; NumPy arrays)."""
     if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    return value
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _as_float32(value: Any) -> np.ndarray:
+    """How backends without their own `prepare_input` take runtime inputs."""
+    return np.asarray(to_host(value), dtype=np.float32)
