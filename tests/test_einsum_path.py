@@ -14,7 +14,7 @@ from xdsl.passes import PassPipeline
 
 from fuse import ExecutionConfig, Program
 from fuse.dialects.fuse import EinsumOp
-from fuse.lowering.numpy.einsum import einsum
+from fuse.lowering.numpy.kernels import einsum
 from fuse.passes.einsum_path import EinsumPathPass, contraction_tree
 from fuse.pipeline import available_passes, dataflow_passes
 

@@ -14,7 +14,7 @@ Boolean relations above `config.sparse_threshold` elements are held as
 `scipy.sparse` CSR matrices (`relations.py` has the rule), so a semi-naive
 step costs in proportion to its delta; results are always dense.
 
-Files: `plan.py` (IR walk), `kernels.py` and `einsum.py` (one builder per
+Files: `plan.py` (IR walk), `kernels.py` (one builder per
 op kind), `relations.py` (which values are sparse) and `sparse.py` (their
 kernels), `fixpoint.py` (the loop), `region.py` (the value table's steps),
 `profile.py` (timers), `executable.py` (the callable).

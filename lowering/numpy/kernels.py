@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.special
 
+from fuse.lowering import einsum_plan
 from fuse.lowering.subscripts import Alignment, alignments
 
 Array = np.ndarray
@@ -34,39 +35,50 @@ _SQRT2 = np.float32(math.sqrt(2.0))
 # --- alignment ---------------------------------------------------------------
 
 
-def identity(x: Array) -> Array:
-    return x
+class NumpyOps:
+    """The array calls of a planned einsum, on NumPy arrays."""
+
+    transpose = staticmethod(np.transpose)
+    reshape = staticmethod(np.reshape)
+    matmul = staticmethod(np.matmul)
+    multiply = staticmethod(np.multiply)
+
+    @staticmethod
+    def sum(x: Array, axes: tuple[int, ...]) -> Array:
+        return x.sum(axis=axes)
+
+    @staticmethod
+    def amax(x: Array, axes: tuple[int, ...]) -> Array:
+        return x.max(axis=axes)
+
+    @staticmethod
+    def divide(x: Array, count: int) -> Array:
+        return x / np.float32(count)
+
+    @staticmethod
+    def diagonal(spec: str, x: Array) -> Array:
+        return np.einsum(spec, x)
+
+
+OPS = NumpyOps()
 
 
 def relayout(permutation: tuple[int, ...], shape: Shape, new_shape: Shape) -> Transform:
-    """`x.transpose(permutation).reshape(new_shape)` for an `x` of static
-    `shape`, skipping whichever half is a no-op."""
-    transpose = permutation != tuple(range(len(permutation)))
-    reshape = tuple(shape[d] for d in permutation) != new_shape
-    if transpose and reshape:
-        return lambda x: x.transpose(permutation).reshape(new_shape)
-    if transpose:
-        return lambda x: x.transpose(permutation)
-    if reshape:
-        return lambda x: x.reshape(new_shape)
-    return identity
-
-
-def compose(first: Transform, second: Transform) -> Transform:
-    """`second(first(x))`, without a call layer for an identity."""
-    if first is identity:
-        return second
-    if second is identity:
-        return first
-    return lambda x: second(first(x))
+    return einsum_plan.relayout(OPS, permutation, shape, new_shape)
 
 
 def aligner(alignment: Alignment, shape: Shape) -> Transform:
-    """Lays an operand of static `shape` out along the output's dimensions
-    (a transposed, reshaped view) so that broadcasting does the rest."""
-    permutation = alignment.permutation
-    expanded = alignment.expanded_shape(tuple(shape[d] for d in permutation))
-    return relayout(permutation, shape, expanded)
+    return einsum_plan.aligner(OPS, alignment, shape)
+
+
+def einsum(
+    inputs: Sequence[str],
+    output: str,
+    shapes: Sequence[Shape],
+    kind: str,
+    path: einsum_plan.Path | None = None,
+) -> Kernel:
+    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path)
 
 
 def aligners(subscripts: str, shapes: Sequence[Shape]) -> list[Transform]:
@@ -202,6 +214,28 @@ def topk(k: int, axis: int) -> Kernel:
         return np.where(keep, x, _ZERO)
 
     return run
+
+
+# --- sampling ---------------------------------------------------------------------
+
+
+def sample(samples: int, seed: int) -> Kernel:
+    """`fuse.sample`: a fresh `default_rng(seed)` per run, so a run's draw
+    depends on the weights and the seed only. Weights are normalized in
+    float64: `choice` checks that they sum to 1 more tightly than fp32
+    rounding allows."""
+
+    def run(weights: Array) -> Array:
+        p = weights.astype(np.float64)
+        p /= p.sum()
+        drawn = np.random.default_rng(seed).choice(len(p), size=samples, p=p)
+        return drawn.astype(np.int32)
+
+    return run
+
+
+def gather(dim: int) -> Kernel:
+    return lambda x, indices: np.take(x, indices, axis=dim)
 
 
 # --- constants ---------------------------------------------------------------------

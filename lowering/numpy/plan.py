@@ -1,7 +1,8 @@
 """The IR walk: `func.func @main` at the dataflow level -> a `Plan`.
 
 Every op is visited once. Subscripts, permutations, axes and shapes are
-resolved here and baked into kernels (`kernels.py`, `einsum.py`); each
+resolved here and baked into kernels (`kernels.py`, with einsums planned by
+`fuse.lowering.einsum_plan`); each
 kernel is bound to its operand and result slots as one step. Constants and
 index functions are evaluated here and stored, read-only, in the value
 table's template, so they cost nothing per run.
@@ -39,8 +40,10 @@ from fuse.dialects.fuse.dataflow import (
     ConstantOp,
     EinsumOp,
     FixpointOp,
+    GatherOp,
     IndexFnOp,
     NormalizeOp,
+    SampleOp,
     SelectOp,
     TakeOp,
     TopKOp,
@@ -51,7 +54,6 @@ from fuse.dialects.fuse.declarative import YieldOp
 from fuse.errors import FuseError
 
 from . import kernels, sparse
-from .einsum import einsum
 from .fixpoint import Fixpoint, tracker
 from .kernels import Array, Kernel, Shape
 from .profile import Profile
@@ -340,7 +342,7 @@ def _einsum(op: EinsumOp, planner: _Planner) -> Kernel:
         return lambda: ones
     path = [[n.value.data for n in group.data] for group in op.path.data] if op.path else None
     shapes = [planner.shape(v) for v in op.inputs]
-    return einsum(inputs, output, shapes, op.kind.data, path)
+    return kernels.einsum(inputs, output, shapes, op.kind.data, path)
 
 
 def _binary(op: BinaryOp, planner: _Planner) -> Kernel:
@@ -376,6 +378,14 @@ def _topk(op: TopKOp, planner: _Planner) -> Kernel:
     return kernels.topk(op.k.value.data, op.axis.value.data)
 
 
+def _sample(op: SampleOp, planner: _Planner) -> Kernel:
+    return kernels.sample(op.samples.value.data, op.seed.value.data)
+
+
+def _gather(op: GatherOp, planner: _Planner) -> Kernel:
+    return kernels.gather(op.dim.value.data)
+
+
 _KERNELS: dict[type[Operation], Callable[[Any, _Planner], Kernel]] = {
     EinsumOp: _einsum,
     BinaryOp: _binary,
@@ -385,6 +395,8 @@ _KERNELS: dict[type[Operation], Callable[[Any, _Planner], Kernel]] = {
     TakeOp: _take,
     ConcatOp: _concat,
     TopKOp: _topk,
+    SampleOp: _sample,
+    GatherOp: _gather,
 }
 
 

@@ -31,9 +31,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from fuse.dialects.fuse.dataflow import parse_subscripts
+from fuse.lowering.einsum_plan import identity
 from fuse.lowering.subscripts import align
 
-from .kernels import Array, Kernel, Shape, Transform, aligner, identity
+from .kernels import Array, Kernel, Shape, Transform, aligner
 
 Sparse = sp.csr_array
 Value = Any  # an ndarray or a canonical csr_array

@@ -4,7 +4,7 @@
     [y] = exe([x, w])          # torch tensors (NumPy arrays accepted as inputs)
     exe.fx_module              # the GraphModule: export it, compile it, read its code
 
-Files: `graph.py` (IR walk -> FX graph), `kernels.py` and `einsum.py` (torch
+Files: `graph.py` (IR walk -> FX graph), `kernels.py` (torch
 code per op kind, recorded into the graph), `fixpoint.py` (the fixpoint
 module: a host loop eagerly, `while_loop` under compile/export),
 `device.py` (device and precision from the config), `executable.py` (the

@@ -1,7 +1,8 @@
 """The IR walk: a dataflow-level block -> a `torch.fx.GraphModule`.
 
 Every op is visited once. Its static facts (subscripts, axes, shapes) pick
-a kernel (`kernels.py`, `einsum.py`), and the kernel is called on
+a kernel (`kernels.py`; einsums planned by `fuse.lowering.einsum_plan`), and
+the kernel is called on
 `torch.fx.Proxy` values, which records its torch calls as graph nodes.
 Constants and index functions are evaluated here and become buffers of the
 module (`get_attr` nodes), so they move with `.to(device)` and cost nothing
@@ -39,8 +40,10 @@ from fuse.dialects.fuse.dataflow import (
     ConstantOp,
     EinsumOp,
     FixpointOp,
+    GatherOp,
     IndexFnOp,
     NormalizeOp,
+    SampleOp,
     SelectOp,
     TakeOp,
     TopKOp,
@@ -52,7 +55,6 @@ from fuse.errors import FuseError
 from fuse.lowering.numpy.kernels import index_tensor
 
 from . import kernels
-from .einsum import einsum
 from .fixpoint import FixpointModule, FixpointSpec
 from .kernels import Kernel, Shape
 
@@ -331,7 +333,7 @@ def _einsum(op: EinsumOp, builder: _Builder) -> Kernel:
         return lambda: ones
     path = [[n.value.data for n in group.data] for group in op.path.data] if op.path else None
     shapes = [static_shape(v) for v in op.inputs]
-    return einsum(inputs, output, shapes, op.kind.data, path)
+    return kernels.einsum(inputs, output, shapes, op.kind.data, path)
 
 
 def _binary(op: BinaryOp, builder: _Builder) -> Kernel:
@@ -380,6 +382,14 @@ def _topk(op: TopKOp, builder: _Builder) -> Kernel:
     return kernels.topk(op.k.value.data, op.axis.value.data, static_shape(op.operand))
 
 
+def _sample(op: SampleOp, builder: _Builder) -> Kernel:
+    return kernels.sample(op.samples.value.data, op.seed.value.data)
+
+
+def _gather(op: GatherOp, builder: _Builder) -> Kernel:
+    return kernels.gather(op.dim.value.data)
+
+
 _KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
     EinsumOp: _einsum,
     BinaryOp: _binary,
@@ -389,4 +399,6 @@ _KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
     TakeOp: _take,
     ConcatOp: _concat,
     TopKOp: _topk,
+    SampleOp: _sample,
+    GatherOp: _gather,
 }

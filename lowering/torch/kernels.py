@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from fuse.lowering import einsum_plan
+from fuse.lowering.einsum_plan import identity
 from fuse.lowering.subscripts import Alignment, alignments
 
 Tensor = torch.Tensor
@@ -37,43 +39,62 @@ Shape = tuple[int, ...]
 # --- alignment ---------------------------------------------------------------
 
 
-def identity(x: Tensor) -> Tensor:
-    return x
+class TorchOps:
+    """The array calls of a planned einsum, on torch tensors (or the
+    `torch.fx` proxies a graph is traced with)."""
+
+    @staticmethod
+    def transpose(x: Tensor, permutation: tuple[int, ...]) -> Tensor:
+        return x.permute(permutation)
+
+    @staticmethod
+    def reshape(x: Tensor, shape: Shape) -> Tensor:
+        return x.reshape(shape)
+
+    @staticmethod
+    def sum(x: Tensor, axes: tuple[int, ...]) -> Tensor:
+        return x.sum(dim=axes)
+
+    @staticmethod
+    def amax(x: Tensor, axes: tuple[int, ...]) -> Tensor:
+        return x.amax(dim=axes)
+
+    @staticmethod
+    def matmul(a: Tensor, b: Tensor) -> Tensor:
+        return torch.matmul(a, b)
+
+    @staticmethod
+    def multiply(a: Tensor, b: Tensor) -> Tensor:
+        return a * b
+
+    @staticmethod
+    def divide(x: Tensor, count: int) -> Tensor:
+        return x / count
+
+    @staticmethod
+    def diagonal(spec: str, x: Tensor) -> Tensor:
+        return torch.einsum(spec, x)
+
+
+OPS = TorchOps()
 
 
 def relayout(permutation: tuple[int, ...], shape: Shape, new_shape: Shape) -> Transform:
-    """`x.permute(permutation).reshape(new_shape)` for an `x` of static
-    `shape`, skipping whichever half is a no-op."""
-    permute = permutation != tuple(range(len(permutation)))
-    reshape = tuple(shape[d] for d in permutation) != new_shape
-    if permute and reshape:
-        return lambda x: x.permute(permutation).reshape(new_shape)
-    if permute:
-        return lambda x: x.permute(permutation)
-    if reshape:
-        return lambda x: x.reshape(new_shape)
-    return identity
-
-
-def compose(first: Transform, second: Transform) -> Transform:
-    """`second(first(x))`, without a layer for an identity."""
-    if first is identity:
-        return second
-    if second is identity:
-        return first
-    return lambda x: second(first(x))
+    return einsum_plan.relayout(OPS, permutation, shape, new_shape)
 
 
 def aligner(alignment: Alignment, shape: Shape) -> Transform:
-    """Lays an operand of static `shape` out along the output's dimensions
-    so that broadcasting does the rest (a permuted, reshaped view)."""
-    permutation = alignment.permutation
-    permuted = tuple(shape[d] for d in permutation)
-    template = alignment.shape_template
-    if all(d is None for d in template[len(template) - len(shape) :]):
-        # Inserted dims lead: broadcasting adds them, so no reshape is needed.
-        return relayout(permutation, shape, permuted)
-    return relayout(permutation, shape, alignment.expanded_shape(permuted))
+    return einsum_plan.aligner(OPS, alignment, shape, leading_ones=False)
+
+
+def einsum(
+    inputs: Sequence[str],
+    output: str,
+    shapes: Sequence[Shape],
+    kind: str,
+    path: einsum_plan.Path | None = None,
+) -> Kernel:
+    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path)
 
 
 def aligners(subscripts: str, shapes: Sequence[Shape]) -> list[Transform]:
@@ -217,3 +238,27 @@ def topk(k: int, axis: int, shape: Shape) -> Kernel:
         return torch.where(keep, x, 0.0)
 
     return run
+
+
+# --- sampling ---------------------------------------------------------------------
+
+
+def sample(samples: int, seed: int) -> Kernel:
+    """`fuse.sample` as one graph node calling `draw`: a node cannot hold a
+    `torch.Generator` (FX code generation cannot spell one), so the node
+    makes its own, on the weights' device, each run."""
+    return lambda weights: weights.tracer.create_proxy(
+        "call_function", draw, (weights, samples, seed), {}
+    )
+
+
+def draw(weights: Tensor, samples: int, seed: int) -> Tensor:
+    """`samples` positions drawn with replacement from `weights` (sampled in
+    fp32 whatever the compute type), by a generator seeded with `seed`."""
+    generator = torch.Generator(weights.device).manual_seed(seed)
+    drawn = torch.multinomial(weights.float(), samples, replacement=True, generator=generator)
+    return drawn.int()
+
+
+def gather(dim: int) -> Kernel:
+    return lambda x, indices: x.index_select(dim, indices)
