@@ -1,8 +1,8 @@
 """AST -> `fuse` dialect, declarative level.
 
 One `fuse.tensor` per tensor the program mentions, one `fuse.rule` per
-equation, one `fuse.sink` per sink and one `fuse.export` per export, each
-carrying its source location. Rule bodies mirror the right-hand side:
+equation, one `fuse.sink` per sink, one `fuse.export` per export and one
+`fuse.query` per query, each carrying its source location. Rule bodies mirror the right-hand side:
 builtin calls stay calls (their lowering is `fuse-stratify`'s job), except
 two that are pure sugar for constructs the dialect already has:
 `reduce_max`/`reduce_mean` become `fuse.project`, and `tucker_dense` becomes
@@ -45,6 +45,7 @@ from fuse.dialects.fuse import (
     NegateOp,
     ProgramOp,
     ProjectOp,
+    QueryOp,
     RuleOp,
     SinkOp,
     TensorOp,
@@ -133,6 +134,8 @@ class _Collector:
                     info.boolean |= lhs.boolean
                 case ast.Sink(rhs=rhs):
                     self.visit(rhs)
+                case ast.Query(tensor=name, indices=indices):
+                    self.see(name, indices, lhs=False)
                 case ast.Export():
                     pass
 
@@ -366,6 +369,10 @@ class IRBuilder:
                 return SinkOp(path, self.body(rhs, None))
             case ast.Export(name=name):
                 return ExportOp(name)
+            case ast.Query(tensor=name, indices=indices):
+                return QueryOp(
+                    name, [p.name if isinstance(p, ast.IndexVar) else p.value for p in indices]
+                )
             case ast.Source():
                 return None  # recorded on the declaration
         raise AssertionError(f"unhandled statement {statement!r}")

@@ -24,6 +24,7 @@ from fuse.frontend.ast import (
     Negate,
     Number,
     Program,
+    Query,
     Sink,
     Source,
     Statement,
@@ -109,6 +110,7 @@ statements: st.SearchStrategy[Statement] = st.one_of(
     st.builds(Source, lhss, st.text(max_size=6)),
     st.builds(Sink, st.text(max_size=6), values),
     st.builds(Export, names),
+    st.builds(Query, names, rhs_indices.map(tuple), st.booleans()),
 )
 programs = st.builds(Program, st.lists(statements, max_size=5).map(tuple))
 
@@ -151,6 +153,8 @@ def test_parse_inverts_print(program: Program) -> None:
         'W[h, d] = "ckpt/w.npy"',
         '"out.npy" = Y[i, j]',
         "export Y",
+        "Path(3, y)?",
+        "Y[i, 0]?",
     ],
 )
 def test_canonical_text_is_a_fixed_point(text: str) -> None:

@@ -1,10 +1,11 @@
 """The declarative level of the `fuse` dialect.
 
 A `fuse.program` is an order-free set of statements, exactly as written:
-one `fuse.tensor` declaration per tensor, one `fuse.rule` per equation, and
-`fuse.sink` / `fuse.export` for outputs. Rule bodies compute the right-hand
-side as indexed expressions (`!fuse.expr<i, k>`): tensors are loaded by
-symbol and combined by index name, so no order of evaluation is implied.
+one `fuse.tensor` declaration per tensor, one `fuse.rule` per equation,
+`fuse.sink` / `fuse.export` for outputs and `fuse.query` for queries. Rule
+bodies compute the right-hand side as indexed expressions
+(`!fuse.expr<i, k>`): tensors are loaded by symbol and combined by index
+name, so no order of evaluation is implied.
 
 ```mlir
 fuse.program {
@@ -409,6 +410,48 @@ class ExportOp(IRDLOperation):
     def verify_(self) -> None:
         if _lookup_declaration(self, self.tensor) is None:
             raise VerifyException(f"export of undeclared tensor @{self.tensor.root_reference.data}")
+
+
+@irdl_op_definition
+class QueryOp(IRDLOperation):
+    """`Path(3, y)?`: asks for tensor `Path` at the integer positions (bound)
+    over the named ones (free). `fuse-demand` answers it: the program then
+    computes only what the query reaches and returns the answer alone.
+
+    ```mlir
+    fuse.query @Path[3, y]
+    ```
+    """
+
+    name = "fuse.query"
+
+    tensor = prop_def(SymbolRefAttr)
+    indices = prop_def(IndexListAttr)
+
+    traits = traits_def(HasParent(ProgramOp))
+
+    def __init__(self, tensor: str, indices: Sequence[str | int]):
+        super().__init__(
+            properties={"tensor": symbol_ref(tensor), "indices": index_list(tuple(indices))}
+        )
+
+    @property
+    def tensor_name(self) -> str:
+        return self.tensor.root_reference.data
+
+    def verify_(self) -> None:
+        _verify_access(self, self.tensor, self.indices, "fuse.query")
+
+    def print(self, printer: Printer) -> None:
+        print_access(printer, self.tensor, self.indices)
+        printer.print_op_attributes(self.attributes)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> QueryOp:
+        tensor, indices = parse_access(parser)
+        op = cls(tensor.root_reference.data, indices.data)
+        op.attributes |= parser.parse_optional_attr_dict()
+        return op
 
 
 # --- rule bodies ---------------------------------------------------------------

@@ -206,7 +206,19 @@ class Export:
     span: Span = _span()
 
 
-Statement = Equation | Source | Sink | Export
+@dataclass(frozen=True)
+class Query:
+    """`Path(3, y)?`: asks for the values of `tensor` at the integer
+    positions (bound) over the named ones (free). A program with queries
+    returns their answers, computed on demand: only what they reach."""
+
+    tensor: str
+    indices: tuple[Index, ...] = ()
+    boolean: bool = False
+    span: Span = _span()
+
+
+Statement = Equation | Source | Sink | Export | Query
 
 
 @dataclass(frozen=True)

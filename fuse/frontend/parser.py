@@ -6,6 +6,7 @@ Grammar (a statement ends at a newline outside brackets, or at the end):
                 | STRING '=' expr                         sink
                 | lhs ('=' | '+=' | 'max=' | 'avg=') expr equation; a source
                                                           when expr is a STRING
+                | lhs '?'                                 query; no dotted index
     lhs        := NAME ('[' indices ']' | '(' indices ')')?
     indices    := (index (',' index)* ','?)?
     index      := NAME '.'? | INT                         '.' on a lhs only
@@ -53,6 +54,7 @@ from fuse.frontend.ast import (
     Number,
     Program,
     ProjectionOperator,
+    Query,
     Sink,
     Source,
     Span,
@@ -203,8 +205,10 @@ class _Parser:
         rhs = self._value(self._expr())
         return Sink(str(path.value), rhs, self._span_from(path))
 
-    def _equation_or_source(self) -> Equation | Source:
+    def _equation_or_source(self) -> Equation | Source | Query:
         lhs = self._lhs()
+        if self._at("?"):
+            return self._query(lhs)
         tok = self._tok
         if tok.kind is not _OP or tok.text not in _ASSIGN_OPS:
             hint = ""
@@ -220,6 +224,19 @@ class _Parser:
         else:
             self._value(rhs)
         return Equation(lhs, op, rhs, self._span_from(lhs.span))
+
+    def _query(self, access: Lhs) -> Query:
+        """`Path(3, y)?`: the access was parsed as a left-hand side, which
+        allows a dotted index; a query has no normalization to apply it to."""
+        self._advance()  # '?'
+        for index in access.indices:
+            if isinstance(index, IndexVar) and index.dotted:
+                self._fail(
+                    f"dotted index '{index.name}.' in a query: a dot marks the "
+                    "normalization axis of the tensor being defined",
+                    index.span,
+                )
+        return Query(access.name, access.indices, access.boolean, self._span_from(access.span))
 
     def _lhs(self) -> Lhs:
         name = self._advance()

@@ -25,6 +25,7 @@ from fuse.frontend.ast import (
     Negate,
     Number,
     Program,
+    Query,
     Sink,
     Source,
     Statement,
@@ -140,6 +141,8 @@ def print_statement(statement: Statement) -> str:
         return f"{_lhs(statement.lhs)} = {_string(statement.path)}"
     if isinstance(statement, Sink):
         return f"{_string(statement.path)} = {print_expr(statement.rhs)}"
+    if isinstance(statement, Query):
+        return f"{_access(statement.tensor, statement.indices, statement.boolean)}?"
     return f"export {statement.name}"
 
 

@@ -24,6 +24,8 @@ diagnostic naming the tensor or builtin at fault and pointing at it, and
 * A tensor only on right-hand sides is a runtime input, not an error; an
   `export` or a sink naming a tensor that no equation or source mentions is
   "undefined tensor".
+* A query (`Path(3, y)?`) names a tensor that an equation or a source
+  defines (a runtime input has nothing to compute), with its rank.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from fuse.frontend.ast import (
     Negate,
     Number,
     Program,
+    Query,
     Sink,
     Source,
     Span,
@@ -162,6 +165,7 @@ class _Checker:
         self._booleans: dict[str, _First] = {}
         self._projections: dict[str, _First] = {}
         self._mentioned: set[str] = set()
+        self._defined: set[str] = set()
 
     def _error(self, message: str, span: Span) -> None:
         self.diagnostics.append(self._source.diagnostic(message, span))
@@ -174,6 +178,8 @@ class _Checker:
                 self._source_statement(statement)
             elif isinstance(statement, Sink):
                 self._sink(statement)
+            elif isinstance(statement, Query):
+                self._rank(statement.tensor, len(statement.indices), statement.span)
         if complete:  # else a statement lost to a syntax error may define what is missing
             self._undefined(program)
 
@@ -190,6 +196,7 @@ class _Checker:
 
     def _define(self, lhs: Lhs) -> None:
         self._mentioned.add(lhs.name)
+        self._defined.add(lhs.name)
         self._rank(lhs.name, len(lhs.indices), lhs.span)
         first = self._booleans.setdefault(lhs.name, _First(lhs.boolean, lhs.span))
         if first.value != lhs.boolean:
@@ -201,13 +208,22 @@ class _Checker:
             )
 
     def _undefined(self, program: Program) -> None:
-        """Exports and sinks of tensors that nothing defines or reads."""
+        """Exports and sinks of tensors that nothing defines or reads, and
+        queries of tensors that nothing defines."""
         for statement in program.statements:
             if isinstance(statement, Export):
                 self._require_defined(statement.name, statement.span, "exported")
             elif isinstance(statement, Sink):
                 for ref in _refs_and_calls(statement.rhs)[0]:
                     self._require_defined(ref.name, ref.span, "written to a sink")
+            elif isinstance(statement, Query) and statement.tensor not in self._defined:
+                kind = (
+                    "runtime input" if statement.tensor in self._mentioned else "undefined tensor"
+                )
+                self._error(
+                    f"query of {kind} '{statement.tensor}': no equation or source defines it",
+                    statement.span,
+                )
 
     def _require_defined(self, name: str, span: Span, role: str) -> None:
         if name not in self._mentioned:

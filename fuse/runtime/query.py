@@ -1,0 +1,106 @@
+"""`runner.query("Path", x=3)`: one query, answered on demand.
+
+The query becomes a query statement, `Path(3, y)?`, added to a copy of the
+program's syntax tree, so it takes exactly the way of a query written in
+the program: the semantic checks, the IR builder, and `fuse-demand`, which
+computes only what the query reaches. Each distinct query gets its own
+runner, with the asking runner's backend, configuration and policies,
+compiled on first use (then once per input shapes, like any runner) and
+kept while the asking runner lives.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import operator
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fuse.dialects.fuse import TensorOp
+from fuse.errors import FuseError
+from fuse.frontend import ast, check, print_program
+
+if TYPE_CHECKING:
+    from fuse.runtime.runner import Runner
+
+_QueryKey = tuple[str, tuple[tuple[str, int], ...]]
+
+# id(asking runner) -> its query runners; an entry goes with its runner.
+_compiled: dict[int, dict[_QueryKey, Runner]] = {}
+
+
+def query(
+    runner: Runner, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int
+) -> np.ndarray:
+    """The values of `tensor` with the indices named in `bindings` fixed to
+    those positions: an array over its other indices, in declaration order
+    (the names of its first left-hand side, as `fuse compile --emit fuse`
+    shows them). `inputs` are the program's runtime inputs, as for `run`."""
+    (answer,) = query_runner(runner, tensor, **bindings).run(inputs).values()
+    return answer
+
+
+def query_runner(runner: Runner, tensor: str, **bindings: int) -> Runner:
+    """The runner whose program is `runner`'s with this query as its only
+    one (its single export is the answer), compiled on first use."""
+    positions = {name: _position(tensor, name, value) for name, value in bindings.items()}
+    compiled = _compiled.get(id(runner))
+    if compiled is None:
+        compiled = _compiled[id(runner)] = {}
+        weakref.finalize(runner, _compiled.pop, id(runner), None)
+    key = (tensor, tuple(sorted(positions.items())))
+    if key not in compiled:
+        compiled[key] = _query_runner(runner, tensor, positions)
+    return compiled[key]
+
+
+def _position(tensor: str, name: str, value: object) -> int:
+    try:
+        position = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        position = -1
+    if isinstance(value, bool) or position < 0:
+        raise FuseError(
+            f"query of '{tensor}': index {name}={value!r} must be a non-negative integer"
+        )
+    return position
+
+
+def _query_runner(runner: Runner, tensor: str, positions: Mapping[str, int]) -> Runner:
+    """A runner for the program with this query as its only one."""
+    from fuse.runtime.runner import Runner
+
+    program = runner.program
+    declaration = next(
+        (
+            op
+            for op in program.declarative_module().walk()
+            if isinstance(op, TensorOp) and op.tensor_name == tensor
+        ),
+        None,
+    )
+    if declaration is None:
+        raise FuseError(f"query of undefined tensor '{tensor}': the program does not mention it")
+    names = [str(n) for n in declaration.indices.data]
+    unknown = sorted(set(positions) - set(names))
+    if unknown:
+        raise FuseError(
+            f"query of '{tensor}': it has no index '{unknown[0]}' "
+            f"(its indices: {', '.join(names) or 'none'})"
+        )
+    indices = tuple(
+        ast.IndexConst(positions[n]) if n in positions else ast.IndexVar(n) for n in names
+    )
+    # The program's own queries are left out: they would be answered too.
+    kept = [s for s in program.ast.statements if not isinstance(s, ast.Query)]
+    statements = (*kept, ast.Query(tensor, indices))
+    querying = copy.copy(program)
+    querying.ast = dataclasses.replace(program.ast, statements=statements)
+    check(querying.ast, program.source)
+    # What the program is, for the artifact cache; diagnostics keep `source`.
+    querying.text = print_program(querying.ast)
+    return Runner(querying, runner.backend_name, runner.config, runner.cache_dir, runner.policies)
