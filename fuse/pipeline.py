@@ -21,7 +21,14 @@ from xdsl.transforms import get_all_passes
 from fuse.config import ExecutionConfig
 from fuse.passes.registry import all_passes
 
-DECLARATIVE_PASSES = ("fuse-canonicalize-projections", "fuse-infer-shapes", "fuse-stratify")
+# `fuse-demand` answers queries and is a no-op on a program without any, so
+# it runs in every mode: a query is itself the demand.
+DECLARATIVE_PASSES = (
+    "fuse-canonicalize-projections",
+    "fuse-demand",
+    "fuse-infer-shapes",
+    "fuse-stratify",
+)
 
 
 def available_passes() -> dict[str, type[ModulePass]]:
@@ -41,6 +48,10 @@ def dataflow_passes(config: ExecutionConfig) -> list[str]:
         if config.fixpoint_strategy != "naive" and "fuse-semi-naive" in registered:
             passes.append(f"fuse-semi-naive{{strategy={config.fixpoint_strategy}}}")
         passes += ["cse", "dce"]
+    if config.projection == "monte_carlo":
+        # Before the paths, so the sampled einsums get one. No seed: 0.
+        seed = config.seed if config.seed is not None else 0
+        passes.append(f"fuse-monte-carlo{{samples={config.samples} seed={seed}}}")
     if config.opt_level >= 2 and "fuse-einsum-path" in registered:
         passes.append("fuse-einsum-path{strategy=auto}")
     return passes

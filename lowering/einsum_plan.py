@@ -19,7 +19,9 @@ traced). Every contraction is planned once:
 * mean: the sum divided by the number of projected positions;
 * max: the broadcast product of all operands, maximized over the projected
   letters (a path does not apply: max does not distribute over a product of
-  values of either sign).
+  values of either sign). That product is materialized, so with a
+  `block_size` (`ExecutionConfig.block_size`) it is computed in blocks of
+  that many positions of the output's first letter, bounding its memory.
 
 Also here, because every kernel of both backends uses them: `relayout`
 (transpose then reshape, skipping no-op halves), `aligner` (an operand laid
@@ -55,6 +57,7 @@ class ArrayOps(Protocol):
     def matmul(self, a: Array, b: Array) -> Array: ...
     def multiply(self, a: Array, b: Array) -> Array: ...
     def divide(self, x: Array, count: int) -> Array: ...
+    def concatenate(self, arrays: Sequence[Array], axis: int) -> Array: ...
     def diagonal(self, spec: str, x: Array) -> Array:
         """A one-operand einsum such as `"iij->ij"`."""
         ...
@@ -118,6 +121,7 @@ def einsum(
     shapes: Sequence[Shape],
     kind: str,
     path: Path | None = None,
+    block_size: int | None = None,
 ) -> Kernel:
     """The kernel of one `fuse.einsum` with at least one operand."""
     sizes = {
@@ -129,7 +133,7 @@ def einsum(
     diagonals = [planner.diagonal(letters) for letters in inputs]
     distinct = [letters for _, letters in diagonals]
     if kind == "max":
-        body = planner.max_product(distinct, output)
+        body = planner.max_product(distinct, output, block_size)
     else:
         body = planner.sum(distinct, output, path)
         count = math.prod(sizes[c] for c in set("".join(distinct)) - set(output))
@@ -232,17 +236,33 @@ class _Planner:
 
         return run
 
-    def max_product(self, inputs: Sequence[str], output: str) -> Kernel:
+    def max_product(self, inputs: Sequence[str], output: str, block_size: int | None) -> Kernel:
         ops = self.ops
         projected = "".join(c for c in dict.fromkeys("".join(inputs)) if c not in output)
         full = output + projected
         layouts = [aligner(ops, align(letters, full), self.shape(letters)) for letters in inputs]
         axes = tuple(range(len(output), len(full)))
 
-        def run(*arrays: Array) -> Array:
+        def whole(*arrays: Array) -> Array:
             product = functools.reduce(
                 ops.multiply, (layout(x) for layout, x in zip(layouts, arrays, strict=True))
             )
             return ops.amax(product, axes) if axes else product
 
-        return run
+        rows = self.sizes[output[0]] if output else 0
+        if block_size is None or not axes or rows <= block_size:
+            return whole
+        blocked = [output[0] in letters for letters in inputs]
+
+        def in_blocks(*arrays: Array) -> Array:
+            laid_out = [layout(x) for layout, x in zip(layouts, arrays, strict=True)]
+            parts = []
+            for start in range(0, rows, block_size):
+                block = [
+                    x[start : start + block_size] if cut else x
+                    for x, cut in zip(laid_out, blocked, strict=True)
+                ]
+                parts.append(ops.amax(functools.reduce(ops.multiply, block), axes))
+            return ops.concatenate(parts, 0)
+
+        return in_blocks

@@ -27,6 +27,13 @@ Lowering of each op kind (the semantics are the ops' docstrings):
   gives the k-th largest value v and its position p; an entry is kept when
   it is > v, or == v at a position <= p. This is exactly "the k largest,
   ties to the lower position", with no scatter.
+* `fuse.sample`: inverse-CDF sampling. `stablehlo.rng_bit_generator`
+  (THREE_FRY, constant state `[seed, 0]`) gives S 32-bit words; their top
+  24 bits scaled by 2^-24 are uniforms u in [0, 1). The CDF of the weights
+  is a prefix sum (log2 J shifted adds, in f32), and sample s is the count
+  of CDF entries <= u_s * total, clamped to J - 1 (against rounding at the
+  top): an S x J compare and a reduce.
+* `fuse.gather`: `gather` of one-position slices along the dimension.
 * `fuse.fixpoint`: a `stablehlo.while` (below).
 
 Fixpoints. The loop carries `(iterations: i32, converged: i1, change: f32,
@@ -83,11 +90,14 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
     BFloat16Type,
+    DenseIntOrFPElementsAttr,
     DictionaryAttr,
     Float16Type,
     Float32Type,
     FunctionType,
+    IntegerType,
     ModuleOp,
+    Signedness,
     StringAttr,
     TensorType,
     i1,
@@ -101,7 +111,7 @@ from xdsl_jax.dialects import stablehlo as hlo
 from fuse.dialects.fuse import dataflow as df
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
-from fuse.lowering.jax.extra_ops import ErfOp, SortOp
+from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp, SortOp
 from fuse.lowering.jax.hlo_builder import F32, HloBuilder, element_type_of, shape_of
 
 PRECISIONS: dict[str, Callable[[], Attribute]] = {
@@ -260,6 +270,10 @@ class _FunctionLowering:
                 return [b.concatenate(args, op.axis.value.data)]
             case df.TopKOp():
                 return [_topk(b, args[0], op.k.value.data, op.axis.value.data)]
+            case df.SampleOp():
+                return [_sample(b, args[0], op.samples.value.data, op.seed.value.data)]
+            case df.GatherOp():
+                return [b.gather(args[0], op.dim.value.data, args[1])]
             case df.FixpointOp():
                 return self._fixpoint(b, op, env)
         raise _fail(f"cannot lower '{op.name}' (is the function at the dataflow level?)")
@@ -468,6 +482,38 @@ def _topk(b: HloBuilder, x: SSAValue, k: int, axis: int) -> SSAValue:
     )
     keep = b.binary(hlo.OrOp, b.compare("GT", x, kth_value), tied_before)
     return b.select(keep, x, b.full(0.0, shape))
+
+
+def _sample(b: HloBuilder, weights: SSAValue, samples: int, seed: int) -> SSAValue:
+    """`samples` positions drawn from `weights` by inverse CDF (module docstring)."""
+    size = shape_of(weights)[0]
+    cdf = _prefix_sums(b, b.convert(weights, F32))
+    total = b.reshape(b.slice(cdf, [size - 1], [size]), [])
+    state_type = TensorType(IntegerType(64, Signedness.UNSIGNED), [2])
+    state = b.constant(DenseIntOrFPElementsAttr.from_list(state_type, [seed, 0]))
+    words_type = IntegerType(32, Signedness.UNSIGNED)
+    rng = RngBitGeneratorOp(state, RngAlgorithm.THREE_FRY, TensorType(words_type, [samples]))
+    b.block.add_op(rng)
+    top_bits = b.binary(hlo.ShiftRightLogicalOp, rng.output, b.full(8, [samples], words_type))
+    uniforms = b.binary(hlo.MultiplyOp, b.convert(top_bits, F32), b.full(2.0**-24, [samples], F32))
+    targets = b.binary(hlo.MultiplyOp, uniforms, b.broadcast(total, [samples], []))
+    grid = [samples, size]
+    below = b.compare("LE", b.broadcast(cdf, grid, [1]), b.broadcast(targets, grid, [0]))
+    counts = b.reduce(b.select(below, b.full(1, grid, i32), b.full(0, grid, i32)), [1], "add")
+    return b.binary(hlo.MinimumOp, counts, b.full(size - 1, [samples], i32))
+
+
+def _prefix_sums(b: HloBuilder, x: SSAValue) -> SSAValue:
+    """Inclusive prefix sums of a rank-1 `x`: log2(n) steps of adding a copy
+    shifted right by 1, 2, 4, ... (zeros shifted in)."""
+    size = shape_of(x)[0]
+    shift = 1
+    while shift < size:
+        zeros = b.full(0.0, [shift], element_type_of(x))
+        shifted = b.concatenate([zeros, b.slice(x, [0], [size - shift])], 0)
+        x = b.binary(hlo.AddOp, x, shifted)
+        shift *= 2
+    return x
 
 
 def _delta(b: HloBuilder, kind: str, new: SSAValue, old: SSAValue) -> SSAValue:

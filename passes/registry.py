@@ -37,6 +37,7 @@ def all_passes() -> dict[str, PassFactory]:
         "fuse-demand": _lazy("demand", "DemandPass"),
         "fuse-einsum-path": _lazy("einsum_path", "EinsumPathPass"),
         "fuse-infer-shapes": _lazy("infer_shapes", "InferShapesPass"),
+        "fuse-monte-carlo": _lazy("monte_carlo", "MonteCarloPass"),
         "fuse-semi-naive": _lazy("semi_naive", "SemiNaivePass"),
         "fuse-stratify": _lazy("stratify", "StratifyPass"),
     }

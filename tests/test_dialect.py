@@ -44,6 +44,7 @@ from fuse.dialects.fuse import (
     ExprType,
     FixpointOp,
     Fuse,
+    GatherOp,
     IndexFnOp,
     LiteralOp,
     LoadOp,
@@ -51,7 +52,9 @@ from fuse.dialects.fuse import (
     NormalizeOp,
     ProgramOp,
     ProjectOp,
+    QueryOp,
     RuleOp,
+    SampleOp,
     SelectOp,
     SinkOp,
     TakeOp,
@@ -154,6 +157,7 @@ def program_module() -> ModuleOp:
             softmax_rule,
             sink,
             ExportOp("C"),
+        QueryOp("C", [2, "j"]),
         ]
     )
     return ModuleOp([program])
@@ -216,6 +220,16 @@ def structural_module() -> ModuleOp:
     return ModuleOp([func("structural", [tensor(5, 4), tensor(5, 3)], build)])
 
 
+def sampling_module() -> ModuleOp:
+    def build(q: SSAValue, x: SSAValue) -> list[Operation]:
+        idx = SampleOp(q, 16, 7)
+        idx.attributes["note"] = StringAttr("drawn")
+        taken = GatherOp(x, 1, idx.result)
+        return [idx, taken, ReturnOp(taken.result)]
+
+    return ModuleOp([func("sampling", [tensor(100), tensor(4, 100)], build)])
+
+
 def fixpoint_module() -> ModuleOp:
     square = tensor(5, 5)
 
@@ -249,6 +263,7 @@ MODULES: dict[str, Callable[[], ModuleOp]] = {
     "normalize": normalize_module,
     "constant": constant_module,
     "structural": structural_module,
+    "sampling": sampling_module,
     "fixpoint": fixpoint_module,
 }
 
@@ -539,6 +554,13 @@ NEGATIVE: list[tuple[str, Callable[[], Operation], str]] = [
     ),
     ("topk k", lambda: TopKOp(value(tensor(4, 3)), 0, 1), "fuse.topk needs k >= 1"),
     ("topk axis", lambda: TopKOp(value(tensor(4, 3)), 1, 2), "fuse.topk axis 2 is out of range"),
+    ("sample rank", lambda: SampleOp(value(tensor(4, 3)), 8, 1), "rank-1 tensor of weights"),
+    ("sample seed", lambda: SampleOp(value(tensor(4)), 8, -1), "needs a seed >= 0, got -1"),
+    (
+        "gather indices",
+        lambda: GatherOp(value(tensor(4, 3)), 0, value(tensor(2))),
+        "fuse.gather indices must be a rank-1 integer tensor",
+    ),
     (
         "naive fixpoint arity",
         lambda: _naive_with_arity(2),

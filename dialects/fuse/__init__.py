@@ -1,7 +1,8 @@
 """The `fuse` dialect: tensor logic at two levels.
 
 * declarative (`declarative.py`): a `fuse.program` of tensor declarations,
-  one rule per equation, sinks and exports; order-free, tensors by symbol.
+  one rule per equation, sinks, exports and queries; order-free, tensors by
+  symbol.
 * dataflow (`dataflow.py`): SSA tensors inside `func.func @main`; einsums,
   elementwise and normalization ops, and `fuse.fixpoint` for recursion.
 """
@@ -15,8 +16,10 @@ from .dataflow import (
     ConstantOp,
     EinsumOp,
     FixpointOp,
+    GatherOp,
     IndexFnOp,
     NormalizeOp,
+    SampleOp,
     SelectOp,
     TakeOp,
     TopKOp,
@@ -31,6 +34,7 @@ from .declarative import (
     NegateOp,
     ProgramOp,
     ProjectOp,
+    QueryOp,
     RuleOp,
     SinkOp,
     TensorOp,
@@ -45,6 +49,7 @@ Fuse = Dialect(
         RuleOp,
         SinkOp,
         ExportOp,
+        QueryOp,
         LoadOp,
         LiteralOp,
         ArithOp,
@@ -62,6 +67,8 @@ Fuse = Dialect(
         TakeOp,
         ConcatOp,
         TopKOp,
+        SampleOp,
+        GatherOp,
         FixpointOp,
     ],
     [IndexListAttr, ExprType],

@@ -26,8 +26,10 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     FloatAttr,
     IntegerAttr,
+    IntegerType,
     StringAttr,
     TensorType,
+    i32,
 )
 from xdsl.ir import Attribute, Region, SSAValue
 from xdsl.irdl import (
@@ -889,6 +891,163 @@ class TopKOp(IRDLOperation):
         attributes = parser.parse_optional_attr_dict()
         parser.parse_punctuation(":")
         op = cls(parser.resolve_operand(operand, parser.parse_type()), k, axis)
+        op.attributes |= attributes
+        return op
+
+
+# --- sampling -------------------------------------------------------------------
+
+
+@irdl_op_definition
+class SampleOp(IRDLOperation):
+    """Draws `samples` positions i.i.d. from the categorical distribution
+    proportional to the rank-1 operand `q` (non-negative; the op normalizes
+    it), as i32. `fuse-monte-carlo` emits it to estimate projections.
+
+    The draw is a function of `q` and `seed` alone: every run with the same
+    `q` gets the same positions, so a compiled program is deterministic.
+    Each backend uses its own generator (NumPy `default_rng`, a torch
+    `Generator`, StableHLO `rng_bit_generator` with THREE_FRY), so the same
+    seed gives different positions on different backends: reproducibility
+    is per backend, the distribution is the same everywhere.
+
+    ```mlir
+    %idx = fuse.sample %q samples 64 seed 7 : tensor<1000xf32> -> tensor<64xi32>
+    ```
+    """
+
+    name = "fuse.sample"
+
+    samples = prop_def(IntegerAttr)
+    seed = prop_def(IntegerAttr)
+    weights = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self, weights: SSAValue, samples: int, seed: int, result_type: TensorType | None = None
+    ):
+        super().__init__(
+            properties={"samples": IntegerAttr(samples, 64), "seed": IntegerAttr(seed, 64)},
+            operands=[weights],
+            result_types=[result_type or TensorType(i32, [samples])],
+        )
+
+    def verify_(self) -> None:
+        samples, seed = self.samples.value.data, self.seed.value.data
+        if samples < 1:
+            raise VerifyException(f"fuse.sample needs samples >= 1, got {samples}")
+        if seed < 0:
+            raise VerifyException(f"fuse.sample needs a seed >= 0, got {seed}")
+        if _tensor_type(self.weights, "fuse.sample operand").get_num_dims() != 1:
+            raise VerifyException("fuse.sample draws from a rank-1 tensor of weights")
+        if self.result.type != TensorType(i32, [samples]):
+            raise VerifyException(
+                f"fuse.sample result must be tensor<{samples}xi32>, got {self.result.type}"
+            )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.weights)
+        printer.print_string(f" samples {self.samples.value.data} seed {self.seed.value.data}")
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : ")
+        printer.print_attribute(self.weights.type)
+        printer.print_string(" -> ")
+        printer.print_attribute(self.result.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> SampleOp:
+        weights = parser.parse_unresolved_operand()
+        parser.parse_keyword("samples")
+        samples = parser.parse_integer(allow_boolean=False)
+        parser.parse_keyword("seed")
+        seed = parser.parse_integer(allow_boolean=False)
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        weights_type = parser.parse_type()
+        parser.parse_punctuation("->")
+        result_type = parser.parse_type()
+        op = cls(parser.resolve_operand(weights, weights_type), samples, seed, result_type)
+        op.attributes |= attributes
+        return op
+
+
+@irdl_op_definition
+class GatherOp(IRDLOperation):
+    """Takes the positions `indices` (rank-1, integer) of dimension `dim`:
+    `result[..., s, ...] = operand[..., indices[s], ...]`, so that
+    dimension's size becomes the number of indices.
+
+    ```mlir
+    %g = fuse.gather %X dim 1 (%idx) : (tensor<4x1000xf32>, tensor<64xi32>) -> tensor<4x64xf32>
+    ```
+    """
+
+    name = "fuse.gather"
+
+    dim = prop_def(IntegerAttr)
+    operand = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self,
+        operand: SSAValue,
+        dim: int,
+        indices: SSAValue,
+        result_type: TensorType | None = None,
+    ):
+        """`result_type` defaults to the operand's type with `dim` resized."""
+        if result_type is None:
+            shape = list(operand.type.get_shape())
+            shape[dim] = indices.type.get_shape()[0]
+            result_type = TensorType(operand.type.element_type, shape)
+        super().__init__(
+            properties={"dim": IntegerAttr(dim, 64)},
+            operands=[operand, indices],
+            result_types=[result_type],
+        )
+
+    def verify_(self) -> None:
+        shape = list(self.operand.type.get_shape())
+        dim = self.dim.value.data
+        if not 0 <= dim < len(shape):
+            raise VerifyException(f"fuse.gather dim {dim} is out of range for rank {len(shape)}")
+        indices = _tensor_type(self.indices, "fuse.gather indices")
+        if indices.get_num_dims() != 1 or not isinstance(indices.element_type, IntegerType):
+            raise VerifyException(
+                f"fuse.gather indices must be a rank-1 integer tensor, got {indices}"
+            )
+        shape[dim] = indices.get_shape()[0]
+        expected = TensorType(self.operand.type.element_type, shape)
+        if self.result.type != expected:
+            raise VerifyException(f"fuse.gather result must be {expected}, got {self.result.type}")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.operand)
+        printer.print_string(f" dim {self.dim.value.data} (")
+        printer.print_operand(self.indices)
+        printer.print_string(")")
+        printer.print_op_attributes(self.attributes)
+        print_signature(printer, [self.operand.type, self.indices.type], [self.result.type])
+
+    @classmethod
+    def parse(cls, parser: Parser) -> GatherOp:
+        operand = parser.parse_unresolved_operand()
+        parser.parse_keyword("dim")
+        dim = parser.parse_integer(allow_boolean=False)
+        parser.parse_punctuation("(")
+        indices = parser.parse_unresolved_operand()
+        parser.parse_punctuation(")")
+        attributes = parser.parse_optional_attr_dict()
+        input_types, output_types = parse_signature(parser)
+        values = parser.resolve_operands([operand, indices], input_types, parser.pos)
+        op = cls(values[0], dim, values[1], output_types[0])
         op.attributes |= attributes
         return op
 

@@ -136,6 +136,8 @@ class Runner:
             )
         stored = self._stored_values(inputs)
         prepare = getattr(self.backend, "prepare_input", _as_float32)
+        if not self.config.zero_copy:
+            inputs = {name: _defensive_copy(value) for name, value in inputs.items()}
         bound: dict[str, np.ndarray] = {}
         for declaration in self.declarations:
             if declaration.name in inputs:
@@ -281,6 +283,8 @@ class Runner:
         """Runs the program; returns `{exported name: array}` and writes sinks."""
         bound = self.bind_inputs(inputs)
         plan = self.plan_for(bound)
+        if self.config.validate_device_transfers:
+            _check_device_transfers(inputs or {}, plan.executable)
         start = time.perf_counter()
         results = plan.executable([bound[name] for name in plan.arguments])
         self.last_run_seconds = time.perf_counter() - start
@@ -293,7 +297,7 @@ class Runner:
                 tables = tuple(self.io.symbols.table(d) if d else None for d in next(domains))
                 sinks.append(SinkSpec(spec.path, to_host(value), spec.dims, tables=tables))
             elif spec.name is not None:
-                exports[spec.name] = value
+                exports[spec.name] = value if self.config.zero_copy else _defensive_copy(value)
         self.io.write_all(sinks)
         return exports
 
@@ -315,6 +319,15 @@ class Runner:
             return {name: value for name, value in results.items() if name in exports}
 
         return call
+
+    def query(
+        self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int
+    ) -> np.ndarray:
+        """`tensor` with the named indices fixed (`runner.query("Path", x=3)`),
+        computed on demand: only what the query reaches (`fuse-demand`)."""
+        from fuse.runtime.query import query
+
+        return query(self, tensor, inputs, **bindings)
 
     @property
     def fx_module(self) -> Any:
@@ -358,6 +371,43 @@ def to_host(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     return np.asarray(value)
+
+
+def _device_of(value: Any) -> str:
+    """Where an array lives: `cpu` for NumPy and host arrays, else the
+    torch device (`cuda:0`) or the JAX device's platform and id."""
+    device = getattr(value, "device", None)
+    if device is None or isinstance(device, str):
+        return device or "cpu"
+    if hasattr(device, "platform"):  # a JAX device
+        return "cpu" if device.platform == "cpu" else f"{device.platform}:{device.id}"
+    return "cpu" if device.type == "cpu" else str(device)
+
+
+def _check_device_transfers(inputs: Mapping[str, Any], executable: Any) -> None:
+    """`ExecutionConfig(validate_device_transfers=True)`: a run on an
+    accelerator may not copy a runtime input there implicitly; the caller
+    moves it (`tensor.to(device)`, `jax.device_put`) and so sees every
+    transfer. Runs on the CPU never transfer."""
+    target = _device_of(executable)
+    if target == "cpu":
+        return
+    for name, value in inputs.items():
+        source = _device_of(value)
+        if source != target:
+            raise FuseError(
+                f"ExecutionConfig.validate_device_transfers: input '{name}' is on {source} but "
+                f"the program runs on {target}; move it there explicitly first"
+            )
+
+
+def _defensive_copy(value: Any) -> Any:
+    """`ExecutionConfig(zero_copy=False)`: results the caller owns outright
+    (a backend may hand back read-only or shared buffers, e.g. constants),
+    and inputs the backend cannot alias."""
+    if hasattr(value, "clone"):
+        return value.clone()
+    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
 
 
 def _as_float32(value: Any) -> np.ndarray:

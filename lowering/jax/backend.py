@@ -37,6 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,8 @@ class JaxBackend:
     aliases = ("xla",)
 
     def compile(self, module: ModuleOp, config: ExecutionConfig) -> JaxExecutable:
+        if config.jax_enable_xla_cache:
+            _enable_persistent_cache(config.jax_cache_dir)
         platform, device = _select_device(config.device)
         precision = _resolve_precision(config.precision, platform)
         lowered = module.clone()
@@ -342,6 +345,22 @@ def _numpy_dtype(element_type: str) -> np.dtype:
     if element_type not in names:
         raise FuseError(f"jax backend: no NumPy dtype for element type {element_type}")
     return np.dtype(names[element_type])
+
+
+DEFAULT_XLA_CACHE = "~/.cache/fuse/jax"
+
+
+def _enable_persistent_cache(directory: str | None) -> None:
+    """`ExecutionConfig(jax_enable_xla_cache=True)`: JAX's persistent
+    compilation cache (process-wide, as JAX's own setting is) in
+    `jax_cache_dir`, caching every program however fast it compiled."""
+    import jax
+
+    path = Path(directory or DEFAULT_XLA_CACHE).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def stablehlo_text(module: ModuleOp, config: ExecutionConfig) -> str:

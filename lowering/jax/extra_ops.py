@@ -9,6 +9,9 @@ also the form the backend hands to XLA).
 * `chlo.erf`: `gelu` is defined with the exact error function. StableHLO has
   no `erf`; JAX itself lowers `jax.lax.erf` to `chlo.erf`, and XLA expands it
   to its own accurate polynomial, so the result matches JAX bit for bit.
+* `stablehlo.rng_bit_generator` (and its `rng_algorithm` attribute):
+  `fuse.sample` draws its uniforms from it, with a constant state built
+  from the op's seed.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import BoolAttr, IntegerAttr, TensorType, i64
-from xdsl.ir import Attribute, Region, SSAValue
+from xdsl.dialects.utils import EnumAttribute, StrEnum
+from xdsl.ir import Attribute, Region, SpacedOpaqueSyntaxAttribute, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
+    irdl_attr_definition,
     irdl_op_definition,
     operand_def,
     prop_def,
@@ -74,3 +79,38 @@ class ErfOp(IRDLOperation):
 
     def __init__(self, operand: SSAValue, result_type: Attribute | None = None):
         super().__init__(operands=[operand], result_types=[result_type or operand.type])
+
+
+class RngAlgorithm(StrEnum):
+    DEFAULT = "DEFAULT"
+    THREE_FRY = "THREE_FRY"
+    PHILOX = "PHILOX"
+
+
+@irdl_attr_definition
+class RngAlgorithmAttr(EnumAttribute[RngAlgorithm], SpacedOpaqueSyntaxAttribute):
+    """`#stablehlo<rng_algorithm THREE_FRY>`."""
+
+    name = "stablehlo.rng_algorithm"
+
+
+@irdl_op_definition
+class RngBitGeneratorOp(IRDLOperation):
+    """Random bits of `output_type` from `initial_state` (for THREE_FRY,
+    `tensor<2xui64>`: key and counter); also returns the next state."""
+
+    name = "stablehlo.rng_bit_generator"
+
+    initial_state = operand_def(TensorType)
+    output_state = result_def(TensorType)
+    output = result_def(TensorType)
+    rng_algorithm = prop_def(RngAlgorithmAttr)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, initial_state: SSAValue, algorithm: RngAlgorithm, output_type: Attribute):
+        super().__init__(
+            operands=[initial_state],
+            result_types=[initial_state.type, output_type],
+            properties={"rng_algorithm": RngAlgorithmAttr(algorithm)},
+        )

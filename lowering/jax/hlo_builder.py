@@ -33,6 +33,7 @@ from xdsl_jax.dialects.stablehlo.attributes import (
     ComparisonDirection,
     ComparisonDirectionAttr,
     DotAttr,
+    GatherDimensionNumbers,
     Precision,
     PrecisionAttr,
 )
@@ -192,6 +193,37 @@ class HloBuilder:
                 operands=[values],
                 result_types=[TensorType(element_type_of(values[0]), shape)],
                 properties={"dimension": IntegerAttr(dim, i64)},
+            )
+        )
+
+    def gather(self, value: SSAValue, dim: int, indices: SSAValue) -> SSAValue:
+        """The positions `indices` (rank-1, integer) of dimension `dim`: a
+        `gather` of one-position slices, each index starting one slice."""
+        shape = list(shape_of(value))
+        count = shape_of(indices)[0]
+        rank = len(shape)
+
+        def dims(values: Sequence[int]) -> ArrayAttr[IntegerAttr]:
+            return ArrayAttr([IntegerAttr(d, i64) for d in values])
+
+        numbers = GatherDimensionNumbers(
+            dims([d for d in range(rank) if d != dim]),  # offset_dims: all but `dim`
+            dims([dim]),  # collapsed_slice_dims
+            dims([]),
+            dims([]),
+            dims([dim]),  # start_index_map
+            IntegerAttr(1, i64),  # index_vector_dim: indices are [count, 1]
+        )
+        return self.emit(
+            hlo.GatherOp.build(
+                operands=[value, self.reshape(indices, [count, 1])],
+                result_types=[
+                    TensorType(element_type_of(value), [*shape[:dim], count, *shape[dim + 1 :]])
+                ],
+                properties={
+                    "dimension_numbers": numbers,
+                    "slice_sizes": _i64_array([1 if d == dim else n for d, n in enumerate(shape)]),
+                },
             )
         )
 

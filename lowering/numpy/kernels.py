@@ -59,6 +59,10 @@ class NumpyOps:
     def diagonal(spec: str, x: Array) -> Array:
         return np.einsum(spec, x)
 
+    @staticmethod
+    def concatenate(arrays: Sequence[Array], axis: int) -> Array:
+        return np.concatenate(arrays, axis=axis)
+
 
 OPS = NumpyOps()
 
@@ -77,8 +81,9 @@ def einsum(
     shapes: Sequence[Shape],
     kind: str,
     path: einsum_plan.Path | None = None,
+    block_size: int | None = None,
 ) -> Kernel:
-    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path)
+    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path, block_size)
 
 
 def aligners(subscripts: str, shapes: Sequence[Shape]) -> list[Transform]:

@@ -342,7 +342,8 @@ def _einsum(op: EinsumOp, planner: _Planner) -> Kernel:
         return lambda: ones
     path = [[n.value.data for n in group.data] for group in op.path.data] if op.path else None
     shapes = [planner.shape(v) for v in op.inputs]
-    return kernels.einsum(inputs, output, shapes, op.kind.data, path)
+    block_size = planner.config.block_size
+    return kernels.einsum(inputs, output, shapes, op.kind.data, path, block_size)
 
 
 def _binary(op: BinaryOp, planner: _Planner) -> Kernel:

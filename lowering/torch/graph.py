@@ -69,6 +69,7 @@ class Settings:
     dtype: torch.dtype
     tolerance: float
     max_iters: int
+    block_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -333,7 +334,8 @@ def _einsum(op: EinsumOp, builder: _Builder) -> Kernel:
         return lambda: ones
     path = [[n.value.data for n in group.data] for group in op.path.data] if op.path else None
     shapes = [static_shape(v) for v in op.inputs]
-    return kernels.einsum(inputs, output, shapes, op.kind.data, path)
+    block_size = builder.settings.block_size
+    return kernels.einsum(inputs, output, shapes, op.kind.data, path, block_size)
 
 
 def _binary(op: BinaryOp, builder: _Builder) -> Kernel:

@@ -75,6 +75,10 @@ class TorchOps:
     def diagonal(spec: str, x: Tensor) -> Tensor:
         return torch.einsum(spec, x)
 
+    @staticmethod
+    def concatenate(arrays: Sequence[Tensor], axis: int) -> Tensor:
+        return torch.cat(list(arrays), dim=axis)
+
 
 OPS = TorchOps()
 
@@ -93,8 +97,9 @@ def einsum(
     shapes: Sequence[Shape],
     kind: str,
     path: einsum_plan.Path | None = None,
+    block_size: int | None = None,
 ) -> Kernel:
-    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path)
+    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path, block_size)
 
 
 def aligners(subscripts: str, shapes: Sequence[Shape]) -> list[Transform]:
