@@ -59,9 +59,11 @@ from .declarative import YieldOp
 from .syntax import (
     parse_keyword,
     parse_signature,
+    parse_with_integer_keywords,
     print_keyword,
     print_operand_list,
     print_signature,
+    print_with_integer_keywords,
 )
 
 # --- subscripts ----------------------------------------------------------------
@@ -744,28 +746,15 @@ class TakeOp(IRDLOperation):
             raise VerifyException(f"fuse.take result must have shape {expected}")
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.operand)
-        printer.print_string(f" dim {self.dim.value.data} index {self.position.value.data}")
-        printer.print_op_attributes(self.attributes)
-        printer.print_string(" : ")
-        printer.print_attribute(self.operand.type)
-        printer.print_string(" -> ")
-        printer.print_attribute(self.result.type)
+        keywords = [("dim", self.dim.value.data), ("index", self.position.value.data)]
+        print_with_integer_keywords(printer, self, self.operand, keywords, self.result)
 
     @classmethod
     def parse(cls, parser: Parser) -> TakeOp:
-        operand = parser.parse_unresolved_operand()
-        parser.parse_keyword("dim")
-        dim = parser.parse_integer(allow_boolean=False)
-        parser.parse_keyword("index")
-        position = parser.parse_integer(allow_boolean=False)
-        attributes = parser.parse_optional_attr_dict()
-        parser.parse_punctuation(":")
-        operand_type = parser.parse_type()
-        parser.parse_punctuation("->")
-        result_type = parser.parse_type()
-        op = cls(parser.resolve_operand(operand, operand_type), dim, position, result_type)
+        operand, (dim, position), attributes, result_type = parse_with_integer_keywords(
+            parser, ("dim", "index")
+        )
+        op = cls(operand, dim, position, result_type)
         op.attributes |= attributes
         return op
 
@@ -948,28 +937,15 @@ class SampleOp(IRDLOperation):
             )
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.weights)
-        printer.print_string(f" samples {self.samples.value.data} seed {self.seed.value.data}")
-        printer.print_op_attributes(self.attributes)
-        printer.print_string(" : ")
-        printer.print_attribute(self.weights.type)
-        printer.print_string(" -> ")
-        printer.print_attribute(self.result.type)
+        keywords = [("samples", self.samples.value.data), ("seed", self.seed.value.data)]
+        print_with_integer_keywords(printer, self, self.weights, keywords, self.result)
 
     @classmethod
     def parse(cls, parser: Parser) -> SampleOp:
-        weights = parser.parse_unresolved_operand()
-        parser.parse_keyword("samples")
-        samples = parser.parse_integer(allow_boolean=False)
-        parser.parse_keyword("seed")
-        seed = parser.parse_integer(allow_boolean=False)
-        attributes = parser.parse_optional_attr_dict()
-        parser.parse_punctuation(":")
-        weights_type = parser.parse_type()
-        parser.parse_punctuation("->")
-        result_type = parser.parse_type()
-        op = cls(parser.resolve_operand(weights, weights_type), samples, seed, result_type)
+        weights, (samples, seed), attributes, result_type = parse_with_integer_keywords(
+            parser, ("samples", "seed")
+        )
+        op = cls(weights, samples, seed, result_type)
         op.attributes |= attributes
         return op
 
