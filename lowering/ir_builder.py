@@ -16,6 +16,7 @@ the wrong rank, say) is reported as a `FuseError` with the location.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -52,6 +53,7 @@ from fuse.dialects.fuse import (
     YieldOp,
 )
 from fuse.dialects.fuse.attributes import ProjectionKind, expr_type
+from fuse.dialects.fuse.declarative import concat_part
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend import ast
 from fuse.frontend.builtins import ALIASES, BuiltinKind, lookup
@@ -207,7 +209,15 @@ class _RuleBodyBuilder:
             return self.build_reduction(name, call, keywords)
         if name == "const":
             return self.build_const(call)
-        args = [self.build(arg) for arg in call.args]
+        axis = self.index_name(keywords["axis"]) if "axis" in keywords else None
+        if name == "concat" and axis is not None:
+            # Each argument's stretch of the axis has a size of its own.
+            args = [
+                self.build(_rename_index(arg, axis, concat_part(axis, n)))
+                for n, arg in enumerate(call.args)
+            ]
+        else:
+            args = [self.build(arg) for arg in call.args]
         if name == "tucker_dense":
             result = args[0]
             for arg in args[1:]:
@@ -217,7 +227,9 @@ class _RuleBodyBuilder:
             dotted = self.dotted_axis()
             if dotted is not None:
                 keywords["axis"] = ast.String(dotted)
-        result_indices = CallOp.infer_indices(name, [_names(a) for a in args])
+        if "axis" in keywords:
+            axis = self.index_name(keywords["axis"])
+        result_indices = CallOp.infer_indices(name, [_names(a) for a in args], axis=axis)
         return self.insert(
             CallOp(
                 name,
@@ -308,6 +320,28 @@ class _RuleBodyBuilder:
             case ast.TupleLiteral(items=items) | ast.ListLiteral(items=items):
                 return ArrayAttr([self.keyword_attribute(item) for item in items])
         raise self.outer.error("keyword values must be literals or index names", value.span)
+
+
+def _rename_index(expr: ast.Expr, old: str, new: str) -> ast.Expr:
+    """`expr` with index `old` read as `new` in every tensor access."""
+    match expr:
+        case ast.TensorRef(indices=indices):
+            renamed = tuple(
+                dataclasses.replace(p, name=new)
+                if isinstance(p, ast.IndexVar) and p.name == old
+                else p
+                for p in indices
+            )
+            return dataclasses.replace(expr, indices=renamed)
+        case ast.BinaryOp(lhs=lhs, rhs=rhs):
+            return dataclasses.replace(
+                expr, lhs=_rename_index(lhs, old, new), rhs=_rename_index(rhs, old, new)
+            )
+        case ast.Negate(operand=operand):
+            return dataclasses.replace(expr, operand=_rename_index(operand, old, new))
+        case ast.Call(args=args):
+            return dataclasses.replace(expr, args=tuple(_rename_index(a, old, new) for a in args))
+    return expr
 
 
 def _names(value: SSAValue) -> tuple[str, ...]:

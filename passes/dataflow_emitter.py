@@ -47,6 +47,7 @@ from fuse.dialects.fuse import (
     UnaryOp,
 )
 from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.dialects.fuse.declarative import part_of
 
 from .expr_tree import names_of
 from .infer_shapes import location_prefix
@@ -353,16 +354,23 @@ class BodyEmitter:
         return attr.data if isinstance(attr, StringAttr) else default
 
     def lower_concat(self, op: CallOp, args: list[Indexed]) -> Indexed:
-        first = args[0]
-        if any(set(a.names) != set(first.names) for a in args[1:]):
-            raise self.error("concat operands must vary over the same indices")
-        aligned = [self.permute(a, first.names) for a in args]
-        axis = self.axis_of(op, first)
-        shape = [self.size(n) for n in first.names]
+        """Each argument is laid out in the result's index order, its own part
+        of the axis (`concat_part`) standing where the axis stands."""
+        names = names_of(op.result)
+        axis_name = op.axis if op.axis is not None else args[0].names[-1]
+        axis = names.index(axis_name)
+        aligned = []
+        for arg in args:
+            part = next((n for n in arg.names if part_of(n) == axis_name), axis_name)
+            order = [part if n == axis_name else n for n in names]
+            if set(order) != set(arg.names):
+                raise self.error("concat operands must vary over the same indices")
+            aligned.append(self.permute(arg, order))
+        shape = [self.size(n) for n in names]
         parts = [a.value.type.get_shape()[axis] for a in aligned]
         shape[axis] = DYNAMIC_INDEX if DYNAMIC_INDEX in parts else sum(parts)
         concat = ConcatOp(axis, [a.value for a in aligned], TensorType(f32, shape))
-        return Indexed(self.emit(concat), first.names)
+        return Indexed(self.emit(concat), names)
 
     def lower_topk(self, op: CallOp, args: list[Indexed]) -> Indexed:
         x = args[0]

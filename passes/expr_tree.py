@@ -25,6 +25,7 @@ from fuse.dialects.fuse import (
     ProjectOp,
     YieldOp,
 )
+from fuse.dialects.fuse.declarative import CONCAT_PART, concat_part, part_of
 
 
 def yielded_value(body: Region) -> SSAValue:
@@ -50,7 +51,12 @@ class BodyRebuilder:
         self.block = Block()
 
     def name(self, index: str | int) -> str | int:
-        return self.rename_map.get(index, index) if isinstance(index, str) else index
+        if not isinstance(index, str):
+            return index
+        axis = part_of(index)
+        if axis is not None and index not in self.rename_map:  # a concat part follows its axis
+            return concat_part(str(self.name(axis)), int(index.rpartition(CONCAT_PART)[2]))
+        return self.rename_map.get(index, index)
 
     def emit(self, op: Operation) -> SSAValue:
         self.block.add_op(op)
@@ -95,7 +101,13 @@ class BodyRebuilder:
             axis = keywords.get("axis")
             if isinstance(axis, StringAttr):
                 keywords["axis"] = StringAttr(str(self.name(axis.data)))
-        result = CallOp.infer_indices(op.callee.data, [names_of(a) for a in args], index_args)
+        axis = keywords.get("axis") if keywords is not None else None
+        result = CallOp.infer_indices(
+            op.callee.data,
+            [names_of(a) for a in args],
+            index_args,
+            axis.data if isinstance(axis, StringAttr) else None,
+        )
         return CallOp(
             op.callee.data,
             args,

@@ -28,8 +28,9 @@ from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
-from fuse.dialects.fuse import LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
+from fuse.dialects.fuse import CallOp, LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
 from fuse.dialects.fuse.attributes import IndexPosition
+from fuse.dialects.fuse.declarative import part_of
 
 
 def location_prefix(op: Operation) -> str:
@@ -93,6 +94,18 @@ def _bind_body(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> No
                 access.result.type.names, access.value.type.get_shape(), strict=True
             ):
                 sizes.bind(index, size, "const literal")
+    for call in op.body.walk():
+        if isinstance(call, CallOp) and call.callee.data == "concat" and call.axis is not None:
+            _bind_concatenated(sizes, call, call.axis)
+
+
+def _bind_concatenated(sizes: _RuleSizes, call: CallOp, axis: str) -> None:
+    """A concat's axis is as long as its arguments' parts together."""
+    parts = [n for arg in call.args for n in arg.type.names if part_of(n) == axis]
+    known = [sizes.sizes.get(part) for part in parts]
+    if parts and all(binding is not None for binding in known):
+        total = sum(binding.size for binding in known if binding is not None)
+        sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b))
 
 
 def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:

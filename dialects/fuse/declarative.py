@@ -83,6 +83,20 @@ from .syntax import (
     print_signature,
 )
 
+CONCAT_PART = "#"
+
+
+def concat_part(axis: str, number: int) -> str:
+    """The index standing for `axis` inside argument `number` of a `concat`:
+    the parts of the axis have sizes of their own (`a#0`, `a#1`)."""
+    return f"{axis}{CONCAT_PART}{number}"
+
+
+def part_of(index: str) -> str | None:
+    """The axis a `concat` part index stands for, or None."""
+    axis, separator, _ = index.partition(CONCAT_PART)
+    return axis if separator else None
+
 
 def ordered_union(*index_lists: Sequence[str]) -> tuple[str, ...]:
     """Indices of a product: every operand's indices, in order of first
@@ -772,12 +786,17 @@ class CallOp(IRDLOperation):
 
     @staticmethod
     def infer_indices(
-        callee: str, arg_indices: Sequence[Sequence[str]], index_args: Sequence[str] = ()
+        callee: str,
+        arg_indices: Sequence[Sequence[str]],
+        index_args: Sequence[str] = (),
+        axis: str | None = None,
     ) -> tuple[str, ...]:
         """The indices a call's result varies over. Index functions vary over
         their index arguments; `attention(Q, K, V)` over Q's indices not
-        shared with K, then V's indices not in K alone; every other builtin
-        over the union of its arguments' indices."""
+        shared with K, then V's indices not in K alone; `concat` over its
+        arguments' indices with each argument's part of the `axis`
+        (`concat_part(axis, k)`, sized apart) joined into `axis`; every
+        other builtin over the union of its arguments' indices."""
         if index_args:
             return tuple(index_args)
         if callee == "attention":
@@ -786,7 +805,16 @@ class CallOp(IRDLOperation):
             return ordered_union(
                 [n for n in query if n not in key], [n for n in value if n not in attended]
             )
+        if callee == "concat" and axis is not None:
+            return ordered_union(
+                *([axis if part_of(n) == axis else n for n in names] for names in arg_indices)
+            )
         return ordered_union(*arg_indices)
+
+    @property
+    def axis(self) -> str | None:
+        axis = self.keyword("axis")
+        return axis.data if isinstance(axis, StringAttr) else None
 
     def keyword(self, name: str) -> Attribute | None:
         if self.keywords is None:
@@ -813,6 +841,17 @@ class CallOp(IRDLOperation):
         if given < builtin.min_args or (builtin.max_args is not None and given > builtin.max_args):
             raise VerifyException(
                 f"builtin '{builtin.name}' takes {builtin.arity_text()} arguments, got {given}"
+            )
+        expected = self.infer_indices(
+            self.callee.data,
+            [a.type.names for a in self.args],
+            [str(n) for n in self.index_args.data] if self.index_args else (),
+            self.axis,
+        )
+        if self.result.type.names != expected:
+            raise VerifyException(
+                f"fuse.call {self.callee.data} varies over {list(expected)}, "
+                f"but its result type says {list(self.result.type.names)}"
             )
 
     def print(self, printer: Printer) -> None:

@@ -424,6 +424,12 @@ BUILTIN_CASES = [
         lambda i: {"C": np.concatenate([i["A"], i["B"]], axis=1)},
     ),
     Case(
+        "builtin_concat_parts_of_different_sizes_transposed",
+        'C[d, p] = concat(A[p, d], B[p, d], X[p, d] * 2, axis="d")\nexport C',
+        {"A": normal(79, 3, 2), "B": normal(80, 3, 5), "X": normal(81, 3, 1)},
+        lambda i: {"C": np.concatenate([i["A"], i["B"], 2 * i["X"]], axis=1).T},
+    ),
+    Case(
         "builtin_topk_ties",
         "T[p, t] = topk(X[p, t], k=2)\nexport T",
         {"X": TIES},
