@@ -20,6 +20,7 @@ BENCHMARKS = (
     "numpy_backend",
     "chain",
     "jax_backend",
+    "torch_backends",
     "cache",
     "transitive_closure",
     "demand",
