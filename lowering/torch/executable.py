@@ -23,7 +23,9 @@ def as_tensor(value: Any) -> torch.Tensor:
     else goes through NumPy. A read-only array is copied: torch cannot wrap
     one without warning, although no kernel writes into its inputs."""
     if isinstance(value, torch.Tensor):
-        return value.to(torch.float32)
+        # `.to` costs microseconds even when it changes nothing; runs of
+        # small programs feel it, so only convert what needs converting.
+        return value if value.dtype == torch.float32 else value.to(torch.float32)
     array = np.asarray(value, dtype=np.float32)
     return torch.from_numpy(array if array.flags.writeable else array.copy())
 
@@ -89,7 +91,9 @@ class TorchExecutable:
             raise FuseError(f"the program takes {len(self.arg_shapes)} inputs, got {len(args)}")
         tensors = []
         for name, arg, shape in zip(self.arg_names, args, self.arg_shapes, strict=True):
-            tensor = as_tensor(arg).to(self.device)
+            tensor = as_tensor(arg)
+            if tensor.device != self.device:
+                tensor = tensor.to(self.device)
             if tuple(tensor.shape) != shape:
                 raise FuseError(
                     f"input {name} has shape {tuple(tensor.shape)}, but the program expects {shape}"
