@@ -27,6 +27,7 @@ from fuse.errors import FuseError
 from fuse.lowering.backend import Backend
 from fuse.pipeline import DECLARATIVE_PASSES, dataflow_passes, run_passes
 from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_key
+from fuse.runtime.declarations import tensor_declarations
 from fuse.runtime.domains import sink_domains
 from fuse.runtime.explain import Explanation, describe_rules
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
@@ -79,13 +80,6 @@ def main_signature(module: ModuleOp) -> tuple[list[str], list[OutputSpec]]:
 
 
 @dataclass
-class _InputDeclaration:
-    name: str
-    rank: int
-    source: str | None
-
-
-@dataclass
 class Runner:
     """A program compiled for one backend and configuration."""
 
@@ -103,23 +97,12 @@ class Runner:
         self.backend = get_backend(self.backend_name)
         self.io = IOContext(Path(self.program.base_dir))
         self.cache = ArtifactCache(self.cache_dir) if self.cache_dir is not None else None
-        tensors = [
-            op for op in self.program.declarative_module().walk() if isinstance(op, TensorOp)
-        ]
-        self.declarations = [
-            _InputDeclaration(
-                op.tensor_name, op.tensor_type.get_num_dims(), op.source.data if op.source else None
-            )
-            for op in tensors
-            if op.input is not None or op.source is not None
-        ]
+        tensors = tensor_declarations(self.program.ast)
+        self.declarations = [t for t in tensors if t.input or t.source is not None]
         self.weights = Weights(
             self.policies, [d.name for d in self.declarations], self._read_source
         )
-        self.sharding = check_sharding(
-            self.policies.sharding,
-            {op.tensor_name: op.tensor_type.get_num_dims() for op in tensors},
-        )
+        self.sharding = check_sharding(self.policies.sharding, {t.name: t.rank for t in tensors})
 
     # --- inputs -----------------------------------------------------------------
 
