@@ -13,16 +13,15 @@ import subprocess
 import sys
 from string import Template
 
+import jax
 import numpy as np
 import pytest
 from ir_helpers import parse_module
 
-jax = pytest.importorskip("jax")
-
-from fuse.config import ExecutionConfig  # noqa: E402
-from fuse.errors import FuseError  # noqa: E402
-from fuse.lowering.backend import FixpointDivergence  # noqa: E402
-from fuse.lowering.jax.backend import JaxBackend, JaxExecutable  # noqa: E402
+from fuse.config import ExecutionConfig
+from fuse.errors import FuseError
+from fuse.lowering.backend import FixpointDivergence
+from fuse.lowering.jax.backend import JaxBackend, JaxExecutable
 
 RNG = np.random.default_rng(7)
 
