@@ -189,11 +189,22 @@ class BodyEmitter:
         raise self.error(f"cannot lower {op.name} to the dataflow level")
 
     def factors(self, value: SSAValue) -> list[Indexed]:
-        """The operands of a product tree, so a projected join is one einsum."""
+        """The operands of a product tree, so a projected join is one einsum.
+        Division by a scalar is a factor of its reciprocal: `Q K / 2`
+        projected over e is one contraction, never a P x E x P product."""
         op = value.owner
         if isinstance(op, ArithOp) and op.fn.data == "mul":
             return self.factors(op.lhs) + self.factors(op.rhs)
+        if isinstance(op, ArithOp) and op.fn.data == "div" and not names_of(op.rhs):
+            return [*self.factors(op.lhs), self.reciprocal(op.rhs)]
         return [self.lower(value)]
+
+    def reciprocal(self, scalar: SSAValue) -> Indexed:
+        literal = scalar.owner
+        if isinstance(literal, LiteralOp) and isinstance(literal.value, FloatAttr):
+            return Indexed(self.constant(np.float32(1.0 / literal.value.value.data)), ())
+        one = Indexed(self.constant(np.float32(1.0)), ())
+        return self.binary("div", one, self.lower(scalar))
 
     def lower_load(self, op: LoadOp) -> Indexed:
         value = Indexed(self.tensor_value(op.tensor_name), ())
