@@ -14,7 +14,7 @@ from fuse.lowering.ir_builder import build_module
 
 def generated_program(equations: int = 1000) -> str:
     """A layered program mixing joins, arithmetic, calls and Boolean rules."""
-    lines = ["T0[i, j] = \"t0.npy\"", "E(x, y) = \"e.tsv\""]
+    lines = ['T0[i, j] = "t0.npy"', 'E(x, y) = "e.tsv"']
     for n in range(1, equations + 1):
         previous = f"T{n - 1}"
         match n % 4:
@@ -37,7 +37,13 @@ def run(repeat: int = 5) -> list[Row]:
         build_module(load(text, "generated.fuse"), SourceText(text, "generated.fuse"))
 
     return [
-        row("parse+check+IR, 1000 equations", best_of(parse_and_build, repeat), "1 s budget", 1.0, 1.0)
+        row(
+            "parse+check+IR, 1000 equations",
+            best_of(parse_and_build, repeat),
+            "1 s budget",
+            1.0,
+            1.0,
+        )
     ]
 
 

@@ -59,7 +59,9 @@ def run(repeat: int = 20) -> list[Row]:
             "numpy: attention P=256 D=64",
             _steady_state(ATTENTION, attention, repeat),
             "hand-written NumPy",
-            best_of(lambda: numpy_attention(**{k.lower(): v for k, v in attention.items()}), repeat, 10),
+            best_of(
+                lambda: numpy_attention(**{k.lower(): v for k, v in attention.items()}), repeat, 10
+            ),
             1.2,
         ),
         row(

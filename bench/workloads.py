@@ -32,7 +32,9 @@ def mlp_inputs(batch: int = 256, width: int = 512, seed: int = 0) -> dict[str, n
     rng = np.random.default_rng(seed)
     data = {"X": rng.standard_normal((batch, width)).astype(np.float32)}
     for layer in "123":
-        data[f"W{layer}"] = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+        data[f"W{layer}"] = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(
+            np.float32
+        )
         data[f"B{layer}"] = rng.standard_normal(width).astype(np.float32)
     return data
 

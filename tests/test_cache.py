@@ -293,6 +293,7 @@ def test_unusable_cache_directory_only_warns(tmp_path: Path) -> None:
 
 def test_warm_jax_runner_keeps_xla_callable(tmp_path: Path) -> None:
     import jax
+
     program, cache = example("mlp", tmp_path), tmp_path / "cache"
     _, expected = compile_and_run(program, "jax", cache)
     warm = Program.from_file(program).compile(backend="jax", cache_dir=cache)

@@ -30,7 +30,9 @@ def test_run_prints_a_single_export(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert out.startswith("B =") and "[2. 4.]" in out
 
 
-def test_run_prints_several_exports_as_a_json_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_prints_several_exports_as_a_json_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     np.save(tmp_path / "a.npy", np.array([1.0, 2.0], np.float32))
     prog = write(tmp_path, 'A[i] = "a.npy"\nB[i] = A[i] * 2\nC = A[i]\nexport B, C\n')
     assert main(["run", str(prog)]) == 0

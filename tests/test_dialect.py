@@ -157,7 +157,7 @@ def program_module() -> ModuleOp:
             softmax_rule,
             sink,
             ExportOp("C"),
-        QueryOp("C", [2, "j"]),
+            QueryOp("C", [2, "j"]),
         ]
     )
     return ModuleOp([program])
