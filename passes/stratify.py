@@ -226,6 +226,15 @@ class _Stratifier:
         """One rule's value over the tensor's declared indices: integer
         left-hand-side positions place it with a one-hot factor, and indices
         it does not mention broadcast."""
+        unprojected = [n for n in names_of(yielded_value(rule.body)) if n not in names]
+        if unprojected or [p for p in rule.indices.data if isinstance(p, str)] != [
+            n for n, p in zip(names, rule.indices.data, strict=True) if isinstance(p, str)
+        ]:
+            raise emitter.error(
+                f"rule @{rule.tensor_name} is not canonical (indices {unprojected} are not "
+                "projected, or its indices are not the declared ones): run "
+                "fuse-canonicalize-projections before fuse-stratify"
+            )
         value = emitter.lower(yielded_value(rule.body))
         onehots: list[Indexed] = []
         for position, name in zip(rule.indices.data, names, strict=True):
