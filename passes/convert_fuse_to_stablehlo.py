@@ -256,7 +256,7 @@ class _FunctionLowering:
                 temperature = op.temperature.value.data if op.temperature is not None else 1.0
                 return [_unary(b, op.fn.data, args[0], temperature)]
             case df.NormalizeOp():
-                eps = op.eps.value.data if op.eps is not None else 1e-5
+                eps = op.epsilon
                 mask = args[1] if len(args) > 1 else None
                 return [_normalize(b, op.kind.data, op.axis.value.data, args[0], mask, eps)]
             case df.ConstantOp():

@@ -543,6 +543,13 @@ class NormalizeOp(IRDLOperation):
             result_types=[operand.type],
         )
 
+    DEFAULT_EPS: ClassVar[float] = 1e-5
+
+    @property
+    def epsilon(self) -> float:
+        """`eps` of an `lnorm`, or its default."""
+        return self.eps.value.data if self.eps is not None else self.DEFAULT_EPS
+
     def verify_(self) -> None:
         check_keyword(self.kind.data, NormalizeKind, "normalization")
         rank = _tensor_type(self.operand, "fuse.normalize operand").get_num_dims()

@@ -61,8 +61,6 @@ from .region import Region, Step, Values
 from .relations import Relations, input_converter, plan_relations
 from .sparse import Value
 
-DEFAULT_EPS = 1e-5
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -363,7 +361,7 @@ def _unary(op: UnaryOp, planner: _Planner) -> Kernel:
 def _normalize(op: NormalizeOp, planner: _Planner) -> Kernel:
     axis = op.axis.value.data
     if op.kind.data == "lnorm":
-        return kernels.lnorm(axis, op.eps.value.data if op.eps is not None else DEFAULT_EPS)
+        return kernels.lnorm(axis, op.epsilon)
     return kernels.masked_softmax(axis) if op.mask is not None else kernels.softmax(axis)
 
 

@@ -58,8 +58,6 @@ from . import kernels
 from .fixpoint import FixpointModule, FixpointSpec
 from .kernels import Kernel, Shape
 
-DEFAULT_EPS = 1e-5
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -355,7 +353,7 @@ def _unary(op: UnaryOp, builder: _Builder) -> Kernel:
 def _normalize(op: NormalizeOp, builder: _Builder) -> Kernel:
     axis, dtype = op.axis.value.data, builder.settings.dtype
     if op.kind.data == "lnorm":
-        eps = op.eps.value.data if op.eps is not None else DEFAULT_EPS
+        eps = op.epsilon
         return kernels.lnorm(axis, eps, dtype)
     if op.mask is None:
         return kernels.softmax(axis, dtype)
