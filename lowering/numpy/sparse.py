@@ -136,28 +136,25 @@ def _layout(letters: str, output: str, shape: Shape, maybe_sparse: bool) -> Tran
     return identity if letters == output else _transpose
 
 
-def _multiply(x: Value, y: Value) -> Value:
-    if sp.issparse(x):
-        return x.multiply(y)
-    if sp.issparse(y):
-        return y.multiply(x)
-    return x * y
+def _symmetric(
+    method: str, dense: Callable[[Value, Value], Value]
+) -> Callable[[Value, Value], Value]:
+    """A commutative operation: the sparse operand's `method` when either
+    operand is sparse (scipy keeps the result sparse), else `dense`."""
+
+    def apply(x: Value, y: Value) -> Value:
+        if sp.issparse(x):
+            return getattr(x, method)(y)
+        if sp.issparse(y):
+            return getattr(y, method)(x)
+        return dense(x, y)
+
+    return apply
 
 
-def _maximum(x: Value, y: Value) -> Value:
-    if sp.issparse(x):
-        return x.maximum(y)
-    if sp.issparse(y):
-        return y.maximum(x)
-    return np.maximum(x, y)
-
-
-def _minimum(x: Value, y: Value) -> Value:
-    if sp.issparse(x):
-        return x.minimum(y)
-    if sp.issparse(y):
-        return y.minimum(x)
-    return np.minimum(x, y)
+_multiply = _symmetric("multiply", np.multiply)
+_maximum = _symmetric("maximum", np.maximum)
+_minimum = _symmetric("minimum", np.minimum)
 
 
 # Zero is absorbing or neutral for these, so sparse in, sparse out; `div`
