@@ -71,7 +71,7 @@ _REDUCTIONS = {"reduce_max": ProjectionKind.MAX, "reduce_mean": ProjectionKind.M
 
 
 @dataclass
-class _TensorInfo:
+class TensorInfo:
     """What the program says about one tensor."""
 
     name: str
@@ -82,6 +82,11 @@ class _TensorInfo:
     source: str | None = None
     first_seen: int = 0
     names_from_lhs: bool = False
+
+    @property
+    def is_input(self) -> bool:
+        """Only read, never defined nor sourced: `run(inputs=...)` supplies it."""
+        return not self.defined and self.source is None
 
 
 def _canonical_names(positions: Sequence[ast.Index]) -> tuple[str, ...]:
@@ -110,12 +115,12 @@ def _unknown_tensor_type(rank: int) -> TensorType:
 class _Collector:
     """First pass: every tensor's rank, canonical indices and origin."""
 
-    tensors: dict[str, _TensorInfo] = field(default_factory=dict)
+    tensors: dict[str, TensorInfo] = field(default_factory=dict)
 
-    def see(self, name: str, positions: Sequence[ast.Index], *, lhs: bool) -> _TensorInfo:
+    def see(self, name: str, positions: Sequence[ast.Index], *, lhs: bool) -> TensorInfo:
         info = self.tensors.get(name)
         if info is None:
-            info = _TensorInfo(name, len(positions), first_seen=len(self.tensors))
+            info = TensorInfo(name, len(positions), first_seen=len(self.tensors))
             self.tensors[name] = info
         if (lhs and not info.names_from_lhs) or not info.indices:
             info.indices = _canonical_names(positions)
@@ -373,9 +378,7 @@ class IRBuilder:
         return FuseError([Diagnostic(message, span)])
 
     def build(self, program: ast.Program) -> ModuleOp:
-        collector = _Collector()
-        collector.collect(program)
-        ops: list[Operation] = [self.declaration(info) for info in collector.tensors.values()]
+        ops: list[Operation] = [self.declaration(info) for info in collect_tensors(program)]
         for statement in program.statements:
             op = self.statement(statement)
             if op is not None:
@@ -384,13 +387,13 @@ class IRBuilder:
         return ModuleOp([ProgramOp(ops)])
 
     @staticmethod
-    def declaration(info: _TensorInfo) -> TensorOp:
+    def declaration(info: TensorInfo) -> TensorOp:
         return TensorOp(
             info.name,
             info.indices,
             _unknown_tensor_type(info.rank),
             source=info.source,
-            is_input=not info.defined and info.source is None,
+            is_input=info.is_input,
             boolean=info.boolean,
         )
 
@@ -416,6 +419,14 @@ class IRBuilder:
         value = _RuleBodyBuilder(self, lhs, block).build(rhs)
         block.add_op(YieldOp(value))
         return Region(block)
+
+
+def collect_tensors(program: ast.Program) -> list[TensorInfo]:
+    """Every tensor `program` mentions, in the order of its declarations:
+    the builder's first pass, also what the runtime lists inputs from."""
+    collector = _Collector()
+    collector.collect(program)
+    return list(collector.tensors.values())
 
 
 def build_module(program: ast.Program, source: SourceText | None = None) -> ModuleOp:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fuse.frontend import ast
-from fuse.lowering.ir_builder import _Collector
+from fuse.lowering.ir_builder import collect_tensors
 
 __all__ = ["TensorDeclaration", "tensor_declarations"]
 
@@ -30,11 +30,7 @@ class TensorDeclaration:
 
 def tensor_declarations(program: ast.Program) -> list[TensorDeclaration]:
     """Every tensor `program` mentions, in the order of its `fuse.tensor` ops."""
-    collector = _Collector()
-    collector.collect(program)
     return [
-        TensorDeclaration(
-            info.name, info.rank, info.source, not info.defined and info.source is None
-        )
-        for info in collector.tensors.values()
+        TensorDeclaration(info.name, info.rank, info.source, info.is_input)
+        for info in collect_tensors(program)
     ]
