@@ -59,7 +59,9 @@ Floats are written in the shortest form that reads back to the same value.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -185,7 +187,7 @@ class IOContext:
             if isinstance(parsed, Records):
                 _intern_records(str(target), parsed, self.symbols)
         else:
-            _read_bytes(target, 0)  # a missing file is reported now, not after other scans
+            _check_file(target)  # a missing file is reported now, not after other scans
 
     def load(
         self,
@@ -462,6 +464,15 @@ def _read_bytes(target: Path, limit: int = -1) -> bytes:
         raise _read_error(target, error) from None
 
 
+def _check_file(target: Path) -> None:
+    """Raises what reading `target` would for a missing file or a directory."""
+    try:
+        if stat.S_ISDIR(target.stat().st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+    except OSError as error:
+        raise _read_error(target, error) from None
+
+
 def _read_text(target: Path) -> str:
     data = _read_bytes(target)
     try:
@@ -497,11 +508,21 @@ def _refusal(shown: str, error: Exception) -> FuseError:
 
 
 def _load_npy(target: Path, mmap: bool) -> np.ndarray:
-    _magic(target, _NPY_MAGIC, ".npy file (bad magic bytes)")
+    """One open: the magic bytes checked, then the array read from the same
+    stream (`np.load` would open the file again)."""
     try:
-        array = np.load(target, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+        with target.open("rb") as stream:
+            if stream.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+                raise file_error(str(target), "is not a .npy file (bad magic bytes)")
+            stream.seek(0)
+            if mmap:
+                array = np.load(target, mmap_mode="r", allow_pickle=False)
+            else:
+                array = np.lib.format.read_array(stream, allow_pickle=False)
+    except (ValueError, EOFError) as error:
         raise _refusal(str(target), error) from None
+    except OSError as error:
+        raise _read_error(target, error) from None
     return _numeric(str(target), array)
 
 
