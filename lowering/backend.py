@@ -6,8 +6,12 @@ arguments of `@main` (in order) to its results (in order). The numpy and jax
 backends take and return NumPy arrays; the torch backend returns torch
 tensors (on its device, carrying autograd history). A backend may define
 `prepare_input(value)` to take runtime inputs in its own form (torch keeps
-tensors that require grad); otherwise the runner hands it fp32 NumPy arrays. The host runtime (`fuse.runtime`) maps names to positions using
-the argument and result attributes that `fuse-stratify` writes:
+tensors that require grad); otherwise the runner hands it fp32 NumPy
+arrays. A backend whose executables serialize defines `save(executable) ->
+bytes` and `load(data, config) -> Executable`: the artifact cache then
+stores the executable, and a warm compile neither decodes nor walks the IR.
+The host runtime (`fuse.runtime`) maps names to positions using the
+argument and result attributes that `fuse-stratify` writes:
 
 * argument `{fuse.name = "W"}` (and `fuse.source = "w.npy"` for sources);
 * result `{fuse.name = "Y"}` for an export, or

@@ -19,13 +19,14 @@ from ir_helpers import parse_module
 
 import fuse.runtime.runner as runner_module
 from fuse import ExecutionConfig, Program, RuntimePolicies
+from fuse.lowering.numpy.recipe import decode as decode_recipe
 from fuse.runtime.cache import ArtifactCache, CompiledXla
 from fuse.runtime.ir_codec import decode
 
 BACKENDS = ["numpy", "torch", "jax"]
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 BACKEND_FILES = {
-    "numpy": set(),
+    "numpy": {"executable.bin"},
     "torch": {"fx.py"},
     "jax": {"stablehlo.mlir", "signature.json", "xla.bin"},
 }
@@ -90,9 +91,10 @@ def test_warm_compile_skips_the_pipeline(
     assert (warm.cache.hits, warm.cache.misses) == (1, 0)
     assert_same(outputs, expected)
     plan = warm.last_plan
-    if backend == "jax":  # XLA did not compile either, and the IR was not even decoded
+    if backend == "jax":  # XLA did not compile either
         assert isinstance(plan.executable, CompiledXla)
         assert plan.executable.compiled_variants == 0
+    if backend != "torch":  # the executable was loaded: the IR was not even decoded
         assert isinstance(plan.ir, bytes)
     assert str(plan.module) == str(cold.last_plan.module)
     assert warm.explain().splitlines()[2:] == cold.explain().splitlines()[2:]
@@ -118,6 +120,9 @@ def test_entry_layout(backend: str, tmp_path: Path) -> None:
         assert "stablehlo." in (entry / "stablehlo.mlir").read_text()
     if backend == "torch":
         assert "def forward" in (entry / "fx.py").read_text()
+    if backend == "numpy":
+        recipe = decode_recipe((entry / "executable.bin").read_bytes())
+        assert recipe.arg_names == ("X", "Wq", "Wk", "Wv")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -160,7 +165,8 @@ def damage(entry: Path, how: str) -> None:
         del manifest["files"]["dataflow.ir"]
         (entry / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
     else:  # a checksum that matches a file the warm compile cannot load
-        loaded = "xla.bin" if (entry / "xla.bin").exists() else "dataflow.ir"
+        executables = [n for n in ("xla.bin", "executable.bin") if (entry / n).exists()]
+        loaded = executables[0] if executables else "dataflow.ir"
         garbage = b'"builtin.module"() ({ neither IR nor an executable'
         if how == "unknown op":  # a well-formed codec blob the decoder cannot build
             loaded = "dataflow.ir"
@@ -182,13 +188,13 @@ DAMAGE = [
 ]
 
 
-# A warm jax compile loads the executable and decodes the IR only when
-# `plan.module` is read, so an undecodable IR is not damage it can see.
+# A warm jax or numpy compile loads the executable and decodes the IR only
+# when `plan.module` is read, so an undecodable IR is not damage it can see.
 DAMAGE_CASES = [
     (backend, how)
     for backend in BACKENDS
     for how in DAMAGE
-    if not (backend == "jax" and how == "unknown op")
+    if not (backend in ("jax", "numpy") and how == "unknown op")
 ]
 
 

@@ -31,14 +31,17 @@ Entry: a directory `<cache_dir>/<key>/` holding
   0.10.2). A fixpoint's divergence check is a host callback, which cannot
   be serialized: such programs keep the StableHLO only and XLA compiles it
   on the first run (no Fuse pass and no StableHLO conversion runs);
+* numpy (a backend with `save`/`load`, see `fuse.lowering.backend`):
+  `executable.bin`, the executable as the backend saved it (NumPy: its plan
+  recipe, plain data, see `fuse.lowering.numpy.recipe`);
 * torch: `fx.py`, the generated FX code, for reading and diffing; a warm
   compile rebuilds the GraphModule from the cached IR (fast), since FX code
   alone does not carry the graph's submodules and constants;
 * `manifest.json`: the key, the format version and the sha256 of every file.
 
-A warm compile reads the entry, checks every checksum, decodes the IR and
-hands it to the backend; on jax it loads the executable instead and decodes
-the IR only when `plan.module` is read. An entry that is missing a file,
+A warm compile reads the entry and checks every checksum. On numpy and jax
+it loads the executable and decodes the IR only when `plan.module` is read;
+on torch it decodes the IR and hands it to the backend. An entry that is missing a file,
 fails a checksum, has another layout (`FORMAT`) or does not load for any
 other reason is reported with `warnings.warn` and rebuilt; a compile never
 fails because of the cache, and a cache directory that cannot be written
@@ -82,8 +85,9 @@ from fuse.runtime.explain import Explanation, RuleSummary
 
 __all__ = ["ArtifactCache", "CompiledPlan", "CompiledXla", "OutputSpec", "cache_key"]
 
-FORMAT = 2  # 2: the IR as `dataflow.ir`
+FORMAT = 3  # 2: the IR as `dataflow.ir`; 3: `executable.bin`
 _MANIFEST = "manifest.json"
+_SAVED = "executable.bin"
 _VERSIONED = ("fuse-ai", "xdsl", "xdsl-jax", "jax", "jaxlib", "torch", "numpy")
 _FUSE_PACKAGES = ("fuse", "fuse.dialects", "fuse.passes", "fuse.lowering")
 
@@ -173,7 +177,7 @@ class ArtifactCache:
         except ir_codec.CodecError as error:
             _warn(f"the optimized IR cannot be stored ({error}); this compile is not cached")
             return built
-        executable, files = _pack(backend.name, built, config)
+        executable, files = _pack(backend, built, config)
         files["dataflow.ir"] = encoded
         files["dataflow.mlir"] = text.encode()
         files["plan.json"] = json.dumps(
@@ -205,6 +209,8 @@ class ArtifactCache:
             plan = json.loads(files["plan.json"])
             if backend.name == "jax":
                 executable = _load_jax(files)
+            elif _SAVED in files:
+                executable = backend.load(files[_SAVED], config)  # type: ignore[attr-defined]
             else:
                 ir = ir_codec.decode(ir)
                 executable = backend.compile(ir, config)
@@ -277,16 +283,19 @@ class ArtifactCache:
 
 
 def _pack(
-    backend: str, plan: CompiledPlan, config: ExecutionConfig
+    backend: Backend, plan: CompiledPlan, config: ExecutionConfig
 ) -> tuple[Executable, dict[str, bytes]]:
     """The backend's own artifacts, and the executable the runner should use
     (jax: one that runs the executable just serialized, so XLA compiles once)."""
     executable: Any = plan.executable
-    if backend == "torch":
+    save = getattr(backend, "save", None)
+    if save is not None:
+        return executable, {_SAVED: save(executable)}
+    if backend.name == "torch":
         from fuse.lowering.torch import fx_code
 
         return executable, {"fx.py": fx_code(plan.module, config).encode()}
-    if backend != "jax":
+    if backend.name != "jax":
         return executable, {}
     signature = executable.signature
     described = {

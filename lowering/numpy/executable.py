@@ -8,10 +8,12 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
+from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
 
-from .plan import Plan
+from .build import build_plan
 from .profile import Profile
+from .recipe import PlanRecipe
 
 
 class NumpyExecutable:
@@ -28,19 +30,17 @@ class NumpyExecutable:
 
     Floating-point exceptions (overflow, division by zero, log of 0) give
     IEEE results silently, as the other backends do.
+
+    `recipe` is the plan as data, what the artifact cache stores
+    (`recipe.encode`); `config.profile` times every op of each run.
     """
 
-    def __init__(
-        self,
-        plan: Plan,
-        profile: Profile | None,
-        iterations: dict[str, int],
-        held_sparse: set[str],
-    ):
-        self._plan = plan
-        self._profile = profile
-        self._iterations = iterations
-        self._held_sparse = held_sparse
+    def __init__(self, recipe: PlanRecipe, config: ExecutionConfig):
+        self.recipe = recipe
+        self._profile = Profile() if config.profile else None
+        self._iterations: dict[str, int] = {}
+        self._held_sparse: set[str] = set()
+        self._plan = build_plan(recipe, config, self._profile, self._iterations, self._held_sparse)
 
     def __call__(self, args: Sequence[ArrayLike]) -> list[np.ndarray]:
         plan = self._plan

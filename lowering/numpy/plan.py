@@ -1,11 +1,11 @@
-"""The IR walk: `func.func @main` at the dataflow level -> a `Plan`.
+"""The IR walk: `func.func @main` at the dataflow level -> a `PlanRecipe`.
 
 Every op is visited once. Subscripts, permutations, axes and shapes are
-resolved here and baked into kernels (`kernels.py`, with einsums planned by
-`fuse.lowering.einsum_plan`); each
-kernel is bound to its operand and result slots as one step. Constants and
-index functions are evaluated here and stored, read-only, in the value
-table's template, so they cost nothing per run.
+resolved here into kernel recipes (`recipe.py`; `build.py` makes each a
+closure of `kernels.py`, with einsums planned by
+`fuse.lowering.einsum_plan`), each bound to its operand and result slots
+as one step. Constants and index functions are evaluated here and stored in
+the value table's template, so they cost nothing per run.
 
 Representations are decided here too (`relations.py`): every slot is known
 to be dense or "maybe sparse". An op whose operands are all dense gets its
@@ -18,7 +18,6 @@ held dense, are made dense where they may not be.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,36 +52,13 @@ from fuse.dialects.fuse.dataflow import (
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.errors import FuseError
 
-from . import kernels, sparse
-from .fixpoint import Fixpoint, tracker
-from .kernels import Array, Kernel, Shape
-from .profile import Profile
-from .region import Region, Step, Values
-from .relations import Relations, input_converter, plan_relations
-from .sparse import Value
+from .build import kernel
+from .kernels import Array, Shape, index_tensor
+from .recipe import FixpointRecipe, KernelRecipe, PlanRecipe, RegionRecipe, StepRecipe
+from .relations import Relations, plan_relations
 
 
-@dataclass(frozen=True)
-class Plan:
-    """`@main`, compiled: run `region` on a copy of `template` (constants in
-    place, None elsewhere) with the converted arguments, after
-    `to_relation` has had its say on the arguments at `relation_inputs`."""
-
-    region: Region
-    template: list[Any]
-    arg_names: tuple[str, ...]
-    arg_shapes: tuple[Shape, ...]
-    relation_inputs: tuple[int, ...]
-    to_relation: Callable[[Array], Value]
-
-
-def plan_main(
-    module: ModuleOp,
-    config: ExecutionConfig,
-    profile: Profile | None,
-    iterations: dict[str, int],
-    held_sparse: set[str],
-) -> Plan:
+def plan_recipe(module: ModuleOp, config: ExecutionConfig) -> PlanRecipe:
     main = next(
         (op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == "main"),
         None,
@@ -90,18 +66,18 @@ def plan_main(
     if main is None:
         raise FuseError("the module has no func.func @main to run")
     relations = plan_relations(main, config)
-    planner = _Planner(config, profile, iterations, held_sparse, relations)
+    planner = _Planner(config, relations)
     for n in relations.inputs:
         planner.sparse[planner.slot(main.body.block.args[n])] = True
     results = [False] * len(main.function_type.outputs.data)  # returned dense
     region = planner.region(main.body.block, depth=0, sparse_yields=results)
-    return Plan(
-        region,
-        planner.template,
-        tuple(_arg_names(main)),
-        tuple(planner.shapes[slot] for slot in region.arg_slots),
-        relations.inputs,
-        input_converter(config),
+    return PlanRecipe(
+        slot_count=len(planner.shapes),
+        constants=tuple((slot, *value) for slot, value in planner.constants.items()),
+        region=region,
+        arg_names=tuple(_arg_names(main)),
+        arg_shapes=tuple(planner.shapes[slot] for slot in region.arg_slots),
+        relation_inputs=relations.inputs,
     )
 
 
@@ -116,26 +92,16 @@ def _arg_names(main: FuncOp) -> list[str]:
 
 
 class _Planner:
-    """Assigns value-table slots and turns ops into steps. `sparse[slot]`:
-    the slot may hold a scipy.sparse matrix."""
+    """Assigns value-table slots and turns ops into step recipes.
+    `sparse[slot]`: the slot may hold a scipy.sparse matrix."""
 
-    def __init__(
-        self,
-        config: ExecutionConfig,
-        profile: Profile | None,
-        iterations: dict[str, int],
-        held_sparse: set[str],
-        relations: Relations,
-    ):
+    def __init__(self, config: ExecutionConfig, relations: Relations):
         self.config = config
-        self.profile = profile
-        self.iterations = iterations
-        self.held_sparse = held_sparse
         self.relations = relations
         self.slots: dict[SSAValue, int] = {}
         self.shapes: list[Shape] = []
         self.sparse: list[bool] = []
-        self.template: list[Any] = []
+        self.constants: dict[int, tuple[Shape, bytes]] = {}  # slot -> fp32 value
 
     def slot(self, value: SSAValue) -> int:
         if value not in self.slots:
@@ -145,13 +111,12 @@ class _Planner:
     def new_slot(self, shape: Shape) -> int:
         self.shapes.append(shape)
         self.sparse.append(False)
-        self.template.append(None)
-        return len(self.template) - 1
+        return len(self.shapes) - 1
 
     def shape(self, value: SSAValue) -> Shape:
         return self.shapes[self.slot(value)]
 
-    def region(self, block: Block, depth: int, sparse_yields: Sequence[bool]) -> Region:
+    def region(self, block: Block, depth: int, sparse_yields: Sequence[bool]) -> RegionRecipe:
         """The compiled block; a yielded value that may be sparse where
         `sparse_yields` says dense is made dense by one more step."""
         arg_slots = tuple(self.slot(arg) for arg in block.args)
@@ -159,57 +124,56 @@ class _Planner:
         if not isinstance(terminator, ReturnOp | YieldOp):
             raise FuseError("the numpy backend expects blocks to end in func.return or fuse.yield")
         dead_after = _dead_after(block, terminator)
-        steps: list[Step] = []
+        steps: list[StepRecipe] = []
         releases: list[tuple[int, ...]] = []
         for op in block.ops:
             step = self.op(op, depth) if op is not terminator else None
             if step is not None:
                 steps.append(step)
                 slots = (self.slot(v) for v in dead_after.get(op, ()))
-                releases.append(tuple(n for n in slots if self.template[n] is None))
+                releases.append(tuple(n for n in slots if n not in self.constants))
         yield_slots = []
         for value, keep_sparse in zip(terminator.operands, sparse_yields, strict=True):
             slot = self.slot(value)
             if self.sparse[slot] and not keep_sparse:
                 dense = self.new_slot(self.shapes[slot])
-                steps.append(_bind(sparse.to_dense, (slot,), dense))
+                steps.append(StepRecipe(KernelRecipe("sparse.to_dense"), (slot,), dense))
                 releases.append(())
                 slot = dense
             yield_slots.append(slot)
-        return Region(tuple(steps), tuple(releases), arg_slots, tuple(yield_slots))
+        return RegionRecipe(tuple(steps), tuple(releases), arg_slots, tuple(yield_slots))
 
-    def op(self, op: Operation, depth: int) -> Step | None:
+    def op(self, op: Operation, depth: int) -> StepRecipe | None:
         """The step of one op, or None for a constant (stored in the template)."""
         if type(op) in _CONSTANTS:
             array = _CONSTANTS[type(op)](op, self.shape(op.results[0]))
-            self.template[self.slot(op.results[0])] = _frozen(array)
+            self.constants[self.slot(op.results[0])] = (array.shape, array.tobytes())
             return None
         if not isinstance(op, FixpointOp) and type(op) not in _KERNELS:
             raise FuseError(f"the numpy backend does not support '{op.name}'")
-        entry = self.profile.add(_describe(op, depth)) if self.profile else 0
-        step = self.fixpoint(op, depth) if isinstance(op, FixpointOp) else self.kernel_step(op)
-        return self.profile.timed(entry, step) if self.profile else step
-
-    def kernel_step(self, op: Operation) -> Step:
+        label = _describe(op, depth) if self.config.profile else None
+        if isinstance(op, FixpointOp):
+            return StepRecipe(self.fixpoint(op, depth), label=label)
         operands = tuple(self.slot(v) for v in op.operands)
         result = self.slot(op.results[0])
-        kernel, self.sparse[result] = self.kernel(op, [self.sparse[n] for n in operands])
-        return _bind(kernel, operands, result)
+        recipe, self.sparse[result] = self.kernel(op, [self.sparse[n] for n in operands])
+        return StepRecipe(recipe, operands, result, label)
 
-    def kernel(self, op: Operation, maybe_sparse: list[bool]) -> tuple[Kernel, bool]:
+    def kernel(self, op: Operation, maybe_sparse: list[bool]) -> tuple[KernelRecipe, bool]:
         """The kernel of `op` given which operands may be sparse, and whether
         its result may be (only a rank-2 one can)."""
         if op.results[0] in self.relations.steps:
-            return sparse.step, True
+            return KernelRecipe("sparse.step"), True
+        dense = _KERNELS[type(op)](op, self)
         if not any(maybe_sparse):
-            return _KERNELS[type(op)](op, self), False
-        builder = _SPARSE_KERNELS.get(type(op))
-        relational = builder(op, self, maybe_sparse) if builder else None
-        if relational is not None:
+            return dense, False
+        describe = _SPARSE_KERNELS.get(type(op))
+        relational = describe(op, self, maybe_sparse) if describe else None
+        if relational is not None and kernel(relational) is not None:
             return relational, len(self.shape(op.results[0])) == 2
-        return sparse.densified(_KERNELS[type(op)](op, self), maybe_sparse), False
+        return KernelRecipe("densified", (dense, tuple(maybe_sparse))), False
 
-    def fixpoint(self, op: FixpointOp, depth: int) -> Fixpoint:
+    def fixpoint(self, op: FixpointOp, depth: int) -> FixpointRecipe:
         held = self.relations.fixpoint(op)
         # the body's arguments: iterates, then (semi-naive) their deltas
         for arg, is_sparse in zip(op.body.block.args, held * 2, strict=False):
@@ -217,23 +181,16 @@ class _Planner:
         for result, is_sparse in zip(op.results_, held, strict=True):
             self.sparse[self.slot(result)] = is_sparse
         init = self.region(op.init.block, depth + 1, held) if op.init is not None else None
-        kinds = op.delta_kinds or [None] * len(held)  # naive: no deltas
-        return Fixpoint(
+        return FixpointRecipe(
             tensors=tuple(op.tensor_names),
             body=self.region(op.body.block, depth + 1, held),
             init=init,
-            trackers=tuple(tracker(k, s) for k, s in zip(kinds, held, strict=True)),
-            zeros=tuple(
-                sparse.zeros(self.shape(r))
-                if is_sparse
-                else _frozen(np.zeros(self.shape(r), dtype=np.float32))
-                for r, is_sparse in zip(op.results_, held, strict=True)
-            ),
+            deltas=tuple(kind.value for kind in op.delta_kinds) or (None,) * len(held),  # naive
+            held_sparse=held,
+            shapes=tuple(self.shape(r) for r in op.results_),
             tolerance=op.tolerance.value.data if op.tolerance else self.config.tolerance,
             max_iters=op.max_iters.value.data if op.max_iters else self.config.max_iters,
             result_slots=tuple(self.slot(r) for r in op.results_),
-            iterations=self.iterations,
-            held_sparse=self.held_sparse,
         )
 
 
@@ -278,36 +235,6 @@ def _static_shape(value: SSAValue) -> Shape:
     return shape
 
 
-def _frozen(array: Array) -> Array:
-    """Read-only: shared across runs, and possibly handed out as a result."""
-    array.setflags(write=False)
-    return array
-
-
-def _bind(kernel: Kernel, operands: tuple[int, ...], result: int) -> Step:
-    """One step: read the operand slots, call the kernel, write the result
-    slot. Specialized by arity, so a step is a single Python call."""
-    match operands:
-        case ():
-
-            def step(values: Values) -> None:
-                values[result] = kernel()
-        case (a,):
-
-            def step(values: Values) -> None:
-                values[result] = kernel(values[a])
-        case (a, b):
-
-            def step(values: Values) -> None:
-                values[result] = kernel(values[a], values[b])
-        case _:
-
-            def step(values: Values) -> None:
-                values[result] = kernel(*[values[n] for n in operands])
-
-    return step
-
-
 def _describe(op: Operation, depth: int) -> str:
     """`fuse.einsum ik,kj->ij sum path=[[0, 1]] -> 4x3`, indented by depth."""
     parts = [op.name]
@@ -333,59 +260,63 @@ def _format(attr: Attribute) -> str:
 # --- per-op kernel builders --------------------------------------------------------
 
 
-def _einsum(op: EinsumOp, planner: _Planner) -> Kernel:
+def _einsum(op: EinsumOp, planner: _Planner) -> KernelRecipe:
+    if not op.inputs:
+        return KernelRecipe("ones", (planner.shape(op.result),))
     inputs, output = parse_subscripts(op.subscripts.data)
-    if not op.inputs:  # the empty product
-        ones = _frozen(np.ones(planner.shape(op.result), dtype=np.float32))
-        return lambda: ones
-    path = [[n.value.data for n in group.data] for group in op.path.data] if op.path else None
-    shapes = [planner.shape(v) for v in op.inputs]
-    block_size = planner.config.block_size
-    return kernels.einsum(inputs, output, shapes, op.kind.data, path, block_size)
+    path = (
+        tuple(tuple(n.value.data for n in group.data) for group in op.path.data)
+        if op.path
+        else None
+    )
+    shapes = tuple(planner.shape(v) for v in op.inputs)
+    args = (tuple(inputs), output, shapes, op.kind.data, path, planner.config.block_size)
+    return KernelRecipe("einsum", args)
 
 
-def _binary(op: BinaryOp, planner: _Planner) -> Kernel:
-    shapes = [planner.shape(op.lhs), planner.shape(op.rhs)]
-    return kernels.binary(op.fn.data, op.subscripts.data, shapes)
+def _binary(op: BinaryOp, planner: _Planner) -> KernelRecipe:
+    shapes = (planner.shape(op.lhs), planner.shape(op.rhs))
+    return KernelRecipe("binary", (op.fn.data, op.subscripts.data, shapes))
 
 
-def _select(op: SelectOp, planner: _Planner) -> Kernel:
-    return kernels.select(op.subscripts.data, [planner.shape(v) for v in op.operands])
+def _select(op: SelectOp, planner: _Planner) -> KernelRecipe:
+    shapes = tuple(planner.shape(v) for v in op.operands)
+    return KernelRecipe("select", (op.subscripts.data, shapes))
 
 
-def _unary(op: UnaryOp, planner: _Planner) -> Kernel:
+def _unary(op: UnaryOp, planner: _Planner) -> KernelRecipe:
     temperature = op.temperature.value.data if op.temperature is not None else None
-    return kernels.unary(op.fn.data, temperature)
+    return KernelRecipe("unary", (op.fn.data, temperature))
 
 
-def _normalize(op: NormalizeOp, planner: _Planner) -> Kernel:
+def _normalize(op: NormalizeOp, planner: _Planner) -> KernelRecipe:
     axis = op.axis.value.data
     if op.kind.data == "lnorm":
-        return kernels.lnorm(axis, op.epsilon)
-    return kernels.masked_softmax(axis) if op.mask is not None else kernels.softmax(axis)
+        return KernelRecipe("lnorm", (axis, op.epsilon))
+    return KernelRecipe("masked_softmax" if op.mask is not None else "softmax", (axis,))
 
 
-def _take(op: TakeOp, planner: _Planner) -> Kernel:
-    return kernels.take(op.dim.value.data, op.position.value.data)
+def _take(op: TakeOp, planner: _Planner) -> KernelRecipe:
+    return KernelRecipe("take", (op.dim.value.data, op.position.value.data))
 
 
-def _concat(op: ConcatOp, planner: _Planner) -> Kernel:
-    return kernels.concat(op.axis.value.data)
+def _concat(op: ConcatOp, planner: _Planner) -> KernelRecipe:
+    return KernelRecipe("concat", (op.axis.value.data,))
 
 
-def _topk(op: TopKOp, planner: _Planner) -> Kernel:
-    return kernels.topk(op.k.value.data, op.axis.value.data)
+def _topk(op: TopKOp, planner: _Planner) -> KernelRecipe:
+    return KernelRecipe("topk", (op.k.value.data, op.axis.value.data))
 
 
-def _sample(op: SampleOp, planner: _Planner) -> Kernel:
-    return kernels.sample(op.samples.value.data, op.seed.value.data)
+def _sample(op: SampleOp, planner: _Planner) -> KernelRecipe:
+    return KernelRecipe("sample", (op.samples.value.data, op.seed.value.data))
 
 
-def _gather(op: GatherOp, planner: _Planner) -> Kernel:
-    return kernels.gather(op.dim.value.data)
+def _gather(op: GatherOp, planner: _Planner) -> KernelRecipe:
+    return KernelRecipe("gather", (op.dim.value.data,))
 
 
-_KERNELS: dict[type[Operation], Callable[[Any, _Planner], Kernel]] = {
+_KERNELS: dict[type[Operation], Callable[[Any, _Planner], KernelRecipe]] = {
     EinsumOp: _einsum,
     BinaryOp: _binary,
     SelectOp: _select,
@@ -406,22 +337,26 @@ def _constant(op: ConstantOp, shape: Shape) -> Array:
 
 def _index_fn(op: IndexFnOp, shape: Shape) -> Array:
     position = op.position.value.data if op.position is not None else None
-    return kernels.index_tensor(op.fn.data, shape, position)
+    return index_tensor(op.fn.data, shape, position)
 
 
-def _sparse_einsum(op: EinsumOp, planner: _Planner, maybe_sparse: list[bool]) -> Kernel | None:
+def _sparse_einsum(op: EinsumOp, planner: _Planner, maybe_sparse: list[bool]) -> KernelRecipe:
     inputs, output = parse_subscripts(op.subscripts.data)
-    shapes = [planner.shape(v) for v in op.inputs]
-    return sparse.einsum(inputs, output, op.kind.data, shapes, maybe_sparse)
+    shapes = tuple(planner.shape(v) for v in op.inputs)
+    args = (tuple(inputs), output, op.kind.data, shapes, tuple(maybe_sparse))
+    return KernelRecipe("sparse.einsum", args)
 
 
-def _sparse_binary(op: BinaryOp, planner: _Planner, maybe_sparse: list[bool]) -> Kernel | None:
-    shapes = [planner.shape(op.lhs), planner.shape(op.rhs)]
-    return sparse.binary(op.fn.data, op.subscripts.data, shapes, maybe_sparse)
+def _sparse_binary(op: BinaryOp, planner: _Planner, maybe_sparse: list[bool]) -> KernelRecipe:
+    shapes = (planner.shape(op.lhs), planner.shape(op.rhs))
+    return KernelRecipe(
+        "sparse.binary", (op.fn.data, op.subscripts.data, shapes, tuple(maybe_sparse))
+    )
 
 
-# Ops with kernels for maybe-sparse operands (None: densify after all).
-_SPARSE_KERNELS: dict[type[Operation], Callable[[Any, _Planner, list[bool]], Kernel | None]] = {
+# Ops that may have kernels for maybe-sparse operands (`build.kernel` gives
+# None where these operands have none: densify after all).
+_SPARSE_KERNELS: dict[type[Operation], Callable[[Any, _Planner, list[bool]], KernelRecipe]] = {
     EinsumOp: _sparse_einsum,
     BinaryOp: _sparse_binary,
 }
