@@ -117,7 +117,10 @@ class Runner:
                 f"unknown input '{unknown[0]}': the program's inputs are "
                 f"{', '.join(sorted(known)) or 'none'}"
             )
-        stored = self._stored_values(inputs)
+        # With every declaration given at run time (the names are known and
+        # distinct, so counting them suffices) there is nothing to load, and
+        # skipping the loader's bookkeeping saves about 1 us a run.
+        stored = self._stored_values(inputs) if len(inputs) < len(self.declarations) else {}
         prepare = getattr(self.backend, "prepare_input", _as_float32)
         if not self.config.zero_copy:
             inputs = {name: _defensive_copy(value) for name, value in inputs.items()}

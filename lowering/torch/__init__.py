@@ -10,7 +10,8 @@ module: a host loop eagerly, `while_loop` under compile/export),
 `device.py` (device and precision from the config), `executable.py` (the
 callable). Design notes and measurements: docs/torch_backend.md.
 
-Importing this package does not import torch; compiling a program does.
+Importing this package does not import torch; constructing a
+`TorchBackend` (as compiling a program for it does) does.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ __all__ = ["TorchBackend", "fx_code", "graph_code"]
 class TorchBackend:
     name = "torch"
 
+    def __init__(self) -> None:
+        # Imported once here, not in `prepare_input`: the runner calls that
+        # for every runtime input of every run, and an import statement there
+        # costs about 1 us a call. Constructing the backend imports torch.
+        from .executable import as_tensor
+
+        self._as_tensor = as_tensor
+
     def compile(self, module: ModuleOp, config: ExecutionConfig) -> TorchExecutable:
         from .executable import build_executable
 
@@ -41,9 +50,7 @@ class TorchBackend:
         """A runtime input as the executable takes it: a float32 tensor that
         keeps the caller's device and autograd graph (never detached), so a
         run is differentiable with respect to its inputs."""
-        from .executable import as_tensor
-
-        return as_tensor(value)
+        return self._as_tensor(value)
 
 
 def fx_code(module: ModuleOp, config: ExecutionConfig) -> str:
