@@ -76,6 +76,36 @@ def test_npy_memory_map(tmp_path: Path) -> None:
     assert isinstance(array, np.memmap) and not array.flags.writeable
 
 
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        np.array([[True, False]]),
+        np.arange(4, dtype=">i4"),
+        np.zeros((0, 3), dtype=np.uint8),
+        np.float32(2.5),
+        np.zeros(2, dtype=[("a", "<f4")]),  # a header only NumPy's reader parses
+    ],
+    ids=["fortran", "bool", "big-endian", "empty", "scalar", "structured"],
+)
+def test_npy_reads_what_numpy_wrote(tmp_path: Path, array: np.ndarray) -> None:
+    np.save(tmp_path / "w.npy", array)
+    if array.dtype.names:
+        with pytest.raises(FuseError, match="holds dtype"):
+            load_source("w.npy", base_dir=tmp_path)
+        return
+    loaded = load_source("w.npy", base_dir=tmp_path)
+    assert loaded.dtype == array.dtype and loaded.flags.writeable
+    np.testing.assert_array_equal(loaded, array)
+
+
+def test_truncated_npy_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "w.npy", np.ones((3, 2), dtype=np.float32))
+    (tmp_path / "w.npy").write_bytes((tmp_path / "w.npy").read_bytes()[:-1])
+    with pytest.raises(FuseError, match=r"w\.npy: is not a valid NumPy file: the file ends"):
+        load_source("w.npy", base_dir=tmp_path)
+
+
 def test_npz_several_arrays_need_the_tensor_name(tmp_path: Path) -> None:
     np.savez(tmp_path / "w.npz", W=np.ones(2), B=np.zeros(3))
     assert load_source("w.npz", base_dir=tmp_path, name="B").shape == (3,)
