@@ -1,8 +1,9 @@
-"""Issue 6: the artifact cache, warm against cold compiles.
+"""The artifact cache, warm against cold compiles.
 
 A compile here is everything before the first run: `program.compile(backend,
-cache_dir=...)`, binding the inputs, and the plan for their shapes (on jax
-that includes XLA, which a cached runner compiles eagerly). Cold: an empty
+cache_dir=...)`, binding the inputs, and the plan for their shapes (on torch the
+GraphModule; on jax that includes XLA, which a cached runner compiles
+eagerly). Cold: an empty
 cache directory each time; warm: the entry a cold compile wrote, read by a
 fresh runner. Both run in this process after one untimed compile, so
 imports are not measured. Target: warm <= 0.1 x cold.
@@ -19,7 +20,9 @@ from bench.common import Row, best_of, print_table, row
 from fuse import Program
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-WORKLOADS = (("numpy", "mlp"), ("numpy", "attention"), ("jax", "mlp"), ("jax", "attention"))
+WORKLOADS = tuple(
+    (backend, example) for backend in ("numpy", "torch", "jax") for example in ("mlp", "attention")
+)
 
 
 def _compile(program: Program, backend: str, cache_dir: str) -> None:

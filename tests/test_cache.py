@@ -27,7 +27,7 @@ BACKENDS = ["numpy", "torch", "jax"]
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 BACKEND_FILES = {
     "numpy": {"executable.bin"},
-    "torch": {"fx.py"},
+    "torch": {"fx.py", "executable.bin"},
     "jax": {"stablehlo.mlir", "signature.json", "xla.bin"},
 }
 
@@ -94,8 +94,7 @@ def test_warm_compile_skips_the_pipeline(
     if backend == "jax":  # XLA did not compile either
         assert isinstance(plan.executable, CompiledXla)
         assert plan.executable.compiled_variants == 0
-    if backend != "torch":  # the executable was loaded: the IR was not even decoded
-        assert isinstance(plan.ir, bytes)
+    assert isinstance(plan.ir, bytes)  # the executable was loaded: the IR was not decoded
     assert str(plan.module) == str(cold.last_plan.module)
     assert warm.explain().splitlines()[2:] == cold.explain().splitlines()[2:]
 
@@ -130,7 +129,9 @@ def test_fixpoint_program_with_symbol_sink(
     backend: str, tmp_path: Path, pass_runs: list[tuple[str, ...]]
 ) -> None:
     """On jax a fixpoint's divergence check is a host callback, which XLA
-    cannot serialize: the entry keeps StableHLO only, and is still warm."""
+    cannot serialize: the entry keeps StableHLO only, and is still warm. On
+    torch the fixpoint modules are not saved: a warm compile lowers the
+    cached IR."""
     program, cache = example("ancestor", tmp_path), tmp_path / "cache"
     sink = program.parent / "runs" / "ancestor.tsv"
     _, expected = compile_and_run(program, backend, cache)
@@ -142,8 +143,11 @@ def test_fixpoint_program_with_symbol_sink(
     assert warm.cache.hits == 1
     assert_same(outputs, expected)
     assert sink.read_text() == written  # symbols, from the cached sink domains
+    names = {p.name for p in entries(cache)[0].iterdir()}
     if backend == "jax":
-        assert "xla.bin" not in {p.name for p in entries(cache)[0].iterdir()}
+        assert "xla.bin" not in names
+    if backend == "torch":
+        assert "executable.bin" not in names
 
 
 def damage(entry: Path, how: str) -> None:
@@ -169,6 +173,7 @@ def damage(entry: Path, how: str) -> None:
         loaded = executables[0] if executables else "dataflow.ir"
         garbage = b'"builtin.module"() ({ neither IR nor an executable'
         if how == "unknown op":  # a well-formed codec blob the decoder cannot build
+            _drop(entry, "executable.bin")  # as for a torch fixpoint: the IR is what loads
             loaded = "dataflow.ir"
             garbage = (entry / loaded).read_bytes().replace(b"fuse.einsum", b"fuse.einzum")
         (entry / loaded).write_bytes(garbage)
@@ -188,13 +193,22 @@ DAMAGE = [
 ]
 
 
-# A warm jax or numpy compile loads the executable and decodes the IR only
-# when `plan.module` is read, so an undecodable IR is not damage it can see.
+def _drop(entry: Path, name: str) -> None:
+    """Removes file `name` of the entry, as if it had never been written."""
+    (entry / name).unlink(missing_ok=True)
+    manifest = json.loads((entry / "manifest.json").read_text())
+    manifest["files"].pop(name, None)
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+
+
+# A warm jax compile loads StableHLO or the XLA executable and decodes the
+# IR only when `plan.module` is read, so an undecodable IR is not damage it
+# can see.
 DAMAGE_CASES = [
     (backend, how)
     for backend in BACKENDS
     for how in DAMAGE
-    if not (backend in ("jax", "numpy") and how == "unknown op")
+    if not (backend == "jax" and how == "unknown op")
 ]
 
 
@@ -307,3 +321,30 @@ def test_warm_jax_runner_keeps_xla_callable(tmp_path: Path) -> None:
     out = jax.jit(lambda d: warm.xla_callable(d)["Out"])(inputs)
     np.testing.assert_allclose(np.asarray(out), expected["Out"], rtol=1e-6, atol=1e-6)
     assert warm.cache.hits == 1
+
+
+def test_warm_torch_executable_is_the_same_program(tmp_path: Path) -> None:
+    """A loaded torch executable runs the saved code; its GraphModule, traced
+    from that code on first read, is the cold compile's graph, and it
+    compiles and differentiates like one."""
+    import torch
+
+    program, cache = example("mlp", tmp_path), tmp_path / "cache"
+    cold, expected = compile_and_run(program, "torch", cache)
+    warm, outputs = compile_and_run(program, "torch", cache)
+    assert warm.cache.hits == 1
+    assert_same(outputs, expected)
+    assert isinstance(warm.fx_module, torch.fx.GraphModule)
+    assert warm.fx_module.code == cold.fx_module.code
+    compile_and_run(program, "torch", cache, compile=True)  # another key: cold
+    compiled, compiled_outputs = compile_and_run(program, "torch", cache, compile=True)
+    assert compiled.cache.hits == 1
+    assert_same(compiled_outputs, expected)
+
+    def weight_gradient(runner: Any) -> torch.Tensor:
+        inputs = {name: torch.tensor(value) for name, value in runner.bind_inputs({}).items()}
+        inputs["W2"].requires_grad_(True)
+        runner.run(inputs)["Out"].square().sum().backward()
+        return inputs["W2"].grad
+
+    torch.testing.assert_close(weight_gradient(warm), weight_gradient(cold), rtol=0, atol=0)

@@ -31,17 +31,19 @@ Entry: a directory `<cache_dir>/<key>/` holding
   0.10.2). A fixpoint's divergence check is a host callback, which cannot
   be serialized: such programs keep the StableHLO only and XLA compiles it
   on the first run (no Fuse pass and no StableHLO conversion runs);
-* numpy (a backend with `save`/`load`, see `fuse.lowering.backend`):
-  `executable.bin`, the executable as the backend saved it (NumPy: its plan
-  recipe, plain data, see `fuse.lowering.numpy.recipe`);
-* torch: `fx.py`, the generated FX code, for reading and diffing; a warm
-  compile rebuilds the GraphModule from the cached IR (fast), since FX code
-  alone does not carry the graph's submodules and constants;
+* numpy and torch (backends with `save`/`load`, see
+  `fuse.lowering.backend`): `executable.bin`, the executable as the backend
+  saved it: NumPy's plan recipe, plain data (`fuse.lowering.numpy.recipe`);
+  torch's generated `forward` code, buffers and signature
+  (`fuse.lowering.torch.saved`). Torch saves no executable for a program
+  with fixpoints: a warm compile rebuilds it from the cached IR;
+* torch: `fx.py`, the generated FX code, for reading and diffing;
 * `manifest.json`: the key, the format version and the sha256 of every file.
 
-A warm compile reads the entry and checks every checksum. On numpy and jax
-it loads the executable and decodes the IR only when `plan.module` is read;
-on torch it decodes the IR and hands it to the backend. An entry that is missing a file,
+A warm compile reads the entry and checks every checksum, then loads the
+executable (jax: `xla.bin`, or the StableHLO for XLA to compile on the
+first run) and decodes the IR only when `plan.module` is read; for a torch
+program with fixpoints it decodes the IR and hands it to the backend. An entry that is missing a file,
 fails a checksum, has another layout (`FORMAT`) or does not load for any
 other reason is reported with `warnings.warn` and rebuilt; a compile never
 fails because of the cache, and a cache directory that cannot be written
@@ -51,8 +53,9 @@ Writes are atomic: an entry is built in a temporary directory and renamed
 into place, so readers see a whole entry or none. Building holds an
 exclusive `fcntl.flock` on `<cache_dir>/<key>.lock`, and a process that
 waited on the lock reads the entry its peer built instead of building it
-again. Loading an executable is as trusting as JAX's own compilation cache:
-use a cache directory only you can write.
+again. Loading an executable (an XLA executable, a torch module's code) is
+as trusting as JAX's and torch.compile's own caches: use a cache directory
+only you can write.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ from fuse.runtime.explain import Explanation, RuleSummary
 
 __all__ = ["ArtifactCache", "CompiledPlan", "CompiledXla", "OutputSpec", "cache_key"]
 
-FORMAT = 3  # 2: the IR as `dataflow.ir`; 3: `executable.bin`
+FORMAT = 3  # 2: the IR as `dataflow.ir`; 3: `executable.bin` (numpy, torch)
 _MANIFEST = "manifest.json"
 _SAVED = "executable.bin"
 _VERSIONED = ("fuse-ai", "xdsl", "xdsl-jax", "jax", "jaxlib", "torch", "numpy")
@@ -288,15 +291,17 @@ def _pack(
     """The backend's own artifacts, and the executable the runner should use
     (jax: one that runs the executable just serialized, so XLA compiles once)."""
     executable: Any = plan.executable
+    files = {}
     save = getattr(backend, "save", None)
-    if save is not None:
-        return executable, {_SAVED: save(executable)}
+    saved = save(executable) if save is not None else None
+    if saved is not None:
+        files[_SAVED] = saved
     if backend.name == "torch":
-        from fuse.lowering.torch import fx_code
+        from fuse.lowering.torch import graph_code
 
-        return executable, {"fx.py": fx_code(plan.module, config).encode()}
+        files["fx.py"] = graph_code(executable.fx_module).encode()
     if backend.name != "jax":
-        return executable, {}
+        return executable, files
     signature = executable.signature
     described = {
         "platform": executable.platform,
@@ -307,7 +312,7 @@ def _pack(
         "result_types": [[shape, np.dtype(dtype).name] for shape, dtype in signature.result_types],
         "statuses": signature.statuses,
     }
-    files = {
+    files |= {
         "stablehlo.mlir": executable.stablehlo_text.encode(),
         "signature.json": json.dumps(described).encode(),
     }

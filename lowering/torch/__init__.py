@@ -8,7 +8,8 @@ Files: `graph.py` (IR walk -> FX graph), `kernels.py` (torch
 code per op kind, recorded into the graph), `fixpoint.py` (the fixpoint
 module: a host loop eagerly, `while_loop` under compile/export),
 `device.py` (device and precision from the config), `executable.py` (the
-callable). Design notes and measurements: docs/torch_backend.md.
+callable), `saved.py` (an executable as bytes, for the artifact cache).
+Design notes and measurements: docs/torch_backend.md.
 
 Importing this package does not import torch; constructing a
 `TorchBackend` (as compiling a program for it does) does.
@@ -45,6 +46,19 @@ class TorchBackend:
         from .executable import build_executable
 
         return build_executable(module, config)
+
+    def save(self, executable: TorchExecutable) -> bytes | None:
+        """`executable`'s code, buffers and signature, which `load` reads
+        back; None for a program with fixpoints (see `saved.py`)."""
+        from .executable import save_executable
+
+        return save_executable(executable)
+
+    def load(self, data: bytes, config: ExecutionConfig) -> TorchExecutable:
+        """The executable `save` stored, on `config`'s device."""
+        from .executable import load_executable
+
+        return load_executable(data, config)
 
     def prepare_input(self, value: Any) -> Any:
         """A runtime input as the executable takes it: a float32 tensor that

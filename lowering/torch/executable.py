@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,8 +14,10 @@ from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
 from fuse.lowering.backend import FixpointDivergence
 
+from . import saved
 from .device import resolve_device, resolve_dtype
 from .graph import Settings, StatusRow, arg_names, lower_main, main_function, static_shape
+from .saved import SavedModule
 
 
 def as_tensor(value: Any) -> torch.Tensor:
@@ -48,6 +51,33 @@ def build_executable(module: ModuleOp, config: ExecutionConfig) -> TorchExecutab
     )
 
 
+def save_executable(executable: TorchExecutable) -> bytes | None:
+    """`executable` as `load_executable` reads it back; None for a program
+    with fixpoints (see `saved.py`)."""
+    if executable._rows:
+        return None
+    signature = {
+        "arg_names": executable.arg_names,
+        "arg_shapes": executable.arg_shapes,
+        "result_count": executable._result_count,
+    }
+    return saved.save(executable.fx_module, signature)
+
+
+def load_executable(data: bytes, config: ExecutionConfig) -> TorchExecutable:
+    device = resolve_device(config)
+    module, signature = saved.load(data, device)
+    return TorchExecutable(
+        module,
+        tuple(signature["arg_names"]),
+        tuple(tuple(shape) for shape in signature["arg_shapes"]),
+        signature["result_count"],
+        [],
+        device,
+        compile=config.compile,
+    )
+
+
 class TorchExecutable:
     """Runs one program: `executable([x, w]) -> [y]`, arguments and results
     in `@main` order.
@@ -61,14 +91,18 @@ class TorchExecutable:
     `fx_module` is the program as a `torch.fx.GraphModule` with the same
     signature; when the program has fixpoints it returns one more output,
     their status rows (see `fixpoint.py`). With `compile=True` runs go
-    through `torch.compile(fx_module.forward)`. After each run,
+    through `torch.compile(module.forward)`. After each run,
     `fixpoint_iterations` maps each fixpoint's tensor names (joined by ", ")
     to its iteration count, as on the NumPy backend.
+
+    `module` is the GraphModule, or the `saved.SavedModule` that an
+    artifact cache entry holds (the same code and buffers, no graph); then
+    `fx_module` is traced from it when first read.
     """
 
     def __init__(
         self,
-        fx_module: torch.fx.GraphModule,
+        module: torch.fx.GraphModule | SavedModule,
         arg_names: tuple[str, ...],
         arg_shapes: tuple[tuple[int, ...], ...],
         result_count: int,
@@ -77,7 +111,7 @@ class TorchExecutable:
         *,
         compile: bool,
     ):
-        self.fx_module = fx_module
+        self.module = module
         self.arg_names = arg_names
         self.arg_shapes = arg_shapes
         self.device = device
@@ -88,9 +122,15 @@ class TorchExecutable:
         # wrapper) costs about 2 us a call eagerly and 10-15 us through
         # the module wrapper torch.compile returns, and the module is built
         # here with no hooks to dispatch to.
-        forward = fx_module.forward
+        forward = module.forward
         self._run = torch.compile(forward) if compile else forward
         self._iterations: dict[str, int] = {}
+
+    @functools.cached_property
+    def fx_module(self) -> torch.fx.GraphModule:
+        if isinstance(self.module, torch.fx.GraphModule):
+            return self.module
+        return torch.fx.symbolic_trace(self.module)
 
     def __call__(self, args: Sequence[Any]) -> list[torch.Tensor]:
         if len(args) != len(self.arg_shapes):
