@@ -232,6 +232,21 @@ def test_query_function(backend: str) -> None:
     assert float(query(runner, "Path", {"Edge": edge}, x=np.int64(1), y=5)) == 1.0
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inputs_a_query_does_not_reach_are_not_needed(backend: str) -> None:
+    program = Program(LEFT + "Score[i] = relu(W[i, j] X[j])\nexport Path, Score\n")
+    runner = program.compile(backend=backend)
+    edge = np.eye(N, k=1, dtype=np.float32)
+    answer = query(runner, "Path", {"Edge": edge}, x=2)  # no W, no X
+    np.testing.assert_array_equal(np.asarray(answer), np.arange(N) > 2)
+    with pytest.raises(FuseError, match="missing runtime input 'Edge'"):
+        query(runner, "Path", {"W": np.ones((2, 2), np.float32)}, x=2)
+    with pytest.raises(FuseError, match="missing runtime input 'X'"):
+        query(runner, "Score", {"W": np.ones((2, 2), np.float32)}, i=0)
+    with pytest.raises(FuseError, match="missing runtime input 'W'"):  # no query: all needed
+        runner.run({"Edge": edge, "X": np.ones(2, np.float32)})
+
+
 def test_query_runners_are_compiled_once() -> None:
     runner = Program(LEFT).compile()
     assert query_runner(runner, "Path", x=1) is query_runner(runner, "Path", x=1)

@@ -24,6 +24,7 @@ from xdsl.utils.exceptions import DiagnosticException
 from fuse.config import ExecutionConfig
 from fuse.dialects.fuse import ProgramOp, TensorOp
 from fuse.errors import FuseError
+from fuse.frontend import ast
 from fuse.lowering.backend import Backend
 from fuse.pipeline import DECLARATIVE_PASSES, dataflow_passes, run_passes
 from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_key
@@ -103,12 +104,17 @@ class Runner:
             self.policies, [d.name for d in self.declarations], self._read_source
         )
         self.sharding = check_sharding(self.policies.sharding, {t.name: t.rank for t in tensors})
+        self.answers_queries = any(isinstance(s, ast.Query) for s in self.program.ast.statements)
 
     # --- inputs -----------------------------------------------------------------
 
-    def bind_inputs(self, inputs: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+    def bind_inputs(
+        self, inputs: Mapping[str, Any] | None, *, missing_ok: bool = False
+    ) -> dict[str, np.ndarray]:
         """Every input and source as an fp32 array: runtime inputs override
-        the policies' weights, which override file sources."""
+        the policies' weights, which override file sources. With
+        `missing_ok`, a runtime input not given is left out rather than an
+        error (the plan for these shapes may not need it)."""
         inputs = dict(inputs or {})
         known = {d.name for d in self.declarations}
         unknown = sorted(set(inputs) - known)
@@ -130,10 +136,10 @@ class Runner:
                 array = prepare(inputs[declaration.name])
             elif declaration.name in stored:
                 array = stored[declaration.name]
+            elif missing_ok:
+                continue
             else:
-                raise FuseError(
-                    f"missing runtime input '{declaration.name}': pass it in run(inputs=...)"
-                )
+                raise _missing_input(declaration.name)
             if array.ndim != declaration.rank:
                 raise FuseError(
                     f"input '{declaration.name}' has rank {array.ndim} "
@@ -156,9 +162,7 @@ class Runner:
                     and declaration.name not in overridden
                     and declaration.name not in self.weights.supplied
                 ):
-                    raise FuseError(
-                        f"missing runtime input '{declaration.name}': pass it in run(inputs=...)"
-                    )
+                    raise _missing_input(declaration.name)
         return self._stored_values(overridden)
 
     def _stored_values(self, overridden: Collection[str]) -> dict[str, np.ndarray]:
@@ -246,8 +250,9 @@ class Runner:
 
     def _specialize(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
         module, explanation, domains = self.specialized_module(shapes)
-        executable = self.backend.compile(module, self.config)
         arguments, outputs = main_signature(module)
+        _require_arguments(arguments, shapes)
+        executable = self.backend.compile(module, self.config)
         return CompiledPlan(module, executable, arguments, outputs, explanation, domains)
 
     def _cache_key(self, shapes: Mapping[str, tuple[int, ...]]) -> str:
@@ -266,9 +271,12 @@ class Runner:
     # --- running ----------------------------------------------------------------
 
     def run(self, inputs: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
-        """Runs the program; returns `{exported name: array}` and writes sinks."""
-        bound = self.bind_inputs(inputs)
+        """Runs the program; returns `{exported name: array}` and writes sinks.
+        A program with queries needs only the runtime inputs its queries
+        reach (`fuse-demand` prunes the rest)."""
+        bound = self.bind_inputs(inputs, missing_ok=self.answers_queries)
         plan = self.plan_for(bound)
+        _require_arguments(plan.arguments, bound)
         if self.config.validate_device_transfers:
             _check_device_transfers(inputs or {}, plan.executable)
         start = time.perf_counter()
@@ -343,6 +351,18 @@ class Runner:
             self.last_run_seconds if plan is self.last_plan else None,
             plan.executable,
         )
+
+
+def _missing_input(name: str) -> FuseError:
+    return FuseError(f"missing runtime input '{name}': pass it in run(inputs=...)")
+
+
+def _require_arguments(arguments: Collection[str], given: Collection[str]) -> None:
+    """`@main`'s arguments must all be given (inputs left out of binding
+    are fine only where the plan does not take them)."""
+    for name in arguments:
+        if name not in given:
+            raise _missing_input(name)
 
 
 def _dim_keys(tensor: str, rank: int) -> tuple[str, ...]:
