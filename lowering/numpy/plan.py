@@ -52,7 +52,7 @@ from fuse.dialects.fuse.dataflow import (
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.errors import FuseError
 
-from .build import kernel
+from . import build
 from .kernels import Array, Shape, index_tensor
 from .recipe import FixpointRecipe, KernelRecipe, PlanRecipe, RegionRecipe, StepRecipe
 from .relations import Relations, plan_relations
@@ -169,7 +169,9 @@ class _Planner:
             return dense, False
         describe = _SPARSE_KERNELS.get(type(op))
         relational = describe(op, self, maybe_sparse) if describe else None
-        if relational is not None and kernel(relational) is not None:
+        # A sparse builder decides for itself whether these operands have a
+        # sparse form; asking it means building the kernel once here.
+        if relational is not None and build.kernel(relational) is not None:
             return relational, len(self.shape(op.results[0])) == 2
         return KernelRecipe("densified", (dense, tuple(maybe_sparse))), False
 
