@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import BlockArgument, SSAValue
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
@@ -53,3 +54,22 @@ class FixpointDivergence(FuseError):
             f"iterations (last change {last_change:.6g}); raise ExecutionConfig.max_iters "
             "or check that the recursion converges"
         )
+
+
+def static_shape(value: SSAValue, backend: str) -> tuple[int, ...]:
+    """The shape of `value`, which `backend` can run only as a ranked tensor
+    of static shape; otherwise an error naming the value and its type."""
+    value_type = value.type
+    if isinstance(value, BlockArgument):
+        where = f"argument #{value.index} of {value.block.parent_op().name}"
+    else:
+        where = f"the result of {value.owner.name}"
+    if not isinstance(value_type, TensorType):
+        raise FuseError(f"the {backend} backend runs ranked tensors; {where} has type {value_type}")
+    shape = tuple(value_type.get_shape())
+    if any(size < 0 for size in shape):
+        raise FuseError(
+            f"the {backend} backend needs static shapes; {where} has type {value_type} "
+            "(infer shapes before compiling)"
+        )
+    return shape

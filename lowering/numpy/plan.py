@@ -27,10 +27,9 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     ModuleOp,
     StringAttr,
-    TensorType,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Attribute, Block, BlockArgument, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from fuse.config import ExecutionConfig
 from fuse.dialects.fuse.dataflow import (
@@ -51,6 +50,7 @@ from fuse.dialects.fuse.dataflow import (
 )
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.errors import FuseError
+from fuse.lowering.backend import static_shape
 
 from . import build
 from .kernels import Array, Shape, index_tensor
@@ -105,7 +105,7 @@ class _Planner:
 
     def slot(self, value: SSAValue) -> int:
         if value not in self.slots:
-            self.slots[value] = self.new_slot(_static_shape(value))
+            self.slots[value] = self.new_slot(static_shape(value, "numpy"))
         return self.slots[value]
 
     def new_slot(self, shape: Shape) -> int:
@@ -218,23 +218,6 @@ def _dead_after(block: Block, terminator: Operation) -> dict[Operation, list[SSA
         if op is not None and value not in kept:
             dead_after.setdefault(op, []).append(value)
     return dead_after
-
-
-def _static_shape(value: SSAValue) -> Shape:
-    value_type = value.type
-    if isinstance(value, BlockArgument):
-        where = f"argument #{value.index} of {value.block.parent_op().name}"
-    else:
-        where = f"the result of {value.owner.name}"
-    if not isinstance(value_type, TensorType):
-        raise FuseError(f"the numpy backend runs ranked tensors; {where} has type {value_type}")
-    shape = tuple(value_type.get_shape())
-    if any(size < 0 for size in shape):
-        raise FuseError(
-            f"the numpy backend needs static shapes; {where} has type {value_type} "
-            "(infer shapes before compiling)"
-        )
-    return shape
 
 
 def _describe(op: Operation, depth: int) -> str:

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from torch.fx import Graph, GraphModule, Node, Proxy
 from torch.fx.proxy import GraphAppendingTracer
-from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 
 from fuse.dialects.fuse.dataflow import (
     BinaryOp,
@@ -52,6 +52,7 @@ from fuse.dialects.fuse.dataflow import (
 )
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.errors import FuseError
+from fuse.lowering import backend
 from fuse.lowering.numpy.kernels import index_tensor
 
 from . import kernels
@@ -118,20 +119,7 @@ def arg_names(main: FuncOp) -> list[str]:
 
 
 def static_shape(value: SSAValue) -> Shape:
-    value_type = value.type
-    if isinstance(value, BlockArgument):
-        where = f"argument #{value.index} of {value.block.parent_op().name}"
-    else:
-        where = f"the result of {value.owner.name}"
-    if not isinstance(value_type, TensorType):
-        raise FuseError(f"the torch backend runs ranked tensors; {where} has type {value_type}")
-    shape = tuple(value_type.get_shape())
-    if any(size < 0 for size in shape):
-        raise FuseError(
-            f"the torch backend needs static shapes; {where} has type {value_type} "
-            "(infer shapes before compiling)"
-        )
-    return shape
+    return backend.static_shape(value, "torch")
 
 
 def _free_values(blocks: Sequence[Block]) -> list[SSAValue]:
