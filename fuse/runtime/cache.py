@@ -43,11 +43,11 @@ Entry: a directory `<cache_dir>/<key>/` holding
 A warm compile reads the entry and checks every checksum, then loads the
 executable (jax: `xla.bin`, or the StableHLO for XLA to compile on the
 first run) and decodes the IR only when `plan.module` is read; for a torch
-program with fixpoints it decodes the IR and hands it to the backend. An entry that is missing a file,
-fails a checksum, has another layout (`FORMAT`) or does not load for any
-other reason is reported with `warnings.warn` and rebuilt; a compile never
-fails because of the cache, and a cache directory that cannot be written
-only warns.
+program with fixpoints it decodes the IR and hands it to the backend. An
+entry that is missing a file, fails a checksum, has another layout
+(`FORMAT`) or does not load for any other reason is reported with
+`warnings.warn` and rebuilt; a compile never fails because of the cache, and
+a cache directory that cannot be written only warns.
 
 Writes are atomic: an entry is built in a temporary directory and renamed
 into place, so readers see a whole entry or none. Building holds an
@@ -291,7 +291,7 @@ def _pack(
     """The backend's own artifacts, and the executable the runner should use
     (jax: one that runs the executable just serialized, so XLA compiles once)."""
     executable: Any = plan.executable
-    files = {}
+    files: dict[str, bytes] = {}
     save = getattr(backend, "save", None)
     saved = save(executable) if save is not None else None
     if saved is not None:

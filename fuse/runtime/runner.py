@@ -276,7 +276,8 @@ class Runner:
         reach (`fuse-demand` prunes the rest)."""
         bound = self.bind_inputs(inputs, missing_ok=self.answers_queries)
         plan = self.plan_for(bound)
-        _require_arguments(plan.arguments, bound)
+        if self.answers_queries:  # otherwise bind_inputs has required every input
+            _require_arguments(plan.arguments, bound)
         if self.config.validate_device_transfers:
             _check_device_transfers(inputs or {}, plan.executable)
         start = time.perf_counter()
