@@ -8,6 +8,7 @@ the source line and a caret under the offending column.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -66,3 +67,30 @@ class SourceText:
     def diagnostic(self, message: str, span: Span | None) -> Diagnostic:
         line = self.line(span.line) if span is not None else None
         return Diagnostic(message, span, line)
+
+
+# A pass error names its rule as `file:line:col: ` (the rule op's location) and
+# tensors as the IR spells them, `@Name`.
+_PASS_LOCATION = re.compile(
+    r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<message>.*)$", re.DOTALL
+)
+_SYMBOL = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*'*)")
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*'*|\S")
+
+
+def diagnostic_from_pass(message: str, source: SourceText) -> Diagnostic:
+    """A pass's error message as the program's author reads it: located at
+    the statement it names, with the source line and a caret under its first
+    token, and tensors named as the program writes them (`'Sister'`, not the
+    IR's `@Sister`)."""
+    from fuse.frontend.ast import Span  # a module-level import would be a cycle
+
+    message = _SYMBOL.sub(r"'\1'", message)
+    match = _PASS_LOCATION.match(message)
+    if match is None or match["file"] != source.file:
+        return Diagnostic(message)
+    line, col = int(match["line"]), int(match["col"])
+    text = source.line(line) or ""
+    token = _TOKEN.match(text, col - 1) if col - 1 < len(text) else None
+    end_col = col + (len(token.group()) if token is not None else 1)
+    return source.diagnostic(match["message"], Span(source.file, line, col, line, end_col))

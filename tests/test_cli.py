@@ -87,7 +87,7 @@ def test_bad_shape_is_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixt
     prog = write(tmp_path, 'A[i, j] = "a.npy"\nB[j] = "b.npy"\nC[i] = A[i, j] B[j]\nexport C\n')
     assert main(["run", str(prog)]) == 1
     err = capsys.readouterr().err
-    assert "prog.fuse:3:1" in err and "'j' has size 3 in @A but size 4 in @B" in err
+    assert "prog.fuse:3:1" in err and "'j' has size 3 in 'A' but size 4 in 'B'" in err
 
 
 def test_missing_program_file(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.config import ExecutionConfig
 from fuse.dialects.fuse import ProgramOp, TensorOp
-from fuse.errors import FuseError
+from fuse.errors import FuseError, diagnostic_from_pass
 from fuse.frontend import ast
 from fuse.lowering.backend import Backend
 from fuse.pipeline import DECLARATIVE_PASSES, dataflow_passes, run_passes
@@ -233,7 +233,7 @@ class Runner:
             domains = sink_domains(program, self.source_domains())
             run_passes(module, (*DECLARATIVE_PASSES[2:], *dataflow_passes(self.config)))
         except DiagnosticException as error:
-            raise FuseError(str(error)) from None
+            raise FuseError([diagnostic_from_pass(str(error), self.program.source)]) from None
         return module, explanation, domains
 
     def _compile(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
