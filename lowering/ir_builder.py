@@ -153,7 +153,7 @@ class _Collector:
             case ast.BinaryOp(lhs=lhs, rhs=rhs):
                 self.visit(lhs)
                 self.visit(rhs)
-            case ast.Negate(operand=operand):
+            case ast.Negate(operand=operand) | ast.Not(operand=operand):
                 self.visit(operand)
             case ast.Call(func=func, args=args, kwargs=kwargs):
                 builtin = lookup(func)
@@ -195,6 +195,9 @@ class _RuleBodyBuilder:
                 )
             case ast.Negate(operand=operand):
                 return self.insert(NegateOp(self.build(operand)))
+            case ast.Not(operand=operand):
+                one = self.insert(LiteralOp(FloatAttr(1.0, f32), expr_type(())))
+                return self.insert(ArithOp("sub", one, self.build(operand)))
             case ast.Call():
                 return self.build_call(expr)
             case _:
@@ -342,7 +345,7 @@ def _rename_index(expr: ast.Expr, old: str, new: str) -> ast.Expr:
             return dataclasses.replace(
                 expr, lhs=_rename_index(lhs, old, new), rhs=_rename_index(rhs, old, new)
             )
-        case ast.Negate(operand=operand):
+        case ast.Negate(operand=operand) | ast.Not(operand=operand):
             return dataclasses.replace(expr, operand=_rename_index(operand, old, new))
         case ast.Call(args=args):
             return dataclasses.replace(expr, args=tuple(_rename_index(a, old, new) for a in args))

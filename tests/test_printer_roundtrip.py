@@ -22,6 +22,7 @@ from fuse.frontend.ast import (
     Lhs,
     ListLiteral,
     Negate,
+    Not,
     Number,
     Program,
     Query,
@@ -38,7 +39,7 @@ from fuse.frontend.printer import print_expr
 # --- strategies: exactly the trees the parser produces ----------------------
 
 # Names the lexer could mistake for something else are drawn on purpose.
-tricky_names = st.sampled_from(["export", "max", "avg", "relu", "e", "E5", "_"])
+tricky_names = st.sampled_from(["export", "not", "max", "avg", "relu", "e", "E5", "_"])
 names = st.one_of(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,4}'{0,2}", fullmatch=True), tricky_names)
 non_builtin_names = names.filter(lambda n: n not in BUILTINS)
 
@@ -70,6 +71,7 @@ values: st.SearchStrategy[Expr] = st.deferred(
         atoms,
         st.builds(BinaryOp, st.sampled_from(["+", "-", "*", "/", "^", "join"]), values, values),
         st.builds(Negate, values),
+        st.builds(Not, values),
         calls,
     )
 )

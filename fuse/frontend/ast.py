@@ -131,6 +131,16 @@ class Negate:
 
 
 @dataclass(frozen=True)
+class Not:
+    """Negation of a Boolean atom, `not R(x, y)` or `!R(x, y)`: `1 - R`.
+    Kept apart from arithmetic so the checks can refuse negation through
+    recursion (the program must stratify)."""
+
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Keyword:
     """A keyword argument `name=value` of a call."""
 
@@ -151,7 +161,7 @@ class Call:
     span: Span = _span()
 
 
-Expr = TensorRef | Number | String | ListLiteral | TupleLiteral | BinaryOp | Negate | Call
+Expr = TensorRef | Number | String | ListLiteral | TupleLiteral | BinaryOp | Negate | Not | Call
 
 
 # --- statements -------------------------------------------------------------

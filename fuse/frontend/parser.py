@@ -7,12 +7,15 @@ Grammar (a statement ends at a newline outside brackets, or at the end):
                 | lhs ('=' | '+=' | 'max=' | 'avg=') expr equation; a source
                                                           when expr is a STRING
                 | lhs '?'                                 query; no dotted index
+                | lhs ('<-' | '←' | ':-') conjunct (',' conjunct)*
+                                                          Datalog rule: Boolean head,
+                                                          comma is a join
     lhs        := NAME ('[' indices ']' | '(' indices ')')?
     indices    := (index (',' index)* ','?)?
     index      := NAME '.'? | INT                         '.' on a lhs only
     expr       := term (('+' | '-') term)*
-    term       := unary (('*' | '/') unary | power)*      juxtaposition: join
-    unary      := '-' unary | power
+    term       := unary (('*' | '/') unary | power | negation)*  juxtaposition: join
+    unary      := '-' unary | ('not' | '!') unary | power   negation: 1 - x
     power      := primary ('^' unary)?                    right associative
     primary    := NAME '[' indices ']' | NAME '(' args ')' | NAME
                 | NUMBER | STRING | '(' expr ')'
@@ -27,6 +30,8 @@ name or an integer, and otherwise a call of an unknown function that
 `sema` reports. Strings, tuples and lists are values only where a call
 takes them (and strings as file paths); using one in arithmetic is a
 syntax error, which also keeps the printer's output unambiguous.
+
+Any statement may end with a `.`, as Datalog facts and rules do.
 
 On a syntax error the parser records a diagnostic, skips to the next
 statement boundary and goes on, so one run reports every broken statement.
@@ -51,6 +56,7 @@ from fuse.frontend.ast import (
     Lhs,
     ListLiteral,
     Negate,
+    Not,
     Number,
     Program,
     ProjectionOperator,
@@ -75,6 +81,7 @@ _EOF = TokenKind.EOF
 _ERROR = TokenKind.ERROR
 
 _ASSIGN_OPS = frozenset({"=", "+=", "max=", "avg="})
+_RULE_ARROWS = frozenset({"<-", "←", ":-"})
 _KEYWORD_OPS = frozenset({"max=", "avg="})  # `f(max=1)` lexes `max=` as one token
 _CLOSING = {"(": ")", "[": "]"}
 _PRIMARY_OPS = frozenset({"(", "["})
@@ -159,6 +166,8 @@ class _Parser:
             start = self._tok
             try:
                 parsed = self._statement()
+                if self._at(".") and self._peek().kind in _STATEMENT_END:
+                    self._advance()  # Datalog's full stop
                 if self._tok.kind not in _STATEMENT_END:
                     self._unexpected("the end of the statement")
                 statements.extend(parsed)
@@ -210,6 +219,8 @@ class _Parser:
         if self._at("?"):
             return self._query(lhs)
         tok = self._tok
+        if tok.kind is _OP and tok.text in _RULE_ARROWS:
+            return self._datalog_rule(lhs)
         if tok.kind is not _OP or tok.text not in _ASSIGN_OPS:
             hint = ""
             if tok.kind is _OP and tok.text == "(":
@@ -224,6 +235,18 @@ class _Parser:
         else:
             self._value(rhs)
         return Equation(lhs, op, rhs, self._span_from(lhs.span))
+
+    def _datalog_rule(self, head: Lhs) -> Equation:
+        """`Aunt(x, z) <- Sister(x, y), Parent(y, z)`: the head is Boolean
+        (whichever brackets it is written with) and the comma-separated
+        conjuncts are joined, so this is `Aunt(x, z) = Sister(x, y) Parent(y, z)`."""
+        self._advance()  # the arrow
+        body = self._value(self._expr())
+        while self._accept(","):
+            conjunct = self._value(self._expr())
+            body = BinaryOp("join", body, conjunct, self._span_from(body.span))
+        lhs = Lhs(head.name, head.indices, True, head.span)
+        return Equation(lhs, "=", body, self._span_from(head.span))
 
     def _query(self, access: Lhs) -> Query:
         """`Path(3, y)?`: the access was parsed as a left-hand side, which
@@ -307,6 +330,8 @@ class _Parser:
             if tok.kind is _OP and tok.text in ("*", "/"):
                 self._advance()
                 expr = self._binary(cast(BinaryOperator, tok.text), expr, self._unary())
+            elif self._at_negation():  # `S(x, y) not P(y, z)` joins a negation
+                expr = self._binary("join", expr, self._unary())
             elif self._starts_primary(tok):
                 expr = self._binary("join", expr, self._power())
             else:
@@ -319,11 +344,23 @@ class _Parser:
         return tok.kind is _NAME or tok.kind is _NUMBER or tok.kind is _STRING
 
     def _unary(self) -> Expr:
+        if self._at_negation():
+            negation = self._advance()
+            operand = self._value(self._unary())
+            return Not(operand, self._span_from(negation))
         if not self._at("-"):
             return self._power()
         minus = self._advance()
         operand = self._value(self._unary())
         return Negate(operand, self._span_from(minus))
+
+    def _at_negation(self) -> bool:
+        """`!x`, or `not x`: `not` is a keyword only before a name, so a
+        tensor may still be called `not`."""
+        if self._at("!"):
+            return True
+        tok = self._tok
+        return tok.kind is _NAME and tok.text == "not" and self._peek().kind is _NAME
 
     def _power(self) -> Expr:
         base = self._primary()

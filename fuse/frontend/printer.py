@@ -23,6 +23,7 @@ from fuse.frontend.ast import (
     Lhs,
     ListLiteral,
     Negate,
+    Not,
     Number,
     Program,
     Query,
@@ -52,7 +53,7 @@ _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\
 def _level(expr: Expr) -> int:
     if isinstance(expr, BinaryOp):
         return _LEVEL[expr.op]
-    if isinstance(expr, Negate):
+    if isinstance(expr, Negate | Not):
         return _UNARY
     return _ATOM
 
@@ -111,11 +112,15 @@ def _keyword(keyword: Keyword) -> str:
 def print_expr(expr: Expr) -> str:
     """The DSL text of one expression, with minimal parentheses."""
     if isinstance(expr, TensorRef):
+        if expr.name == "not" and not expr.indices and not expr.boolean:
+            return "(not)"  # a tensor called `not`: bare, it would negate what follows
         return _access(expr.name, expr.indices, expr.boolean)
     if isinstance(expr, BinaryOp):
         return _binary(expr)
     if isinstance(expr, Negate):
         return f"-{_operand(expr.operand, _UNARY)}"
+    if isinstance(expr, Not):
+        return f"!{_operand(expr.operand, _UNARY)}"  # `not` needs a name after it
     if isinstance(expr, Number):
         return _number(expr.value)
     if isinstance(expr, String):

@@ -24,6 +24,9 @@ diagnostic naming the tensor or builtin at fault and pointing at it, and
 * A tensor only on right-hand sides is a runtime input, not an error; an
   `export` or a sink naming a tensor that no equation or source mentions is
   "undefined tensor".
+* Negation (`not R(x, y)`, `!R(x, y)`) does not go through recursion: a
+  tensor never depends on its own negation, directly or through other
+  tensors (the program must stratify); the error names the cycle.
 * A query (`Path(3, y)?`) names a tensor that an equation or a source
   defines (a runtime input has nothing to compute), with its rank.
 """
@@ -46,6 +49,7 @@ from fuse.frontend.ast import (
     Lhs,
     ListLiteral,
     Negate,
+    Not,
     Number,
     Program,
     Query,
@@ -127,7 +131,7 @@ def _subexpressions(expr: Expr) -> Iterator[Expr]:
         yield node
         if isinstance(node, BinaryOp):
             stack += (node.rhs, node.lhs)
-        elif isinstance(node, Negate):
+        elif isinstance(node, Negate | Not):
             stack.append(node.operand)
         elif isinstance(node, ListLiteral | TupleLiteral):
             stack += reversed(node.items)
@@ -135,6 +139,16 @@ def _subexpressions(expr: Expr) -> Iterator[Expr]:
             builtin = BUILTINS.get(node.func)
             if builtin is None or not builtin.index_args:
                 stack += reversed(node.args)
+
+
+def _negated_refs(expr: Expr) -> list[TensorRef]:
+    """The tensor accesses of `expr` that lie under a negation."""
+    return [
+        ref
+        for node in _subexpressions(expr)
+        if isinstance(node, Not)
+        for ref in _refs_and_calls(node.operand)[0]
+    ]
 
 
 def _refs_and_calls(expr: Expr) -> tuple[list[TensorRef], list[Call]]:
@@ -166,6 +180,8 @@ class _Checker:
         self._projections: dict[str, _First] = {}
         self._mentioned: set[str] = set()
         self._defined: set[str] = set()
+        self._reads: dict[str, set[str]] = {}
+        self._negations: list[tuple[str, TensorRef]] = []
 
     def _error(self, message: str, span: Span) -> None:
         self.diagnostics.append(self._source.diagnostic(message, span))
@@ -182,6 +198,7 @@ class _Checker:
                 self._rank(statement.tensor, len(statement.indices), statement.span)
         if complete:  # else a statement lost to a syntax error may define what is missing
             self._undefined(program)
+        self._negation_through_recursion()
 
     # --- tensors ------------------------------------------------------------
 
@@ -260,6 +277,8 @@ class _Checker:
             self._error(f"source '{lhs.name}' must use '=', not '{equation.op}'", equation.span)
             return
         refs, calls = _refs_and_calls(equation.rhs)
+        self._reads.setdefault(lhs.name, set()).update(ref.name for ref in refs)
+        self._negations += [(lhs.name, ref) for ref in _negated_refs(equation.rhs)]
         for ref in refs:
             self._mentioned.add(ref.name)
             self._rank(ref.name, len(ref.indices), ref.span)
@@ -268,6 +287,41 @@ class _Checker:
         for call in calls:
             self._call(call, lhs, known)
         self._dotted_axes(lhs, calls)
+
+    def _negation_through_recursion(self) -> None:
+        """`P <- not Q` where Q depends on P: no stratum can compute Q
+        before P nor P before Q."""
+        for head, negated in self._negations:
+            path = self._dependency_path(negated.name, head)
+            if path is None:
+                continue
+            cycle = " -> ".join([head, *path])
+            self._error(
+                f"negation through recursion: '{head}' depends on 'not {negated.name}', "
+                f"and '{negated.name}' depends on '{head}' (cycle {cycle}); the program "
+                "must stratify",
+                negated.span,
+            )
+
+    def _dependency_path(self, start: str, goal: str) -> list[str] | None:
+        """The tensors from `start` to `goal` along equations' reads, if
+        `start` depends on `goal` (a breadth-first search)."""
+        parents: dict[str, str | None] = {start: None}
+        frontier = [start]
+        while frontier:
+            following: list[str] = []
+            for name in frontier:
+                if name == goal:
+                    path = [name]
+                    while (parent := parents[path[-1]]) is not None:
+                        path.append(parent)
+                    return path[::-1]
+                for read in sorted(self._reads.get(name, ())):
+                    if read not in parents:
+                        parents[read] = name
+                        following.append(read)
+            frontier = following
+        return None
 
     def _projection(self, equation: Equation) -> None:
         name = equation.lhs.name

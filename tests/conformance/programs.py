@@ -142,7 +142,40 @@ def _linear_system(inputs: Arrays) -> dict[str, np.ndarray]:
 
 _CONTRACTION = uniform(31, 8, 8) * (0.3 / 8)
 
+# The paper's Datalog spelling: `<-`, `←` and `:-`, commas as joins, a
+# final `.`, and stratified negation.
+DATALOG_ANCESTOR = """
+Ancestor(x, y) <- Parent(x, y).
+Ancestor(x, z) ← Ancestor(x, y), Parent(y, z)
+Aunt(x, z) :- Sister(x, y), Parent(y, z).
+Unrelated(x, y) <- Person(x), Person(y), not Ancestor(x, y), !Ancestor(y, x)
+export Ancestor, Aunt, Unrelated
+"""
+
+
+def _datalog_family(inputs: Arrays) -> dict[str, np.ndarray]:
+    parent = inputs["Parent"].astype(bool)
+    ancestor = warshall(inputs["Parent"]).astype(bool)
+    aunt = (inputs["Sister"].astype(np.int64) @ parent.astype(np.int64)) > 0
+    unrelated = ~ancestor & ~ancestor.T
+    return {
+        name: value.astype(np.float32)
+        for name, value in (("Ancestor", ancestor), ("Aunt", aunt), ("Unrelated", unrelated))
+    }
+
+
 RECURSION_CASES = [
+    Case(
+        "datalog_spelling_and_negation",
+        DATALOG_ANCESTOR,
+        {
+            "Parent": random_dag(24, 0.08, seed=11),
+            "Sister": random_graph(24, 0.05, seed=12),
+            "Person": np.ones(24, np.float32),
+        },
+        _datalog_family,
+        frozenset({"Ancestor", "Aunt", "Unrelated"}),
+    ),
     Case(
         "ancestor_random_dag",
         ANCESTOR,
