@@ -413,8 +413,8 @@ class IRBuilder:
                 return QueryOp(
                     name, [p.name if isinstance(p, ast.IndexVar) else p.value for p in indices]
                 )
-            case ast.Source():
-                return None  # recorded on the declaration
+            case ast.Source() | ast.FunctionDef():
+                return None  # recorded on the declaration; inlined by the front end
         raise AssertionError(f"unhandled statement {statement!r}")
 
     def body(self, rhs: ast.Expr, lhs: ast.Lhs | None) -> Region:

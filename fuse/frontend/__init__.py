@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fuse.errors import FuseError, SourceText
 from fuse.frontend.ast import Program
+from fuse.frontend.desugar import desugar
 from fuse.frontend.parser import parse, parse_partial, sort_diagnostics
 from fuse.frontend.printer import dump_ast, print_program
 from fuse.frontend.sema import check, diagnose
@@ -20,6 +21,8 @@ def load(text: str, file: str = "<string>") -> Program:
     user fixes a file in one round."""
     source = SourceText(text, file)
     program, diagnostics = parse_partial(source)
+    program, problems = desugar(program, source)
+    diagnostics += problems
     diagnostics += diagnose(program, source, complete=not diagnostics)
     if diagnostics:
         raise FuseError(sort_diagnostics(diagnostics))

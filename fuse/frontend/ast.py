@@ -228,7 +228,18 @@ class Query:
     span: Span = _span()
 
 
-Statement = Equation | Source | Sink | Export | Query
+@dataclass(frozen=True)
+class FunctionDef:
+    """`softsign(x) := x / (1 + abs(x))`: a user function, inlined at each
+    call (`fuse.frontend.desugar`). Parameters are bare names in the body."""
+
+    name: str
+    params: tuple[str, ...]
+    body: Expr
+    span: Span = _span()
+
+
+Statement = Equation | Source | Sink | Export | Query | FunctionDef
 
 
 @dataclass(frozen=True)

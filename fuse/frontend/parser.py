@@ -7,6 +7,7 @@ Grammar (a statement ends at a newline outside brackets, or at the end):
                 | lhs ('=' | '+=' | 'max=' | 'avg=') expr equation; a source
                                                           when expr is a STRING
                 | lhs '?'                                 query; no dotted index
+                | NAME '(' (NAME (',' NAME)*)? ')' ':=' expr   user function
                 | lhs ('<-' | '←' | ':-') conjunct (',' conjunct)*
                                                           Datalog rule: Boolean head,
                                                           comma is a join
@@ -49,6 +50,7 @@ from fuse.frontend.ast import (
     Equation,
     Export,
     Expr,
+    FunctionDef,
     Index,
     IndexConst,
     IndexVar,
@@ -214,13 +216,15 @@ class _Parser:
         rhs = self._value(self._expr())
         return Sink(str(path.value), rhs, self._span_from(path))
 
-    def _equation_or_source(self) -> Equation | Source | Query:
+    def _equation_or_source(self) -> Equation | Source | Query | FunctionDef:
         lhs = self._lhs()
         if self._at("?"):
             return self._query(lhs)
         tok = self._tok
         if tok.kind is _OP and tok.text in _RULE_ARROWS:
             return self._datalog_rule(lhs)
+        if tok.kind is _OP and tok.text == ":=":
+            return self._function(lhs)
         if tok.kind is not _OP or tok.text not in _ASSIGN_OPS:
             hint = ""
             if tok.kind is _OP and tok.text == "(":
@@ -247,6 +251,20 @@ class _Parser:
             body = BinaryOp("join", body, conjunct, self._span_from(body.span))
         lhs = Lhs(head.name, head.indices, True, head.span)
         return Equation(lhs, "=", body, self._span_from(head.span))
+
+    def _function(self, head: Lhs) -> FunctionDef:
+        """`softsign(x) := x / (1 + abs(x))`: the head was parsed as a
+        left-hand side; its parameters must be plain names."""
+        self._advance()  # ':='
+        params: list[str] = []
+        for index in head.indices:
+            if not isinstance(index, IndexVar) or index.dotted:
+                self._fail("a function's parameters are plain names", index.span)
+            params.append(index.name)
+        if not head.boolean and head.indices:
+            self._fail(f"write the function as {head.name}(x, ...) := ...", head.span)
+        body = self._value(self._expr())
+        return FunctionDef(head.name, tuple(params), body, self._span_from(head.span))
 
     def _query(self, access: Lhs) -> Query:
         """`Path(3, y)?`: the access was parsed as a left-hand side, which

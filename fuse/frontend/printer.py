@@ -16,6 +16,7 @@ from fuse.frontend.ast import (
     BinaryOp,
     Call,
     Equation,
+    FunctionDef,
     Expr,
     Index,
     IndexVar,
@@ -146,6 +147,8 @@ def print_statement(statement: Statement) -> str:
         return f"{_lhs(statement.lhs)} = {_string(statement.path)}"
     if isinstance(statement, Sink):
         return f"{_string(statement.path)} = {print_expr(statement.rhs)}"
+    if isinstance(statement, FunctionDef):
+        return f"{statement.name}({', '.join(statement.params)}) := {print_expr(statement.body)}"
     if isinstance(statement, Query):
         return f"{_access(statement.tensor, statement.indices, statement.boolean)}?"
     return f"export {statement.name}"
@@ -165,12 +168,18 @@ def _is_node(value: object) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
+def _holds_nodes(value: object) -> bool:
+    """A tuple of child nodes (a tuple of names, like a function's
+    parameters, is a plain field)."""
+    return isinstance(value, tuple) and any(map(_is_node, value))
+
+
 def _header(node: Node) -> str:
     """`Kind field=value ... @line:col`, leaving out fields at their default."""
     parts = [type(node).__name__]
     for f in dataclasses.fields(node):
         value = getattr(node, f.name)
-        if f.name == "span" or _is_node(value) or isinstance(value, tuple):
+        if f.name == "span" or _is_node(value) or _holds_nodes(value):
             continue
         if f.default is dataclasses.MISSING or value != f.default:
             parts.append(f"{f.name}={value!r}")
@@ -189,7 +198,7 @@ def _dump(root: Node, lines: list[str]) -> None:
         children: list[tuple[Node, str, int]] = []
         for f in dataclasses.fields(node):
             value = getattr(node, f.name)
-            if isinstance(value, tuple):
+            if _holds_nodes(value):
                 children += ((item, f"{f.name}[{k}]: ", depth + 1) for k, item in enumerate(value))
             elif _is_node(value) and f.name != "span":
                 children.append((value, f"{f.name}: ", depth + 1))

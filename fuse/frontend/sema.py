@@ -44,6 +44,7 @@ from fuse.frontend.ast import (
     Equation,
     Export,
     Expr,
+    FunctionDef,
     IndexVar,
     Keyword,
     Lhs,
@@ -180,6 +181,7 @@ class _Checker:
         self._projections: dict[str, _First] = {}
         self._mentioned: set[str] = set()
         self._defined: set[str] = set()
+        self._functions: set[str] = set()  # user functions: inlined, or reported by desugar
         self._reads: dict[str, set[str]] = {}
         self._negations: list[tuple[str, TensorRef]] = []
 
@@ -187,6 +189,7 @@ class _Checker:
         self.diagnostics.append(self._source.diagnostic(message, span))
 
     def run(self, program: Program, complete: bool) -> None:
+        self._functions = {s.name for s in program.statements if isinstance(s, FunctionDef)}
         for statement in program.statements:
             if isinstance(statement, Equation):
                 self._equation(statement)
@@ -355,6 +358,8 @@ class _Checker:
 
     def _call(self, call: Call, lhs: Lhs | None, known: set[str]) -> None:
         builtin = BUILTINS.get(call.func)
+        if builtin is None and call.func in self._functions:
+            return  # a call that could not be inlined: desugar said why
         if builtin is None:
             guesses = difflib.get_close_matches(call.func, BUILTINS, n=1)
             hint = f" (did you mean '{guesses[0]}'?)" if guesses else ""

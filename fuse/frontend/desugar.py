@@ -1,0 +1,213 @@
+"""Rewrites of the parsed program that leave only the core language.
+
+* **User functions** (`softsign(x) := x / (1 + abs(x))`) are inlined at
+  every call: the call becomes the function's body with each parameter
+  replaced by its argument. A wrong argument count, a function that calls
+  itself (directly or through others), or a function named like a builtin
+  or a tensor is a located error.
+* **The paper's spellings of builtins**, `H(...)` (the Heaviside step),
+  `Even(d)` and `Odd(d)`, become `step`, `even` and `odd` calls, unless the
+  program defines a tensor of that name (then `Even(x, y)` reads it).
+
+Both run on the syntax tree before the semantic checks, so the rest of the
+compiler never sees them. Trees are rebuilt by `map_expr`, a loop rather
+than a recursion, so a generated thousand-term sum is no problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from fuse.errors import Diagnostic, SourceText
+from fuse.frontend.ast import (
+    BinaryOp,
+    Call,
+    Equation,
+    Expr,
+    FunctionDef,
+    IndexConst,
+    IndexVar,
+    ListLiteral,
+    Negate,
+    Not,
+    Number,
+    Program,
+    Sink,
+    Source,
+    Span,
+    Statement,
+    TensorRef,
+    TupleLiteral,
+)
+from fuse.frontend.builtins import BUILTINS
+
+# The paper's capitalized spellings and the builtins they name.
+PAPER_SPELLINGS = {"H": "step", "Even": "even", "Odd": "odd"}
+
+
+def _children(node: Expr) -> list[Expr]:
+    if isinstance(node, BinaryOp):
+        return [node.lhs, node.rhs]
+    if isinstance(node, Negate | Not):
+        return [node.operand]
+    if isinstance(node, Call):
+        return [*node.args, *(k.value for k in node.kwargs)]
+    if isinstance(node, ListLiteral | TupleLiteral):
+        return list(node.items)
+    return []
+
+
+def _with_children(node: Expr, children: list[Expr]) -> Expr:
+    if isinstance(node, BinaryOp):
+        return dataclasses.replace(node, lhs=children[0], rhs=children[1])
+    if isinstance(node, Negate | Not):
+        return dataclasses.replace(node, operand=children[0])
+    if isinstance(node, Call):
+        count = len(node.args)
+        kwargs = tuple(
+            dataclasses.replace(k, value=v)
+            for k, v in zip(node.kwargs, children[count:], strict=True)
+        )
+        return dataclasses.replace(node, args=tuple(children[:count]), kwargs=kwargs)
+    if isinstance(node, ListLiteral | TupleLiteral):
+        return dataclasses.replace(node, items=tuple(children))
+    return node
+
+
+def map_expr(expr: Expr, rewrite: Callable[[Expr], Expr]) -> Expr:
+    """`expr` rebuilt bottom-up, each node passed through `rewrite` after
+    its children were."""
+    done: list[Expr] = []
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        children = _children(node)
+        if expanded or not children:
+            rebuilt = node
+            if children:
+                rebuilt = _with_children(node, done[len(done) - len(children) :])
+                del done[len(done) - len(children) :]
+            done.append(rewrite(rebuilt))
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(children))
+    return done[0]
+
+
+def _as_call(ref: TensorRef) -> Call:
+    """`f(x, y)` parsed as a Boolean access (all arguments index names) as
+    the call it is when `f` is a function."""
+    args = tuple(_index_as_expr(i) for i in ref.indices)
+    return Call(ref.name, args, (), ref.span)
+
+
+def _index_as_expr(index: IndexVar | IndexConst) -> Expr:
+    if isinstance(index, IndexVar):
+        return TensorRef(index.name, (), False, index.span)
+    return Number(index.value, index.span)
+
+
+class _Desugarer:
+    def __init__(self, program: Program, source: SourceText):
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+        self.functions: dict[str, FunctionDef] = {}
+        self.tensors = {
+            s.lhs.name for s in program.statements if isinstance(s, Equation | Source)
+        }
+        for statement in program.statements:
+            if isinstance(statement, FunctionDef):
+                self.define(statement)
+        self.expanding: list[str] = []
+
+    def error(self, message: str, span: Span) -> None:
+        self.diagnostics.append(self.source.diagnostic(message, span))
+
+    def define(self, function: FunctionDef) -> None:
+        span = function.span
+        head = Span(span.file, span.line, span.col, span.line, span.col + len(function.name))
+        if function.name in BUILTINS or function.name in PAPER_SPELLINGS:
+            self.error(f"function '{function.name}' redefines a builtin", head)
+        elif function.name in self.tensors:
+            self.error(f"'{function.name}' is both a function and a tensor", head)
+        elif function.name in self.functions:
+            first = self.functions[function.name].span
+            self.error(
+                f"function '{function.name}' is defined twice (first at {first.line}:{first.col})",
+                head,
+            )
+        elif len(set(function.params)) != len(function.params):
+            self.error(f"function '{function.name}' repeats a parameter name", head)
+        else:
+            self.functions[function.name] = function
+
+    def expr(self, expr: Expr) -> Expr:
+        return map_expr(expr, self.rewrite)
+
+    def rewrite(self, node: Expr) -> Expr:
+        if isinstance(node, TensorRef) and node.boolean and node.name not in self.tensors:
+            if node.name in self.functions or node.name in PAPER_SPELLINGS:
+                node = _as_call(node)
+        if not isinstance(node, Call):
+            return node
+        if node.func in PAPER_SPELLINGS and node.func not in self.tensors:
+            return dataclasses.replace(node, func=PAPER_SPELLINGS[node.func])
+        function = self.functions.get(node.func)
+        return node if function is None else self.inline(function, node)
+
+    def inline(self, function: FunctionDef, call: Call) -> Expr:
+        if call.kwargs or len(call.args) != len(function.params):
+            self.error(
+                f"function '{function.name}' takes {len(function.params)} argument"
+                f"{'' if len(function.params) == 1 else 's'}, got "
+                f"{len(call.args) + len(call.kwargs)}",
+                call.span,
+            )
+            return call
+        if function.name in self.expanding:
+            start = self.expanding.index(function.name)
+            cycle = " -> ".join([*self.expanding[start:], function.name])
+            self.error(f"recursion among functions is not allowed ({cycle})", call.span)
+            return call
+        bound = dict(zip(function.params, call.args, strict=True))
+
+        def substitute(node: Expr) -> Expr:
+            if isinstance(node, TensorRef) and not node.indices and not node.boolean:
+                return bound.get(node.name, node)
+            return node
+
+        self.expanding.append(function.name)
+        try:
+            # The body's own calls are inlined first (where recursion shows),
+            # then the arguments, already inlined, are put in.
+            return map_expr(self.expr(function.body), substitute)
+        finally:
+            self.expanding.pop()
+
+    def statement(self, statement: Statement) -> Statement:
+        if isinstance(statement, Equation | Sink):
+            return dataclasses.replace(statement, rhs=self.expr(statement.rhs))
+        return statement
+
+    def check_definitions(self) -> None:
+        """Recursion shows when a function is inlined; a function no
+        equation calls is checked here too."""
+        for function in self.functions.values():
+            self.expanding = [function.name]
+            self.expr(function.body)
+            if self.diagnostics:  # one report of a cycle, not one per function on it
+                break
+        self.expanding = []
+
+
+def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnostic]]:
+    """`program` with user functions inlined and the paper's builtin
+    spellings resolved, and the problems found on the way."""
+    desugarer = _Desugarer(program, source)
+    desugarer.check_definitions()
+    if desugarer.diagnostics:
+        return program, desugarer.diagnostics
+    statements = tuple(desugarer.statement(s) for s in program.statements)
+    return dataclasses.replace(program, statements=statements), desugarer.diagnostics
+
