@@ -113,9 +113,7 @@ class _Desugarer:
         self.source = source
         self.diagnostics: list[Diagnostic] = []
         self.functions: dict[str, FunctionDef] = {}
-        self.tensors = {
-            s.lhs.name for s in program.statements if isinstance(s, Equation | Source)
-        }
+        self.tensors = {s.lhs.name for s in program.statements if isinstance(s, Equation | Source)}
         for statement in program.statements:
             if isinstance(statement, FunctionDef):
                 self.define(statement)
@@ -146,15 +144,21 @@ class _Desugarer:
         return map_expr(expr, self.rewrite)
 
     def rewrite(self, node: Expr) -> Expr:
-        if isinstance(node, TensorRef) and node.boolean and node.name not in self.tensors:
-            if node.name in self.functions or node.name in PAPER_SPELLINGS:
-                node = _as_call(node)
+        if isinstance(node, TensorRef) and self.is_call_spelled_as_access(node):
+            node = _as_call(node)
         if not isinstance(node, Call):
             return node
         if node.func in PAPER_SPELLINGS and node.func not in self.tensors:
             return dataclasses.replace(node, func=PAPER_SPELLINGS[node.func])
         function = self.functions.get(node.func)
         return node if function is None else self.inline(function, node)
+
+    def is_call_spelled_as_access(self, ref: TensorRef) -> bool:
+        """`f(x)` or `Even(d)`: parsed as a Boolean access, since every
+        argument is an index name, but naming a function, not a tensor."""
+        name = ref.name
+        callable_name = name in self.functions or name in PAPER_SPELLINGS
+        return ref.boolean and callable_name and name not in self.tensors
 
     def inline(self, function: FunctionDef, call: Call) -> Expr:
         if call.kwargs or len(call.args) != len(function.params):
@@ -210,4 +214,3 @@ def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnos
         return program, desugarer.diagnostics
     statements = tuple(desugarer.statement(s) for s in program.statements)
     return dataclasses.replace(program, statements=statements), desugarer.diagnostics
-
