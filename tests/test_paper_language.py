@@ -67,3 +67,25 @@ def test_function_errors_are_located(text: str, message: str, where: str) -> Non
     rendered = str(raised.value)
     assert f"bad.fuse:{where}: error: {message}" in rendered
     assert rendered.count("error:") == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tensor_literals_with_and_without_indices(backend: str) -> None:
+    """The paper's perceptron: `W = [0.2, 1.9, -0.7, 3]`, `X = [0, 1, 1, 0]`,
+    `Y = step(W[i] X[i])`; nested lists give one index per level."""
+    text = """
+W = [0.2, 1.9, -0.7, 3]
+X = [0, 1, 1, 0]
+Y = step(W[i] X[i])
+M = [[1, 2], [3, 4]]
+V[j] = [10, 20]
+Z[i] = M[i, j] V[j]
+C = 0.5
+S = C Y
+export Y, Z, S
+"""
+    out = run(text, backend)
+    w, x = np.array([0.2, 1.9, -0.7, 3]), np.array([0, 1, 1, 0])
+    assert out["Y"] == float(w @ x > 0)
+    np.testing.assert_allclose(out["Z"], np.array([[1, 2], [3, 4]]) @ np.array([10, 20]))
+    assert out["S"] == 0.5 * float(w @ x > 0)

@@ -108,6 +108,24 @@ def _index_as_expr(index: IndexVar | IndexConst) -> Expr:
     return Number(index.value, index.span)
 
 
+_LITERAL_INDICES = "ijklmnopqrstuvwxyz"
+
+
+def _index_literal_lhs(equation: Equation) -> Equation:
+    """`W = [0.2, 1.9, -0.7, 3]`: a list literal assigned to a bare name
+    gives the tensor one index per nesting level, as `W[i] = ...` would."""
+    rhs = equation.rhs
+    if not (isinstance(rhs, Call) and rhs.func == "const" and len(rhs.args) == 1):
+        return equation
+    depth, item = 0, rhs.args[0]
+    while isinstance(item, ListLiteral) and depth < len(_LITERAL_INDICES):
+        depth += 1
+        item = item.items[0] if item.items else Number(0)
+    span = equation.lhs.span
+    indices = tuple(IndexVar(name, False, span) for name in _LITERAL_INDICES[:depth])
+    return dataclasses.replace(equation, lhs=dataclasses.replace(equation.lhs, indices=indices))
+
+
 class _Desugarer:
     def __init__(self, program: Program, source: SourceText):
         self.source = source
@@ -190,6 +208,8 @@ class _Desugarer:
             self.expanding.pop()
 
     def statement(self, statement: Statement) -> Statement:
+        if isinstance(statement, Equation) and not statement.lhs.indices:
+            statement = _index_literal_lhs(statement)
         if isinstance(statement, Equation | Sink):
             return dataclasses.replace(statement, rhs=self.expr(statement.rhs))
         return statement

@@ -236,6 +236,8 @@ class _Parser:
             if op == "=":
                 return Source(lhs, rhs.value, self._span_from(lhs.span))
             # `T[i] += "f"` stays an equation: sema says a source must use `=`.
+        elif isinstance(rhs, ListLiteral):  # `W = [0.2, 1.9]`: the paper's tensor literal
+            rhs = Call("const", (rhs,), (), rhs.span)
         else:
             self._value(rhs)
         return Equation(lhs, op, rhs, self._span_from(lhs.span))
