@@ -89,3 +89,19 @@ export Y, Z, S
     assert out["Y"] == float(w @ x > 0)
     np.testing.assert_allclose(out["Z"], np.array([[1, 2], [3, 4]]) @ np.array([10, 20]))
     assert out["S"] == 0.5 * float(w @ x > 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_named_integer_constants_in_index_positions(backend: str) -> None:
+    """`L = 2` then `Emb[n, L, d]` reads layer 2."""
+    emb = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    out = run("L = 2\nY[n, d] = Emb[n, L, d]\nexport Y", backend, Emb=emb)
+    np.testing.assert_array_equal(out["Y"], emb[:, 2, :])
+
+
+def test_an_unknown_uppercase_index_is_an_error_not_a_variable() -> None:
+    with pytest.raises(FuseError) as raised:
+        Program("L = 2\nAncestor(x, y) = Parent(x, y)\nAncestor(Alice, x)?", "kb.fuse")
+    rendered = str(raised.value)
+    assert "kb.fuse:3:10: error: unknown constant 'Alice'" in rendered
+    assert "integer constants here: L" in rendered

@@ -5,6 +5,12 @@
   replaced by its argument. A wrong argument count, a function that calls
   itself (directly or through others), or a function named like a builtin
   or a tensor is a located error.
+* **Named integer constants in index positions**: after `L = 2`,
+  `Emb[n, L, d]` reads position 2 (an index *variable* begins with a
+  lowercase letter or `_`; DESIGN.md section 3b). An uppercase name in an
+  index position that names no constant is an error, never a silent
+  variable (symbols of relation domains are not yet known to the front
+  end, so `Ancestor(Alice, x)` is refused rather than answered wrongly).
 * **The paper's spellings of builtins**, `H(...)` (the Heaviside step),
   `Even(d)` and `Odd(d)`, become `step`, `even` and `odd` calls, unless the
   program defines a tensor of that name (then `Even(x, y)` reads it).
@@ -26,6 +32,7 @@ from fuse.frontend.ast import (
     Equation,
     Expr,
     FunctionDef,
+    Index,
     IndexConst,
     IndexVar,
     ListLiteral,
@@ -33,6 +40,7 @@ from fuse.frontend.ast import (
     Not,
     Number,
     Program,
+    Query,
     Sink,
     Source,
     Span,
@@ -41,6 +49,7 @@ from fuse.frontend.ast import (
     TupleLiteral,
 )
 from fuse.frontend.builtins import BUILTINS
+from fuse.frontend.parser import sort_diagnostics
 
 # The paper's capitalized spellings and the builtins they name.
 PAPER_SPELLINGS = {"H": "step", "Even": "even", "Odd": "odd"}
@@ -111,6 +120,10 @@ def _index_as_expr(index: IndexVar | IndexConst) -> Expr:
 _LITERAL_INDICES = "ijklmnopqrstuvwxyz"
 
 
+def _is_integer(expr: Expr) -> bool:
+    return isinstance(expr, Number) and type(expr.value) is int
+
+
 def _index_literal_lhs(equation: Equation) -> Equation:
     """`W = [0.2, 1.9, -0.7, 3]`: a list literal assigned to a bare name
     gives the tensor one index per nesting level, as `W[i] = ...` would."""
@@ -135,6 +148,11 @@ class _Desugarer:
         for statement in program.statements:
             if isinstance(statement, FunctionDef):
                 self.define(statement)
+        self.constants = {
+            s.lhs.name: s.rhs.value
+            for s in program.statements
+            if isinstance(s, Equation) and not s.lhs.indices and _is_integer(s.rhs)
+        }
         self.expanding: list[str] = []
 
     def error(self, message: str, span: Span) -> None:
@@ -162,6 +180,8 @@ class _Desugarer:
         return map_expr(expr, self.rewrite)
 
     def rewrite(self, node: Expr) -> Expr:
+        if isinstance(node, TensorRef) and node.indices:
+            node = dataclasses.replace(node, indices=self.indices(node.indices, node.name))
         if isinstance(node, TensorRef) and self.is_call_spelled_as_access(node):
             node = _as_call(node)
         if not isinstance(node, Call):
@@ -210,9 +230,38 @@ class _Desugarer:
     def statement(self, statement: Statement) -> Statement:
         if isinstance(statement, Equation) and not statement.lhs.indices:
             statement = _index_literal_lhs(statement)
+        if isinstance(statement, Equation | Source):
+            lhs = statement.lhs
+            statement = dataclasses.replace(
+                statement, lhs=dataclasses.replace(lhs, indices=self.indices(lhs.indices, lhs.name))
+            )
         if isinstance(statement, Equation | Sink):
             return dataclasses.replace(statement, rhs=self.expr(statement.rhs))
+        if isinstance(statement, Query):
+            indices = self.indices(statement.indices, statement.tensor)
+            return dataclasses.replace(statement, indices=indices)
         return statement
+
+    def indices(self, indices: tuple[Index, ...], tensor: str) -> tuple[Index, ...]:
+        """Named integer constants in index positions as the integers they
+        name; an unknown uppercase name is an error."""
+        resolved: list[Index] = []
+        for index in indices:
+            if isinstance(index, IndexVar) and index.name[:1].isupper():
+                value = self.constants.get(index.name)
+                if value is None:
+                    known = ", ".join(sorted(self.constants)) or "none"
+                    self.error(
+                        f"unknown constant '{index.name}' in an index position of "
+                        f"'{tensor}': an index variable begins with a lowercase letter or "
+                        f"'_', and a constant names an integer scalar (`{index.name} = 2`; "
+                        f"integer constants here: {known})",
+                        index.span,
+                    )
+                else:
+                    index = IndexConst(value, index.span)
+            resolved.append(index)
+        return tuple(resolved)
 
     def check_definitions(self) -> None:
         """Recursion shows when a function is inlined; a function no
@@ -233,4 +282,6 @@ def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnos
     if desugarer.diagnostics:
         return program, desugarer.diagnostics
     statements = tuple(desugarer.statement(s) for s in program.statements)
-    return dataclasses.replace(program, statements=statements), desugarer.diagnostics
+    return dataclasses.replace(program, statements=statements), sort_diagnostics(
+        desugarer.diagnostics
+    )
