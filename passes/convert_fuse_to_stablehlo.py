@@ -451,6 +451,8 @@ def _index_fn(b: HloBuilder, fn: str, shape: tuple[int, ...], position: int) -> 
             return b.indicator(b.compare_scalar("EQ", parity, 0 if fn == "even" else 1))
         case "causal":  # [r, c] = 1 where c <= r
             return b.indicator(b.compare("LE", b.iota(shape, 1), positions))
+        case "iota":
+            return b.convert(positions, b.element_type)
     return b.indicator(b.compare_scalar("EQ", positions, position))
 
 

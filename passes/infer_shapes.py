@@ -3,8 +3,9 @@
 Sizes are known for tensors whose declarations carry static dimensions
 (bound sources and runtime inputs) and for `const` literals. Within a rule
 one index name has one size, so sizes flow from the tensors a rule reads to
-its left-hand side and on to every rule reading that tensor, until nothing
-changes. An index bound to two sizes is an error naming both tensors, both
+its left-hand side and on to every rule reading that tensor — and back, from
+a rule to the tensors it reads whose sizes nothing else gives (`PosEnc[p,
+d]` read beside `X[p, d]`) — until nothing changes. An index bound to two sizes is an error naming both tensors, both
 sizes and the rule's location.
 
 ```mlir
@@ -125,15 +126,48 @@ def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:
             changed = True
     if changed:
         declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
+    return _bind_read_tensors(sizes, rule, program) or changed
+
+
+def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> bool:
+    """Sizes flow backwards too: a tensor read as `PosEnc[p, d]` where the
+    rule knows `p` and `d` from other tensors has that shape, even if
+    nothing in its own rules binds it. Returns whether a shape grew."""
+    changed = False
+    for access in _accesses(op):
+        if not isinstance(access, LoadOp):
+            continue
+        declaration = program.lookup_tensor(access.tensor_name)
+        assert declaration is not None
+        shape = list(declaration.tensor_type.get_shape())
+        grew = False
+        for n, index in enumerate(access.indices.data):
+            binding = sizes.sizes.get(index) if isinstance(index, str) else None
+            if binding is not None and shape[n] == DYNAMIC_INDEX:
+                shape[n] = binding.size
+                grew = True
+        if grew:
+            declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
+            changed = True
     return changed
 
 
 def infer_program_shapes(program: ProgramOp) -> None:
     rules = [op for op in program.body.block.ops if isinstance(op, RuleOp)]
-    while any([_propagate_rule(rule, program) for rule in rules]):
+    sinks = [op for op in program.body.block.ops if isinstance(op, SinkOp)]
+    while any(
+        [
+            *(_propagate_rule(rule, program) for rule in rules),
+            *(_propagate_sink(sink, program) for sink in sinks),
+        ]
+    ):
         pass
-    for sink in [op for op in program.body.block.ops if isinstance(op, SinkOp)]:
-        _bind_body(_RuleSizes(sink), sink, program)
+
+
+def _propagate_sink(sink: SinkOp, program: ProgramOp) -> bool:
+    sizes = _RuleSizes(sink)
+    _bind_body(sizes, sink, program)
+    return _bind_read_tensors(sizes, sink, program)
 
 
 def declared_shapes(program: ProgramOp) -> dict[str, tuple[int, ...]]:

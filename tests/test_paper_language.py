@@ -105,3 +105,30 @@ def test_an_unknown_uppercase_index_is_an_error_not_a_variable() -> None:
     rendered = str(raised.value)
     assert "kb.fuse:3:10: error: unknown constant 'Alice'" in rendered
     assert "integer constants here: L" in rendered
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_positional_encoding_uses_index_values_as_numbers(backend: str) -> None:
+    """The paper's transformer positional encoding, as printed: `p` and `d`
+    outside brackets are coordinates; PosEnc's sizes come from where it is
+    read (beside X)."""
+    text = """
+L = 10000
+D = 8
+PosEnc[p, d] = Even(d) sin(p / L^(d / D)) + Odd(d) cos(p / L^((d - 1) / D))
+Stream[p, d] = X[p, d] + PosEnc[p, d]
+export Stream
+"""
+    x = np.linspace(-1, 1, 40, dtype=np.float32).reshape(5, 8)
+    p, d = np.meshgrid(np.arange(5.0), np.arange(8.0), indexing="ij")
+    posenc = np.where(d % 2 == 0, np.sin(p / 10000 ** (d / 8)), np.cos(p / 10000 ** ((d - 1) / 8)))
+    np.testing.assert_allclose(run(text, backend, X=x)["Stream"], x + posenc, atol=1e-6)
+
+
+def test_index_function_arguments_stay_index_names() -> None:
+    """`even(i)` and `axis=i` name the index; only a bare `i` used as a
+    value is its coordinate."""
+    text = "Y[i, j.] = softmax(i X[i, j] + even(i), axis=j)\nexport Y"
+    x = np.ones((3, 2), np.float32)
+    out = run(text, "numpy", X=x)["Y"]
+    np.testing.assert_allclose(out, np.full((3, 2), 0.5), rtol=1e-6)

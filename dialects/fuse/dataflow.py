@@ -637,20 +637,24 @@ class IndexFunction(StrEnum):
     ODD = "odd"
     CAUSAL = "causal"
     ONEHOT = "onehot"
+    IOTA = "iota"
 
 
-_INDEX_FUNCTION_RANK = {"even": 1, "odd": 1, "causal": 2, "onehot": 1}
+_INDEX_FUNCTION_RANK = {"even": 1, "odd": 1, "causal": 2, "onehot": 1, "iota": 1}
 
 
 @irdl_op_definition
 class IndexFnOp(IRDLOperation):
-    """A 0/1 tensor computed from index positions: `even`/`odd` (position
-    parity), `causal` (1 where column <= row), `onehot` (1 at `position`;
-    used for integer indices on a left-hand side).
+    """A tensor computed from index positions: `even`/`odd` (1 where the
+    position's parity matches, else 0), `causal` (1 where column <= row),
+    `onehot` (1 at `position`; used for integer indices on a left-hand
+    side), `iota` (the position itself, 0, 1, 2, ...: an index variable used
+    as a number).
 
     ```mlir
     %0 = fuse.index_fn causal : tensor<8x8xf32>
     %1 = fuse.index_fn onehot {position = 0 : i64} : tensor<5xf32>
+    %2 = fuse.index_fn iota : tensor<5xf32>
     ```
     """
 

@@ -74,6 +74,7 @@ BUILTINS: dict[str, Builtin] = {
         _b("even", BuiltinKind.INDEX, 0, 1, ("axis",), index_args=True),
         _b("odd", BuiltinKind.INDEX, 0, 1, ("axis",), index_args=True),
         _b("causal_mask", BuiltinKind.INDEX, 2, 2, index_args=True),
+        _b("iota", BuiltinKind.INDEX, 1, 1, index_args=True),
         _b("attention", BuiltinKind.STRUCTURAL, 3, 4, ("scale",)),
         _b("rope", BuiltinKind.STRUCTURAL, 1, 1, ("pos", "axis", "base")),
         _b("concat", BuiltinKind.STRUCTURAL, 2, None, ("axis",)),

@@ -11,6 +11,9 @@
   index position that names no constant is an error, never a silent
   variable (symbols of relation domains are not yet known to the front
   end, so `Ancestor(Alice, x)` is refused rather than answered wrongly).
+* **Index values as numbers**: an index variable of an equation used as a
+  value outside brackets (`sin(p / L^(d / D))` in `PosEnc[p, d] = ...`) is
+  its coordinate, `iota(p)`.
 * **The paper's spellings of builtins**, `H(...)` (the Heaviside step),
   `Even(d)` and `Odd(d)`, become `step`, `even` and `odd` calls, unless the
   program defines a tensor of that name (then `Even(x, y)` reads it).
@@ -118,6 +121,49 @@ def _index_as_expr(index: IndexVar | IndexConst) -> Expr:
 
 
 _LITERAL_INDICES = "ijklmnopqrstuvwxyz"
+
+
+def _index_values(rhs: Expr, equation: Equation, tensors: set[str]) -> Expr:
+    """`rhs` with bare names of the equation's index variables read as
+    their coordinates (`iota(p)`), except where a builtin takes an index
+    name (`even(i)`, `axis=i`)."""
+    variables = {i.name for i in equation.lhs.indices if isinstance(i, IndexVar)}
+    for node in _walk(rhs):
+        if isinstance(node, TensorRef):
+            variables.update(i.name for i in node.indices if isinstance(i, IndexVar))
+    variables -= tensors
+    if not variables:
+        return rhs
+
+    def as_name(expr: Expr) -> Expr:
+        if isinstance(expr, Call) and expr.func == "iota" and expr.span == expr.args[0].span:
+            return expr.args[0]
+        return expr
+
+    def rewrite(node: Expr) -> Expr:
+        if isinstance(node, TensorRef) and not node.indices and not node.boolean:
+            if node.name in variables:
+                return Call("iota", (node,), (), node.span)
+            return node
+        if not isinstance(node, Call):
+            return node
+        builtin = BUILTINS.get(node.func)
+        args = node.args
+        if builtin is not None and builtin.index_args:
+            args = tuple(map(as_name, args))
+        kwargs = tuple(dataclasses.replace(k, value=as_name(k.value)) for k in node.kwargs)
+        return dataclasses.replace(node, args=args, kwargs=kwargs)
+
+    return map_expr(rhs, rewrite)
+
+
+def _walk(expr: Expr) -> list[Expr]:
+    nodes, stack = [], [expr]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack += _children(node)
+    return nodes
 
 
 def _is_integer(expr: Expr) -> bool:
@@ -235,7 +281,10 @@ class _Desugarer:
             statement = dataclasses.replace(
                 statement, lhs=dataclasses.replace(lhs, indices=self.indices(lhs.indices, lhs.name))
             )
-        if isinstance(statement, Equation | Sink):
+        if isinstance(statement, Equation):
+            rhs = _index_values(self.expr(statement.rhs), statement, self.tensors)
+            return dataclasses.replace(statement, rhs=rhs)
+        if isinstance(statement, Sink):
             return dataclasses.replace(statement, rhs=self.expr(statement.rhs))
         if isinstance(statement, Query):
             indices = self.indices(statement.indices, statement.tensor)

@@ -18,10 +18,12 @@ func.func @constants() -> tensor<2x2xf32> {
   // CHECK-NEXT: %odd = fuse.index_fn odd {note = 2 : i64} : tensor<?xf32>
   // CHECK-NEXT: %causal = fuse.index_fn causal : tensor<8x8xf32>
   // CHECK-NEXT: %hot = fuse.index_fn onehot {position = 3 : i64} : tensor<5xf32>
+  // CHECK-NEXT: %pos = fuse.index_fn iota : tensor<7xf32>
   %even = fuse.index_fn even : tensor<6xf32>
   %odd = fuse.index_fn odd {note = 2 : i64} : tensor<?xf32>
   %causal = fuse.index_fn causal : tensor<8x8xf32>
   %hot = fuse.index_fn onehot {position = 3 : i64} : tensor<5xf32>
+  %pos = fuse.index_fn iota : tensor<7xf32>
   func.return %c : tensor<2x2xf32>
 }
 

@@ -40,3 +40,27 @@ fuse.program {
 }
 
 // CHECK: prog.fuse:3:1: index 'j' has size 3 in @A but size 4 in @B
+
+// -----
+
+// Sizes flow backwards too: @P is read beside @X, so it has @X's shape
+// although nothing in its own rule binds p or d.
+fuse.program {
+  fuse.tensor @X[p, d] input : tensor<5x8xf32>
+  fuse.tensor @P[p, d] : tensor<?x?xf32>
+  fuse.tensor @S[p, d] : tensor<?x?xf32>
+  fuse.rule @P[p, d] sum {
+    %0 = fuse.call iota[d]() : () -> !fuse.expr<d>
+    fuse.yield %0 : !fuse.expr<d>
+  }
+  fuse.rule @S[p, d] sum {
+    %0 = fuse.load @X[p, d] : !fuse.expr<p, d>
+    %1 = fuse.load @P[p, d] : !fuse.expr<p, d>
+    %2 = fuse.arith add %0, %1 : !fuse.expr<p, d>, !fuse.expr<p, d>
+    fuse.yield %2 : !fuse.expr<p, d>
+  }
+}
+
+// CHECK:      fuse.tensor @X[p, d] input : tensor<5x8xf32>
+// CHECK-NEXT: fuse.tensor @P[p, d] : tensor<5x8xf32>
+// CHECK-NEXT: fuse.tensor @S[p, d] : tensor<5x8xf32>

@@ -252,6 +252,8 @@ def index_tensor(fn: str, shape: Shape, position: int | None) -> Array:
         rows, cols = shape
         return np.tril(np.ones((rows, cols), dtype=np.float32))
     positions = np.arange(shape[0])
+    if fn == "iota":
+        return positions.astype(np.float32)
     if fn == "even":
         hits = positions % 2 == 0
     elif fn == "odd":
