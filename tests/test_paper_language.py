@@ -132,3 +132,14 @@ def test_index_function_arguments_stay_index_names() -> None:
     x = np.ones((3, 2), np.float32)
     out = run(text, "numpy", X=x)["Y"]
     np.testing.assert_allclose(out, np.full((3, 2), 0.5), rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_files_read_and_written_without_indices(backend: str, tmp_path) -> None:
+    """`W = "w.npy"` reads the whole tensor and `"y.npy" = Y` writes it, at
+    the rank the program uses them with elsewhere."""
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.save(tmp_path / "w.npy", w)
+    text = 'W = "w.npy"\nY[i, j] = 2 W[i, j]\n"y.npy" = Y\nexport Y'
+    Program(text, str(tmp_path / "prog.fuse")).compile(backend).run()
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), 2 * w)

@@ -157,6 +157,23 @@ def _index_values(rhs: Expr, equation: Equation, tensors: set[str]) -> Expr:
     return map_expr(rhs, rewrite)
 
 
+def _is_bare(expr: Expr) -> bool:
+    return isinstance(expr, TensorRef) and not expr.indices and not expr.boolean
+
+
+def _ranks(program: Program) -> dict[str, int]:
+    """The rank each tensor is written with where it has indices."""
+    ranks: dict[str, int] = {}
+    for statement in program.statements:
+        if isinstance(statement, Equation | Source) and statement.lhs.indices:
+            ranks[statement.lhs.name] = len(statement.lhs.indices)
+        if isinstance(statement, Equation | Sink):
+            for node in _walk(statement.rhs):
+                if isinstance(node, TensorRef) and node.indices:
+                    ranks.setdefault(node.name, len(node.indices))
+    return ranks
+
+
 def _walk(expr: Expr) -> list[Expr]:
     nodes, stack = [], [expr]
     while stack:
@@ -191,6 +208,7 @@ class _Desugarer:
         self.diagnostics: list[Diagnostic] = []
         self.functions: dict[str, FunctionDef] = {}
         self.tensors = {s.lhs.name for s in program.statements if isinstance(s, Equation | Source)}
+        self.ranks = _ranks(program)
         for statement in program.statements:
             if isinstance(statement, FunctionDef):
                 self.define(statement)
@@ -276,6 +294,17 @@ class _Desugarer:
     def statement(self, statement: Statement) -> Statement:
         if isinstance(statement, Equation) and not statement.lhs.indices:
             statement = _index_literal_lhs(statement)
+        if isinstance(statement, Source) and not statement.lhs.indices:
+            indices = self.whole_tensor(statement.lhs.name, statement.lhs.span)
+            statement = dataclasses.replace(
+                statement, lhs=dataclasses.replace(statement.lhs, indices=indices)
+            )
+        if isinstance(statement, Sink) and _is_bare(statement.rhs):
+            ref = statement.rhs
+            indices = self.whole_tensor(ref.name, ref.span)
+            statement = dataclasses.replace(
+                statement, rhs=dataclasses.replace(ref, indices=indices)
+            )
         if isinstance(statement, Equation | Source):
             lhs = statement.lhs
             statement = dataclasses.replace(
@@ -290,6 +319,13 @@ class _Desugarer:
             indices = self.indices(statement.indices, statement.tensor)
             return dataclasses.replace(statement, indices=indices)
         return statement
+
+    def whole_tensor(self, name: str, span: Span) -> tuple[Index, ...]:
+        """Indices that cover all of a tensor written without any: `W =
+        "w.npy"` and `"y.npy" = Y` read and write whole tensors, of the rank
+        the program uses them with elsewhere."""
+        rank = min(self.ranks.get(name, 0), len(_LITERAL_INDICES))
+        return tuple(IndexVar(letter, False, span) for letter in _LITERAL_INDICES[:rank])
 
     def indices(self, indices: tuple[Index, ...], tensor: str) -> tuple[Index, ...]:
         """Named integer constants in index positions as the integers they
