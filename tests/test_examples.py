@@ -161,3 +161,12 @@ def test_every_example_runs_from_the_cli(example: str, capsys: pytest.CaptureFix
 
     assert main(["run", str(EXAMPLES / example / f"{example}.fuse")]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_family() -> None:
+    """Facts, Datalog rules and negation, checked by hand: the query asks
+    whom Alice is an ancestor of (people in order of first appearance)."""
+    out = run("family")
+    people = ["Alice", "Bob", "Beth", "Carol", "Dave", "Erin"]
+    descendants = {"Bob", "Beth", "Carol", "Dave", "Erin"}
+    assert out["Query_Ancestor"].tolist() == [float(p in descendants) for p in people]

@@ -143,3 +143,61 @@ def test_files_read_and_written_without_indices(backend: str, tmp_path) -> None:
     text = 'W = "w.npy"\nY[i, j] = 2 W[i, j]\n"y.npy" = Y\nexport Y'
     Program(text, str(tmp_path / "prog.fuse")).compile(backend).run()
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), 2 * w)
+
+
+FAMILY = """
+Parent(Alice, Bob).
+Parent(Bob, Charlie)
+Parent(Charlie, Dana)
+Sister(Erin, Bob)
+Ancestor(x, y) <- Parent(x, y)
+Ancestor(x, z) <- Ancestor(x, y), Parent(y, z)
+Aunt(x, z) <- Sister(x, y), Parent(y, z)
+export Ancestor, Aunt
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_facts_build_relations_over_symbol_domains(backend: str) -> None:
+    """Symbols are numbered per domain in order of first appearance; the
+    rule joining Parent and Ancestor through x and y shares their domains,
+    and Sister's second position shares Parent's first (through y)."""
+    out = run(FAMILY, backend)
+    people = ["Alice", "Bob", "Charlie", "Dana", "Erin"]
+    parent = np.zeros((5, 5))
+    for a, b in [("Alice", "Bob"), ("Bob", "Charlie"), ("Charlie", "Dana")]:
+        parent[people.index(a), people.index(b)] = 1
+    reach = parent.copy()
+    for _ in range(5):
+        reach = np.minimum(1, reach + reach @ parent)
+    np.testing.assert_array_equal(out["Ancestor"], reach[:4, :4])
+    # Sister's first position is a domain of its own (Erin); its second is
+    # Parent's first: Erin is Charlie's aunt.
+    assert out["Aunt"].shape == (1, 4) and out["Aunt"][0].tolist() == [0, 0, 1, 0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_query_names_a_symbol(backend: str) -> None:
+    out = run(FAMILY + "Ancestor(Alice, x)?\n", backend)
+    assert out["Query_Ancestor"].tolist() == [0, 1, 1, 1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_integer_facts_are_elements_sized_by_their_use(backend: str) -> None:
+    """The paper: `X(1), X(2)` is `X = [0, 1, 1, 0]` beside a 4-vector W."""
+    text = "W = [0.2, 1.9, -0.7, 3]\nX(1)\nX(2)\nY = step(W[i] X[i])\nexport X, Y"
+    out = run(text, backend)
+    assert out["X"].tolist() == [0, 1, 1, 0] and out["Y"] == 1
+
+
+def test_an_unknown_symbol_lists_the_nearest_ones() -> None:
+    with pytest.raises(FuseError) as raised:
+        Program(FAMILY + "Ancestor(Alise, x)?\n", "kb.fuse")
+    rendered = str(raised.value)
+    assert "kb.fuse:10:10: error: unknown symbol 'Alise' in position 1 of 'Ancestor'" in rendered
+    assert "nearest symbols of that domain: Alice" in rendered
+
+
+def test_a_fact_with_a_variable_is_an_error() -> None:
+    with pytest.raises(FuseError, match="a fact names constants, but 'x' is a variable"):
+        Program("Parent(Alice, x)", "kb.fuse")

@@ -239,7 +239,19 @@ class FunctionDef:
     span: Span = _span()
 
 
-Statement = Equation | Source | Sink | Export | Query | FunctionDef
+@dataclass(frozen=True)
+class Fact:
+    """`Parent(Alice, Bob)` or `X(1)`: one true element of a Boolean
+    relation, at constant positions (symbols or integers). `X(1) = 0.5`
+    gives the element a value."""
+
+    relation: str
+    indices: tuple[Index, ...]
+    value: int | float = 1
+    span: Span = _span()
+
+
+Statement = Equation | Source | Sink | Export | Query | FunctionDef | Fact
 
 
 @dataclass(frozen=True)

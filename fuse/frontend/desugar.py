@@ -28,16 +28,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
+
 from fuse.errors import Diagnostic, SourceText
 from fuse.frontend.ast import (
     BinaryOp,
     Call,
     Equation,
     Expr,
+    Fact,
     FunctionDef,
     Index,
     IndexConst,
     IndexVar,
+    Lhs,
     ListLiteral,
     Negate,
     Not,
@@ -52,6 +56,7 @@ from fuse.frontend.ast import (
     TupleLiteral,
 )
 from fuse.frontend.builtins import BUILTINS
+from fuse.frontend.domains import DomainTable
 from fuse.frontend.parser import sort_diagnostics
 
 # The paper's capitalized spellings and the builtins they name.
@@ -157,6 +162,62 @@ def _index_values(rhs: Expr, equation: Equation, tensors: set[str]) -> Expr:
     return map_expr(rhs, rewrite)
 
 
+def _facts_as_equations(
+    statements: tuple[Statement, ...], domains: DomainTable
+) -> tuple[Statement, ...]:
+    """Each relation's facts as one equation, `Parent(i, j) = const([[...]])`,
+    over its positions' domains, standing where its first fact stood."""
+    facts: dict[str, list[Fact]] = {}
+    for statement in statements:
+        if isinstance(statement, Fact):
+            facts.setdefault(statement.relation, []).append(statement)
+    kept: list[Statement] = []
+    for statement in statements:
+        if not isinstance(statement, Fact):
+            kept.append(statement)
+        elif all(isinstance(i, IndexConst) for i in statement.indices):
+            # `X(1)`: a slice equation; the relation's size comes from where it
+            # is used (the paper's `X(1), X(2)` beside a 4-vector `W`).
+            kept.append(_slice_equation(statement))
+        elif facts[statement.relation][0] is statement:
+            kept.append(_fact_equation(facts[statement.relation], domains))
+    return tuple(kept)
+
+
+def _slice_equation(fact: Fact) -> Equation:
+    lhs = Lhs(fact.relation, fact.indices, True, fact.span)
+    return Equation(lhs, "=", Number(fact.value, fact.span), fact.span)
+
+
+def _fact_equation(facts: list[Fact], domains: DomainTable) -> Equation:
+    first = facts[0]
+    rank = len(first.indices)
+    shape = [domains.domain(first.relation, k).size for k in range(rank)]
+    values = np.zeros(shape)
+    for fact in facts:
+        if all(isinstance(i, IndexConst) for i in fact.indices):
+            continue  # a slice equation of its own
+        position = tuple(
+            index.value
+            if isinstance(index, IndexConst)
+            else domains.domain(fact.relation, k).symbols[index.name]
+            for k, index in enumerate(fact.indices)
+        )
+        values[position] = fact.value
+    span = first.span
+    lhs = Lhs(
+        first.relation, tuple(IndexVar(n, False, span) for n in _LITERAL_INDICES[:rank]), True, span
+    )
+    return Equation(lhs, "=", Call("const", (_list_literal(values, span),), (), span), span)
+
+
+def _list_literal(values: np.ndarray, span: Span) -> Expr:
+    if values.ndim == 0:
+        value = float(values)
+        return Number(int(value) if value.is_integer() else value, span)
+    return ListLiteral(tuple(_list_literal(v, span) for v in values), span)
+
+
 def _is_bare(expr: Expr) -> bool:
     return isinstance(expr, TensorRef) and not expr.indices and not expr.boolean
 
@@ -209,6 +270,8 @@ class _Desugarer:
         self.functions: dict[str, FunctionDef] = {}
         self.tensors = {s.lhs.name for s in program.statements if isinstance(s, Equation | Source)}
         self.ranks = _ranks(program)
+        self.domains = DomainTable.of(program, _walk)
+        self.tensors |= {s.relation for s in program.statements if isinstance(s, Fact)}
         for statement in program.statements:
             if isinstance(statement, FunctionDef):
                 self.define(statement)
@@ -331,10 +394,18 @@ class _Desugarer:
         """Named integer constants in index positions as the integers they
         name; an unknown uppercase name is an error."""
         resolved: list[Index] = []
-        for index in indices:
+        for k, index in enumerate(indices):
             if isinstance(index, IndexVar) and index.name[:1].isupper():
-                value = self.constants.get(index.name)
-                if value is None:
+                domain = self.domains.domain(tensor, k)
+                value = self.constants.get(index.name, domain.symbols.get(index.name))
+                if value is None and domain.symbols:
+                    nearest = domain.nearest(index.name) or list(domain.symbols)[:3]
+                    self.error(
+                        f"unknown symbol '{index.name}' in position {k + 1} of '{tensor}' "
+                        f"(nearest symbols of that domain: {', '.join(nearest)})",
+                        index.span,
+                    )
+                elif value is None:
                     known = ", ".join(sorted(self.constants)) or "none"
                     self.error(
                         f"unknown constant '{index.name}' in an index position of "
@@ -367,6 +438,7 @@ def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnos
     if desugarer.diagnostics:
         return program, desugarer.diagnostics
     statements = tuple(desugarer.statement(s) for s in program.statements)
+    statements = _facts_as_equations(statements, desugarer.domains)
     return dataclasses.replace(program, statements=statements), sort_diagnostics(
         desugarer.diagnostics
     )

@@ -8,6 +8,7 @@ Grammar (a statement ends at a newline outside brackets, or at the end):
                                                           when expr is a STRING
                 | lhs '?'                                 query; no dotted index
                 | NAME '(' (NAME (',' NAME)*)? ')' ':=' expr   user function
+                | NAME '(' constant (',' constant)* ')'      fact
                 | lhs ('<-' | '←' | ':-') conjunct (',' conjunct)*
                                                           Datalog rule: Boolean head,
                                                           comma is a join
@@ -50,6 +51,7 @@ from fuse.frontend.ast import (
     Equation,
     Export,
     Expr,
+    Fact,
     FunctionDef,
     Index,
     IndexConst,
@@ -216,7 +218,7 @@ class _Parser:
         rhs = self._value(self._expr())
         return Sink(str(path.value), rhs, self._span_from(path))
 
-    def _equation_or_source(self) -> Equation | Source | Query | FunctionDef:
+    def _equation_or_source(self) -> Equation | Source | Query | FunctionDef | Fact:
         lhs = self._lhs()
         if self._at("?"):
             return self._query(lhs)
@@ -225,6 +227,11 @@ class _Parser:
             return self._datalog_rule(lhs)
         if tok.kind is _OP and tok.text == ":=":
             return self._function(lhs)
+        at_end = tok.kind in _STATEMENT_END or (
+            self._at(".") and self._peek().kind in _STATEMENT_END
+        )
+        if at_end and lhs.boolean and lhs.indices:
+            return self._fact(lhs)
         if tok.kind is not _OP or tok.text not in _ASSIGN_OPS:
             hint = ""
             if tok.kind is _OP and tok.text == "(":
@@ -238,6 +245,8 @@ class _Parser:
             # `T[i] += "f"` stays an equation: sema says a source must use `=`.
         elif isinstance(rhs, ListLiteral):  # `W = [0.2, 1.9]`: the paper's tensor literal
             rhs = Call("const", (rhs,), (), rhs.span)
+        elif op == "=" and isinstance(rhs, Number) and _is_fact_atom(lhs):
+            return Fact(lhs.name, lhs.indices, rhs.value, self._span_from(lhs.span))  # X(1) = 1
         else:
             self._value(rhs)
         return Equation(lhs, op, rhs, self._span_from(lhs.span))
@@ -253,6 +262,18 @@ class _Parser:
             body = BinaryOp("join", body, conjunct, self._span_from(body.span))
         lhs = Lhs(head.name, head.indices, True, head.span)
         return Equation(lhs, "=", body, self._span_from(head.span))
+
+    def _fact(self, atom: Lhs) -> Fact:
+        """`Parent(Alice, Bob)`: every position is a constant (a symbol,
+        which begins with an uppercase letter, or an integer)."""
+        for index in atom.indices:
+            if isinstance(index, IndexVar) and (index.dotted or not index.name[:1].isupper()):
+                self._fail(
+                    f"a fact names constants, but '{index.name}' is a variable (symbols "
+                    "begin with an uppercase letter)",
+                    index.span,
+                )
+        return Fact(atom.name, atom.indices, 1, atom.span)
 
     def _function(self, head: Lhs) -> FunctionDef:
         """`softsign(x) := x / (1 + abs(x))`: the head was parsed as a
@@ -471,6 +492,18 @@ class _Parser:
         self._advance()
         value = self._expr()
         return Keyword(name, value, self._span_from(tok))
+
+
+def _is_fact_atom(lhs: Lhs) -> bool:
+    """`X(1)`, `Parent(Alice, Bob)`: a Boolean atom at constant positions."""
+    return (
+        lhs.boolean
+        and bool(lhs.indices)
+        and all(
+            isinstance(i, IndexConst) or (not i.dotted and i.name[:1].isupper())
+            for i in lhs.indices
+        )
+    )
 
 
 def _as_indices(args: list[Expr]) -> tuple[Index, ...] | None:

@@ -17,6 +17,7 @@ from fuse.frontend.ast import (
     Call,
     Equation,
     Expr,
+    Fact,
     FunctionDef,
     Index,
     IndexVar,
@@ -147,6 +148,12 @@ def print_statement(statement: Statement) -> str:
         return f"{_lhs(statement.lhs)} = {_string(statement.path)}"
     if isinstance(statement, Sink):
         return f"{_string(statement.path)} = {print_expr(statement.rhs)}"
+    if isinstance(statement, Fact):
+        atom = _access(statement.relation, statement.indices, True)
+        return atom if statement.value == 1 else f"{atom} = {_number(statement.value)}"
+    if isinstance(statement, Fact):
+        atom = _access(statement.relation, statement.indices, True)
+        return atom if statement.value == 1 else f"{atom} = {_number(statement.value)}"
     if isinstance(statement, FunctionDef):
         return f"{statement.name}({', '.join(statement.params)}) := {print_expr(statement.body)}"
     if isinstance(statement, Query):

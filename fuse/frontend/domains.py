@@ -1,0 +1,112 @@
+"""Symbol domains of index positions (DESIGN.md section 3b).
+
+Every index position of every tensor, `(tensor, k)`, has a *domain*.
+Positions that share an index variable in any statement share a domain
+(a union-find over positions). A domain's symbols are the uppercase names
+that facts put in its positions, numbered in order of first appearance;
+integer positions of facts (`X(1)`) make a domain of integers, sized by the
+largest one.
+
+```
+Parent(Alice, Bob)                       Parent#0: {Alice: 0, Bob: 1, Carol: 2}
+Parent(Bob, Carol)                       Parent#1 is the same domain, since
+Ancestor(x, y) <- Parent(x, y)           the rule joins them through x and y
+```
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fuse.frontend.ast import (
+    Equation,
+    Expr,
+    Fact,
+    IndexConst,
+    IndexVar,
+    Program,
+    Query,
+    Sink,
+    Source,
+    TensorRef,
+)
+
+Position = tuple[str, int]
+
+
+@dataclass
+class Domain:
+    """The symbols of one domain, in order of first appearance, and the
+    largest integer a fact puts in it."""
+
+    symbols: dict[str, int] = field(default_factory=dict)
+    largest_integer: int = -1
+
+    @property
+    def size(self) -> int:
+        return max(len(self.symbols), self.largest_integer + 1)
+
+    def nearest(self, name: str) -> list[str]:
+        return difflib.get_close_matches(name, self.symbols, n=3, cutoff=0.5)
+
+
+class DomainTable:
+    """The domains of a program's index positions."""
+
+    def __init__(self) -> None:
+        self._parent: dict[Position, Position] = {}
+        self._domains: dict[Position, Domain] = {}
+
+    def _root(self, position: Position) -> Position:
+        self._parent.setdefault(position, position)
+        root = position
+        while self._parent[root] != root:
+            root = self._parent[root]
+        while self._parent[position] != root:  # path compression
+            self._parent[position], position = root, self._parent[position]
+        return root
+
+    def _union(self, a: Position, b: Position) -> None:
+        root_a, root_b = self._root(a), self._root(b)
+        if root_a != root_b:
+            self._parent[root_b] = root_a
+
+    def domain(self, tensor: str, k: int) -> Domain:
+        return self._domains.setdefault(self._root((tensor, k)), Domain())
+
+    @classmethod
+    def of(cls, program: Program, walk: Callable[[Expr], list[Expr]]) -> DomainTable:
+        """The domains of `program`; `walk(expr)` lists an expression's nodes."""
+        table = cls()
+        for statement in program.statements:
+            accesses: list[tuple[str, tuple]] = []
+            if isinstance(statement, Equation | Source):
+                accesses.append((statement.lhs.name, statement.lhs.indices))
+            if isinstance(statement, Query):
+                accesses.append((statement.tensor, statement.indices))
+            if isinstance(statement, Equation | Sink):
+                accesses += [
+                    (node.name, node.indices)
+                    for node in walk(statement.rhs)
+                    if isinstance(node, TensorRef) and node.indices
+                ]
+            first: dict[str, Position] = {}
+            for tensor, indices in accesses:
+                for k, index in enumerate(indices):
+                    table._root((tensor, k))
+                    if isinstance(index, IndexVar) and not index.name[:1].isupper():
+                        if index.name in first:
+                            table._union(first[index.name], (tensor, k))
+                        else:
+                            first[index.name] = (tensor, k)
+        for statement in program.statements:
+            if isinstance(statement, Fact):
+                for k, index in enumerate(statement.indices):
+                    domain = table.domain(statement.relation, k)
+                    if isinstance(index, IndexConst):
+                        domain.largest_integer = max(domain.largest_integer, index.value)
+                    else:
+                        domain.symbols.setdefault(index.name, len(domain.symbols))
+        return table
