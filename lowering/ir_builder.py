@@ -235,9 +235,14 @@ class _RuleBodyBuilder:
             dotted = self.dotted_axis()
             if dotted is not None:
                 keywords["axis"] = ast.String(dotted)
+        merged: list[str] = []
+        if name == "concat" and len(args) == 1 and "axis" not in keywords:
+            merged = self.head_merge(call, _names(args[0]), keywords)
         if "axis" in keywords:
             axis = self.index_name(keywords["axis"])
-        result_indices = CallOp.infer_indices(name, [_names(a) for a in args], axis=axis)
+        result_indices = CallOp.infer_indices(
+            name, [_names(a) for a in args], axis=axis, merged=merged
+        )
         return self.insert(
             CallOp(
                 name,
@@ -246,6 +251,28 @@ class _RuleBodyBuilder:
                 keywords={k: self.keyword_attribute(v) for k, v in keywords.items()} or None,
             )
         )
+
+    def head_merge(
+        self, call: ast.Call, names: tuple[str, ...], keywords: dict[str, ast.Expr]
+    ) -> list[str]:
+        """`Merge[b, p, d_m] = concat(Attn[b, h, p, d_v])`: the argument's
+        indices the left-hand side lacks (h, d_v, head-major) flatten into
+        the one left-hand-side index the argument lacks (d_m). Sets the
+        call's `axis` and `merge` keywords; returns the merged indices."""
+        kept = self.lhs_names()
+        merged = [n for n in names if n not in kept]
+        targets = [n for n in kept if n not in names]
+        if len(targets) != 1 or not merged:
+            raise self.outer.error(
+                "concat with one argument flattens the argument's indices that the "
+                "left-hand side lacks into the one left-hand-side index the argument "
+                f"lacks; here the left-hand side has {len(targets)} new indices and the "
+                f"argument {len(merged)} extra ones",
+                call.span,
+            )
+        keywords["axis"] = ast.String(targets[0])
+        keywords["merge"] = ast.TupleLiteral(tuple(ast.String(n) for n in merged))
+        return merged
 
     def dotted_axis(self) -> str | None:
         if self.lhs is None:

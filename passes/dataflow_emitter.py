@@ -368,6 +368,8 @@ class BodyEmitter:
         """Each argument is laid out in the result's index order, its own part
         of the axis (`concat_part`) standing where the axis stands."""
         names = names_of(op.result)
+        if op.merged:
+            return self.lower_head_merge(op, args[0], names)
         axis_name = op.axis if op.axis is not None else args[0].names[-1]
         axis = names.index(axis_name)
         aligned = []
@@ -382,6 +384,18 @@ class BodyEmitter:
         shape[axis] = DYNAMIC_INDEX if DYNAMIC_INDEX in parts else sum(parts)
         concat = ConcatOp(axis, [a.value for a in aligned], TensorType(f32, shape))
         return Indexed(self.emit(concat), names)
+
+    def lower_head_merge(self, op: CallOp, x: Indexed, names: tuple[str, ...]) -> Indexed:
+        """`concat(Attn[b, h, p, d_v])` into `d_m`: one contraction with the
+        0/1 tensor placing (h, d_v) at d_m = h * |d_v| + d_v (head-major)."""
+        merged = op.merged
+        sizes = [self.static_size(n, "concat") for n in merged]
+        placement = np.zeros([*sizes, math.prod(sizes)], dtype=np.float32)
+        for flat, position in enumerate(np.ndindex(*sizes)):
+            placement[(*position, flat)] = 1.0
+        axis = names[-1]
+        self.sizes[axis] = math.prod(sizes)
+        return self.einsum([x, Indexed(self.constant(placement), (*merged, axis))], names)
 
     def lower_topk(self, op: CallOp, args: list[Indexed]) -> Indexed:
         x = args[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from xdsl.dialects.builtin import DictionaryAttr, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, StringAttr
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from fuse.dialects.fuse import (
@@ -101,12 +101,15 @@ class BodyRebuilder:
             axis = keywords.get("axis")
             if isinstance(axis, StringAttr):
                 keywords["axis"] = StringAttr(str(self.name(axis.data)))
+            if op.merged:
+                keywords["merge"] = ArrayAttr([StringAttr(str(self.name(n))) for n in op.merged])
         axis = keywords.get("axis") if keywords is not None else None
         result = CallOp.infer_indices(
             op.callee.data,
             [names_of(a) for a in args],
             index_args,
             axis.data if isinstance(axis, StringAttr) else None,
+            [str(self.name(n)) for n in op.merged],
         )
         return CallOp(
             op.callee.data,

@@ -20,6 +20,7 @@ fuse.tensor @Y[i] : tensor<4xf32>
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -97,7 +98,10 @@ def _bind_body(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> No
                 sizes.bind(index, size, "const literal")
     for call in op.body.walk():
         if isinstance(call, CallOp) and call.callee.data == "concat" and call.axis is not None:
-            _bind_concatenated(sizes, call, call.axis)
+            if call.merged:
+                _bind_merged(sizes, call.merged, call.axis)
+            else:
+                _bind_concatenated(sizes, call, call.axis)
 
 
 def _bind_concatenated(sizes: _RuleSizes, call: CallOp, axis: str) -> None:
@@ -106,6 +110,14 @@ def _bind_concatenated(sizes: _RuleSizes, call: CallOp, axis: str) -> None:
     known = [sizes.sizes.get(part) for part in parts]
     if parts and all(binding is not None for binding in known):
         total = sum(binding.size for binding in known if binding is not None)
+        sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b))
+
+
+def _bind_merged(sizes: _RuleSizes, merged: tuple[str, ...], axis: str) -> None:
+    """A head merge's axis is as long as its merged indices together."""
+    known = [sizes.sizes.get(index) for index in merged]
+    if all(binding is not None for binding in known):
+        total = math.prod(binding.size for binding in known if binding is not None)
         sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b))
 
 

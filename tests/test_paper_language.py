@@ -201,3 +201,19 @@ def test_an_unknown_symbol_lists_the_nearest_ones() -> None:
 def test_a_fact_with_a_variable_is_an_error() -> None:
     with pytest.raises(FuseError, match="a fact names constants, but 'x' is a variable"):
         Program("Parent(Alice, x)", "kb.fuse")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_argument_concat_merges_heads(backend: str) -> None:
+    """The paper's `Merge[b, p, d_m] = concat(Attn[b, h, p, d_v])`: the
+    indices the left-hand side lacks flatten, head-major, into d_m."""
+    attn = np.random.default_rng(0).normal(size=(2, 3, 4, 5)).astype(np.float32)
+    out = run("Merge[b, p, d_m] = concat(Attn[b, h, p, d_v])\nexport Merge", backend, Attn=attn)
+    np.testing.assert_array_equal(out["Merge"], attn.transpose(0, 2, 1, 3).reshape(2, 4, 15))
+
+
+def test_one_argument_concat_needs_one_new_index() -> None:
+    with pytest.raises(FuseError, match="concat with one argument flattens"):
+        Program("M[b, x, y] = concat(A[b, h])\nexport M", "m.fuse").compile().run(
+            inputs={"A": np.ones((2, 3), np.float32)}
+        )

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from xdsl.dialects.builtin import (
+    ArrayAttr,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     FloatAttr,
@@ -790,15 +791,20 @@ class CallOp(IRDLOperation):
         arg_indices: Sequence[Sequence[str]],
         index_args: Sequence[str] = (),
         axis: str | None = None,
+        merged: Sequence[str] = (),
     ) -> tuple[str, ...]:
         """The indices a call's result varies over. Index functions vary over
         their index arguments; `attention(Q, K, V)` over Q's indices not
         shared with K, then V's indices not in K alone; `concat` over its
         arguments' indices with each argument's part of the `axis`
-        (`concat_part(axis, k)`, sized apart) joined into `axis`; every
-        other builtin over the union of its arguments' indices."""
+        (`concat_part(axis, k)`, sized apart) joined into `axis`, or, with
+        one argument, its `merged` indices flattened into `axis` (the
+        paper's head merge); every other builtin over the union of its
+        arguments' indices."""
         if index_args:
             return tuple(index_args)
+        if callee == "concat" and merged and axis is not None:
+            return (*(n for n in arg_indices[0] if n not in merged), axis)
         if callee == "attention":
             query, key, value = arg_indices[:3]
             attended = [n for n in key if n not in query]
@@ -815,6 +821,14 @@ class CallOp(IRDLOperation):
     def axis(self) -> str | None:
         axis = self.keyword("axis")
         return axis.data if isinstance(axis, StringAttr) else None
+
+    @property
+    def merged(self) -> tuple[str, ...]:
+        """The indices a one-argument `concat` flattens into its axis."""
+        merge = self.keyword("merge")
+        if not isinstance(merge, ArrayAttr):
+            return ()
+        return tuple(a.data for a in merge.data if isinstance(a, StringAttr))
 
     def keyword(self, name: str) -> Attribute | None:
         if self.keywords is None:
@@ -847,6 +861,7 @@ class CallOp(IRDLOperation):
             [a.type.names for a in self.args],
             [str(n) for n in self.index_args.data] if self.index_args else (),
             self.axis,
+            self.merged,
         )
         if self.result.type.names != expected:
             raise VerifyException(

@@ -77,7 +77,7 @@ BUILTINS: dict[str, Builtin] = {
         _b("iota", BuiltinKind.INDEX, 1, 1, index_args=True),
         _b("attention", BuiltinKind.STRUCTURAL, 3, 4, ("scale",)),
         _b("rope", BuiltinKind.STRUCTURAL, 1, 1, ("pos", "axis", "base")),
-        _b("concat", BuiltinKind.STRUCTURAL, 2, None, ("axis",)),
+        _b("concat", BuiltinKind.STRUCTURAL, 1, None, ("axis", "merge")),
         _b("topk", BuiltinKind.STRUCTURAL, 1, 1, ("k", "axis")),
         _b("const", BuiltinKind.STRUCTURAL, 1, 1),
         _b("case", BuiltinKind.STRUCTURAL, 1, None),
