@@ -39,8 +39,8 @@ def test_rank_mismatch_between_lhs_and_access() -> None:
 
 
 def test_rank_mismatch_in_a_sink() -> None:
-    assert error('Y[i] = A[i]\n"o.npy" = Y\n') == (
-        "p.fuse:2:11: error: tensor 'Y' is used with rank 0 here but with rank 1 at 1:1"
+    assert error('Y[i] = A[i]\n"o.npy" = Y[i, j]\n') == (
+        "p.fuse:2:11: error: tensor 'Y' is used with rank 2 here but with rank 1 at 1:1"
     )
 
 
@@ -144,8 +144,8 @@ def test_wrong_argument_count() -> None:
     assert error("Y[i] = attention(Q[i])\n") == (
         "p.fuse:1:8: error: builtin 'attention' takes 3 to 4 positional arguments, got 1"
     )
-    assert error("Y[i] = concat(A[i])\n") == (
-        "p.fuse:1:8: error: builtin 'concat' takes at least 2 positional arguments, got 1"
+    assert error("Y[i] = concat()\n") == (
+        "p.fuse:1:8: error: builtin 'concat' takes at least 1 positional arguments, got 0"
     )
 
 

@@ -141,8 +141,12 @@ def _index_values(rhs: Expr, equation: Equation, tensors: set[str]) -> Expr:
         return rhs
 
     def as_name(expr: Expr) -> Expr:
+        """Undoes the rewrite where a name is an index name, not a value
+        (`even(i)`, `axis=i`, `axis=(j, k)`)."""
         if isinstance(expr, Call) and expr.func == "iota" and expr.span == expr.args[0].span:
             return expr.args[0]
+        if isinstance(expr, TupleLiteral | ListLiteral):
+            return dataclasses.replace(expr, items=tuple(map(as_name, expr.items)))
         return expr
 
     def rewrite(node: Expr) -> Expr:
