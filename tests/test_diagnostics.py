@@ -145,7 +145,7 @@ def test_wrong_argument_count() -> None:
         "p.fuse:1:8: error: builtin 'attention' takes 3 to 4 positional arguments, got 1"
     )
     assert error("Y[i] = concat()\n") == (
-        "p.fuse:1:8: error: builtin 'concat' takes at least 1 positional arguments, got 0"
+        "p.fuse:1:8: error: builtin 'concat' takes at least 1 positional argument, got 0"
     )
 
 

@@ -379,7 +379,7 @@ class _Checker:
         if count >= builtin.min_args and (builtin.max_args is None or count <= builtin.max_args):
             return
         arity = builtin.arity_text()
-        plural = "" if arity == "1" else "s"
+        plural = "" if arity in ("1", "at least 1") else "s"
         self._error(
             f"builtin '{call.func}' takes {arity} positional argument{plural}, got {count}",
             _head(call.span, call.func),
