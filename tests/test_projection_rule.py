@@ -5,10 +5,13 @@ the rule, not from the compiler."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from fuse import Program
 
@@ -125,3 +128,170 @@ def test_projection_rule_example(
     assert sorted(outputs) == sorted(expected)
     for name, value in expected.items():
         np.testing.assert_allclose(outputs[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+# --- random expressions against a reference evaluator of the rule ---------------------
+#
+# Programs `Y[i] op= EXPR` over A[i, j], B[i], C[j], D[i, j]: `j` is the one
+# projected index. The reference places `j` by DESIGN.md §3 on its own tree,
+# walking down from the top, and evaluates with NumPy in float64.
+
+SIZES = {"i": 3, "j": 4}
+TENSORS = {"A": "ij", "B": "i", "C": "j", "D": "ij"}
+KINDS = {"=": "sum", "max=": "max", "avg=": "mean"}
+
+
+@dataclass(frozen=True, eq=False)
+class Expr:
+    """A node: `access` (tensor name), `number`, `add`/`sub`, `mul`/`div`
+    (`div` only by the number 2), `neg`, `square`, or a call (`relu`,
+    `tanh`)."""
+
+    kind: str
+    children: tuple[Expr, ...] = ()
+    tensor: str = ""
+    number: float = 0.0
+
+    def text(self) -> str:
+        part = [f"({c.text()})" for c in self.children]
+        match self.kind:
+            case "access":
+                return f"{self.tensor}[{', '.join(TENSORS[self.tensor])}]"
+            case "number":
+                return repr(self.number)
+            case "add" | "sub":
+                return f"{part[0]} {'+' if self.kind == 'add' else '-'} {part[1]}"
+            case "mul":
+                return f"{part[0]} {part[1]}"
+            case "div":
+                return f"{part[0]} / 2"
+            case "neg":
+                return f"-{part[0]}"
+            case "square":
+                return f"{part[0]}^2"
+        return f"{self.kind}({self.children[0].text()})"
+
+    def mentions(self, index: str) -> bool:
+        if self.kind == "access":
+            return index in TENSORS[self.tensor]
+        return any(c.mentions(index) for c in self.children)
+
+    def tensors(self) -> set[str]:
+        own = {self.tensor} if self.kind == "access" else set()
+        return own.union(*(c.tensors() for c in self.children))
+
+
+def _expressions() -> st.SearchStrategy[Expr]:
+    leaves = st.one_of(
+        st.sampled_from(sorted(TENSORS)).map(lambda t: Expr("access", tensor=t)),
+        st.sampled_from([0.5, 2.0]).map(lambda v: Expr("number", number=v)),
+    )
+
+    def extend(inner: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+        pair = st.tuples(inner, inner)
+        return st.one_of(
+            st.tuples(st.sampled_from(["add", "sub", "mul"]), pair).map(lambda k: Expr(k[0], k[1])),
+            st.tuples(st.sampled_from(["div", "neg", "square", "relu", "tanh"]), inner).map(
+                lambda k: Expr(k[0], (k[1],))
+            ),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=6)
+
+
+SUM_PARTS = ("add", "sub")
+PRODUCT_PARTS = ("mul", "div", "neg")
+CALLS = ("relu", "tanh")
+
+
+def projected_nodes(scope: Expr, kind: str) -> set[int]:
+    """Where the rule projects `j` inside `scope` (ids of nodes): walk down
+    while one child holds every occurrence, remembering the last candidate
+    (product, power, sum, call argument or the scope) and the innermost
+    power whose base holds the path since the last call argument."""
+    node, parent_kind = scope, ""
+    candidate, power = scope, None
+    while True:
+        is_call_argument = parent_kind in CALLS
+        if is_call_argument:
+            power = None
+        if node is not scope and (
+            is_call_argument
+            or node.kind == "square"
+            or (node.kind in SUM_PARTS and parent_kind not in SUM_PARTS)
+            or (node.kind in PRODUCT_PARTS and parent_kind not in PRODUCT_PARTS)
+        ):
+            candidate = node
+        holders = [c for c in node.children if c.mentions("j")]
+        if len(holders) != 1:
+            break
+        if node.kind == "square":
+            power = node
+        node, parent_kind = holders[0], node.kind
+    if candidate.kind not in SUM_PARTS:
+        return {id(candidate)}
+    if power is not None:  # above the sum: one below it would be the candidate
+        return {id(power)}
+    if kind == "max":
+        return {id(candidate)}
+    return set().union(*(projected_nodes(t, kind) for t in _terms(candidate) if t.mentions("j")))
+
+
+def _terms(node: Expr) -> list[Expr]:
+    if node.kind in SUM_PARTS:
+        return [t for c in node.children for t in _terms(c)]
+    return [node]
+
+
+def evaluate(node: Expr, projected: set[int], kind: str, inputs: Arrays) -> np.ndarray:
+    """`node` over (i, j) in float64, reduced over j (and broadcast back)
+    where the rule projects it."""
+    values = [evaluate(c, projected, kind, inputs) for c in node.children]
+    match node.kind:
+        case "access":
+            value = inputs[node.tensor].reshape(
+                [SIZES[n] if n in TENSORS[node.tensor] else 1 for n in "ij"]
+            )
+        case "number":
+            value = np.float64(node.number)
+        case "add":
+            value = values[0] + values[1]
+        case "sub":
+            value = values[0] - values[1]
+        case "mul":
+            value = values[0] * values[1]
+        case "div":
+            value = values[0] / 2
+        case "neg":
+            value = -values[0]
+        case "square":
+            value = values[0] ** 2
+        case "relu":
+            value = np.maximum(values[0], 0)
+        case _:
+            value = np.tanh(values[0])
+    value = np.broadcast_to(value, (SIZES["i"], SIZES["j"]))
+    if id(node) in projected:
+        reduce = {"sum": np.sum, "max": np.max, "mean": np.mean}[kind]
+        value = np.broadcast_to(reduce(value, axis=1, keepdims=True), value.shape)
+    return value
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expr=_expressions(), operator=st.sampled_from(sorted(KINDS)), seed=st.integers(0, 99))
+def test_random_expressions_follow_the_rule_on_every_backend(
+    expr: Expr, operator: str, seed: int
+) -> None:
+    assume(expr.mentions("i"))
+    kind = KINDS[operator]
+    inputs = {
+        name: normal(seed + n, *(SIZES[i] for i in TENSORS[name]))
+        for n, name in enumerate(sorted(expr.tensors()))
+    }
+    projected = projected_nodes(expr, kind) if expr.mentions("j") else set()
+    expected = evaluate(expr, projected, kind, f64(inputs))[:, 0]
+    text = f"Y[i] {operator} {expr.text()}\nexport Y"
+    tolerance = 1e-4 * max(1.0, float(np.abs(expected).max()))
+    for backend in BACKENDS:
+        actual = run(backend, text, inputs)["Y"]
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=tolerance, err_msg=backend)
