@@ -9,7 +9,8 @@ At the declarative level it
 2. makes the projection rule of DESIGN.md §3 explicit (`fuse.project`,
    with the rule's projection): every index the right-hand side has and the
    left-hand side lacks is projected where it is joined, over the smallest
-   product, power or call argument holding all its occurrences; an index
+   product, power, call argument or right-hand side holding all its
+   occurrences; an index
    whose occurrences meet only in a sum is projected over the innermost
    power whose base holds the sum, else per term (`max=`: over the whole
    sum). Parentheses only group: products and sums are flattened, so
