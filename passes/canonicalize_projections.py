@@ -10,10 +10,9 @@ At the declarative level it
    with the rule's projection): every index the right-hand side has and the
    left-hand side lacks is projected where it is joined, over the smallest
    product, power, call argument or right-hand side holding all its
-   occurrences; an index
-   whose occurrences meet only in a sum is projected over the innermost
-   power whose base holds the sum, else per term (`max=`: over the whole
-   sum). Parentheses only group: products and sums are flattened, so
+   occurrences; an index whose occurrences meet only in a sum is projected
+   over the innermost power whose base holds the sum, else per term
+   (`max=`: over the whole sum). Parentheses only group: products and sums are flattened, so
    `1 (A[i, j] + B[i])` sums `j` over `A` alone, like `A[i, j] + B[i]`;
 3. folds trivial projections (no axes; a projection directly of a
    projection of the same kind);
