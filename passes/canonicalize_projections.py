@@ -6,11 +6,14 @@ At the declarative level it
 1. renames each rule's indices positionally to its tensor's declared names
    (`Path(x, z) += ...` on a tensor declared `@Path[x, y]` becomes a rule on
    `[x, y]`), renaming body-local indices out of the way;
-2. makes the projection rule of DESIGN.md §3 explicit: for every index the
-   right-hand side has and the left-hand side lacks, take the innermost call
-   argument containing all of its occurrences (else the whole right-hand
-   side) and project every term of it that mentions the index, with the
-   rule's projection (`fuse.project`);
+2. makes the projection rule of DESIGN.md §3 explicit (`fuse.project`,
+   with the rule's projection): every index the right-hand side has and the
+   left-hand side lacks is projected where it is joined, over the smallest
+   product, power, call argument or right-hand side holding all its
+   occurrences; an index whose occurrences meet only in a sum is projected
+   over the innermost power whose base holds the sum, else per term
+   (`max=`: over the whole sum). Parentheses only group: products and sums are flattened, so
+   `1 (A[i, j] + B[i])` sums `j` over `A` alone, like `A[i, j] + B[i]`;
 3. folds trivial projections (no axes; a projection directly of a
    projection of the same kind);
 4. merges all rules of one tensor into one whose body adds (or, for `max=`,
@@ -28,7 +31,7 @@ fuse.rule @Y[i] sum {
   %5 = fuse.call relu(%4) : (!fuse.expr<i, j>) -> !fuse.expr<i, j>
   fuse.yield %5 : !fuse.expr<i, j>
 }
-// after: j is summed over the first term only, inside relu
+// after: j is summed over the product W X, the first term inside relu
 fuse.rule @Y[i] sum {
   ...
   %2 = fuse.arith mul %0, %1 : !fuse.expr<i, j>, !fuse.expr<j>
@@ -48,16 +51,22 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
-from fuse.dialects.fuse import ArithOp, CallOp, ProgramOp, ProjectOp, RuleOp, YieldOp
+from fuse.dialects.fuse import (
+    ArithOp,
+    CallOp,
+    NegateOp,
+    ProgramOp,
+    ProjectOp,
+    RuleOp,
+    YieldOp,
+)
 from fuse.dialects.fuse.attributes import ProjectionKind
 
 from .expr_tree import BodyRebuilder, names_of, yielded_value
-
-ScopeKey = tuple[int, int] | None  # (id of a fuse.call, operand number), None: the whole body
 
 
 def _body_index_names(root: SSAValue) -> set[str]:
@@ -97,124 +106,216 @@ def positional_renaming(rule: RuleOp, declared: tuple[str, ...]) -> dict[str, st
     return rename
 
 
-def _live_leaves(root: SSAValue, index: str) -> dict[int, frozenset[int]]:
-    """For every value in the tree, the ids of the leaves below it that
-    mention `index` and are not already projected over it."""
-    leaves: dict[int, frozenset[int]] = {}
-
-    def visit(value: SSAValue) -> frozenset[int]:
-        op = value.owner
-        if isinstance(op, ProjectOp) and index in op.axes.data:
-            found: frozenset[int] = frozenset()
-            visit(op.operand)
-        elif not op.operands:
-            found = frozenset({id(op)}) if index in names_of(value) else frozenset()
-        else:
-            found = frozenset().union(*(visit(o) for o in op.operands))
-        leaves[id(value)] = found
-        return found
-
-    visit(root)
-    return leaves
+_PRODUCT_FNS = ("mul", "div")
+_SUM_FNS = ("add", "sub")
 
 
-def projection_scopes(root: SSAValue, kept: tuple[str, ...]) -> dict[ScopeKey, list[str]]:
-    """Where each projected index is projected: the innermost call argument
-    that holds all of its occurrences, or the whole body (`None`)."""
-    calls = [v.owner for v in _tree_values(root) if isinstance(v.owner, CallOp)]
-    scopes: dict[ScopeKey, list[str]] = defaultdict(list)
-    for index in names_of(root):
-        if index in kept:
-            continue
-        leaves = _live_leaves(root, index)
-        everything = leaves[id(root)]
-        best: ScopeKey = None
-        best_size = len(_tree_values(root))
-        for call in calls:
-            for number, arg in enumerate(call.args):
-                if id(arg) in leaves and leaves[id(arg)] >= everything:
-                    size = len(_tree_values(arg))
-                    if size < best_size:
-                        best, best_size = (id(call), number), size
-        scopes[best].append(index)
-    return scopes
+class _Node:
+    """One use of a value in a rule body: the body as a tree, so a value
+    used twice is two nodes and every node has one parent."""
+
+    __slots__ = ("children", "depth", "parent", "value")
+
+    def __init__(self, value: SSAValue, parent: _Node | None):
+        self.value = value
+        self.parent = parent
+        self.depth = 0 if parent is None else parent.depth + 1
+        self.children: list[_Node] = []
+
+    @property
+    def op(self) -> Operation:
+        return self.value.owner
+
+    def is_product_part(self) -> bool:
+        """A `mul`, `div` or `negate`: one link of a product of factors."""
+        op = self.op
+        return isinstance(op, NegateOp) or (isinstance(op, ArithOp) and op.fn.data in _PRODUCT_FNS)
+
+    def is_sum_part(self) -> bool:
+        op = self.op
+        return isinstance(op, ArithOp) and op.fn.data in _SUM_FNS
+
+    def is_power(self) -> bool:
+        op = self.op
+        return isinstance(op, ArithOp) and op.fn.data == "pow"
+
+    def is_call_argument(self) -> bool:
+        return self.parent is not None and isinstance(self.parent.op, CallOp)
+
+    def is_product(self) -> bool:
+        """The top of a product: parentheses only group, so `A (B C)` is one
+        product of three factors."""
+        return self.is_product_part() and not (self.parent and self.parent.is_product_part())
+
+    def is_sum(self) -> bool:
+        return self.is_sum_part() and not (self.parent and self.parent.is_sum_part())
+
+    def terms(self) -> list[_Node]:
+        """The terms of the sum this node tops (`A - (B + C)` has three)."""
+        terms, stack = [], [self]
+        while stack:
+            node = stack.pop()
+            if node.is_sum_part():
+                stack.extend(reversed(node.children))
+            else:
+                terms.append(node)
+        return terms
 
 
-def _tree_values(root: SSAValue) -> list[SSAValue]:
-    values, stack = [], [root]
+def _body_tree(root: SSAValue) -> _Node:
+    top = _Node(root, None)
+    stack = [top]
     while stack:
-        value = stack.pop()
-        values.append(value)
-        stack.extend(value.owner.operands)
-    return values
+        node = stack.pop()
+        node.children = [_Node(operand, node) for operand in node.op.operands]
+        stack.extend(node.children)
+    return top
+
+
+def _occurrences(node: _Node, index: str) -> list[_Node]:
+    """The leaves below `node` that mention `index` where it is still free:
+    a projection over it, or a call that consumes it (`attention`), hides
+    the occurrences below."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if index not in names_of(current.value):
+            continue
+        if current.children:
+            stack.extend(current.children)
+        else:
+            found.append(current)
+    return found
+
+
+def _smallest_common(nodes: list[_Node]) -> _Node:
+    """The smallest subtree holding all of `nodes`."""
+    common = nodes[0]
+    for node in nodes[1:]:
+        while node.depth > common.depth:
+            node = node.parent  # type: ignore[assignment]
+        while common.depth > node.depth:
+            common = common.parent  # type: ignore[assignment]
+        while node is not common:
+            node, common = node.parent, common.parent  # type: ignore[assignment]
+    return common
+
+
+def place_projection(
+    index: str, scope: _Node, kind: ProjectionKind, placements: dict[int, list[str]]
+) -> None:
+    """Records in `placements` (node id -> indices) where `index` is
+    projected within `scope` (the whole body, or one term of a sum), by the
+    projection rule of DESIGN.md §3:
+
+    1. take the smallest subexpression holding all its occurrences that is
+       a product, a power, a sum, a call argument or the scope itself;
+    2. a product, power, call argument or scope that is not a sum: project
+       over it;
+    3. a sum below a power's base (before the nearest call argument or the
+       scope): project over the innermost such power. (The rule's other
+       case, a product joining the index, cannot arise here: all
+       occurrences lie in the sum, so within one factor of any product
+       above it.)
+    4. otherwise, under `max=` project over the sum as a whole; under a sum
+       or mean, apply the rule to each term that mentions the index, as if
+       the term were the whole right-hand side (so `L = t1 + t2` means
+       `L = t1` plus `L += t2`)."""
+    occurrences = _occurrences(scope, index)
+    if not occurrences:
+        return
+    node = _smallest_common(occurrences)
+    while not (
+        node is scope
+        or node.is_product()
+        or node.is_sum()
+        or node.is_power()
+        or node.is_call_argument()
+    ):
+        node = node.parent  # type: ignore[assignment]
+    if not node.is_sum():
+        placements[id(node)].append(index)
+        return
+    power = _enclosing_power(node, scope)
+    if power is not None:
+        placements[id(power)].append(index)
+    elif kind is ProjectionKind.MAX:
+        placements[id(node)].append(index)
+    else:
+        for term in node.terms():
+            place_projection(index, term, kind, placements)
+
+
+def _enclosing_power(node: _Node, scope: _Node) -> _Node | None:
+    """The innermost power whose base holds `node`, looking no further out
+    than the nearest call argument or `scope`."""
+    while node is not scope and not node.is_call_argument():
+        parent = node.parent
+        assert parent is not None
+        if parent.is_power() and parent.children[0] is node:
+            return parent
+        node = parent
+    return None
 
 
 class _ProjectingRebuilder(BodyRebuilder):
-    """Rebuilds a body with renamed indices and explicit projections."""
+    """Rebuilds a body tree with renamed indices and explicit projections
+    (`placements`: node id -> the indices projected over that node)."""
 
     def __init__(
         self,
         rename: dict[str, str],
-        scopes: dict[ScopeKey, list[str]],
+        placements: dict[int, list[str]],
         kind: ProjectionKind,
     ):
         super().__init__(rename)
-        self.scopes = scopes
+        self.placements = placements
         self.kind = kind
 
-    def into_region(self, root: SSAValue) -> Region:
-        self.block.add_op(YieldOp(self.rebuild_scope(root, self.scopes.get(None, []))))
+    def into_region(self, root: _Node) -> Region:  # type: ignore[override]
+        self.block.add_op(YieldOp(self.rebuild_tree(root)))
         return Region(self.block)
 
-    def rebuild(self, value: SSAValue) -> SSAValue:
-        op = value.owner
-        if isinstance(op, ProjectOp):
-            return self.rebuild_projection(op)
-        if isinstance(op, CallOp) and op.args:
-            args = [
-                self.rebuild_scope(arg, self.scopes.get((id(op), n), []))
-                for n, arg in enumerate(op.args)
-            ]
-            return self.emit(self.rebuild_call(op, args))
-        return self.rebuild_node(value)
+    def rebuild_tree(self, node: _Node) -> SSAValue:
+        if isinstance(node.op, ProjectOp):
+            rebuilt = self.rebuild_projection(node)
+        else:
+            # rebuild_node asks for each operand once, in operand order
+            children = iter(node.children)
+            rebuilt = self.rebuild_node(node.value, lambda _: self.rebuild_tree(next(children)))
+        axes = self.placements.get(id(node))
+        if not axes:
+            return rebuilt
+        return self.emit(ProjectOp(self.kind, [str(self.name(a)) for a in axes], rebuilt))
 
-    def rebuild_projection(self, op: ProjectOp) -> SSAValue:
+    def rebuild_projection(self, node: _Node) -> SSAValue:
         """Folds empty projections and same-kind projections of projections."""
+        op = node.op
+        assert isinstance(op, ProjectOp)
         axes = [str(a) for a in op.axes.data]
-        operand = op.operand
-        inner = operand.owner
-        while isinstance(inner, ProjectOp) and inner.kind == op.kind:
-            axes += [str(a) for a in inner.axes.data]
-            operand = inner.operand
-            inner = operand.owner
-        rebuilt = self.rebuild(operand)
+        operand = node.children[0]
+        while (
+            isinstance(operand.op, ProjectOp)
+            and operand.op.kind == op.kind
+            and id(operand) not in self.placements
+        ):
+            axes += [str(a) for a in operand.op.axes.data]
+            operand = operand.children[0]
+        rebuilt = self.rebuild_tree(operand)
         if not axes:
             return rebuilt
         return self.emit(ProjectOp(op.kind.data, [str(self.name(a)) for a in axes], rebuilt))
 
-    def rebuild_scope(self, value: SSAValue, axes: list[str]) -> SSAValue:
-        """Projects each term of a sum that mentions one of `axes`."""
-        op = value.owner
-        if axes and isinstance(op, ArithOp) and op.fn.data in ("add", "sub"):
-            return self.emit(
-                ArithOp(
-                    op.fn.data, self.rebuild_scope(op.lhs, axes), self.rebuild_scope(op.rhs, axes)
-                )
-            )
-        term = self.rebuild(value)
-        renamed = [str(self.name(a)) for a in axes]
-        mentioned = [a for a in renamed if a in names_of(term)]
-        if not mentioned:
-            return term
-        return self.emit(ProjectOp(self.kind, mentioned, term))
-
 
 def canonicalize_rule(rule: RuleOp, declared: tuple[str, ...]) -> None:
     rename = positional_renaming(rule, declared)
-    root = yielded_value(rule.body)
-    lhs_names = tuple(p for p in rule.indices.data if isinstance(p, str))
-    scopes = projection_scopes(root, lhs_names)
-    body = _ProjectingRebuilder(rename, scopes, rule.projection_kind).into_region(root)
+    root = _body_tree(yielded_value(rule.body))
+    kept = {p for p in rule.indices.data if isinstance(p, str)}
+    placements: dict[int, list[str]] = defaultdict(list)
+    for index in names_of(root.value):
+        if index not in kept:
+            place_projection(index, root, rule.projection_kind, placements)
+    body = _ProjectingRebuilder(rename, placements, rule.projection_kind).into_region(root)
     canonical = RuleOp(
         rule.tensor_name,
         [declared[n] if isinstance(p, str) else p for n, p in enumerate(rule.indices.data)],

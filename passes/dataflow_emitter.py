@@ -3,7 +3,9 @@
 
 An indexed expression `!fuse.expr<i, k>` becomes a tensor whose dimensions
 are its indices in that order. Each index name of a rule gets one einsum
-letter. A projection of a product becomes one n-ary `fuse.einsum`; other
+letter. A projection of a product becomes one n-ary `fuse.einsum` over its
+factors; a projection of anything else (a power, a sum, a call) reduces
+that expression's elementwise value, never distributing into it; other
 arithmetic becomes subscripted `fuse.binary`; builtin calls become the
 dataflow ops that implement them (composites such as `attention` and `rope`
 are spelled out here, so every backend runs them natively).

@@ -83,11 +83,15 @@ builtin.module {
 // CHECK-NEXT:    %[[R:.*]] = fuse.call relu(%[[ADD]]) : (!fuse.expr<i>) -> !fuse.expr<i>
 // CHECK-NEXT:    fuse.yield %[[R]] : !fuse.expr<i>
 
-// Gaussian kernel: the whole squared term is summed over j, inside exp.
+// Gaussian kernel: j meets in a difference, so it is summed over the power
+// whose base holds it; the negation and the division by V come after.
 // CHECK-LABEL: fuse.rule @K[i, "i'"] sum {
-// CHECK:         %[[D:.*]] = fuse.arith div
-// CHECK-NEXT:    %[[P:.*]] = fuse.project sum [j] %[[D]] : !fuse.expr<i, j, "i'">
-// CHECK-NEXT:    fuse.call exp(%[[P]]) : (!fuse.expr<i, "i'">) -> !fuse.expr<i, "i'">
+// CHECK:         %[[POW:.*]] = fuse.arith pow
+// CHECK-NEXT:    %[[P:.*]] = fuse.project sum [j] %[[POW]] : !fuse.expr<i, j, "i'">
+// CHECK-NEXT:    %[[NEG:.*]] = fuse.negate %[[P]] : !fuse.expr<i, "i'">
+// CHECK-NEXT:    %[[V:.*]] = fuse.load @V[]
+// CHECK-NEXT:    %[[D:.*]] = fuse.arith div %[[NEG]], %[[V]]
+// CHECK-NEXT:    fuse.call exp(%[[D]]) : (!fuse.expr<i, "i'">) -> !fuse.expr<i, "i'">
 
 // Positional renaming (u, v -> x, y; the local y moves to y_1) and merging.
 // CHECK-LABEL: fuse.rule @T[x, y] sum {
