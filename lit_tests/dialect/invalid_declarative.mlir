@@ -340,12 +340,12 @@ fuse.program {
 fuse.program {
   fuse.sink "out.npy" {
     %a = fuse.literal dense<[1.0, 2.0]> : tensor<2xf32> -> !fuse.expr<i>
-    %b = fuse.call concat(%a) {axis = "i"} : (!fuse.expr<i>) -> !fuse.expr<i>
+    %b = fuse.call concat() {axis = "i"} : () -> !fuse.expr<i>
     fuse.yield %b : !fuse.expr<i>
   }
 }
 
-// CHECK: builtin 'concat' takes at least 2 arguments, got 1
+// CHECK: builtin 'concat' takes at least 1 arguments, got 0
 
 // -----
 
