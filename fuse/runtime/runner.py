@@ -271,9 +271,10 @@ class Runner:
     # --- running ----------------------------------------------------------------
 
     def run(self, inputs: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
-        """Runs the program; returns `{exported name: array}` and writes sinks.
-        A program with queries needs only the runtime inputs its queries
-        reach (`fuse-demand` prunes the rest)."""
+        """Runs the program; returns `{exported name: array}`, the answers of
+        its queries among them (`Query_Path` for `Path(3, y)?`), and writes
+        sinks. A program with queries needs only the runtime inputs its
+        outputs reach (`fuse-demand` prunes the rest)."""
         bound = self.bind_inputs(inputs, missing_ok=self.answers_queries)
         plan = self.plan_for(bound)
         if self.answers_queries:  # otherwise bind_inputs has required every input
