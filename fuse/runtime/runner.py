@@ -31,6 +31,7 @@ from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_ke
 from fuse.runtime.declarations import tensor_declarations
 from fuse.runtime.domains import sink_domains
 from fuse.runtime.explain import Explanation, describe_rules
+from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights, check_sharding
 
@@ -133,7 +134,7 @@ class Runner:
         bound: dict[str, np.ndarray] = {}
         for declaration in self.declarations:
             if declaration.name in inputs:
-                array = prepare(inputs[declaration.name])
+                array = prepare(checked_input(declaration.name, inputs[declaration.name]))
             elif declaration.name in stored:
                 array = stored[declaration.name]
             elif missing_ok:
