@@ -106,4 +106,11 @@ def _query_runner(runner: Runner, tensor: str, positions: Mapping[str, int]) -> 
     check(querying.ast, program.source)
     # What the program is, for the artifact cache; diagnostics keep `source`.
     querying.text = print_program(querying.ast)
-    return Runner(querying, runner.backend_name, runner.config, runner.cache_dir, runner.policies)
+    return Runner(
+        querying,
+        runner.backend_name,
+        runner.config,
+        runner.cache_dir,
+        runner.policies,
+        runner.allow_paths,
+    )
