@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
             metavar="NAME=FILE",
             help="bind a runtime input (or override a source) from a file",
         )
+        sub.add_argument(
+            "--allow-path",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="let the program's sources and sinks use DIR too (repeatable); "
+            "by default they stay inside the program's directory",
+        )
         sub.add_argument("--opt-level", type=int, default=2, choices=(0, 1, 2))
         sub.add_argument(
             "--fixpoint-strategy", default="auto", choices=("naive", "semi_naive", "auto")
@@ -125,7 +133,9 @@ def command_run(args: argparse.Namespace) -> None:
     config = _config(args)
     if args.explain:
         config = dataclasses.replace(config, profile=True)
-    runner = Program.from_file(args.program).compile(backend=args.backend, config=config)
+    runner = Program.from_file(args.program).compile(
+        backend=args.backend, config=config, allow_paths=args.allow_path
+    )
     exports = runner.run(_inputs(args.input, runner))
     if args.out:
         _write_exports(args.out, exports, runner)
@@ -151,7 +161,7 @@ def command_compile(args: argparse.Namespace) -> None:
     if args.emit == "fuse":
         _emit_ir(program.declarative_module())
         return
-    runner = program.compile(backend=args.backend, config=config)
+    runner = program.compile(backend=args.backend, config=config, allow_paths=args.allow_path)
     shapes = runner.known_shapes(_inputs(args.input, runner))
     module, _, _ = runner.specialized_module(shapes)
     if args.emit == "dataflow":

@@ -14,6 +14,7 @@ IR is built in memory and never re-parsed from text.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from xdsl.dialects.builtin import ModuleOp
@@ -61,11 +62,19 @@ class Program:
         config: ExecutionConfig | None = None,
         cache_dir: str | os.PathLike | None = None,
         policies: RuntimePolicies | None = None,
+        allow_paths: Iterable[str | os.PathLike] = (),
     ):  # -> Runner (imported lazily: the runtime pulls in backends)
         """A runner for `backend`. `cache_dir` keeps compile artifacts on disk
-        across processes; `policies` supply weights (see docs/runtime.md)."""
+        across processes; `policies` supply weights; the program's sources
+        and sinks may use its own directory tree and the `allow_paths`
+        directories (see docs/runtime.md)."""
         from fuse.runtime.runner import Runner
 
         return Runner(
-            self, backend, config or ExecutionConfig(), cache_dir, policies or RuntimePolicies()
+            self,
+            backend,
+            config or ExecutionConfig(),
+            cache_dir,
+            policies or RuntimePolicies(),
+            tuple(allow_paths),
         )

@@ -29,8 +29,9 @@ explicit) and before `fuse-stratify`. For a query `fuse.query @Path[3, y]`:
    query's constants enter, `Magic_Path_bf(y) = |Edge(3, y)|` (factors that
    are not Boolean go through `abs`, so signs cannot cancel a demand).
 4. **Answer and pruning.** `Query_Path[y] = Path_cf[y]` holds the answer and
-   is exported; every rule, tensor, sink, export and query that no answer
-   reaches is removed: the queries become the program's only outputs.
+   is exported next to the program's own exports and sinks, which are kept
+   (a query does not change what else the program outputs); every rule and
+   tensor that neither an answer nor a kept output reaches is removed.
 
 The answer equals forward evaluation sliced at the constants, for Boolean
 and numeric tensors and every projection: a product whose sideways factor
@@ -523,18 +524,24 @@ class _Demand:
         return [op for op in self.block.ops if isinstance(op, RuleOp) and op.tensor_name == tensor]
 
     def prune(self) -> None:
-        """Keeps what the answers reach; the answers become the outputs."""
+        """Keeps what the answers and the program's own exports and sinks
+        reach; the answers are exported after the program's exports."""
         graph = dependency_graph(self.program)
-        needed: set[str] = set()
         stack = list(self.answers)
+        for op in self.block.ops:
+            if isinstance(op, ExportOp):
+                stack.append(op.tensor.root_reference.data)
+            elif isinstance(op, SinkOp):
+                stack += (load.tensor_name for load in op.body.walk() if isinstance(load, LoadOp))
+        needed: set[str] = set()
         while stack:
             name = stack.pop()
             if name not in needed:
                 needed.add(name)
                 stack += graph[name]
         for op in list(self.block.ops):
-            outputs = isinstance(op, QueryOp | SinkOp | ExportOp)
-            if outputs or (isinstance(op, RuleOp | TensorOp) and op.tensor_name not in needed):
+            unused = isinstance(op, RuleOp | TensorOp) and op.tensor_name not in needed
+            if isinstance(op, QueryOp) or unused:
                 self.block.erase_op(op)
         for answer in self.answers:
             self.block.add_op(ExportOp(answer))

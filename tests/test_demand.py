@@ -137,14 +137,39 @@ def test_right_linear_query_grows_a_magic_set() -> None:
     assert "Magic_Path_bf" in guarded
 
 
-def test_queries_become_the_only_outputs() -> None:
+def test_queries_keep_the_programs_exports_and_sinks() -> None:
+    text = LEFT + 'Deg[x] = Edge(x, y)\nUnused[x] = Edge(x, x)\nexport Path\n"deg.npy" = Deg[x]\n'
+    module = _demanded(text + "Path(1, y)?\n")
+    exports = [op.tensor.root_reference.data for op in module.walk() if isinstance(op, ExportOp)]
+    assert exports == ["Path", "Query_Path"]
+    assert [op.path.data for op in module.walk() if isinstance(op, SinkOp)] == ["deg.npy"]
+    assert not any(isinstance(op, QueryOp) for op in module.walk())
+    assert "Deg" in _tensors(module)
+    assert "Unused" not in _tensors(module)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_program_with_a_query_returns_its_exports_and_writes_its_sinks(
+    backend: str, tmp_path
+) -> None:
+    """The query adds an answer; the exports, the sinks and the inputs they
+    need stay as without it."""
+    edge = _inputs()["Edge"]
+    reach = np.linalg.matrix_power(np.eye(N) + edge, N) > 0  # reflexive closure
+    closure = (edge @ reach > 0).astype(np.float32)  # paths of length >= 1
     text = LEFT + 'Deg[x] = Edge(x, y)\nexport Path\n"deg.npy" = Deg[x]\nPath(1, y)?\n'
-    module = _demanded(text)
-    assert [op.tensor.root_reference.data for op in module.walk() if isinstance(op, ExportOp)] == [
-        "Query_Path"
-    ]
-    assert not any(isinstance(op, SinkOp | QueryOp) for op in module.walk())
-    assert "Deg" not in _tensors(module)
+    results = Program(text, base_dir=tmp_path).compile(backend=backend).run({"Edge": edge})
+    assert list(results) == ["Path", "Query_Path"]
+    np.testing.assert_array_equal(np.asarray(results["Path"]), closure)
+    np.testing.assert_array_equal(np.asarray(results["Query_Path"]), closure[1])
+    np.testing.assert_array_equal(np.load(tmp_path / "deg.npy"), edge.sum(axis=1))
+
+
+def test_runner_query_does_not_write_the_programs_sinks(tmp_path) -> None:
+    program = Program(LEFT + '"path.npy" = Path[x, y]\nexport Path\n', base_dir=tmp_path)
+    answer = query(program.compile(), "Path", {"Edge": np.eye(N, k=1, dtype=np.float32)}, x=2)
+    np.testing.assert_array_equal(answer, np.arange(N) > 2)
+    assert not (tmp_path / "path.npy").exists()
 
 
 def test_several_queries_and_a_taken_answer_name() -> None:

@@ -60,11 +60,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import math
 import os
 import re
 import stat
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -408,9 +410,13 @@ def write_sink(
 def atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Calls `write` on a temporary file beside `target`, then renames it over
     `target`: readers see the old file or the whole new one, never half of
-    one, and a failure leaves `target` untouched and no temporary file."""
+    one, and a failure leaves `target` untouched and no temporary file.
+    Temporaries of `target` that an interrupted earlier write left (a
+    killed process cannot clean up) are removed first, once older than
+    `STALE_TEMPORARY_SECONDS` so a concurrent writer's is left alone."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(target)
         mode = target.stat().st_mode & 0o7777 if target.exists() else _FILE_MODE
         fd, temporary = tempfile.mkstemp(
             dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
@@ -430,6 +436,19 @@ def atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
         if isinstance(error, OSError):
             raise file_error(str(target), f"cannot write: {error.strerror or error}") from None
         raise
+
+
+# A sink write takes well under this; an older temporary is a leftover.
+STALE_TEMPORARY_SECONDS = 60.0
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Removes `atomic_write`'s leftover temporaries of `target`."""
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 # --- internals ---------------------------------------------------------------------

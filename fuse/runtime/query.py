@@ -46,7 +46,8 @@ def query(
 
 def query_runner(runner: Runner, tensor: str, **bindings: int) -> Runner:
     """The runner whose program is `runner`'s with this query as its only
-    one (its single export is the answer), compiled on first use."""
+    output (its single export is the answer; the program's own exports,
+    sinks and queries are dropped), compiled on first use."""
     positions = {name: _position(tensor, name, value) for name, value in bindings.items()}
     compiled = _compiled.get(id(runner))
     if compiled is None:
@@ -95,12 +96,21 @@ def _query_runner(runner: Runner, tensor: str, positions: Mapping[str, int]) -> 
     indices = tuple(
         ast.IndexConst(positions[n]) if n in positions else ast.IndexVar(n) for n in names
     )
-    # The program's own queries are left out: they would be answered too.
-    kept = [s for s in program.ast.statements if not isinstance(s, ast.Query)]
+    # The program's own queries, exports and sinks are left out: they would
+    # be answered, returned and written too.
+    outputs = (ast.Query, ast.Export, ast.Sink)
+    kept = [s for s in program.ast.statements if not isinstance(s, outputs)]
     statements = (*kept, ast.Query(tensor, indices))
     querying = copy.copy(program)
     querying.ast = dataclasses.replace(program.ast, statements=statements)
     check(querying.ast, program.source)
     # What the program is, for the artifact cache; diagnostics keep `source`.
     querying.text = print_program(querying.ast)
-    return Runner(querying, runner.backend_name, runner.config, runner.cache_dir, runner.policies)
+    return Runner(
+        querying,
+        runner.backend_name,
+        runner.config,
+        runner.cache_dir,
+        runner.policies,
+        runner.allow_paths,
+    )

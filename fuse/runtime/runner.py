@@ -10,6 +10,7 @@ cache (`fuse.runtime.cache`); runs with a known signature never touch it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -28,9 +29,11 @@ from fuse.frontend import ast
 from fuse.lowering.backend import Backend
 from fuse.pipeline import DECLARATIVE_PASSES, dataflow_passes, run_passes
 from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_key
+from fuse.runtime.confinement import check_file_access
 from fuse.runtime.declarations import tensor_declarations
 from fuse.runtime.domains import sink_domains
 from fuse.runtime.explain import Explanation, describe_rules
+from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights, check_sharding
 
@@ -89,6 +92,9 @@ class Runner:
     config: ExecutionConfig
     cache_dir: Any = None
     policies: RuntimePolicies = field(default_factory=RuntimePolicies)
+    # Directories besides the program's own tree its sources and sinks may
+    # use (see fuse.runtime.confinement).
+    allow_paths: tuple[str | os.PathLike[str], ...] = ()
     backend: Backend = field(init=False)
     plans: dict[tuple, CompiledPlan] = field(init=False, default_factory=dict)
     last_plan: CompiledPlan | None = field(init=False, default=None)
@@ -97,6 +103,7 @@ class Runner:
     def __post_init__(self) -> None:
         self.backend = get_backend(self.backend_name)
         self.io = IOContext(Path(self.program.base_dir))
+        check_file_access(self.program, self.io, self.allow_paths)
         self.cache = ArtifactCache(self.cache_dir) if self.cache_dir is not None else None
         tensors = tensor_declarations(self.program.ast)
         self.declarations = [t for t in tensors if t.input or t.source is not None]
@@ -133,7 +140,7 @@ class Runner:
         bound: dict[str, np.ndarray] = {}
         for declaration in self.declarations:
             if declaration.name in inputs:
-                array = prepare(inputs[declaration.name])
+                array = prepare(checked_input(declaration.name, inputs[declaration.name]))
             elif declaration.name in stored:
                 array = stored[declaration.name]
             elif missing_ok:
@@ -271,9 +278,10 @@ class Runner:
     # --- running ----------------------------------------------------------------
 
     def run(self, inputs: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
-        """Runs the program; returns `{exported name: array}` and writes sinks.
-        A program with queries needs only the runtime inputs its queries
-        reach (`fuse-demand` prunes the rest)."""
+        """Runs the program; returns `{exported name: array}`, the answers of
+        its queries among them (`Query_Path` for `Path(3, y)?`), and writes
+        sinks. A program with queries needs only the runtime inputs its
+        outputs reach (`fuse-demand` prunes the rest)."""
         bound = self.bind_inputs(inputs, missing_ok=self.answers_queries)
         plan = self.plan_for(bound)
         if self.answers_queries:  # otherwise bind_inputs has required every input
