@@ -24,9 +24,13 @@ Lowering of each op kind (the semantics are the ops' docstrings):
 * `fuse.constant`/`fuse.index_fn`: `constant`; `iota` + `compare` + select.
 * `fuse.take`: `slice` + `reshape`; `fuse.concat`: `concatenate`.
 * `fuse.topk`: a stable descending `stablehlo.sort` of (value, position)
-  gives the k-th largest value v and its position p; an entry is kept when
-  it is > v, or == v at a position <= p. This is exactly "the k largest,
-  ties to the lower position", with no scatter.
+  ranks the entries, ties to the lower position; sorting (position, rank,
+  value) back by position gives each entry its rank, and the entries of
+  rank < k are kept, with the values the sort carried. The choice depends
+  on positions only, never on comparing values again: XLA may fuse the
+  computation of the operand into several consumers and round it
+  differently in each (FMA contraction), so `x == kth value` can fail for
+  the very entry the sort put at rank k-1 and zero a whole row.
 * `fuse.sample`: inverse-CDF sampling. `stablehlo.rng_bit_generator`
   (THREE_FRY, constant state `[seed, 0]`) gives S 32-bit words; their top
   24 bits scaled by 2^-24 are uniforms u in [0, 1). The CDF of the weights
@@ -111,7 +115,7 @@ from xdsl_jax.dialects import stablehlo as hlo
 from fuse.dialects.fuse import dataflow as df
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
-from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp, SortOp
+from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp
 from fuse.lowering.jax.hlo_builder import F32, HloBuilder, element_type_of, shape_of
 
 PRECISIONS: dict[str, Callable[[], Attribute]] = {
@@ -462,26 +466,16 @@ def _take(b: HloBuilder, x: SSAValue, dim: int, position: int) -> SSAValue:
 
 
 def _topk(b: HloBuilder, x: SSAValue, k: int, axis: int) -> SSAValue:
+    """The k largest entries of `x` along `axis` (ties: lower position), the
+    rest 0, selected by rank (module docstring)."""
     shape = list(shape_of(x))
     if k >= shape[axis]:
         return x
-    positions = b.iota(shape, axis)
-    scalar_types = [TensorType(element_type_of(x), [])] * 2 + [TensorType(i32, [])] * 2
-    comparator = Block(arg_types=scalar_types)
-    first_larger = b.nested(comparator).compare("GT", comparator.args[0], comparator.args[1])
-    comparator.add_op(hlo.ReturnOp([first_larger]))
-    sort = SortOp([x, positions], axis, Region(comparator), stable=True)
-    b.block.add_op(sort)
-    start, limit = [0] * len(shape), list(shape)
-    start[axis], limit[axis] = k - 1, k
-    every_dim = list(range(len(shape)))
-    kth_value = b.broadcast(b.slice(sort.outputs[0], start, limit), shape, every_dim)
-    kth_position = b.broadcast(b.slice(sort.outputs[1], start, limit), shape, every_dim)
-    tied_before = b.binary(
-        hlo.AndOp, b.compare("EQ", x, kth_value), b.compare("LE", positions, kth_position)
-    )
-    keep = b.binary(hlo.OrOp, b.compare("GT", x, kth_value), tied_before)
-    return b.select(keep, x, b.full(0.0, shape))
+    sorted_values, sorted_positions = b.sort([x, b.iota(shape, axis)], axis, "GT")
+    ranks = b.iota(shape, axis)  # the r-th entry of the sorted order has rank r
+    _, rank, value = b.sort([sorted_positions, ranks, sorted_values], axis, "LT")
+    kept = b.compare("LT", rank, b.full(k, shape, i32))
+    return b.select(kept, value, b.full(0.0, shape, element_type_of(x)))
 
 
 def _sample(b: HloBuilder, weights: SSAValue, samples: int, seed: int) -> SSAValue:
