@@ -20,7 +20,9 @@ Lowering of each op kind (the semantics are the ops' docstrings):
   select; the rest map to one op each.
 * `fuse.normalize`: stable softmax (max, exp, sum, divide; masked positions
   are zero and a fully masked row is zeros) and layer norm with population
-  variance.
+  variance. The mask is materialized (`HloBuilder.materialize`) before it is
+  tested, once for the max and once for the weights: both tests must see
+  the same bits.
 * `fuse.constant`/`fuse.index_fn`: `constant`; `iota` + `compare` + select.
 * `fuse.take`: `slice` + `reshape`; `fuse.concat`: `concatenate`.
 * `fuse.topk`: a stable descending `stablehlo.sort` of (value, position)
@@ -34,9 +36,10 @@ Lowering of each op kind (the semantics are the ops' docstrings):
 * `fuse.sample`: inverse-CDF sampling. `stablehlo.rng_bit_generator`
   (THREE_FRY, constant state `[seed, 0]`) gives S 32-bit words; their top
   24 bits scaled by 2^-24 are uniforms u in [0, 1). The CDF of the weights
-  is a prefix sum (log2 J shifted adds, in f32), and sample s is the count
-  of CDF entries <= u_s * total, clamped to J - 1 (against rounding at the
-  top): an S x J compare and a reduce.
+  is a prefix sum (log2 J shifted adds, in f32), materialized so that its
+  last entry, the total, is the very value the samples compare against;
+  sample s is the count of CDF entries <= u_s * total, clamped to J - 1
+  (all weights 0): an S x J compare and a reduce.
 * `fuse.gather`: `gather` of one-position slices along the dimension.
 * `fuse.fixpoint`: a `stablehlo.while` (below).
 
@@ -48,7 +51,8 @@ iterations < max_iters`. A naive body computes `next = body(current)`,
 `change = max |next - current|`; a semi-naive one starts from `init()` and
 its deltas against zeros, computes `next = body(current, delta)` and the new
 deltas (`difference`: next - current; `changed`: next where it differs,
-else 0), `change = max |delta|`. `converged` is `change <= tolerance`.
+else 0), `change = max |delta|`. The next values are materialized first, so
+the change and the deltas are computed from the values the loop carries. `converged` is `change <= tolerance`.
 `max_iters` and `tolerance` come from the op, else from the pass options.
 
 After the loop the function exposes, per fixpoint, one extra trailing
@@ -315,7 +319,7 @@ class _FunctionLowering:
         if not op.is_semi_naive:
             return [b.scalar(0, i32), b.scalar(0, i1), b.scalar(0.0, F32), *zeros]
         assert op.init is not None
-        current = self.lower_block(b, op.init.block, env)
+        current = b.materialize(self.lower_block(b, op.init.block, env))
         deltas = [
             _delta(b, k, c, z) for k, c, z in zip(op.delta_kinds, current, zeros, strict=True)
         ]
@@ -334,7 +338,7 @@ class _FunctionLowering:
         captured_args = list(rest[len(rest) - len(captured) :])
         env = dict(zip(op.body.block.args, current + deltas, strict=True))
         env.update(zip(captured, captured_args, strict=True))
-        next_values = self.lower_block(b, op.body.block, env)
+        next_values = b.materialize(self.lower_block(b, op.body.block, env))
         pairs = list(zip(next_values, current, strict=True))
         if op.is_semi_naive:
             new_deltas = [
@@ -434,6 +438,8 @@ def _normalize(
         variance = b.binary(hlo.DivideOp, spread(b.reduce_sum(squares, [axis])), size)
         scale = b.unary(hlo.SqrtOp, b.binary(hlo.AddOp, variance, b.full(eps, shape)))
         return b.binary(hlo.DivideOp, centered, scale)
+    if mask is not None:
+        [mask] = b.materialize([mask])
     valid = b.compare_scalar("GT", mask, 0.0) if mask is not None else None
     zeros = b.full(0.0, shape)
     scores = b.select(valid, x, b.full(float("-inf"), shape)) if valid is not None else x
@@ -481,7 +487,7 @@ def _topk(b: HloBuilder, x: SSAValue, k: int, axis: int) -> SSAValue:
 def _sample(b: HloBuilder, weights: SSAValue, samples: int, seed: int) -> SSAValue:
     """`samples` positions drawn from `weights` by inverse CDF (module docstring)."""
     size = shape_of(weights)[0]
-    cdf = _prefix_sums(b, b.convert(weights, F32))
+    [cdf] = b.materialize([_prefix_sums(b, b.convert(weights, F32))])
     total = b.reshape(b.slice(cdf, [size - 1], [size]), [])
     state_type = TensorType(IntegerType(64, Signedness.UNSIGNED), [2])
     state = b.constant(DenseIntOrFPElementsAttr.from_list(state_type, [seed, 0]))

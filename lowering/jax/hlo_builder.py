@@ -238,6 +238,19 @@ class HloBuilder:
             )
         )
 
+    def materialize(self, values: Sequence[SSAValue]) -> list[SSAValue]:
+        """`values`, computed once and stored (`optimization_barrier`). XLA
+        otherwise fuses a cheap producer into each of its consumers and may
+        round it differently in each (a multiply-add contracted to an FMA in
+        one fusion, not in another); consumers that must agree on a value,
+        such as a mask tested twice or a prefix sum and its last entry,
+        read it from here."""
+        barrier = hlo.OptimizationBarrierOp.build(
+            operands=[list(values)], result_types=[[v.type for v in values]]
+        )
+        self.block.add_op(barrier)
+        return list(barrier.results)
+
     def sort(self, values: Sequence[SSAValue], dim: int, direction: str) -> list[SSAValue]:
         """`values` (same shape) reordered together along `dim` by the first
         one, stably: an element goes before another when `first <direction>
