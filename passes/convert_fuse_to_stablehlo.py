@@ -20,19 +20,26 @@ Lowering of each op kind (the semantics are the ops' docstrings):
   select; the rest map to one op each.
 * `fuse.normalize`: stable softmax (max, exp, sum, divide; masked positions
   are zero and a fully masked row is zeros) and layer norm with population
-  variance.
+  variance. The mask is materialized (`HloBuilder.materialize`) before it is
+  tested, once for the max and once for the weights: both tests must see
+  the same bits.
 * `fuse.constant`/`fuse.index_fn`: `constant`; `iota` + `compare` + select.
 * `fuse.take`: `slice` + `reshape`; `fuse.concat`: `concatenate`.
 * `fuse.topk`: a stable descending `stablehlo.sort` of (value, position)
-  gives the k-th largest value v and its position p; an entry is kept when
-  it is > v, or == v at a position <= p. This is exactly "the k largest,
-  ties to the lower position", with no scatter.
+  ranks the entries, ties to the lower position; sorting (position, rank,
+  value) back by position gives each entry its rank, and the entries of
+  rank < k are kept, with the values the sort carried. The choice depends
+  on positions only, never on comparing values again: XLA may fuse the
+  computation of the operand into several consumers and round it
+  differently in each (FMA contraction), so `x == kth value` can fail for
+  the very entry the sort put at rank k-1 and zero a whole row.
 * `fuse.sample`: inverse-CDF sampling. `stablehlo.rng_bit_generator`
   (THREE_FRY, constant state `[seed, 0]`) gives S 32-bit words; their top
   24 bits scaled by 2^-24 are uniforms u in [0, 1). The CDF of the weights
-  is a prefix sum (log2 J shifted adds, in f32), and sample s is the count
-  of CDF entries <= u_s * total, clamped to J - 1 (against rounding at the
-  top): an S x J compare and a reduce.
+  is a prefix sum (log2 J shifted adds, in f32), materialized so that its
+  last entry, the total, is the very value the samples compare against;
+  sample s is the count of CDF entries <= u_s * total, clamped to J - 1
+  (all weights 0): an S x J compare and a reduce.
 * `fuse.gather`: `gather` of one-position slices along the dimension.
 * `fuse.fixpoint`: a `stablehlo.while` (below).
 
@@ -44,7 +51,8 @@ iterations < max_iters`. A naive body computes `next = body(current)`,
 `change = max |next - current|`; a semi-naive one starts from `init()` and
 its deltas against zeros, computes `next = body(current, delta)` and the new
 deltas (`difference`: next - current; `changed`: next where it differs,
-else 0), `change = max |delta|`. `converged` is `change <= tolerance`.
+else 0), `change = max |delta|`. The next values are materialized first, so
+the change and the deltas are computed from the values the loop carries. `converged` is `change <= tolerance`.
 `max_iters` and `tolerance` come from the op, else from the pass options.
 
 After the loop the function exposes, per fixpoint, one extra trailing
@@ -111,7 +119,7 @@ from xdsl_jax.dialects import stablehlo as hlo
 from fuse.dialects.fuse import dataflow as df
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
-from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp, SortOp
+from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp
 from fuse.lowering.jax.hlo_builder import F32, HloBuilder, element_type_of, shape_of
 
 PRECISIONS: dict[str, Callable[[], Attribute]] = {
@@ -311,7 +319,7 @@ class _FunctionLowering:
         if not op.is_semi_naive:
             return [b.scalar(0, i32), b.scalar(0, i1), b.scalar(0.0, F32), *zeros]
         assert op.init is not None
-        current = self.lower_block(b, op.init.block, env)
+        current = b.materialize(self.lower_block(b, op.init.block, env))
         deltas = [
             _delta(b, k, c, z) for k, c, z in zip(op.delta_kinds, current, zeros, strict=True)
         ]
@@ -330,7 +338,7 @@ class _FunctionLowering:
         captured_args = list(rest[len(rest) - len(captured) :])
         env = dict(zip(op.body.block.args, current + deltas, strict=True))
         env.update(zip(captured, captured_args, strict=True))
-        next_values = self.lower_block(b, op.body.block, env)
+        next_values = b.materialize(self.lower_block(b, op.body.block, env))
         pairs = list(zip(next_values, current, strict=True))
         if op.is_semi_naive:
             new_deltas = [
@@ -430,6 +438,8 @@ def _normalize(
         variance = b.binary(hlo.DivideOp, spread(b.reduce_sum(squares, [axis])), size)
         scale = b.unary(hlo.SqrtOp, b.binary(hlo.AddOp, variance, b.full(eps, shape)))
         return b.binary(hlo.DivideOp, centered, scale)
+    if mask is not None:
+        [mask] = b.materialize([mask])
     valid = b.compare_scalar("GT", mask, 0.0) if mask is not None else None
     zeros = b.full(0.0, shape)
     scores = b.select(valid, x, b.full(float("-inf"), shape)) if valid is not None else x
@@ -464,32 +474,22 @@ def _take(b: HloBuilder, x: SSAValue, dim: int, position: int) -> SSAValue:
 
 
 def _topk(b: HloBuilder, x: SSAValue, k: int, axis: int) -> SSAValue:
+    """The k largest entries of `x` along `axis` (ties: lower position), the
+    rest 0, selected by rank (module docstring)."""
     shape = list(shape_of(x))
     if k >= shape[axis]:
         return x
-    positions = b.iota(shape, axis)
-    scalar_types = [TensorType(element_type_of(x), [])] * 2 + [TensorType(i32, [])] * 2
-    comparator = Block(arg_types=scalar_types)
-    first_larger = b.nested(comparator).compare("GT", comparator.args[0], comparator.args[1])
-    comparator.add_op(hlo.ReturnOp([first_larger]))
-    sort = SortOp([x, positions], axis, Region(comparator), stable=True)
-    b.block.add_op(sort)
-    start, limit = [0] * len(shape), list(shape)
-    start[axis], limit[axis] = k - 1, k
-    every_dim = list(range(len(shape)))
-    kth_value = b.broadcast(b.slice(sort.outputs[0], start, limit), shape, every_dim)
-    kth_position = b.broadcast(b.slice(sort.outputs[1], start, limit), shape, every_dim)
-    tied_before = b.binary(
-        hlo.AndOp, b.compare("EQ", x, kth_value), b.compare("LE", positions, kth_position)
-    )
-    keep = b.binary(hlo.OrOp, b.compare("GT", x, kth_value), tied_before)
-    return b.select(keep, x, b.full(0.0, shape))
+    sorted_values, sorted_positions = b.sort([x, b.iota(shape, axis)], axis, "GT")
+    ranks = b.iota(shape, axis)  # the r-th entry of the sorted order has rank r
+    _, rank, value = b.sort([sorted_positions, ranks, sorted_values], axis, "LT")
+    kept = b.compare("LT", rank, b.full(k, shape, i32))
+    return b.select(kept, value, b.full(0.0, shape, element_type_of(x)))
 
 
 def _sample(b: HloBuilder, weights: SSAValue, samples: int, seed: int) -> SSAValue:
     """`samples` positions drawn from `weights` by inverse CDF (module docstring)."""
     size = shape_of(weights)[0]
-    cdf = _prefix_sums(b, b.convert(weights, F32))
+    [cdf] = b.materialize([_prefix_sums(b, b.convert(weights, F32))])
     total = b.reshape(b.slice(cdf, [size - 1], [size]), [])
     state_type = TensorType(IntegerType(64, Signedness.UNSIGNED), [2])
     state = b.constant(DenseIntOrFPElementsAttr.from_list(state_type, [seed, 0]))

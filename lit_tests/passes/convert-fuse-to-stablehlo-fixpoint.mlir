@@ -16,7 +16,8 @@
 // CHECK-NEXT:      stablehlo.return %[[GO]] : tensor<i1>
 // CHECK-NEXT:    } do {
 // CHECK-NEXT:      stablehlo.dot_general %[[EDGE]], %[[CUR]], contracting_dims = [1] x [0]
-// CHECK:           stablehlo.subtract
+// CHECK:           %[[NEXT:.*]] = stablehlo.optimization_barrier
+// CHECK-NEXT:      stablehlo.subtract %[[NEXT]], %[[CUR]]
 // CHECK-NEXT:      stablehlo.abs
 // CHECK:           stablehlo.reduce
 // CHECK:           stablehlo.maximum
@@ -42,9 +43,12 @@ func.func @naive(%E: tensor<4x4xf32> {fuse.name = "Edge"}) -> (tensor<4x4xf32> {
 }
 
 // Semi-naive: init runs before the loop, its deltas against zeros decide
-// whether the loop runs at all; the body gets values and deltas.
+// whether the loop runs at all; the body gets values and deltas. Values are
+// materialized before their deltas are taken, so a delta compares the value
+// the loop carries, not a recomputation that XLA may round differently.
 // CHECK-LABEL: func.func @semi_naive(%E: tensor<4x4xf32>) -> (tensor<4x4xf32> {fuse.sink = "out.npy", fuse.dims = ["x", "y"]}, tensor<3xf32> {fuse.fixpoint_status = ["Path"]})
-// CHECK:         %[[INIT:.*]] = stablehlo.select
+// CHECK:         %[[STEP:.*]] = stablehlo.select
+// CHECK-NEXT:    %[[INIT:.*]] = stablehlo.optimization_barrier %[[STEP]] : tensor<4x4xf32>
 // CHECK:         %[[NEW:.*]] = stablehlo.compare NE, %[[INIT]], %[[Z:.*]] :
 // CHECK-NEXT:    %[[D0:.*]] = stablehlo.select %[[NEW]], %[[INIT]], %[[Z]]
 // CHECK:         %[[C0:.*]] = stablehlo.compare LE
@@ -52,7 +56,8 @@ func.func @naive(%E: tensor<4x4xf32> {fuse.name = "Edge"}) -> (tensor<4x4xf32> {
 // CHECK:         } do {
 // CHECK-NEXT:      stablehlo.dot_general %[[DELTA]], %[[EDGE]], contracting_dims = [1] x [0]
 // CHECK-NEXT:      stablehlo.add %{{.*}}, %[[CUR]]
-// CHECK:           stablehlo.compare NE
+// CHECK:           %[[NEXT:.*]] = stablehlo.optimization_barrier
+// CHECK:           stablehlo.compare NE, %[[NEXT]], %[[CUR]]
 // CHECK:           stablehlo.return
 func.func @semi_naive(%E: tensor<4x4xf32>) -> (tensor<4x4xf32> {fuse.sink = "out.npy", fuse.dims = ["x", "y"]}) {
   %p = fuse.fixpoint semi_naive {tensors = ["Path"], deltas = ["changed"]} : tensor<4x4xf32> init {

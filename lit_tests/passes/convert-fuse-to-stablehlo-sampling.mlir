@@ -2,13 +2,15 @@
 // RUN: fuse-opt %s -p 'convert-fuse-to-stablehlo{precision=bf16}' | filecheck %s --check-prefix=BF16
 // fuse.sample (inverse CDF over rng_bit_generator uniforms) and fuse.gather.
 
-// The CDF is a prefix sum of log2(5) = 3 shifted adds; THREE_FRY bits from
+// The CDF is a prefix sum of log2(5) = 3 shifted adds, materialized so that
+// the total is its last entry bit for bit; THREE_FRY bits from
 // the state [seed, 0], their top 24 bits scaled into [0, 1); sample s counts
 // the CDF entries <= u_s * total, clamped to 4.
 // CHECK-LABEL: func.func @sample
 // CHECK:         %[[C1:.*]] = stablehlo.add %q, %{{.*}} : tensor<5xf32>
 // CHECK:         %[[C2:.*]] = stablehlo.add %[[C1]], %{{.*}} : tensor<5xf32>
-// CHECK:         %[[CDF:.*]] = stablehlo.add %[[C2]], %{{.*}} : tensor<5xf32>
+// CHECK:         %[[SUMS:.*]] = stablehlo.add %[[C2]], %{{.*}} : tensor<5xf32>
+// CHECK-NEXT:    %[[CDF:.*]] = stablehlo.optimization_barrier %[[SUMS]] : tensor<5xf32>
 // CHECK-NEXT:    %[[LAST:.*]] = stablehlo.slice %[[CDF]] [4:5]
 // CHECK-NEXT:    %[[TOTAL:.*]] = stablehlo.reshape %[[LAST]] : (tensor<1xf32>) -> tensor<f32>
 // CHECK-NEXT:    %[[STATE:.*]] = stablehlo.constant dense<[7, 0]> : tensor<2xui64>

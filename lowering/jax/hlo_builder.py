@@ -38,6 +38,8 @@ from xdsl_jax.dialects.stablehlo.attributes import (
     PrecisionAttr,
 )
 
+from .extra_ops import SortOp
+
 F32 = Float32Type()
 
 
@@ -235,6 +237,32 @@ class HloBuilder:
                 properties={"iota_dimension": IntegerAttr(dim, i64)},
             )
         )
+
+    def materialize(self, values: Sequence[SSAValue]) -> list[SSAValue]:
+        """`values`, computed once and stored (`optimization_barrier`). XLA
+        otherwise fuses a cheap producer into each of its consumers and may
+        round it differently in each (a multiply-add contracted to an FMA in
+        one fusion, not in another); consumers that must agree on a value,
+        such as a mask tested twice or a prefix sum and its last entry,
+        read it from here."""
+        barrier = hlo.OptimizationBarrierOp.build(
+            operands=[list(values)], result_types=[[v.type for v in values]]
+        )
+        self.block.add_op(barrier)
+        return list(barrier.results)
+
+    def sort(self, values: Sequence[SSAValue], dim: int, direction: str) -> list[SSAValue]:
+        """`values` (same shape) reordered together along `dim` by the first
+        one, stably: an element goes before another when `first <direction>
+        other` holds (GT: descending, LT: ascending); equal keys keep their
+        order."""
+        scalar_types = [TensorType(element_type_of(v), []) for v in values for _ in (0, 1)]
+        comparator = Block(arg_types=scalar_types)
+        goes_first = self.nested(comparator).compare(direction, *comparator.args[:2])
+        comparator.add_op(hlo.ReturnOp([goes_first]))
+        sort = SortOp(values, dim, Region(comparator), stable=True)
+        self.block.add_op(sort)
+        return list(sort.outputs)
 
     # --- reductions ------------------------------------------------------------------
 
