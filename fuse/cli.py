@@ -129,6 +129,8 @@ def _emit_ir(module) -> None:
 
 def command_run(args: argparse.Namespace) -> None:
     from fuse.program import Program
+    from fuse.runtime.answers import format_answer, query_outputs
+    from fuse.runtime.runner import to_host
 
     config = _config(args)
     if args.explain:
@@ -137,10 +139,16 @@ def command_run(args: argparse.Namespace) -> None:
         backend=args.backend, config=config, allow_paths=args.allow_path
     )
     exports = runner.run(_inputs(args.input, runner))
+    answers = query_outputs(runner.program.ast, exports)
     if args.out:
         _write_exports(args.out, exports, runner)
-    elif exports:
-        _print_exports(exports)
+    else:
+        answered = {name for _, name in answers}
+        printed = {name: value for name, value in exports.items() if name not in answered}
+        if printed:
+            _print_exports(printed)
+        for query, name in answers:
+            print(format_answer(query, to_host(exports[name]), runner.program.ast.domains))
     if args.explain:
         print(runner.explain())
 

@@ -120,3 +120,21 @@ def test_python_dash_m_fuse() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Likelihood" in result.stdout
+
+
+def test_query_answers_print_with_symbols(capsys: pytest.CaptureFixture[str]) -> None:
+    """`Ancestor(Alice, x)?` prints each answer by name, one per line,
+    after the exports."""
+    example = Path(__file__).resolve().parents[1] / "examples/family/family.fuse"
+    assert main(["run", str(example)]) == 0
+    out = capsys.readouterr().out
+    answers = out[out.index("Ancestor(Alice, x)?") :].splitlines()
+    assert answers == [
+        "Ancestor(Alice, x)?",
+        "  x = Bob",
+        "  x = Beth",
+        "  x = Carol",
+        "  x = Dave",
+        "  x = Erin",
+    ]
+    assert out.startswith('{"Ancestor"')

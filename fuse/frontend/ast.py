@@ -258,3 +258,6 @@ Statement = Equation | Source | Sink | Export | Query | FunctionDef | Fact
 class Program:
     statements: tuple[Statement, ...]
     file: str = field(default="<string>", compare=False)
+    # The symbols of each index position's domain (`fuse.frontend.domains.
+    # DomainTable`), once the front end has resolved them.
+    domains: object = field(default=None, compare=False, repr=False)

@@ -443,6 +443,5 @@ def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnos
         return program, desugarer.diagnostics
     statements = tuple(desugarer.statement(s) for s in program.statements)
     statements = _facts_as_equations(statements, desugarer.domains)
-    return dataclasses.replace(program, statements=statements), sort_diagnostics(
-        desugarer.diagnostics
-    )
+    desugared = dataclasses.replace(program, statements=statements, domains=desugarer.domains)
+    return desugared, sort_diagnostics(desugarer.diagnostics)

@@ -48,6 +48,14 @@ class Domain:
     def size(self) -> int:
         return max(len(self.symbols), self.largest_integer + 1)
 
+    def name(self, position: int) -> str:
+        """The symbol at `position`, or the position itself where the domain
+        has no symbol for it."""
+        for symbol, number in self.symbols.items():
+            if number == position:
+                return symbol
+        return str(position)
+
     def nearest(self, name: str) -> list[str]:
         return difflib.get_close_matches(name, self.symbols, n=3, cutoff=0.5)
 

@@ -2,7 +2,8 @@
 
 // A left-linear closure queried from one node: the constant is substituted
 // and passed on by the recursion, so Path_cf recurses over one row. The
-// query is the only output: Deg, the export of Path and the sink are gone.
+// program's own outputs stay (a query never suppresses exports or sinks):
+// Path, Deg and the sink are kept, and the answer is exported after them.
 //   Path(x, y) = Edge(x, y)
 //   Path(x, z) += Path(x, y) Edge(y, z)
 //   Deg[x] = Edge(x, y)
@@ -11,21 +12,25 @@
 //   Path(3, y)?
 
 // CHECK-LABEL: fuse.program {
+// CHECK-NEXT:    fuse.tensor @Path[x, y] boolean : tensor<?x?xf32>
 // CHECK-NEXT:    fuse.tensor @Edge[x, y] input : tensor<?x?xf32>
+// CHECK-NEXT:    fuse.tensor @Deg[x] : tensor<?xf32>
 // CHECK-NEXT:    fuse.tensor @Path_cf[y] boolean : tensor<?xf32>
 // CHECK-NEXT:    fuse.tensor @Query_Path[y] : tensor<?xf32>
-// CHECK-NEXT:    fuse.rule @Path_cf[y] sum {
-// CHECK-NEXT:      %0 = fuse.load @Edge[3, y] : !fuse.expr<y>
-// CHECK-NEXT:      %1 = fuse.load @Path_cf[y_1] : !fuse.expr<y_1>
-// CHECK-NEXT:      %2 = fuse.load @Edge[y_1, y] : !fuse.expr<y_1, y>
-// CHECK-NEXT:      %3 = fuse.arith mul %1, %2 : !fuse.expr<y_1>, !fuse.expr<y_1, y>
-// CHECK-NEXT:      %4 = fuse.project sum [y_1] %3 : !fuse.expr<y_1, y>
-// CHECK-NEXT:      %5 = fuse.arith add %0, %4 : !fuse.expr<y>, !fuse.expr<y>
-// CHECK-NEXT:      fuse.yield %5 : !fuse.expr<y>
+// CHECK:         fuse.export @Path
+// CHECK-NEXT:    fuse.sink "deg.npy" {
+// CHECK:         fuse.rule @Path_cf[y] sum {
+// CHECK-NEXT:      %{{.*}} = fuse.load @Edge[3, y] : !fuse.expr<y>
+// CHECK-NEXT:      %[[CF:.*]] = fuse.load @Path_cf[y_1] : !fuse.expr<y_1>
+// CHECK-NEXT:      %[[E:.*]] = fuse.load @Edge[y_1, y] : !fuse.expr<y_1, y>
+// CHECK-NEXT:      %{{.*}} = fuse.arith mul %[[CF]], %[[E]] : !fuse.expr<y_1>, !fuse.expr<y_1, y>
+// CHECK-NEXT:      %{{.*}} = fuse.project sum [y_1] %{{.*}} : !fuse.expr<y_1, y>
+// CHECK-NEXT:      %{{.*}} = fuse.arith add %{{.*}}, %{{.*}} : !fuse.expr<y>, !fuse.expr<y>
+// CHECK-NEXT:      fuse.yield %{{.*}} : !fuse.expr<y>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    fuse.rule @Query_Path[y] sum {
-// CHECK-NEXT:      %6 = fuse.load @Path_cf[y] : !fuse.expr<y>
-// CHECK-NEXT:      fuse.yield %6 : !fuse.expr<y>
+// CHECK-NEXT:      %[[A:.*]] = fuse.load @Path_cf[y] : !fuse.expr<y>
+// CHECK-NEXT:      fuse.yield %[[A]] : !fuse.expr<y>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    fuse.export @Query_Path
 // CHECK-NEXT:  }
