@@ -308,6 +308,8 @@ class FuseOptMain(xDSLOptMain):
         except ParseError:
             raise
         except DiagnosticException as error:  # an attribute verifier, run while parsing
+            if self.args.verify_diagnostics:
+                raise  # xdsl-opt prints it as the expected diagnostic
             raise FuseOptError(f"{name}: {error}") from None
         except (OverflowError, MemoryError, RecursionError) as error:
             raise FuseOptError(
