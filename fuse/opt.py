@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from importlib.util import find_spec
+from io import StringIO
 from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp
@@ -37,6 +38,8 @@ from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseE
 from xdsl.utils.target import Target
 from xdsl.xdsl_opt_main import xDSLOptMain
 
+from fuse.errors import FuseError, SourceText
+from fuse.ir_checks import check_dominance, check_text
 from fuse.passes.registry import all_passes
 
 PROG = "fuse-opt"
@@ -234,6 +237,7 @@ class FuseOptMain(xDSLOptMain):
                     f"invalid options for pass '{pass_spec.name}': {error}"
                 ) from None
         self.pipeline = PassPipeline(tuple(passes), self._between_passes)
+        self._current_pass: str | None = None
         self._pass_start = time.perf_counter()
 
     def _between_passes(
@@ -261,7 +265,19 @@ class FuseOptMain(xDSLOptMain):
             print("\n\n\n")
         if broken is not None:
             raise broken
+        self._current_pass = following.name if following is not None else None
         self._pass_start = time.perf_counter()
+
+    def apply_passes(self, prog: ModuleOp) -> None:
+        """Runs the pipeline; an unexpected exception inside a pass is a bug in
+        Fuse, reported as one line naming the pass instead of a traceback."""
+        try:
+            super().apply_passes(prog)
+        except (DiagnosticException, FuseError, FuseOptError):
+            raise
+        except Exception as error:  # the last line of defense
+            where = f" in pass {self._current_pass}" if self._current_pass else ""
+            raise FuseOptError(f"internal error{where}: {type(error).__name__}: {error}") from error
 
     def _print_module(self, module: ModuleOp, stream: IO[str], *, generic: bool) -> None:
         generic = generic or self.args.print_op_generic
@@ -276,6 +292,32 @@ class FuseOptMain(xDSLOptMain):
             self.args.input_file = None
         stream, extension = super().get_input_stream()
         return stream, extension if extension in self.available_frontends else "mlir"
+
+    def parse_chunk(
+        self, chunk: IO[str], file_extension: str, start_offset: int = 0
+    ) -> ModuleOp | None:
+        """Parses after `check_text` and checks SSA dominance after, so odd IR
+        is a located error rather than a parser or pass that never ends."""
+        name = self.get_input_name()
+        text = chunk.read()
+        # Line numbers of a `--split-input-file` chunk count from the file's start.
+        source = SourceText("\n" * start_offset + text, name)
+        check_text(source)
+        try:
+            module = super().parse_chunk(StringIO(text), file_extension, start_offset)
+        except ParseError:
+            raise
+        except DiagnosticException as error:  # an attribute verifier, run while parsing
+            if self.args.verify_diagnostics:
+                raise  # xdsl-opt prints it as the expected diagnostic
+            raise FuseOptError(f"{name}: {error}") from None
+        except (OverflowError, MemoryError, RecursionError) as error:
+            raise FuseOptError(
+                f"{name}: IR too large or too deeply nested to parse: {error}"
+            ) from None
+        if module is not None:
+            check_dominance(module, source)
+        return module
 
     def prepare_output(self) -> IO[str]:
         if self.args.output_file is None:
@@ -347,6 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ParseError as error:
         print(error, file=sys.stderr)
+        return 1
+    except FuseError as error:
+        print(error.render(), file=sys.stderr)
         return 1
     except DiagnosticException as error:
         _print_diagnostic(error)

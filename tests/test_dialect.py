@@ -580,3 +580,21 @@ NEGATIVE: list[tuple[str, Callable[[], Operation], str]] = [
 def test_verifier_rejects(build: Callable[[], Operation], message: str) -> None:
     with pytest.raises(VerifyException, match=re.escape(message)):
         build().verify()
+
+
+def test_lookup_tensor_follows_declarations_added_and_erased() -> None:
+    """`ProgramOp.lookup_tensor` indexes names (linear compile time); the
+    index must see declarations a pass adds, renames or erases."""
+    first = TensorOp("A", ["i"], tensor(-1))
+    program = ProgramOp([first])
+    assert program.lookup_tensor("A") is first
+    assert program.lookup_tensor("B") is None
+    added = TensorOp("B", ["i"], tensor(-1))
+    program.body.block.add_op(added)
+    assert program.lookup_tensor("B") is added
+    first.detach()
+    first.erase()
+    assert program.lookup_tensor("A") is None
+    added.sym_name = StringAttr("C")
+    assert program.lookup_tensor("B") is None
+    assert program.lookup_tensor("C") is added

@@ -135,8 +135,37 @@ class ProgramOp(IRDLOperation):
         super().__init__(regions=[Region(Block(ops))])
 
     def lookup_tensor(self, name: str) -> TensorOp | None:
-        op = SymbolTable.lookup_symbol(self, name)
+        """The declaration of tensor `name`, in amortized constant time.
+
+        `SymbolTable.lookup_symbol` scans the whole body, which made every
+        pass quadratic in the number of equations. The index maps each name to
+        the first symbol op of that name (what the scan would find); a hit is
+        trusted while that op is still in the body under the same name, and
+        a miss or stale hit rebuilds the index, so passes that add, rename or
+        erase declarations need not invalidate it."""
+        index: dict[str, Operation] | None = getattr(self, "_symbol_index", None)
+        op = index.get(name) if index is not None else None
+        if op is None or not self._is_symbol_here(op, name):
+            index = self._rebuild_symbol_index()
+            op = index.get(name)
         return op if isinstance(op, TensorOp) else None
+
+    def _is_symbol_here(self, op: Operation, name: str) -> bool:
+        symbol = op.get_trait(SymbolOpInterface)
+        return (
+            op.parent_block() is self.body.block
+            and symbol is not None
+            and symbol.get_sym_attr_name(op) == StringAttr(name)
+        )
+
+    def _rebuild_symbol_index(self) -> dict[str, Operation]:
+        index: dict[str, Operation] = {}
+        for op in self.body.block.ops:
+            symbol = op.get_trait(SymbolOpInterface)
+            if symbol is not None and (sym_name := symbol.get_sym_attr_name(op)) is not None:
+                index.setdefault(sym_name.data, op)
+        self._symbol_index = index
+        return index
 
 
 @irdl_op_definition

@@ -1,0 +1,5 @@
+builtin.module {
+  fuse.program {
+    fuse.tensor @W[i] source "w.npy : tensor<?xf32>
+  }
+}
