@@ -101,6 +101,18 @@ def test_positional_temperature_expression_is_used(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_projections_stay_inside_the_argument_and_the_temperature(backend: str) -> None:
+    """Each call argument is a projection boundary (DESIGN.md section 3), the
+    temperature too: `j` is summed in the argument, `k` in `T`."""
+    rng = np.random.default_rng(2)
+    w, x = rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    s = np.array([0.5, 1.0, 1.5], dtype=np.float32)
+    text = "Y[i] = sig(W[i, j] X[j], T=S[k] S[k])\nexport Y\n"
+    out = run(text, backend, W=w, X=x, S=s)
+    np.testing.assert_allclose(out["Y"], sig_reference(w @ x, float(s @ s)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_indexed_temperature_applies_elementwise(backend: str) -> None:
     temperature = np.array([1.0, 0.0, 2.0, 0.0, -1.0], dtype=np.float32)
     out = run("Y[i] = sig(G[i], T=Temp[i])\nexport Y\n", backend, G=G, Temp=temperature)
