@@ -56,7 +56,7 @@ from fuse.dialects.fuse.attributes import ProjectionKind, expr_type
 from fuse.dialects.fuse.declarative import concat_part
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend import ast
-from fuse.frontend.builtins import ALIASES, BuiltinKind, lookup
+from fuse.frontend.builtins import ALIASES, Builtin, BuiltinKind, lookup
 
 PROJECTION_OF_OPERATOR: dict[str, ProjectionKind] = {
     "=": ProjectionKind.SUM,
@@ -225,7 +225,12 @@ class _RuleBodyBuilder:
                 for n, arg in enumerate(call.args)
             ]
         else:
-            args = [self.build(arg) for arg in call.args]
+            args = [self.build(arg) for arg in call.args[: builtin.max_args]]
+        for keyword, value in self.tensor_keywords(builtin, call, keywords):
+            if _is_number(value):
+                keywords[keyword] = value
+            else:  # a tensor expression: an operand, so the graph sees what it reads
+                args.append(self.build(value))
         if name == "tucker_dense":
             result = args[0]
             for arg in args[1:]:
@@ -273,6 +278,21 @@ class _RuleBodyBuilder:
         keywords["axis"] = ast.String(targets[0])
         keywords["merge"] = ast.TupleLiteral(tuple(ast.String(n) for n in merged))
         return merged
+
+    @staticmethod
+    def tensor_keywords(
+        builtin: Builtin, call: ast.Call, keywords: dict[str, ast.Expr]
+    ) -> list[tuple[str, ast.Expr]]:
+        """The keywords that may be tensor expressions (`sig`'s `T`), given
+        by name or positionally after the arguments, taken out of
+        `keywords`: a number stays an attribute, anything else becomes an
+        operand of the call."""
+        positional = call.args[builtin.max_args or 0 :]
+        given = dict(zip(builtin.positional_keywords, positional, strict=False))
+        for name in builtin.tensor_keywords:
+            if name in keywords:
+                given[name] = keywords.pop(name)
+        return [(name, given[name]) for name in builtin.positional_keywords if name in given]
 
     def dotted_axis(self) -> str | None:
         if self.lhs is None:
@@ -355,6 +375,13 @@ class _RuleBodyBuilder:
             case ast.TupleLiteral(items=items) | ast.ListLiteral(items=items):
                 return ArrayAttr([self.keyword_attribute(item) for item in items])
         raise self.outer.error("keyword values must be literals or index names", value.span)
+
+
+def _is_number(expr: ast.Expr) -> bool:
+    """Whether `expr` is a number literal, possibly negated."""
+    if isinstance(expr, ast.Negate):
+        expr = expr.operand
+    return isinstance(expr, ast.Number)
 
 
 def _rename_index(expr: ast.Expr, old: str, new: str) -> ast.Expr:

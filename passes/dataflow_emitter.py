@@ -273,10 +273,23 @@ class BodyEmitter:
         return Indexed(self.emit(IndexFnOp(fn, TensorType(f32, sizes))), indices)
 
     def lower_sig(self, op: CallOp, args: list[Indexed]) -> Indexed:
+        if len(args) == 2:
+            return self.tensor_temperature_sig(*args)
         temperature = self.float_keyword(op, "T", 1.0)
         if temperature == 0.0:
             return self.unary("step", args[0])
         return self.unary("sig", args[0], temperature if temperature != 1.0 else None)
+
+    def tensor_temperature_sig(self, x: Indexed, temperature: Indexed) -> Indexed:
+        """`sig(x, T)` with a tensor `T`: `sig(x / T)` where `T != 0` and
+        `step(x)` where `T == 0`, as a literal `T=0` is. The division is by
+        `T` where it is nonzero and by 1 elsewhere, so no element ever
+        divides by zero (no inf, no NaN gradient through the unused side)."""
+        nonzero = self.unary("abs", temperature)  # > 0 exactly where T != 0
+        one = Indexed(self.constant(np.float32(1.0)), ())
+        divisor = self.select(nonzero, temperature, one)
+        scaled = self.unary("sig", self.binary("div", x, divisor))
+        return self.select(nonzero, scaled, self.unary("step", x))
 
     def lower_softmax(self, op: CallOp, args: list[Indexed]) -> Indexed:
         x = args[0]
@@ -284,13 +297,9 @@ class BodyEmitter:
 
     def lower_lnorm(self, op: CallOp, args: list[Indexed]) -> Indexed:
         x = args[0]
-        eps = op.keyword("eps")
-        normalize = NormalizeOp(
-            "lnorm",
-            self.axis_of(op, x),
-            x.value,
-            eps=float(eps.value.data) if isinstance(eps, FloatAttr) else None,
-        )
+        # An `eps` given as `1` or `1.0` alike; none given: the op's default.
+        eps = self.float_keyword(op, "eps", 0.0) if op.keyword("eps") is not None else None
+        normalize = NormalizeOp("lnorm", self.axis_of(op, x), x.value, eps=eps)
         return Indexed(self.emit(normalize), x.names)
 
     def lower_masked_softmax(self, op: CallOp, args: list[Indexed]) -> Indexed:
@@ -411,17 +420,22 @@ class BodyEmitter:
         pairs = list(zip(args[0::2], args[1::2], strict=False))
         result = args[-1] if len(args) % 2 else Indexed(self.constant(np.float32(0)), ())
         for condition, value in reversed(pairs[: len(args) // 2]):
-            out = tuple(dict.fromkeys(condition.names + value.names + result.names))
-            subscripts = (
-                ",".join(self.subscript(a.names) for a in (condition, value, result))
-                + "->"
-                + self.subscript(out)
-            )
-            select = SelectOp(
-                subscripts, condition.value, value.value, result.value, self.type_of(out)
-            )
-            result = Indexed(self.emit(select), out)
+            result = self.select(condition, value, result)
         return result
+
+    def select(self, condition: Indexed, value: Indexed, otherwise: Indexed) -> Indexed:
+        """`value` where `condition` > 0, else `otherwise`, broadcast over
+        the indices of all three."""
+        out = tuple(dict.fromkeys(condition.names + value.names + otherwise.names))
+        subscripts = (
+            ",".join(self.subscript(a.names) for a in (condition, value, otherwise))
+            + "->"
+            + self.subscript(out)
+        )
+        select = SelectOp(
+            subscripts, condition.value, value.value, otherwise.value, self.type_of(out)
+        )
+        return Indexed(self.emit(select), out)
 
     def lower_const(self, op: CallOp, args: list[Indexed]) -> Indexed:
         return args[0]

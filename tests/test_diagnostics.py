@@ -121,9 +121,10 @@ def test_pos_must_name_an_index() -> None:
 
 def test_keyword_values_are_literals() -> None:
     load("Y[i] = sig(X[i], T=-0.5) + topk(X[i], k=3) + attention(Q[i], K[i], V[i], scale=2)\n")
-    assert error("Y[i] = sig(X[i], T=Temp[i])\n") == (
-        "p.fuse:1:20: error: keyword 'T' of 'sig' takes a literal: a number, a string, an index "
-        "name, or a tuple or list of them"
+    load("Y[i] = sig(X[i], T=Temp[i])\n")  # a temperature may be a tensor expression
+    assert error("Y[i] = softmax(X[i], axis=Z[i] + 1)\n") == (
+        "p.fuse:1:27: error: keyword 'axis' of 'softmax' takes a literal: a number, a string, an "
+        "index name, or a tuple or list of them"
     )
 
 

@@ -881,7 +881,9 @@ class CallOp(IRDLOperation):
                 raise VerifyException(f"builtin '{builtin.name}' has no keyword '{unknown[0]}'")
             if builtin.index_args and "axis" in self.keywords.data:
                 given += 1
-        if given < builtin.min_args or (builtin.max_args is not None and given > builtin.max_args):
+        if given < builtin.min_args or (
+            builtin.most_args is not None and given > builtin.most_args
+        ):
             raise VerifyException(
                 f"builtin '{builtin.name}' takes {builtin.arity_text()} arguments, got {given}"
             )

@@ -28,13 +28,28 @@ class Builtin:
     max_args: int | None  # None: variadic
     keywords: frozenset[str] = frozenset()
     index_args: bool = False  # positional arguments are index names
+    # Keywords that may also follow the positional arguments, in this order:
+    # `sig(x, 0.5)` is `sig(x, T=0.5)`.
+    positional_keywords: tuple[str, ...] = ()
+    # Keywords whose value may be a tensor expression (an operand of the
+    # call); every other keyword is a literal kept as an attribute.
+    tensor_keywords: frozenset[str] = frozenset()
+
+    @property
+    def most_args(self) -> int | None:
+        """The most positional arguments a call may have, keywords given
+        positionally included."""
+        if self.max_args is None:
+            return None
+        return self.max_args + len(self.positional_keywords)
 
     def arity_text(self) -> str:
-        if self.max_args is None:
+        most = self.most_args
+        if most is None:
             return f"at least {self.min_args}"
-        if self.min_args == self.max_args:
+        if self.min_args == most:
             return str(self.min_args)
-        return f"{self.min_args} to {self.max_args}"
+        return f"{self.min_args} to {most}"
 
 
 def _b(
@@ -44,8 +59,18 @@ def _b(
     max_args: int | None,
     keywords: tuple[str, ...] = (),
     index_args: bool = False,
+    tensor_keywords: tuple[str, ...] = (),
 ) -> Builtin:
-    return Builtin(name, kind, min_args, max_args, frozenset(keywords), index_args)
+    return Builtin(
+        name,
+        kind,
+        min_args,
+        max_args,
+        frozenset(keywords),
+        index_args,
+        positional_keywords=tensor_keywords,
+        tensor_keywords=frozenset(tensor_keywords),
+    )
 
 
 _U = BuiltinKind.UNARY
@@ -55,7 +80,7 @@ BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in (
         _b("relu", _U, 1, 1),
-        _b("sig", _U, 1, 1, ("T",)),
+        _b("sig", _U, 1, 1, ("T",), tensor_keywords=("T",)),
         _b("gelu", _U, 1, 1),
         _b("step", _U, 1, 1),
         _b("exp", _U, 1, 1),
@@ -84,6 +109,11 @@ BUILTINS: dict[str, Builtin] = {
         _b("tucker_dense", BuiltinKind.STRUCTURAL, 2, None),
     )
 }
+
+# Keywords whose value is a number literal, and those of them that must be
+# a positive integer.
+NUMBER_KEYWORDS = frozenset({"eps", "scale", "base", "k"})
+INTEGER_KEYWORDS = frozenset({"k"})
 
 # Spellings that name the same builtin.
 ALIASES: dict[str, str] = {"layernorm": "lnorm"}

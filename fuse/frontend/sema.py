@@ -61,7 +61,13 @@ from fuse.frontend.ast import (
     TensorRef,
     TupleLiteral,
 )
-from fuse.frontend.builtins import BUILTINS, Builtin, BuiltinKind
+from fuse.frontend.builtins import (
+    BUILTINS,
+    INTEGER_KEYWORDS,
+    NUMBER_KEYWORDS,
+    Builtin,
+    BuiltinKind,
+)
 from fuse.frontend.parser import sort_diagnostics
 
 # Keywords whose value names indices of the call, not a number or a mode.
@@ -140,6 +146,9 @@ def _subexpressions(expr: Expr) -> Iterator[Expr]:
             builtin = BUILTINS.get(node.func)
             if builtin is None or not builtin.index_args:
                 stack += reversed(node.args)
+            if builtin is not None:
+                tensors = [k.value for k in node.kwargs if k.name in builtin.tensor_keywords]
+                stack += reversed(tensors)
 
 
 def _negated_refs(expr: Expr) -> list[TensorRef]:
@@ -376,7 +385,7 @@ class _Checker:
 
     def _arity(self, call: Call, builtin: Builtin) -> None:
         count = len(call.args)
-        if count >= builtin.min_args and (builtin.max_args is None or count <= builtin.max_args):
+        if count >= builtin.min_args and (builtin.most_args is None or count <= builtin.most_args):
             return
         arity = builtin.arity_text()
         plural = "" if arity in ("1", "at least 1") else "s"
@@ -400,6 +409,11 @@ class _Checker:
                 )
             elif keyword.name in seen:
                 self._error(f"keyword '{keyword.name}' given twice to '{call.func}'", span)
+            elif keyword.name in builtin.tensor_keywords:
+                valid[keyword.name] = keyword  # any expression: an operand of the call
+            elif keyword.name in NUMBER_KEYWORDS:
+                if self._number_keyword(call, keyword):
+                    valid[keyword.name] = keyword
             elif not _is_literal(keyword.value):
                 self._error(
                     f"keyword '{keyword.name}' of '{call.func}' takes a literal: a number, a "
@@ -409,7 +423,40 @@ class _Checker:
             else:
                 valid[keyword.name] = keyword
             seen.add(keyword.name)
+        given = builtin.positional_keywords[: max(0, len(call.args) - (builtin.max_args or 0))]
+        for name in given:
+            if name in seen:
+                self._error(
+                    f"'{name}' of '{call.func}' given both positionally and as '{name}='",
+                    _head(next(k.span for k in call.kwargs if k.name == name), name),
+                )
         return valid
+
+    def _number_keyword(self, call: Call, keyword: Keyword) -> bool:
+        """Whether a keyword that sets a number of the computation (`eps=`,
+        `scale=`, `base=`, `k=`) is a number literal, reporting it if not:
+        these are compile-time constants, never a tensor that would be
+        silently read as a default."""
+        value = keyword.value
+        negative = isinstance(value, Negate) and isinstance(value.operand, Number)
+        number = value.operand.value if negative else getattr(value, "value", None)
+        if not (isinstance(value, Number) or negative):
+            self._error(
+                f"keyword '{keyword.name}' of '{call.func}' takes a number literal, "
+                "not a tensor expression",
+                value.span,
+            )
+            return False
+        if keyword.name in INTEGER_KEYWORDS and (
+            negative or not isinstance(number, int) or number < 1
+        ):
+            self._error(
+                f"keyword '{keyword.name}' of '{call.func}' takes a positive integer, "
+                f"got {'-' if negative else ''}{number}",
+                value.span,
+            )
+            return False
+        return True
 
     def _index_keyword(
         self, call: Call, builtin: Builtin, keyword: Keyword, lhs: Lhs | None
