@@ -56,6 +56,7 @@ Index = str | int  # an index name, or an integer constant index
 class Access:
     tensor: str
     indices: tuple[Index, ...]
+    parenthesized: bool = False  # written `R(x, y)`, which reads the same as `R[x, y]`
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,11 @@ def render_expr(expr: Expr) -> str:
     grammar needs them (a sum or product inside a product, a base that is not
     an atom, a negation that is not the first factor)."""
     match expr:
-        case Access(tensor, indices):
-            return f"{tensor}[{', '.join(str(i) for i in indices)}]" if indices else tensor
+        case Access(tensor, indices, parenthesized):
+            if not indices:
+                return tensor
+            listed = ", ".join(str(i) for i in indices)
+            return f"{tensor}({listed})" if parenthesized else f"{tensor}[{listed}]"
         case Literal(value):
             return render_literal(value)
         case Call(function, argument):
@@ -247,7 +251,7 @@ def elementwise(function: str, value: np.ndarray) -> np.ndarray:
 def mentions(expr: Expr) -> set[str]:
     """The index names `expr` mentions."""
     match expr:
-        case Access(_, indices):
+        case Access(_, indices, _):
             return {i for i in indices if isinstance(i, str)}
         case Literal():
             return set()
@@ -712,7 +716,9 @@ def programs(draw: st.DrawFn, full_projection_rule: bool = False) -> GeneratedPr
         tensors[tensor] = tuple(sizes[n] for n in lhs)
 
     if draw(st.booleans()):  # a recursive Boolean transitive closure of R
-        program.equations.append(Equation("Reach", ("x", "y"), "=", Access("R", ("x", "y")), True))
-        step = Product((Access("Reach", ("x", "y")), Access("R", ("y", "z"))), ("",))
+        program.equations.append(
+            Equation("Reach", ("x", "y"), "=", Access("R", ("x", "y"), True), True)
+        )
+        step = Product((Access("Reach", ("x", "y"), True), Access("R", ("y", "z"), True)), ("",))
         program.equations.append(Equation("Reach", ("x", "z"), "+=", step, True))
     return program

@@ -11,7 +11,22 @@ import os
 from typing import Any
 
 import numpy as np
-from generated_programs import GeneratedProgram, evaluate, programs, render
+from generated_programs import (
+    Access,
+    Call,
+    Equation,
+    Expr,
+    GeneratedProgram,
+    Literal,
+    Negate,
+    Power,
+    Product,
+    Sum,
+    evaluate,
+    programs,
+    render,
+    render_expr,
+)
 from hypothesis import HealthCheck, assume, given, settings
 
 from fuse import Program
@@ -60,3 +75,81 @@ def check_on_every_backend(program: GeneratedProgram) -> None:
 @given(programs())
 def test_generated_programs_agree_with_the_reference(program: GeneratedProgram) -> None:
     check_on_every_backend(program)
+
+
+# --- the reference evaluator on DESIGN.md's own examples ---------------------------
+# (so that agreement with it means something: it is checked here against
+# NumPy written out by hand, without the compiler)
+
+X = np.random.default_rng(0).uniform(-1.0, 1.0, (3, 4))
+V = np.random.default_rng(1).uniform(-1.0, 1.0, 4)
+W = np.random.default_rng(2).uniform(-1.0, 1.0, 3)
+
+
+def reference(lhs: tuple[str, ...], operator: str, rhs: Expr) -> np.ndarray:
+    program = GeneratedProgram({"i": 3, "i'": 3, "j": 4}, {"X": X, "V": V, "W": W})
+    program.equations.append(Equation("Y", lhs, operator, rhs))
+    return evaluate(program).values["Y"]
+
+
+def test_reference_projects_each_term_of_a_sum_alone() -> None:
+    # Y[i] = X[i,j] V[j] + X[i,j] + W[i]
+    rhs = Sum(
+        (
+            Product((Access("X", ("i", "j")), Access("V", ("j",))), ("",)),
+            Access("X", ("i", "j")),
+            Access("W", ("i",)),
+        ),
+        (1, 1, 1),
+    )
+    np.testing.assert_allclose(reference(("i",), "=", rhs), X @ V + X.sum(1) + W)
+
+
+def test_reference_takes_max_over_a_sum_as_a_whole() -> None:
+    # Y[i] max= W[i] - X[i,j]  is  W[i] - min_j X[i,j]
+    rhs = Sum((Access("W", ("i",)), Access("X", ("i", "j"))), (1, -1))
+    np.testing.assert_allclose(reference(("i",), "max=", rhs), W - X.min(1))
+
+
+def test_reference_projects_inside_a_call_argument() -> None:
+    # Y[i] = relu(X[i,j] V[j] + W[i])
+    rhs = Call(
+        "relu",
+        Sum(
+            (Product((Access("X", ("i", "j")), Access("V", ("j",))), ("",)), Access("W", ("i",))),
+            (1, 1),
+        ),
+    )
+    np.testing.assert_allclose(reference(("i",), "=", rhs), np.maximum(X @ V + W, 0))
+
+
+def test_reference_projects_a_joining_product_under_a_power() -> None:
+    # Y[i,i'] = (X[i,j] X[i',j])^2  is  (sum_j x x')^2 (polynomial kernel)
+    rhs = Power(Product((Access("X", ("i", "j")), Access("X", ("i'", "j"))), ("",)), 2)
+    np.testing.assert_allclose(reference(("i", "i'"), "=", rhs), (X @ X.T) ** 2)
+
+
+def test_reference_projects_a_sum_under_a_power_over_the_power() -> None:
+    # Y[i,i'] = (X[i,j] - X[i',j])^2  is  sum_j (x - x')^2 (Gaussian kernel's distance)
+    rhs = Power(Sum((Access("X", ("i", "j")), Access("X", ("i'", "j"))), (1, -1)), 2)
+    expected = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(reference(("i", "i'"), "=", rhs), expected)
+
+
+def test_reference_projects_a_parenthesized_sum_term_by_term() -> None:
+    # Y[i] = 2 (X[i,j] + W[i])  is  2 (sum_j X[i,j] + W[i])
+    rhs = Product(
+        (Literal(2.0), Sum((Access("X", ("i", "j")), Access("W", ("i",))), (1, 1))), ("",)
+    )
+    np.testing.assert_allclose(reference(("i",), "=", rhs), 2 * (X.sum(1) + W))
+
+
+def test_reference_renders_what_it_evaluates() -> None:
+    rhs = Product(
+        (
+            Negate(Access("W", ("i",))),
+            Power(Sum((Access("X", ("i", "j")), Literal(1.0)), (1, -1)), 2),
+        ),
+        ("*",),
+    )
+    assert render_expr(rhs) == "-W[i] * (X[i, j] - 1)^2"
