@@ -6,8 +6,9 @@ combination raises `ValueError` naming the field and the allowed values.
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 Precision = Literal["fp32", "bf16", "fp16", "auto"]
@@ -24,6 +25,19 @@ _CHOICES: dict[str, tuple[object, ...]] = {
 }
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+# The default memory limit: this share of the machine's physical memory.
+DEFAULT_MEMORY_FRACTION = 0.5
+
+
+def default_max_memory() -> int | None:
+    """Half the machine's physical memory in bytes, or None (no limit) where
+    the OS does not report it."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return int(total * DEFAULT_MEMORY_FRACTION) if total > 0 else None
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,12 @@ class ExecutionConfig:
       `validate_device_transfers`, `block_size`, `compile`: backend controls
       described in docs/backend_matrix.md.
     * `profile`: time every step of each run, for `runner.explain()`.
+    * `max_memory`: the most bytes any one array of a plan may take (every
+      intermediate and result, einsum contraction steps and Monte-Carlo
+      samples included; inputs are not counted). A plan with a larger array
+      is refused with an error naming the equation, the shape and the bytes,
+      before the backend compiles or allocates anything. Default: half the
+      physical memory; `None` turns the check off.
     """
 
     precision: Precision = "fp32"
@@ -67,6 +87,7 @@ class ExecutionConfig:
     seed: int | None = None
     compile: bool = False
     profile: bool = False
+    max_memory: int | None = field(default_factory=default_max_memory)
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -84,6 +105,8 @@ class ExecutionConfig:
         _positive_int("sparse_threshold", self.sparse_threshold)
         if self.block_size is not None:
             _positive_int("block_size", self.block_size)
+        if self.max_memory is not None:
+            _positive_int("max_memory", self.max_memory)
         if not isinstance(self.tolerance, int | float) or self.tolerance < 0:
             raise ValueError(
                 f"ExecutionConfig.tolerance={self.tolerance!r}: allowed values are numbers >= 0"

@@ -350,6 +350,7 @@ def merge_rules(rules: list[RuleOp]) -> None:
         value = yielded_value(rule.body)
         for op in list(rule.body.block.ops)[:-1]:
             op.detach()
+            op.location = rule.location  # each equation's own, for diagnostics
             block.add_op(op)
         if combined is None:
             combined = value

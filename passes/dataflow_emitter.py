@@ -21,6 +21,7 @@ import numpy as np
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     DenseIntOrFPElementsAttr,
+    FileLineColLoc,
     FloatAttr,
     IntegerAttr,
     StringAttr,
@@ -91,6 +92,9 @@ class BodyEmitter:
         self.tensor_value = tensor_value
         self.sizes = dict(sizes)
         self.located = located
+        # Where the op being lowered came from: its equation's location once
+        # rules are merged; emitted ops carry it for diagnostics.
+        self.location = located.location
         self.letters: dict[str, str] = {}
 
     # --- helpers ------------------------------------------------------------
@@ -121,6 +125,7 @@ class BodyEmitter:
         return TensorType(f32, [self.size(n) for n in names])
 
     def emit(self, op: Operation) -> SSAValue:
+        op.location = self.location
         self.block.add_op(op)
         return op.results[0]
 
@@ -168,6 +173,15 @@ class BodyEmitter:
     # --- expressions ----------------------------------------------------------
 
     def lower(self, value: SSAValue) -> Indexed:
+        outer = self.location
+        if isinstance(value.owner, Operation) and isinstance(value.owner.location, FileLineColLoc):
+            self.location = value.owner.location
+        try:
+            return self.lower_located(value)
+        finally:
+            self.location = outer
+
+    def lower_located(self, value: SSAValue) -> Indexed:
         op = value.owner
         match op:
             case LoadOp():

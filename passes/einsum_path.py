@@ -267,6 +267,8 @@ def split_einsum(op: EinsumOp, strategy: str) -> None:
         [ArrayAttr([_i64(p) for p in step.positions]) for step in steps]
     )
     final.results[0].name_hint = op.result.name_hint
+    for new_op in new_ops:  # the equation's location, for diagnostics
+        new_op.location = op.location
     Rewriter.insert_op(new_ops, InsertPoint.before(op))
     Rewriter.replace_op(op, [], [final.results[0]])
 

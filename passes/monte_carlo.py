@@ -212,6 +212,8 @@ class MonteCarloPass(ModulePass):
         estimate = EinsumOp(f"{','.join(letters)}->{output}", "sum", operands, op.result.type)
         estimate.attributes |= op.attributes
         estimate.result.name_hint = op.result.name_hint
+        for new_op in [*emit.ops, estimate]:  # the equation's location, for diagnostics
+            new_op.location = op.location
         Rewriter.insert_op([*emit.ops, estimate], InsertPoint.before(op))
         Rewriter.replace_op(op, [], [estimate.result])
         return draws

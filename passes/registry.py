@@ -34,6 +34,7 @@ def all_passes() -> dict[str, PassFactory]:
         "fuse-canonicalize-projections": _lazy(
             "canonicalize_projections", "CanonicalizeProjectionsPass"
         ),
+        "fuse-check-memory": _lazy("memory_budget", "CheckMemoryPass"),
         "fuse-demand": _lazy("demand", "DemandPass"),
         "fuse-einsum-path": _lazy("einsum_path", "EinsumPathPass"),
         "fuse-infer-shapes": _lazy("infer_shapes", "InferShapesPass"),

@@ -232,6 +232,7 @@ class _SemiNaiveBuilder:
             if key in old.properties:
                 new.properties[key] = old.properties[key]
         new.attributes |= old.attributes
+        new.location = old.location
         for before, after in zip(old.results, new.results, strict=True):
             after.name_hint = before.name_hint
         return new

@@ -260,6 +260,7 @@ class _Stratifier:
         next_values = [self.emit_tensor(body, name, tensor_value) for name in component]
         body.add_op(YieldOp(*next_values))
         fixpoint = FixpointOp("naive", component, types, Region(body))
+        fixpoint.location = self.rules[component[0]][0].location  # for diagnostics
         block.add_op(fixpoint)
         for name, result in zip(component, fixpoint.results, strict=True):
             result.name_hint = _ssa_name(name)

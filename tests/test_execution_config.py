@@ -28,6 +28,7 @@ INVALID = [
     ("block_size", 0, "integers >= 1"),
     ("sparse_threshold", 0, "integers >= 1"),
     ("tolerance", -1.0, "numbers >= 0"),
+    ("max_memory", 0, "integers >= 1"),
 ]
 
 

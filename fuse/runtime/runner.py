@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.config import ExecutionConfig
 from fuse.dialects.fuse import ProgramOp, TensorOp
-from fuse.errors import FuseError, diagnostic_from_pass
+from fuse.errors import Diagnostic, FuseError, diagnostic_from_pass
 from fuse.frontend import ast
 from fuse.lowering.backend import Backend
+from fuse.passes.memory_budget import MemoryBudgetExceeded, check_memory
 from fuse.pipeline import DECLARATIVE_PASSES, dataflow_passes, run_passes
 from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_key
 from fuse.runtime.confinement import check_file_access
@@ -259,8 +261,25 @@ class Runner:
         module, explanation, domains = self.specialized_module(shapes)
         arguments, outputs = main_signature(module)
         _require_arguments(arguments, shapes)
-        executable = self.backend.compile(module, self.config)
+        self._check_memory(module)
+        with _out_of_memory_as_error(self.backend_name, "compiling the program"):
+            executable = self.backend.compile(module, self.config)
         return CompiledPlan(module, executable, arguments, outputs, explanation, domains)
+
+    def _check_memory(self, module: ModuleOp) -> None:
+        """Refuses the plan if one of its arrays exceeds
+        `ExecutionConfig.max_memory`, before the backend allocates it."""
+        if not self.config.max_memory:
+            return
+        try:
+            check_memory(module, self.config.max_memory, self.backend_name, self.config.block_size)
+        except MemoryBudgetExceeded as error:
+            span = None
+            if error.location is not None:
+                line, col = error.location.line.data, error.location.column.data
+                span = ast.Span(error.location.filename.data, line, col, line, col + 1)
+            source = self.program.source.line(span.line) if span is not None else None
+            raise FuseError([Diagnostic(error.message, span, source)]) from None
 
     def _cache_key(self, shapes: Mapping[str, tuple[int, ...]]) -> str:
         return cache_key(
@@ -289,7 +308,8 @@ class Runner:
         if self.config.validate_device_transfers:
             _check_device_transfers(inputs or {}, plan.executable)
         start = time.perf_counter()
-        results = plan.executable([bound[name] for name in plan.arguments])
+        with _out_of_memory_as_error(self.backend_name, "running the program"):
+            results = plan.executable([bound[name] for name in plan.arguments])
         self.last_run_seconds = time.perf_counter() - start
         self.last_plan = plan
         exports: dict[str, np.ndarray] = {}
@@ -360,6 +380,22 @@ class Runner:
             self.last_run_seconds if plan is self.last_plan else None,
             plan.executable,
         )
+
+
+@contextmanager
+def _out_of_memory_as_error(backend: str, step: str) -> Iterator[None]:
+    """A backend that runs out of memory anyway (the estimate is per array;
+    several live arrays or a library's own scratch space can add up) ends in
+    a `FuseError` naming the step, not a raw `MemoryError` or torch OOM."""
+    try:
+        yield
+    except Exception as error:
+        if not isinstance(error, MemoryError) and type(error).__name__ != "OutOfMemoryError":
+            raise
+        raise FuseError(
+            f"the {backend} backend ran out of memory {step}: {error}; lower "
+            "ExecutionConfig.max_memory so such plans are refused before they run"
+        ) from None
 
 
 def _missing_input(name: str) -> FuseError:
