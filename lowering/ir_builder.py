@@ -296,7 +296,13 @@ class _RuleBodyBuilder:
         value = _literal_value(call.args[0])
         if value is None:
             raise self.outer.error("const takes a number or a nested list of numbers", call.span)
-        array = np.asarray(value, dtype=np.float32)
+        try:
+            array = np.asarray(value, dtype=np.float32)
+        except ValueError:  # NumPy's words for a ragged nesting name no place
+            raise self.outer.error(
+                "const literal is ragged: every list at one nesting level needs the same length",
+                call.span,
+            ) from None
         if array.ndim == 0:
             return self.insert(LiteralOp(FloatAttr(float(array), f32), expr_type(())))
         names = self.lhs_names()
