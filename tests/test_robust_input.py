@@ -37,7 +37,10 @@ def _error(text: str) -> str:
             "2:21",
             "64 bits",
         ),
-        ("A[i, j] = const([[1], [1, 2]])\nexport A", "1:11", "ragged"),
+        ("A[i, j] = const([[1], [1, 2]])\nexport A", "1:11", "not a rectangular array"),
+        ("A = const(" + "[" * 100 + "1" + "]" * 100 + ")\nexport A", "1:5", "at most 64 levels"),
+        ('A[i] = "a.npy"\nT[i] = topk(A[i], k=0)\nexport T', "2:21", "positive integer"),
+        ('A[i] = "a.npy"\nT[i] = topk(A[i], k=1.5)\nexport T', "2:21", "positive integer"),
         (
             'A[i, j] = "a.npy"\nB[i, j] = "b.npy"\nT[i, j] = concat(A[i, j], B[i, j], axis=q)\n'
             "export T",
@@ -60,6 +63,9 @@ def _error(text: str) -> str:
         "fp32-overflow",
         "huge-k",
         "ragged-const",
+        "const-too-deep",
+        "topk-k-zero",
+        "topk-k-fraction",
         "unknown-concat-axis",
         "repeated-index-arg",
         "1000-term-sum",

@@ -105,6 +105,14 @@ def _fits_int64(value: int | float) -> bool:
     return not isinstance(value, int) or -(2**63) <= value < 2**63
 
 
+# Keywords that count elements: `topk(x, k=0)` or `k=1.5` has no meaning.
+_COUNT_KEYWORDS = {("topk", "k")}
+
+
+def _is_count(expr: Expr) -> bool:
+    return isinstance(expr, Number) and isinstance(expr.value, int) and expr.value >= 1
+
+
 def _is_literal(expr: Expr) -> bool:
     """Whether `expr` can be a keyword value: the IR keeps it as an attribute."""
     if isinstance(expr, Number | String) or _bare_name(expr) is not None:
@@ -356,6 +364,11 @@ class _Checker:
                 self._error(
                     f"keyword '{keyword.name}' of '{call.func}' is out of range: an integer "
                     "argument fits in 64 bits",
+                    keyword.value.span,
+                )
+            elif (call.func, keyword.name) in _COUNT_KEYWORDS and not _is_count(keyword.value):
+                self._error(
+                    f"keyword '{keyword.name}' of '{call.func}' takes a positive integer",
                     keyword.value.span,
                 )
             else:
