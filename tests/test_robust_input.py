@@ -42,6 +42,11 @@ def _error(text: str) -> str:
         ('A[i] = "a.npy"\nT[i] = topk(A[i], k=0)\nexport T', "2:21", "positive integer"),
         ('A[i] = "a.npy"\nT[i] = topk(A[i], k=1.5)\nexport T', "2:21", "positive integer"),
         (
+            'A[i, j] = "a.npy"\nT[i, j] = rope(A[i, j], pos=i, axis=j, base=0)\nexport T',
+            "2:45",
+            "positive number",
+        ),
+        (
             'A[i, j] = "a.npy"\nB[i, j] = "b.npy"\nT[i, j] = concat(A[i, j], B[i, j], axis=q)\n'
             "export T",
             "3:41",
@@ -66,6 +71,7 @@ def _error(text: str) -> str:
         "const-too-deep",
         "topk-k-zero",
         "topk-k-fraction",
+        "rope-base-zero",
         "unknown-concat-axis",
         "repeated-index-arg",
         "1000-term-sum",

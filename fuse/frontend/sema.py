@@ -31,7 +31,7 @@ diagnostic naming the tensor or builtin at fault and pointing at it, and
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fuse.errors import Diagnostic, FuseError, SourceText
@@ -105,12 +105,25 @@ def _fits_int64(value: int | float) -> bool:
     return not isinstance(value, int) or -(2**63) <= value < 2**63
 
 
-# Keywords that count elements: `topk(x, k=0)` or `k=1.5` has no meaning.
-_COUNT_KEYWORDS = {("topk", "k")}
-
-
 def _is_count(expr: Expr) -> bool:
     return isinstance(expr, Number) and isinstance(expr.value, int) and expr.value >= 1
+
+
+def _is_positive(expr: Expr) -> bool:
+    return isinstance(expr, Number) and expr.value > 0
+
+
+# Keywords whose literal has a narrower domain than "a number": `topk(x, k=0)`
+# crashed the torch and jax backends, and `rope(..., base=0)` gave NaNs.
+_KEYWORD_DOMAINS: dict[tuple[str, str], tuple[Callable[[Expr], bool], str]] = {
+    ("topk", "k"): (_is_count, "a positive integer"),
+    ("rope", "base"): (_is_positive, "a positive number"),
+}
+
+
+def _in_domain(func: str, keyword: Keyword) -> bool:
+    domain = _KEYWORD_DOMAINS.get((func, keyword.name))
+    return domain is None or domain[0](keyword.value)
 
 
 def _is_literal(expr: Expr) -> bool:
@@ -366,9 +379,10 @@ class _Checker:
                     "argument fits in 64 bits",
                     keyword.value.span,
                 )
-            elif (call.func, keyword.name) in _COUNT_KEYWORDS and not _is_count(keyword.value):
+            elif not _in_domain(call.func, keyword):
+                domain = _KEYWORD_DOMAINS[call.func, keyword.name][1]
                 self._error(
-                    f"keyword '{keyword.name}' of '{call.func}' takes a positive integer",
+                    f"keyword '{keyword.name}' of '{call.func}' takes {domain}",
                     keyword.value.span,
                 )
             else:
