@@ -61,7 +61,9 @@ class SourceText:
 
     def line(self, number: int) -> str | None:
         if 1 <= number <= len(self.lines):
-            return self.lines[number - 1]
+            # A lone surrogate (invalid UTF-8 read with surrogateescape) cannot
+            # be printed: it is shown escaped.
+            return self.lines[number - 1].encode("utf-8", "backslashreplace").decode("utf-8")
         return None
 
     def diagnostic(self, message: str, span: Span | None) -> Diagnostic:

@@ -21,7 +21,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from fuse.config import ExecutionConfig
 from fuse.errors import SourceText
-from fuse.frontend import ast, load
+from fuse.frontend import ast, load, read_source
 from fuse.lowering.ir_builder import build_module
 from fuse.runtime.policies import RuntimePolicies
 
@@ -44,13 +44,7 @@ class Program:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> Program:
-        from fuse.errors import FuseError
-
-        try:
-            text = Path(path).read_text()
-        except OSError as error:
-            raise FuseError(f"cannot read program {path}: {error.strerror}") from None
-        return cls(text, str(path))
+        return cls(read_source(path), str(path))
 
     def declarative_module(self) -> ModuleOp:
         """The program at the declarative level (a fresh module each call)."""

@@ -346,7 +346,14 @@ class _RuleBodyBuilder:
         value = _literal_value(call.args[0])
         if value is None:
             raise self.outer.error("const takes a number or a nested list of numbers", call.span)
-        array = np.asarray(value, dtype=np.float32)
+        try:
+            array = np.asarray(value, dtype=np.float32)
+        except ValueError:  # NumPy's words (ragged, too many dimensions) name no place
+            raise self.outer.error(
+                "const literal is not a rectangular array: every list at one nesting level "
+                f"needs the same length, and there are at most {_MAX_ARRAY_RANK} levels",
+                call.span,
+            ) from None
         if array.ndim == 0:
             return self.insert(LiteralOp(FloatAttr(float(array), f32), expr_type(())))
         names = self.lhs_names()
@@ -409,6 +416,9 @@ def _rename_index(expr: ast.Expr, old: str, new: str) -> ast.Expr:
 def _names(value: SSAValue) -> tuple[str, ...]:
     assert isinstance(value.type, ExprType)
     return value.type.names
+
+
+_MAX_ARRAY_RANK = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
 
 
 def _literal_value(expr: ast.Expr) -> object | None:

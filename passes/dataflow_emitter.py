@@ -218,7 +218,10 @@ class BodyEmitter:
     def reciprocal(self, scalar: SSAValue) -> Indexed:
         literal = scalar.owner
         if isinstance(literal, LiteralOp) and isinstance(literal.value, FloatAttr):
-            return Indexed(self.constant(np.float32(1.0 / literal.value.value.data)), ())
+            # IEEE like the runtime division it replaces: 1/0 is inf, 1/-0.0 is -inf.
+            with np.errstate(divide="ignore"):
+                inverse = np.float32(1.0) / np.float32(literal.value.value.data)
+            return Indexed(self.constant(inverse), ())
         one = Indexed(self.constant(np.float32(1.0)), ())
         return self.binary("div", one, self.lower(scalar))
 

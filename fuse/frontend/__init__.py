@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 from pathlib import Path
 
-from fuse.errors import FuseError, SourceText
-from fuse.frontend.ast import Program
+from fuse.errors import Diagnostic, FuseError, SourceText
+from fuse.frontend.ast import Program, Span
 from fuse.frontend.desugar import desugar
 from fuse.frontend.parser import parse, parse_partial, sort_diagnostics
 from fuse.frontend.printer import dump_ast, print_program
 from fuse.frontend.sema import check, diagnose
 
-__all__ = ["check", "dump_ast", "load", "load_file", "parse", "print_program"]
+__all__ = [
+    "check",
+    "dump_ast",
+    "load",
+    "load_file",
+    "parse",
+    "print_program",
+    "read_source",
+]
 
 
 def load(text: str, file: str = "<string>") -> Program:
@@ -29,10 +38,29 @@ def load(text: str, file: str = "<string>") -> Program:
     return program
 
 
+def read_source(path: str | os.PathLike[str]) -> str:
+    """The text of a program file: UTF-8, with a leading byte-order mark
+    dropped. An unreadable file, or bytes that are not UTF-8, are a
+    `FuseError` naming the file and where the bad bytes are."""
+    name = os.fspath(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise FuseError(f"cannot read program {name}: {error.strerror}") from None
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = bom + error.start
+        before = data[:offset]
+        line = before.count(b"\n") + 1
+        col = offset - before.rfind(b"\n")
+        message = (
+            f"invalid UTF-8 at byte offset {offset} ({error.reason}); a program file must be UTF-8"
+        )
+        raise FuseError([Diagnostic(message, Span(name, line, col, line, col + 1))]) from None
+
+
 def load_file(path: str | os.PathLike[str]) -> Program:
     """`load` on the contents of a file; an unreadable file is a `FuseError`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise FuseError(f"cannot read {os.fspath(path)}: {error}") from error
-    return load(text, os.fspath(path))
+    return load(read_source(path), os.fspath(path))

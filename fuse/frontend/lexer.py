@@ -14,6 +14,8 @@ import re
 from enum import Enum
 from typing import NamedTuple, cast
 
+import numpy as np
+
 from fuse.errors import Diagnostic, SourceText
 from fuse.frontend.ast import Span
 
@@ -82,9 +84,30 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 
+# What a file decoded with errors="surrogateescape" holds for invalid bytes;
+# no file name or output can carry it.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _ESCAPE_RE = re.compile(r"\\(.)")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 _BRACKETS = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+
+
+# Every number is computed in fp32: a literal beyond its range could only
+# become infinity, so it is rejected where it is written.
+FP32_MAX = float(np.finfo(np.float32).max)
+
+
+def _number_value(text: str) -> int | float | None:
+    """The value of a NUMBER token, or None when it is beyond fp32's range.
+    Integer digits are counted before converting, as Python refuses to
+    convert integer strings of more than 4,300 digits."""
+    if text.isdigit():
+        if len(text.lstrip("0")) > len(str(int(FP32_MAX))):
+            return None
+        value: int | float = int(text)
+    else:
+        value = float(text)
+    return value if value <= FP32_MAX else None
 
 
 class _Lexer:
@@ -141,8 +164,22 @@ class _Lexer:
 
     def _literal_or_error(self, kind: str, text: str, start: int) -> None:
         if kind == "number":
-            value = int(text) if text.isdigit() else float(text)
-            self._emit(TokenKind.NUMBER, text, value, start)
+            value = _number_value(text)
+            if value is None:
+                self._error(
+                    f"number literal out of range: its magnitude exceeds the largest fp32 "
+                    f"value {FP32_MAX:.7g}",
+                    text,
+                    start,
+                )
+            else:
+                self._emit(TokenKind.NUMBER, text, value, start)
+        elif kind == "string" and _SURROGATE_RE.search(text):
+            self._error(
+                "string literal holds a lone surrogate (was the file not valid UTF-8?)",
+                text,
+                start,
+            )
         elif kind == "string":
             self._emit(TokenKind.STRING, text, self._decode(text, start), start)
         elif kind == "unterminated":

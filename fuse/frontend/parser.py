@@ -174,6 +174,8 @@ class _Parser:
                     self._advance()  # Datalog's full stop
                 if self._tok.kind not in _STATEMENT_END:
                     self._unexpected("the end of the statement")
+                for statement in parsed:
+                    self._check_depth(statement, start)
                 statements.extend(parsed)
             except _Abandon:
                 self._skip_statement()
@@ -182,6 +184,19 @@ class _Parser:
                 self.diagnostics.append(self._source.diagnostic(message, start.span))
                 self._skip_statement()
         return statements
+
+    def _check_depth(self, statement: Statement, start: Token) -> None:
+        """Bounds how deeply an expression nests: a chain `A + A + ... + A`
+        nests one level per term, and the IR builder and passes walk
+        expressions recursively, so a deeper tree is refused here with a
+        location instead of exhausting Python's stack later."""
+        rhs = getattr(statement, "rhs", None)
+        if rhs is not None and expression_depth(rhs) > MAX_EXPRESSION_DEPTH:
+            self._fail(
+                f"expression nested too deeply: at most {MAX_EXPRESSION_DEPTH} levels of "
+                "operators, parentheses and calls (split it into several equations)",
+                start.span,
+            )
 
     def _skip_statement(self) -> None:
         while self._tok.kind not in _STATEMENT_END:
@@ -504,6 +519,30 @@ def _is_fact_atom(lhs: Lhs) -> bool:
             for i in lhs.indices
         )
     )
+
+
+MAX_EXPRESSION_DEPTH = 200
+
+
+def expression_depth(expr: Expr) -> int:
+    """How many levels `expr` nests (a leaf is 1); iterative, so that it
+    measures trees too deep to recurse over."""
+    deepest = 0
+    stack: list[tuple[Expr, int]] = [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        match node:
+            case BinaryOp(lhs=lhs, rhs=rhs):
+                stack += [(lhs, depth + 1), (rhs, depth + 1)]
+            case Negate(operand=operand) | Not(operand=operand):
+                stack.append((operand, depth + 1))
+            case Call(args=args, kwargs=kwargs):
+                stack += [(arg, depth + 1) for arg in args]
+                stack += [(keyword.value, depth + 1) for keyword in kwargs]
+            case ListLiteral(items=items) | TupleLiteral(items=items):
+                stack += [(item, depth + 1) for item in items]
+    return deepest
 
 
 def _as_indices(args: list[Expr]) -> tuple[Index, ...] | None:

@@ -34,7 +34,7 @@ diagnostic naming the tensor or builtin at fault and pointing at it, and
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fuse.errors import Diagnostic, FuseError, SourceText
@@ -109,6 +109,32 @@ def _index_names(expr: Expr, several: bool) -> list[str] | None:
         return names if len(names) == len(expr.items) else None
     name = _index_name(expr)
     return None if name is None else [name]
+
+
+def _fits_int64(value: int | float) -> bool:
+    """Whether an integer argument fits the 64-bit attribute the IR keeps it in."""
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
+def _is_count(expr: Expr) -> bool:
+    return isinstance(expr, Number) and isinstance(expr.value, int) and expr.value >= 1
+
+
+def _is_positive(expr: Expr) -> bool:
+    return isinstance(expr, Number) and expr.value > 0
+
+
+# Keywords whose literal has a narrower domain than "a number": `topk(x, k=0)`
+# crashed the torch and jax backends, and `rope(..., base=0)` gave NaNs.
+_KEYWORD_DOMAINS: dict[tuple[str, str], tuple[Callable[[Expr], bool], str]] = {
+    ("topk", "k"): (_is_count, "a positive integer"),
+    ("rope", "base"): (_is_positive, "a positive number"),
+}
+
+
+def _in_domain(func: str, keyword: Keyword) -> bool:
+    domain = _KEYWORD_DOMAINS.get((func, keyword.name))
+    return domain is None or domain[0](keyword.value)
 
 
 def _is_literal(expr: Expr) -> bool:
@@ -381,7 +407,7 @@ class _Checker:
             return
         for name in _INDEX_KEYWORDS:
             if name in keywords:
-                self._index_keyword(call, builtin, keywords[name], lhs)
+                self._index_keyword(call, builtin, keywords[name], lhs, known)
 
     def _arity(self, call: Call, builtin: Builtin) -> None:
         count = len(call.args)
@@ -418,6 +444,18 @@ class _Checker:
                 self._error(
                     f"keyword '{keyword.name}' of '{call.func}' takes a literal: a number, a "
                     "string, an index name, or a tuple or list of them",
+                    keyword.value.span,
+                )
+            elif isinstance(keyword.value, Number) and not _fits_int64(keyword.value.value):
+                self._error(
+                    f"keyword '{keyword.name}' of '{call.func}' is out of range: an integer "
+                    "argument fits in 64 bits",
+                    keyword.value.span,
+                )
+            elif not _in_domain(call.func, keyword):
+                domain = _KEYWORD_DOMAINS[call.func, keyword.name][1]
+                self._error(
+                    f"keyword '{keyword.name}' of '{call.func}' takes {domain}",
                     keyword.value.span,
                 )
             else:
@@ -459,9 +497,10 @@ class _Checker:
         return True
 
     def _index_keyword(
-        self, call: Call, builtin: Builtin, keyword: Keyword, lhs: Lhs | None
+        self, call: Call, builtin: Builtin, keyword: Keyword, lhs: Lhs | None, known: set[str]
     ) -> None:
-        """`axis=`/`pos=` name indices; a normalization axis is on the LHS."""
+        """`axis=`/`pos=` name indices; a normalization axis is on the LHS, a
+        structural builtin's (`concat`, `topk`, `rope`) one of the equation."""
         several = builtin.kind is BuiltinKind.REDUCE and keyword.name == "axis"
         names = _index_names(keyword.value, several)
         if names is None:
@@ -470,6 +509,13 @@ class _Checker:
                 spelling += f" or {keyword.name}=(j, k)"
             self._error(
                 f"'{keyword.name}=' of '{call.func}' must name an index: {spelling}",
+                keyword.value.span,
+            )
+            return
+        if builtin.kind is BuiltinKind.STRUCTURAL and names[0] not in known:
+            self._error(
+                f"'{keyword.name}=' of '{call.func}' names index '{names[0]}', which is neither "
+                "on the left-hand side nor in a tensor access of the equation",
                 keyword.value.span,
             )
             return
@@ -485,8 +531,18 @@ class _Checker:
     def _index_args(
         self, call: Call, builtin: Builtin, axis: Keyword | None, known: set[str]
     ) -> None:
+        seen: set[str] = set()
         for arg in call.args:
-            self._index_arg(call, arg, _bare_name(arg), known)
+            name = _bare_name(arg)
+            if name is not None and name in seen:
+                self._error(
+                    f"index '{name}' is given twice to '{call.func}': its arguments are "
+                    "different indices",
+                    arg.span,
+                )
+                continue
+            seen.add(name or "")
+            self._index_arg(call, arg, name, known)
         if axis is not None:
             self._index_arg(call, axis.value, _index_name(axis.value), known)
         given = len(call.args) + (axis is not None)
