@@ -301,8 +301,8 @@ def placements(rhs: Expr, lhs: Sequence[str], projection: str) -> dict[int, set[
     def is_boundary(path: list[Expr], depth: int) -> bool:
         return depth == 0 or isinstance(path[depth - 1], Call)
 
-    for name in sorted(mentions(rhs) - set(lhs)):
-        occurrences = [p for p in paths if name in mentions(p[-1])]
+    def place(name: str, occurrences: list[list[Expr]]) -> None:
+        """Places `name` within the scope whose root starts every path."""
         common = 0  # length of the common prefix of the occurrence paths
         while all(len(p) > common and p[common] is occurrences[0][common] for p in occurrences):
             common += 1
@@ -316,7 +316,7 @@ def placements(rhs: Expr, lhs: Sequence[str], projection: str) -> dict[int, set[
         node = path[depth]
         if not isinstance(node, Sum):  # step 2
             placed.setdefault(id(node), set()).add(name)
-            continue
+            return
         # Step 3: a joining product or a power's base between the sum and the
         # nearest enclosing call argument or the RHS.
         target = None
@@ -333,10 +333,21 @@ def placements(rhs: Expr, lhs: Sequence[str], projection: str) -> dict[int, set[
             placed.setdefault(id(target), set()).add(name)
         elif projection == "max":  # step 4, max: over the sum as a whole
             placed.setdefault(id(node), set()).add(name)
-        else:  # step 4, sum or mean: each term that mentions it, alone
+        else:
+            # Step 4, sum or mean: each term that mentions it, as if that term
+            # were a right-hand side of its own (`L = t1 + t2` is `L = t1`
+            # plus `L += t2`), so a call inside the term is still a boundary.
             for term in node.terms:
-                if name in mentions(term):
-                    placed.setdefault(id(term), set()).add(name)
+                within = [
+                    p[next(k for k, q in enumerate(p) if q is term) :]
+                    for p in occurrences
+                    if any(q is term for q in p)
+                ]
+                if within:
+                    place(name, within)
+
+    for name in sorted(mentions(rhs) - set(lhs)):
+        place(name, [p for p in paths if name in mentions(p[-1])])
     return placed
 
 

@@ -15,6 +15,7 @@ from fuse.frontend.ast import (
     Equation,
     Export,
     Expr,
+    Fact,
     Index,
     IndexConst,
     IndexVar,
@@ -34,6 +35,7 @@ from fuse.frontend.ast import (
     TupleLiteral,
 )
 from fuse.frontend.builtins import BUILTINS
+from fuse.frontend.parser import _is_fact_atom
 from fuse.frontend.printer import print_expr
 
 # --- strategies: exactly the trees the parser produces ----------------------
@@ -53,7 +55,8 @@ numbers = st.builds(
     Number,
     st.one_of(
         st.integers(0, 10**30),
-        st.floats(min_value=0.0, allow_nan=False, allow_infinity=True).map(abs),
+        # Literals beyond fp32's range are refused (docs/dsl_reference.md).
+        st.floats(min_value=0.0, max_value=3.0e38, allow_nan=False, allow_infinity=False),
     ),
 )
 strings = st.builds(String, st.text(max_size=6))
@@ -107,7 +110,23 @@ def lhs_of(boolean: bool) -> st.SearchStrategy[Lhs]:
 
 lhss = st.one_of(lhs_of(False), lhs_of(True))
 statements: st.SearchStrategy[Statement] = st.one_of(
-    st.builds(Equation, lhss, st.sampled_from(["=", "+=", "max=", "avg="]), values),
+    # `X(1) = 0.5` is a fact, and facts are drawn as such.
+    st.builds(Equation, lhss, st.sampled_from(["=", "+=", "max=", "avg="]), values).filter(
+        lambda e: not (e.op == "=" and isinstance(e.rhs, Number) and _is_fact_atom(e.lhs))
+    ),
+    st.builds(
+        Fact,
+        names,
+        st.lists(
+            st.one_of(
+                index_consts,
+                st.builds(IndexVar, st.from_regex(r"[A-Z][a-z0-9]{0,3}", fullmatch=True)),
+            ),
+            min_size=1,
+            max_size=3,
+        ).map(tuple),
+        st.one_of(st.just(1), st.integers(0, 5)),
+    ),
     st.builds(Equation, lhss, st.sampled_from(["+=", "max=", "avg="]), strings),
     st.builds(Source, lhss, st.text(max_size=6)),
     st.builds(Sink, st.text(max_size=6), values),
@@ -171,7 +190,6 @@ def test_canonical_text_is_a_fixed_point(text: str) -> None:
         ("Y = (a * b) * c", "Y = a * b * c"),
         ("Y = -(x^2)", "Y = -x^2"),
         ("Y = 1.50", "Y = 1.5"),
-        ("Y = 1e999", "Y = 1e999"),
         ("Y = 3.", "Y = 3.0"),
         ("export A,B", "export A\nexport B"),
         ("Y = f(\n  x=1,\n)", "Y = f(x=1)"),
@@ -222,8 +240,8 @@ def test_dump_ast_of_a_built_tree_has_no_positions() -> None:
 
 
 def test_a_generated_long_sum_prints_and_dumps() -> None:
-    # Left-nested chains are walked in loops: a 3,000-term sum is no problem.
-    text = "Y[i] = " + " + ".join(f"A{k}[i] B[i]" for k in range(3000)) + "\n"
+    # Left-nested chains are walked in loops, up to the nesting bound (200).
+    text = "Y[i] = " + " + ".join(f"A{k}[i] B[i]" for k in range(199)) + "\n"
     program = parse(text)
     assert print_program(program) == text
-    assert dump_ast(program).count("TensorRef name='B'") == 3000
+    assert dump_ast(program).count("TensorRef name='B'") == 199

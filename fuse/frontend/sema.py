@@ -437,9 +437,8 @@ class _Checker:
                 self._error(f"keyword '{keyword.name}' given twice to '{call.func}'", span)
             elif keyword.name in builtin.tensor_keywords:
                 valid[keyword.name] = keyword  # any expression: an operand of the call
-            elif keyword.name in NUMBER_KEYWORDS:
-                if self._number_keyword(call, keyword):
-                    valid[keyword.name] = keyword
+            elif keyword.name in NUMBER_KEYWORDS and not self._number_keyword(call, keyword):
+                pass  # reported: not a number literal, or not a positive integer
             elif not _is_literal(keyword.value):
                 self._error(
                     f"keyword '{keyword.name}' of '{call.func}' takes a literal: a number, a "
