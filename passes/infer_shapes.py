@@ -21,7 +21,7 @@ fuse.tensor @Y[i] : tensor<4xf32>
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -130,15 +130,23 @@ def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:
     for index, size in zip(rule.indices.data, shape, strict=True):
         sizes.bind(index, size, rule.tensor_name)
     _bind_body(sizes, rule, program)
-    changed = False
-    for n, index in enumerate(rule.indices.data):
+    changed = _grow(declaration, rule.indices.data, sizes)
+    return _bind_read_tensors(sizes, rule, program) or changed
+
+
+def _grow(declaration: TensorOp, indices: Sequence[IndexPosition], sizes: _RuleSizes) -> bool:
+    """Gives the declaration's unknown dimensions the sizes the rule bound
+    to the indices at those positions; returns whether any was unknown."""
+    shape = list(declaration.tensor_type.get_shape())
+    grew = False
+    for n, index in enumerate(indices):
         binding = sizes.sizes.get(index) if isinstance(index, str) else None
         if binding is not None and shape[n] == DYNAMIC_INDEX:
             shape[n] = binding.size
-            changed = True
-    if changed:
+            grew = True
+    if grew:
         declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
-    return _bind_read_tensors(sizes, rule, program) or changed
+    return grew
 
 
 def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> bool:
@@ -151,16 +159,7 @@ def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramO
             continue
         declaration = program.lookup_tensor(access.tensor_name)
         assert declaration is not None
-        shape = list(declaration.tensor_type.get_shape())
-        grew = False
-        for n, index in enumerate(access.indices.data):
-            binding = sizes.sizes.get(index) if isinstance(index, str) else None
-            if binding is not None and shape[n] == DYNAMIC_INDEX:
-                shape[n] = binding.size
-                grew = True
-        if grew:
-            declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
-            changed = True
+        changed = _grow(declaration, access.indices.data, sizes) or changed
     return changed
 
 
