@@ -217,3 +217,15 @@ def test_one_argument_concat_needs_one_new_index() -> None:
         Program("M[b, x, y] = concat(A[b, h])\nexport M", "m.fuse").compile().run(
             inputs={"A": np.ones((2, 3), np.float32)}
         )
+
+
+def test_facts_that_would_span_a_huge_relation_are_refused() -> None:
+    """Found by the mutation fuzzer: `Parent(1000000, Bob)` beside symbol
+    facts made the front end allocate a 10^12-element table."""
+    with pytest.raises(FuseError) as raised:
+        Program(
+            "Parent(1000000, Bob)\nParent(Alice, Beth)\nAnc(x, z) <- Parent(x, y), Parent(y, z)",
+            "kb.fuse",
+        )
+    message = str(raised.value)
+    assert "kb.fuse:1:1: error: the facts of 'Parent' span a 1000001 x 1000001" in message

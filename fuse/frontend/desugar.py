@@ -26,6 +26,7 @@ than a recursion, so a generated thousand-term sum is no problem.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -126,6 +127,9 @@ def _index_as_expr(index: IndexVar | IndexConst) -> Expr:
 
 
 _LITERAL_INDICES = "ijklmnopqrstuvwxyz"
+
+# The largest relation facts may spell out: facts become a dense literal.
+MAX_FACT_ELEMENTS = 1 << 24
 
 
 def _index_values(rhs: Expr, equation: Equation, tensors: set[str]) -> Expr:
@@ -423,6 +427,27 @@ class _Desugarer:
             resolved.append(index)
         return tuple(resolved)
 
+    def check_fact_sizes(self, statements: tuple[Statement, ...]) -> None:
+        """A relation given by facts is a dense literal over its domains:
+        one whose size is beyond `MAX_FACT_ELEMENTS` is refused (a fact
+        `Parent(1000000, Bob)` would otherwise allocate a 10^12 table)."""
+        reported: set[str] = set()
+        for fact in statements:
+            if not isinstance(fact, Fact) or fact.relation in reported:
+                continue
+            if all(isinstance(i, IndexConst) for i in fact.indices):
+                continue  # a slice equation, sized where it is used
+            shape = [self.domains.domain(fact.relation, k).size for k in range(len(fact.indices))]
+            if math.prod(shape) > MAX_FACT_ELEMENTS:
+                reported.add(fact.relation)
+                dims = " x ".join(map(str, shape))
+                self.error(
+                    f"the facts of '{fact.relation}' span a {dims} relation, more than "
+                    f"{MAX_FACT_ELEMENTS} elements (an integer position is as large as the "
+                    "largest integer in it)",
+                    fact.span,
+                )
+
     def check_definitions(self) -> None:
         """Recursion shows when a function is inlined; a function no
         equation calls is checked here too."""
@@ -442,6 +467,9 @@ def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnos
     if desugarer.diagnostics:
         return program, desugarer.diagnostics
     statements = tuple(desugarer.statement(s) for s in program.statements)
+    desugarer.check_fact_sizes(statements)
+    if desugarer.diagnostics:
+        return program, desugarer.diagnostics
     statements = _facts_as_equations(statements, desugarer.domains)
     desugared = dataclasses.replace(program, statements=statements, domains=desugarer.domains)
     return desugared, sort_diagnostics(desugarer.diagnostics)
