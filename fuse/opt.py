@@ -8,7 +8,8 @@ tested alone with lit/FileCheck:
   parse error rather than a silently accepted foreign op;
 * only Fuse's passes and xDSL's `cse`, `dce` and `canonicalize`;
 * MLIR's `--pass-pipeline='builtin.module(...)'` besides xDSL's `-p`, and
-  MLIR's `--print-ir-after-all`;
+  mlir-opt's IR dumps, timing report and `--dump-pass-pipeline`
+  (`fuse.pass_instrumentation`);
 * every user error (unknown pass, bad pipeline, unreadable file, parse or
   verifier failure) is a short message and exit status 1, never a Python
   traceback; a traceback always means a bug in Fuse;
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from importlib.util import find_spec
 from io import StringIO
 from typing import IO
@@ -40,11 +42,13 @@ from xdsl.xdsl_opt_main import xDSLOptMain
 
 from fuse.errors import FuseError, SourceText
 from fuse.ir_checks import check_dominance, check_text
+from fuse.pass_instrumentation import PassInstrumentation, display_name
+from fuse.pass_instrumentation import register_arguments as register_instrumentation_arguments
 from fuse.passes.registry import all_passes
+from fuse.universe import fuse_dialect
 
 PROG = "fuse-opt"
 ANCHOR = "builtin.module"
-DUMP_HEADER = "// -----// IR Dump After {} //----- //"
 
 
 class FuseOptError(Exception):
@@ -72,16 +76,10 @@ def _arith() -> Dialect:
     return Arith
 
 
-def _fuse() -> Dialect:
-    from fuse.dialects.fuse import Fuse
-
-    return Fuse
-
-
 def available_dialects() -> dict[str, Callable[[], Dialect]]:
     """The dialects `fuse-opt` parses, each loaded on first use. stablehlo is
     offered only when xdsl-jax is installed, so the jax extra stays optional."""
-    dialects = {"builtin": _builtin, "func": _func, "arith": _arith, "fuse": _fuse}
+    dialects = {"builtin": _builtin, "func": _func, "arith": _arith, "fuse": fuse_dialect}
     if find_spec("xdsl_jax") is not None:
         from xdsl_jax.dialects import get_all_dialects
 
@@ -202,12 +200,7 @@ class FuseOptMain(xDSLOptMain):
             default=None,
             help="MLIR-style pipeline, e.g. 'builtin.module(cse,fuse-einsum-path{strategy=greedy})'",
         )
-        arg_parser.add_argument(
-            "--print-ir-after-all",
-            default=False,
-            action="store_true",
-            help="print the IR to stderr after every pass, MLIR style",
-        )
+        register_instrumentation_arguments(arg_parser)
 
     # -- pipeline
 
@@ -236,9 +229,20 @@ class FuseOptMain(xDSLOptMain):
                 raise FuseOptError(
                     f"invalid options for pass '{pass_spec.name}': {error}"
                 ) from None
+        unknown = self.instrumentation.check_pass_names(set(self.available_passes))
+        if unknown:
+            raise FuseOptError(f"unknown pass '{unknown[0]}' in an IR-printing option")
         self.pipeline = PassPipeline(tuple(passes), self._between_passes)
-        self._current_pass: str | None = None
+        self.instrumentation.dump_pipeline(self.pipeline.passes, ANCHOR)
+        self._current_pass: ModulePass | None = None
         self._pass_start = time.perf_counter()
+
+    @cached_property
+    def instrumentation(self) -> PassInstrumentation:
+        def print_module(module: ModuleOp, stream: IO[str], generic: bool) -> None:
+            self._print_module(module, stream, generic=generic)
+
+        return PassInstrumentation(self.args, print_module)
 
     def _between_passes(
         self, previous: ModulePass | None, module: ModuleOp, following: ModulePass | None
@@ -247,25 +251,28 @@ class FuseOptMain(xDSLOptMain):
         prints it / times passes as the options ask. IR that a pass broke is
         still dumped, in generic form (as MLIR does), before the error."""
         now = time.perf_counter()
-        if self.args.time_passes and previous is not None:
-            print(f"Pass {previous.name} took {now - self._pass_start} seconds")
+        if previous is not None:
+            self.instrumentation.record(display_name(previous), now - self._pass_start)
+            if self.args.time_passes:
+                print(f"Pass {previous.name} took {now - self._pass_start} seconds")
         broken: DiagnosticException | None = None
         if not self.args.disable_verify:
-            try:
-                module.verify()
-            except DiagnosticException as error:
-                broken = error
-        if previous is not None and self.args.print_ir_after_all:
-            print(DUMP_HEADER.format(previous.name), file=sys.stderr)
-            self._print_module(module, sys.stderr, generic=broken is not None)
-            print("\n", file=sys.stderr)
-        elif previous is not None and following is not None and self.args.print_between_passes:
-            print(f"IR after {previous.name}:")
-            self._print_module(module, sys.stdout, generic=broken is not None)
-            print("\n\n\n")
+            with self.instrumentation.timed("Verifier"):
+                try:
+                    module.verify()
+                except DiagnosticException as error:
+                    broken = error
+        if previous is not None:
+            self.instrumentation.after(previous, module, broken=broken is not None)
+            if following is not None and self.args.print_between_passes:
+                print(f"IR after {previous.name}:")
+                self._print_module(module, sys.stdout, generic=broken is not None)
+                print("\n\n\n")
         if broken is not None:
             raise broken
-        self._current_pass = following.name if following is not None else None
+        if following is not None:
+            self.instrumentation.before(following, module)
+        self._current_pass = following
         self._pass_start = time.perf_counter()
 
     def apply_passes(self, prog: ModuleOp) -> None:
@@ -274,10 +281,17 @@ class FuseOptMain(xDSLOptMain):
         try:
             super().apply_passes(prog)
         except (DiagnosticException, FuseError, FuseOptError):
+            self._dump_after_failure(prog)
             raise
         except Exception as error:  # the last line of defense
-            where = f" in pass {self._current_pass}" if self._current_pass else ""
+            self._dump_after_failure(prog)
+            current = self._current_pass
+            where = f" in pass {current.name}" if current is not None else ""
             raise FuseOptError(f"internal error{where}: {type(error).__name__}: {error}") from error
+
+    def _dump_after_failure(self, module: ModuleOp) -> None:
+        if self._current_pass is not None:
+            self.instrumentation.failed(self._current_pass, module)
 
     def _print_module(self, module: ModuleOp, stream: IO[str], *, generic: bool) -> None:
         generic = generic or self.args.print_op_generic
@@ -304,7 +318,8 @@ class FuseOptMain(xDSLOptMain):
         source = SourceText("\n" * start_offset + text, name)
         check_text(source)
         try:
-            module = super().parse_chunk(StringIO(text), file_extension, start_offset)
+            with self.instrumentation.timed("Parser"):
+                module = super().parse_chunk(StringIO(text), file_extension, start_offset)
         except ParseError:
             raise
         except DiagnosticException as error:  # an attribute verifier, run while parsing
@@ -339,12 +354,18 @@ class FuseOptMain(xDSLOptMain):
         self._temporary_output = stream.name
         return stream
 
+    def output_resulting_program(self, prog: ModuleOp) -> str:
+        with self.instrumentation.timed("Output"):
+            return super().output_resulting_program(prog)
+
     def run(self) -> None:
         try:
             super().run()
         except BaseException:
             self._discard_output()
             raise
+        finally:
+            self.instrumentation.report_timing()
         self._commit_output()
 
     def _commit_output(self) -> None:

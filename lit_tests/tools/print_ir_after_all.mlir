@@ -6,11 +6,11 @@
 // RUN: fuse-opt %s --pass-pipeline='builtin.module(cse)' --print-ir-after-all --print-op-generic 2>&1 >%t.out | filecheck %s --check-prefix=GENERIC
 // RUN: fuse-opt %s --print-ir-after-all 2>&1 >%t.out | filecheck %s --check-prefix=NOPASS --allow-empty
 
-// DUMP:      // -----// IR Dump After cse //----- //
+// DUMP:      // -----// IR Dump After CommonSubexpressionElimination (cse) //----- //
 // DUMP-NEXT: builtin.module {
 // DUMP:        %a = fuse.unary relu %X : tensor<4xf32>
 // DUMP-NEXT:   %c = fuse.binary add "i,i->i" (%a, %a)
-// DUMP:      // -----// IR Dump After dce //----- //
+// DUMP:      // -----// IR Dump After DeadCodeElimination (dce) //----- //
 // DUMP-NEXT: builtin.module {
 // DUMP-NOT:  IR Dump
 
@@ -18,7 +18,7 @@
 // OUT:       builtin.module {
 // OUT:         %c = fuse.binary add "i,i->i" (%a, %a)
 
-// GENERIC:      // -----// IR Dump After cse //----- //
+// GENERIC:      // -----// IR Dump After CommonSubexpressionElimination (cse) //----- //
 // GENERIC-NEXT: "builtin.module"() ({
 
 // NOPASS-NOT: IR Dump
