@@ -1,4 +1,4 @@
-"""`fuse run` and `fuse compile` (also `python -m fuse ...`).
+"""`fuse run`, `fuse compile` and `fuse export` (also `python -m fuse ...`).
 
 Every failure a user can cause (a bad program, a missing file, a shape
 conflict, a bad option value) prints one clear message to stderr and exits
@@ -49,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--max-iters", type=int, default=None)
 
+    def shapes(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--shape",
+            action="append",
+            default=[],
+            metavar="NAME=SIZES",
+            help="the size of a runtime input without its data, e.g. A=6x40 (repeatable)",
+        )
+
     run = commands.add_parser("run", help="run a program and print or write its exports")
     common(run)
     run.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
@@ -64,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
         help="print the pass pipeline (in --pass-pipeline syntax) instead of IR",
     )
     compile_.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
+    shapes(compile_)
+
+    export = commands.add_parser(
+        "export", help="write the program as a jax, StableHLO or torch artifact"
+    )
+    common(export)
+    shapes(export)
+    export.add_argument("--format", required=True, choices=("jax", "stablehlo", "torch"))
+    export.add_argument("--out", required=True, help="the artifact file (.pt2 for torch)")
+    export.add_argument(
+        "--emit",
+        action="store_true",
+        help="also print the artifact's StableHLO as text (jax and stablehlo formats)",
+    )
     return parser
 
 
@@ -169,7 +192,12 @@ def command_compile(args: argparse.Namespace) -> None:
     if args.emit == "fuse":
         _emit_ir(program.declarative_module())
         return
-    runner = program.compile(backend=args.backend, config=config, allow_paths=args.allow_path)
+    runner = program.compile(
+        backend=args.backend,
+        config=config,
+        allow_paths=args.allow_path,
+        input_shapes=_shapes(args.shape),
+    )
     shapes = runner.known_shapes(_inputs(args.input, runner))
     module, _, _ = runner.specialized_module(shapes)
     if args.emit == "dataflow":
@@ -184,13 +212,41 @@ def command_compile(args: argparse.Namespace) -> None:
         print(fx_code(module, config))
 
 
+def _shapes(bindings: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    from fuse.runtime.export import parse_shape
+
+    return dict(parse_shape(binding) for binding in bindings)
+
+
+def command_export(args: argparse.Namespace) -> None:
+    from fuse.program import Program
+    from fuse.runtime.export import artifact_text
+
+    if args.format == "torch" and not args.out.endswith(".pt2"):
+        raise FuseError(f"--out {args.out}: torch.export.load reads .pt2 files; name it *.pt2")
+    runner = Program.from_file(args.program).compile(
+        backend="jax" if args.format != "torch" else "torch",
+        config=_config(args),
+        allow_paths=args.allow_path,
+    )
+    shapes = {
+        **{name: np.shape(value) for name, value in _inputs(args.input, runner).items()},
+        **_shapes(args.shape),
+    }
+    artifact = runner.export(args.format, out=args.out, input_shapes=shapes)
+    if args.emit:
+        if args.format == "torch":
+            raise FuseError("--emit prints StableHLO: use it with --format jax or stablehlo")
+        sys.stdout.write(artifact_text(args.format, artifact))
+
+
+COMMANDS = {"run": command_run, "compile": command_compile, "export": command_export}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "run":
-            command_run(args)
-        else:
-            command_compile(args)
+        COMMANDS[args.command](args)
     except FuseError as error:
         print(error.render(), file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ IR is built in memory and never re-parsed from text.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from xdsl.dialects.builtin import ModuleOp
@@ -57,11 +57,13 @@ class Program:
         cache_dir: str | os.PathLike | None = None,
         policies: RuntimePolicies | None = None,
         allow_paths: Iterable[str | os.PathLike] = (),
+        input_shapes: Mapping[str, Sequence[int]] | None = None,
     ):  # -> Runner (imported lazily: the runtime pulls in backends)
         """A runner for `backend`. `cache_dir` keeps compile artifacts on disk
         across processes; `policies` supply weights; the program's sources
         and sinks may use its own directory tree and the `allow_paths`
-        directories (see docs/runtime.md)."""
+        directories (see docs/runtime.md). `input_shapes` gives sizes of
+        runtime inputs before any run (for `fx_module`, `export`)."""
         from fuse.runtime.runner import Runner
 
         return Runner(
@@ -71,4 +73,5 @@ class Program:
             cache_dir,
             policies or RuntimePolicies(),
             tuple(allow_paths),
+            input_shapes,
         )

@@ -23,7 +23,7 @@ Backends never fall back to one another.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -73,3 +73,19 @@ def static_shape(value: SSAValue, backend: str) -> tuple[int, ...]:
             "(infer shapes before compiling)"
         )
     return shape
+
+
+EXPORT_STATUS_KEY = "fixpoint_status"
+"""The output of an exported artifact holding its fixpoints' status rows."""
+
+
+def unique_names(names: Iterable[str]) -> list[str]:
+    """`names` with repeats told apart (`A`, `A#2`): keys of an exported
+    artifact's `fixpoint_status`, where two fixpoints may compute the same
+    tensors (a nested fixpoint runs once per outer step)."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return unique

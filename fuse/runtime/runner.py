@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +97,9 @@ class Runner:
     # Directories besides the program's own tree its sources and sinks may
     # use (see fuse.runtime.confinement).
     allow_paths: tuple[str | os.PathLike[str], ...] = ()
+    # Sizes of runtime inputs known before any run (`fx_module`, export,
+    # `fuse compile --shape`).
+    input_shapes: Mapping[str, Sequence[int]] | None = None
     backend: Backend = field(init=False)
     plans: dict[tuple, CompiledPlan] = field(init=False, default_factory=dict)
     last_plan: CompiledPlan | None = field(init=False, default=None)
@@ -198,17 +201,50 @@ class Runner:
         return None
 
     def known_shapes(self, inputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
-        """Shapes of the given inputs and of every file source, for compiling
-        without running (`fuse compile`); other inputs stay dynamic."""
-        sources = self.load_sources(inputs, require_all=False)
-        return {name: np.shape(value) for name, value in {**sources, **inputs}.items()}
+        """Shapes of the given inputs, of `input_shapes` and of every file
+        source, for compiling without running (`fuse compile`); other inputs
+        stay dynamic."""
+        declared = self.checked_shapes(self.input_shapes)
+        sources = self.load_sources({*declared, *inputs}, require_all=False)
+        given = {name: np.shape(value) for name, value in {**sources, **inputs}.items()}
+        return {**declared, **given}
+
+    def checked_shapes(
+        self, shapes: Mapping[str, Sequence[int]] | None
+    ) -> dict[str, tuple[int, ...]]:
+        """`input_shapes` checked against the program: known input names,
+        ranks as the program uses them, positive sizes."""
+        ranks = {d.name: d.rank for d in self.declarations}
+        checked = {}
+        for name, shape in (shapes or {}).items():
+            if name not in ranks:
+                raise FuseError(
+                    f"input_shapes names '{name}', which is not an input of the program "
+                    f"(its inputs are {', '.join(sorted(ranks)) or 'none'})"
+                )
+            sizes = tuple(int(size) for size in shape)
+            if len(sizes) != ranks[name]:
+                raise FuseError(
+                    f"input_shapes gives '{name}' the shape {sizes}, but the program uses it "
+                    f"with rank {ranks[name]}"
+                )
+            if any(size <= 0 for size in sizes):
+                raise FuseError(
+                    f"input_shapes gives '{name}' the shape {sizes}: sizes must be positive"
+                )
+            checked[name] = sizes
+        return checked
 
     # --- compiling --------------------------------------------------------------
 
     def plan_for(self, bound: Mapping[str, Any]) -> CompiledPlan:
         """The plan for the shapes of `bound` (arrays, or anything with a
         `.shape`, such as JAX tracers), compiled on first use."""
-        shapes = {name: tuple(value.shape) for name, value in bound.items()}
+        return self.plan_for_shapes({name: tuple(value.shape) for name, value in bound.items()})
+
+    def plan_for_shapes(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
+        """The plan for these input shapes, compiled on first use."""
+        shapes = {name: tuple(shape) for name, shape in shapes.items()}
         signature = tuple(sorted(shapes.items()))
         plan = self.plans.get(signature)
         if plan is None:
@@ -343,6 +379,40 @@ class Runner:
 
         return call
 
+    def export(
+        self,
+        format: str,
+        out: str | os.PathLike[str] | None = None,
+        input_shapes: Mapping[str, Sequence[int]] | None = None,
+    ) -> Any:
+        """The program as an artifact that runs without Fuse: `format` is
+        "jax" (a `jax.export.Exported`), "stablehlo" (portable bytecode) or
+        "torch" (a `torch.export.ExportedProgram`); written to `out` when
+        given. Sizes of runtime inputs come from `input_shapes` (else the
+        runner's). See fuse.runtime.export and docs/export.md."""
+        from fuse.runtime.export import export, write_artifact
+
+        shapes = input_shapes if input_shapes is not None else self.input_shapes
+        artifact = export(self, format, self.checked_shapes(shapes))
+        if out is not None:
+            write_artifact(format, artifact, out)
+        return artifact
+
+    def for_backend(self, backend: str) -> Runner:
+        """This runner, or one like it (same program, configuration,
+        policies, paths and shapes) compiled for `backend`."""
+        if get_backend(backend).name == self.backend.name:
+            return self
+        return Runner(
+            self.program,
+            backend,
+            self.config,
+            self.cache_dir,
+            self.policies,
+            self.allow_paths,
+            self.input_shapes,
+        )
+
     def query(
         self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int
     ) -> np.ndarray:
@@ -363,12 +433,18 @@ class Runner:
         return self._current_plan().executable.fx_module
 
     def _current_plan(self) -> CompiledPlan:
+        """The last run's plan, else the plan for the sizes known without
+        running (sources, weights and `input_shapes`)."""
         if self.last_plan is not None:
             return self.last_plan
-        supplied = all(d.source or d.name in self.weights.supplied for d in self.declarations)
-        if not supplied:
-            raise FuseError("run the program first: it has runtime inputs, so no plan exists yet")
-        return self.plan_for(self.bind_inputs({}))
+        shapes = self.known_shapes({})
+        unsized = [d.name for d in self.declarations if d.name not in shapes]
+        if unsized:
+            raise FuseError(
+                f"the size of input '{unsized[0]}' is not known yet: run the program first "
+                f"or compile it with input_shapes={{'{unsized[0]}': (...)}}"
+            )
+        return self.plan_for_shapes(shapes)
 
     def explain(self) -> str:
         """Each equation with its canonical einsum, projected indices and

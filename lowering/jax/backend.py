@@ -50,7 +50,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
-from fuse.lowering.backend import FixpointDivergence
+from fuse.lowering.backend import EXPORT_STATUS_KEY, FixpointDivergence, unique_names
 from fuse.passes.convert_fuse_to_stablehlo import STATUS_ATTR, ConvertFuseToStablehloPass
 
 _CACHE_SIZE = 64
@@ -179,6 +179,37 @@ class JaxExecutable:
             return dict(zip(signature.result_names, outputs[:count], strict=True))
 
         return jax.jit(call)
+
+    def exportable(
+        self, constants: Mapping[str, np.ndarray]
+    ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        """`{runtime input: array} -> {result name: array}` with `constants`
+        bound, for `jax.export`: fixpoint statuses are returned under
+        `"fixpoint_status"` instead of checked by a host callback, which an
+        exported artifact cannot carry."""
+        import jax.numpy as jnp
+
+        from .xla_call import call_program
+
+        signature, program = self.signature, self._program
+        status_names = unique_names(", ".join(names) for names in signature.statuses)
+
+        def call(inputs: Mapping[str, Any]) -> dict[str, Any]:
+            values = {**constants, **inputs}
+            args = [
+                jnp.asarray(values[name], dtype)
+                for name, (_, dtype) in zip(signature.arg_names, signature.arg_types, strict=True)
+            ]
+            outputs = call_program(program, args)
+            count = len(signature.result_names)
+            results: dict[str, Any] = dict(
+                zip(signature.result_names, outputs[:count], strict=True)
+            )
+            if status_names:
+                results[EXPORT_STATUS_KEY] = dict(zip(status_names, outputs[count:], strict=True))
+            return results
+
+        return call
 
     # --- execution ---------------------------------------------------------------
 

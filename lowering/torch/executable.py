@@ -12,7 +12,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
-from fuse.lowering.backend import FixpointDivergence
+from fuse.lowering.backend import FixpointDivergence, unique_names
 
 from . import saved
 from .device import resolve_device, resolve_dtype
@@ -159,6 +159,12 @@ class TorchExecutable:
         for row, (hit_bound, _, change) in zip(self._rows, rows, strict=True):
             if hit_bound:
                 raise FixpointDivergence(row.tensors, row.max_iters, change)
+
+    @property
+    def status_names(self) -> list[str]:
+        """One name per status row of `fx_module`'s last output: the
+        fixpoint's tensors, joined by ", "."""
+        return unique_names(", ".join(row.tensors) for row in self._rows)
 
     @property
     def fixpoint_iterations(self) -> dict[str, int]:

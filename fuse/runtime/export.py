@@ -1,0 +1,183 @@
+"""Artifacts that run without Fuse: `runner.export(...)` and `fuse export`.
+
+Three formats, each the native artifact of its ecosystem:
+
+* `jax`: a `jax.export.Exported` (serialized with `Exported.serialize()`;
+  load with `jax.export.deserialize` and call `exported.call(inputs)`, also
+  under `jax.jit`);
+* `stablehlo`: portable StableHLO bytecode, the artifact with StableHLO's
+  compatibility guarantees (the module inside the `jax` artifact);
+* `torch`: a `torch.export.ExportedProgram` (saved as `.pt2`; load with
+  `torch.export.load` and call `.module()(inputs)`).
+
+Every artifact has one calling convention: it takes a dict of the
+program's runtime inputs by name and returns a dict with every export by
+name and every sink by its path, so sinks survive as outputs. File sources
+and policy weights are read at export time and baked in as constants. A
+program with fixpoints also returns `"fixpoint_status"`: per fixpoint
+(named by its tensors, joined by ", ") the row `[converged, iterations,
+last change]` on jax/stablehlo and `[hit bound, iterations, last change]` on
+torch, since a host callback that raises cannot be serialized: the caller
+checks the row instead.
+
+Shapes are static: every runtime input needs a size, from `input_shapes=` /
+`--shape A=6x40` (sources give their own). Symbolic sizes are not supported
+yet (the lowering to StableHLO and to FX specializes on sizes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fuse.errors import FuseError
+
+if TYPE_CHECKING:
+    from fuse.runtime.cache import CompiledPlan
+    from fuse.runtime.runner import Runner
+
+FORMATS = ("jax", "stablehlo", "torch")
+SUFFIXES = {"jax": ".jax", "stablehlo": ".mlirbc", "torch": ".pt2"}
+
+
+def parse_shape(binding: str) -> tuple[str, tuple[int, ...]]:
+    """`A=6x40` -> ("A", (6, 40)); `S=` is a scalar."""
+    name, separator, sizes = binding.partition("=")
+    if not separator or not name.strip():
+        raise FuseError(f"--shape expects NAME=SIZExSIZE (e.g. A=6x40), got '{binding}'")
+    if not sizes.strip():
+        return name.strip(), ()
+    try:
+        shape = tuple(int(size) for size in sizes.lower().split("x"))
+    except ValueError:
+        raise FuseError(
+            f"--shape {binding}: sizes must be positive integers joined by 'x' (e.g. A=6x40)"
+        ) from None
+    if any(size <= 0 for size in shape):
+        raise FuseError(f"--shape {binding}: sizes must be positive")
+    return name.strip(), shape
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """A plan specialized for export: the compiled plan, the runtime inputs
+    the artifact takes (in `@main` order) with their shapes, and the
+    constants it bakes in."""
+
+    plan: CompiledPlan
+    shapes: dict[str, tuple[int, ...]]
+    constants: dict[str, np.ndarray]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [spec.name if spec.path is None else spec.path for spec in self.plan.outputs]
+
+
+def export_plan(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> ExportPlan:
+    """Compiles `runner`'s program for the given runtime-input sizes, with
+    every source and weight read now to become a constant."""
+    runtime = [d for d in runner.declarations if d.source is None]
+    shapes = runner.checked_shapes(input_shapes)
+    constants = runner.load_sources(shapes, require_all=False)
+    missing = [d.name for d in runtime if d.name not in shapes and d.name not in constants]
+    if missing:
+        raise FuseError(
+            f"exporting needs the size of input '{missing[0]}': give it with "
+            f"--shape {missing[0]}=... (input_shapes= in Python); symbolic sizes are not "
+            "supported yet"
+        )
+    plan = runner.plan_for_shapes({**{n: np.shape(v) for n, v in constants.items()}, **shapes})
+    inputs = {name: shapes[name] for name in plan.arguments if name not in constants}
+    used = {name: constants[name] for name in plan.arguments if name in constants}
+    return ExportPlan(plan, inputs, used)
+
+
+def export_jax(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:
+    """A `jax.export.Exported` of the program (see the module docstring)."""
+    import jax
+
+    planned = export_plan(runner, input_shapes)
+    function = planned.plan.executable.exportable(planned.constants)
+    specs = {
+        name: jax.ShapeDtypeStruct(shape, np.float32) for name, shape in planned.shapes.items()
+    }
+    return jax.export.export(jax.jit(function))(specs)
+
+
+def export_stablehlo(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> bytes:
+    """Portable StableHLO bytecode of the program."""
+    return bytes(export_jax(runner, input_shapes).mlir_module_serialized)
+
+
+def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:
+    """A `torch.export.ExportedProgram` of the program."""
+    import torch
+
+    from fuse.lowering.torch.export import ExportableProgram
+
+    planned = export_plan(runner, input_shapes)
+    executable = planned.plan.executable
+    module = ExportableProgram(
+        executable.fx_module,
+        planned.plan.arguments,
+        planned.constants,
+        planned.output_names,
+        executable.status_names,
+    )
+    example = {name: torch.zeros(shape) for name, shape in planned.shapes.items()}
+    return torch.export.export(module, (example,))
+
+
+EXPORTERS: dict[str, tuple[str, Callable[[Runner, Mapping[str, tuple[int, ...]]], Any]]] = {
+    "jax": ("jax", export_jax),
+    "stablehlo": ("jax", export_stablehlo),
+    "torch": ("torch", export_torch),
+}
+
+
+def export(runner: Runner, format: str, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:
+    """The artifact of `runner`'s program in `format`, compiled by the
+    backend that format needs (whatever backend `runner` itself uses)."""
+    if format not in EXPORTERS:
+        raise FuseError(f"unknown export format '{format}': choose one of {', '.join(FORMATS)}")
+    backend, exporter = EXPORTERS[format]
+    return exporter(runner.for_backend(backend), input_shapes)
+
+
+def artifact_bytes(format: str, artifact: Any) -> bytes:
+    """What `fuse export --out FILE` writes for an artifact of `format`."""
+    if format == "jax":
+        return bytes(artifact.serialize())
+    if format == "stablehlo":
+        return artifact
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.export.save(artifact, buffer)
+    return buffer.getvalue()
+
+
+def artifact_text(format: str, artifact: Any) -> str:
+    """The StableHLO module of a `jax` or `stablehlo` artifact as MLIR text."""
+    if format == "jax":
+        return str(artifact.mlir_module())
+    from jax.extend.mlir import ir
+    from jax.extend.mlir.dialects import stablehlo
+
+    with ir.Context() as context:
+        stablehlo.register_dialect(context)
+        return str(stablehlo.deserialize_portable_artifact(context, artifact))
+
+
+def write_artifact(format: str, artifact: Any, path: str | Path) -> None:
+    """Writes the artifact atomically (a failed export leaves no file)."""
+    from fuse.runtime.io import atomic_write
+
+    data = artifact_bytes(format, artifact)
+    atomic_write(Path(path), lambda stream: stream.write(data))

@@ -1,0 +1,178 @@
+"""`runner.export` and `fuse export`: artifacts that run without Fuse.
+
+Every conformance case is exported in every format; one fresh Python
+process per format, which never imports `fuse`, loads the artifacts
+(tests/data/export/load_and_run.py) and runs them on the case's inputs;
+its results must match the case's independent NumPy reference.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fuse import FuseError, Program
+from fuse.cli import main as fuse_main
+from fuse.runtime.export import SUFFIXES, parse_shape
+from tests.conformance.programs import CASES, Case
+
+LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
+
+
+def _export_all(format: str, directory: Path) -> dict[str, Case]:
+    exported = {}
+    for case in CASES:
+        workdir = directory / case.name
+        workdir.mkdir()
+        runner = case.program(workdir).compile(backend="numpy", config=case.config)
+        shapes = {name: value.shape for name, value in case.inputs.items()}
+        runner.export(format, out=directory / f"{case.name}{SUFFIXES[format]}", input_shapes=shapes)
+        np.savez(directory / f"{case.name}.inputs.npz", **case.inputs)
+        exported[case.name] = case
+    return exported
+
+
+@pytest.mark.parametrize("format", ["jax", "stablehlo", "torch"])
+def test_conformance_cases_run_from_artifacts_without_fuse(format: str, tmp_path: Path) -> None:
+    cases = _export_all(format, tmp_path)
+    loaded = subprocess.run(
+        [sys.executable, str(LOADER), format, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    for name, case in cases.items():
+        outputs = dict(np.load(tmp_path / f"{name}.outputs.npz"))
+        for export, value in case.expected().items():
+            actual = outputs[export]
+            assert actual.shape == np.shape(value), (name, export)
+            np.testing.assert_allclose(
+                actual, value, rtol=case.rtol, atol=case.atol, err_msg=f"{name}: {export}"
+            )
+        for key, status in outputs.items():
+            if key.startswith("fixpoint_status/"):
+                converged = status[0] if format != "torch" else 1 - status[0]
+                assert converged == 1, (name, key, status)
+
+
+FIXPOINT = """
+Path(x, y) = Edge(x, y)
+Path(x, z) += Path(x, y) Edge(y, z)
+Deg[x] = Edge(x, y)
+"deg.npy" = Deg[x]
+export Path
+"""
+
+
+@pytest.mark.parametrize("format", ["jax", "torch"])
+def test_sinks_and_fixpoint_status_are_outputs(format: str, tmp_path: Path) -> None:
+    import jax
+    import torch
+
+    edge = np.zeros((4, 4), np.float32)
+    edge[0, 1] = edge[1, 2] = edge[2, 3] = 1
+    runner = Program(FIXPOINT, "closure.fuse", base_dir=tmp_path).compile(
+        input_shapes={"Edge": (4, 4)}
+    )
+    artifact = runner.export(format)
+    if format == "jax":
+        results = jax.tree.map(np.asarray, artifact.call({"Edge": edge}))
+        [(component, status)] = results["fixpoint_status"].items()
+        assert status[0] == 1 and status[1] >= 3, "converged, after at least 3 rounds"
+    else:
+        results = artifact.module()({"Edge": torch.from_numpy(edge)})
+        [(component, status)] = results["fixpoint_status"].items()
+        assert status[0] == 0, "did not hit the iteration bound"
+        results = {k: v.numpy() for k, v in results.items() if k != "fixpoint_status"}
+    assert component == "Path"
+    expected_path = np.triu(np.ones((4, 4), np.float32), k=1)
+    np.testing.assert_array_equal(results["Path"], expected_path)
+    np.testing.assert_array_equal(results["deg.npy"], edge.sum(axis=1))
+    assert not (tmp_path / "deg.npy").exists(), "exporting writes no sink"
+
+
+def test_fx_module_before_any_run_with_input_shapes() -> None:
+    import torch
+
+    runner = Program(FIXPOINT).compile(backend="torch", input_shapes={"Edge": (3, 3)})
+    module = runner.fx_module
+    assert isinstance(module, torch.fx.GraphModule)
+    with pytest.raises(FuseError, match="the size of input 'Edge' is not known yet"):
+        _ = Program(FIXPOINT).compile(backend="torch").fx_module
+
+
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        ({"Nope": (2, 2)}, "input_shapes names 'Nope', which is not an input"),
+        ({"Edge": (2,)}, "gives 'Edge' the shape \\(2,\\), but the program uses it with rank 2"),
+        ({"Edge": (0, 2)}, "sizes must be positive"),
+        ({}, "exporting needs the size of input 'Edge'"),
+    ],
+)
+def test_bad_shapes_are_named(shapes: dict, message: str) -> None:
+    runner = Program(FIXPOINT).compile()
+    with pytest.raises(FuseError, match=message):
+        runner.export("jax", input_shapes=shapes)
+
+
+def test_unknown_format() -> None:
+    with pytest.raises(FuseError, match="unknown export format 'onnx'"):
+        Program(FIXPOINT).compile().export("onnx", input_shapes={"Edge": (2, 2)})
+
+
+@pytest.mark.parametrize(
+    ("binding", "parsed"), [("A=6x40", ("A", (6, 40))), ("S=", ("S", ())), ("v=7", ("v", (7,)))]
+)
+def test_parse_shape(binding: str, parsed: tuple) -> None:
+    assert parse_shape(binding) == parsed
+
+
+@pytest.mark.parametrize("binding", ["A", "A=6xx", "A=-1", "=3"])
+def test_parse_shape_errors(binding: str) -> None:
+    with pytest.raises(FuseError, match="--shape"):
+        parse_shape(binding)
+
+
+def test_cli_export_and_emit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = tmp_path / "closure.fuse"
+    program.write_text(FIXPOINT)
+    out = tmp_path / "closure.mlirbc"
+    argv = [
+        "export",
+        str(program),
+        "--format",
+        "stablehlo",
+        "--out",
+        str(out),
+        "--shape",
+        "Edge=5x5",
+    ]
+    assert fuse_main([*argv, "--emit"]) == 0
+    text = capsys.readouterr().out
+    assert "func.func public @main(%arg0: tensor<5x5xf32>" in text
+    assert out.read_bytes().startswith(b"ML\xefR"), "MLIR bytecode"
+    assert (
+        fuse_main(["export", str(program), "--format", "torch", "--out", str(tmp_path / "x.pt")])
+        == 1
+    )
+    assert "torch.export.load reads .pt2 files" in capsys.readouterr().err
+    assert (
+        fuse_main(["export", str(program), "--format", "jax", "--out", str(tmp_path / "y.jax")])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "exporting needs the size of input 'Edge'" in err
+    assert not (tmp_path / "y.jax").exists(), "a failed export leaves no file"
+
+
+def test_cli_compile_with_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = tmp_path / "closure.fuse"
+    program.write_text(FIXPOINT)
+    assert fuse_main(["compile", str(program), "--emit", "stablehlo", "--shape", "Edge=3x3"]) == 0
+    assert "tensor<3x3xf32>" in capsys.readouterr().out
