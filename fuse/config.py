@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Any, Literal
 
 Precision = Literal["fp32", "bf16", "fp16", "auto"]
 FixpointStrategyName = Literal["naive", "semi_naive", "auto"]
@@ -66,6 +67,9 @@ class ExecutionConfig:
       is refused with an error naming the equation, the shape and the bytes,
       before the backend compiles or allocates anything. Default: half the
       physical memory; `None` turns the check off.
+    * `mesh`: run sharded over a device mesh (jax backend): a
+      `jax.sharding.Mesh` or axis sizes `{"data": 4, "model": 2}`; the
+      tensors are split as `RuntimePolicies.sharding` says (docs/scaling.md).
     """
 
     precision: Precision = "fp32"
@@ -88,6 +92,7 @@ class ExecutionConfig:
     compile: bool = False
     profile: bool = False
     max_memory: int | None = field(default_factory=default_max_memory)
+    mesh: Any = None
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -111,6 +116,7 @@ class ExecutionConfig:
             raise ValueError(
                 f"ExecutionConfig.tolerance={self.tolerance!r}: allowed values are numbers >= 0"
             )
+        _check_mesh(self.mesh)
         if self.jax_cache_dir is not None and not self.jax_enable_xla_cache:
             raise ValueError(
                 "ExecutionConfig.jax_cache_dir is set but jax_enable_xla_cache is False: "
@@ -119,9 +125,46 @@ class ExecutionConfig:
 
     def key(self) -> tuple[object, ...]:
         """A hashable summary, for caches keyed by configuration."""
-        return tuple(getattr(self, f.name) for f in fields(self))
+        return tuple(
+            mesh_key(self.mesh) if f.name == "mesh" else getattr(self, f.name) for f in fields(self)
+        )
 
 
 def _positive_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"ExecutionConfig.{name}={value!r}: allowed values are integers >= 1")
+
+
+def _check_mesh(mesh: object) -> None:
+    """None, axis sizes `{"data": 4, "model": 2}`, or a `jax.sharding.Mesh`."""
+    if mesh is None or (hasattr(mesh, "axis_names") and hasattr(mesh, "devices")):
+        return
+    if (
+        isinstance(mesh, Mapping)
+        and mesh
+        and all(
+            isinstance(name, str)
+            and isinstance(size, int)
+            and not isinstance(size, bool)
+            and size >= 1
+            for name, size in mesh.items()
+        )
+    ):
+        return
+    raise ValueError(
+        f"ExecutionConfig.mesh={mesh!r}: allowed values are None, a jax.sharding.Mesh, or "
+        "mesh axis sizes such as {'data': 4, 'model': 2}"
+    )
+
+
+def mesh_key(mesh: object) -> object:
+    """The mesh as plain data: axis names and sizes (and device ids)."""
+    if mesh is None:
+        return None
+    if isinstance(mesh, Mapping):
+        return tuple(mesh.items())
+    devices = mesh.devices  # type: ignore[attr-defined]
+    return (
+        tuple(zip(mesh.axis_names, devices.shape, strict=True)),
+        tuple(int(d.id) for d in devices.flat),
+    )

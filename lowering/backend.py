@@ -23,12 +23,12 @@ Backends never fall back to one another.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.ir import BlockArgument, SSAValue
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType
+from xdsl.ir import Attribute, BlockArgument, SSAValue
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
@@ -89,3 +89,16 @@ def unique_names(names: Iterable[str]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         unique.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
     return unique
+
+
+SHARDING_ATTR = "fuse.sharding"
+"""`@main` argument/result attribute: one mesh axis name per dimension, ""
+for a dimension that is not split (fuse.runtime.sharding writes it)."""
+
+
+def sharding_axes(attrs: Mapping[str, Attribute]) -> tuple[str | None, ...] | None:
+    """The `fuse.sharding` axes in one argument's or result's attributes."""
+    value = attrs.get(SHARDING_ATTR)
+    if not isinstance(value, ArrayAttr):
+        return None
+    return tuple(axis.data or None for axis in value.data if isinstance(axis, StringAttr))

@@ -6,7 +6,7 @@ policies = RuntimePolicies(
     weights="ckpt/model.safetensors",          # or a directory, an .npz, a JSON manifest
     quantized={"W": QuantSpec(scale=0.02)},    # int8 -> fp32 (also read from the store)
     lora=[LoraRule("W", "W_lora_a", "W_lora_b", alpha=16, r=8)],
-    sharding={"W": ("model", None)},           # recorded for a later issue
+    sharding={"b": "data", "W": ("model", None)},  # by index, per-tensor overrides (jax)
 )
 runner = program.compile(backend="numpy", policies=policies)
 ```
@@ -63,7 +63,6 @@ __all__ = [
     "RuntimePolicies",
     "WeightStore",
     "Weights",
-    "check_sharding",
     "dequantize",
 ]
 
@@ -261,7 +260,7 @@ class RuntimePolicies:
     mmap: bool = False
     quantized: Mapping[str, QuantSpec] = field(default_factory=dict)
     lora: Sequence[LoraRule] = ()
-    sharding: Mapping[str, tuple[str | None, ...]] = field(default_factory=dict)
+    sharding: Mapping[str, str | tuple[str | None, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.mmap, bool):
@@ -279,12 +278,15 @@ class RuntimePolicies:
             if not isinstance(rule.alpha, int | float) or isinstance(rule.alpha, bool):
                 raise ValueError(f"LoraRule.alpha={rule.alpha!r}: allowed values are numbers")
         for name, axes in self.sharding.items():
+            if isinstance(axes, str):
+                continue  # an index's mesh axis
             if not isinstance(axes, tuple) or not all(
                 a is None or isinstance(a, str) for a in axes
             ):
                 raise ValueError(
-                    f"RuntimePolicies.sharding[{name!r}]={axes!r}: allowed values are tuples "
-                    "of mesh axis names or None, one per dimension"
+                    f"RuntimePolicies.sharding[{name!r}]={axes!r}: allowed values are a mesh "
+                    "axis name (for an index) or a tuple of mesh axis names or None, one per "
+                    "dimension (for a tensor)"
                 )
 
     def store(self) -> WeightStore | None:
@@ -305,7 +307,10 @@ class RuntimePolicies:
                 for name, s in sorted(self.quantized.items())
             },
             "lora": [[r.target, r.a, r.b, r.alpha, r.r] for r in self.lora],
-            "sharding": sorted((name, list(axes)) for name, axes in self.sharding.items()),
+            "sharding": sorted(
+                (name, axes if isinstance(axes, str) else list(axes))
+                for name, axes in self.sharding.items()
+            ),
         }
         return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
 
@@ -429,19 +434,3 @@ def dequantize(name: str, origin: str, q: np.ndarray, spec: QuantSpec) -> np.nda
                 f"broadcast to the int8 tensor's shape {q.shape}",
             )
     return (q.astype(np.float32) - zero_point) * scale
-
-
-def check_sharding(
-    sharding: Mapping[str, tuple[str | None, ...]], ranks: Mapping[str, int]
-) -> dict[str, tuple[str | None, ...]]:
-    """The sharding metadata, checked against the program's tensors (a name
-    per dimension); recorded only, for the distributed backends to come."""
-    for name, axes in sharding.items():
-        if name not in ranks:
-            raise FuseError(f"RuntimePolicies.sharding names '{name}', which the program lacks")
-        if len(axes) != ranks[name]:
-            raise FuseError(
-                f"RuntimePolicies.sharding['{name}'] gives {len(axes)} mesh axes, but "
-                f"'{name}' has {ranks[name]} dimensions"
-            )
-    return dict(sharding)

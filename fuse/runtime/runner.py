@@ -37,7 +37,8 @@ from fuse.runtime.domains import sink_domains
 from fuse.runtime.explain import Explanation, describe_rules
 from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
-from fuse.runtime.policies import RuntimePolicies, Weights, check_sharding
+from fuse.runtime.policies import RuntimePolicies, Weights
+from fuse.runtime.sharding import annotate_main, describe_sharding, resolve_sharding
 
 BACKEND_NAMES = ("numpy", "torch", "jax", "xla")
 
@@ -115,7 +116,12 @@ class Runner:
         self.weights = Weights(
             self.policies, [d.name for d in self.declarations], self._read_source
         )
-        self.sharding = check_sharding(self.policies.sharding, {t.name: t.rank for t in tensors})
+        self.sharding = resolve_sharding(self.policies.sharding, tensors)
+        if self.config.mesh is not None and self.backend.name != "jax":
+            raise FuseError(
+                f"ExecutionConfig.mesh: sharded execution runs on the jax backend (XLA's SPMD "
+                f"partitioner), not on {self.backend_name}"
+            )
         self.answers_queries = any(isinstance(s, ast.Query) for s in self.program.ast.statements)
 
     # --- inputs -----------------------------------------------------------------
@@ -279,11 +285,13 @@ class Runner:
             run_passes(module, (*DECLARATIVE_PASSES[2:], *dataflow_passes(self.config)))
         except DiagnosticException as error:
             raise FuseError([diagnostic_from_pass(str(error), self.program.source)]) from None
+        if self.sharding:
+            annotate_main(module, self.sharding)
         return module, explanation, domains
 
     def _compile(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
         start = time.perf_counter()
-        if self.cache is None:
+        if self.cache is None or self.config.mesh is not None:  # a mesh's devices are live
             plan = self._specialize(shapes)
         else:
             key = self._cache_key(shapes)
@@ -450,12 +458,15 @@ class Runner:
         """Each equation with its canonical einsum, projected indices and
         stratum; fixpoint iterations and step times of the last run."""
         plan = self._current_plan()
-        return plan.explanation.render(
+        text = plan.explanation.render(
             self.backend_name,
             plan.compile_seconds,
             self.last_run_seconds if plan is self.last_plan else None,
             plan.executable,
         )
+        if self.config.mesh is None:
+            return text
+        return f"{text}\n{describe_sharding(self.sharding, plan.executable)}"
 
 
 @contextmanager

@@ -50,7 +50,12 @@ from xdsl.utils.exceptions import PassFailedException
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
-from fuse.lowering.backend import EXPORT_STATUS_KEY, FixpointDivergence, unique_names
+from fuse.lowering.backend import (
+    EXPORT_STATUS_KEY,
+    FixpointDivergence,
+    sharding_axes,
+    unique_names,
+)
 from fuse.passes.convert_fuse_to_stablehlo import STATUS_ATTR, ConvertFuseToStablehloPass
 
 _CACHE_SIZE = 64
@@ -65,6 +70,9 @@ class Signature:
     result_names: tuple[str, ...]  # `fuse.name`, else `fuse.sink`
     result_types: tuple[tuple[tuple[int, ...], np.dtype], ...]
     statuses: tuple[tuple[str, ...], ...]  # per fixpoint status result, its tensors
+    # `fuse.sharding` of each argument / result (None: not split)
+    arg_axes: tuple[tuple[str | None, ...] | None, ...] = ()
+    result_axes: tuple[tuple[str | None, ...] | None, ...] = ()
 
 
 @dataclass
@@ -94,23 +102,44 @@ class JaxBackend:
             raise FuseError(f"jax backend: {error}") from error
         main = _find_main(lowered)
         main.detach()
-        return JaxExecutable(_print_generic(ModuleOp([main])), _signature(main), platform, device)
+        signature = _signature(main)
+        mesh = _mesh(config.mesh, signature) if config.mesh is not None else None
+        return JaxExecutable(_print_generic(ModuleOp([main])), signature, platform, device, mesh)
 
 
 class JaxExecutable:
     """Runs one lowered program: `__call__` on NumPy arrays (the backend
     contract), `xla_callable` on JAX arrays inside or outside `jax.jit`."""
 
-    def __init__(self, text: str, signature: Signature, platform: str, device: Any):
+    def __init__(
+        self, text: str, signature: Signature, platform: str, device: Any, mesh: Any = None
+    ):
         self.stablehlo_text = text
         self.signature = signature
         self.platform = platform
         self.device = device
+        self.mesh = mesh
         self.cache_info = CacheInfo()
 
     def __call__(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
-        outputs = list(self._dispatch(*self._host_arguments(args)))
-        return [np.asarray(v) for v in self._check_statuses(outputs)]
+        host = self._host_arguments(args)
+        if self.mesh is None:
+            outputs = list(self._dispatch(*host))
+            return [np.asarray(v) for v in self._check_statuses(outputs)]
+        outputs = list(self._dispatch(*self._on_mesh(host)))
+        return [_gathered(v) for v in self._check_statuses(outputs)]
+
+    def _on_mesh(self, host: Sequence[np.ndarray]) -> list[Any]:
+        """Host arrays as global arrays split over the mesh: each process
+        places the shards its devices hold (every process passes the same
+        whole arrays, as `run()` does on each host of a multi-process run)."""
+        import jax
+
+        arg_shardings, _ = self.shardings
+        return [
+            jax.make_array_from_callback(array.shape, sharding, lambda index, a=array: a[index])
+            for array, sharding in zip(host, arg_shardings, strict=True)
+        ]
 
     @cached_property
     def _program(self) -> Any:
@@ -141,8 +170,39 @@ class JaxExecutable:
         from .xla_call import call_program
 
         program = self._program
-        on_device = jax.sharding.SingleDeviceSharding(self.device)
-        return jax.jit(lambda *args: call_program(program, args), in_shardings=on_device)
+        if self.mesh is None:
+            on_device = jax.sharding.SingleDeviceSharding(self.device)
+            return jax.jit(lambda *args: call_program(program, args), in_shardings=on_device)
+        arg_shardings, result_shardings = self.shardings
+        return jax.jit(
+            lambda *args: call_program(program, args),
+            in_shardings=arg_shardings,
+            out_shardings=result_shardings,
+        )
+
+    @cached_property
+    def shardings(self) -> tuple[tuple[Any, ...], list[Any]]:
+        """`NamedSharding`s of `main`'s arguments and of all its results
+        (statuses and unsplit tensors replicated) on the mesh."""
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        def on_mesh(axes: tuple[str | None, ...] | None) -> Any:
+            return NamedSharding(self.mesh, PartitionSpec(*(axes or ())))
+
+        signature = self.signature
+        statuses = [None] * len(signature.statuses)
+        return (
+            tuple(on_mesh(axes) for axes in signature.arg_axes),
+            [on_mesh(axes) for axes in [*signature.result_axes, *statuses]],
+        )
+
+    def compiled_hlo(self) -> str:
+        """The optimized HLO XLA compiled for these arguments (after SPMD
+        partitioning: it shows the collectives)."""
+        import jax
+
+        specs = [jax.ShapeDtypeStruct(s, t) for s, t in self.signature.arg_types]
+        return self._dispatch.lower(*specs).compile().as_text()
 
     @cached_property
     def xla_callable(self) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
@@ -156,6 +216,8 @@ class JaxExecutable:
         signature = self.signature
         program = self._program
 
+        constrain = self._constrain
+
         def call(inputs: Mapping[str, Any]) -> dict[str, Any]:
             unknown = sorted(set(inputs) - set(signature.arg_names))
             if unknown:
@@ -167,7 +229,7 @@ class JaxExecutable:
                 if name not in inputs:
                     raise ValueError(f"missing input {name!r}")
                 args.append(_checked_shape(name, jnp.asarray(inputs[name], dtype), shape))
-            outputs = call_program(program, args)
+            outputs = constrain(call_program(program, constrain(args, arguments=True)))
             count = len(signature.result_names)
             for names, status in zip(signature.statuses, outputs[count:], strict=True):
                 jax.lax.cond(
@@ -210,6 +272,20 @@ class JaxExecutable:
             return results
 
         return call
+
+    def _constrain(self, values: Sequence[Any], *, arguments: bool = False) -> list[Any]:
+        """`values` (arguments, or all results) pinned to their shardings
+        with `with_sharding_constraint`, which also holds inside a caller's
+        `jax.jit`; unchanged without a mesh."""
+        if self.mesh is None:
+            return list(values)
+        import jax
+
+        arg_shardings, result_shardings = self.shardings
+        shardings = arg_shardings if arguments else result_shardings
+        explicit = jax.sharding.AxisType.Explicit in tuple(self.mesh.axis_types)
+        pin = jax.sharding.reshard if explicit else jax.lax.with_sharding_constraint
+        return [pin(value, sharding) for value, sharding in zip(values, shardings, strict=True)]
 
     # --- execution ---------------------------------------------------------------
 
@@ -254,6 +330,16 @@ class JaxExecutable:
         for names, status in zip(self.signature.statuses, outputs[count:], strict=True):
             _raise_divergence(names, np.asarray(status))
         return outputs[:count]
+
+
+def _gathered(value: Any) -> np.ndarray:
+    """A result on the host, whole: gathered from every process when some of
+    its shards live on other hosts' devices."""
+    if value.is_fully_addressable:
+        return np.asarray(value)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(value, tiled=True))
 
 
 _EXECUTABLES: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
@@ -343,7 +429,53 @@ def _signature(main: func.FuncOp) -> Signature:
         result_names=tuple(_name(a, f"result{n}") for n, a in enumerate(res_attrs[:count])),
         result_types=tuple(_shape_dtype(t) for t in outputs[:count]),
         statuses=statuses,
+        arg_axes=tuple(sharding_axes(a) for a in arg_attrs),
+        result_axes=tuple(sharding_axes(a) for a in res_attrs[:count]),
     )
+
+
+def _mesh(mesh: Any, signature: Signature) -> Any:
+    """`ExecutionConfig.mesh` as a `jax.sharding.Mesh`, checked against the
+    shardings of `main`'s arguments and results: each axis is a mesh axis
+    and divides the dimension it splits."""
+    import jax
+
+    if isinstance(mesh, Mapping):
+        needed = int(np.prod(list(mesh.values())))
+        devices = jax.devices()
+        if needed > len(devices):
+            raise FuseError(
+                f"ExecutionConfig.mesh={dict(mesh)} needs {needed} devices, but JAX sees "
+                f"{len(devices)} ({devices[0].platform}); on CPU, simulate more with "
+                "XLA_FLAGS=--xla_force_host_platform_device_count=N (or jax_num_cpu_devices) "
+                "before JAX starts"
+            )
+        # Auto axes: the partitioner chooses shardings in between, as with
+        # `with_sharding_constraint` in hand-written code.
+        auto = (jax.sharding.AxisType.Auto,) * len(mesh)
+        mesh = jax.make_mesh(
+            tuple(mesh.values()), tuple(mesh), axis_types=auto, devices=devices[:needed]
+        )
+    sizes = dict(zip(mesh.axis_names, mesh.devices.shape, strict=True))
+    named = [
+        *zip(signature.arg_names, signature.arg_types, signature.arg_axes, strict=True),
+        *zip(signature.result_names, signature.result_types, signature.result_axes, strict=True),
+    ]
+    for name, (shape, _), axes in named:
+        for dim, axis in enumerate(axes or ()):
+            if axis is None:
+                continue
+            if axis not in sizes:
+                raise FuseError(
+                    f"the sharding of '{name}' uses mesh axis '{axis}', but the mesh has axes "
+                    f"{', '.join(sizes)}"
+                )
+            if shape[dim] % sizes[axis]:
+                raise FuseError(
+                    f"'{name}' has size {shape[dim]} in dimension {dim}, which mesh axis "
+                    f"'{axis}' ({sizes[axis]} devices) does not divide"
+                )
+    return mesh
 
 
 def _all_result_types(signature: Signature) -> list[tuple[tuple[int, ...], np.dtype]]:
