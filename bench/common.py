@@ -26,6 +26,7 @@ class Row:
     competitor_seconds: float
     ratio: float
     target: float
+    unit: str = "s"  # what fuse_seconds/competitor_seconds measure: "s" or "B" (bytes)
 
     @property
     def met(self) -> bool:
@@ -62,6 +63,12 @@ def _seconds(value: float) -> str:
     return f"{value * 1e3:.3f} ms" if value < 1 else f"{value:.2f} s"
 
 
+def _amount(value: float, unit: str) -> str:
+    if unit == "B":
+        return f"{value / 1024:.1f} KiB" if value >= 1024 else f"{value:.0f} B"
+    return _seconds(value)
+
+
 def print_table(rows: Sequence[Row]) -> None:
     headers = (
         "benchmark",
@@ -76,8 +83,8 @@ def print_table(rows: Sequence[Row]) -> None:
         (
             r.name,
             r.competitor,
-            _seconds(r.fuse_seconds),
-            _seconds(r.competitor_seconds),
+            _amount(r.fuse_seconds, r.unit),
+            _amount(r.competitor_seconds, r.unit),
             f"{r.ratio:.4g}",
             f"<= {r.target:g}",
             "ok" if r.met else "MISSED",

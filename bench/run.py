@@ -25,6 +25,7 @@ BENCHMARKS = (
     "transitive_closure",
     "demand",
     "export",
+    "sharding",
 )
 
 
