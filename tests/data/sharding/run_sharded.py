@@ -46,19 +46,26 @@ def index_sizes(program, values) -> dict[str, int]:
 
 def layouts(sizes: dict[str, int]) -> dict[str, tuple[dict, dict]]:
     """(sharding rules, mesh) per layout, from the indices the mesh divides:
-    the largest power of two (at most 8, 4 for 2-D) dividing each size."""
+    the largest device count (at most 8; 4 x 2 for 2-D) dividing each size."""
 
     def ways(size: int, most: int) -> int:
-        return max((n for n in (8, 4, 2) if n <= most and size % n == 0), default=1)
+        """The most devices (at most `most`) that split `size` evenly."""
+        return max((n for n in range(2, most + 1) if size % n == 0), default=1)
 
-    even = [index for index, size in sizes.items() if ways(size, 8) > 1]
+    splittable = [index for index, size in sizes.items() if ways(size, 8) > 1]
     chosen: dict[str, tuple[dict, dict]] = {}
-    if even:
-        data = even[0]
+    if splittable:
+        data, model = splittable[0], splittable[-1]
         chosen["data"] = ({data: "data"}, {"data": ways(sizes[data], 8)})
-        model = even[-1]
         chosen["model"] = ({model: "model"}, {"model": ways(sizes[model], 8)})
-        if len(even) > 1:
+        pairs = [
+            (a, b)
+            for a in splittable
+            for b in splittable
+            if a != b and ways(sizes[a], 4) > 1 and ways(sizes[b], 2) > 1
+        ]
+        if pairs:
+            data, model = pairs[0]
             chosen["2d"] = (
                 {data: "data", model: "model"},
                 {"data": ways(sizes[data], 4), "model": ways(sizes[model], 2)},
@@ -168,6 +175,7 @@ def main() -> int:
         json.dumps(
             {
                 "devices": jax.device_count(),
+                "cases": [case.name for case in CASES],
                 "runs": report,
                 "mlp": mlp_collectives(),
                 "indivisible": indivisible_error(),
