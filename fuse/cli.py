@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
     run.add_argument("--out", help="write the exports to a file (.npy/.npz/.json/...)")
     run.add_argument("--explain", action="store_true", help="print what each equation became")
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress bars for long fixpoints on a terminal"
+    )
 
     compile_ = commands.add_parser("compile", help="print a program at one level of the compiler")
     common(compile_)
@@ -155,9 +158,7 @@ def command_run(args: argparse.Namespace) -> None:
     from fuse.runtime.answers import format_answer, query_outputs
     from fuse.runtime.runner import to_host
 
-    config = _config(args)
-    if args.explain:
-        config = dataclasses.replace(config, profile=True)
+    config = dataclasses.replace(_config(args), profile=args.explain, progress=not args.quiet)
     runner = Program.from_file(args.program).compile(
         backend=args.backend, config=config, allow_paths=args.allow_path
     )

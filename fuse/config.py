@@ -61,6 +61,9 @@ class ExecutionConfig:
       `validate_device_transfers`, `block_size`, `compile`: backend controls
       described in docs/backend_matrix.md.
     * `profile`: time every step of each run, for `runner.explain()`.
+    * `progress`: show a progress bar (iterations, last change) for a loop
+      that runs longer than a second, when stderr is a terminal (numpy and
+      eager torch fixpoints; `fuse run --quiet` turns it off).
     * `max_memory`: the most bytes any one array of a plan may take (every
       intermediate and result, einsum contraction steps and Monte-Carlo
       samples included; inputs are not counted). A plan with a larger array
@@ -92,6 +95,7 @@ class ExecutionConfig:
     compile: bool = False
     profile: bool = False
     max_memory: int | None = field(default_factory=default_max_memory)
+    progress: bool = True
     mesh: Any = None
 
     def __post_init__(self) -> None:

@@ -88,7 +88,7 @@ def build_plan(
     template: list[Any] = [None] * recipe.slot_count
     for slot, shape, data in recipe.constants:
         template[slot] = np.frombuffer(data, dtype=np.float32).reshape(shape)  # read-only
-    builder = _Builder(profile, iterations, held_sparse)
+    builder = _Builder(profile, iterations, held_sparse, config.progress)
     return Plan(
         builder.region(recipe.region),
         template,
@@ -106,8 +106,15 @@ def frozen(array: Array) -> Array:
 
 
 class _Builder:
-    def __init__(self, profile: Profile | None, iterations: dict[str, int], held: set[str]):
+    def __init__(
+        self,
+        profile: Profile | None,
+        iterations: dict[str, int],
+        held: set[str],
+        progress: bool,
+    ):
         self.profile = profile
+        self.progress = progress
         self.iterations = iterations
         self.held_sparse = held
 
@@ -145,6 +152,7 @@ class _Builder:
             result_slots=recipe.result_slots,
             iterations=self.iterations,
             held_sparse=self.held_sparse,
+            progress=self.progress,
         )
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from fuse.lowering.backend import FixpointDivergence
+from fuse.lowering.progress import LoopProgress
 
 from .kernels import Array
 from .region import Region, Values
@@ -111,21 +112,29 @@ class Fixpoint:
     result_slots: tuple[int, ...]
     iterations: dict[str, int]
     held_sparse: set[str]
+    progress: bool  # a progress bar on a terminal after a second
 
     def __call__(self, values: Values) -> None:
         prev = self.zeros
         cur = self.init(values, ()) if self.init else self.body(values, self.zeros)
         count = 1
-        while True:
-            tracked = [track(c, p) for track, c, p in zip(self.trackers, cur, prev, strict=True)]
-            change = float(np.max([c for c, _ in tracked], initial=0.0))
-            if change <= self.tolerance:
-                break
-            if count >= self.max_iters:
-                raise FixpointDivergence(self.tensors, self.max_iters, change)
-            deltas = [d for _, d in tracked if d is not None]  # naive: none
-            prev, cur = cur, self.body(values, [*cur, *deltas])
-            count += 1
+        progress = LoopProgress(f"fixpoint {', '.join(self.tensors)}", self.progress)
+        try:
+            while True:
+                tracked = [
+                    track(c, p) for track, c, p in zip(self.trackers, cur, prev, strict=True)
+                ]
+                change = float(np.max([c for c, _ in tracked], initial=0.0))
+                if change <= self.tolerance:
+                    break
+                if count >= self.max_iters:
+                    raise FixpointDivergence(self.tensors, self.max_iters, change)
+                progress.step(count, change)
+                deltas = [d for _, d in tracked if d is not None]  # naive: none
+                prev, cur = cur, self.body(values, [*cur, *deltas])
+                count += 1
+        finally:
+            progress.close()
         key = ", ".join(self.tensors)
         self.iterations[key] = self.iterations.get(key, 0) + count
         for name, slot, value in zip(self.tensors, self.result_slots, cur, strict=True):

@@ -36,7 +36,11 @@ def as_tensor(value: Any) -> torch.Tensor:
 def build_executable(module: ModuleOp, config: ExecutionConfig) -> TorchExecutable:
     device = resolve_device(config)
     settings = Settings(
-        resolve_dtype(config, device), config.tolerance, config.max_iters, config.block_size
+        resolve_dtype(config, device),
+        config.tolerance,
+        config.max_iters,
+        config.block_size,
+        config.progress,
     )
     main = main_function(module)
     lowered = lower_main(main, settings)

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 import torch
 from torch._higher_order_ops import while_loop
 
+from fuse.lowering.progress import LoopProgress
+
 Tensor = torch.Tensor
 Rows = Tensor | None  # status rows of nested fixpoints, if any
 STATUS_COLUMNS = 3  # hit bound, iterations, last change
@@ -60,6 +62,7 @@ class FixpointSpec:
     exact: bool  # Boolean results, tolerance < 1: converged means equal
     init_rows: int  # status rows of fixpoints nested in the init region
     body_rows: int  # ... and in the body
+    progress: bool  # a progress bar on a terminal after a second (eager loop)
 
 
 def _split(outputs: Sequence[Tensor], count: int, rows: int) -> tuple[list[Tensor], Rows]:
@@ -148,20 +151,26 @@ class FixpointModule(torch.nn.Module):
         prev = self.zeros()
         cur, init_rows, body_rows = self._start(captured)
         count, hit_bound = 1, False
-        while True:
-            change = self._host_change(cur, prev)
-            if _nested_hit_bound(init_rows, body_rows) or change <= spec.tolerance:
-                break
-            if count >= spec.max_iters:
-                hit_bound = True
-                change = float(_change(cur, prev))  # its size, for the report
-                break
-            deltas = _deltas(spec.deltas, cur, prev)
-            prev = cur  # the previous values die before the body allocates
-            cur, rows = _split(self.body(*cur, *deltas, *captured), self.results, spec.body_rows)
-            if rows is not None:
-                body_rows = _accumulate(body_rows, rows)
-            count += 1
+        progress = LoopProgress(f"fixpoint {', '.join(spec.tensors)}", spec.progress)
+        try:
+            while True:
+                change = self._host_change(cur, prev)
+                if _nested_hit_bound(init_rows, body_rows) or change <= spec.tolerance:
+                    break
+                if count >= spec.max_iters:
+                    hit_bound = True
+                    change = float(_change(cur, prev))  # its size, for the report
+                    break
+                progress.step(count, change)
+                deltas = _deltas(spec.deltas, cur, prev)
+                prev = cur  # the previous values die before the body allocates
+                outputs = self.body(*cur, *deltas, *captured)
+                cur, rows = _split(outputs, self.results, spec.body_rows)
+                if rows is not None:
+                    body_rows = _accumulate(body_rows, rows)
+                count += 1
+        finally:
+            progress.close()
         own = torch.tensor([[float(hit_bound), count, change]], device=prev[0].device)
         nested = [rows for rows in (init_rows, body_rows) if rows is not None]
         return (*cur, torch.cat([own, *nested]) if nested else own)

@@ -69,6 +69,7 @@ class Settings:
     tolerance: float
     max_iters: int
     block_size: int | None = None
+    progress: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ class _Builder:
             exact=tolerance < 1 and all(_is_boolean(v) for v in yielded),
             init_rows=len(init.rows) if init else 0,
             body_rows=len(body.rows),
+            progress=settings.progress,
         )
         zeros = [torch.zeros(static_shape(r), dtype=settings.dtype) for r in op.results_]
         module = FixpointModule(spec, body.module, init.module if init else None, zeros)
