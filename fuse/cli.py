@@ -1,4 +1,4 @@
-"""`fuse run`, `fuse compile` and `fuse export` (also `python -m fuse ...`).
+"""`fuse run`, `fuse compile`, `fuse explain` and `fuse export` (also `python -m fuse ...`).
 
 Every failure a user can cause (a bad program, a missing file, a shape
 conflict, a bad option value) prints one clear message to stderr and exits
@@ -77,6 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
     shapes(compile_)
+
+    explain = commands.add_parser(
+        "explain", help="print what each equation became; draw the plan with --graph"
+    )
+    common(explain)
+    shapes(explain)
+    explain.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
+    explain.add_argument("--graph", metavar="FILE.svg", help="draw the dataflow graph as SVG")
+    explain.add_argument(
+        "--run",
+        action="store_true",
+        help="run the program first (its --input files) and show per-op times",
+    )
 
     export = commands.add_parser(
         "export", help="write the program as a jax, StableHLO or torch artifact"
@@ -241,7 +254,35 @@ def command_export(args: argparse.Namespace) -> None:
         sys.stdout.write(artifact_text(args.format, artifact))
 
 
-COMMANDS = {"run": command_run, "compile": command_compile, "export": command_export}
+def command_explain(args: argparse.Namespace) -> None:
+    from fuse.program import Program
+
+    if args.graph and not args.graph.endswith(".svg"):
+        raise FuseError(f"--graph {args.graph}: the picture is SVG; name it *.svg")
+    config = dataclasses.replace(_config(args), profile=args.run)
+    runner = Program.from_file(args.program).compile(
+        backend=args.backend,
+        config=config,
+        allow_paths=args.allow_path,
+        input_shapes=_shapes(args.shape),
+    )
+    inputs = _inputs(args.input, runner)
+    if args.run:
+        runner.run(inputs)
+    else:
+        runner.plan_for_shapes(runner.known_shapes(inputs))
+    report = runner.explain()
+    if args.graph:  # before printing: a closed stdout must not cost the picture
+        report.to_svg(Path(args.graph).resolve())
+    print(report)
+
+
+COMMANDS = {
+    "run": command_run,
+    "compile": command_compile,
+    "explain": command_explain,
+    "export": command_export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -254,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"fuse: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `fuse ... | head` closed the pipe: not an error of ours
+        sys.stderr.close()
+        return 0
     return 0
 
 

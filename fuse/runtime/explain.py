@@ -8,7 +8,11 @@ projections are explicit; strata come from the same dependency analysis
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from xdsl.dialects.builtin import FileLineColLoc
 
@@ -42,6 +46,43 @@ def _location(rule: RuleOp) -> str:
     if isinstance(loc, FileLineColLoc):
         return f"{loc.filename.data}:{loc.line.data}:{loc.column.data}"
     return "?"
+
+
+class ExplainReport(str):
+    """What `runner.explain()` returns: the text (it is a `str`, so printing
+    and comparing work as before) and the plan it describes, drawn on
+    request: `to_svg()`, or inline in a notebook (`_repr_svg_`)."""
+
+    module: Any
+    profile: tuple[tuple[str, float], ...]
+
+    def __new__(
+        cls, text: str, module: Any, profile: Sequence[tuple[str, float]] = ()
+    ) -> ExplainReport:
+        report = super().__new__(cls, text)
+        report.module = module
+        report.profile = tuple(profile)
+        return report
+
+    def graph(self) -> Any:
+        """The dataflow graph as a `networkx.DiGraph` (fuse.runtime.plan_graph)."""
+        from fuse.runtime.plan_graph import plan_graph
+
+        return plan_graph(self.module, self.profile)
+
+    def to_svg(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The dataflow graph as SVG text, also written to `path` if given."""
+        from fuse.runtime.plan_graph import to_svg
+
+        svg = to_svg(self.graph())
+        if path is not None:
+            from fuse.runtime.io import atomic_write
+
+            atomic_write(Path(path), lambda stream: stream.write(svg.encode()))
+        return svg
+
+    def _repr_svg_(self) -> str:
+        return self.to_svg()
 
 
 @dataclass

@@ -34,7 +34,7 @@ from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_ke
 from fuse.runtime.confinement import check_file_access
 from fuse.runtime.declarations import tensor_declarations
 from fuse.runtime.domains import sink_domains
-from fuse.runtime.explain import Explanation, describe_rules
+from fuse.runtime.explain import ExplainReport, Explanation, describe_rules
 from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights
@@ -454,7 +454,7 @@ class Runner:
             )
         return self.plan_for_shapes(shapes)
 
-    def explain(self) -> str:
+    def explain(self) -> ExplainReport:
         """Each equation with its canonical einsum, projected indices and
         stratum; fixpoint iterations and step times of the last run."""
         plan = self._current_plan()
@@ -464,9 +464,11 @@ class Runner:
             self.last_run_seconds if plan is self.last_plan else None,
             plan.executable,
         )
-        if self.config.mesh is None:
-            return text
-        return f"{text}\n{describe_sharding(self.sharding, plan.executable)}"
+        if self.config.mesh is not None:
+            text = f"{text}\n{describe_sharding(self.sharding, plan.executable)}"
+        return ExplainReport(
+            text, plan.module, getattr(plan.executable, "last_profile", None) or []
+        )
 
 
 @contextmanager

@@ -151,7 +151,7 @@ class _Planner:
             return None
         if not isinstance(op, FixpointOp) and type(op) not in _KERNELS:
             raise FuseError(f"the numpy backend does not support '{op.name}'")
-        label = _describe(op, depth) if self.config.profile else None
+        label = describe_step(op, depth) if self.config.profile else None
         if isinstance(op, FixpointOp):
             return StepRecipe(self.fixpoint(op, depth), label=label)
         operands = tuple(self.slot(v) for v in op.operands)
@@ -220,7 +220,7 @@ def _dead_after(block: Block, terminator: Operation) -> dict[Operation, list[SSA
     return dead_after
 
 
-def _describe(op: Operation, depth: int) -> str:
+def describe_step(op: Operation, depth: int) -> str:
     """`fuse.einsum ik,kj->ij sum path=[[0, 1]] -> 4x3`, indented by depth."""
     parts = [op.name]
     for key, attr in op.properties.items():
