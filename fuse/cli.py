@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quiet", action="store_true", help="no progress bars for long fixpoints on a terminal"
     )
+    run.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="plot how each fixpoint converged (elements changed per iteration; numpy backend)",
+    )
 
     compile_ = commands.add_parser("compile", help="print a program at one level of the compiler")
     common(compile_)
@@ -171,7 +176,11 @@ def command_run(args: argparse.Namespace) -> None:
     from fuse.runtime.answers import format_answer, query_outputs
     from fuse.runtime.runner import to_host
 
-    config = dataclasses.replace(_config(args), profile=args.explain, progress=not args.quiet)
+    if args.plot and args.backend != "numpy":
+        raise FuseError("--plot records convergence on the numpy backend: add --backend numpy")
+    config = dataclasses.replace(
+        _config(args), profile=args.explain or bool(args.plot), progress=not args.quiet
+    )
     runner = Program.from_file(args.program).compile(
         backend=args.backend, config=config, allow_paths=args.allow_path
     )
@@ -188,6 +197,10 @@ def command_run(args: argparse.Namespace) -> None:
             print(format_answer(query, to_host(exports[name]), runner.program.ast.domains))
     if args.explain:
         print(runner.explain())
+    if args.plot:
+        from fuse.runtime.plots import plot_convergence
+
+        plot_convergence(runner.last_plan.executable.fixpoint_convergence, args.plot)
 
 
 def command_compile(args: argparse.Namespace) -> None:

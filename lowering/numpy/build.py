@@ -153,6 +153,7 @@ class _Builder:
             iterations=self.iterations,
             held_sparse=self.held_sparse,
             progress=self.progress,
+            profile=self.profile,
         )
 
 

@@ -73,5 +73,13 @@ class NumpyExecutable:
         return dict(self._iterations)
 
     @property
+    def fixpoint_convergence(self) -> dict[str, list[int]]:
+        """Per fixpoint of the last profiled run, the number of elements
+        each iteration changed (empty without `config.profile`)."""
+        if self._profile is None:
+            return {}
+        return {name: list(counts) for name, counts in self._profile.convergence.items()}
+
+    @property
     def held_sparse(self) -> frozenset[str]:
         return frozenset(self._held_sparse)

@@ -27,7 +27,7 @@ needs only `cur != prev`, and a `difference` delta is `cur - prev`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,7 @@ from fuse.lowering.backend import FixpointDivergence
 from fuse.lowering.progress import LoopProgress
 
 from .kernels import Array
+from .profile import Profile
 from .region import Region, Values
 from .sparse import Sparse, Value
 
@@ -93,6 +94,14 @@ def tracker(delta: str | None, sparse: bool) -> Tracker:
     return _TRACKERS[delta, sparse]
 
 
+def _changed(cur: Sequence[Value], prev: Sequence[Value]) -> int:
+    """How many elements differ between two iterations' values."""
+    total = 0
+    for c, p in zip(cur, prev, strict=True):
+        total += (c != p).nnz if sp.issparse(c) or sp.issparse(p) else int(np.count_nonzero(c != p))
+    return total
+
+
 @dataclass(frozen=True)
 class Fixpoint:
     """One compiled `fuse.fixpoint`; called as a step of its parent region.
@@ -113,6 +122,7 @@ class Fixpoint:
     iterations: dict[str, int]
     held_sparse: set[str]
     progress: bool  # a progress bar on a terminal after a second
+    profile: Profile | None  # records changed elements per iteration
 
     def __call__(self, values: Values) -> None:
         prev = self.zeros
@@ -125,6 +135,8 @@ class Fixpoint:
                     track(c, p) for track, c, p in zip(self.trackers, cur, prev, strict=True)
                 ]
                 change = float(np.max([c for c, _ in tracked], initial=0.0))
+                if self.profile is not None:
+                    self.profile.changed(", ".join(self.tensors), _changed(cur, prev))
                 if change <= self.tolerance:
                     break
                 if count >= self.max_iters:
