@@ -18,7 +18,13 @@ At the declarative level it
    projection of the same kind);
 4. merges all rules of one tensor into one whose body adds (or, for `max=`,
    maxes) their values. Rules with integer left-hand-side indices are kept
-   apart, since they define slices.
+   apart, since they define slices;
+5. gives every projection's indices names of their own within the rule
+   (alpha-renaming): an index projected inside one term is local to that
+   term, so `Y[i] = A[i, j] B[j] + C[i, j] D[j]` becomes `... sum [j] ...
+   + ... sum [j_1] ...`, and `j` may have size 4 in the first term and 2
+   in the second (DESIGN.md §3, case 4). The same holds for the equations
+   of one tensor that step 4 merges (`L = t1` plus `L += t2`).
 
 ```mlir
 // before
@@ -371,6 +377,58 @@ def merge_rules(rules: list[RuleOp]) -> None:
         parent.erase_op(rule)
 
 
+class _ScopingRebuilder(BodyRebuilder):
+    """Rebuilds a body so that no two projections project the same name:
+    the second and later projections of a name rename it, inside the
+    expression they project, to a fresh one (`j_1`, `j_2`, ...). Outside
+    that expression the name is untouched, so an enclosing projection of
+    the same name keeps its own."""
+
+    def __init__(self, taken: set[str]):
+        super().__init__()
+        self.taken = taken
+        self.projected: set[str] = set()
+
+    def rebuild(self, value: SSAValue) -> SSAValue:
+        op = value.owner
+        outer = dict(self.rename_map)
+        if isinstance(op, ProjectOp):
+            for axis in (str(a) for a in op.axes.data):
+                if axis in self.projected:
+                    fresh = _fresh(axis, self.taken)
+                    self.taken.add(fresh)
+                    self.rename_map[axis] = fresh
+                self.projected.add(axis)
+        try:
+            rebuilt = self.rebuild_node(value)
+        finally:
+            self.rename_map = outer
+        rebuilt.owner.location = op.location  # each equation's own, for diagnostics
+        return rebuilt
+
+
+def _projected_twice(body: Region) -> bool:
+    axes = [str(a) for op in body.walk() if isinstance(op, ProjectOp) for a in op.axes.data]
+    return len(axes) != len(set(axes))
+
+
+def scope_projections(rule: RuleOp) -> None:
+    """Step 5 of the module docstring; a rule whose projections already
+    have names of their own is left as it is."""
+    if not _projected_twice(rule.body):
+        return
+    root = yielded_value(rule.body)
+    taken = _body_index_names(root) | {p for p in rule.indices.data if isinstance(p, str)}
+    body = _ScopingRebuilder(taken).into_region(root)
+    scoped = RuleOp(rule.tensor_name, rule.indices.data, rule.projection_kind, body)
+    scoped.location = rule.location
+    scoped.attributes |= rule.attributes
+    block = rule.parent_block()
+    assert block is not None
+    block.insert_op_before(scoped, rule)
+    block.erase_op(rule)
+
+
 def canonicalize_program(program: ProgramOp) -> None:
     by_tensor: dict[str, list[RuleOp]] = defaultdict(list)
     for rule in [op for op in program.body.block.ops if isinstance(op, RuleOp)]:
@@ -383,6 +441,8 @@ def canonicalize_program(program: ProgramOp) -> None:
     for rules in by_tensor.values():
         if len(rules) > 1:
             merge_rules(rules)
+    for op in [op for op in program.body.block.ops if isinstance(op, RuleOp)]:
+        scope_projections(op)
 
 
 @dataclass(frozen=True)

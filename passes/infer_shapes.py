@@ -26,12 +26,21 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import DYNAMIC_INDEX, FileLineColLoc, ModuleOp, TensorType
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
-from fuse.dialects.fuse import CallOp, LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
-from fuse.dialects.fuse.attributes import IndexPosition
+from fuse.dialects.fuse import (
+    ArithOp,
+    CallOp,
+    LiteralOp,
+    LoadOp,
+    ProgramOp,
+    RuleOp,
+    SinkOp,
+    TensorOp,
+)
+from fuse.dialects.fuse.attributes import IndexPosition, ProjectionKind
 from fuse.dialects.fuse.declarative import part_of
 
 
@@ -71,9 +80,49 @@ class _RuleSizes:
         if known.size != size:
             raise ShapeConflict(
                 f"{location_prefix(self.op)}index '{index}' has size {known.size} in "
-                f"@{known.tensor} but size {size} in @{tensor}"
+                f"@{known.tensor} but size {size} in @{tensor}{self.why_one_size(index, known.tensor, tensor)}"
             )
         return False
+
+    def why_one_size(self, index: str, first: str, second: str) -> str:
+        """Why `index` has one size in two terms of a sum (tensors `first` and
+        `second`), where an index projected inside each term would have one
+        size per term (DESIGN.md §3, case 4)."""
+        if not isinstance(self.op, RuleOp) or not _in_different_terms(self.op, first, second):
+            return ""
+        if index in self.op.indices.data:
+            return (
+                f" ('{index}' is on the left-hand side of @{self.op.tensor_name}, "
+                "so every term shares its size)"
+            )
+        if self.op.projection_kind is ProjectionKind.MAX:
+            return (
+                f" (max= projects '{index}' over the sum as a whole, so its terms share its size)"
+            )
+        return ""
+
+
+def _in_different_terms(rule: RuleOp, first: str, second: str) -> bool:
+    """Whether some `+` or `-` in the rule reads `first` on one side and
+    `second` on the other."""
+
+    def loaded(value: SSAValue) -> set[str]:
+        return {op.tensor_name for op in _tree(value) if isinstance(op, LoadOp)}
+
+    for op in rule.body.walk():
+        if isinstance(op, ArithOp) and op.fn.data in ("add", "sub"):
+            left, right = loaded(op.lhs), loaded(op.rhs)
+            if (first in left and second in right) or (second in left and first in right):
+                return True
+    return False
+
+
+def _tree(value: SSAValue) -> Iterator[Operation]:
+    stack = [value.owner]
+    while stack:
+        op = stack.pop()
+        yield op
+        stack.extend(operand.owner for operand in op.operands)
 
 
 def _accesses(op: RuleOp | SinkOp) -> Iterator[LoadOp | LiteralOp]:

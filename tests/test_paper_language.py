@@ -145,6 +145,18 @@ def test_files_read_and_written_without_indices(backend: str, tmp_path) -> None:
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), 2 * w)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_file_read_without_indices_takes_its_rank_from_a_query(backend: str, tmp_path) -> None:
+    """`W = "w.npy"` then only `W[1, j]?`: the query is the use that gives
+    W its rank (it was a rank-0 tensor, then a rank clash)."""
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.save(tmp_path / "w.npy", w)
+    text = 'W = "w.npy"\nW[1, j]?\nW[0, 2]?'
+    out = Program(text, str(tmp_path / "prog.fuse")).compile(backend).run()
+    np.testing.assert_array_equal(np.asarray(out["Query_W"]), w[1])
+    assert np.asarray(out["Query_W_1"]) == w[0, 2]
+
+
 FAMILY = """
 Parent(Alice, Bob).
 Parent(Bob, Charlie)

@@ -231,11 +231,14 @@ def _is_bare(expr: Expr) -> bool:
 
 
 def _ranks(program: Program) -> dict[str, int]:
-    """The rank each tensor is written with where it has indices."""
+    """The rank each tensor is written with where it has indices (a query
+    too: `M = "text.txt"` then `M[0, j]?`)."""
     ranks: dict[str, int] = {}
     for statement in program.statements:
         if isinstance(statement, Equation | Source) and statement.lhs.indices:
             ranks[statement.lhs.name] = len(statement.lhs.indices)
+        if isinstance(statement, Query) and statement.indices:
+            ranks.setdefault(statement.tensor, len(statement.indices))
         if isinstance(statement, Equation | Sink):
             for node in _walk(statement.rhs):
                 if isinstance(node, TensorRef) and node.indices:

@@ -1,5 +1,8 @@
 """`runner.query("Path", x=3)`: one query, answered on demand.
 
+A position may be given by symbol too, `runner.query("Ancestor",
+x="Alice")`: a symbol of that position's domain (DESIGN.md §3b).
+
 The query becomes a query statement, `Path(3, y)?`, added to a copy of the
 program's syntax tree, so it takes exactly the way of a query written in
 the program: the semantic checks, the IR builder, and `fuse-demand`, which
@@ -25,30 +28,35 @@ from fuse.errors import FuseError
 from fuse.frontend import ast, check, print_program
 
 if TYPE_CHECKING:
+    from fuse.program import Program
     from fuse.runtime.runner import Runner
 
-_QueryKey = tuple[str, tuple[tuple[str, int], ...]]
+Binding = int | str  # a position, or a symbol of the position's domain
+_QueryKey = tuple[str, tuple[tuple[str, Binding], ...]]
 
 # id(asking runner) -> its query runners; an entry goes with its runner.
 _compiled: dict[int, dict[_QueryKey, Runner]] = {}
 
 
 def query(
-    runner: Runner, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int
+    runner: Runner, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: Binding
 ) -> np.ndarray:
     """The values of `tensor` with the indices named in `bindings` fixed to
-    those positions: an array over its other indices, in declaration order
+    those positions (or symbols): an array over its other indices, in declaration order
     (the names of its first left-hand side, as `fuse compile --emit fuse`
     shows them). `inputs` are the program's runtime inputs, as for `run`."""
     (answer,) = query_runner(runner, tensor, **bindings).run(inputs).values()
     return answer
 
 
-def query_runner(runner: Runner, tensor: str, **bindings: int) -> Runner:
+def query_runner(runner: Runner, tensor: str, **bindings: Binding) -> Runner:
     """The runner whose program is `runner`'s with this query as its only
     output (its single export is the answer; the program's own exports,
     sinks and queries are dropped), compiled on first use."""
-    positions = {name: _position(tensor, name, value) for name, value in bindings.items()}
+    positions = {
+        name: value if isinstance(value, str) else _position(tensor, name, value)
+        for name, value in bindings.items()
+    }
     compiled = _compiled.get(id(runner))
     if compiled is None:
         compiled = _compiled[id(runner)] = {}
@@ -71,11 +79,22 @@ def _position(tensor: str, name: str, value: object) -> int:
     return position
 
 
-def _query_runner(runner: Runner, tensor: str, positions: Mapping[str, int]) -> Runner:
-    """A runner for the program with this query as its only one."""
-    from fuse.runtime.runner import Runner
+def _symbol_position(program: Program, tensor: str, k: int, name: str, symbol: str) -> int:
+    """The position of `symbol` in the domain of `tensor`'s position `k`
+    (the front end's domain table, as `fuse run` prints answers with)."""
+    domains = program.ast.domains
+    domain = domains.domain(tensor, k) if domains is not None else None
+    if domain is not None and symbol in domain.symbols:
+        return domain.symbols[symbol]
+    nearest = (domain.nearest(symbol) or list(domain.symbols)[:3]) if domain else []
+    hint = f"nearest symbols: {', '.join(nearest)}" if nearest else "its domain has no symbols"
+    raise FuseError(
+        f"query of '{tensor}': index {name}={symbol!r} is not a symbol of its domain ({hint})"
+    )
 
-    program = runner.program
+
+def _declared_indices(program: Program, tensor: str) -> list[str]:
+    """`tensor`'s index names, as its declaration has them."""
     declaration = next(
         (
             op
@@ -86,15 +105,45 @@ def _query_runner(runner: Runner, tensor: str, positions: Mapping[str, int]) -> 
     )
     if declaration is None:
         raise FuseError(f"query of undefined tensor '{tensor}': the program does not mention it")
-    names = [str(n) for n in declaration.indices.data]
+    return [str(n) for n in declaration.indices.data]
+
+
+def index_symbols(program: Program, tensor: str, index: str) -> list[str]:
+    """The symbols of the domain of `tensor`'s index `index`, in position
+    order (empty where the domain has none): what a query's answer along
+    that index is about."""
+    names = _declared_indices(program, tensor)
+    if index not in names:
+        raise FuseError(
+            f"'{tensor}' has no index '{index}' (its indices: {', '.join(names) or 'none'})"
+        )
+    domains = program.ast.domains
+    if domains is None:
+        return []
+    symbols = domains.domain(tensor, names.index(index)).symbols
+    return sorted(symbols, key=symbols.__getitem__)
+
+
+def _query_runner(runner: Runner, tensor: str, positions: Mapping[str, Binding]) -> Runner:
+    """A runner for the program with this query as its only one."""
+    from fuse.runtime.runner import Runner
+
+    program = runner.program
+    names = _declared_indices(program, tensor)
     unknown = sorted(set(positions) - set(names))
     if unknown:
         raise FuseError(
             f"query of '{tensor}': it has no index '{unknown[0]}' "
             f"(its indices: {', '.join(names) or 'none'})"
         )
+    resolved = {
+        n: _symbol_position(program, tensor, names.index(n), n, value)
+        if isinstance(value, str)
+        else value
+        for n, value in positions.items()
+    }
     indices = tuple(
-        ast.IndexConst(positions[n]) if n in positions else ast.IndexVar(n) for n in names
+        ast.IndexConst(resolved[n]) if n in resolved else ast.IndexVar(n) for n in names
     )
     # The program's own queries, exports and sinks are left out: they would
     # be answered, returned and written too.

@@ -422,13 +422,22 @@ class Runner:
         )
 
     def query(
-        self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int
+        self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int | str
     ) -> np.ndarray:
-        """`tensor` with the named indices fixed (`runner.query("Path", x=3)`),
+        """`tensor` with the named indices fixed (`runner.query("Path", x=3)`,
+        or by symbol: `runner.query("Ancestor", x="Alice")`),
         computed on demand: only what the query reaches (`fuse-demand`)."""
         from fuse.runtime.query import query
 
         return query(self, tensor, inputs, **bindings)
+
+    def symbols(self, tensor: str, index: str) -> list[str]:
+        """The names of the positions along `tensor`'s index `index` (its
+        domain's symbols, from facts), so that a query's answer can be read
+        by name: `dict(zip(runner.symbols("Ancestor", "y"), answer))`."""
+        from fuse.runtime.query import index_symbols
+
+        return index_symbols(self.program, tensor, index)
 
     @property
     def fx_module(self) -> Any:

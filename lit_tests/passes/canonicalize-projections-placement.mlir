@@ -129,8 +129,8 @@ builtin.module {
 // CHECK-NEXT:    %[[B:.*]] = fuse.load @B[i]
 // CHECK-NEXT:    %[[ADD:.*]] = fuse.arith add %[[S]], %[[B]]
 // CHECK-NEXT:    %[[MUL:.*]] = fuse.arith mul %{{.*}}, %[[ADD]]
-// CHECK-NEXT:    %[[A2:.*]] = fuse.load @A[i, j]
-// CHECK-NEXT:    %[[S2:.*]] = fuse.project sum [j] %[[A2]]
+// CHECK-NEXT:    %[[A2:.*]] = fuse.load @A[i, j_1]
+// CHECK-NEXT:    %[[S2:.*]] = fuse.project sum [j_1] %[[A2]]
 // CHECK-NEXT:    fuse.arith add %[[MUL]], %[[S2]] : !fuse.expr<i>, !fuse.expr<i>
 
 // max= does not distribute over +: the difference is maximized as a whole.
@@ -139,10 +139,13 @@ builtin.module {
 // CHECK-NEXT:    %[[MX:.*]] = fuse.project max [j] %[[SUB]] : !fuse.expr<i, j>
 // CHECK-NEXT:    fuse.yield %[[MX]] : !fuse.expr<i>
 
-// A sum of products: j is summed in each term apart.
+// A sum of products: j is summed in each term apart, and is local to its
+// term (j_1 in the second), so it may have a size of its own there.
 // CHECK-LABEL: fuse.rule @Y[i] sum {
 // CHECK:         %[[L:.*]] = fuse.arith mul
 // CHECK-NEXT:    %[[SL:.*]] = fuse.project sum [j] %[[L]]
-// CHECK:         %[[R:.*]] = fuse.arith mul
-// CHECK-NEXT:    %[[SR:.*]] = fuse.project sum [j] %[[R]]
+// CHECK:         fuse.load @X[i, j_1]
+// CHECK-NEXT:    fuse.load @D[j_1]
+// CHECK-NEXT:    %[[R:.*]] = fuse.arith mul
+// CHECK-NEXT:    %[[SR:.*]] = fuse.project sum [j_1] %[[R]]
 // CHECK-NEXT:    fuse.arith add %[[SL]], %[[SR]] : !fuse.expr<i>, !fuse.expr<i>

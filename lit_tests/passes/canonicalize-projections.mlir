@@ -104,13 +104,15 @@ builtin.module {
 // CHECK-NOT:   fuse.rule @T
 
 // max= rules merge with max; reduce_max is already an explicit projection.
+// Each equation's j is its own (j_1 in the second), so its size may differ.
 // CHECK-LABEL: fuse.rule @M[i] max {
 // CHECK:         %[[L:.*]] = fuse.project max [j]
-// CHECK:         %[[R:.*]] = fuse.project max [j]
+// CHECK:         %[[R:.*]] = fuse.project max [j_1]
 // CHECK-NEXT:    fuse.arith max %[[L]], %[[R]]
 // CHECK-NOT:   fuse.rule @M
 
-// reduce_mean projects its own argument; the other term gets the rule's sum.
+// reduce_mean projects its own argument; the other term gets the rule's sum,
+// over a j of its own.
 // CHECK-LABEL: fuse.rule @N[i] sum {
 // CHECK:         fuse.project mean [j]
-// CHECK:         fuse.project sum [j]
+// CHECK:         fuse.project sum [j_1]
