@@ -66,8 +66,9 @@ def _operand(expr: Expr, loosest: int) -> str:
 
 
 def _number(value: int | float) -> str:
-    """Digits that read back as the same value (`1e999` is the only
-    spelling of infinity the lexer has)."""
+    """Digits that read back as the same value. Infinity, possible only in
+    a hand-built tree, prints as `1e999`, which the lexer rejects as out of
+    fp32's range."""
     if isinstance(value, float) and math.isinf(value):
         return "1e999"
     return repr(value)

@@ -68,7 +68,7 @@ from fuse.frontend.builtins import (
     Builtin,
     BuiltinKind,
 )
-from fuse.frontend.parser import sort_diagnostics
+from fuse.frontend.parser import MAX_EXPRESSION_DEPTH, expression_depth, sort_diagnostics
 
 # Keywords whose value names indices of the call, not a number or a mode.
 _INDEX_KEYWORDS = ("axis", "pos")
@@ -299,7 +299,23 @@ class _Checker:
                     index.span,
                 )
 
+    def _depth(self, rhs: Expr, span: Span) -> bool:
+        """Bounds how deeply an expression nests: a chain `A + A + ... + A`
+        nests one level per term, and the IR builder and passes walk
+        expressions recursively, so a deeper tree is refused here, with a
+        location, instead of exhausting Python's stack later."""
+        if expression_depth(rhs) <= MAX_EXPRESSION_DEPTH:
+            return True
+        self._error(
+            f"expression nested too deeply: at most {MAX_EXPRESSION_DEPTH} levels of "
+            "operators, parentheses and calls (split it into several equations)",
+            span,
+        )
+        return False
+
     def _sink(self, sink: Sink) -> None:
+        if not self._depth(sink.rhs, sink.span):
+            return
         refs, calls = _refs_and_calls(sink.rhs)
         for ref in refs:
             self._rank(ref.name, len(ref.indices), ref.span)
@@ -313,6 +329,8 @@ class _Checker:
         self._projection(equation)
         if isinstance(equation.rhs, String):
             self._error(f"source '{lhs.name}' must use '=', not '{equation.op}'", equation.span)
+            return
+        if not self._depth(equation.rhs, equation.lhs.span):
             return
         refs, calls = _refs_and_calls(equation.rhs)
         self._reads.setdefault(lhs.name, set()).update(ref.name for ref in refs)
