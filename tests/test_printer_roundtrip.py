@@ -4,10 +4,13 @@ the canonical spelling and of the AST dump."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fuse.errors import FuseError
 from fuse.frontend import dump_ast, parse, print_program
 from fuse.frontend.ast import (
     BinaryOp,
@@ -248,3 +251,17 @@ def test_a_generated_long_sum_prints_and_dumps(terms: int) -> None:
     program = parse(text)
     assert print_program(program) == text
     assert dump_ast(program).count("TensorRef name='B'") == terms
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, -0.0, -2, 1e300, 10**400])
+def test_a_number_no_literal_spells_is_refused(value: float) -> None:
+    # `1e999` (infinity) and `nan` would not read back as the same tree: the
+    # lexer rejects the first and reads the second as a tensor name.
+    with pytest.raises(ValueError, match="no Fuse literal spells"):
+        print_expr(Number(value))
+
+
+@pytest.mark.parametrize("text", ["Y = 1e999\n", "Y = 3.5e38\n"])
+def test_the_parser_refuses_what_the_printer_refuses(text: str) -> None:
+    with pytest.raises(FuseError, match="out of range"):
+        parse(text)
