@@ -362,6 +362,11 @@ class BodyEmitter:
             raise self.error("rope needs a position and a feature index")
         position = self.index_keyword(op, "pos", x.names[0])
         feature = self.index_keyword(op, "axis", x.names[-1])
+        if position == feature:  # a default (first / last index) met the other keyword
+            raise self.error(
+                f"rope's position and feature axis are both '{feature}': give pos= and axis= "
+                "different indices (the defaults are the first and the last index)"
+            )
         positions = self.static_size(position, "rope")
         features = self.static_size(feature, "rope")
         if features % 2:

@@ -116,25 +116,36 @@ def _fits_int64(value: int | float) -> bool:
     return not isinstance(value, int) or -(2**63) <= value < 2**63
 
 
-def _is_count(expr: Expr) -> bool:
-    return isinstance(expr, Number) and isinstance(expr.value, int) and expr.value >= 1
+def _signed_number(expr: Expr) -> int | float | None:
+    """The value of a number literal, negated ones (`-1`) included."""
+    if isinstance(expr, Negate):
+        value = _signed_number(expr.operand)
+        return None if value is None else -value
+    return expr.value if isinstance(expr, Number) else None
 
 
-def _is_positive(expr: Expr) -> bool:
-    return isinstance(expr, Number) and expr.value > 0
+def _is_count(value: int | float) -> bool:
+    return isinstance(value, int) and value >= 1
 
 
 # Keywords whose literal has a narrower domain than "a number": `topk(x, k=0)`
-# crashed the torch and jax backends, and `rope(..., base=0)` gave NaNs.
-_KEYWORD_DOMAINS: dict[tuple[str, str], tuple[Callable[[Expr], bool], str]] = {
+# crashed the torch and jax backends, `rope(..., base=0)` gave NaNs, and a
+# negative `eps=` takes the square root of a negative variance.
+_KEYWORD_DOMAINS: dict[tuple[str, str], tuple[Callable[[int | float], bool], str]] = {
     ("topk", "k"): (_is_count, "a positive integer"),
-    ("rope", "base"): (_is_positive, "a positive number"),
+    ("rope", "base"): (lambda value: value > 0, "a positive number"),
+    ("lnorm", "eps"): (lambda value: value >= 0, "a non-negative number"),
+    ("layernorm", "eps"): (lambda value: value >= 0, "a non-negative number"),
 }
 
 
-def _in_domain(func: str, keyword: Keyword) -> bool:
+def _out_of_domain(func: str, keyword: Keyword) -> str | None:
+    """What keyword's value should be, if it is a number outside its domain."""
     domain = _KEYWORD_DOMAINS.get((func, keyword.name))
-    return domain is None or domain[0](keyword.value)
+    value = _signed_number(keyword.value)
+    if domain is None or value is None or domain[0](value):
+        return None
+    return domain[1]
 
 
 def _is_literal(expr: Expr) -> bool:
@@ -426,6 +437,20 @@ class _Checker:
         for name in _INDEX_KEYWORDS:
             if name in keywords:
                 self._index_keyword(call, builtin, keywords[name], lhs, known)
+        self._distinct_index_roles(call, keywords)
+
+    def _distinct_index_roles(self, call: Call, keywords: dict[str, Keyword]) -> None:
+        """`rope(x, pos=j, axis=j)`: one index cannot be both the position
+        and the feature axis (the rotation would pair positions as features)."""
+        if "pos" not in keywords or "axis" not in keywords:
+            return
+        position, axis = (_index_name(keywords[n].value) for n in ("pos", "axis"))
+        if position is not None and position == axis:
+            self._error(
+                f"index '{axis}' is both 'pos=' and 'axis=' of '{call.func}': the position "
+                "and the feature axis are different indices",
+                keywords["axis"].value.span,
+            )
 
     def _arity(self, call: Call, builtin: Builtin) -> None:
         count = len(call.args)
@@ -469,10 +494,10 @@ class _Checker:
                     "argument fits in 64 bits",
                     keyword.value.span,
                 )
-            elif not _in_domain(call.func, keyword):
-                domain = _KEYWORD_DOMAINS[call.func, keyword.name][1]
+            elif (domain := _out_of_domain(call.func, keyword)) is not None:
                 self._error(
-                    f"keyword '{keyword.name}' of '{call.func}' takes {domain}",
+                    f"keyword '{keyword.name}' of '{call.func}' takes {domain}, "
+                    f"got {_signed_number(keyword.value)}",
                     keyword.value.span,
                 )
             else:
@@ -526,6 +551,13 @@ class _Checker:
                 spelling += f" or {keyword.name}=(j, k)"
             self._error(
                 f"'{keyword.name}=' of '{call.func}' must name an index: {spelling}",
+                keyword.value.span,
+            )
+            return
+        repeated = next((name for n, name in enumerate(names) if name in names[:n]), None)
+        if repeated is not None:
+            self._error(
+                f"'{keyword.name}=' of '{call.func}' names index '{repeated}' twice",
                 keyword.value.span,
             )
             return
