@@ -228,6 +228,8 @@ class IOContext:
             if isinstance(parsed, Records):
                 return self._records(shown, parsed, dims, name)
             array = parsed
+        if array.dtype.kind == "f" and array.dtype.itemsize > 4:  # a float64 .npy/.npz
+            formats.check_fp32_range(shown, array)
         return _fit_rank(shown, array, dims, name)
 
     def _parse(self, target: Path, ext: str, parse: Callable[[str, str], object]) -> object:
@@ -647,7 +649,7 @@ def _tensor(
     array = np.zeros(shape, dtype=np.float32)
     if positions:
         at = tuple(np.array(positions, dtype=np.int64).reshape(len(positions), -1).T)
-        array[at] = 1.0 if values is None else np.array(values, dtype=np.float32)
+        array[at] = 1.0 if values is None else formats.fp32_array(shown, values)
     return array
 
 
