@@ -273,6 +273,22 @@ class _Checker:
                 lhs.span,
             )
 
+    def _distinct_lhs_indices(self, lhs: Lhs) -> None:
+        """`R(x, x) <- N(x)` would mean the diagonal, which the lowering does
+        not place: it broadcast `N` over a second index instead, a silently
+        wrong relation. Refused until diagonals are supported."""
+        seen: set[str] = set()
+        for index in lhs.indices:
+            if isinstance(index, IndexVar) and index.name in seen:
+                self._error(
+                    f"index '{index.name}' appears twice on the left-hand side of "
+                    f"'{lhs.name}': writing onto a diagonal is not supported (use two "
+                    "indices and a relation that equates them)",
+                    index.span,
+                )
+            elif isinstance(index, IndexVar):
+                seen.add(index.name)
+
     def _undefined(self, program: Program) -> None:
         """Exports and sinks of tensors that nothing defines or reads, and
         queries of tensors that nothing defines."""
@@ -337,6 +353,7 @@ class _Checker:
     def _equation(self, equation: Equation) -> None:
         lhs = equation.lhs
         self._define(lhs)
+        self._distinct_lhs_indices(lhs)
         self._projection(equation)
         if isinstance(equation.rhs, String):
             self._error(f"source '{lhs.name}' must use '=', not '{equation.op}'", equation.span)
