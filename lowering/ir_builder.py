@@ -184,9 +184,11 @@ class _RuleBodyBuilder:
 
     def build(self, expr: ast.Expr) -> SSAValue:
         match expr:
-            case ast.TensorRef(name=name, indices=indices):
+            case ast.TensorRef(name=name, indices=indices, span=span):
                 positions = [p.name if isinstance(p, ast.IndexVar) else p.value for p in indices]
-                return self.insert(LoadOp(name, positions))
+                load = LoadOp(name, positions)
+                load.location = _location(span)  # shape errors point at the access
+                return self.insert(load)
             case ast.Number(value=value):
                 return self.insert(LiteralOp(FloatAttr(float(value), f32), expr_type(())))
             case ast.BinaryOp(op=op, lhs=lhs, rhs=rhs):
@@ -365,7 +367,9 @@ class _RuleBodyBuilder:
             )
         tensor_type = TensorType(f32, array.shape)
         dense = DenseIntOrFPElementsAttr.from_list(tensor_type, array.ravel().tolist())
-        return self.insert(LiteralOp(dense, expr_type(names[: array.ndim])))
+        literal = LiteralOp(dense, expr_type(names[: array.ndim]))
+        literal.location = _location(call.span)
+        return self.insert(literal)
 
     def keyword_attribute(self, value: ast.Expr) -> Attribute:
         match value:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     ArrayAttr,
     DictionaryAttr,
     ModuleOp,
@@ -236,10 +237,11 @@ class _Stratifier:
                 "fuse-canonicalize-projections before fuse-stratify"
             )
         value = emitter.lower(yielded_value(rule.body))
+        _require_dimension_sizes(emitter, rule, names, value)
         onehots: list[Indexed] = []
         for position, name in zip(rule.indices.data, names, strict=True):
             if isinstance(position, int):
-                size = emitter.static_size(name, "an integer left-hand-side index")
+                size = emitter.size(name)
                 onehot = IndexFnOp("onehot", TensorType(f32, [size]), position)
                 onehots.append(Indexed(emitter.emit(onehot), (name,)))
         if onehots:
@@ -289,6 +291,28 @@ class _Stratifier:
             dims = ArrayAttr([StringAttr(n) for n in names_of(root)])
             attrs.append(DictionaryAttr({"fuse.sink": sink.path, "fuse.dims": dims}))
         return results, attrs
+
+
+def _require_dimension_sizes(
+    emitter: BodyEmitter, rule: RuleOp, names: tuple[str, ...], value: Indexed
+) -> None:
+    """The sizes a rule's placement needs: along a dimension where it writes
+    at an integer position (`Y[i, 0] = ...`) or that its value does not
+    vary over (broadcast). Reported as the tensor's dimension, since the
+    declared name may be one the IR builder made up (`d1`)."""
+    for n, (position, name) in enumerate(zip(rule.indices.data, names, strict=True)):
+        if emitter.size(name) != DYNAMIC_INDEX:
+            continue
+        if isinstance(position, int):
+            how = f"writes at position {position} along it"
+        elif name not in value.names:
+            how = "repeats its value along it"
+        else:
+            continue
+        raise emitter.error(
+            f"dimension {n + 1} of '{rule.tensor_name}' has no known size: the equation "
+            f"{how}, and no input, source or other equation gives its size"
+        )
 
 
 def _ssa_name(tensor: str) -> str | None:

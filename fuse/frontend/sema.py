@@ -148,6 +148,17 @@ def _out_of_domain(func: str, keyword: Keyword) -> str | None:
     return domain[1]
 
 
+def _index_vars_of(exprs: list[Expr]) -> set[str]:
+    """The index names the tensor accesses in `exprs` use."""
+    return {
+        index.name
+        for expr in exprs
+        for ref in _refs_and_calls(expr)[0]
+        for index in ref.indices
+        if isinstance(index, IndexVar)
+    }
+
+
 def _is_literal(expr: Expr) -> bool:
     """Whether `expr` can be a keyword value: the IR keeps it as an attribute."""
     if isinstance(expr, Number | String) or _bare_name(expr) is not None:
@@ -208,6 +219,11 @@ def _refs_and_calls(expr: Expr) -> tuple[list[TensorRef], list[Call]]:
         elif isinstance(node, Call):
             calls.append(node)
     return refs, calls
+
+
+def tensor_accesses(expr: Expr) -> list[TensorRef]:
+    """The tensor accesses of `expr`, left to right."""
+    return _refs_and_calls(expr)[0]
 
 
 @dataclass(frozen=True)
@@ -575,6 +591,13 @@ class _Checker:
         if repeated is not None:
             self._error(
                 f"'{keyword.name}=' of '{call.func}' names index '{repeated}' twice",
+                keyword.value.span,
+            )
+            return
+        if call.func == "concat" and names[0] not in _index_vars_of(call.args):
+            self._error(
+                f"'axis=' of 'concat' names index '{names[0]}', which none of its arguments "
+                "varies over: there is nothing to join along it",
                 keyword.value.span,
             )
             return

@@ -1,0 +1,130 @@
+"""Errors found after the front end (shape inference, the passes, loading
+sources, binding inputs, running) are located like the front end's
+(docs/diagnostics.md): `file:line:col: error: ...`, the source line, and a
+caret under the offending token, with names as the program writes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fuse import ExecutionConfig, FuseError, Program
+
+BACKENDS = ["numpy", "torch", "jax"]
+
+
+def run_error(
+    text: str,
+    inputs: dict[str, np.ndarray],
+    backend: str = "numpy",
+    base_dir: Path | None = None,
+    config: ExecutionConfig | None = None,
+) -> tuple[str, str, str]:
+    """(first line, source line, caret line) of the one diagnostic a run gives."""
+    program = Program(text, "p.fuse", base_dir=base_dir)
+    with pytest.raises(FuseError) as info:
+        program.compile(backend=backend, config=config).run(inputs)
+    (diagnostic,) = info.value.diagnostics
+    first, source, caret = diagnostic.render().splitlines()
+    return first, source, caret
+
+
+def test_a_shape_conflict_points_at_the_access_that_disagrees() -> None:
+    first, source, caret = run_error(
+        "Y[i] = A[i, j] B[j]\nexport Y\n", {"A": np.ones((2, 3)), "B": np.ones(4)}
+    )
+    assert first == "p.fuse:1:16: error: index 'j' has size 3 in 'A' but size 4 in 'B'"
+    assert source == "Y[i] = A[i, j] B[j]"
+    assert caret == " " * 15 + "^"
+
+
+def test_a_shape_conflict_names_the_programs_own_index() -> None:
+    # Canonicalization renames the summed `y` (to `y_1`): the message does not.
+    first, _, _ = run_error(
+        "P(x, y) <- E(x, y)\nP(x, z) <- P(x, y) E(y, z)\nexport P\n", {"E": np.ones((2, 4))}
+    )
+    assert first == "p.fuse:2:20: error: index 'y' has size 4 in 'P' but size 2 in 'E'"
+
+
+def test_a_shape_conflict_in_a_later_equation_of_a_tensor_is_shown_there() -> None:
+    # A tensor's equations are merged into its first one: the conflict is
+    # still reported at the second equation, which causes it.
+    first, source, _ = run_error(
+        "Y[i] = X[i, j]\nY[i] += X[j, i]\nexport Y\n", {"X": np.ones((2, 4))}
+    )
+    assert first == "p.fuse:2:9: error: index 'i' has size 2 in 'Y' but size 4 in 'X'"
+    assert source == "Y[i] += X[j, i]"
+
+
+def test_a_const_literal_conflict_points_at_the_access() -> None:
+    first, _, _ = run_error(
+        "C[i] = const([1, 2, 3])\nY[i] = C[i] + A[i]\nexport Y\n", {"A": np.ones(4)}
+    )
+    assert first == "p.fuse:2:15: error: index 'i' has size 3 in 'C' but size 4 in 'A'"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Y[0] = 1", "dimension 1 of 'Y' has no known size: the equation writes at position 0"),
+        ("Y[i, 0] = A[i]", "dimension 2 of 'Y' has no known size: the equation writes at position"),
+        ("Y[i, j] = A[i]", "dimension 2 of 'Y' has no known size: the equation repeats its value"),
+    ],
+)
+def test_an_unknown_dimension_size_names_the_dimension_not_an_internal_index(
+    text: str, message: str
+) -> None:
+    first, _, _ = run_error(text + "\nexport Y\n", {"A": np.ones(2)} if "A" in text else {})
+    assert first.startswith(f"p.fuse:1:1: error: {message}")
+    assert "'d0'" not in first and "'d1'" not in first
+
+
+def test_concat_along_an_index_no_argument_has_is_a_located_error() -> None:
+    with pytest.raises(FuseError) as info:
+        Program("Y[i, k] = concat(X[i, j], X[i, j], axis=k)\nexport Y\n", "p.fuse")
+    assert info.value.render().startswith(
+        "p.fuse:1:41: error: 'axis=' of 'concat' names index 'k', which none of its arguments"
+    )
+
+
+def test_an_input_of_the_wrong_rank_points_at_its_first_access() -> None:
+    first, _, caret = run_error(
+        "Y[i] = X[i] + A[i, j]\nexport Y\n", {"A": np.ones(3), "X": np.ones(3)}
+    )
+    assert first == (
+        "p.fuse:1:15: error: input 'A' has rank 1 (shape (3,)), but the program uses it with rank 2"
+    )
+    assert caret == " " * 14 + "^~~~~~~"
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.ones((2, 2, 2)), "w.npy: holds an array of shape [2, 2, 2], but tensor W has 2"),
+        (np.array([[1e39, 2.0]]), "w.npy: holds the finite value 1e+39, beyond the float32"),
+        (None, "w.npy: no such file"),
+    ],
+)
+def test_a_problem_with_a_source_file_points_at_its_statement(
+    tmp_path: Path, array: np.ndarray | None, message: str
+) -> None:
+    if array is not None:
+        np.save(tmp_path / "w.npy", array)
+    text = 'Y[i] = W[i, j]\nW[i, j] = "w.npy"\nexport Y\n'
+    first, source, _ = run_error(text, {}, base_dir=tmp_path)
+    assert first.startswith(f"p.fuse:2:1: error: {tmp_path / message}")
+    assert source == 'W[i, j] = "w.npy"'
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_diverging_recursion_points_at_the_recursive_equation(backend: str) -> None:
+    first, source, _ = run_error(
+        "R[i, j] = X[i, j]\nR[i, j] += R[i, k] X[k, j] * 2\nexport R\n",
+        {"X": np.ones((2, 2), np.float32)},
+        backend,
+        config=ExecutionConfig(max_iters=5),
+    )
+    assert first.startswith("p.fuse:2:1: error: fixpoint over R did not converge in 5 iterations")
+    assert source == "R[i, j] += R[i, k] X[k, j] * 2"
