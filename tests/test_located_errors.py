@@ -5,12 +5,15 @@ caret under the offending token, with names as the program writes them."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fuse import ExecutionConfig, FuseError, Program
+from fuse.opt import main as fuse_opt
 
 BACKENDS = ["numpy", "torch", "jax"]
 
@@ -128,3 +131,60 @@ def test_a_diverging_recursion_points_at_the_recursive_equation(backend: str) ->
     )
     assert first.startswith("p.fuse:2:1: error: fixpoint over R did not converge in 5 iterations")
     assert source == "R[i, j] += R[i, k] X[k, j] * 2"
+
+
+def test_a_pass_error_is_located_at_its_equation() -> None:
+    first, source, _ = run_error(
+        "Y[i] = A[i]\nX[i] = relu(A[i] + X[j] M[j, i])\nexport X, Y\n",
+        {"A": np.ones(4, np.float32), "M": np.full((4, 4), 0.1, np.float32)},
+        config=ExecutionConfig(fixpoint_strategy="semi_naive"),
+    )
+    assert first.startswith("p.fuse:2:1: error: fuse-semi-naive: the fixpoint of X cannot be")
+    assert source == "X[i] = relu(A[i] + X[j] M[j, i])"
+
+
+# --- fuse-opt: IR with locations ------------------------------------------------
+
+MIXED_MAX = """fuse.program {
+  fuse.tensor @A[i, j] input : tensor<?x?xf32>
+  fuse.tensor @M[i] : tensor<?xf32>
+  fuse.rule @M[i] max {
+    %0 = fuse.load @A[i, j] : !fuse.expr<i, j>
+    fuse.yield %0 : !fuse.expr<i, j>
+  } loc("m.fuse":1:1)
+  fuse.rule @M[i] sum {
+    %0 = fuse.load @A[i, j] : !fuse.expr<i, j>
+    fuse.yield %0 : !fuse.expr<i, j>
+  } loc("m.fuse":2:1)
+}
+"""
+
+
+def fuse_opt_stderr(tmp_path: Path, text: str, *arguments: str) -> str:
+    path = tmp_path / "in.mlir"
+    path.write_text(text)
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        assert fuse_opt([str(path), *arguments]) == 1
+    return stderr.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("text", "pipeline", "expected"),
+    [
+        (MIXED_MAX, "fuse-canonicalize-projections", "m.fuse:2:1: error: tensor @M mixes max="),
+    ],
+)
+def test_fuse_opt_locates_a_pass_error_where_the_ir_has_a_location(
+    tmp_path: Path, text: str, pipeline: str, expected: str
+) -> None:
+    assert fuse_opt_stderr(tmp_path, text, "-p", pipeline).startswith(expected)
+
+
+def test_fuse_opt_parse_errors_use_the_one_format(tmp_path: Path) -> None:
+    text = "fuse.program {\n  fuse.tensor @A[i, j] input : tensor<?x?xf32\n}\n"
+    assert fuse_opt_stderr(tmp_path, text).splitlines() == [
+        f"{tmp_path / 'in.mlir'}:3:1: error: Expected '>' after builtin parameter list",
+        "}",
+        "^",
+    ]
