@@ -377,7 +377,9 @@ class _RuleBodyBuilder:
                 return StringAttr(text)
             case ast.TensorRef(name=name, indices=()):
                 return StringAttr(name)
-            case ast.Number(value=number) if isinstance(number, int):
+            # A count (`k=`, checked to fit) is an integer; a number such as
+            # `sig`'s T is a float even when written as a 20-digit integer.
+            case ast.Number(value=number) if isinstance(number, int) and -(2**63) <= number < 2**63:
                 return IntegerAttr(number, 64)
             case ast.Number(value=number):
                 return FloatAttr(float(number), f32)

@@ -66,6 +66,7 @@ from fuse.dialects.fuse import (
 
 from .dataflow_emitter import BodyEmitter, Indexed
 from .expr_tree import names_of, yielded_value
+from .infer_shapes import location_prefix
 
 
 def dependency_graph(program: ProgramOp) -> dict[str, list[str]]:
@@ -251,6 +252,19 @@ class _Stratifier:
 
     def emit_fixpoint(self, block: Block, component: list[str]) -> None:
         types = [self.declarations[n].tensor_type for n in component]
+        inputs_known = all(
+            d.tensor_type.has_static_shape()
+            for name, d in self.declarations.items()
+            if name not in self.rules
+        )  # else an input not given yet may be what is missing (a runner reports it)
+        for name, tensor_type in zip(component, types, strict=True):
+            unknown = [n for n, size in enumerate(tensor_type.get_shape()) if size == DYNAMIC_INDEX]
+            if unknown and inputs_known:  # `A[x, z] = A[x, y] P[y, z]`: only A could give |x|
+                raise DiagnosticException(
+                    f"{location_prefix(self.rules[name][0])}dimension {unknown[0] + 1} of "
+                    f"@{name} has no known size: only its own recursion uses it, and no "
+                    "input, source or other equation gives it"
+                )
         body = Block(arg_types=types)
         current = dict(zip(component, body.args, strict=True))
         for name, arg in current.items():
@@ -310,7 +324,7 @@ def _require_dimension_sizes(
         else:
             continue
         raise emitter.error(
-            f"dimension {n + 1} of '{rule.tensor_name}' has no known size: the equation "
+            f"dimension {n + 1} of @{rule.tensor_name} has no known size: the equation "
             f"{how}, and no input, source or other equation gives its size"
         )
 

@@ -268,3 +268,12 @@ def test_lnorm_eps_zero_is_allowed(backend: str) -> None:
     x = np.arange(8, dtype=np.float32).reshape(2, 4)
     out = run("Y[p, d.] = lnorm(X[p, d], eps=0)\nexport Y\n", backend, X=x)
     np.testing.assert_allclose(out["Y"], lnorm_reference(x.astype(np.float64), 0.0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_temperature_written_as_a_huge_integer_is_a_number(backend: str) -> None:
+    # Found by the program mutation fuzzer: T=99999999999999999999 (beyond
+    # 64 bits) raised xDSL's VerifyException building an integer attribute.
+    x = np.array([1e21, -1e21, 1.0, 0.0], np.float32)
+    out = run("Y[i] = sig(X[i], T=99999999999999999999)\nexport Y\n", backend, X=x)
+    np.testing.assert_allclose(out["Y"], sig_reference(x.astype(np.float64), 1e20), rtol=1e-5)

@@ -188,3 +188,17 @@ def test_fuse_opt_parse_errors_use_the_one_format(tmp_path: Path) -> None:
         "}",
         "^",
     ]
+
+
+def test_a_missing_input_points_at_its_first_access() -> None:
+    first, _, caret = run_error("Y[i] = log log(X[i])\nexport Y\n", {"X": np.ones(2)})
+    # Found by the program mutation fuzzer: `log log(x)` reads a tensor `log`.
+    assert first == "p.fuse:1:8: error: missing runtime input 'log': pass it in run(inputs=...)"
+    assert caret == " " * 7 + "^~~"
+
+
+def test_a_size_only_a_recursion_could_give_is_a_located_error() -> None:
+    # Found by the program mutation fuzzer: the backend said "needs static
+    # shapes; argument #0 of fuse.fixpoint has type tensor<?x3xf32>".
+    first, _, _ = run_error("A[x, z] = A[x, y] P[y, z]\nexport A\n", {"P": np.ones((3, 3))})
+    assert first.startswith("p.fuse:1:1: error: dimension 1 of 'A' has no known size")

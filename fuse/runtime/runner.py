@@ -150,7 +150,7 @@ class Runner:
             elif missing_ok:
                 continue
             else:
-                raise _missing_input(declaration.name)
+                raise self._missing_input(declaration.name)
             if array.ndim != declaration.rank:
                 message = (
                     f"input '{declaration.name}' has rank {array.ndim} "
@@ -174,7 +174,7 @@ class Runner:
                     and declaration.name not in overridden
                     and declaration.name not in self.weights.supplied
                 ):
-                    raise _missing_input(declaration.name)
+                    raise self._missing_input(declaration.name)
         return self._stored_values(overridden)
 
     def _stored_values(self, overridden: Collection[str]) -> dict[str, np.ndarray]:
@@ -294,7 +294,7 @@ class Runner:
     def _specialize(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
         module, explanation, domains = self.specialized_module(shapes)
         arguments, outputs = main_signature(module)
-        _require_arguments(arguments, shapes)
+        self._require_arguments(arguments, shapes)
         self._check_memory(module)
         with _out_of_memory_as_error(self.backend_name, "compiling the program"):
             executable = self.backend.compile(module, self.config)
@@ -338,7 +338,7 @@ class Runner:
         bound = self.bind_inputs(inputs, missing_ok=self.answers_queries)
         plan = self.plan_for(bound)
         if self.answers_queries:  # otherwise bind_inputs has required every input
-            _require_arguments(plan.arguments, bound)
+            self._require_arguments(plan.arguments, bound)
         if self.config.validate_device_transfers:
             _check_device_transfers(inputs or {}, plan.executable)
         start = time.perf_counter()
@@ -375,6 +375,19 @@ class Runner:
             if any(ref.name in tensors for ref in tensor_accesses(equation.rhs)):
                 return equation.lhs.span
         return equations[0].lhs.span if equations else None
+
+    def _missing_input(self, name: str) -> FuseError:
+        """Located at the input's first access: a mistyped name shows there."""
+        span = next((d.span for d in self.declarations if d.name == name), None)
+        message = f"missing runtime input '{name}': pass it in run(inputs=...)"
+        return FuseError([self.program.source.diagnostic(message, span)])
+
+    def _require_arguments(self, arguments: Collection[str], given: Collection[str]) -> None:
+        """`@main`'s arguments must all be given (inputs left out of binding
+        are fine only where the plan does not take them)."""
+        for name in arguments:
+            if name not in given:
+                raise self._missing_input(name)
 
     @property
     def xla_callable(self) -> Any:
@@ -448,18 +461,6 @@ def _out_of_memory_as_error(backend: str, step: str) -> Iterator[None]:
             f"the {backend} backend ran out of memory {step}: {error}; lower "
             "ExecutionConfig.max_memory so such plans are refused before they run"
         ) from None
-
-
-def _missing_input(name: str) -> FuseError:
-    return FuseError(f"missing runtime input '{name}': pass it in run(inputs=...)")
-
-
-def _require_arguments(arguments: Collection[str], given: Collection[str]) -> None:
-    """`@main`'s arguments must all be given (inputs left out of binding
-    are fine only where the plan does not take them)."""
-    for name in arguments:
-        if name not in given:
-            raise _missing_input(name)
 
 
 def _dim_keys(tensor: str, rank: int) -> tuple[str, ...]:
