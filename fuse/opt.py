@@ -386,7 +386,13 @@ def _parse_diagnostic(error: ParseError) -> Diagnostic:
     line = text[start : end if end >= 0 else len(text)]
     width = max(1, min(error.span.len, len(line) - where.col + 1))
     span = Span(where.file, where.line, where.col, where.line, where.col + width)
-    return Diagnostic(error.msg, span, line)
+    message = error.msg.strip()
+    if not message or message.startswith("in "):  # xDSL gave only the context
+        what = (
+            "unexpected end of file" if error.span.start >= len(text.rstrip()) else "syntax error"
+        )
+        message = f"{what} {message}".strip()
+    return Diagnostic(message, span, line)
 
 
 def _print_diagnostic(error: DiagnosticException) -> None:

@@ -202,3 +202,10 @@ def test_a_size_only_a_recursion_could_give_is_a_located_error() -> None:
     # shapes; argument #0 of fuse.fixpoint has type tensor<?x3xf32>".
     first, _, _ = run_error("A[x, z] = A[x, y] P[y, z]\nexport A\n", {"P": np.ones((3, 3))})
     assert first.startswith("p.fuse:1:1: error: dimension 1 of 'A' has no known size")
+
+
+def test_fuse_opt_names_an_unclosed_block_at_the_end_of_the_file(tmp_path: Path) -> None:
+    # Found by the IR mutation fuzzer: xDSL's message was " in block definition".
+    text = "func.func @a() -> tensor<2xf32> {\n  func.return\n"
+    first = fuse_opt_stderr(tmp_path, text).splitlines()[0]
+    assert first.endswith(": error: unexpected end of file in block definition")
