@@ -234,7 +234,7 @@ class BodyEmitter:
             if isinstance(position, int):
                 if shape[dim] != DYNAMIC_INDEX and not 0 <= position < shape[dim]:
                     raise self.error(
-                        f"index {position} is out of range for dimension {dim} of "
+                        f"index {position} is out of range for dimension {dim + 1} of "
                         f"@{op.tensor_name}, of size {shape[dim]}"
                     )
                 del shape[dim]

@@ -243,6 +243,12 @@ class _Stratifier:
         for position, name in zip(rule.indices.data, names, strict=True):
             if isinstance(position, int):
                 size = emitter.size(name)
+                if position >= size:  # the one-hot would be all zeros: a lost write
+                    dim = names.index(name) + 1
+                    raise emitter.error(
+                        f"index {position} is out of range for dimension {dim} of "
+                        f"@{rule.tensor_name}, of size {size}"
+                    )
                 onehot = IndexFnOp("onehot", TensorType(f32, [size]), position)
                 onehots.append(Indexed(emitter.emit(onehot), (name,)))
         if onehots:

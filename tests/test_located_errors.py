@@ -209,3 +209,31 @@ def test_fuse_opt_names_an_unclosed_block_at_the_end_of_the_file(tmp_path: Path)
     text = "func.func @a() -> tensor<2xf32> {\n  func.return\n"
     first = fuse_opt_stderr(tmp_path, text).splitlines()[0]
     assert first.endswith(": error: unexpected end of file in block definition")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Ancestor(x, 99999999999999999999) = Parent(x, y)", "Y[i] = A[i, 99999999999999999999]"],
+)
+def test_an_integer_position_beyond_64_bits_is_a_located_error(text: str) -> None:
+    # Found by the program mutation fuzzer (campaign): xDSL's VerifyException
+    # "Integer value ... is out of range for type i64", with no location.
+    with pytest.raises(FuseError) as info:
+        Program(text + "\n", "p.fuse")
+    assert info.value.render().startswith(
+        "p.fuse:1:13: error: integer position 99999999999999999999 is out of range"
+    )
+
+
+def test_a_write_beyond_a_dimension_is_an_error_not_a_lost_value() -> None:
+    # `Y[i, 7]` with |j| = 3 from B: the one-hot placement was all zeros.
+    first, _, _ = run_error(
+        "Y[i, 7] = A[i, 0]\nZ[i, j] = Y[i, j] + B[i, j]\nexport Z\n",
+        {"A": np.ones((2, 3)), "B": np.ones((2, 3))},
+    )
+    assert first == "p.fuse:1:1: error: index 7 is out of range for dimension 2 of 'Y', of size 3"
+
+
+def test_a_read_beyond_a_dimension_counts_dimensions_from_one() -> None:
+    first, _, _ = run_error("Y[i] = A[i, 5]\nexport Y\n", {"A": np.ones((2, 3))})
+    assert first == "p.fuse:1:1: error: index 5 is out of range for dimension 2 of 'A', of size 3"

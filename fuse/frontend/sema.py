@@ -45,6 +45,8 @@ from fuse.frontend.ast import (
     Export,
     Expr,
     FunctionDef,
+    Index,
+    IndexConst,
     IndexVar,
     Keyword,
     Lhs,
@@ -280,6 +282,7 @@ class _Checker:
         self._mentioned.add(lhs.name)
         self._defined.add(lhs.name)
         self._rank(lhs.name, len(lhs.indices), lhs.span)
+        self._integer_positions(lhs.indices)
         first = self._booleans.setdefault(lhs.name, _First(lhs.boolean, lhs.span))
         if first.value != lhs.boolean:
             spelling = {True: f"Boolean ('{lhs.name}(...)')", False: f"numeric ('{lhs.name}[...]')"}
@@ -288,6 +291,16 @@ class _Checker:
                 f"{spelling[not lhs.boolean]} at {_where(first.span)}",
                 lhs.span,
             )
+
+    def _integer_positions(self, indices: tuple[Index, ...]) -> None:
+        """An integer position (`A[i, 0]`) is kept in a 64-bit attribute; a
+        larger one raised xDSL's VerifyException with no location."""
+        for index in indices:
+            if isinstance(index, IndexConst) and not _fits_int64(index.value):
+                self._error(
+                    f"integer position {index.value} is out of range: a position fits in 64 bits",
+                    index.span,
+                )
 
     def _distinct_lhs_indices(self, lhs: Lhs) -> None:
         """`R(x, x) <- N(x)` would mean the diagonal, which the lowering does
@@ -362,6 +375,7 @@ class _Checker:
         refs, calls = _refs_and_calls(sink.rhs)
         for ref in refs:
             self._rank(ref.name, len(ref.indices), ref.span)
+            self._integer_positions(ref.indices)
         known = {i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar)}
         for call in calls:
             self._call(call, None, known)
@@ -382,6 +396,7 @@ class _Checker:
         for ref in refs:
             self._mentioned.add(ref.name)
             self._rank(ref.name, len(ref.indices), ref.span)
+            self._integer_positions(ref.indices)
         known = {i.name for i in lhs.indices if isinstance(i, IndexVar)}
         known.update(i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar))
         for call in calls:
