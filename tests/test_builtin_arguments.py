@@ -237,6 +237,11 @@ def test_topk_integer_k(backend: str) -> None:
             "Y[p, d] = rope(X[p, d], pos=d, axis=d)",
             "1:37: error: index 'd' is both 'pos=' and 'axis=' of 'rope'",
         ),
+        # An internal keyword: `merge=(h, e)` was read as rank-0 tensors h and e.
+        (
+            "Y[b, d] = concat(A[b, h, e], merge=(h, e))",
+            "1:30: error: builtin 'concat' has no keyword 'merge' (keywords: axis)",
+        ),
         (
             "Y[p] = reduce_max(X[p, d, e], axis=(d, e, d))",
             "1:36: error: 'axis=' of 'reduce_max' names index 'd' twice",
