@@ -237,3 +237,23 @@ def test_a_write_beyond_a_dimension_is_an_error_not_a_lost_value() -> None:
 def test_a_read_beyond_a_dimension_counts_dimensions_from_one() -> None:
     first, _, _ = run_error("Y[i] = A[i, 5]\nexport Y\n", {"A": np.ones((2, 3))})
     assert first == "p.fuse:1:1: error: index 5 is out of range for dimension 2 of 'A', of size 3"
+
+
+def test_fuse_opt_refuses_a_numeric_block_label_with_a_location(tmp_path: Path) -> None:
+    # Found by the IR mutation fuzzer (campaign): `^5(...)` made xDSL raise a
+    # bare ValueError ("Invalid Block name format"), a traceback.
+    text = (
+        "func.func @a(%E: tensor<5xf32>) -> tensor<5xf32> {\n"
+        '  %p = fuse.fixpoint naive {tensors = ["P"]} : tensor<5xf32> {\n'
+        "  ^5(%x: tensor<5xf32>):\n"
+        "    fuse.yield %x : tensor<5xf32>\n"
+        "  }\n"
+        "  func.return %p : tensor<5xf32>\n"
+        "}\n"
+    )
+    lines = fuse_opt_stderr(tmp_path, text).splitlines()
+    assert lines[0].endswith(
+        "in.mlir:3:3: error: block label '^5' starts with a digit, which "
+        "fuse-opt's parser (xDSL) does not accept: name it like '^bb5'"
+    )
+    assert lines[1:] == ["  ^5(%x: tensor<5xf32>):", "  ^~"]
