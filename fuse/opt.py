@@ -319,6 +319,9 @@ class FuseOptMain(xDSLOptMain):
             raise FuseOptError(
                 f"{name}: IR too large or too deeply nested to parse: {error}"
             ) from None
+        except ValueError as error:  # xDSL's own checks while building ops, unlocated
+            reason = error.args[0] if error.args else type(error).__name__
+            raise FuseOptError(f"{name}: the IR cannot be parsed: {reason}") from None
         if module is not None:
             check_dominance(module, source)
         return module

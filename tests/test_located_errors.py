@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from xdsl.xdsl_opt_main import xDSLOptMain
 
 from fuse import ExecutionConfig, FuseError, Program
 from fuse.opt import main as fuse_opt
@@ -257,3 +258,19 @@ def test_fuse_opt_refuses_a_numeric_block_label_with_a_location(tmp_path: Path) 
         "fuse-opt's parser (xDSL) does not accept: name it like '^bb5'"
     )
     assert lines[1:] == ["  ^5(%x: tensor<5xf32>):", "  ^~"]
+
+
+def test_fuse_opt_reports_any_other_xdsl_value_error_while_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The net under the label check: xDSL checks names with bare ValueErrors."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ValueError("Invalid Block name format `5`.", "Make sure names ...")
+
+    monkeypatch.setattr(xDSLOptMain, "parse_chunk", refuse)
+    stderr = fuse_opt_stderr(tmp_path, "builtin.module {\n}\n")
+    assert stderr == (
+        f"fuse-opt: error: {tmp_path / 'in.mlir'}: the IR cannot be parsed: "
+        "Invalid Block name format `5`.\n"
+    )
