@@ -28,6 +28,7 @@ MAX_DENSE_ELEMENTS = 1 << 24
 
 _DENSE_TYPE = re.compile(r"dense<[^>]*>\s*:\s*(?:tensor|vector)<((?:\d+\s*x\s*)+)")
 _SSA_NAME = re.compile(r"%[\w$.-]+")
+_NUMERIC_BLOCK_LABEL = re.compile(r"\^\d[\w$.-]*")
 _RESULT_LIST = re.compile(r"^\s*((?:%[\w$.-]+(?::\d+)?\s*,\s*)*%[\w$.-]+(?::\d+)?)\s*=(?!=)")
 
 
@@ -77,8 +78,19 @@ def code_lines(source: SourceText) -> list[str]:
 
 
 def check_text(source: SourceText) -> None:
-    """Rejects what xDSL's parser cannot handle in bounded time and memory."""
+    """Rejects what xDSL's parser cannot handle in bounded time and memory,
+    or at all: a block label that starts with a digit (`^5`, valid MLIR)
+    makes xDSL 0.73 raise a bare ValueError."""
     for number, line in enumerate(code_lines(source), start=1):
+        for match in _NUMERIC_BLOCK_LABEL.finditer(line):
+            raise _error(
+                source,
+                f"block label '{match.group()}' starts with a digit, which fuse-opt's parser "
+                f"(xDSL) does not accept: name it like '^bb{match.group()[1:]}'",
+                number,
+                match.start() + 1,
+                len(match.group()),
+            )
         for match in _DENSE_TYPE.finditer(line):
             dims = [int(d) for d in re.findall(r"\d+", match.group(1))]
             if math.prod(dims) > MAX_DENSE_ELEMENTS:

@@ -40,7 +40,8 @@ from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseE
 from xdsl.utils.target import Target
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from fuse.errors import FuseError, SourceText
+from fuse.errors import Diagnostic, FuseError, SourceText
+from fuse.frontend.ast import Span
 from fuse.ir_checks import check_dominance, check_text
 from fuse.pass_instrumentation import PassInstrumentation, display_name
 from fuse.pass_instrumentation import register_arguments as register_instrumentation_arguments
@@ -48,6 +49,9 @@ from fuse.passes.registry import all_passes
 from fuse.universe import fuse_dialect
 
 PROG = "fuse-opt"
+_PASS_LOCATION = re.compile(
+    r"(?P<where>[^\s:][^:\n]*:\d+:\d+): (?!error: )(?P<message>.*)", re.DOTALL
+)
 ANCHOR = "builtin.module"
 
 
@@ -330,6 +334,9 @@ class FuseOptMain(xDSLOptMain):
             raise FuseOptError(
                 f"{name}: IR too large or too deeply nested to parse: {error}"
             ) from None
+        except ValueError as error:  # xDSL's own checks while building ops, unlocated
+            reason = error.args[0] if error.args else type(error).__name__
+            raise FuseOptError(f"{name}: the IR cannot be parsed: {reason}") from None
         if module is not None:
             check_dominance(module, source)
         return module
@@ -393,9 +400,34 @@ def _new_file_mode(path: str) -> int:
         return 0o666 & ~umask
 
 
+def _parse_diagnostic(error: ParseError) -> Diagnostic:
+    """xDSL's parse error in Fuse's format (docs/diagnostics.md):
+    `file:line:col: error: message`, the line, a caret under the token."""
+    where = error.span.get_location()
+    text = error.span.input.content
+    start = error.span.start - where.col + 1
+    end = text.find("\n", start)
+    line = text[start : end if end >= 0 else len(text)]
+    width = max(1, min(error.span.len, len(line) - where.col + 1))
+    span = Span(where.file, where.line, where.col, where.line, where.col + width)
+    message = error.msg.strip()
+    if not message or message.startswith("in "):  # xDSL gave only the context
+        what = (
+            "unexpected end of file" if error.span.start >= len(text.rstrip()) else "syntax error"
+        )
+        message = f"{what} {message}".strip()
+    return Diagnostic(message, span, line)
+
+
 def _print_diagnostic(error: DiagnosticException) -> None:
-    """A verifier or pass failure: the message, then xDSL's IR excerpt."""
-    print(error, file=sys.stderr)
+    """A verifier or pass failure: the message, then xDSL's IR excerpt. A
+    pass error located by its op (`file:line:col: ...`) reads like every
+    other located error, `file:line:col: error: ...`."""
+    located = _PASS_LOCATION.match(str(error))
+    if located is not None:
+        print(f"{located['where']}: error: {located['message']}", file=sys.stderr)
+    else:
+        print(error, file=sys.stderr)
     for note in getattr(error, "__notes__", ()):
         print(note, file=sys.stderr)
 
@@ -409,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     except ParseError as error:
-        print(error, file=sys.stderr)
+        print(_parse_diagnostic(error).render(), file=sys.stderr)
         return 1
     except FuseError as error:
         print(error.render(), file=sys.stderr)

@@ -31,7 +31,7 @@ from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Attribute, BlockArgument, SSAValue
 
 from fuse.config import ExecutionConfig
-from fuse.errors import FuseError
+from fuse.errors import Diagnostic, FuseError
 
 Executable = Callable[[Sequence[np.ndarray]], list[np.ndarray]]
 
@@ -45,15 +45,27 @@ class Backend(Protocol):
 class FixpointDivergence(FuseError):
     """A `fuse.fixpoint` reached its iteration bound without converging."""
 
-    def __init__(self, tensors: Sequence[str], iterations: int, last_change: float):
+    def __init__(
+        self,
+        tensors: Sequence[str],
+        iterations: int,
+        last_change: float,
+        locate: Callable[[str], Diagnostic] | None = None,
+    ):
         self.tensors = list(tensors)
         self.iterations = iterations
         self.last_change = last_change
-        super().__init__(
+        message = (
             f"fixpoint over {', '.join(self.tensors)} did not converge in {iterations} "
             f"iterations (last change {last_change:.6g}); raise ExecutionConfig.max_iters "
             "or check that the recursion converges"
         )
+        super().__init__([locate(message)] if locate is not None else message)
+
+    def located(self, locate: Callable[[str], Diagnostic]) -> FixpointDivergence:
+        """The same divergence, its message placed by `locate` (at the
+        recursive equation: backends know only the tensors' names)."""
+        return FixpointDivergence(self.tensors, self.iterations, self.last_change, locate)
 
 
 def static_shape(value: SSAValue, backend: str) -> tuple[int, ...]:

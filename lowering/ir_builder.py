@@ -184,9 +184,11 @@ class _RuleBodyBuilder:
 
     def build(self, expr: ast.Expr) -> SSAValue:
         match expr:
-            case ast.TensorRef(name=name, indices=indices):
+            case ast.TensorRef(name=name, indices=indices, span=span):
                 positions = [p.name if isinstance(p, ast.IndexVar) else p.value for p in indices]
-                return self.insert(LoadOp(name, positions))
+                load = LoadOp(name, positions)
+                load.location = _location(span)  # shape errors point at the access
+                return self.insert(load)
             case ast.Number(value=value):
                 return self.insert(LiteralOp(FloatAttr(float(value), f32), expr_type(())))
             case ast.BinaryOp(op=op, lhs=lhs, rhs=rhs):
@@ -365,7 +367,9 @@ class _RuleBodyBuilder:
             )
         tensor_type = TensorType(f32, array.shape)
         dense = DenseIntOrFPElementsAttr.from_list(tensor_type, array.ravel().tolist())
-        return self.insert(LiteralOp(dense, expr_type(names[: array.ndim])))
+        literal = LiteralOp(dense, expr_type(names[: array.ndim]))
+        literal.location = _location(call.span)
+        return self.insert(literal)
 
     def keyword_attribute(self, value: ast.Expr) -> Attribute:
         match value:
@@ -373,7 +377,9 @@ class _RuleBodyBuilder:
                 return StringAttr(text)
             case ast.TensorRef(name=name, indices=()):
                 return StringAttr(name)
-            case ast.Number(value=number) if isinstance(number, int):
+            # A count (`k=`, checked to fit) is an integer; a number such as
+            # `sig`'s T is a float even when written as a 20-digit integer.
+            case ast.Number(value=number) if isinstance(number, int) and -(2**63) <= number < 2**63:
                 return IntegerAttr(number, 64)
             case ast.Number(value=number):
                 return FloatAttr(float(number), f32)

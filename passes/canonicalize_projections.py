@@ -73,6 +73,7 @@ from fuse.dialects.fuse import (
 from fuse.dialects.fuse.attributes import ProjectionKind
 
 from .expr_tree import BodyRebuilder, names_of, yielded_value
+from .infer_shapes import location_prefix
 
 
 def _body_index_names(root: SSAValue) -> set[str]:
@@ -340,8 +341,10 @@ def _combine_kind(rules: list[RuleOp]) -> ProjectionKind:
     kinds = {r.projection_kind for r in rules}
     if ProjectionKind.MAX in kinds:
         if len(kinds) > 1:
+            odd = next(r for r in rules if r.projection_kind != rules[0].projection_kind)
             raise DiagnosticException(
-                f"tensor @{rules[0].tensor_name} mixes max= with other operators"
+                f"{location_prefix(odd)}tensor @{rules[0].tensor_name} mixes max= with other "
+                "operators"
             )
         return ProjectionKind.MAX
     return ProjectionKind.SUM

@@ -121,6 +121,7 @@ from fuse.dialects.fuse.declarative import YieldOp
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
 from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp
 from fuse.lowering.jax.hlo_builder import F32, HloBuilder, element_type_of, shape_of
+from fuse.passes.infer_shapes import location_prefix
 
 PRECISIONS: dict[str, Callable[[], Attribute]] = {
     "fp32": Float32Type,
@@ -174,8 +175,10 @@ class ConvertFuseToStablehloPass(ModulePass):
                 _FunctionLowering(self, PRECISIONS[self.precision]()).lower(func_op)
 
 
-def _fail(message: str) -> PassFailedException:
-    return PassFailedException(f"convert-fuse-to-stablehlo: {message}")
+def _fail(message: str, op: Operation | None = None) -> PassFailedException:
+    """The pass's error, located at `op` where the IR gives it a location."""
+    where = location_prefix(op) if op is not None else ""
+    return PassFailedException(f"{where}convert-fuse-to-stablehlo: {message}")
 
 
 class _FunctionLowering:
@@ -284,7 +287,7 @@ class _FunctionLowering:
                 return [b.gather(args[0], op.dim.value.data, args[1])]
             case df.FixpointOp():
                 return self._fixpoint(b, op, env)
-        raise _fail(f"cannot lower '{op.name}' (is the function at the dataflow level?)")
+        raise _fail(f"cannot lower '{op.name}' (is the function at the dataflow level?)", op)
 
     # --- fixpoints ------------------------------------------------------------------
 
@@ -292,7 +295,7 @@ class _FunctionLowering:
         self, b: HloBuilder, op: df.FixpointOp, env: dict[SSAValue, SSAValue]
     ) -> list[SSAValue]:
         if self.in_fixpoint:
-            raise _fail("a fuse.fixpoint nested in another one is not supported")
+            raise _fail("a fuse.fixpoint nested in another one is not supported", op)
         max_iters = op.max_iters.value.data if op.max_iters is not None else self.options.max_iters
         tolerance = op.tolerance.value.data if op.tolerance is not None else self.options.tolerance
         captured = _captured_values(op.body)

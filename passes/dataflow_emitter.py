@@ -234,7 +234,7 @@ class BodyEmitter:
             if isinstance(position, int):
                 if shape[dim] != DYNAMIC_INDEX and not 0 <= position < shape[dim]:
                     raise self.error(
-                        f"index {position} is out of range for dimension {dim} of "
+                        f"index {position} is out of range for dimension {dim + 1} of "
                         f"@{op.tensor_name}, of size {shape[dim]}"
                     )
                 del shape[dim]
@@ -362,6 +362,11 @@ class BodyEmitter:
             raise self.error("rope needs a position and a feature index")
         position = self.index_keyword(op, "pos", x.names[0])
         feature = self.index_keyword(op, "axis", x.names[-1])
+        if position == feature:  # a default (first / last index) met the other keyword
+            raise self.error(
+                f"rope's position and feature axis are both '{feature}': give pos= and axis= "
+                "different indices (the defaults are the first and the last index)"
+            )
         positions = self.static_size(position, "rope")
         features = self.static_size(feature, "rope")
         if features % 2:

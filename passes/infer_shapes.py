@@ -70,7 +70,11 @@ class _RuleSizes:
         self.op = op
         self.sizes: dict[str, _Binding] = {}
 
-    def bind(self, index: IndexPosition, size: int, tensor: str) -> bool:
+    def bind(
+        self, index: IndexPosition, size: int, tensor: str, where: Operation | None = None
+    ) -> bool:
+        """Binds `index` to `size`, read from `tensor`; a conflict is located
+        at `where` (the access or call that read it; the rule by default)."""
         if not isinstance(index, str) or size == DYNAMIC_INDEX:
             return False
         known = self.sizes.get(index)
@@ -79,8 +83,9 @@ class _RuleSizes:
             return True
         if known.size != size:
             raise ShapeConflict(
-                f"{location_prefix(self.op)}index '{index}' has size {known.size} in "
-                f"@{known.tensor} but size {size} in @{tensor}{self.why_one_size(index, known.tensor, tensor)}"
+                f"{location_prefix(where or self.op)}index '{index}' has size {known.size} "
+                f"in @{known.tensor} but size {size} in @{tensor}"
+                f"{self.why_one_size(index, known.tensor, tensor)}"
             )
         return False
 
@@ -139,16 +144,16 @@ def _bind_body(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> No
             for index, size in zip(
                 access.indices.data, declaration.tensor_type.get_shape(), strict=True
             ):
-                sizes.bind(index, size, access.tensor_name)
+                sizes.bind(index, size, access.tensor_name, access)
         elif isinstance(access.value.type, TensorType):
             for index, size in zip(
                 access.result.type.names, access.value.type.get_shape(), strict=True
             ):
-                sizes.bind(index, size, "const literal")
+                sizes.bind(index, size, "const literal", access)
     for call in op.body.walk():
         if isinstance(call, CallOp) and call.callee.data == "concat" and call.axis is not None:
             if call.merged:
-                _bind_merged(sizes, call.merged, call.axis)
+                _bind_merged(sizes, call, call.merged, call.axis)
             else:
                 _bind_concatenated(sizes, call, call.axis)
 
@@ -159,15 +164,15 @@ def _bind_concatenated(sizes: _RuleSizes, call: CallOp, axis: str) -> None:
     known = [sizes.sizes.get(part) for part in parts]
     if parts and all(binding is not None for binding in known):
         total = sum(binding.size for binding in known if binding is not None)
-        sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b))
+        sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b), call)
 
 
-def _bind_merged(sizes: _RuleSizes, merged: tuple[str, ...], axis: str) -> None:
+def _bind_merged(sizes: _RuleSizes, call: CallOp, merged: tuple[str, ...], axis: str) -> None:
     """A head merge's axis is as long as its merged indices together."""
     known = [sizes.sizes.get(index) for index in merged]
     if all(binding is not None for binding in known):
         total = math.prod(binding.size for binding in known if binding is not None)
-        sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b))
+        sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b), call)
 
 
 def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:

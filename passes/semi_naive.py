@@ -100,6 +100,7 @@ from fuse.dialects.fuse import (
     YieldOp,
 )
 from fuse.dialects.fuse.dataflow import DeltaKind, parse_subscripts
+from fuse.passes.infer_shapes import location_prefix
 
 STRATEGIES = ("auto", "semi_naive", "naive")
 
@@ -450,7 +451,7 @@ class SemiNaivePass(ModulePass):
             except NotRewritable as reason:
                 if self.strategy == "semi_naive":
                     raise DiagnosticException(
-                        f"fuse-semi-naive: the fixpoint of {', '.join(fixpoint.tensor_names)} "
+                        f"{location_prefix(fixpoint)}fuse-semi-naive: the fixpoint of {', '.join(fixpoint.tensor_names)} "
                         f"cannot be semi-naive: {reason}"
                     ) from None
                 fixpoint.properties["naive_reason"] = StringAttr(str(reason))

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     ArrayAttr,
     DictionaryAttr,
     ModuleOp,
@@ -65,6 +66,7 @@ from fuse.dialects.fuse import (
 
 from .dataflow_emitter import BodyEmitter, Indexed
 from .expr_tree import names_of, yielded_value
+from .infer_shapes import location_prefix
 
 
 def dependency_graph(program: ProgramOp) -> dict[str, list[str]]:
@@ -236,10 +238,17 @@ class _Stratifier:
                 "fuse-canonicalize-projections before fuse-stratify"
             )
         value = emitter.lower(yielded_value(rule.body))
+        _require_dimension_sizes(emitter, rule, names, value)
         onehots: list[Indexed] = []
         for position, name in zip(rule.indices.data, names, strict=True):
             if isinstance(position, int):
-                size = emitter.static_size(name, "an integer left-hand-side index")
+                size = emitter.size(name)
+                if position >= size:  # the one-hot would be all zeros: a lost write
+                    dim = names.index(name) + 1
+                    raise emitter.error(
+                        f"index {position} is out of range for dimension {dim} of "
+                        f"@{rule.tensor_name}, of size {size}"
+                    )
                 onehot = IndexFnOp("onehot", TensorType(f32, [size]), position)
                 onehots.append(Indexed(emitter.emit(onehot), (name,)))
         if onehots:
@@ -249,6 +258,19 @@ class _Stratifier:
 
     def emit_fixpoint(self, block: Block, component: list[str]) -> None:
         types = [self.declarations[n].tensor_type for n in component]
+        inputs_known = all(
+            d.tensor_type.has_static_shape()
+            for name, d in self.declarations.items()
+            if name not in self.rules
+        )  # else an input not given yet may be what is missing (a runner reports it)
+        for name, tensor_type in zip(component, types, strict=True):
+            unknown = [n for n, size in enumerate(tensor_type.get_shape()) if size == DYNAMIC_INDEX]
+            if unknown and inputs_known:  # `A[x, z] = A[x, y] P[y, z]`: only A could give |x|
+                raise DiagnosticException(
+                    f"{location_prefix(self.rules[name][0])}dimension {unknown[0] + 1} of "
+                    f"@{name} has no known size: only its own recursion uses it, and no "
+                    "input, source or other equation gives it"
+                )
         body = Block(arg_types=types)
         current = dict(zip(component, body.args, strict=True))
         for name, arg in current.items():
@@ -289,6 +311,28 @@ class _Stratifier:
             dims = ArrayAttr([StringAttr(n) for n in names_of(root)])
             attrs.append(DictionaryAttr({"fuse.sink": sink.path, "fuse.dims": dims}))
         return results, attrs
+
+
+def _require_dimension_sizes(
+    emitter: BodyEmitter, rule: RuleOp, names: tuple[str, ...], value: Indexed
+) -> None:
+    """The sizes a rule's placement needs: along a dimension where it writes
+    at an integer position (`Y[i, 0] = ...`) or that its value does not
+    vary over (broadcast). Reported as the tensor's dimension, since the
+    declared name may be one the IR builder made up (`d1`)."""
+    for n, (position, name) in enumerate(zip(rule.indices.data, names, strict=True)):
+        if emitter.size(name) != DYNAMIC_INDEX:
+            continue
+        if isinstance(position, int):
+            how = f"writes at position {position} along it"
+        elif name not in value.names:
+            how = "repeats its value along it"
+        else:
+            continue
+        raise emitter.error(
+            f"dimension {n + 1} of @{rule.tensor_name} has no known size: the equation "
+            f"{how}, and no input, source or other equation gives its size"
+        )
 
 
 def _ssa_name(tensor: str) -> str | None:

@@ -220,6 +220,32 @@ def test_topk_integer_k(backend: str) -> None:
             "Y[i] = sig(X[i], 2, T=Temp)",
             "1:21: error: 'T' of 'sig' given both positionally and as 'T='",
         ),
+        # A negative eps would take the square root of a negative variance.
+        (
+            "Y[i.] = lnorm(X[i], eps=-1)",
+            "1:25: error: keyword 'eps' of 'lnorm' takes a non-negative number, got -1",
+        ),
+        (
+            "Y[i.] = layernorm(X[i], eps=-0.5)",
+            "1:29: error: keyword 'eps' of 'layernorm' takes a non-negative number, got -0.5",
+        ),
+        (
+            "Y[p, d] = rope(X[p, d], base=-2)",
+            "1:30: error: keyword 'base' of 'rope' takes a positive number, got -2",
+        ),
+        (
+            "Y[p, d] = rope(X[p, d], pos=d, axis=d)",
+            "1:37: error: index 'd' is both 'pos=' and 'axis=' of 'rope'",
+        ),
+        # An internal keyword: `merge=(h, e)` was read as rank-0 tensors h and e.
+        (
+            "Y[b, d] = concat(A[b, h, e], merge=(h, e))",
+            "1:30: error: builtin 'concat' has no keyword 'merge' (keywords: axis)",
+        ),
+        (
+            "Y[p] = reduce_max(X[p, d, e], axis=(d, e, d))",
+            "1:36: error: 'axis=' of 'reduce_max' names index 'd' twice",
+        ),
     ],
 )
 def test_an_argument_a_builtin_cannot_use_is_a_located_error(text: str, message: str) -> None:
@@ -231,3 +257,28 @@ def test_an_argument_a_builtin_cannot_use_is_a_located_error(text: str, message:
     assert source == text
     column = int(message.split(":")[1])
     assert caret.index("^") == column - 1
+
+
+@pytest.mark.parametrize("keywords", ["pos=d", "axis=p"])
+def test_rope_defaults_may_not_make_one_index_both_roles(keywords: str) -> None:
+    # The defaults are the first index (position) and the last (feature).
+    program = Program(f"Y[p, d] = rope(X[p, d], {keywords})\nexport Y\n", "p.fuse")
+    with pytest.raises(FuseError) as info:
+        program.compile("numpy").run({"X": np.ones((2, 4), dtype=np.float32)})
+    assert info.value.render().startswith("p.fuse:1:1: error: rope's position and feature axis")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lnorm_eps_zero_is_allowed(backend: str) -> None:
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    out = run("Y[p, d.] = lnorm(X[p, d], eps=0)\nexport Y\n", backend, X=x)
+    np.testing.assert_allclose(out["Y"], lnorm_reference(x.astype(np.float64), 0.0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_temperature_written_as_a_huge_integer_is_a_number(backend: str) -> None:
+    # Found by the program mutation fuzzer: T=99999999999999999999 (beyond
+    # 64 bits) raised xDSL's VerifyException building an integer attribute.
+    x = np.array([1e21, -1e21, 1.0, 0.0], np.float32)
+    out = run("Y[i] = sig(X[i], T=99999999999999999999)\nexport Y\n", backend, X=x)
+    np.testing.assert_allclose(out["Y"], sig_reference(x.astype(np.float64), 1e20), rtol=1e-5)

@@ -62,6 +62,15 @@ def test_boolean_and_numeric_lhs_of_one_tensor() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "where"), [("R(x, x) <- N(x)\n", "1:6"), ("Y[i, j, i] = A[i, j]\n", "1:9")]
+)
+def test_a_repeated_left_hand_side_index_is_refused(text: str, where: str) -> None:
+    # Lowered as a broadcast, `R(x, x) <- N(x)` was true off the diagonal too.
+    assert error(text).startswith(f"p.fuse:{where}: error: index '")
+    assert "appears twice on the left-hand side" in error(text)
+
+
 def test_source_must_use_equals() -> None:
     assert error('W[i] += "w.npy"\n') == "p.fuse:1:1: error: source 'W' must use '=', not '+='"
 

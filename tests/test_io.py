@@ -437,3 +437,41 @@ def test_non_utf8_text_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_bytes(b"fine\nbad \xff byte\n")
     with pytest.raises(FuseError, match=r"b\.txt:2:1: error: is not UTF-8 text"):
         load_source("b.txt", base_dir=tmp_path)
+
+
+@pytest.mark.filterwarnings("error")  # NumPy's overflow warning was all a user saw
+@pytest.mark.parametrize(
+    ("name", "content", "value"),
+    [
+        ("w.csv", "1e39,2\n3,4\n", "1e+39"),
+        ("w.json", "[[1e39, 2], [3, 4]]", "1e+39"),
+        ("w.jsonl", "[1e39, 2]\n[3, 4]\n", "1e+39"),
+        ("w.jsonl", '{"indices": [0, 1], "value": -1e39}\n', "1e+39"),
+        ("w.json", "[[1" + "0" * 400 + ", 2], [3, 4]]", None),
+        ("w.npy", np.array([[1e39, 2.0], [3.0, 4.0]]), "1e+39"),
+    ],
+)
+def test_a_source_value_beyond_fp32_is_an_error_naming_the_file(
+    tmp_path: Path, name: str, content: str | np.ndarray, value: str | None
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, np.ndarray):
+        np.save(path, content)
+    else:
+        path.write_text(content)
+    with pytest.raises(FuseError) as info:
+        IOContext(tmp_path).load("W", name, dims=["i", "j"])
+    message = info.value.render()
+    assert message.startswith(f"error: {path}: holds ")
+    assert "beyond the float32 range" in message
+    if value is not None:
+        assert f"the finite value {value}," in message
+
+
+@pytest.mark.filterwarnings("error")
+def test_infinities_written_in_a_source_pass(tmp_path: Path) -> None:
+    (tmp_path / "w.csv").write_text("inf,-inf\nnan,3.4e38\n")
+    array = IOContext(tmp_path).load("W", "w.csv", dims=["i", "j"])
+    assert array.dtype == np.float32
+    np.testing.assert_array_equal(array[0], [np.inf, -np.inf])
+    assert np.isnan(array[1, 0]) and array[1, 1] == np.float32(3.4e38)

@@ -15,6 +15,7 @@ import pytest
 from ir_helpers import parse_module
 from xdsl.utils.exceptions import VerifyException
 
+from fuse import Program
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
 from fuse.lowering.backend import FixpointDivergence
@@ -536,3 +537,26 @@ def test_results_do_not_alias_compile_time_constants() -> None:
     }""")
     with pytest.raises(ValueError, match="read-only"):
         c[0] = 5.0
+
+
+@pytest.mark.filterwarnings("error")  # a NumPy RuntimeWarning fails the test
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Y[i] = X[i] / 0",  # divide by zero, and 0 / 0 invalid
+        "Y[i] = X[i] * 3e38 * 3e38",  # overflow
+        "Y[i] = exp(X[i] * 1e5) - exp(X[i] * 1e5)",  # inf - inf
+        "Y[i] = log(X[i] - 1) sqrt(X[i] - 1)",
+        "Y[i.] = softmax(X[i] / 0)",
+        "Y[i.] = lnorm(X[i] / 0, eps=0)",
+        "R[i, j] = X[i] X[j]\nR[i, j] += R[i, k] R[k, j] * 1e30\nY[i] = R[i, i]",
+    ],
+)
+def test_ieee_results_raise_no_warnings(text: str) -> None:
+    """inf and nan propagate as on torch and jax (the intended semantics);
+    NumPy's warnings about them would leak to the user's terminal."""
+    program = Program(text + "\nexport Y\n", "p.fuse")
+    try:
+        program.compile("numpy").run({"X": np.array([0.0, 1.0, -2.0], dtype=np.float32)})
+    except FuseError as error:  # the recursion diverges: a located error, not a warning
+        assert "did not converge" in str(error)

@@ -299,3 +299,20 @@ def test_fingerprint_follows_the_policies(tmp_path: Path) -> None:
     assert base.fingerprint() == RuntimePolicies(weights=str(tmp_path)).fingerprint()
     assert base.fingerprint() != RuntimePolicies(weights=tmp_path, mmap=True).fingerprint()
     assert base.fingerprint() != RuntimePolicies(sharding={"W": ("m", None)}).fingerprint()
+
+
+@pytest.mark.filterwarnings("error")  # IEEE overflow is a value, not a warning on stderr
+def test_lora_and_dequantization_overflow_to_inf_without_warnings(tmp_path: Path) -> None:
+    x = np.ones((1, 3), np.float32)
+    q = np.full((3, 4), 127, np.int8)
+    tensors = {"W": q, "W.scale": np.full(4, 3e38, np.float32), "B": np.zeros(4, np.float32)}
+    tensors |= {
+        "W_lora_a": np.full((3, 1), 3e38, np.float32),
+        "W_lora_b": np.ones((1, 4), np.float32),
+    }
+    policies = RuntimePolicies(
+        weights=write_store("safetensors", tmp_path, tensors),
+        lora=[LoraRule("W", "W_lora_a", "W_lora_b", alpha=1.0, r=1)],
+    )
+    y = run(AFFINE, "numpy", policies, tmp_path, X=x)
+    assert np.isinf(y).all()

@@ -4,10 +4,13 @@ the canonical spelling and of the AST dump."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fuse.errors import FuseError
 from fuse.frontend import dump_ast, parse, print_program
 from fuse.frontend.ast import (
     BinaryOp,
@@ -35,6 +38,7 @@ from fuse.frontend.ast import (
     TupleLiteral,
 )
 from fuse.frontend.builtins import BUILTINS
+from fuse.frontend.lexer import FP32_MAX
 from fuse.frontend.parser import _is_fact_atom
 from fuse.frontend.printer import print_expr
 
@@ -55,8 +59,8 @@ numbers = st.builds(
     Number,
     st.one_of(
         st.integers(0, 10**30),
-        # Literals beyond fp32's range are refused (docs/dsl_reference.md).
-        st.floats(min_value=0.0, max_value=3.0e38, allow_nan=False, allow_infinity=False),
+        # A literal beyond fp32's range is a lexical error (issue 11).
+        st.floats(min_value=0.0, max_value=FP32_MAX, allow_nan=False, allow_infinity=False),
     ),
 )
 strings = st.builds(String, st.text(max_size=6))
@@ -239,9 +243,25 @@ def test_dump_ast_of_a_built_tree_has_no_positions() -> None:
     )
 
 
-def test_a_generated_long_sum_prints_and_dumps() -> None:
-    # Left-nested chains are walked in loops, up to the nesting bound (200).
-    text = "Y[i] = " + " + ".join(f"A{k}[i] B[i]" for k in range(199)) + "\n"
+@pytest.mark.parametrize("terms", [199, 1000])
+def test_a_generated_long_sum_prints_and_dumps(terms: int) -> None:
+    # Left-nested chains are walked in loops: parse() reads and prints sums
+    # beyond the nesting bound (200), which only load()'s checks enforce.
+    text = "Y[i] = " + " + ".join(f"A{k}[i] B[i]" for k in range(terms)) + "\n"
     program = parse(text)
     assert print_program(program) == text
-    assert dump_ast(program).count("TensorRef name='B'") == 199
+    assert dump_ast(program).count("TensorRef name='B'") == terms
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, -0.0, -2, 1e300, 10**400])
+def test_a_number_no_literal_spells_is_refused(value: float) -> None:
+    # `1e999` (infinity) and `nan` would not read back as the same tree: the
+    # lexer rejects the first and reads the second as a tensor name.
+    with pytest.raises(ValueError, match="no Fuse literal spells"):
+        print_expr(Number(value))
+
+
+@pytest.mark.parametrize("text", ["Y = 1e999\n", "Y = 3.5e38\n"])
+def test_the_parser_refuses_what_the_printer_refuses(text: str) -> None:
+    with pytest.raises(FuseError, match="out of range"):
+        parse(text)

@@ -192,11 +192,12 @@ def test_one_index_bound_to_two_sizes_names_both_tensors_and_sizes() -> None:
             "C[i] = A[i, j] B[j]\nexport C", A=np.ones((2, 3), np.float32), B=np.ones(4, np.float32)
         )
     message = str(raised.value)
-    assert "test.fuse:1:1" in message
+    assert "test.fuse:1:16" in message
     assert "'j'" in message and "'A'" in message and "'B'" in message
     assert "3" in message and "4" in message
-    # Located like a front-end error: the source line, and a caret under the LHS.
-    assert message.splitlines()[1:] == ["C[i] = A[i, j] B[j]", "^"]
+    # Located like a front-end error: the source line, and a caret under the
+    # access whose size disagrees.
+    assert message.splitlines()[1:] == ["C[i] = A[i, j] B[j]", " " * 15 + "^"]
 
 
 def test_rank_mismatch_of_an_input() -> None:

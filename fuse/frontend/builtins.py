@@ -102,7 +102,10 @@ BUILTINS: dict[str, Builtin] = {
         _b("iota", BuiltinKind.INDEX, 1, 1, index_args=True),
         _b("attention", BuiltinKind.STRUCTURAL, 3, 4, ("scale",)),
         _b("rope", BuiltinKind.STRUCTURAL, 1, 1, ("pos", "axis", "base")),
-        _b("concat", BuiltinKind.STRUCTURAL, 1, None, ("axis", "merge")),
+        # The IR builder gives a head merge (`concat(X)`) its `merge` keyword
+        # itself: one a user wrote was ignored or misread (`merge=(h, e)` as
+        # rank-0 tensors h and e), so it is no keyword of the language.
+        _b("concat", BuiltinKind.STRUCTURAL, 1, None, ("axis",)),
         _b("topk", BuiltinKind.STRUCTURAL, 1, 1, ("k", "axis")),
         _b("const", BuiltinKind.STRUCTURAL, 1, 1),
         _b("case", BuiltinKind.STRUCTURAL, 1, None),

@@ -174,8 +174,6 @@ class _Parser:
                     self._advance()  # Datalog's full stop
                 if self._tok.kind not in _STATEMENT_END:
                     self._unexpected("the end of the statement")
-                for statement in parsed:
-                    self._check_depth(statement, start)
                 statements.extend(parsed)
             except _Abandon:
                 self._skip_statement()
@@ -184,19 +182,6 @@ class _Parser:
                 self.diagnostics.append(self._source.diagnostic(message, start.span))
                 self._skip_statement()
         return statements
-
-    def _check_depth(self, statement: Statement, start: Token) -> None:
-        """Bounds how deeply an expression nests: a chain `A + A + ... + A`
-        nests one level per term, and the IR builder and passes walk
-        expressions recursively, so a deeper tree is refused here with a
-        location instead of exhausting Python's stack later."""
-        rhs = getattr(statement, "rhs", None)
-        if rhs is not None and expression_depth(rhs) > MAX_EXPRESSION_DEPTH:
-            self._fail(
-                f"expression nested too deeply: at most {MAX_EXPRESSION_DEPTH} levels of "
-                "operators, parentheses and calls (split it into several equations)",
-                start.span,
-            )
 
     def _skip_statement(self) -> None:
         while self._tok.kind not in _STATEMENT_END:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from fuse.frontend import lexer
 from fuse.frontend.ast import (
     UNKNOWN_SPAN,
     BinaryOp,
@@ -66,10 +67,22 @@ def _operand(expr: Expr, loosest: int) -> str:
 
 
 def _number(value: int | float) -> str:
-    """Digits that read back as the same value (`1e999` is the only
-    spelling of infinity the lexer has)."""
-    if isinstance(value, float) and math.isinf(value):
-        return "1e999"
+    """Digits that read back as the same value. A number no literal spells
+    (negative, infinite, NaN or beyond fp32's range, possible only in a
+    hand-built tree) is refused: `1e999` would read back as an error and
+    `nan` as a tensor named `nan`. Such values are written `1 / 0`, `0 / 0`."""
+    # `value <= FP32_MAX` first: it is False for NaN and holds for ints too
+    # large for copysign's float conversion.
+    if not (value <= lexer.FP32_MAX and math.copysign(1.0, value) > 0):
+        shown = (
+            f"the number {value!r}"
+            if isinstance(value, float) or value <= lexer.FP32_MAX
+            else "an integer beyond fp32's range"
+        )
+        raise ValueError(
+            f"no Fuse literal spells {shown}: literals are non-negative and "
+            "finite fp32 values (write infinity as 1 / 0, NaN as 0 / 0)"
+        )
     return repr(value)
 
 

@@ -45,6 +45,8 @@ from fuse.frontend.ast import (
     Export,
     Expr,
     FunctionDef,
+    Index,
+    IndexConst,
     IndexVar,
     Keyword,
     Lhs,
@@ -68,7 +70,7 @@ from fuse.frontend.builtins import (
     Builtin,
     BuiltinKind,
 )
-from fuse.frontend.parser import sort_diagnostics
+from fuse.frontend.parser import MAX_EXPRESSION_DEPTH, expression_depth, sort_diagnostics
 
 # Keywords whose value names indices of the call, not a number or a mode.
 _INDEX_KEYWORDS = ("axis", "pos")
@@ -116,25 +118,47 @@ def _fits_int64(value: int | float) -> bool:
     return not isinstance(value, int) or -(2**63) <= value < 2**63
 
 
-def _is_count(expr: Expr) -> bool:
-    return isinstance(expr, Number) and isinstance(expr.value, int) and expr.value >= 1
+def _signed_number(expr: Expr) -> int | float | None:
+    """The value of a number literal, negated ones (`-1`) included."""
+    if isinstance(expr, Negate):
+        value = _signed_number(expr.operand)
+        return None if value is None else -value
+    return expr.value if isinstance(expr, Number) else None
 
 
-def _is_positive(expr: Expr) -> bool:
-    return isinstance(expr, Number) and expr.value > 0
+def _is_count(value: int | float) -> bool:
+    return isinstance(value, int) and value >= 1
 
 
 # Keywords whose literal has a narrower domain than "a number": `topk(x, k=0)`
-# crashed the torch and jax backends, and `rope(..., base=0)` gave NaNs.
-_KEYWORD_DOMAINS: dict[tuple[str, str], tuple[Callable[[Expr], bool], str]] = {
+# crashed the torch and jax backends, `rope(..., base=0)` gave NaNs, and a
+# negative `eps=` takes the square root of a negative variance.
+_KEYWORD_DOMAINS: dict[tuple[str, str], tuple[Callable[[int | float], bool], str]] = {
     ("topk", "k"): (_is_count, "a positive integer"),
-    ("rope", "base"): (_is_positive, "a positive number"),
+    ("rope", "base"): (lambda value: value > 0, "a positive number"),
+    ("lnorm", "eps"): (lambda value: value >= 0, "a non-negative number"),
+    ("layernorm", "eps"): (lambda value: value >= 0, "a non-negative number"),
 }
 
 
-def _in_domain(func: str, keyword: Keyword) -> bool:
+def _out_of_domain(func: str, keyword: Keyword) -> str | None:
+    """What keyword's value should be, if it is a number outside its domain."""
     domain = _KEYWORD_DOMAINS.get((func, keyword.name))
-    return domain is None or domain[0](keyword.value)
+    value = _signed_number(keyword.value)
+    if domain is None or value is None or domain[0](value):
+        return None
+    return domain[1]
+
+
+def _index_vars_of(exprs: list[Expr]) -> set[str]:
+    """The index names the tensor accesses in `exprs` use."""
+    return {
+        index.name
+        for expr in exprs
+        for ref in _refs_and_calls(expr)[0]
+        for index in ref.indices
+        if isinstance(index, IndexVar)
+    }
 
 
 def _is_literal(expr: Expr) -> bool:
@@ -199,6 +223,11 @@ def _refs_and_calls(expr: Expr) -> tuple[list[TensorRef], list[Call]]:
     return refs, calls
 
 
+def tensor_accesses(expr: Expr) -> list[TensorRef]:
+    """The tensor accesses of `expr`, left to right."""
+    return _refs_and_calls(expr)[0]
+
+
 @dataclass(frozen=True)
 class _First:
     """What the first occurrence of a tensor said, to compare later ones with."""
@@ -253,6 +282,7 @@ class _Checker:
         self._mentioned.add(lhs.name)
         self._defined.add(lhs.name)
         self._rank(lhs.name, len(lhs.indices), lhs.span)
+        self._integer_positions(lhs.indices)
         first = self._booleans.setdefault(lhs.name, _First(lhs.boolean, lhs.span))
         if first.value != lhs.boolean:
             spelling = {True: f"Boolean ('{lhs.name}(...)')", False: f"numeric ('{lhs.name}[...]')"}
@@ -261,6 +291,32 @@ class _Checker:
                 f"{spelling[not lhs.boolean]} at {_where(first.span)}",
                 lhs.span,
             )
+
+    def _integer_positions(self, indices: tuple[Index, ...]) -> None:
+        """An integer position (`A[i, 0]`) is kept in a 64-bit attribute; a
+        larger one raised xDSL's VerifyException with no location."""
+        for index in indices:
+            if isinstance(index, IndexConst) and not _fits_int64(index.value):
+                self._error(
+                    f"integer position {index.value} is out of range: a position fits in 64 bits",
+                    index.span,
+                )
+
+    def _distinct_lhs_indices(self, lhs: Lhs) -> None:
+        """`R(x, x) <- N(x)` would mean the diagonal, which the lowering does
+        not place: it broadcast `N` over a second index instead, a silently
+        wrong relation. Refused until diagonals are supported."""
+        seen: set[str] = set()
+        for index in lhs.indices:
+            if isinstance(index, IndexVar) and index.name in seen:
+                self._error(
+                    f"index '{index.name}' appears twice on the left-hand side of "
+                    f"'{lhs.name}': writing onto a diagonal is not supported (use two "
+                    "indices and a relation that equates them)",
+                    index.span,
+                )
+            elif isinstance(index, IndexVar):
+                seen.add(index.name)
 
     def _undefined(self, program: Program) -> None:
         """Exports and sinks of tensors that nothing defines or reads, and
@@ -299,10 +355,27 @@ class _Checker:
                     index.span,
                 )
 
+    def _depth(self, rhs: Expr, span: Span) -> bool:
+        """Bounds how deeply an expression nests: a chain `A + A + ... + A`
+        nests one level per term, and the IR builder and passes walk
+        expressions recursively, so a deeper tree is refused here, with a
+        location, instead of exhausting Python's stack later."""
+        if expression_depth(rhs) <= MAX_EXPRESSION_DEPTH:
+            return True
+        self._error(
+            f"expression nested too deeply: at most {MAX_EXPRESSION_DEPTH} levels of "
+            "operators, parentheses and calls (split it into several equations)",
+            span,
+        )
+        return False
+
     def _sink(self, sink: Sink) -> None:
+        if not self._depth(sink.rhs, sink.span):
+            return
         refs, calls = _refs_and_calls(sink.rhs)
         for ref in refs:
             self._rank(ref.name, len(ref.indices), ref.span)
+            self._integer_positions(ref.indices)
         known = {i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar)}
         for call in calls:
             self._call(call, None, known)
@@ -310,9 +383,12 @@ class _Checker:
     def _equation(self, equation: Equation) -> None:
         lhs = equation.lhs
         self._define(lhs)
+        self._distinct_lhs_indices(lhs)
         self._projection(equation)
         if isinstance(equation.rhs, String):
             self._error(f"source '{lhs.name}' must use '=', not '{equation.op}'", equation.span)
+            return
+        if not self._depth(equation.rhs, equation.lhs.span):
             return
         refs, calls = _refs_and_calls(equation.rhs)
         self._reads.setdefault(lhs.name, set()).update(ref.name for ref in refs)
@@ -320,6 +396,7 @@ class _Checker:
         for ref in refs:
             self._mentioned.add(ref.name)
             self._rank(ref.name, len(ref.indices), ref.span)
+            self._integer_positions(ref.indices)
         known = {i.name for i in lhs.indices if isinstance(i, IndexVar)}
         known.update(i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar))
         for call in calls:
@@ -408,6 +485,20 @@ class _Checker:
         for name in _INDEX_KEYWORDS:
             if name in keywords:
                 self._index_keyword(call, builtin, keywords[name], lhs, known)
+        self._distinct_index_roles(call, keywords)
+
+    def _distinct_index_roles(self, call: Call, keywords: dict[str, Keyword]) -> None:
+        """`rope(x, pos=j, axis=j)`: one index cannot be both the position
+        and the feature axis (the rotation would pair positions as features)."""
+        if "pos" not in keywords or "axis" not in keywords:
+            return
+        position, axis = (_index_name(keywords[n].value) for n in ("pos", "axis"))
+        if position is not None and position == axis:
+            self._error(
+                f"index '{axis}' is both 'pos=' and 'axis=' of '{call.func}': the position "
+                "and the feature axis are different indices",
+                keywords["axis"].value.span,
+            )
 
     def _arity(self, call: Call, builtin: Builtin) -> None:
         count = len(call.args)
@@ -451,10 +542,10 @@ class _Checker:
                     "argument fits in 64 bits",
                     keyword.value.span,
                 )
-            elif not _in_domain(call.func, keyword):
-                domain = _KEYWORD_DOMAINS[call.func, keyword.name][1]
+            elif (domain := _out_of_domain(call.func, keyword)) is not None:
                 self._error(
-                    f"keyword '{keyword.name}' of '{call.func}' takes {domain}",
+                    f"keyword '{keyword.name}' of '{call.func}' takes {domain}, "
+                    f"got {_signed_number(keyword.value)}",
                     keyword.value.span,
                 )
             else:
@@ -508,6 +599,20 @@ class _Checker:
                 spelling += f" or {keyword.name}=(j, k)"
             self._error(
                 f"'{keyword.name}=' of '{call.func}' must name an index: {spelling}",
+                keyword.value.span,
+            )
+            return
+        repeated = next((name for n, name in enumerate(names) if name in names[:n]), None)
+        if repeated is not None:
+            self._error(
+                f"'{keyword.name}=' of '{call.func}' names index '{repeated}' twice",
+                keyword.value.span,
+            )
+            return
+        if call.func == "concat" and names[0] not in _index_vars_of(call.args):
+            self._error(
+                f"'axis=' of 'concat' names index '{names[0]}', which none of its arguments "
+                "varies over: there is nothing to join along it",
                 keyword.value.span,
             )
             return

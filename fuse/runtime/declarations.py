@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fuse.frontend import ast
+from fuse.frontend.sema import tensor_accesses
 from fuse.lowering.ir_builder import collect_tensors
 
 __all__ = ["TensorDeclaration", "tensor_declarations"]
@@ -28,11 +29,28 @@ class TensorDeclaration:
     source: str | None
     input: bool
     indices: tuple[str, ...] = ()
+    # Where the program names it: a source's statement, else its first
+    # access; errors about its value (a wrong rank) point there.
+    span: ast.Span | None = None
 
 
 def tensor_declarations(program: ast.Program) -> list[TensorDeclaration]:
     """Every tensor `program` mentions, in the order of its `fuse.tensor` ops."""
+    spans = _first_mentions(program)
     return [
-        TensorDeclaration(info.name, info.rank, info.source, info.is_input, info.indices)
+        TensorDeclaration(
+            info.name, info.rank, info.source, info.is_input, info.indices, spans.get(info.name)
+        )
         for info in collect_tensors(program)
     ]
+
+
+def _first_mentions(program: ast.Program) -> dict[str, ast.Span]:
+    spans: dict[str, ast.Span] = {}
+    for statement in program.statements:
+        if isinstance(statement, ast.Source):
+            spans[statement.lhs.name] = statement.span
+        elif isinstance(statement, ast.Equation | ast.Sink):
+            for ref in tensor_accesses(statement.rhs):
+                spans.setdefault(ref.name, ref.span)
+    return spans

@@ -57,6 +57,35 @@ def file_error(
     return FuseError([Diagnostic(message, span, source_line)])
 
 
+_FP32_MAX = float(np.finfo(np.float32).max)
+
+
+def fp32_array(path: str, values: object) -> np.ndarray:
+    """A source's numbers (nested lists or an array) as float32. A finite
+    value beyond fp32's range would become inf with no more than a NumPy
+    warning, so it is an error naming the file, as it is for a runtime
+    input (fuse.runtime.inputs); infinities written as such pass."""
+    try:
+        wide = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an integer of hundreds of digits
+        raise file_error(path, "holds a number beyond the float32 range") from None
+    check_fp32_range(path, wide)
+    return wide.astype(np.float32)
+
+
+def check_fp32_range(path: str, array: np.ndarray) -> None:
+    """Refuses a float array (float64 from a .npy, say) holding a finite
+    value that fp32, which every backend computes in, would make inf."""
+    magnitudes = np.abs(array)
+    finite = magnitudes[np.isfinite(magnitudes)]
+    if finite.size and finite.max() > _FP32_MAX:
+        raise file_error(
+            path,
+            f"holds the finite value {finite.max():g}, beyond the float32 range "
+            f"(largest {_FP32_MAX:g}); it would become inf",
+        )
+
+
 def _line_of(text_lines: Sequence[str], line: int) -> str | None:
     return text_lines[line - 1] if 1 <= line <= len(text_lines) else None
 
@@ -169,9 +198,8 @@ def classify(table: Table, kind: Kind) -> tuple[Literal["numeric", "relation"], 
 def numeric_matrix(table: Table, start: int) -> np.ndarray:
     """The rows from `start` on as a float32 matrix (rows x columns)."""
     rows = table.rows[start:]
-    return np.array([[float(cell) for cell in row] for row in rows], dtype=np.float32).reshape(
-        len(rows), len(table.rows[0]) if table.rows else 0
-    )
+    values = fp32_array(table.path, [[float(cell) for cell in row] for row in rows])
+    return values.reshape(len(rows), len(table.rows[0]) if table.rows else 0)
 
 
 def check_symbols(table: Table) -> None:
@@ -231,7 +259,7 @@ def parse_json(path: str, text: str) -> np.ndarray:
         _shape_of(value, "")
     except _Shape as error:
         raise file_error(path, str(error)) from None
-    return np.array(value, dtype=np.float32)
+    return fp32_array(path, value)
 
 
 Index = int | str
@@ -328,7 +356,7 @@ def parse_jsonl(path: str, text: str) -> np.ndarray | Records:
                 line,
             )
         shape = row_shape
-    return np.array(rows, dtype=np.float32).reshape(len(rows), *(shape or ()))
+    return fp32_array(path, rows).reshape(len(rows), *(shape or ()))
 
 
 def _check_records(

@@ -59,6 +59,7 @@ Floats are written in the shortest form that reads back to the same value.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import glob
 import math
@@ -68,7 +69,7 @@ import stat
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -76,7 +77,7 @@ from typing import IO
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fuse.errors import FuseError
+from fuse.errors import Diagnostic, FuseError
 from fuse.runtime import formats
 from fuse.runtime.formats import Kind, Records, Table, file_error
 from fuse.runtime.symbols import ENTITY, TOKEN, SymbolRegistry, SymbolTable
@@ -120,6 +121,9 @@ class SourceSpec:
     path: str
     dims: tuple[str, ...] | None = None
     kind: Kind = "auto"
+    # Where the program names the file: a problem with the file that has no
+    # place of its own in it (a missing file, a wrong shape) is shown there.
+    statement: Diagnostic | None = None
 
 
 @dataclass(frozen=True)
@@ -168,11 +172,13 @@ class IOContext:
         final size."""
         specs = list(sources)
         for spec in specs:
-            self.scan(spec.path, kind=spec.kind)
-        return {
-            spec.name: self.load(spec.name, spec.path, dims=spec.dims, kind=spec.kind)
-            for spec in specs
-        }
+            with _located_at(spec.statement):
+                self.scan(spec.path, kind=spec.kind)
+        loaded = {}
+        for spec in specs:
+            with _located_at(spec.statement):
+                loaded[spec.name] = self.load(spec.name, spec.path, dims=spec.dims, kind=spec.kind)
+        return loaded
 
     def scan(self, path: str | os.PathLike[str], *, kind: Kind = "auto") -> None:
         """Adds the symbols of a symbol source (relation, text, symbol
@@ -228,6 +234,8 @@ class IOContext:
             if isinstance(parsed, Records):
                 return self._records(shown, parsed, dims, name)
             array = parsed
+        if array.dtype.kind == "f" and array.dtype.itemsize > 4:  # a float64 .npy/.npz
+            formats.check_fp32_range(shown, array)
         return _fit_rank(shown, array, dims, name)
 
     def _parse(self, target: Path, ext: str, parse: Callable[[str, str], object]) -> object:
@@ -606,6 +614,21 @@ def _save_npz(stream: IO[bytes], members: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
+@contextlib.contextmanager
+def _located_at(statement: Diagnostic | None) -> Iterator[None]:
+    """Gives the unlocated diagnostics of a `FuseError` raised inside the
+    place of `statement` (the source statement that names the file)."""
+    try:
+        yield
+    except FuseError as error:
+        if statement is None or all(d.span is not None for d in error.diagnostics):
+            raise
+        raise FuseError(
+            d if d.span is not None else dataclasses.replace(statement, message=d.message)
+            for d in error.diagnostics
+        ) from None
+
+
 def _fit_rank(
     shown: str, array: np.ndarray, dims: Sequence[str] | None, name: str | None
 ) -> np.ndarray:
@@ -647,7 +670,7 @@ def _tensor(
     array = np.zeros(shape, dtype=np.float32)
     if positions:
         at = tuple(np.array(positions, dtype=np.int64).reshape(len(positions), -1).T)
-        array[at] = 1.0 if values is None else np.array(values, dtype=np.float32)
+        array[at] = 1.0 if values is None else formats.fp32_array(shown, values)
     return array
 
 

@@ -27,12 +27,14 @@ from fuse.config import ExecutionConfig
 from fuse.dialects.fuse import ProgramOp, TensorOp
 from fuse.errors import Diagnostic, FuseError, diagnostic_from_pass
 from fuse.frontend import ast
-from fuse.lowering.backend import Backend
+from fuse.frontend.sema import tensor_accesses
+from fuse.lowering.backend import Backend, FixpointDivergence
+from fuse.passes.infer_shapes import ShapeConflict, infer_program_shapes
 from fuse.passes.memory_budget import MemoryBudgetExceeded, check_memory
 from fuse.pipeline import DECLARATIVE_PASSES, dataflow_passes, run_passes
 from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_key
 from fuse.runtime.confinement import check_file_access
-from fuse.runtime.declarations import tensor_declarations
+from fuse.runtime.declarations import TensorDeclaration, tensor_declarations
 from fuse.runtime.domains import sink_domains
 from fuse.runtime.explain import ExplainReport, Explanation, describe_rules
 from fuse.runtime.inputs import checked_input
@@ -157,13 +159,14 @@ class Runner:
             elif missing_ok:
                 continue
             else:
-                raise _missing_input(declaration.name)
+                raise self._missing_input(declaration.name)
             if array.ndim != declaration.rank:
-                raise FuseError(
+                message = (
                     f"input '{declaration.name}' has rank {array.ndim} "
                     f"(shape {tuple(array.shape)}), but the program uses it with rank "
                     f"{declaration.rank}"
                 )
+                raise FuseError([self.program.source.diagnostic(message, declaration.span)])
             bound[declaration.name] = array
         return bound
 
@@ -180,7 +183,7 @@ class Runner:
                     and declaration.name not in overridden
                     and declaration.name not in self.weights.supplied
                 ):
-                    raise _missing_input(declaration.name)
+                    raise self._missing_input(declaration.name)
         return self._stored_values(overridden)
 
     def _stored_values(self, overridden: Collection[str]) -> dict[str, np.ndarray]:
@@ -190,7 +193,7 @@ class Runner:
         symbol tables."""
         supplied = self.weights.supplied
         loaded = self.io.load_all(
-            SourceSpec(d.name, d.source, _dim_keys(d.name, d.rank))
+            self._source_spec(d)
             for d in self.declarations
             if d.source is not None and d.name not in overridden and d.name not in supplied
         )
@@ -202,9 +205,18 @@ class Runner:
         """Tensor `name`'s source file, read for the policies, and its path."""
         for declaration in self.declarations:
             if declaration.name == name and declaration.source is not None:
-                spec = SourceSpec(name, declaration.source, _dim_keys(name, declaration.rank))
+                spec = self._source_spec(declaration)
                 return self.io.load_all([spec])[name], str(self.io.resolve(declaration.source))
         return None
+
+    def _source_spec(self, declaration: TensorDeclaration) -> SourceSpec:
+        assert declaration.source is not None
+        return SourceSpec(
+            declaration.name,
+            declaration.source,
+            _dim_keys(declaration.name, declaration.rank),
+            statement=self.program.source.diagnostic("", declaration.span),
+        )
 
     def known_shapes(self, inputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """Shapes of the given inputs, of `input_shapes` and of every file
@@ -273,21 +285,43 @@ class Runner:
     ) -> tuple[ModuleOp, Explanation, list[tuple[str | None, ...]]]:
         """The dataflow module for these input shapes, what explain() reports
         about its equations, and the symbol domains of each sink's dims."""
-        module = self.program.declarative_module()
-        for op in module.walk():
-            if isinstance(op, TensorOp) and op.tensor_name in shapes:
-                op.tensor_type = TensorType(f32, shapes[op.tensor_name])
+        module = self._declarative_module(shapes)
         try:
             run_passes(module, DECLARATIVE_PASSES[:2])
             program = next(o for o in module.walk() if isinstance(o, ProgramOp))
             explanation = describe_rules(program)
             domains = sink_domains(program, self.source_domains())
             run_passes(module, (*DECLARATIVE_PASSES[2:], *dataflow_passes(self.config)))
+        except ShapeConflict as error:
+            conflict = self._conflict_as_written(shapes) or error
+            raise FuseError([diagnostic_from_pass(str(conflict), self.program.source)]) from None
         except DiagnosticException as error:
             raise FuseError([diagnostic_from_pass(str(error), self.program.source)]) from None
         if self.sharding:
             annotate_main(module, self.sharding)
         return module, explanation, domains
+
+    def _declarative_module(self, shapes: Mapping[str, tuple[int, ...]]) -> ModuleOp:
+        """The program as written, its inputs and sources of these shapes."""
+        module = self.program.declarative_module()
+        for op in module.walk():
+            if isinstance(op, TensorOp) and op.tensor_name in shapes:
+                op.tensor_type = TensorType(f32, shapes[op.tensor_name])
+        return module
+
+    def _conflict_as_written(self, shapes: Mapping[str, tuple[int, ...]]) -> ShapeConflict | None:
+        """A shape conflict found again before canonicalization, which renames
+        indices (`y` -> `y_1`) and merges a tensor's equations into the first
+        one: reported this way, it names the program's own indices and points
+        at the equation and the access where the sizes disagree."""
+        program = next(
+            o for o in self._declarative_module(shapes).walk() if isinstance(o, ProgramOp)
+        )
+        try:
+            infer_program_shapes(program)
+        except ShapeConflict as conflict:
+            return conflict
+        return None  # a conflict only canonical rules (fuse-demand's) have
 
     def _compile(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
         start = time.perf_counter()
@@ -304,7 +338,7 @@ class Runner:
     def _specialize(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
         module, explanation, domains = self.specialized_module(shapes)
         arguments, outputs = main_signature(module)
-        _require_arguments(arguments, shapes)
+        self._require_arguments(arguments, shapes)
         self._check_memory(module)
         with _out_of_memory_as_error(self.backend_name, "compiling the program"):
             executable = self.backend.compile(module, self.config)
@@ -348,12 +382,16 @@ class Runner:
         bound = self.bind_inputs(inputs, missing_ok=self.answers_queries)
         plan = self.plan_for(bound)
         if self.answers_queries:  # otherwise bind_inputs has required every input
-            _require_arguments(plan.arguments, bound)
+            self._require_arguments(plan.arguments, bound)
         if self.config.validate_device_transfers:
             _check_device_transfers(inputs or {}, plan.executable)
         start = time.perf_counter()
-        with _out_of_memory_as_error(self.backend_name, "running the program"):
-            results = plan.executable([bound[name] for name in plan.arguments])
+        try:
+            with _out_of_memory_as_error(self.backend_name, "running the program"):
+                results = plan.executable([bound[name] for name in plan.arguments])
+        except FixpointDivergence as error:
+            span = self._recursion(error.tensors)
+            raise error.located(lambda m: self.program.source.diagnostic(m, span)) from None
         self.last_run_seconds = time.perf_counter() - start
         self.last_plan = plan
         exports: dict[str, np.ndarray] = {}
@@ -367,6 +405,33 @@ class Runner:
                 exports[spec.name] = value if self.config.zero_copy else _defensive_copy(value)
         self.io.write_all(sinks)
         return exports
+
+    def _recursion(self, tensors: Collection[str]) -> ast.Span | None:
+        """The left-hand side of the first equation of `tensors` that reads
+        one of them (the recursion a divergence comes from), else of their
+        first equation."""
+        equations = [
+            s
+            for s in self.program.ast.statements
+            if isinstance(s, ast.Equation) and s.lhs.name in tensors
+        ]
+        for equation in equations:
+            if any(ref.name in tensors for ref in tensor_accesses(equation.rhs)):
+                return equation.lhs.span
+        return equations[0].lhs.span if equations else None
+
+    def _missing_input(self, name: str) -> FuseError:
+        """Located at the input's first access: a mistyped name shows there."""
+        span = next((d.span for d in self.declarations if d.name == name), None)
+        message = f"missing runtime input '{name}': pass it in run(inputs=...)"
+        return FuseError([self.program.source.diagnostic(message, span)])
+
+    def _require_arguments(self, arguments: Collection[str], given: Collection[str]) -> None:
+        """`@main`'s arguments must all be given (inputs left out of binding
+        are fine only where the plan does not take them)."""
+        for name in arguments:
+            if name not in given:
+                raise self._missing_input(name)
 
     @property
     def xla_callable(self) -> Any:
@@ -494,18 +559,6 @@ def _out_of_memory_as_error(backend: str, step: str) -> Iterator[None]:
             f"the {backend} backend ran out of memory {step}: {error}; lower "
             "ExecutionConfig.max_memory so such plans are refused before they run"
         ) from None
-
-
-def _missing_input(name: str) -> FuseError:
-    return FuseError(f"missing runtime input '{name}': pass it in run(inputs=...)")
-
-
-def _require_arguments(arguments: Collection[str], given: Collection[str]) -> None:
-    """`@main`'s arguments must all be given (inputs left out of binding
-    are fine only where the plan does not take them)."""
-    for name in arguments:
-        if name not in given:
-            raise _missing_input(name)
 
 
 def _dim_keys(tensor: str, rank: int) -> tuple[str, ...]:
