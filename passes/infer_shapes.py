@@ -20,6 +20,7 @@ fuse.tensor @Y[i] : tensor<4xf32>
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -121,8 +122,8 @@ def _bind_merged(sizes: _RuleSizes, merged: tuple[str, ...], axis: str) -> None:
         sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b))
 
 
-def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:
-    """Binds the rule's index sizes; returns whether its tensor's shape grew."""
+def _propagate_rule(rule: RuleOp, program: ProgramOp) -> list[str]:
+    """Binds the rule's index sizes; returns the tensors whose shapes grew."""
     declaration = program.lookup_tensor(rule.tensor_name)
     assert declaration is not None
     sizes = _RuleSizes(rule)
@@ -130,8 +131,8 @@ def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:
     for index, size in zip(rule.indices.data, shape, strict=True):
         sizes.bind(index, size, rule.tensor_name)
     _bind_body(sizes, rule, program)
-    changed = _grow(declaration, rule.indices.data, sizes)
-    return _bind_read_tensors(sizes, rule, program) or changed
+    grown = [rule.tensor_name] if _grow(declaration, rule.indices.data, sizes) else []
+    return grown + _bind_read_tensors(sizes, rule, program)
 
 
 def _grow(declaration: TensorOp, indices: Sequence[IndexPosition], sizes: _RuleSizes) -> bool:
@@ -149,36 +150,77 @@ def _grow(declaration: TensorOp, indices: Sequence[IndexPosition], sizes: _RuleS
     return grew
 
 
-def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> bool:
+def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> list[str]:
     """Sizes flow backwards too: a tensor read as `PosEnc[p, d]` where the
     rule knows `p` and `d` from other tensors has that shape, even if
-    nothing in its own rules binds it. Returns whether a shape grew."""
-    changed = False
+    nothing in its own rules binds it. Returns the tensors whose shapes grew."""
+    grown: list[str] = []
     for access in _accesses(op):
         if not isinstance(access, LoadOp):
             continue
         declaration = program.lookup_tensor(access.tensor_name)
         assert declaration is not None
-        changed = _grow(declaration, access.indices.data, sizes) or changed
-    return changed
+        if _grow(declaration, access.indices.data, sizes):
+            grown.append(access.tensor_name)
+    return grown
 
 
-def infer_program_shapes(program: ProgramOp) -> None:
-    rules = [op for op in program.body.block.ops if isinstance(op, RuleOp)]
-    sinks = [op for op in program.body.block.ops if isinstance(op, SinkOp)]
-    while any(
-        [
-            *(_propagate_rule(rule, program) for rule in rules),
-            *(_propagate_sink(sink, program) for sink in sinks),
-        ]
-    ):
-        pass
-
-
-def _propagate_sink(sink: SinkOp, program: ProgramOp) -> bool:
+def _propagate_sink(sink: SinkOp, program: ProgramOp) -> list[str]:
     sizes = _RuleSizes(sink)
     _bind_body(sizes, sink, program)
     return _bind_read_tensors(sizes, sink, program)
+
+
+def _reads(op: RuleOp | SinkOp) -> set[str]:
+    return {access.tensor_name for access in _accesses(op) if isinstance(access, LoadOp)}
+
+
+def infer_program_shapes(program: ProgramOp) -> None:
+    """Propagates sizes through the rules, then the sinks, until nothing
+    grows: the result of sweeping over them again and again, including
+    which conflict is reported first, but linear in the program's size.
+
+    A sweep re-runs every statement; most of those runs repeat the last one
+    exactly, since a statement's bindings depend only on the shapes of the
+    tensors it touches. So a statement runs again only when one of those
+    shapes grew since its last run, and in the order the sweeps would run
+    it: later in the current sweep if it comes after the statement that
+    grew the shape, else in the next one. Its own growth re-runs a
+    statement only where it reads the grown tensor: growing a tensor it
+    merely defines binds the same sizes again, but a read tensor's new
+    dimensions may conflict with another read of it (`X[i, j] X[j, i]`)."""
+    ops = program.body.block.ops
+    statements: list[RuleOp | SinkOp] = [
+        *(op for op in ops if isinstance(op, RuleOp)),
+        *(op for op in ops if isinstance(op, SinkOp)),
+    ]
+    reads = [_reads(statement) for statement in statements]
+    touching: dict[str, list[int]] = {}
+    for position, statement in enumerate(statements):
+        defined = {statement.tensor_name} if isinstance(statement, RuleOp) else set()
+        for tensor in reads[position] | defined:
+            touching.setdefault(tensor, []).append(position)
+    this_sweep = list(range(len(statements)))  # a heap: run in program order
+    queued = set(this_sweep)
+    next_sweep: set[int] = set()
+    while this_sweep or next_sweep:
+        if not this_sweep:
+            this_sweep, queued, next_sweep = sorted(next_sweep), next_sweep, set()
+        position = heapq.heappop(this_sweep)
+        queued.discard(position)
+        next_sweep.discard(position)
+        statement = statements[position]
+        if isinstance(statement, RuleOp):
+            grown = _propagate_rule(statement, program)
+        else:
+            grown = _propagate_sink(statement, program)
+        for tensor in grown:
+            for other in touching.get(tensor, ()):
+                if other > position and other not in queued:
+                    queued.add(other)
+                    heapq.heappush(this_sweep, other)
+                elif other < position or tensor in reads[position]:
+                    next_sweep.add(other)
 
 
 def declared_shapes(program: ProgramOp) -> dict[str, tuple[int, ...]]:

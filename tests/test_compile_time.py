@@ -1,0 +1,142 @@
+"""Compile time is linear in program size (issue 11).
+
+Wall-clock limits would be flaky on a shared machine, so these tests count
+the work that used to grow quadratically; `bench/frontend.py` measures the
+seconds.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from xdsl.utils.exceptions import DiagnosticException
+
+from fuse.dialects.fuse import ProgramOp, RuleOp, SinkOp, TensorOp
+from fuse.passes import infer_shapes
+from tests.ir_helpers import parse_module
+
+INDEX_NAMES = "ijk"
+
+
+def _load(tensor: str, indices: tuple[str, ...], number: int) -> str:
+    names = ", ".join(dict.fromkeys(indices))
+    return f"%{number} = fuse.load @{tensor}[{', '.join(indices)}] : !fuse.expr<{names}>"
+
+
+def _rule(tensor: str, head: tuple[str, ...], reads: list[tuple[str, tuple[str, ...]]]) -> str:
+    """A rule whose body multiplies its reads (no projections: shape
+    inference does not need them)."""
+    lines = [_load(name, indices, n) for n, (name, indices) in enumerate(reads)]
+    names: dict[str, None] = dict.fromkeys(reads[0][1])
+    value = 0
+    for n, (_, indices) in enumerate(reads[1:], start=1):
+        before = ", ".join(names)
+        names |= dict.fromkeys(indices)
+        value = len(lines)
+        lines.append(
+            f"%{value} = fuse.arith mul %{value - 1 if n > 1 else 0}, %{n} : "
+            f"!fuse.expr<{before}>, !fuse.expr<{', '.join(dict.fromkeys(indices))}>"
+        )
+    lines.append(f"fuse.yield %{value} : !fuse.expr<{', '.join(names)}>")
+    body = "\n    ".join(lines)
+    return f"  fuse.rule @{tensor}[{', '.join(head)}] sum {{\n    {body}\n  }}"
+
+
+def _program(declarations: list[str], rules: list[str]) -> str:
+    return "fuse.program {\n" + "\n".join([*declarations, *rules]) + "\n}"
+
+
+def _declaration(tensor: str, rank: int, shape: tuple[int, ...] | None) -> str:
+    names = ", ".join(INDEX_NAMES[:rank])
+    if shape is None:
+        dims = "x".join("?" for _ in range(rank))
+        return f"  fuse.tensor @{tensor}[{names}] : tensor<{dims}xf32>"
+    return f"  fuse.tensor @{tensor}[{names}] input : tensor<{'x'.join(map(str, shape))}xf32>"
+
+
+def _program_op(text: str) -> ProgramOp:
+    return next(op for op in parse_module(text).walk() if isinstance(op, ProgramOp))
+
+
+def _shapes_or_error(program: ProgramOp, infer) -> object:
+    try:
+        infer(program)
+    except DiagnosticException as error:
+        return str(error)
+    return {
+        op.tensor_name: tuple(op.tensor_type.get_shape())
+        for op in program.body.block.ops
+        if isinstance(op, TensorOp)
+    }
+
+
+def _sweep_until_stable(program: ProgramOp) -> None:
+    """What `fuse-infer-shapes` did before it kept a worklist: run every
+    rule, then every sink, again and again until a whole sweep grows no
+    shape (quadratic on a chain written last equation first)."""
+    ops = list(program.body.block.ops)
+    rules = [op for op in ops if isinstance(op, RuleOp)]
+    sinks = [op for op in ops if isinstance(op, SinkOp)]
+    while any(
+        [
+            *(bool(infer_shapes._propagate_rule(r, program)) for r in rules),
+            *(bool(infer_shapes._propagate_sink(s, program)) for s in sinks),
+        ]
+    ):
+        pass
+
+
+def test_shape_inference_runs_each_rule_a_bounded_number_of_times(monkeypatch) -> None:
+    """A chain written last equation first took one sweep over all rules per
+    equation; the worklist runs each rule about once."""
+    length = 120
+    declarations = [_declaration("T0", 1, (3,))]
+    declarations += [_declaration(f"T{n}", 1, None) for n in range(1, length + 1)]
+    rules = [_rule(f"T{n}", ("i",), [(f"T{n - 1}", ("i",))]) for n in range(length, 0, -1)]
+    program = _program_op(_program(declarations, rules))
+    runs = 0
+    propagate = infer_shapes._propagate_rule
+
+    def counting(rule: RuleOp, program: ProgramOp) -> list[str]:
+        nonlocal runs
+        runs += 1
+        return propagate(rule, program)
+
+    monkeypatch.setattr(infer_shapes, "_propagate_rule", counting)
+    infer_shapes.infer_program_shapes(program)
+    assert runs <= 2 * length
+    shapes = _shapes_or_error(program, lambda _: None)
+    assert shapes == {f"T{n}": (3,) for n in range(length + 1)}
+
+
+@st.composite
+def _random_programs(draw: st.DrawFn) -> str:
+    """A few tensors of rank 1 or 2, some with known sizes, and rules in any
+    order reading any of them with any index pattern (so conflicts, and
+    sizes flowing forwards and backwards, all occur)."""
+    count = draw(st.integers(2, 5))
+    ranks = [draw(st.integers(1, 2)) for _ in range(count)]
+    declarations = []
+    for n, rank in enumerate(ranks):
+        known = draw(st.booleans())
+        shape = tuple(draw(st.sampled_from((2, 3))) for _ in range(rank)) if known else None
+        declarations.append(_declaration(f"T{n}", rank, shape))
+    indices = st.sampled_from(INDEX_NAMES)
+    rules = []
+    for _ in range(draw(st.integers(1, 6))):
+        target = draw(st.integers(0, count - 1))
+        head = tuple(draw(indices) for _ in range(ranks[target]))
+        reads = []
+        for _ in range(draw(st.integers(1, 3))):
+            read = draw(st.integers(0, count - 1))
+            reads.append((f"T{read}", tuple(draw(indices) for _ in range(ranks[read]))))
+        rules.append(_rule(f"T{target}", head, reads))
+    return _program(declarations, rules)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_random_programs())
+def test_shape_inference_agrees_with_sweeping_until_stable(text: str) -> None:
+    """Same shapes, or the same first conflict, as the sweeps."""
+    expected = _shapes_or_error(_program_op(text), _sweep_until_stable)
+    assert _shapes_or_error(_program_op(text), infer_shapes.infer_program_shapes) == expected
