@@ -20,8 +20,8 @@ fuse.tensor @Y[i] : tensor<4xf32>
 
 from __future__ import annotations
 
-import heapq
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +34,8 @@ from xdsl.utils.exceptions import DiagnosticException
 from fuse.dialects.fuse import CallOp, LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
 from fuse.dialects.fuse.attributes import IndexPosition
 from fuse.dialects.fuse.declarative import part_of
+
+from .sweep import sweep_until_stable
 
 
 def location_prefix(op: Operation) -> str:
@@ -171,56 +173,30 @@ def _propagate_sink(sink: SinkOp, program: ProgramOp) -> list[str]:
     return _bind_read_tensors(sizes, sink, program)
 
 
-def _reads(op: RuleOp | SinkOp) -> set[str]:
-    return {access.tensor_name for access in _accesses(op) if isinstance(access, LoadOp)}
+def _accessed(op: RuleOp | SinkOp) -> Counter[str]:
+    """How often the statement accesses each tensor (defines or reads it)."""
+    counts = Counter(access.tensor_name for access in _accesses(op) if isinstance(access, LoadOp))
+    if isinstance(op, RuleOp):
+        counts[op.tensor_name] += 1
+    return counts
 
 
 def infer_program_shapes(program: ProgramOp) -> None:
-    """Propagates sizes through the rules, then the sinks, until nothing
-    grows: the result of sweeping over them again and again, including
-    which conflict is reported first, but linear in the program's size.
-
-    A sweep re-runs every statement; most of those runs repeat the last one
-    exactly, since a statement's bindings depend only on the shapes of the
-    tensors it touches. So a statement runs again only when one of those
-    shapes grew since its last run, and in the order the sweeps would run
-    it: later in the current sweep if it comes after the statement that
-    grew the shape, else in the next one. Its own growth re-runs a
-    statement only where it reads the grown tensor: growing a tensor it
-    merely defines binds the same sizes again, but a read tensor's new
-    dimensions may conflict with another read of it (`X[i, j] X[j, i]`)."""
+    """Propagates sizes through the rules, then the sinks, until no shape
+    grows (see `sweep_until_stable`)."""
     ops = program.body.block.ops
     statements: list[RuleOp | SinkOp] = [
         *(op for op in ops if isinstance(op, RuleOp)),
         *(op for op in ops if isinstance(op, SinkOp)),
     ]
-    reads = [_reads(statement) for statement in statements]
-    touching: dict[str, list[int]] = {}
-    for position, statement in enumerate(statements):
-        defined = {statement.tensor_name} if isinstance(statement, RuleOp) else set()
-        for tensor in reads[position] | defined:
-            touching.setdefault(tensor, []).append(position)
-    this_sweep = list(range(len(statements)))  # a heap: run in program order
-    queued = set(this_sweep)
-    next_sweep: set[int] = set()
-    while this_sweep or next_sweep:
-        if not this_sweep:
-            this_sweep, queued, next_sweep = sorted(next_sweep), next_sweep, set()
-        position = heapq.heappop(this_sweep)
-        queued.discard(position)
-        next_sweep.discard(position)
+
+    def run(position: int) -> list[str]:
         statement = statements[position]
         if isinstance(statement, RuleOp):
-            grown = _propagate_rule(statement, program)
-        else:
-            grown = _propagate_sink(statement, program)
-        for tensor in grown:
-            for other in touching.get(tensor, ()):
-                if other > position and other not in queued:
-                    queued.add(other)
-                    heapq.heappush(this_sweep, other)
-                elif other < position or tensor in reads[position]:
-                    next_sweep.add(other)
+            return _propagate_rule(statement, program)
+        return _propagate_sink(statement, program)
+
+    sweep_until_stable([_accessed(statement) for statement in statements], run)
 
 
 def declared_shapes(program: ProgramOp) -> dict[str, tuple[int, ...]]:

@@ -89,6 +89,7 @@ def strongly_connected_components(graph: dict[str, list[str]]) -> list[list[str]
     on_stack: set[str] = set()
     stack: list[str] = []
     components: list[list[str]] = []
+    order = {name: position for position, name in enumerate(graph)}
     for root in graph:
         if root in index:
             continue
@@ -123,7 +124,7 @@ def strongly_connected_components(graph: dict[str, list[str]]) -> list[list[str]
                     component.append(member)
                     if member == node:
                         break
-                components.append(sorted(component, key=list(graph).index))
+                components.append(sorted(component, key=order.__getitem__))
     return components
 
 

@@ -13,6 +13,7 @@ from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.dialects.fuse import ProgramOp, RuleOp, SinkOp, TensorOp
 from fuse.passes import infer_shapes
+from fuse.runtime import domains
 from tests.ir_helpers import parse_module
 
 INDEX_NAMES = "ijk"
@@ -86,14 +87,21 @@ def _sweep_until_stable(program: ProgramOp) -> None:
         pass
 
 
-def test_shape_inference_runs_each_rule_a_bounded_number_of_times(monkeypatch) -> None:
-    """A chain written last equation first took one sweep over all rules per
-    equation; the worklist runs each rule about once."""
-    length = 120
+CHAIN = 120
+
+
+def _backward_chain() -> ProgramOp:
+    """`T1 = T0`, ..., `Tn = Tn-1` written last equation first, `T0` of
+    size 3: what is known about `T0` takes one sweep per equation to reach
+    `Tn`."""
     declarations = [_declaration("T0", 1, (3,))]
-    declarations += [_declaration(f"T{n}", 1, None) for n in range(1, length + 1)]
-    rules = [_rule(f"T{n}", ("i",), [(f"T{n - 1}", ("i",))]) for n in range(length, 0, -1)]
-    program = _program_op(_program(declarations, rules))
+    declarations += [_declaration(f"T{n}", 1, None) for n in range(1, CHAIN + 1)]
+    rules = [_rule(f"T{n}", ("i",), [(f"T{n - 1}", ("i",))]) for n in range(CHAIN, 0, -1)]
+    return _program_op(_program(declarations, rules))
+
+
+def test_shape_inference_runs_each_rule_a_bounded_number_of_times(monkeypatch) -> None:
+    program = _backward_chain()
     runs = 0
     propagate = infer_shapes._propagate_rule
 
@@ -104,9 +112,25 @@ def test_shape_inference_runs_each_rule_a_bounded_number_of_times(monkeypatch) -
 
     monkeypatch.setattr(infer_shapes, "_propagate_rule", counting)
     infer_shapes.infer_program_shapes(program)
-    assert runs <= 2 * length
+    assert runs <= 2 * CHAIN
     shapes = _shapes_or_error(program, lambda _: None)
-    assert shapes == {f"T{n}": (3,) for n in range(length + 1)}
+    assert shapes == {f"T{n}": (3,) for n in range(CHAIN + 1)}
+
+
+def test_domain_propagation_runs_each_rule_a_bounded_number_of_times(monkeypatch) -> None:
+    """Symbol domains flow like sizes, on the same schedule."""
+    runs = 0
+    rule_domains = domains._rule_domains
+
+    def counting(op: RuleOp | SinkOp, known: dict) -> dict[str, str]:
+        nonlocal runs
+        runs += 1
+        return rule_domains(op, known)
+
+    monkeypatch.setattr(domains, "_rule_domains", counting)
+    found = domains.propagate_domains(_backward_chain(), {("T0", 0): "entity"})
+    assert found == {(f"T{n}", 0): "entity" for n in range(CHAIN + 1)}
+    assert runs <= 2 * CHAIN
 
 
 @st.composite
