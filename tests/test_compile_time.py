@@ -7,12 +7,22 @@ seconds.
 
 from __future__ import annotations
 
+import gc
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from xdsl.utils.exceptions import DiagnosticException
 
+from bench.frontend import generated_program
+from fuse import frontend
+from fuse.collector import cyclic_gc_paused
+from fuse.config import ExecutionConfig
 from fuse.dialects.fuse import ProgramOp, RuleOp, SinkOp, TensorOp
+from fuse.errors import SourceText
+from fuse.lowering.ir_builder import IRBuilder, build_module
 from fuse.passes import infer_shapes
+from fuse.passes.infer_shapes import InferShapesPass
+from fuse.pipeline import full_pipeline, run_passes
 from fuse.runtime import domains
 from tests.ir_helpers import parse_module
 
@@ -164,3 +174,41 @@ def test_shape_inference_agrees_with_sweeping_until_stable(text: str) -> None:
     """Same shapes, or the same first conflict, as the sweeps."""
     expected = _shapes_or_error(_program_op(text), _sweep_until_stable)
     assert _shapes_or_error(_program_op(text), infer_shapes.infer_program_shapes) == expected
+
+
+def test_compiling_pauses_the_cyclic_collector(monkeypatch) -> None:
+    """Every collection during a compile re-walks all the IR built so far
+    (a quarter of a 2,000-equation compile, growing with the program), so
+    parsing, building and every pass run with the collector paused."""
+    enabled: dict[str, bool] = {}
+
+    def recording(name: str, step):
+        def wrapped(*args, **kwargs):
+            enabled[name] = gc.isenabled()
+            return step(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(frontend, "parse_partial", recording("parse", frontend.parse_partial))
+    monkeypatch.setattr(IRBuilder, "build", recording("build", IRBuilder.build))
+    monkeypatch.setattr(InferShapesPass, "apply", recording("pass", InferShapesPass.apply))
+    text = generated_program(20)
+    module = build_module(frontend.load(text, "generated.fuse"), SourceText(text, "g.fuse"))
+    run_passes(module, full_pipeline(ExecutionConfig()))
+    assert enabled == {"parse": False, "build": False, "pass": False}
+    assert gc.isenabled()
+
+
+def test_pausing_the_collector_nests_and_keeps_a_disabled_one_disabled() -> None:
+    with cyclic_gc_paused():
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
