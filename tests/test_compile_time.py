@@ -212,3 +212,22 @@ def test_pausing_the_collector_nests_and_keeps_a_disabled_one_disabled() -> None
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_canonicalization_moves_the_ops_it_would_recreate_unchanged() -> None:
+    """Creating an xDSL op costs far more than moving one: only the ops a
+    projection or a rename changes are re-created (`lit_tests/passes`
+    checks the printed result is what re-creating everything gave)."""
+    text = "Y[i, j] = A[i, k] B[k, j] + C[i, j]\n"
+    module = build_module(frontend.load(text, "y.fuse"), SourceText(text, "y.fuse"))
+    [rule] = [op for op in module.walk() if isinstance(op, RuleOp)]
+    before = list(rule.body.block.ops)
+    run_passes(module, ["fuse-canonicalize-projections"])
+    [rule] = [op for op in module.walk() if isinstance(op, RuleOp)]
+    after = list(rule.body.block.ops)
+    kept = [op.name for op in after if any(op is old for old in before)]
+    created = [op.name for op in after if not any(op is old for old in before)]
+    # The product keeps its loads and itself; `k` is summed over it, which
+    # changes the sum's operand type, so the sum and the yield are new.
+    assert kept == ["fuse.load", "fuse.load", "fuse.arith", "fuse.load"]
+    assert created == ["fuse.project", "fuse.arith", "fuse.yield"]
