@@ -26,7 +26,6 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     StringAttr,
     TensorType,
-    f32,
 )
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.utils.exceptions import DiagnosticException
@@ -49,7 +48,7 @@ from fuse.dialects.fuse import (
     TopKOp,
     UnaryOp,
 )
-from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.dialects.fuse.attributes import ProjectionKind, f32_tensor
 from fuse.dialects.fuse.declarative import part_of
 
 from .expr_tree import names_of
@@ -122,7 +121,7 @@ class BodyEmitter:
         return size
 
     def type_of(self, names: Sequence[str]) -> TensorType:
-        return TensorType(f32, [self.size(n) for n in names])
+        return f32_tensor(tuple(self.size(n) for n in names))
 
     def emit(self, op: Operation) -> SSAValue:
         op.location = self.location
@@ -131,7 +130,7 @@ class BodyEmitter:
 
     def constant(self, array: np.ndarray) -> SSAValue:
         array = np.asarray(array, dtype=np.float32)
-        tensor_type = TensorType(f32, array.shape)
+        tensor_type = f32_tensor(array.shape)
         values = [float(v) for v in array.ravel()]
         return self.emit(ConstantOp(DenseIntOrFPElementsAttr.from_list(tensor_type, values)))
 
@@ -238,7 +237,7 @@ class BodyEmitter:
                         f"@{op.tensor_name}, of size {shape[dim]}"
                     )
                 del shape[dim]
-                taken = TakeOp(value.value, dim, position, TensorType(f32, shape))
+                taken = TakeOp(value.value, dim, position, f32_tensor(tuple(shape)))
                 value = Indexed(self.emit(taken), ())
         names = [str(d) for d in dims if isinstance(d, str)]
         if len(set(names)) != len(names):  # a repeated index reads a diagonal
@@ -287,7 +286,7 @@ class BodyEmitter:
     def lower_index_call(self, callee: str, indices: list[str]) -> Indexed:
         sizes = [self.static_size(i, callee) for i in indices]
         fn = {"causal_mask": "causal"}.get(callee, callee)
-        return Indexed(self.emit(IndexFnOp(fn, TensorType(f32, sizes))), indices)
+        return Indexed(self.emit(IndexFnOp(fn, f32_tensor(tuple(sizes)))), indices)
 
     def lower_sig(self, op: CallOp, args: list[Indexed]) -> Indexed:
         if len(args) == 2:
@@ -410,7 +409,7 @@ class BodyEmitter:
         shape = [self.size(n) for n in names]
         parts = [a.value.type.get_shape()[axis] for a in aligned]
         shape[axis] = DYNAMIC_INDEX if DYNAMIC_INDEX in parts else sum(parts)
-        concat = ConcatOp(axis, [a.value for a in aligned], TensorType(f32, shape))
+        concat = ConcatOp(axis, [a.value for a in aligned], f32_tensor(tuple(shape)))
         return Indexed(self.emit(concat), names)
 
     def lower_head_merge(self, op: CallOp, x: Indexed, names: tuple[str, ...]) -> Indexed:
