@@ -39,7 +39,7 @@ from xdsl.utils.target import Target
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from fuse.errors import FuseError, SourceText
-from fuse.ir_checks import check_dominance, check_text
+from fuse.ir_checks import check_blocks, check_dominance, check_text
 from fuse.passes.registry import all_passes
 
 PROG = "fuse-opt"
@@ -296,7 +296,7 @@ class FuseOptMain(xDSLOptMain):
     def parse_chunk(
         self, chunk: IO[str], file_extension: str, start_offset: int = 0
     ) -> ModuleOp | None:
-        """Parses after `check_text` and checks SSA dominance after, so odd IR
+        """Parses after `check_text` and checks blocks and SSA dominance after, so odd IR
         is a located error rather than a parser or pass that never ends."""
         name = self.get_input_name()
         text = chunk.read()
@@ -316,6 +316,7 @@ class FuseOptMain(xDSLOptMain):
                 f"{name}: IR too large or too deeply nested to parse: {error}"
             ) from None
         if module is not None:
+            check_blocks(module, source)
             check_dominance(module, source)
         return module
 

@@ -211,16 +211,22 @@ class BodyEmitter:
         if isinstance(op, ArithOp) and op.fn.data == "mul":
             return self.factors(op.lhs) + self.factors(op.rhs)
         if isinstance(op, ArithOp) and op.fn.data == "div" and not names_of(op.rhs):
-            return [*self.factors(op.lhs), self.reciprocal(op.rhs)]
+            inverse = self.reciprocal(op.rhs)
+            if inverse is not None:
+                return [*self.factors(op.lhs), inverse]
         return [self.lower(value)]
 
-    def reciprocal(self, scalar: SSAValue) -> Indexed:
+    def reciprocal(self, scalar: SSAValue) -> Indexed | None:
+        """`1 / scalar` as a factor, folded for a literal. None for a literal
+        of infinite reciprocal (0.0, -0.0, below 2^-128): a product with an
+        infinity is not IEEE division once einsum sums before it multiplies
+        (`(-1 + 3) * -inf` is -inf, `-1 / -0.0 + 3 / -0.0` is NaN), so such a
+        division stays a division."""
         literal = scalar.owner
         if isinstance(literal, LiteralOp) and isinstance(literal.value, FloatAttr):
-            # IEEE like the runtime division it replaces: 1/0 is inf, 1/-0.0 is -inf.
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", over="ignore"):
                 inverse = np.float32(1.0) / np.float32(literal.value.value.data)
-            return Indexed(self.constant(inverse), ())
+            return Indexed(self.constant(inverse), ()) if np.isfinite(inverse) else None
         one = Indexed(self.constant(np.float32(1.0)), ())
         return self.binary("div", one, self.lower(scalar))
 
