@@ -2,8 +2,10 @@
 1,000-equation program (target: under 1 s on a 2-core machine).
 
 Issue 11: compile time is linear in program size: the whole compile
-pipeline (front end, declarative and dataflow passes) on 2,000 equations
-takes about 8x its time on 250 (target: ratio at most 10; under 2 s).
+pipeline (front end, IR builder, declarative and dataflow passes, as
+`fuse compile --emit dataflow` runs them) on 2,000 equations takes at most
+9x its time on 250 (linear is 8x; 250 equations also pay fixed costs), and
+under 1.5 s.
 
     python -m bench.frontend
 """
@@ -54,6 +56,7 @@ def run(repeat: int = 5) -> list[Row]:
     def parse_and_build() -> None:
         build_module(load(text, "generated.fuse"), SourceText(text, "generated.fuse"))
 
+    large = compile_seconds(2000, max(1, repeat // 2))
     return [
         row(
             "parse+check+IR, 1000 equations",
@@ -63,12 +66,13 @@ def run(repeat: int = 5) -> list[Row]:
             1.0,
         ),
         row(
-            "compile 2000 equations (linear: ~8x)",
-            compile_seconds(2000, max(1, repeat // 2)),
+            "compile 2000 equations vs 250 (linear: 8x)",
+            large,
             "250 equations",
             compile_seconds(250, repeat),
-            10.0,
+            9.0,
         ),
+        row("compile 2000 equations", large, "1.5 s budget", 1.5, 1.0),
     ]
 
 

@@ -10,6 +10,12 @@ input ends in a located diagnostic rather than a hang or a pass crash.
   operands. Every block here is straight-line (no registered dialect has
   branches), so a value must be a block argument of an enclosing block or be
   defined earlier in the same or an enclosing block.
+* `check_blocks` runs after parsing too: a label on a region's only block
+  (`fuse.program {\n^bb0:\n ...}`) is valid MLIR and accepted, but a second
+  block (which no op here can branch to) and block arguments on a body that
+  takes none (`fuse.program`, `fuse.rule`, `fuse.sink`) are errors at the
+  label, rather than an unlocated verifier message or arguments silently
+  kept.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 
@@ -29,6 +36,10 @@ MAX_DENSE_ELEMENTS = 1 << 24
 _DENSE_TYPE = re.compile(r"dense<[^>]*>\s*:\s*(?:tensor|vector)<((?:\d+\s*x\s*)+)")
 _SSA_NAME = re.compile(r"%[\w$.-]+")
 _NUMERIC_BLOCK_LABEL = re.compile(r"\^\d[\w$.-]*")
+_LABEL = re.compile(r"\s*(\^[\w$.-]+)\s*(\()?")
+_OP_NAME = re.compile(r"\s*(?:%[\w$.:-]+(?:\s*,\s*%[\w$.:-]+)*\s*=\s*)?([A-Za-z_][\w.]*)")
+# Ops whose body is a list of statements or an expression: no block arguments.
+_BODIES_WITHOUT_ARGUMENTS = ("fuse.program", "fuse.rule", "fuse.sink")
 _RESULT_LIST = re.compile(r"^\s*((?:%[\w$.-]+(?::\d+)?\s*,\s*)*%[\w$.-]+(?::\d+)?)\s*=(?!=)")
 
 
@@ -176,3 +187,58 @@ def check_dominance(module: Operation, source: SourceText) -> None:
                 raise FuseError([Diagnostic(f"{source.file}: '{op.name}' uses {words}")])
             line, col, name = located
             raise _error(source, f"'{op.name}' uses {name}, {words}", line, col, len(name))
+
+
+@dataclass(frozen=True)
+class _Label:
+    """A block label in the text, and the region it opens a block of."""
+
+    line: int
+    col: int
+    name: str
+    has_arguments: bool
+    region_op: str  # the op whose `{` encloses it, as the text names it
+    first_in_region: bool
+
+
+def _labels(lines: list[str]) -> Iterator[_Label]:
+    regions: list[tuple[str, bool]] = []  # (op name, has anything been seen in it)
+    for number, line in enumerate(lines, start=1):
+        label = _LABEL.match(line)
+        if label is not None and regions:
+            op, seen = regions[-1]
+            yield _Label(
+                number, label.start(1) + 1, label.group(1), bool(label.group(2)), op, not seen
+            )
+        for char in line:
+            if char == "{":
+                opener = _OP_NAME.match(line)
+                regions.append((opener.group(1) if opener else "", False))
+            elif char == "}" and regions:
+                regions.pop()
+            elif not char.isspace() and regions:
+                regions[-1] = (regions[-1][0], True)
+
+
+def check_blocks(module: Operation, source: SourceText) -> None:
+    """Regions hold one block; see the module docstring."""
+    second_block = any(len(r.blocks) > 1 for op in module.walk() for r in op.regions)
+    arguments = any(
+        op.name in _BODIES_WITHOUT_ARGUMENTS and any(block.args for block in op.regions[0].blocks)
+        for op in module.walk()
+    )
+    if not (second_block or arguments):
+        return
+    for label in _labels(code_lines(source)):
+        if not label.first_in_region:
+            message = (
+                f"block {label.name} is a second block in a '{label.region_op}' region; "
+                "regions in Fuse IR hold a single block"
+            )
+        elif label.has_arguments and label.region_op in _BODIES_WITHOUT_ARGUMENTS:
+            message = f"the body of '{label.region_op}' takes no block arguments"
+        else:
+            continue
+        raise _error(source, message, label.line, label.col, len(label.name))
+    what = "a region with several blocks" if second_block else "block arguments on a body"
+    raise FuseError([Diagnostic(f"{source.file}: {what}; regions in Fuse IR hold one block")])

@@ -42,7 +42,7 @@ from xdsl.xdsl_opt_main import xDSLOptMain
 
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend.ast import Span
-from fuse.ir_checks import check_dominance, check_text
+from fuse.ir_checks import check_blocks, check_dominance, check_text
 from fuse.pass_instrumentation import PassInstrumentation, display_name
 from fuse.pass_instrumentation import register_arguments as register_instrumentation_arguments
 from fuse.passes.registry import all_passes
@@ -314,7 +314,7 @@ class FuseOptMain(xDSLOptMain):
     def parse_chunk(
         self, chunk: IO[str], file_extension: str, start_offset: int = 0
     ) -> ModuleOp | None:
-        """Parses after `check_text` and checks SSA dominance after, so odd IR
+        """Parses after `check_text` and checks blocks and SSA dominance after, so odd IR
         is a located error rather than a parser or pass that never ends."""
         name = self.get_input_name()
         text = chunk.read()
@@ -338,6 +338,7 @@ class FuseOptMain(xDSLOptMain):
             reason = error.args[0] if error.args else type(error).__name__
             raise FuseOptError(f"{name}: the IR cannot be parsed: {reason}") from None
         if module is not None:
+            check_blocks(module, source)
             check_dominance(module, source)
         return module
 

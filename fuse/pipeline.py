@@ -18,6 +18,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.transforms import get_all_passes
 
+from fuse.collector import cyclic_gc_paused
 from fuse.config import ExecutionConfig
 from fuse.passes.registry import all_passes
 
@@ -66,6 +67,7 @@ def full_pipeline(config: ExecutionConfig) -> list[str]:
     return [*DECLARATIVE_PASSES, *dataflow_passes(config)]
 
 
+@cyclic_gc_paused()
 def run_passes(module: ModuleOp, passes: list[str] | tuple[str, ...]) -> None:
     """Runs passes named in xDSL spec syntax (`name{opt=v}`) on `module`."""
     if not passes:

@@ -36,6 +36,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
+from fuse.collector import cyclic_gc_paused
 from fuse.dialects.fuse import (
     ArithOp,
     CallOp,
@@ -502,6 +503,7 @@ def collect_tensors(program: ast.Program) -> list[TensorInfo]:
     return list(collector.tensors.values())
 
 
+@cyclic_gc_paused()
 def build_module(program: ast.Program, source: SourceText | None = None) -> ModuleOp:
     """The declarative-level module of a checked program."""
     return IRBuilder(source).build(program)

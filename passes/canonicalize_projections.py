@@ -56,7 +56,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, UnknownLoc
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
@@ -64,6 +64,7 @@ from xdsl.utils.exceptions import DiagnosticException
 from fuse.dialects.fuse import (
     ArithOp,
     CallOp,
+    LoadOp,
     NegateOp,
     ProgramOp,
     ProjectOp,
@@ -267,7 +268,13 @@ def _enclosing_power(node: _Node, scope: _Node) -> _Node | None:
 
 class _ProjectingRebuilder(BodyRebuilder):
     """Rebuilds a body tree with renamed indices and explicit projections
-    (`placements`: node id -> the indices projected over that node)."""
+    (`placements`: node id -> the indices projected over that node).
+
+    An op the rebuild would re-create unchanged (same operands, no rename
+    touching it, no projection placed over it) is moved into the new body
+    instead: most of a program's ops are, and creating an xDSL op costs far
+    more than moving one. Ops are moved or created in the same order, so the
+    result is the same either way."""
 
     def __init__(
         self,
@@ -278,18 +285,28 @@ class _ProjectingRebuilder(BodyRebuilder):
         super().__init__(rename)
         self.placements = placements
         self.kind = kind
+        self.renames = any(old != new for old, new in rename.items())
 
     def into_region(self, root: _Node) -> Region:  # type: ignore[override]
-        self.block.add_op(YieldOp(self.rebuild_tree(root)))
+        value = self.rebuild_tree(root)
+        terminator = root.value.get_unique_use()
+        if value is root.value and terminator is not None and _as_built(terminator.operation):
+            terminator.operation.detach()
+            self.block.add_op(terminator.operation)
+        else:
+            self.block.add_op(YieldOp(value))
         return Region(self.block)
 
     def rebuild_tree(self, node: _Node) -> SSAValue:
         if isinstance(node.op, ProjectOp):
             rebuilt = self.rebuild_projection(node)
         else:
-            # rebuild_node asks for each operand once, in operand order
-            children = iter(node.children)
-            rebuilt = self.rebuild_node(node.value, lambda _: self.rebuild_tree(next(children)))
+            operands = [self.rebuild_tree(child) for child in node.children]
+            if self.unchanged(node, operands):
+                rebuilt = self.move(node.op)
+            else:
+                given = iter(operands)  # rebuild_node asks for each operand once, in order
+                rebuilt = self.rebuild_node(node.value, lambda _: next(given))
         axes = self.placements.get(id(node))
         if not axes:
             return rebuilt
@@ -311,7 +328,48 @@ class _ProjectingRebuilder(BodyRebuilder):
         rebuilt = self.rebuild_tree(operand)
         if not axes:
             return rebuilt
+        if operand is node.children[0] and self.unchanged(node, [rebuilt]):
+            return self.move(op)
         return self.emit(ProjectOp(op.kind.data, [str(self.name(a)) for a in axes], rebuilt))
+
+    def unchanged(self, node: _Node, operands: list[SSAValue]) -> bool:
+        """Whether re-creating `node`'s op from `operands` would give the
+        same op: its operands were moved, no rename touches it, and nothing
+        the constructors drop or recompute differs (attributes, location,
+        a second use that the tree duplicates)."""
+        op = node.op
+        return (
+            all(new is old for new, old in zip(operands, op.operands, strict=True))
+            and len(op.results) == 1
+            and node.value.has_one_use()
+            and _as_built(op)
+            and not (self.renames and any(self.name(n) != n for n in _names_used(op)))
+        )
+
+    def move(self, op: Operation) -> SSAValue:
+        op.detach()
+        return self.emit(op)
+
+
+def _as_built(op: Operation) -> bool:
+    """Whether `op` carries nothing its constructor would not give it
+    (attributes, a location)."""
+    return not op.attributes and isinstance(op.location, UnknownLoc)
+
+
+def _names_used(op: Operation) -> list[str]:
+    """Every index name an op's properties or type mention."""
+    names = list(names_of(op.results[0]))
+    if isinstance(op, ProjectOp):
+        names += [str(a) for a in op.axes.data]
+    elif isinstance(op, CallOp):
+        names += [str(n) for n in op.index_args.data] if op.index_args else []
+        names += op.merged
+        if op.axis is not None:
+            names.append(op.axis)
+    elif isinstance(op, LoadOp):
+        names += [i for i in op.indices.data if isinstance(i, str)]
+    return names
 
 
 def canonicalize_rule(rule: RuleOp, declared: tuple[str, ...]) -> None:

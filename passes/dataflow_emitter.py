@@ -26,7 +26,6 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     StringAttr,
     TensorType,
-    f32,
 )
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.utils.exceptions import DiagnosticException
@@ -49,7 +48,7 @@ from fuse.dialects.fuse import (
     TopKOp,
     UnaryOp,
 )
-from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.dialects.fuse.attributes import ProjectionKind, f32_tensor
 from fuse.dialects.fuse.declarative import part_of
 
 from .expr_tree import names_of
@@ -122,7 +121,7 @@ class BodyEmitter:
         return size
 
     def type_of(self, names: Sequence[str]) -> TensorType:
-        return TensorType(f32, [self.size(n) for n in names])
+        return f32_tensor(tuple(self.size(n) for n in names))
 
     def emit(self, op: Operation) -> SSAValue:
         op.location = self.location
@@ -131,7 +130,7 @@ class BodyEmitter:
 
     def constant(self, array: np.ndarray) -> SSAValue:
         array = np.asarray(array, dtype=np.float32)
-        tensor_type = TensorType(f32, array.shape)
+        tensor_type = f32_tensor(array.shape)
         values = [float(v) for v in array.ravel()]
         return self.emit(ConstantOp(DenseIntOrFPElementsAttr.from_list(tensor_type, values)))
 
@@ -212,16 +211,22 @@ class BodyEmitter:
         if isinstance(op, ArithOp) and op.fn.data == "mul":
             return self.factors(op.lhs) + self.factors(op.rhs)
         if isinstance(op, ArithOp) and op.fn.data == "div" and not names_of(op.rhs):
-            return [*self.factors(op.lhs), self.reciprocal(op.rhs)]
+            inverse = self.reciprocal(op.rhs)
+            if inverse is not None:
+                return [*self.factors(op.lhs), inverse]
         return [self.lower(value)]
 
-    def reciprocal(self, scalar: SSAValue) -> Indexed:
+    def reciprocal(self, scalar: SSAValue) -> Indexed | None:
+        """`1 / scalar` as a factor, folded for a literal. None for a literal
+        of infinite reciprocal (0.0, -0.0, below 2^-128): a product with an
+        infinity is not IEEE division once einsum sums before it multiplies
+        (`(-1 + 3) * -inf` is -inf, `-1 / -0.0 + 3 / -0.0` is NaN), so such a
+        division stays a division."""
         literal = scalar.owner
         if isinstance(literal, LiteralOp) and isinstance(literal.value, FloatAttr):
-            # IEEE like the runtime division it replaces: 1/0 is inf, 1/-0.0 is -inf.
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", over="ignore"):
                 inverse = np.float32(1.0) / np.float32(literal.value.value.data)
-            return Indexed(self.constant(inverse), ())
+            return Indexed(self.constant(inverse), ()) if np.isfinite(inverse) else None
         one = Indexed(self.constant(np.float32(1.0)), ())
         return self.binary("div", one, self.lower(scalar))
 
@@ -238,7 +243,7 @@ class BodyEmitter:
                         f"@{op.tensor_name}, of size {shape[dim]}"
                     )
                 del shape[dim]
-                taken = TakeOp(value.value, dim, position, TensorType(f32, shape))
+                taken = TakeOp(value.value, dim, position, f32_tensor(tuple(shape)))
                 value = Indexed(self.emit(taken), ())
         names = [str(d) for d in dims if isinstance(d, str)]
         if len(set(names)) != len(names):  # a repeated index reads a diagonal
@@ -287,7 +292,7 @@ class BodyEmitter:
     def lower_index_call(self, callee: str, indices: list[str]) -> Indexed:
         sizes = [self.static_size(i, callee) for i in indices]
         fn = {"causal_mask": "causal"}.get(callee, callee)
-        return Indexed(self.emit(IndexFnOp(fn, TensorType(f32, sizes))), indices)
+        return Indexed(self.emit(IndexFnOp(fn, f32_tensor(tuple(sizes)))), indices)
 
     def lower_sig(self, op: CallOp, args: list[Indexed]) -> Indexed:
         if len(args) == 2:
@@ -415,7 +420,7 @@ class BodyEmitter:
         shape = [self.size(n) for n in names]
         parts = [a.value.type.get_shape()[axis] for a in aligned]
         shape[axis] = DYNAMIC_INDEX if DYNAMIC_INDEX in parts else sum(parts)
-        concat = ConcatOp(axis, [a.value for a in aligned], TensorType(f32, shape))
+        concat = ConcatOp(axis, [a.value for a in aligned], f32_tensor(tuple(shape)))
         return Indexed(self.emit(concat), names)
 
     def lower_head_merge(self, op: CallOp, x: Indexed, names: tuple[str, ...]) -> Indexed:

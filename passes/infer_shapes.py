@@ -21,6 +21,7 @@ fuse.tensor @Y[i] : tensor<4xf32>
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,8 @@ from fuse.dialects.fuse import (
 )
 from fuse.dialects.fuse.attributes import IndexPosition, ProjectionKind
 from fuse.dialects.fuse.declarative import part_of
+
+from .sweep import sweep_until_stable
 
 
 def location_prefix(op: Operation) -> str:
@@ -175,8 +178,8 @@ def _bind_merged(sizes: _RuleSizes, call: CallOp, merged: tuple[str, ...], axis:
         sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b), call)
 
 
-def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:
-    """Binds the rule's index sizes; returns whether its tensor's shape grew."""
+def _propagate_rule(rule: RuleOp, program: ProgramOp) -> list[str]:
+    """Binds the rule's index sizes; returns the tensors whose shapes grew."""
     declaration = program.lookup_tensor(rule.tensor_name)
     assert declaration is not None
     sizes = _RuleSizes(rule)
@@ -184,8 +187,8 @@ def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:
     for index, size in zip(rule.indices.data, shape, strict=True):
         sizes.bind(index, size, rule.tensor_name)
     _bind_body(sizes, rule, program)
-    changed = _grow(declaration, rule.indices.data, sizes)
-    return _bind_read_tensors(sizes, rule, program) or changed
+    grown = [rule.tensor_name] if _grow(declaration, rule.indices.data, sizes) else []
+    return grown + _bind_read_tensors(sizes, rule, program)
 
 
 def _grow(declaration: TensorOp, indices: Sequence[IndexPosition], sizes: _RuleSizes) -> bool:
@@ -203,36 +206,51 @@ def _grow(declaration: TensorOp, indices: Sequence[IndexPosition], sizes: _RuleS
     return grew
 
 
-def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> bool:
+def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> list[str]:
     """Sizes flow backwards too: a tensor read as `PosEnc[p, d]` where the
     rule knows `p` and `d` from other tensors has that shape, even if
-    nothing in its own rules binds it. Returns whether a shape grew."""
-    changed = False
+    nothing in its own rules binds it. Returns the tensors whose shapes grew."""
+    grown: list[str] = []
     for access in _accesses(op):
         if not isinstance(access, LoadOp):
             continue
         declaration = program.lookup_tensor(access.tensor_name)
         assert declaration is not None
-        changed = _grow(declaration, access.indices.data, sizes) or changed
-    return changed
+        if _grow(declaration, access.indices.data, sizes):
+            grown.append(access.tensor_name)
+    return grown
 
 
-def infer_program_shapes(program: ProgramOp) -> None:
-    rules = [op for op in program.body.block.ops if isinstance(op, RuleOp)]
-    sinks = [op for op in program.body.block.ops if isinstance(op, SinkOp)]
-    while any(
-        [
-            *(_propagate_rule(rule, program) for rule in rules),
-            *(_propagate_sink(sink, program) for sink in sinks),
-        ]
-    ):
-        pass
-
-
-def _propagate_sink(sink: SinkOp, program: ProgramOp) -> bool:
+def _propagate_sink(sink: SinkOp, program: ProgramOp) -> list[str]:
     sizes = _RuleSizes(sink)
     _bind_body(sizes, sink, program)
     return _bind_read_tensors(sizes, sink, program)
+
+
+def _accessed(op: RuleOp | SinkOp) -> Counter[str]:
+    """How often the statement accesses each tensor (defines or reads it)."""
+    counts = Counter(access.tensor_name for access in _accesses(op) if isinstance(access, LoadOp))
+    if isinstance(op, RuleOp):
+        counts[op.tensor_name] += 1
+    return counts
+
+
+def infer_program_shapes(program: ProgramOp) -> None:
+    """Propagates sizes through the rules, then the sinks, until no shape
+    grows (see `sweep_until_stable`)."""
+    ops = program.body.block.ops
+    statements: list[RuleOp | SinkOp] = [
+        *(op for op in ops if isinstance(op, RuleOp)),
+        *(op for op in ops if isinstance(op, SinkOp)),
+    ]
+
+    def run(position: int) -> list[str]:
+        statement = statements[position]
+        if isinstance(statement, RuleOp):
+            return _propagate_rule(statement, program)
+        return _propagate_sink(statement, program)
+
+    sweep_until_stable([_accessed(statement) for statement in statements], run)
 
 
 def declared_shapes(program: ProgramOp) -> dict[str, tuple[int, ...]]:

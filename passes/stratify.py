@@ -34,7 +34,7 @@ func.func @main(%E: tensor<4x4xf32> {fuse.name = "E"}) -> (tensor<4x4xf32> {fuse
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -45,8 +45,6 @@ from xdsl.dialects.builtin import (
     DictionaryAttr,
     ModuleOp,
     StringAttr,
-    TensorType,
-    f32,
 )
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.passes import ModulePass
@@ -63,6 +61,7 @@ from fuse.dialects.fuse import (
     TensorOp,
     YieldOp,
 )
+from fuse.dialects.fuse.attributes import f32_tensor
 
 from .dataflow_emitter import BodyEmitter, Indexed
 from .expr_tree import names_of, yielded_value
@@ -91,6 +90,7 @@ def strongly_connected_components(graph: dict[str, list[str]]) -> list[list[str]
     on_stack: set[str] = set()
     stack: list[str] = []
     components: list[list[str]] = []
+    order = {name: position for position, name in enumerate(graph)}
     for root in graph:
         if root in index:
             continue
@@ -125,7 +125,7 @@ def strongly_connected_components(graph: dict[str, list[str]]) -> list[list[str]
                     component.append(member)
                     if member == node:
                         break
-                components.append(sorted(component, key=list(graph).index))
+                components.append(sorted(component, key=order.__getitem__))
     return components
 
 
@@ -133,26 +133,21 @@ def is_recursive(component: list[str], graph: dict[str, list[str]]) -> bool:
     return len(component) > 1 or component[0] in graph[component[0]]
 
 
-def rule_sizes(op: RuleOp | SinkOp, program: ProgramOp) -> dict[str, int]:
+def rule_sizes(op: RuleOp | SinkOp, declarations: Mapping[str, TensorOp]) -> dict[str, int]:
     """Index sizes within a rule, from the declared shapes it touches."""
     sizes: dict[str, int] = {}
-    accesses: list[tuple[tuple, tuple]] = []
+    accesses: list[tuple[str, tuple]] = []
     if isinstance(op, RuleOp):
-        accesses.append((op.indices.data, _shape(program, op.tensor_name)))
+        accesses.append((op.tensor_name, op.indices.data))
     for inner in op.body.walk():
         if isinstance(inner, LoadOp):
-            accesses.append((inner.indices.data, _shape(program, inner.tensor_name)))
-    for indices, shape in accesses:
+            accesses.append((inner.tensor_name, inner.indices.data))
+    for tensor, indices in accesses:
+        shape = declarations[tensor].tensor_type.get_shape()
         for index, size in zip(indices, shape, strict=True):
             if isinstance(index, str) and size >= 0:
                 sizes.setdefault(index, size)
     return sizes
-
-
-def _shape(program: ProgramOp, tensor: str) -> tuple[int, ...]:
-    declaration = program.lookup_tensor(tensor)
-    assert declaration is not None
-    return tuple(declaration.tensor_type.get_shape())
 
 
 class _Stratifier:
@@ -207,7 +202,7 @@ class _Stratifier:
         combined: Indexed | None = None
         emitter: BodyEmitter | None = None
         for rule in self.rules[name]:
-            emitter = BodyEmitter(block, tensor_value, rule_sizes(rule, self.program), rule)
+            emitter = BodyEmitter(block, tensor_value, rule_sizes(rule, self.declarations), rule)
             for n, size in zip(names, declaration.tensor_type.get_shape(), strict=True):
                 if size >= 0:
                     emitter.sizes.setdefault(n, size)
@@ -242,14 +237,14 @@ class _Stratifier:
         onehots: list[Indexed] = []
         for position, name in zip(rule.indices.data, names, strict=True):
             if isinstance(position, int):
-                size = emitter.size(name)
+                size = emitter.static_size(name, "an integer left-hand-side index")
                 if position >= size:  # the one-hot would be all zeros: a lost write
                     dim = names.index(name) + 1
                     raise emitter.error(
                         f"index {position} is out of range for dimension {dim} of "
                         f"@{rule.tensor_name}, of size {size}"
                     )
-                onehot = IndexFnOp("onehot", TensorType(f32, [size]), position)
+                onehot = IndexFnOp("onehot", f32_tensor((size,)), position)
                 onehots.append(Indexed(emitter.emit(onehot), (name,)))
         if onehots:
             present = set(value.names) | {o.names[0] for o in onehots}
@@ -303,7 +298,7 @@ class _Stratifier:
             attrs.append(DictionaryAttr({"fuse.name": StringAttr(name)}))
         for sink in sinks:
             emitter = BodyEmitter(
-                block, self.values.__getitem__, rule_sizes(sink, self.program), sink
+                block, self.values.__getitem__, rule_sizes(sink, self.declarations), sink
             )
             root = yielded_value(sink.body)
             value = emitter.lower(root)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from enum import auto
 from functools import lru_cache
 
-from xdsl.dialects.builtin import StringAttr, SymbolRefAttr
+from xdsl.dialects.builtin import StringAttr, SymbolRefAttr, TensorType, f32
 from xdsl.ir import Data, ParametrizedAttribute, TypeAttribute
 from xdsl.irdl import irdl_attr_definition, param_def
 from xdsl.parser import AttrParser
@@ -171,3 +171,9 @@ def symbol_ref(name: str) -> SymbolRefAttr:
 @lru_cache(maxsize=1024)
 def keyword(text: str) -> StringAttr:
     return StringAttr(text)
+
+
+@lru_cache(maxsize=8192)
+def f32_tensor(shape: tuple[int, ...]) -> TensorType:
+    """`tensor<...xf32>` of `shape` (-1: dynamic), the dataflow level's type."""
+    return TensorType(f32, shape)

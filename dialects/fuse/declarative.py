@@ -152,11 +152,10 @@ class ProgramOp(IRDLOperation):
 
     def _is_symbol_here(self, op: Operation, name: str) -> bool:
         symbol = op.get_trait(SymbolOpInterface)
-        return (
-            op.parent_block() is self.body.block
-            and symbol is not None
-            and symbol.get_sym_attr_name(op) == StringAttr(name)
-        )
+        if op.parent_block() is not self.body.block or symbol is None:
+            return False
+        sym_name = symbol.get_sym_attr_name(op)
+        return sym_name is not None and sym_name.data == name
 
     def _rebuild_symbol_index(self) -> dict[str, Operation]:
         index: dict[str, Operation] = {}

@@ -6,6 +6,7 @@ import codecs
 import os
 from pathlib import Path
 
+from fuse.collector import cyclic_gc_paused
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend.ast import Program, Span
 from fuse.frontend.desugar import desugar
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 
+@cyclic_gc_paused()
 def load(text: str, file: str = "<string>") -> Program:
     """Parses and checks `text`. Raises one `FuseError` with the syntax
     errors and the semantic errors of every statement that parsed, so a

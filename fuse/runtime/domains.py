@@ -8,10 +8,12 @@ dimensions over `entity`. Sinks use the result to write symbols back.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from fuse.dialects.fuse import LoadOp, ProgramOp, RuleOp, SinkOp
 from fuse.passes.expr_tree import names_of, yielded_value
+from fuse.passes.sweep import sweep_until_stable
 
 TensorDim = tuple[str, int]
 
@@ -35,19 +37,25 @@ def _rule_domains(op: RuleOp | SinkOp, known: Mapping[TensorDim, str]) -> dict[s
 
 def propagate_domains(program: ProgramOp, known: Mapping[TensorDim, str]) -> dict[TensorDim, str]:
     """Domains of every tensor dimension derivable from `known`: within a
-    rule an index has one domain, shared by every access that uses it."""
+    rule an index has one domain, shared by every access that uses it. The
+    first domain found wins, in the order of sweeping over the rules and
+    sinks until nothing changes (`sweep_until_stable`)."""
     domains = dict(known)
-    rules = [op for op in program.body.block.ops if isinstance(op, RuleOp | SinkOp)]
-    changed = True
-    while changed:
-        changed = False
-        for rule in rules:
-            local = _rule_domains(rule, domains)
-            for tensor, indices in _accesses(rule):
-                for k, index in enumerate(indices):
-                    if isinstance(index, str) and index in local and (tensor, k) not in domains:
-                        domains[(tensor, k)] = local[index]
-                        changed = True
+    statements = [op for op in program.body.block.ops if isinstance(op, RuleOp | SinkOp)]
+    accesses = [_accesses(statement) for statement in statements]
+
+    def run(position: int) -> list[str]:
+        local = _rule_domains(statements[position], domains)
+        changed: list[str] = []
+        for tensor, indices in accesses[position]:
+            for k, index in enumerate(indices):
+                if isinstance(index, str) and index in local and (tensor, k) not in domains:
+                    domains[(tensor, k)] = local[index]
+                    changed.append(tensor)
+        return changed
+
+    counts = [Counter(tensor for tensor, _ in statement) for statement in accesses]
+    sweep_until_stable(counts, run)
     return domains
 
 

@@ -23,6 +23,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr, TensorType, f32
 from xdsl.utils.exceptions import DiagnosticException
 
+from fuse.collector import cyclic_gc_paused
 from fuse.config import ExecutionConfig
 from fuse.dialects.fuse import ProgramOp, TensorOp
 from fuse.errors import Diagnostic, FuseError, diagnostic_from_pass
@@ -280,6 +281,7 @@ class Runner:
                     domains[(declaration.name, k)] = table.domain
         return domains
 
+    @cyclic_gc_paused()
     def specialized_module(
         self, shapes: Mapping[str, tuple[int, ...]]
     ) -> tuple[ModuleOp, Explanation, list[tuple[str | None, ...]]]:

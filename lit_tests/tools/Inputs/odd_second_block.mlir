@@ -1,0 +1,6 @@
+fuse.program {
+^bb0:
+  fuse.tensor @A[i] input : tensor<3xf32>
+^bb1:
+  fuse.export @A
+}
