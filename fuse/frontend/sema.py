@@ -60,6 +60,7 @@ from fuse.frontend.ast import (
     String,
     TensorRef,
     TupleLiteral,
+    index_variables,
 )
 from fuse.frontend.builtins import (
     BUILTINS,
@@ -303,7 +304,7 @@ class _Checker:
         refs, calls = _refs_and_calls(sink.rhs)
         for ref in refs:
             self._rank(ref.name, len(ref.indices), ref.span)
-        known = {i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar)}
+        known = {v.name for ref in refs for i in ref.indices for v in index_variables(i)}
         for call in calls:
             self._call(call, None, known)
 
@@ -320,8 +321,8 @@ class _Checker:
         for ref in refs:
             self._mentioned.add(ref.name)
             self._rank(ref.name, len(ref.indices), ref.span)
-        known = {i.name for i in lhs.indices if isinstance(i, IndexVar)}
-        known.update(i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar))
+        known = {v.name for i in lhs.indices for v in index_variables(i)}
+        known.update(v.name for ref in refs for i in ref.indices for v in index_variables(i))
         for call in calls:
             self._call(call, lhs, known)
         self._dotted_axes(lhs, calls)
