@@ -34,10 +34,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import numpy as np
+from xdsl.ir.affine import (
+    AffineBinaryOpExpr,
+    AffineBinaryOpKind,
+    AffineConstantExpr,
+    AffineDimExpr,
+    AffineExpr,
+    AffineMap,
+)
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 
@@ -347,3 +356,95 @@ def parse_position(parser: AttrParser) -> IndexPosition:
     if position is None:
         parser.raise_error("expected an index position (a name, an integer or an expression)")
     return position
+
+
+# --- affine maps of the dataflow level ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinearForm:
+    """One result of an affine map as `(sum(coefficients[k] * dk) + constant)
+    floordiv divisor`: what backends compute index tables and strides from."""
+
+    coefficients: tuple[int, ...]
+    constant: int = 0
+    divisor: int = 1
+
+    def bounds(self, shape: Sequence[int]) -> tuple[int, int]:
+        """The least and greatest value over the box `0 <= dk < shape[k]`
+        (every extent at least 1)."""
+        low = high = self.constant
+        for coefficient, size in zip(self.coefficients, shape, strict=True):
+            low += min(0, coefficient * (size - 1))
+            high += max(0, coefficient * (size - 1))
+        return low // self.divisor, high // self.divisor
+
+    def values(self, shape: Sequence[int]) -> np.ndarray:
+        """The value at every point of the box, as an int64 array of `shape`."""
+        total = np.full(tuple(shape), self.constant, dtype=np.int64)
+        for k, coefficient in enumerate(self.coefficients):
+            if coefficient:
+                axis = [1] * len(shape)
+                axis[k] = shape[k]
+                total = total + coefficient * np.arange(shape[k], dtype=np.int64).reshape(axis)
+        return total // self.divisor
+
+
+class UnsupportedAffineExpr(ValueError):
+    """An affine expression outside what the dataflow ops take (symbols,
+    `mod`, `ceildiv`, a product of dimensions, a non-positive divisor)."""
+
+
+def linear_form(expr: AffineExpr, num_dims: int) -> LinearForm:
+    """`expr` as a `LinearForm`; raises `UnsupportedAffineExpr`."""
+    if isinstance(expr, AffineDimExpr):
+        coefficients = [0] * num_dims
+        coefficients[expr.position] = 1
+        return LinearForm(tuple(coefficients))
+    if isinstance(expr, AffineConstantExpr):
+        return LinearForm((0,) * num_dims, expr.value)
+    if not isinstance(expr, AffineBinaryOpExpr):
+        raise UnsupportedAffineExpr(f"'{expr}' uses a symbol")
+    lhs, rhs = linear_form(expr.lhs, num_dims), linear_form(expr.rhs, num_dims)
+    if expr.kind is AffineBinaryOpKind.Add and lhs.divisor == rhs.divisor == 1:
+        coefficients = tuple(a + b for a, b in zip(lhs.coefficients, rhs.coefficients, strict=True))
+        return LinearForm(coefficients, lhs.constant + rhs.constant)
+    if expr.kind is AffineBinaryOpKind.Mul and lhs.divisor == rhs.divisor == 1:
+        factor, other = (rhs, lhs) if not any(rhs.coefficients) else (lhs, rhs)
+        if not any(factor.coefficients):
+            scaled = tuple(factor.constant * c for c in other.coefficients)
+            return LinearForm(scaled, factor.constant * other.constant)
+    constant_divisor = not any(rhs.coefficients) and rhs.constant >= 1 and rhs.divisor == 1
+    if expr.kind is AffineBinaryOpKind.FloorDiv and constant_divisor:
+        return LinearForm(lhs.coefficients, lhs.constant, lhs.divisor * rhs.constant)
+    raise UnsupportedAffineExpr(
+        f"'{expr}' is not a sum of constant multiples of dimensions, optionally divided "
+        "(floordiv) by a positive constant"
+    )
+
+
+def linear_forms(affine_map: AffineMap) -> list[LinearForm]:
+    if affine_map.num_symbols:
+        raise UnsupportedAffineExpr("the map has symbols")
+    return [linear_form(expr, affine_map.num_dims) for expr in affine_map.results]
+
+
+def access_map(
+    positions: Sequence[IndexPosition],
+    variables: Sequence[str],
+    starts: Mapping[str, int],
+) -> AffineMap:
+    """The map from the dimensions of an iteration space (one per variable,
+    `dk = variables[k] - starts[variables[k]]`) to the positions an access
+    reads or writes."""
+    dims = {name: AffineExpr.dimension(k) + starts.get(name, 0) for k, name in enumerate(variables)}
+    results: list[AffineExpr] = []
+    for position in positions:
+        affine = as_affine(position)
+        expr: AffineExpr = AffineExpr.constant(affine.constant)
+        for name, coefficient in affine.terms:
+            expr = expr + dims[name] * coefficient
+        if affine.divisor != 1:
+            expr = expr // affine.divisor
+        results.append(expr)
+    return AffineMap(len(variables), 0, tuple(results))
