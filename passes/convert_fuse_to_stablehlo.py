@@ -41,6 +41,9 @@ Lowering of each op kind (the semantics are the ops' docstrings):
   sample s is the count of CDF entries <= u_s * total, clamped to J - 1
   (all weights 0): an S x J compare and a reduce.
 * `fuse.gather`: `gather` of one-position slices along the dimension.
+* `fuse.conv`: one `stablehlo.convolution` with the op's layout as its
+  dimension numbers; `fuse.pool`: `stablehlo.reduce_window`
+  (`fuse.lowering.jax.convolution`).
 * `fuse.fixpoint`: a `stablehlo.while` (below).
 
 Fixpoints. The loop carries `(iterations: i32, converged: i1, change: f32,
@@ -118,6 +121,8 @@ from xdsl_jax.dialects import stablehlo as hlo
 
 from fuse.dialects.fuse import dataflow as df
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.window import ConvOp, PoolOp
+from fuse.lowering.jax.convolution import lower_conv, lower_pool
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
 from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp
 from fuse.lowering.jax.hlo_builder import F32, HloBuilder, element_type_of, shape_of
@@ -282,6 +287,12 @@ class _FunctionLowering:
                 return [_sample(b, args[0], op.samples.value.data, op.seed.value.data)]
             case df.GatherOp():
                 return [b.gather(args[0], op.dim.value.data, args[1])]
+            case ConvOp():
+                strides, dilations = op.stride_values, op.dilation_values
+                return [lower_conv(b, op.layout.data, strides, dilations, *args)]
+            case PoolOp():
+                window, strides = op.window_values, op.stride_values
+                return [lower_pool(b, op.kind.data.value, window, strides, args[0])]
             case df.FixpointOp():
                 return self._fixpoint(b, op, env)
         raise _fail(f"cannot lower '{op.name}' (is the function at the dataflow level?)")

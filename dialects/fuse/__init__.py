@@ -43,6 +43,7 @@ from .declarative import (
     TensorOp,
     YieldOp,
 )
+from .window import ConvOp, PoolKindAttr, PoolOp
 
 Fuse = Dialect(
     "fuse",
@@ -75,6 +76,8 @@ Fuse = Dialect(
         WindowOp,
         PlaceOp,
         FixpointOp,
+        ConvOp,
+        PoolOp,
     ],
-    [IndexListAttr, ExprType],
+    [IndexListAttr, ExprType, PoolKindAttr],
 )

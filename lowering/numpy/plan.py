@@ -49,6 +49,7 @@ from fuse.dialects.fuse.dataflow import (
     parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering.backend import static_shape
 
@@ -301,6 +302,16 @@ def _gather(op: GatherOp, planner: _Planner) -> KernelRecipe:
     return KernelRecipe("gather", (op.dim.value.data,))
 
 
+def _conv(op: ConvOp, planner: _Planner) -> KernelRecipe:
+    shapes = (planner.shape(op.input), planner.shape(op.filter))
+    return KernelRecipe("conv", (op.layout.data, *shapes, op.stride_values, op.dilation_values))
+
+
+def _pool(op: PoolOp, planner: _Planner) -> KernelRecipe:
+    args = (op.kind.data.value, planner.shape(op.operand), op.window_values, op.stride_values)
+    return KernelRecipe("pool", args)
+
+
 _KERNELS: dict[type[Operation], Callable[[Any, _Planner], KernelRecipe]] = {
     EinsumOp: _einsum,
     BinaryOp: _binary,
@@ -312,6 +323,8 @@ _KERNELS: dict[type[Operation], Callable[[Any, _Planner], KernelRecipe]] = {
     TopKOp: _topk,
     SampleOp: _sample,
     GatherOp: _gather,
+    ConvOp: _conv,
+    PoolOp: _pool,
 }
 
 

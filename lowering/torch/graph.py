@@ -51,11 +51,12 @@ from fuse.dialects.fuse.dataflow import (
     parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering import backend
 from fuse.lowering.numpy.kernels import index_tensor
 
-from . import kernels
+from . import convolution, kernels
 from .fixpoint import FixpointModule, FixpointSpec
 from .kernels import Kernel, Shape
 
@@ -378,6 +379,16 @@ def _gather(op: GatherOp, builder: _Builder) -> Kernel:
     return kernels.gather(op.dim.value.data)
 
 
+def _conv(op: ConvOp, builder: _Builder) -> Kernel:
+    shapes = (static_shape(op.input), static_shape(op.filter))
+    return convolution.conv(op.layout.data, *shapes, op.stride_values, op.dilation_values)
+
+
+def _pool(op: PoolOp, builder: _Builder) -> Kernel:
+    shape = static_shape(op.operand)
+    return convolution.pool(op.kind.data.value, shape, op.window_values, op.stride_values)
+
+
 _KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
     EinsumOp: _einsum,
     BinaryOp: _binary,
@@ -389,4 +400,6 @@ _KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
     TopKOp: _topk,
     SampleOp: _sample,
     GatherOp: _gather,
+    ConvOp: _conv,
+    PoolOp: _pool,
 }
