@@ -67,6 +67,8 @@ BUILDERS: dict[str, Callable[..., Kernel | None]] = {
     "topk": kernels.topk,
     "sample": kernels.sample,
     "gather": kernels.gather,
+    "window": kernels.window,
+    "place": kernels.place,
     "sparse.einsum": sparse.einsum,
     "sparse.binary": sparse.binary,
     "sparse.step": lambda: sparse.step,
