@@ -96,8 +96,11 @@ class BodyEmitter:
         self.block = block
         self.tensor_value = tensor_value
         self.sizes = dict(sizes)
-        # Under index arithmetic an index may start past 0 (`X[i - 1]`: i from
-        # 1); its dimension d stands for the value d + start.
+        # A rule with index arithmetic gives its indices ranges (`starts`
+        # given): an index may start past 0 (`X[i - 1]`: i from 1), its
+        # dimension d standing for the value d + start, or end before a
+        # tensor it reads does, so every load is read through a window.
+        self.ranged = starts is not None
         self.starts = dict(starts or {})
         self.located = located
         # Where the op being lowered came from: its equation's location once
@@ -234,7 +237,7 @@ class BodyEmitter:
         return self.binary("div", one, self.lower(scalar))
 
     def lower_load(self, op: LoadOp) -> Indexed:
-        if not op.indices.is_plain or any(self.starts.values()):
+        if self.ranged or not op.indices.is_plain:
             return self.window(op)
         value = Indexed(self.tensor_value(op.tensor_name), ())
         dims: list[str | int] = list(op.indices.data)
