@@ -129,11 +129,14 @@ class PoolPlan:
 
     @staticmethod
     def of(shape: Shape, window: Shape, strides: Shape) -> PoolPlan:
-        pooled = [k for k, (w, s) in enumerate(zip(window, strides, strict=True)) if (w, s) != (1, 1)]
+        pooled = [
+            k for k, (w, s) in enumerate(zip(window, strides, strict=True)) if (w, s) != (1, 1)
+        ]
         kept = [k for k in range(len(shape)) if k not in pooled]
         output = tuple(pool_output_size(shape[k], window[k], strides[k]) for k in pooled)
         pad = tuple(
-            (out - 1) * strides[k] + window[k] - shape[k] for k, out in zip(pooled, output, strict=True)
+            (out - 1) * strides[k] + window[k] - shape[k]
+            for k, out in zip(pooled, output, strict=True)
         )
         return PoolPlan(
             permutation=(*kept, *pooled),

@@ -64,6 +64,7 @@ from fuse.dialects.fuse import (
     RuleOp,
     YieldOp,
 )
+from fuse.dialects.fuse.affine import rename_position
 from fuse.dialects.fuse.attributes import ProjectionKind
 
 from .expr_tree import BodyRebuilder, names_of, yielded_value
@@ -310,7 +311,7 @@ class _ProjectingRebuilder(BodyRebuilder):
 def canonicalize_rule(rule: RuleOp, declared: tuple[str, ...]) -> None:
     rename = positional_renaming(rule, declared)
     root = _body_tree(yielded_value(rule.body))
-    kept = {p for p in rule.indices.data if isinstance(p, str)}
+    kept = set(rule.indices.names())  # with the variables of index arithmetic
     placements: dict[int, list[str]] = defaultdict(list)
     for index in names_of(root.value):
         if index not in kept:
@@ -318,7 +319,10 @@ def canonicalize_rule(rule: RuleOp, declared: tuple[str, ...]) -> None:
     body = _ProjectingRebuilder(rename, placements, rule.projection_kind).into_region(root)
     canonical = RuleOp(
         rule.tensor_name,
-        [declared[n] if isinstance(p, str) else p for n, p in enumerate(rule.indices.data)],
+        [
+            declared[n] if isinstance(p, str) else rename_position(p, lambda v: rename.get(v, v))
+            for n, p in enumerate(rule.indices.data)
+        ],
         rule.projection_kind,
         body,
     )

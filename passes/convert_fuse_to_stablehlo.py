@@ -96,6 +96,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
@@ -122,6 +123,7 @@ from xdsl_jax.dialects import stablehlo as hlo
 from fuse.dialects.fuse import dataflow as df
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.window import ConvOp, PoolOp
+from fuse.lowering.affine_access import Forms, flat_positions, forms_of, place_table
 from fuse.lowering.jax.convolution import lower_conv, lower_pool
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
 from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp
@@ -293,6 +295,10 @@ class _FunctionLowering:
             case PoolOp():
                 window, strides = op.window_values, op.stride_values
                 return [lower_pool(b, op.kind.data.value, window, strides, args[0])]
+            case df.WindowOp():
+                return [_window(b, args[0], forms_of(op.map), shape_of(op.result))]
+            case df.PlaceOp():
+                return [_place(b, args[0], forms_of(op.map), op.kind.data, shape_of(op.result))]
             case df.FixpointOp():
                 return self._fixpoint(b, op, env)
         raise _fail(f"cannot lower '{op.name}' (is the function at the dataflow level?)")
@@ -482,6 +488,43 @@ def _take(b: HloBuilder, x: SSAValue, dim: int, position: int) -> SSAValue:
     start, limit = [0] * len(shape), list(shape)
     start[dim], limit[dim] = position, position + 1
     return b.reshape(b.slice(x, start, limit), shape[:dim] + shape[dim + 1 :])
+
+
+def _index_constant(b: HloBuilder, positions: np.ndarray) -> SSAValue:
+    values = positions.astype(np.int64).ravel().tolist()
+    return b.constant(DenseIntOrFPElementsAttr.from_list(TensorType(i32, [len(values)]), values))
+
+
+def _window(b: HloBuilder, x: SSAValue, forms: Forms, shape: Sequence[int]) -> SSAValue:
+    """`fuse.window`: one `gather` from the flattened operand at the
+    precomputed flat position of every window element."""
+    flat = b.reshape(x, [math.prod(shape_of(x))])
+    positions = flat_positions(forms, tuple(shape), shape_of(x))
+    return b.reshape(b.gather(flat, 0, _index_constant(b, positions)), shape)
+
+
+def _place(b: HloBuilder, v: SSAValue, forms: Forms, kind: str, shape: Sequence[int]) -> SSAValue:
+    """`fuse.place` without a scatter: every result element gathers the
+    operand elements that land on it (`place_table`, padded with a fill
+    value) and reduces them; elements none reaches are zero."""
+    table = place_table(forms, shape_of(v), tuple(shape))
+    size, most = table.sources.shape
+    fill = float("-inf") if kind == "max" else 0.0
+    flat = b.reshape(v, [math.prod(shape_of(v))])
+    padded = b.concatenate([flat, b.full(fill, [1], element_type_of(v))], 0)
+    gathered = b.reshape(b.gather(padded, 0, _index_constant(b, table.sources)), [size, most])
+    combined = b.reduce(gathered, [1], "max" if kind == "max" else "add")
+    if kind == "mean":
+        counts = np.maximum(table.counts, 1).astype(np.float32).tolist()
+        divisor = DenseIntOrFPElementsAttr.from_list(TensorType(F32, [size]), counts)
+        divisor_value = b.convert(b.constant(divisor), element_type_of(v))
+        combined = b.binary(hlo.DivOp, combined, divisor_value)
+    if kind == "max" and not table.counts.all():
+        reached = [float(c > 0) for c in table.counts]
+        mask = b.constant(DenseIntOrFPElementsAttr.from_list(TensorType(F32, [size]), reached))
+        zeros = b.full(0.0, [size], element_type_of(v))
+        combined = b.select(b.compare_scalar("GT", mask, 0.0), combined, zeros)
+    return b.reshape(combined, shape)
 
 
 def _topk(b: HloBuilder, x: SSAValue, k: int, axis: int) -> SSAValue:

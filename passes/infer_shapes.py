@@ -8,6 +8,11 @@ a rule to the tensors it reads whose sizes nothing else gives (`PosEnc[p,
 d]` read beside `X[p, d]`) — until nothing changes. An index bound to two sizes is an error naming both tensors, both
 sizes and the rule's location.
 
+A rule with index arithmetic or slices (`Image[x + dx]`, `X[i, t + 1]`)
+sizes its variables by what keeps every access in bounds instead
+(`passes/index_ranges.py`, docs/index_arithmetic.md), and its left-hand
+side as long as the largest position it writes.
+
 ```mlir
 // before
 fuse.tensor @W[i, j] input : tensor<4x8xf32>
@@ -33,6 +38,8 @@ from xdsl.utils.exceptions import DiagnosticException
 from fuse.dialects.fuse import CallOp, LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
 from fuse.dialects.fuse.attributes import IndexPosition
 from fuse.dialects.fuse.declarative import part_of
+
+from .index_ranges import EmptyRange, is_affine_rule, reached_extent, rule_ranges
 
 
 def location_prefix(op: Operation) -> str:
@@ -121,8 +128,53 @@ def _bind_merged(sizes: _RuleSizes, merged: tuple[str, ...], axis: str) -> None:
         sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b))
 
 
+def _propagate_affine_rule(rule: RuleOp | SinkOp, program: ProgramOp) -> bool:
+    """Sizes under index arithmetic (`passes/index_ranges.py`): each
+    left-hand-side dimension as long as the largest position it is written
+    at, and each plain position of a read tensor whose size nothing gives as
+    long as its variable's range. Returns whether a shape grew."""
+    try:
+        ranges = rule_ranges(rule, program)
+    except EmptyRange as error:
+        raise ShapeConflict(f"{location_prefix(rule)}{error}") from None
+    changed = False
+    targets: list[tuple[str, Sequence[IndexPosition]]] = [
+        (load.tensor_name, load.indices.data)
+        for load in rule.body.walk()
+        if isinstance(load, LoadOp)
+    ]
+    if isinstance(rule, RuleOp):
+        targets.insert(0, (rule.tensor_name, rule.indices.data))
+    for n, (tensor, positions) in enumerate(targets):
+        declaration = program.lookup_tensor(tensor)
+        assert declaration is not None
+        shape = list(declaration.tensor_type.get_shape())
+        for k, position in enumerate(positions):
+            is_lhs = n == 0 and isinstance(rule, RuleOp)
+            if not is_lhs and not isinstance(position, str):
+                continue  # a read through arithmetic says nothing of the size read
+            try:
+                extent = reached_extent(position, ranges)
+            except ValueError as error:
+                raise ShapeConflict(f"{location_prefix(rule)}{error} of @{tensor}") from None
+            if extent is None:
+                continue
+            if shape[k] == DYNAMIC_INDEX:
+                shape[k] = extent
+                changed = True
+            elif extent > shape[k]:
+                raise ShapeConflict(
+                    f"{location_prefix(rule)}@{tensor}[{', '.join(map(str, positions))}] "
+                    f"writes position {extent - 1} of dimension {k}, which has size {shape[k]}"
+                )
+        declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
+    return changed
+
+
 def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:
     """Binds the rule's index sizes; returns whether its tensor's shape grew."""
+    if is_affine_rule(rule):
+        return _propagate_affine_rule(rule, program)
     declaration = program.lookup_tensor(rule.tensor_name)
     assert declaration is not None
     sizes = _RuleSizes(rule)
@@ -176,6 +228,8 @@ def infer_program_shapes(program: ProgramOp) -> None:
 
 
 def _propagate_sink(sink: SinkOp, program: ProgramOp) -> bool:
+    if is_affine_rule(sink):
+        return _propagate_affine_rule(sink, program)
     sizes = _RuleSizes(sink)
     _bind_body(sizes, sink, program)
     return _bind_read_tensors(sizes, sink, program)

@@ -93,8 +93,12 @@ class ConvLayout:
         if spatial == 0:
             raise VerifyException(f"fuse.conv layout '{text}' has no spatial dimension")
         pairs = (("b" in self.input, "b" in self.output, "the input has 'b' iff the output has"),)
-        pairs += (("f" in self.input, "i" in self.filter, "the input has 'f' iff the filter has 'i'"),)
-        pairs += (("o" in self.filter, "f" in self.output, "the filter has 'o' iff the output has 'f'"),)
+        pairs += (
+            ("f" in self.input, "i" in self.filter, "the input has 'f' iff the filter has 'i'"),
+        )
+        pairs += (
+            ("o" in self.filter, "f" in self.output, "the filter has 'o' iff the output has 'f'"),
+        )
         for left, right, rule in pairs:
             if left != right:
                 raise VerifyException(f"fuse.conv layout '{text}' is inconsistent: {rule}")
@@ -132,7 +136,9 @@ def _tensor_shape(value: SSAValue, what: str) -> tuple[int, ...]:
 
 def _positive(values: Sequence[int], count: int, what: str, op: str) -> None:
     if len(values) != count:
-        raise VerifyException(f"{op} has {len(values)} {what}, but needs one per dimension ({count})")
+        raise VerifyException(
+            f"{op} has {len(values)} {what}, but needs one per dimension ({count})"
+        )
     if any(v < 1 for v in values):
         raise VerifyException(f"{op} {what} must be at least 1, got {list(values)}")
 

@@ -118,7 +118,8 @@ def _reduce_window(
     high = dict(zip(plan.permutation[len(plan.kept) :], plan.pad, strict=True))
     padding = [[0, max(0, high.get(k, 0))] for k in range(len(shape))]
     out_shape = [
-        (n + pad - w) // s + 1 for n, (_, pad), w, s in zip(shape, padding, window, strides, strict=True)
+        (n + pad - w) // s + 1
+        for n, (_, pad), w, s in zip(shape, padding, window, strides, strict=True)
     ]
     scalar = TensorType(element_type, [])
     body = Block(arg_types=[scalar, scalar])

@@ -35,10 +35,10 @@ from xdsl.ir import Attribute, Data, Region, SpacedOpaqueSyntaxAttribute, SSAVal
 from xdsl.irdl import (
     IRDLOperation,
     SameVariadicOperandSize,
-    opt_prop_def,
     irdl_attr_definition,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     region_def,
     result_def,

@@ -69,6 +69,8 @@ BUILDERS: dict[str, Callable[..., Kernel | None]] = {
     "gather": kernels.gather,
     "conv": convolution.conv,
     "pool": convolution.pool,
+    "window": kernels.window,
+    "place": kernels.place,
     "sparse.einsum": sparse.einsum,
     "sparse.binary": sparse.binary,
     "sparse.step": lambda: sparse.step,

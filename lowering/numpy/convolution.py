@@ -41,12 +41,9 @@ def conv(
     spans = tuple(d * (k - 1) + 1 for k, d in zip(plan.window, dilations, strict=True))
     spatial_axes = tuple(range(1, n + 1))
     # windows view: [b, X'.., f, span..] -> every stride-th position, every dilation-th offset
-    steps = (
-        (slice(None),)
-        + tuple(slice(None, None, s) for s in strides)
-        + (slice(None),)
-        + tuple(slice(None, None, d) for d in dilations)
-    )
+    positions = tuple(slice(None, None, s) for s in strides)
+    offsets = tuple(slice(None, None, d) for d in dilations)
+    steps = (slice(None), *positions, slice(None), *offsets)
     # [b, X.., f, K..] -> [b, X.., K.., f]: rows of one window, features innermost
     rows_order = (0, *spatial_axes, *range(n + 2, 2 * n + 2), n + 1)
     rows_shape = (batch * math.prod(plan.output_spatial), math.prod(plan.window) * features)
@@ -83,7 +80,9 @@ def pool(kind: str, shape: Shape, window: Shape, strides: Shape) -> Kernel:
         def windows(x: Array) -> Array:
             return x.reshape(x.shape[:kept] + tiles)
     else:
-        starts = tuple(slice(None, o * s, s) for o, s in zip(plan.output, plan.strides, strict=True))
+        starts = tuple(
+            slice(None, o * s, s) for o, s in zip(plan.output, plan.strides, strict=True)
+        )
         steps = (slice(None),) * kept + starts + (slice(None),) * n
         window_axes = tuple(range(kept + n, kept + 2 * n))
 

@@ -116,6 +116,6 @@ def _unfolded_pool(kind: str, plan: PoolPlan) -> Kernel:
         return lambda x: windows(x).amax(dim=window_dims)
     if kind == "sum":
         return lambda x: windows(x).sum(dim=window_dims)
-    return lambda x: windows(x).sum(dim=window_dims) / windows(torch.ones_like(x[:1])).sum(
-        dim=window_dims
+    return lambda x: (
+        windows(x).sum(dim=window_dims) / windows(torch.ones_like(x[:1])).sum(dim=window_dims)
     )

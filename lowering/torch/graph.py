@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,17 +44,20 @@ from fuse.dialects.fuse.dataflow import (
     GatherOp,
     IndexFnOp,
     NormalizeOp,
+    PlaceOp,
     SampleOp,
     SelectOp,
     TakeOp,
     TopKOp,
     UnaryOp,
+    WindowOp,
     parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering import backend
+from fuse.lowering.affine_access import flat_positions, forms_of
 from fuse.lowering.numpy.kernels import index_tensor
 
 from . import convolution, kernels
@@ -170,6 +174,12 @@ class _Builder:
         if tensor.dtype != torch.bool:
             tensor = tensor.to(self.settings.dtype)
         self.root.register_buffer(name, tensor)
+        return self.tracer.create_proxy("get_attr", name, (), {})
+
+    def index_buffer(self, array: np.ndarray, hint: str) -> Proxy:
+        """A compile-time int64 index array as a buffer of the module."""
+        name = f"{hint}{len(self.root._buffers)}"
+        self.root.register_buffer(name, torch.from_numpy(np.asarray(array, dtype=np.int64)))
         return self.tracer.create_proxy("get_attr", name, (), {})
 
     def finish(self, outputs: list[Proxy], private: tuple[str, ...]) -> Lowered:
@@ -389,6 +399,19 @@ def _pool(op: PoolOp, builder: _Builder) -> Kernel:
     return convolution.pool(op.kind.data.value, shape, op.window_values, op.stride_values)
 
 
+def _window(op: WindowOp, builder: _Builder) -> Kernel:
+    shape = static_shape(op.result)
+    positions = flat_positions(forms_of(op.map), shape, static_shape(op.operand))
+    return kernels.window(builder.index_buffer(positions, "window"), shape)
+
+
+def _place(op: PlaceOp, builder: _Builder) -> Kernel:
+    shape = static_shape(op.result)
+    targets = flat_positions(forms_of(op.map), static_shape(op.operand), shape).ravel()
+    size = math.prod(shape)
+    return kernels.place(builder.index_buffer(targets, "place"), op.kind.data, size, shape)
+
+
 _KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
     EinsumOp: _einsum,
     BinaryOp: _binary,
@@ -402,4 +425,6 @@ _KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
     GatherOp: _gather,
     ConvOp: _conv,
     PoolOp: _pool,
+    WindowOp: _window,
+    PlaceOp: _place,
 }
