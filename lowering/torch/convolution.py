@@ -8,8 +8,8 @@ spatial dimensions unfold the input into windows and contract them with one
 `F.max_pool{n}d`/`F.avg_pool{n}d` with `ceil_mode=True` (the last window
 may be cut off by the end of the operand, as `fuse.pool` defines; torch
 then divides a mean by the elements the window has), the other dimensions
-flattened into one leading dimension; sums and more pooled dimensions
-unfold windows and reduce them. Everything is differentiable by autograd.
+up to two other dimensions leading (more are flattened into one); sums
+and more pooled dimensions unfold windows and reduce them. Everything is differentiable by autograd.
 
 As in `kernels.py`, these are straight-line torch calls on FX proxies: all
 shapes are static and passed in.
@@ -72,21 +72,26 @@ def pool(kind: str, shape: Shape, window: Shape, strides: Shape) -> Kernel:
     if not plan.pooled:
         return lambda x: x
     n = len(plan.pooled)
-    flat = (plan.kept_size, *plan.pooled)
+    # Torch pools `(N, C, spatial..)` or `(C, spatial..)`: up to two kept
+    # dimensions go as they are (a channels-last tensor stays a
+    # channels-last view, which the CPU kernels pool fastest); more are
+    # flattened into one.
+    lead = plan.kept if 1 <= len(plan.kept) <= 2 else (plan.kept_size,)
+    shaped = (*lead, *plan.pooled)
     out_shape = (*plan.kept, *plan.output)
     native = n in _MAX_POOL and kind != "sum"
-    combine = _pool_call(kind, plan) if native else _unfolded_pool(kind, plan)
+    combine = _pool_call(kind, plan) if native else _unfolded_pool(kind, plan, len(lead))
 
     def kernel(x: Tensor) -> Tensor:
-        pooled = combine(x.permute(plan.permutation).reshape(flat))
+        pooled = combine(x.permute(plan.permutation).reshape(shaped))
         return pooled.reshape(out_shape).permute(plan.inverse_permutation)
 
     return kernel
 
 
 def _pool_call(kind: str, plan: PoolPlan) -> Kernel:
-    """`(C, pooled..) -> (C, output..)` with torch's pooling functions (their
-    unbatched form: `C` is every kept dimension flattened)."""
+    """`(lead.., pooled..) -> (lead.., output..)` with torch's pooling
+    functions (one or two leading dimensions)."""
     n = len(plan.pooled)
     options = {"kernel_size": plan.window, "stride": plan.strides, "ceil_mode": True}
     if kind == "max":
@@ -94,13 +99,13 @@ def _pool_call(kind: str, plan: PoolPlan) -> Kernel:
     return lambda x: _AVG_POOL[n](x, **options)
 
 
-def _unfolded_pool(kind: str, plan: PoolPlan) -> Kernel:
-    """`(C, pooled..) -> (C, output..)` for any number of pooled dimensions
-    and for sums: pad a cut-off last window with the identity, `unfold`
-    each pooled dimension into (window start, offset), reduce the offsets.
-    A mean divides by each window's count, the same pool of ones."""
+def _unfolded_pool(kind: str, plan: PoolPlan, lead: int) -> Kernel:
+    """`(lead.., pooled..) -> (lead.., output..)` for any number of pooled
+    dimensions and for sums: pad a cut-off last window with the identity,
+    `unfold` each pooled dimension into (window start, offset), reduce the
+    offsets. A mean divides by each window's count, the same pool of ones."""
     n = len(plan.pooled)
-    window_dims = tuple(range(1 + n, 1 + 2 * n))
+    window_dims = tuple(range(lead + n, lead + 2 * n))
     # F.pad lists (before, after) pairs from the last dimension backwards
     padding = tuple(v for p in reversed(plan.pad) for v in (0, max(0, p)))
     fill = float("-inf") if kind == "max" else 0.0
@@ -109,13 +114,14 @@ def _unfolded_pool(kind: str, plan: PoolPlan) -> Kernel:
         if any(p > 0 for p in plan.pad):
             x = F.pad(x, padding, value=fill)
         for k in range(n):
-            x = x.unfold(1 + k, plan.window[k], plan.strides[k])
+            x = x.unfold(lead + k, plan.window[k], plan.strides[k])
         return x
 
     if kind == "max":
         return lambda x: windows(x).amax(dim=window_dims)
     if kind == "sum":
         return lambda x: windows(x).sum(dim=window_dims)
+    first = (slice(0, 1),) * lead
     return lambda x: (
-        windows(x).sum(dim=window_dims) / windows(torch.ones_like(x[:1])).sum(dim=window_dims)
+        windows(x).sum(dim=window_dims) / windows(torch.ones_like(x[first])).sum(dim=window_dims)
     )
