@@ -73,7 +73,7 @@ fuse.program {
 
 // -----
 
-// A left-hand side of known size is not written past its end.
+// A tensor of fixed size (an input or a source) is not written past its end.
 fuse.program {
   fuse.tensor @X[i] input : tensor<4xf32>
   fuse.tensor @Y[i] input : tensor<4xf32>
@@ -83,4 +83,22 @@ fuse.program {
   } loc("m.fuse":2:1)
 }
 
-// CHECK: fuse.tensor @Y[i] input : tensor<4xf32>
+// CHECK: m.fuse:2:1: @Y[2 * i] writes position 6 of dimension 0, which has size 4
+
+// -----
+
+// A tensor's rules together define it: it is as long as the longest.
+fuse.program {
+  fuse.tensor @X[i] input : tensor<4xf32>
+  fuse.tensor @P[i] : tensor<?xf32>
+  fuse.rule @P[i + 1] sum {
+    %0 = fuse.load @X[i] : !fuse.expr<i>
+    fuse.yield %0 : !fuse.expr<i>
+  }
+  fuse.rule @P[i + 2] sum {
+    %0 = fuse.load @X[i] : !fuse.expr<i>
+    fuse.yield %0 : !fuse.expr<i>
+  }
+}
+
+// CHECK: fuse.tensor @P[i] : tensor<6xf32>
