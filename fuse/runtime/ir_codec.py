@@ -17,7 +17,8 @@ bytes (no pickled xDSL objects), and decodes by building ops with
 Only the attributes the dataflow level uses are known (`StringAttr`,
 `IntegerAttr`, `FloatAttr`, `ArrayAttr`, `DictionaryAttr`,
 `DenseIntOrFPElementsAttr`, `TensorType`, `FunctionType`, `UnitAttr`, the
-`AffineMapAttr`s of `fuse.window`/`fuse.place` (as their linear forms) and
+`AffineMapAttr`s of `fuse.window`/`fuse.place` (as their linear forms), the
+`DenseArrayBase`s and `#fuse.pool_kind` of `fuse.conv`/`fuse.pool`, and
 integer, index and float element types); anything else, an unknown op or a
 malformed blob raises `CodecError`, which the cache treats as a damaged
 entry.
@@ -35,6 +36,7 @@ from xdsl.dialects.builtin import (
     BFloat16Type,
     Builtin,
     BytesAttr,
+    DenseArrayBase,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     Float16Type,
@@ -57,6 +59,8 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from fuse.dialects.fuse import Fuse
 from fuse.dialects.fuse.affine import LinearForm, affine_map_of, linear_forms
+from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.dialects.fuse.window import PoolKindAttr
 
 __all__ = ["CodecError", "decode", "encode"]
 
@@ -132,8 +136,9 @@ def _encode_items(attributes: dict[str, Attribute]) -> tuple:
 
 def _encode_attribute(attribute: Attribute) -> tuple:
     """A tagged tuple: `s` string, `i` integer, `f` float, `a` array, `d`
-    dictionary, `e` dense elements, `t` tensor type, `F` function type, `u`
-    unit, `I` integer type, `T` index or float type."""
+    dictionary, `e` dense elements, `A` dense array, `t` tensor type, `F`
+    function type, `u` unit, `m` affine map, `P` pool kind, `I` integer
+    type, `T` index or float type."""
     match attribute:
         case StringAttr():
             return ("s", attribute.data)
@@ -147,6 +152,10 @@ def _encode_attribute(attribute: Attribute) -> tuple:
             return ("d", _encode_items(attribute.data))
         case DenseIntOrFPElementsAttr():
             return ("e", _encode_attribute(attribute.type), attribute.data.data)
+        case DenseArrayBase():
+            return ("A", _encode_attribute(attribute.elt_type), attribute.data.data)
+        case PoolKindAttr():
+            return ("P", attribute.data.value)
         case TensorType() if isinstance(attribute.encoding, NoneAttr):
             shape = tuple(dim.data for dim in attribute.shape.data)
             return ("t", shape, _encode_attribute(attribute.element_type))
@@ -240,6 +249,10 @@ class _Decoder:
                 return DictionaryAttr(self.items(items))
             case ("e", type_, bytes() as data):
                 return DenseIntOrFPElementsAttr(self.attribute(type_), BytesAttr(data))
+            case ("A", element_type, bytes() as data):
+                return DenseArrayBase(self.attribute(element_type), BytesAttr(data))
+            case ("P", str() as kind):
+                return PoolKindAttr(ProjectionKind(kind))
             case ("t", shape, element_type):
                 return TensorType(self.attribute(element_type), shape)
             case ("F", inputs, outputs):
