@@ -15,7 +15,10 @@ samples included) and the intermediates a backend makes inside one
   Torch cut it into `block_size` rows of the output's first letter);
 * `fuse.window` and `fuse.place` (index arithmetic): the int64 index tables
   they are compiled with, one entry per window element, and per place
-  result element one per operand element that may land on it.
+  result element one per operand element that may land on it;
+* `fuse.conv` on NumPy: the windows laid out as rows, one per output
+  position and batch element, of filter-size times input-feature values
+  (the matrix its one matmul multiplies; `lowering/numpy/convolution.py`).
 
 An array larger than `limit` bytes is an error naming the equation (its
 location), the array's shape and the bytes it needs, raised before any
@@ -49,7 +52,9 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.dialects.fuse.dataflow import EinsumOp, PlaceOp, WindowOp, parse_subscripts
+from fuse.dialects.fuse.window import ConvOp
 from fuse.lowering.affine_access import flat_positions, forms_of
+from fuse.lowering.convolution import ConvPlan
 
 BACKENDS = ("", "numpy", "torch", "jax", "xla")
 MIN_ELEMENT_BYTES = 4
@@ -144,6 +149,8 @@ def op_needs(op: Operation, backend: str, block_size: int | None) -> Iterator[Ar
             yield ArrayNeed(shape, math.prod(shape) * element_bytes(result.type), "result")
     if isinstance(op, WindowOp | PlaceOp):
         yield from _index_table_needs(op)
+    if isinstance(op, ConvOp) and backend in ("", "numpy"):
+        yield from _conv_rows_need(op)
     if not isinstance(op, EinsumOp) or not all(
         isinstance(v.type, TensorType) and v.type.has_static_shape() for v in op.inputs
     ):
@@ -188,6 +195,24 @@ def _index_table_needs(op: WindowOp | PlaceOp) -> Iterator[ArrayNeed]:
             most = int(np.bincount(targets.ravel()).max()) if targets.size else 0
         table = (*result_shape, most)
         yield ArrayNeed(table, math.prod(table) * INDEX_BYTES, "gather table of the place")
+
+
+def _conv_rows_need(op: ConvOp) -> Iterator[ArrayNeed]:
+    """The matrix of windows the NumPy convolution multiplies by the filter."""
+    shapes = [v.type for v in (op.input, op.filter)]
+    if not all(isinstance(t, TensorType) and t.has_static_shape() for t in shapes):
+        return
+    plan = ConvPlan.of(
+        op.layout.data,
+        tuple(shapes[0].get_shape()),
+        tuple(shapes[1].get_shape()),
+        op.stride_values,
+        op.dilation_values,
+        "channels_last",
+    )
+    rows = plan.input.shape[0] * math.prod(plan.output_spatial)
+    shape = (rows, math.prod(plan.window) * plan.input.shape[-1])
+    yield ArrayNeed(shape, math.prod(shape) * MIN_ELEMENT_BYTES, "matrix of windows (im2col)")
 
 
 def _downstream(op: Operation) -> Iterator[Operation]:
