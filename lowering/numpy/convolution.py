@@ -65,44 +65,47 @@ _IDENTITY = {"max": -np.inf, "sum": 0.0, "mean": 0.0}
 
 
 def pool(kind: str, shape: Shape, window: Shape, strides: Shape) -> Kernel:
+    """Pools in the operand's own dimension order: no transpose, so tiled
+    windows of a contiguous operand are a free reshape."""
     plan = PoolPlan.of(shape, window, strides)
     if not plan.pooled:
         return lambda x: x
-    n, kept = len(plan.pooled), len(plan.kept)
-    pooled_axes = tuple(range(kept, kept + n))
-    padding = [(0, 0)] * kept + [(0, max(0, p)) for p in plan.pad]
+    pooled = plan.permutation[len(plan.kept) :]  # in operand order
+    output = dict(zip(pooled, plan.output, strict=True))
+    pad = dict(zip(pooled, plan.pad, strict=True))
+    rank = len(shape)
+    padding = [(0, max(0, pad.get(d, 0))) for d in range(rank)]
     fill = np.float32(_IDENTITY[kind])
     reduce = np.max if kind == "max" else np.sum
     if plan.is_tiled:
-        tiles = tuple(v for o, w in zip(plan.output, plan.window, strict=True) for v in (o, w))
-        window_axes = tuple(kept + 2 * k + 1 for k in range(n))
+        # dimension d -> (output, window) where pooled: [.., o, w, ..]
+        window_axes = tuple(d + 1 + sum(e in output for e in range(d)) for d in pooled)
 
         def windows(x: Array) -> Array:
-            return x.reshape(x.shape[:kept] + tiles)
+            split = [
+                part
+                for d in range(rank)
+                for part in ((output[d], window[d]) if d in output else (x.shape[d],))
+            ]
+            return x.reshape(split)
     else:
-        starts = tuple(
-            slice(None, o * s, s) for o, s in zip(plan.output, plan.strides, strict=True)
+        steps = tuple(
+            slice(None, output[d] * strides[d], strides[d]) if d in output else slice(None)
+            for d in range(rank)
         )
-        steps = (slice(None),) * kept + starts + (slice(None),) * n
-        window_axes = tuple(range(kept + n, kept + 2 * n))
+        sizes = tuple(window[d] for d in pooled)
+        window_axes = tuple(range(rank, rank + len(pooled)))
 
         def windows(x: Array) -> Array:
-            return sliding_window_view(x, plan.window, axis=pooled_axes)[steps]
+            return sliding_window_view(x, sizes, axis=pooled)[(*steps, Ellipsis)]
 
     def combined(x: Array) -> Array:
         if any(p > 0 for p in plan.pad):
             x = np.pad(x, padding, constant_values=fill)
         return reduce(windows(x), axis=window_axes)
 
-    inverse = plan.inverse_permutation
-    if kind == "mean":
-        counts = combined(np.ones((1,) * kept + plan.pooled, dtype=np.float32))
-
-        def kernel(x: Array) -> Array:
-            return (combined(x.transpose(plan.permutation)) / counts).transpose(inverse)
-    else:
-
-        def kernel(x: Array) -> Array:
-            return combined(x.transpose(plan.permutation)).transpose(inverse)
-
-    return kernel
+    if kind != "mean":
+        return combined
+    # each window's element count, over the pooled dimensions only
+    counts = combined(np.ones([shape[d] if d in output else 1 for d in range(rank)], np.float32))
+    return lambda x: combined(x) / counts
