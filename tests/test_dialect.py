@@ -40,6 +40,7 @@ from fuse.dialects.fuse import (
     CallOp,
     ConcatOp,
     ConstantOp,
+    ConvOp,
     EinsumOp,
     ExportOp,
     ExprType,
@@ -52,6 +53,7 @@ from fuse.dialects.fuse import (
     NegateOp,
     NormalizeOp,
     PlaceOp,
+    PoolOp,
     ProgramOp,
     ProjectOp,
     QueryOp,
@@ -66,6 +68,7 @@ from fuse.dialects.fuse import (
     WindowOp,
     YieldOp,
 )
+from fuse.dialects.fuse.window import ConvLayout
 from fuse.opt import available_dialects
 
 F32 = Float32Type()
@@ -234,6 +237,16 @@ def index_arithmetic_module() -> ModuleOp:
     return ModuleOp([func("index_arithmetic", [tensor(9), tensor(7)], build)])
 
 
+def convolution_module() -> ModuleOp:
+    def build(image: SSAValue, kernel: SSAValue) -> list[Operation]:
+        layout = ConvLayout.parse("b01f,01io->fb01")
+        conv = ConvOp(image, kernel, layout, [2, 1], [1, 2], tensor(4, 2, 3, 4))
+        pooled = PoolOp("mean", conv.result, [1, 1, 2, 3], [1, 1, 2, 1], tensor(4, 2, 2, 2))
+        return [conv, pooled, ReturnOp(pooled.result)]
+
+    return ModuleOp([func("convolution", [tensor(2, 7, 8, 3), tensor(3, 3, 3, 4)], build)])
+
+
 def sampling_module() -> ModuleOp:
     def build(q: SSAValue, x: SSAValue) -> list[Operation]:
         idx = SampleOp(q, 16, 7)
@@ -278,6 +291,7 @@ MODULES: dict[str, Callable[[], ModuleOp]] = {
     "constant": constant_module,
     "structural": structural_module,
     "index_arithmetic": index_arithmetic_module,
+    "convolution": convolution_module,
     "sampling": sampling_module,
     "fixpoint": fixpoint_module,
 }
