@@ -41,12 +41,6 @@ class Arrangement:
         )
 
     @property
-    def is_identity(self) -> bool:
-        return self.permutation == tuple(range(len(self.permutation))) and (
-            self.shape == self.present_shape
-        )
-
-    @property
     def inverse_permutation(self) -> tuple[int, ...]:
         """The transpose that takes the target order back to the source's."""
         inverse = [0] * len(self.permutation)
@@ -117,7 +111,9 @@ class PoolPlan:
     moved last: `permutation` puts the kept dimensions first, `kept` and
     `pooled` are their sizes, `window`/`strides`/`output` per pooled
     dimension, and `pad` how many elements each pooled dimension lacks for
-    its last window to be whole (0: no window is cut off)."""
+    its last window to be whole (0: no window is cut off; negative: that
+    many trailing elements no window reads, when the stride exceeds the
+    window)."""
 
     permutation: tuple[int, ...]
     kept: Shape
