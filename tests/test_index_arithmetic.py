@@ -354,3 +354,21 @@ def test_hand_written_padding_gives_a_same_convolution() -> None:
     same = np.array([sum(padded[x + d] * kernel[d] for d in range(3)) for x in range(6)])
     text = "Padded[x+1] = Image[x]\nPadded[x+2] += 0 Image[x]\nY[x] = Padded[x+dx] K[dx]\nexport Y"
     assert_matches(text, {"Image": image, "K": kernel}, {"Y": same})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Y[i+1] = X[i]\nY[2]?", 2.0),  # Y[2] = X[1]
+        ("Y[i] = X[i+1]\nY[2]?", 4.0),  # Y[2] = X[3]
+        ("Y[i] = X[i+1] W[i]\nZ[j] = Y[j]\nZ[1]?", 6.0),  # Z[1] = X[2] W[1]
+    ],
+)
+def test_queries_on_index_arithmetic_are_answered_forward(text: str, expected: float) -> None:
+    """`fuse-demand` does not specialize a rule with index arithmetic: it
+    reads the tensor computed in full, then slices the answer."""
+    x = np.arange(1, 5, dtype=np.float32)
+    inputs = {"X": x, "W": x} if "W" in text else {"X": x}
+    for backend in BACKENDS:
+        (answer,) = Program(text).compile(backend=backend).run(inputs).values()
+        assert float(_numpy(answer)) == expected, backend
