@@ -372,3 +372,24 @@ def test_queries_on_index_arithmetic_are_answered_forward(text: str, expected: f
     for backend in BACKENDS:
         (answer,) = Program(text).compile(backend=backend).run(inputs).values()
         assert float(_numpy(answer)) == expected, backend
+
+
+def test_torch_autograd_flows_through_windows_and_places() -> None:
+    """The FX graph's `torch.take` and `scatter_reduce` differentiate like
+    the same convolution and max pool written directly in torch."""
+    import torch
+
+    rng = np.random.default_rng(5)
+    image, kernel = normal(rng, 8), normal(rng, 3)
+    text = "Features[x] = relu(Image[x+dx] K[dx])\nPooled[x/2] max= Features[x]\nexport Pooled"
+    runner = Program(text).compile(backend="torch")
+    runner.run({"Image": image, "K": kernel})
+    leaves = [torch.tensor(a, requires_grad=True) for a in (image, kernel)]
+    (pooled,) = runner.fx_module(*leaves)[:1]
+    pooled.square().sum().backward()
+    direct = [torch.tensor(a, requires_grad=True) for a in (image, kernel)]
+    features = torch.relu(torch.stack([(direct[0][x : x + 3] * direct[1]).sum() for x in range(6)]))
+    features.reshape(3, 2).amax(dim=1).square().sum().backward()
+    for fused, reference in zip(leaves, direct, strict=True):
+        assert fused.grad is not None and reference.grad is not None
+        torch.testing.assert_close(fused.grad, reference.grad)
