@@ -393,3 +393,45 @@ def test_torch_autograd_flows_through_windows_and_places() -> None:
     for fused, reference in zip(leaves, direct, strict=True):
         assert fused.grad is not None and reference.grad is not None
         torch.testing.assert_close(fused.grad, reference.grad)
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        (((0, 1), 0, 1), ((1, 0), 1, 1)),  # (d0, d1) -> (d1, d0 + 1): permute and shift
+        (((1, 0), 2, 1), ((0, 1), 0, 1)),  # (d0, d1) -> (d0 + 2, d1): shift only
+        (((1, 1), 0, 1),),  # (d0, d1) -> (d0 + d1): sums collisions
+        (((1, 0), 0, 2), ((0, 1), 0, 1)),  # (d0 floordiv 2, d1): pools
+    ],
+)
+@pytest.mark.parametrize("kind", ["sum", "max", "mean"])
+def test_place_kernels_agree_with_a_loop(forms: Any, kind: str) -> None:
+    """The numpy and torch place kernels (slice assignment, permute + pad,
+    table gather, scatter_reduce) against a loop over the operand."""
+    import torch
+
+    from fuse.lowering.numpy import kernels as numpy_kernels
+    from fuse.lowering.torch import kernels as torch_kernels
+
+    operand_shape = (3, 4)
+    value = normal(np.random.default_rng(6), *operand_shape)
+    points = list(np.ndindex(*operand_shape))
+
+    def position(form: Any, point: tuple[int, ...]) -> int:
+        coefficients, constant, divisor = form
+        return (sum(c * x for c, x in zip(coefficients, point, strict=True)) + constant) // divisor
+
+    targets = [tuple(position(form, point) for form in forms) for point in points]
+    shape = tuple(max(t[k] for t in targets) + 1 for k in range(len(forms)))
+    landed: dict[tuple[int, ...], list[float]] = {}
+    for point, target in zip(points, targets, strict=True):
+        landed.setdefault(target, []).append(float(value[point]))
+    combine = {"sum": sum, "max": max, "mean": lambda xs: sum(xs) / len(xs)}[kind]
+    expected = np.zeros(shape)
+    for target, values in landed.items():
+        expected[target] = combine(values)
+    fused = numpy_kernels.place(forms, kind, operand_shape, shape)(value)
+    np.testing.assert_allclose(fused, expected, rtol=1e-6, atol=1e-6)
+    flat = torch.tensor([int(np.ravel_multi_index(t, shape)) for t in targets])
+    scattered = torch_kernels.place(flat, kind, int(np.prod(shape)), shape)
+    np.testing.assert_allclose(scattered(torch.from_numpy(value)), expected, rtol=1e-6, atol=1e-6)
