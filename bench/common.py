@@ -94,3 +94,15 @@ def print_table(rows: Sequence[Row]) -> None:
     widths = [max(len(line[n]) for line in (headers, *cells)) for n in range(len(headers))]
     for line in (headers, *cells):
         print("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)))
+
+
+def race(
+    first: Callable[[], object], second: Callable[[], object], repeat: int, number: int = 1
+) -> tuple[float, float]:
+    """Best seconds per call of each, measured in alternating rounds, so a
+    busy spell on a shared machine slows both rather than one."""
+    times = [float("inf"), float("inf")]
+    for _ in range(repeat):
+        for n, fn in enumerate((first, second)):
+            times[n] = min(times[n], best_of(fn, 1, number))
+    return times[0], times[1]

@@ -51,8 +51,8 @@ class ExecutionConfig:
       wherever valid).
     * `max_iters` / `tolerance`: fixpoint bounds; reaching `max_iters` is an
       error. `tolerance` applies to float tensors (Boolean ones are exact).
-    * `opt_level`: 0 runs only what execution needs; 1 adds cse/dce and
-      semi-naive rewriting; 2 adds einsum contraction-path optimization.
+    * `opt_level`: 0 runs only what execution needs; 1 adds cse/dce,
+      semi-naive rewriting and native convolutions and pools; 2 adds einsum contraction-path optimization.
     * `relations`: how the NumPy backend holds Boolean tensors (`auto` picks
       sparse above `sparse_threshold` elements when density is low).
     * `mode`, `projection`, `samples`, `seed`: demand-driven queries and

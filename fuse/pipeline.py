@@ -4,7 +4,8 @@ The declarative pipeline takes a program to the dataflow level; the
 dataflow pipeline optimizes it, more with each `opt_level`:
 
 * 0: nothing beyond what execution needs;
-* 1: semi-naive fixpoints (per `fixpoint_strategy`), `cse`, `dce`;
+* 1: native convolutions and pools (`fuse-recognize-convolutions`),
+  semi-naive fixpoints (per `fixpoint_strategy`), `cse`, `dce`;
 * 2: also einsum contraction paths (`fuse-einsum-path`).
 
 Both are plain strings, so `fuse compile --print-pipeline` shows exactly
@@ -46,6 +47,7 @@ def dataflow_passes(config: ExecutionConfig) -> list[str]:
     registered = all_passes()
     passes: list[str] = []
     if config.opt_level >= 1:
+        passes.append("fuse-recognize-convolutions")
         if config.fixpoint_strategy != "naive" and "fuse-semi-naive" in registered:
             passes.append(f"fuse-semi-naive{{strategy={config.fixpoint_strategy}}}")
         passes += ["cse", "dce"]

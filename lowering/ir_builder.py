@@ -17,8 +17,9 @@ the wrong rank, say) is reported as a `FuseError` with the location.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -53,11 +54,13 @@ from fuse.dialects.fuse import (
     TensorOp,
     YieldOp,
 )
+from fuse.dialects.fuse.affine import IndexPosition, SliceIndex, affine_position
 from fuse.dialects.fuse.attributes import ProjectionKind, expr_type
 from fuse.dialects.fuse.declarative import concat_part
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend import ast
 from fuse.frontend.builtins import ALIASES, Builtin, BuiltinKind, lookup
+from fuse.frontend.index_arith import IndexArithmeticError, fold_index, slice_bounds
 
 PROJECTION_OF_OPERATOR: dict[str, ProjectionKind] = {
     "=": ProjectionKind.SUM,
@@ -67,6 +70,9 @@ PROJECTION_OF_OPERATOR: dict[str, ProjectionKind] = {
 }
 
 _ARITH_OF_OPERATOR = {"+": "add", "-": "sub", "*": "mul", "join": "mul", "/": "div", "^": "pow"}
+
+_Folded = TypeVar("_Folded", bound=ast.Index)
+_Result = TypeVar("_Result")
 
 _REDUCTIONS = {"reduce_max": ProjectionKind.MAX, "reduce_mean": ProjectionKind.MEAN}
 
@@ -186,7 +192,7 @@ class _RuleBodyBuilder:
     def build(self, expr: ast.Expr) -> SSAValue:
         match expr:
             case ast.TensorRef(name=name, indices=indices, span=span):
-                positions = [p.name if isinstance(p, ast.IndexVar) else p.value for p in indices]
+                positions = [self.read_position(p, k) for k, p in enumerate(indices)]
                 load = LoadOp(name, positions)
                 load.location = _location(span)  # shape errors point at the access
                 return self.insert(load)
@@ -208,6 +214,21 @@ class _RuleBodyBuilder:
                     f"{type(expr).__name__.lower()} literal is only allowed as a call argument",
                     expr.span,
                 )
+
+    def read_position(self, index: ast.Index, k: int) -> IndexPosition:
+        """Position `k` of a right-hand-side access; a slice binds to the
+        left-hand-side index at the same position."""
+        if not isinstance(index, ast.IndexSlice):
+            return self.outer.position(index)
+        target = self.lhs.indices[k] if self.lhs is not None and k < len(self.lhs.indices) else None
+        if not isinstance(target, ast.IndexVar) or target.name[:1].isupper():
+            raise self.outer.error(
+                f"slice in position {k + 1} binds to the left-hand-side index at the same "
+                "position, and there is no index variable there",
+                index.span,
+            )
+        start, stop = self.outer.checked(slice_bounds, index)
+        return SliceIndex(target.name, start, stop)
 
     def build_call(self, call: ast.Call) -> SSAValue:
         builtin = lookup(call.func)
@@ -343,7 +364,9 @@ class _RuleBodyBuilder:
     def lhs_names(self) -> tuple[str, ...]:
         if self.lhs is None:
             return ()
-        return tuple(p.name for p in self.lhs.indices if isinstance(p, ast.IndexVar))
+        return tuple(
+            dict.fromkeys(v.name for p in self.lhs.indices for v in ast.index_variables(p))
+        )
 
     def build_const(self, call: ast.Call) -> SSAValue:
         value = _literal_value(call.args[0])
@@ -451,6 +474,25 @@ class IRBuilder:
             return FuseError([self.source.diagnostic(message, span)])
         return FuseError([Diagnostic(message, span)])
 
+    def checked(self, fold: Callable[[_Folded], _Result], index: _Folded) -> _Result:
+        """`fold(index)`, its `IndexArithmeticError` as a located error."""
+        try:
+            return fold(index)
+        except IndexArithmeticError as error:
+            raise self.error(error.message, error.span) from None
+
+    def position(self, index: ast.Index) -> IndexPosition:
+        """An index position of the AST (named constants already integers)
+        as the IR spells it: a name, an integer or an `AffineIndex`."""
+        if isinstance(index, ast.IndexSlice):
+            raise self.error(
+                "a slice reads a range of a tensor: it belongs on a right-hand side", index.span
+            )
+        form = self.checked(fold_index, index)
+        if form.virtual is not None:
+            raise self.error("virtual indices are not supported yet", index.span)
+        return affine_position(form.terms, form.constant, form.divisor)
+
     def build(self, program: ast.Program) -> ModuleOp:
         ops: list[Operation] = [self.declaration(info) for info in collect_tensors(program)]
         for statement in program.statements:
@@ -474,16 +516,20 @@ class IRBuilder:
     def statement(self, statement: ast.Statement) -> Operation | None:
         match statement:
             case ast.Equation(lhs=lhs, op=op, rhs=rhs):
-                indices = [p.name if isinstance(p, ast.IndexVar) else p.value for p in lhs.indices]
+                indices = [self.position(p) for p in lhs.indices]
                 return RuleOp(lhs.name, indices, PROJECTION_OF_OPERATOR[op], self.body(rhs, lhs))
             case ast.Sink(path=path, rhs=rhs):
                 return SinkOp(path, self.body(rhs, None))
             case ast.Export(name=name):
                 return ExportOp(name)
             case ast.Query(tensor=name, indices=indices):
-                return QueryOp(
-                    name, [p.name if isinstance(p, ast.IndexVar) else p.value for p in indices]
-                )
+                for index in indices:
+                    if not isinstance(index, ast.IndexVar | ast.IndexConst):
+                        raise self.error(
+                            "a query takes index names and integers, not index arithmetic",
+                            index.span,
+                        )
+                return QueryOp(name, [self.position(p) for p in indices])
             case ast.Source() | ast.FunctionDef():
                 return None  # recorded on the declaration; inlined by the front end
         raise AssertionError(f"unhandled statement {statement!r}")

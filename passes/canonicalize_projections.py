@@ -18,7 +18,8 @@ At the declarative level it
    projection of the same kind);
 4. merges all rules of one tensor into one whose body adds (or, for `max=`,
    maxes) their values. Rules with integer left-hand-side indices are kept
-   apart, since they define slices;
+   apart, since they define slices, and so are rules with index arithmetic,
+   whose indices range over what their own accesses allow;
 5. gives every projection's indices names of their own within the rule
    (alpha-renaming): an index projected inside one term is local to that
    term, so `Y[i] = A[i, j] B[j] + C[i, j] D[j]` becomes `... sum [j] ...
@@ -71,9 +72,11 @@ from fuse.dialects.fuse import (
     RuleOp,
     YieldOp,
 )
+from fuse.dialects.fuse.affine import rename_position
 from fuse.dialects.fuse.attributes import ProjectionKind
 
 from .expr_tree import BodyRebuilder, names_of, yielded_value
+from .index_ranges import is_affine_rule
 from .infer_shapes import location_prefix
 
 
@@ -375,7 +378,7 @@ def _names_used(op: Operation) -> list[str]:
 def canonicalize_rule(rule: RuleOp, declared: tuple[str, ...]) -> None:
     rename = positional_renaming(rule, declared)
     root = _body_tree(yielded_value(rule.body))
-    kept = {p for p in rule.indices.data if isinstance(p, str)}
+    kept = set(rule.indices.names())  # with the variables of index arithmetic
     placements: dict[int, list[str]] = defaultdict(list)
     for index in names_of(root.value):
         if index not in kept:
@@ -383,7 +386,10 @@ def canonicalize_rule(rule: RuleOp, declared: tuple[str, ...]) -> None:
     body = _ProjectingRebuilder(rename, placements, rule.projection_kind).into_region(root)
     canonical = RuleOp(
         rule.tensor_name,
-        [declared[n] if isinstance(p, str) else p for n, p in enumerate(rule.indices.data)],
+        [
+            declared[n] if isinstance(p, str) else rename_position(p, lambda v: rename.get(v, v))
+            for n, p in enumerate(rule.indices.data)
+        ],
         rule.projection_kind,
         body,
     )
@@ -497,7 +503,13 @@ def canonicalize_program(program: ProgramOp) -> None:
         assert declaration is not None, "the verifier checks declarations"
         canonicalize_rule(rule, tuple(str(n) for n in declaration.indices.data))
     for op in program.body.block.ops:
-        if isinstance(op, RuleOp) and all(isinstance(p, str) for p in op.indices.data):
+        # A rule with index arithmetic ranges its indices by its own accesses
+        # (passes/index_ranges.py): merged, it would narrow the others.
+        if (
+            isinstance(op, RuleOp)
+            and all(isinstance(p, str) for p in op.indices.data)
+            and not is_affine_rule(op)
+        ):
             by_tensor[op.tensor_name].append(op)
     for rules in by_tensor.values():
         if len(rules) > 1:

@@ -41,6 +41,9 @@ Lowering of each op kind (the semantics are the ops' docstrings):
   sample s is the count of CDF entries <= u_s * total, clamped to J - 1
   (all weights 0): an S x J compare and a reduce.
 * `fuse.gather`: `gather` of one-position slices along the dimension.
+* `fuse.conv`: one `stablehlo.convolution` with the op's layout as its
+  dimension numbers; `fuse.pool`: `stablehlo.reduce_window`
+  (`fuse.lowering.jax.convolution`).
 * `fuse.fixpoint`: a `stablehlo.while` (below).
 
 Fixpoints. The loop carries `(iterations: i32, converged: i1, change: f32,
@@ -93,6 +96,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
@@ -118,6 +122,17 @@ from xdsl_jax.dialects import stablehlo as hlo
 
 from fuse.dialects.fuse import dataflow as df
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.window import ConvOp, PoolOp
+from fuse.lowering.affine_access import (
+    AxisAccess,
+    Forms,
+    axis_accesses,
+    flat_positions,
+    forms_of,
+    place_table,
+    placement_offsets,
+)
+from fuse.lowering.jax.convolution import lower_conv, lower_pool
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
 from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp
 from fuse.lowering.jax.hlo_builder import F32, HloBuilder, element_type_of, shape_of
@@ -285,6 +300,16 @@ class _FunctionLowering:
                 return [_sample(b, args[0], op.samples.value.data, op.seed.value.data)]
             case df.GatherOp():
                 return [b.gather(args[0], op.dim.value.data, args[1])]
+            case ConvOp():
+                strides, dilations = op.stride_values, op.dilation_values
+                return [lower_conv(b, op.layout.data, strides, dilations, *args)]
+            case PoolOp():
+                window, strides = op.window_values, op.stride_values
+                return [lower_pool(b, op.kind.data.value, window, strides, args[0])]
+            case df.WindowOp():
+                return [_window(b, args[0], forms_of(op.map), shape_of(op.result))]
+            case df.PlaceOp():
+                return [_place(b, args[0], forms_of(op.map), op.kind.data, shape_of(op.result))]
             case df.FixpointOp():
                 return self._fixpoint(b, op, env)
         raise _fail(f"cannot lower '{op.name}' (is the function at the dataflow level?)", op)
@@ -474,6 +499,71 @@ def _take(b: HloBuilder, x: SSAValue, dim: int, position: int) -> SSAValue:
     start, limit = [0] * len(shape), list(shape)
     start[dim], limit[dim] = position, position + 1
     return b.reshape(b.slice(x, start, limit), shape[:dim] + shape[dim + 1 :])
+
+
+def _index_constant(b: HloBuilder, positions: np.ndarray) -> SSAValue:
+    values = positions.astype(np.int64).ravel().tolist()
+    return b.constant(DenseIntOrFPElementsAttr.from_list(TensorType(i32, [len(values)]), values))
+
+
+def _window(b: HloBuilder, x: SSAValue, forms: Forms, shape: Sequence[int]) -> SSAValue:
+    """`fuse.window`: a strided `slice` (then a transpose and a broadcast)
+    where each position follows one window dimension (shifts, strides,
+    slices, convolution taps are not: `x + dx`), else one `gather` from the
+    flattened operand at the precomputed flat position of every element."""
+    accesses = axis_accesses(forms)
+    if accesses is not None:
+        return _sliced_window(b, x, accesses, shape)
+    flat = b.reshape(x, [math.prod(shape_of(x))])
+    positions = flat_positions(forms, tuple(shape), shape_of(x))
+    return b.reshape(b.gather(flat, 0, _index_constant(b, positions)), shape)
+
+
+def _sliced_window(
+    b: HloBuilder, x: SSAValue, accesses: list[AxisAccess], shape: Sequence[int]
+) -> SSAValue:
+    starts = [a.start for a in accesses]
+    steps = [a.step for a in accesses]
+    limits = [
+        a.start + 1 if a.box_dim is None else a.start + a.step * (shape[a.box_dim] - 1) + 1
+        for a in accesses
+    ]
+    sliced = b.slice(x, starts, limits, steps)
+    dims = [a.box_dim for a in accesses if a.box_dim is not None]
+    kept = b.reshape(sliced, [shape[j] for j in dims])
+    order = sorted(range(len(dims)), key=dims.__getitem__)
+    return b.broadcast(b.transpose(kept, order), shape, sorted(dims))
+
+
+def _place(b: HloBuilder, v: SSAValue, forms: Forms, kind: str, shape: Sequence[int]) -> SSAValue:
+    """`fuse.place` without a scatter: where it only shifts and permutes
+    (`X[i, t + 1]`), a transpose and a zero `pad`; else every result element
+    gathers the operand elements that land on it (`place_table`, padded with
+    a fill value) and reduces them. Elements none reaches are zero."""
+    offsets = placement_offsets(forms, len(shape_of(v)))
+    if offsets is not None:
+        order, lows = offsets
+        moved = b.transpose(v, order)
+        highs = [n - low - m for n, low, m in zip(shape, lows, shape_of(moved), strict=True)]
+        return b.pad(moved, lows, highs)
+    table = place_table(forms, shape_of(v), tuple(shape))
+    size, most = table.sources.shape
+    fill = float("-inf") if kind == "max" else 0.0
+    flat = b.reshape(v, [math.prod(shape_of(v))])
+    padded = b.concatenate([flat, b.full(fill, [1], element_type_of(v))], 0)
+    gathered = b.reshape(b.gather(padded, 0, _index_constant(b, table.sources)), [size, most])
+    combined = b.reduce(gathered, [1], "max" if kind == "max" else "add")
+    if kind == "mean":
+        counts = np.maximum(table.counts, 1).astype(np.float32).tolist()
+        divisor = DenseIntOrFPElementsAttr.from_list(TensorType(F32, [size]), counts)
+        divisor_value = b.convert(b.constant(divisor), element_type_of(v))
+        combined = b.binary(hlo.DivideOp, combined, divisor_value)
+    if kind == "max" and not table.counts.all():
+        reached = [float(c > 0) for c in table.counts]
+        mask = b.constant(DenseIntOrFPElementsAttr.from_list(TensorType(F32, [size]), reached))
+        zeros = b.full(0.0, [size], element_type_of(v))
+        combined = b.select(b.compare_scalar("GT", mask, 0.0), combined, zeros)
+    return b.reshape(combined, shape)
 
 
 def _topk(b: HloBuilder, x: SSAValue, k: int, axis: int) -> SSAValue:

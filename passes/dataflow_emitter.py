@@ -28,6 +28,7 @@ from xdsl.dialects.builtin import (
     TensorType,
 )
 from xdsl.ir import Attribute, Block, Operation, SSAValue
+from xdsl.ir.affine import AffineMap
 from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.dialects.fuse import (
@@ -42,12 +43,15 @@ from fuse.dialects.fuse import (
     LoadOp,
     NegateOp,
     NormalizeOp,
+    PlaceOp,
     ProjectOp,
     SelectOp,
     TakeOp,
     TopKOp,
     UnaryOp,
+    WindowOp,
 )
+from fuse.dialects.fuse.affine import IndexPosition, access_map, position_variables
 from fuse.dialects.fuse.attributes import ProjectionKind, f32_tensor
 from fuse.dialects.fuse.declarative import part_of
 
@@ -86,10 +90,17 @@ class BodyEmitter:
         tensor_value: Callable[[str], SSAValue],
         sizes: Mapping[str, int],
         located: Operation,
+        starts: Mapping[str, int] | None = None,
     ):
         self.block = block
         self.tensor_value = tensor_value
         self.sizes = dict(sizes)
+        # A rule with index arithmetic gives its indices ranges (`starts`
+        # given): an index may start past 0 (`X[i - 1]`: i from 1), its
+        # dimension d standing for the value d + start, or end before a
+        # tensor it reads does, so every load is read through a window.
+        self.ranged = starts is not None
+        self.starts = dict(starts or {})
         self.located = located
         # Where the op being lowered came from: its equation's location once
         # rules are merged; emitted ops carry it for diagnostics.
@@ -231,6 +242,8 @@ class BodyEmitter:
         return self.binary("div", one, self.lower(scalar))
 
     def lower_load(self, op: LoadOp) -> Indexed:
+        if self.ranged or not op.indices.is_plain:
+            return self.window(op)
         value = Indexed(self.tensor_value(op.tensor_name), ())
         dims: list[str | int] = list(op.indices.data)
         shape = list(value.value.type.get_shape())
@@ -249,6 +262,38 @@ class BodyEmitter:
         if len(set(names)) != len(names):  # a repeated index reads a diagonal
             return self.einsum([Indexed(value.value, names)], names_of(op.result))
         return Indexed(value.value, names)
+
+    def affine_space(self, positions: Sequence[IndexPosition]) -> tuple[tuple[str, ...], AffineMap]:
+        """The variables of an access with index arithmetic (its iteration
+        space, one dimension each) and the map from them to its positions."""
+        variables = tuple(dict.fromkeys(v for p in positions for v in position_variables(p)))
+        return variables, access_map(positions, variables, self.starts)
+
+    def window(self, op: LoadOp) -> Indexed:
+        """A load through index arithmetic: a `fuse.window` over the load's
+        variables (none where the access reads the whole tensor as is)."""
+        tensor = self.tensor_value(op.tensor_name)
+        variables, affine_map = self.affine_space(op.indices.data)
+        shape = [self.static_size(v, "index arithmetic") for v in variables]
+        if affine_map == AffineMap.identity(len(variables)) and shape == list(
+            tensor.type.get_shape()
+        ):
+            return Indexed(tensor, variables)
+        window = WindowOp(tensor, affine_map, f32_tensor(shape))
+        return Indexed(self.emit(window), variables)
+
+    def place(
+        self, value: Indexed, positions: Sequence[IndexPosition], kind: str, shape: Sequence[int]
+    ) -> SSAValue:
+        """A value over a left-hand side's variables written to its positions
+        (`X[i, t + 1]`, `Pooled[x floordiv 2]`) in a tensor of `shape`."""
+        variables, affine_map = self.affine_space(positions)
+        value = self.broadcast_to(value, variables)
+        if affine_map == AffineMap.identity(len(variables)) and [
+            self.size(v) for v in variables
+        ] == list(shape):
+            return value.value
+        return self.emit(PlaceOp(value.value, affine_map, kind, f32_tensor(shape)))
 
     # --- builtins ---------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from fuse.dialects.fuse import (
     ProjectOp,
     YieldOp,
 )
+from fuse.dialects.fuse.affine import IndexPosition, rename_position
 from fuse.dialects.fuse.declarative import CONCAT_PART, concat_part, part_of
 
 
@@ -50,9 +51,9 @@ class BodyRebuilder:
         self.rename_map = dict(rename or {})
         self.block = Block()
 
-    def name(self, index: str | int) -> str | int:
-        if not isinstance(index, str):
-            return index
+    def name(self, index: IndexPosition) -> IndexPosition:
+        if not isinstance(index, str):  # an integer, or the variables of index arithmetic
+            return rename_position(index, lambda variable: str(self.name(variable)))
         axis = part_of(index)
         if axis is not None and index not in self.rename_map:  # a concat part follows its axis
             return concat_part(str(self.name(axis)), int(index.rpartition(CONCAT_PART)[2]))

@@ -8,6 +8,11 @@ a rule to the tensors it reads whose sizes nothing else gives (`PosEnc[p,
 d]` read beside `X[p, d]`) — until nothing changes. An index bound to two sizes is an error naming both tensors, both
 sizes and the rule's location.
 
+A rule with index arithmetic or slices (`Image[x + dx]`, `X[i, t + 1]`)
+sizes its variables by what keeps every access in bounds instead
+(`passes/index_ranges.py`, docs/index_arithmetic.md), and its left-hand
+side as long as the largest position it writes.
+
 ```mlir
 // before
 fuse.tensor @W[i, j] input : tensor<4x8xf32>
@@ -44,6 +49,7 @@ from fuse.dialects.fuse import (
 from fuse.dialects.fuse.attributes import IndexPosition, ProjectionKind
 from fuse.dialects.fuse.declarative import part_of
 
+from .index_ranges import EmptyRange, is_affine_rule, reached_extent, rule_ranges
 from .sweep import sweep_until_stable
 
 
@@ -178,8 +184,57 @@ def _bind_merged(sizes: _RuleSizes, call: CallOp, merged: tuple[str, ...], axis:
         sizes.bind(axis, total, "concat of " + ", ".join(b.tensor for b in known if b), call)
 
 
+def _propagate_affine_rule(rule: RuleOp | SinkOp, program: ProgramOp) -> list[str]:
+    """Sizes under index arithmetic (`passes/index_ranges.py`): each
+    left-hand-side dimension as long as the largest position it is written
+    at, and each plain position of a read tensor whose size nothing gives as
+    long as its variable's range. Returns the tensors whose shapes grew."""
+    try:
+        ranges = rule_ranges(rule, program)
+    except EmptyRange as error:
+        raise ShapeConflict(f"{location_prefix(rule)}{error}") from None
+    grown: list[str] = []
+    targets: list[tuple[str, Sequence[IndexPosition]]] = [
+        (load.tensor_name, load.indices.data)
+        for load in rule.body.walk()
+        if isinstance(load, LoadOp)
+    ]
+    if isinstance(rule, RuleOp):
+        targets.insert(0, (rule.tensor_name, rule.indices.data))
+    for n, (tensor, positions) in enumerate(targets):
+        declaration = program.lookup_tensor(tensor)
+        assert declaration is not None
+        shape = list(declaration.tensor_type.get_shape())
+        changed = False
+        for k, position in enumerate(positions):
+            is_lhs = n == 0 and isinstance(rule, RuleOp)
+            if not is_lhs and not isinstance(position, str):
+                continue  # a read through arithmetic says nothing of the size read
+            try:
+                extent = reached_extent(position, ranges)
+            except ValueError as error:
+                raise ShapeConflict(f"{location_prefix(rule)}{error} of @{tensor}") from None
+            if extent is None:
+                continue
+            fixed = declaration.input is not None or declaration.source is not None
+            if shape[k] == DYNAMIC_INDEX or (extent > shape[k] and is_lhs and not fixed):
+                shape[k] = extent  # a tensor's rules together: the longest
+                changed = True
+            elif extent > shape[k]:
+                raise ShapeConflict(
+                    f"{location_prefix(rule)}@{tensor}[{', '.join(map(str, positions))}] "
+                    f"writes position {extent - 1} of dimension {k}, which has size {shape[k]}"
+                )
+        if changed:
+            declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
+            grown.append(tensor)
+    return grown
+
+
 def _propagate_rule(rule: RuleOp, program: ProgramOp) -> list[str]:
     """Binds the rule's index sizes; returns the tensors whose shapes grew."""
+    if is_affine_rule(rule):
+        return _propagate_affine_rule(rule, program)
     declaration = program.lookup_tensor(rule.tensor_name)
     assert declaration is not None
     sizes = _RuleSizes(rule)
@@ -222,6 +277,8 @@ def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramO
 
 
 def _propagate_sink(sink: SinkOp, program: ProgramOp) -> list[str]:
+    if is_affine_rule(sink):
+        return _propagate_affine_rule(sink, program)
     sizes = _RuleSizes(sink)
     _bind_body(sizes, sink, program)
     return _bind_read_tensors(sizes, sink, program)

@@ -12,7 +12,13 @@ samples included) and the intermediates a backend makes inside one
   to right, as `lowering/jax/einsum.py` lowers it). Each step keeps the
   letters the output or a later operand still needs;
 * `max`: the broadcast product of all operands over every letter (NumPy and
-  Torch cut it into `block_size` rows of the output's first letter).
+  Torch cut it into `block_size` rows of the output's first letter);
+* `fuse.window` and `fuse.place` (index arithmetic): the int64 index tables
+  they are compiled with, one entry per window element, and per place
+  result element one per operand element that may land on it;
+* `fuse.conv` on NumPy: the windows laid out as rows, one per output
+  position and batch element, of filter-size times input-feature values
+  (the matrix its one matmul multiplies; `lowering/numpy/convolution.py`).
 
 An array larger than `limit` bytes is an error naming the equation (its
 location), the array's shape and the bytes it needs, raised before any
@@ -36,6 +42,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import opt_einsum
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -44,7 +51,10 @@ from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
-from fuse.dialects.fuse.dataflow import EinsumOp, parse_subscripts
+from fuse.dialects.fuse.dataflow import EinsumOp, PlaceOp, WindowOp, parse_subscripts
+from fuse.dialects.fuse.window import ConvOp
+from fuse.lowering.affine_access import flat_positions, forms_of
+from fuse.lowering.convolution import ConvPlan
 
 BACKENDS = ("", "numpy", "torch", "jax", "xla")
 MIN_ELEMENT_BYTES = 4
@@ -137,6 +147,10 @@ def op_needs(op: Operation, backend: str, block_size: int | None) -> Iterator[Ar
         if isinstance(result.type, TensorType) and result.type.has_static_shape():
             shape = tuple(result.type.get_shape())
             yield ArrayNeed(shape, math.prod(shape) * element_bytes(result.type), "result")
+    if isinstance(op, WindowOp | PlaceOp):
+        yield from _index_table_needs(op)
+    if isinstance(op, ConvOp) and backend in ("", "numpy"):
+        yield from _conv_rows_need(op)
     if not isinstance(op, EinsumOp) or not all(
         isinstance(v.type, TensorType) and v.type.has_static_shape() for v in op.inputs
     ):
@@ -156,6 +170,49 @@ def op_needs(op: Operation, backend: str, block_size: int | None) -> Iterator[Ar
             shape = (min(shape[0], block_size), *shape[1:])
             what = "block of the broadcast product"
         yield ArrayNeed(shape, math.prod(shape) * MIN_ELEMENT_BYTES, what)
+
+
+INDEX_BYTES = 8
+# Up to this many operand elements, a place's widest gather row is counted
+# exactly; beyond, the operand's size bounds it.
+EXACT_PLACE_COUNT = 1 << 22
+
+
+def _index_table_needs(op: WindowOp | PlaceOp) -> Iterator[ArrayNeed]:
+    """The int64 index tables a window or place is compiled with
+    (`lowering/affine_access.py`): one position per window element; per
+    place result element, one slot per operand element that lands on it."""
+    box = op.result.type if isinstance(op, WindowOp) else op.operand.type
+    if not (box.has_static_shape() and op.result.type.has_static_shape()):
+        return
+    shape = tuple(box.get_shape())
+    yield ArrayNeed(shape, math.prod(shape) * INDEX_BYTES, "position table")
+    if isinstance(op, PlaceOp):
+        result_shape = tuple(op.result.type.get_shape())
+        most = math.prod(shape)  # a bound that costs nothing to know
+        if most <= EXACT_PLACE_COUNT:
+            targets = flat_positions(forms_of(op.map), shape, result_shape)
+            most = int(np.bincount(targets.ravel()).max()) if targets.size else 0
+        table = (*result_shape, most)
+        yield ArrayNeed(table, math.prod(table) * INDEX_BYTES, "gather table of the place")
+
+
+def _conv_rows_need(op: ConvOp) -> Iterator[ArrayNeed]:
+    """The matrix of windows the NumPy convolution multiplies by the filter."""
+    shapes = [v.type for v in (op.input, op.filter)]
+    if not all(isinstance(t, TensorType) and t.has_static_shape() for t in shapes):
+        return
+    plan = ConvPlan.of(
+        op.layout.data,
+        tuple(shapes[0].get_shape()),
+        tuple(shapes[1].get_shape()),
+        op.stride_values,
+        op.dilation_values,
+        "channels_last",
+    )
+    rows = plan.input.shape[0] * math.prod(plan.output_spatial)
+    shape = (rows, math.prod(plan.window) * plan.input.shape[-1])
+    yield ArrayNeed(shape, math.prod(shape) * MIN_ELEMENT_BYTES, "matrix of windows (im2col)")
 
 
 def _downstream(op: Operation) -> Iterator[Operation]:

@@ -39,6 +39,7 @@ def all_passes() -> dict[str, PassFactory]:
         "fuse-einsum-path": _lazy("einsum_path", "EinsumPathPass"),
         "fuse-infer-shapes": _lazy("infer_shapes", "InferShapesPass"),
         "fuse-monte-carlo": _lazy("monte_carlo", "MonteCarloPass"),
+        "fuse-recognize-convolutions": _lazy("recognize_convolutions", "RecognizeConvolutionsPass"),
         "fuse-semi-naive": _lazy("semi_naive", "SemiNaivePass"),
         "fuse-stratify": _lazy("stratify", "StratifyPass"),
     }

@@ -65,6 +65,7 @@ from fuse.dialects.fuse.attributes import f32_tensor
 
 from .dataflow_emitter import BodyEmitter, Indexed
 from .expr_tree import names_of, yielded_value
+from .index_ranges import EmptyRange, is_affine_rule, rule_ranges
 from .infer_shapes import location_prefix
 
 
@@ -131,6 +132,39 @@ def strongly_connected_components(graph: dict[str, list[str]]) -> list[list[str]
 
 def is_recursive(component: list[str], graph: dict[str, list[str]]) -> bool:
     return len(component) > 1 or component[0] in graph[component[0]]
+
+
+def body_emitter(
+    block: Block,
+    tensor_value: Callable[[str], SSAValue],
+    op: RuleOp | SinkOp,
+    program: ProgramOp,
+    declarations: Mapping[str, TensorOp],
+) -> BodyEmitter:
+    """The emitter of one rule or sink, knowing its indices' ranges."""
+    if not is_affine_rule(op):
+        return BodyEmitter(block, tensor_value, rule_sizes(op, declarations), op)
+    try:
+        ranges = rule_ranges(op, program)
+    except EmptyRange as error:
+        raise DiagnosticException(f"{location_prefix(op)}{error}") from None
+    unknown = [n for n in _variables(op) if n not in ranges]
+    if unknown:
+        raise DiagnosticException(
+            f"{location_prefix(op)}the range of index '{unknown[0]}' is unknown: under index "
+            "arithmetic an index needs an access that bounds it (docs/index_arithmetic.md)"
+        )
+    sizes = {name: r.size for name, r in ranges.items()}
+    starts = {name: r.start for name, r in ranges.items()}
+    return BodyEmitter(block, tensor_value, sizes, op, starts)
+
+
+def _variables(op: RuleOp | SinkOp) -> list[str]:
+    names = list(op.indices.names()) if isinstance(op, RuleOp) else []
+    for inner in op.body.walk():
+        if isinstance(inner, LoadOp):
+            names += inner.indices.names()
+    return list(dict.fromkeys(names))
 
 
 def rule_sizes(op: RuleOp | SinkOp, declarations: Mapping[str, TensorOp]) -> dict[str, int]:
@@ -202,7 +236,7 @@ class _Stratifier:
         combined: Indexed | None = None
         emitter: BodyEmitter | None = None
         for rule in self.rules[name]:
-            emitter = BodyEmitter(block, tensor_value, rule_sizes(rule, self.declarations), rule)
+            emitter = body_emitter(block, tensor_value, rule, self.program, self.declarations)
             for n, size in zip(names, declaration.tensor_type.get_shape(), strict=True):
                 if size >= 0:
                     emitter.sizes.setdefault(n, size)
@@ -211,6 +245,13 @@ class _Stratifier:
                 combined = value
             else:
                 fn = "max" if rule.projection_kind == "max" else "add"
+                # Rule values span the whole tensor, whatever range a rule
+                # with index arithmetic gave its own indices.
+                emitter.sizes.update(
+                    (n, size)
+                    for n, size in zip(names, declaration.tensor_type.get_shape(), strict=True)
+                    if size >= 0
+                )
                 combined = emitter.binary(fn, combined, value)
         assert combined is not None and emitter is not None
         if declaration.boolean is not None:
@@ -218,11 +259,13 @@ class _Stratifier:
         combined.value.name_hint = _ssa_name(name)
         return combined.value
 
-    @staticmethod
-    def rule_value(emitter: BodyEmitter, rule: RuleOp, names: tuple[str, ...]) -> Indexed:
+    def rule_value(self, emitter: BodyEmitter, rule: RuleOp, names: tuple[str, ...]) -> Indexed:
         """One rule's value over the tensor's declared indices: integer
-        left-hand-side positions place it with a one-hot factor, and indices
-        it does not mention broadcast."""
+        left-hand-side positions place it with a one-hot factor, index
+        arithmetic with a `fuse.place`, and indices it does not mention
+        broadcast."""
+        if is_affine_rule(rule):
+            return self.affine_rule_value(emitter, rule, names)
         unprojected = [n for n in names_of(yielded_value(rule.body)) if n not in names]
         if unprojected or [p for p in rule.indices.data if isinstance(p, str)] != [
             n for n, p in zip(names, rule.indices.data, strict=True) if isinstance(p, str)
@@ -250,6 +293,25 @@ class _Stratifier:
             present = set(value.names) | {o.names[0] for o in onehots}
             value = emitter.einsum([value, *onehots], [n for n in names if n in present])
         return emitter.broadcast_to(value, names)
+
+    def affine_rule_value(
+        self, emitter: BodyEmitter, rule: RuleOp, names: tuple[str, ...]
+    ) -> Indexed:
+        variables = rule.indices.names()
+        unprojected = [n for n in names_of(yielded_value(rule.body)) if n not in variables]
+        if unprojected:
+            raise emitter.error(
+                f"rule @{rule.tensor_name} is not canonical (indices {unprojected} are not "
+                "projected): run fuse-canonicalize-projections before fuse-stratify"
+            )
+        shape = self.declarations[rule.tensor_name].tensor_type.get_shape()
+        if DYNAMIC_INDEX in shape:
+            raise emitter.error(
+                f"the shape of @{rule.tensor_name} is unknown: run fuse-infer-shapes first"
+            )
+        value = emitter.lower(yielded_value(rule.body))
+        kind = rule.projection_kind
+        return Indexed(emitter.place(value, rule.indices.data, kind, shape), names)
 
     def emit_fixpoint(self, block: Block, component: list[str]) -> None:
         types = [self.declarations[n].tensor_type for n in component]
@@ -297,8 +359,8 @@ class _Stratifier:
             results.append(self.values[name])
             attrs.append(DictionaryAttr({"fuse.name": StringAttr(name)}))
         for sink in sinks:
-            emitter = BodyEmitter(
-                block, self.values.__getitem__, rule_sizes(sink, self.declarations), sink
+            emitter = body_emitter(
+                block, self.values.__getitem__, sink, self.program, self.declarations
             )
             root = yielded_value(sink.body)
             value = emitter.lower(root)

@@ -28,6 +28,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir.affine import AffineMap
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
@@ -39,6 +40,7 @@ from fuse.dialects.fuse import (
     CallOp,
     ConcatOp,
     ConstantOp,
+    ConvOp,
     EinsumOp,
     ExportOp,
     ExprType,
@@ -50,6 +52,8 @@ from fuse.dialects.fuse import (
     LoadOp,
     NegateOp,
     NormalizeOp,
+    PlaceOp,
+    PoolOp,
     ProgramOp,
     ProjectOp,
     QueryOp,
@@ -61,8 +65,10 @@ from fuse.dialects.fuse import (
     TensorOp,
     TopKOp,
     UnaryOp,
+    WindowOp,
     YieldOp,
 )
+from fuse.dialects.fuse.window import ConvLayout
 from fuse.opt import available_dialects
 
 F32 = Float32Type()
@@ -220,6 +226,27 @@ def structural_module() -> ModuleOp:
     return ModuleOp([func("structural", [tensor(5, 4), tensor(5, 3)], build)])
 
 
+def index_arithmetic_module() -> ModuleOp:
+    def build(image: SSAValue, features: SSAValue) -> list[Operation]:
+        window = WindowOp(
+            image, AffineMap.from_callable(lambda d0, d1: (d0 + d1 + 1,)), tensor(6, 3)
+        )
+        pooled = PlaceOp(features, AffineMap.from_callable(lambda d0: (d0 // 2,)), "max", tensor(4))
+        return [window, pooled, ReturnOp(window.result, pooled.result)]
+
+    return ModuleOp([func("index_arithmetic", [tensor(9), tensor(7)], build)])
+
+
+def convolution_module() -> ModuleOp:
+    def build(image: SSAValue, kernel: SSAValue) -> list[Operation]:
+        layout = ConvLayout.parse("b01f,01io->fb01")
+        conv = ConvOp(image, kernel, layout, [2, 1], [1, 2], tensor(4, 2, 3, 4))
+        pooled = PoolOp("mean", conv.result, [1, 1, 2, 3], [1, 1, 2, 1], tensor(4, 2, 2, 2))
+        return [conv, pooled, ReturnOp(pooled.result)]
+
+    return ModuleOp([func("convolution", [tensor(2, 7, 8, 3), tensor(3, 3, 3, 4)], build)])
+
+
 def sampling_module() -> ModuleOp:
     def build(q: SSAValue, x: SSAValue) -> list[Operation]:
         idx = SampleOp(q, 16, 7)
@@ -263,6 +290,8 @@ MODULES: dict[str, Callable[[], ModuleOp]] = {
     "normalize": normalize_module,
     "constant": constant_module,
     "structural": structural_module,
+    "index_arithmetic": index_arithmetic_module,
+    "convolution": convolution_module,
     "sampling": sampling_module,
     "fixpoint": fixpoint_module,
 }

@@ -145,6 +145,39 @@ def test_tucker() -> None:
     np.testing.assert_allclose(run("tucker")["X"], expected, rtol=1e-4, atol=1e-5)
 
 
+def test_lenet() -> None:
+    """conv, relu, max pool (twice; the second pool's last window is cut
+    off: 5 -> 3), dense, softmax; its weights classify the shipped digits."""
+
+    def conv_relu(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        kx, ky = w.shape[:2]
+        rows, cols = x.shape[1] - kx + 1, x.shape[2] - ky + 1
+        out = sum(
+            x[:, dx : dx + rows, dy : dy + cols] @ w[dx, dy] for dx in range(kx) for dy in range(ky)
+        )
+        return np.maximum(out + bias, 0)
+
+    def max_pool(x: np.ndarray) -> np.ndarray:
+        rows, cols = -(-x.shape[1] // 2), -(-x.shape[2] // 2)
+        out = np.full((x.shape[0], rows, cols, x.shape[3]), -np.inf, np.float32)
+        for i, j in np.ndindex(rows, cols):
+            out[:, i, j] = x[:, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].max(axis=(1, 2))
+        return out
+
+    weights = {n: data("lenet", f"{n}.npy") for n in ("conv1", "bias1", "conv2", "bias2")}
+    x = max_pool(conv_relu(data("lenet", "images.npy"), weights["conv1"], weights["bias1"]))
+    x = max_pool(conv_relu(x, weights["conv2"], weights["bias2"]))
+    assert x.shape[1:3] == (3, 3)
+    logits = np.einsum("nxym,xymd->nd", x, data("lenet", "dense.npy")) + data("lenet", "bias3.npy")
+    probs = softmax(logits)
+    labels = data("lenet", "labels.npy")
+    out = run("lenet")
+    np.testing.assert_allclose(out["Confidence"], (probs * labels).sum(1).mean(), rtol=1e-5)
+    written = np.load(EXAMPLES / "lenet/runs/probs.npy")
+    np.testing.assert_allclose(written, probs, rtol=1e-4, atol=1e-6)
+    assert np.mean(written.argmax(1) == labels.argmax(1)) > 0.9
+
+
 def test_runtime_input_overrides_source() -> None:
     x = np.eye(8, 4, dtype=np.float32)
     out = run("attention", X=x)

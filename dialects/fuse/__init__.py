@@ -4,7 +4,8 @@
   one rule per equation, sinks, exports and queries; order-free, tensors by
   symbol.
 * dataflow (`dataflow.py`): SSA tensors inside `func.func @main`; einsums,
-  elementwise and normalization ops, and `fuse.fixpoint` for recursion.
+  elementwise and normalization ops, `fuse.window`/`fuse.place` for index
+  arithmetic, and `fuse.fixpoint` for recursion.
 """
 
 from xdsl.ir import Dialect
@@ -19,11 +20,13 @@ from .dataflow import (
     GatherOp,
     IndexFnOp,
     NormalizeOp,
+    PlaceOp,
     SampleOp,
     SelectOp,
     TakeOp,
     TopKOp,
     UnaryOp,
+    WindowOp,
 )
 from .declarative import (
     ArithOp,
@@ -40,6 +43,7 @@ from .declarative import (
     TensorOp,
     YieldOp,
 )
+from .window import ConvOp, PoolKindAttr, PoolOp
 
 Fuse = Dialect(
     "fuse",
@@ -69,7 +73,11 @@ Fuse = Dialect(
         TopKOp,
         SampleOp,
         GatherOp,
+        WindowOp,
+        PlaceOp,
         FixpointOp,
+        ConvOp,
+        PoolOp,
     ],
-    [IndexListAttr, ExprType],
+    [IndexListAttr, ExprType, PoolKindAttr],
 )

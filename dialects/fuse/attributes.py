@@ -1,16 +1,17 @@
 """Attributes and types of the `fuse` dialect.
 
-* `#fuse.indices<i, "p'", 0>` (`IndexListAttr`): the index positions of a
-  tensor access or left-hand side. A position is an index name or an integer
-  constant index. Names that are not bare identifiers (primed names such as
-  `p'`) print as string literals.
+* `#fuse.indices<i, "p'", 0, t + 1, x floordiv 2, j in 2:>` (`IndexListAttr`):
+  the index positions of a tensor access or left-hand side. A position is an
+  index name, an integer constant index, an affine index expression or a
+  slice (`fuse.dialects.fuse.affine`, which also gives their text form).
+  Names that are not bare identifiers (primed names such as `p'`) print as
+  string literals.
 * `!fuse.expr<i, k>` (`ExprType`): the type of a value in a declarative rule
   body, an indexed expression whose free indices are listed in order.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from enum import auto
 from functools import lru_cache
@@ -23,25 +24,22 @@ from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
-IndexPosition = str | int
-
-_BARE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$.]*")
+from .affine import (
+    IndexPosition,
+    parse_optional_position,
+    parse_position,
+    position_problem,
+    position_variables,
+    print_position,
+)
 
 
 def print_index_position(printer: Printer, position: IndexPosition) -> None:
-    if isinstance(position, int):
-        printer.print_string(str(position))
-    elif _BARE_IDENTIFIER.fullmatch(position):
-        printer.print_string(position)
-    else:
-        printer.print_string_literal(position)
+    print_position(printer, position)
 
 
 def parse_index_position(parser: AttrParser) -> IndexPosition:
-    integer = parser.parse_optional_integer(allow_boolean=False)
-    if integer is not None:
-        return integer
-    return parser.parse_identifier_or_str_literal("index name or integer")
+    return parse_position(parser)
 
 
 def print_index_positions(printer: Printer, positions: Iterable[IndexPosition]) -> None:
@@ -50,12 +48,9 @@ def print_index_positions(printer: Printer, positions: Iterable[IndexPosition]) 
 
 def parse_index_positions(parser: AttrParser) -> tuple[IndexPosition, ...]:
     """Parses a possibly empty comma-separated list up to a closing `>`/`]`."""
-    first = parser.parse_optional_integer(allow_boolean=False)
+    first = parse_optional_position(parser)
     if first is None:
-        name = parser.parse_optional_identifier_or_str_literal()
-        if name is None:
-            return ()
-        first = name
+        return ()
     positions: list[IndexPosition] = [first]
     while parser.parse_optional_punctuation(",") is not None:
         positions.append(parse_index_position(parser))
@@ -64,7 +59,8 @@ def parse_index_positions(parser: AttrParser) -> tuple[IndexPosition, ...]:
 
 @irdl_attr_definition
 class IndexListAttr(Data[tuple[IndexPosition, ...]]):
-    """Index positions of an access: names and integer constant indices."""
+    """Index positions of an access: names, integer constant indices, and
+    affine expressions and slices (`fuse.dialects.fuse.affine`)."""
 
     name = "fuse.indices"
 
@@ -77,17 +73,30 @@ class IndexListAttr(Data[tuple[IndexPosition, ...]]):
         with printer.in_angle_brackets():
             print_index_positions(printer, self.data)
 
+    def verify(self) -> None:
+        for position in self.data:
+            problem = position_problem(position)
+            if problem is not None:
+                raise VerifyException(f"index position '{position}' {problem}")
+
     @staticmethod
     def from_positions(positions: Sequence[IndexPosition]) -> IndexListAttr:
         return IndexListAttr(tuple(positions))
 
     def names(self) -> tuple[str, ...]:
-        """The distinct index names, in order of first appearance."""
+        """The distinct index variables, in order of first appearance
+        (including those inside affine positions and slices): what a load
+        of these positions varies over."""
         seen: dict[str, None] = {}
         for p in self.data:
-            if isinstance(p, str):
-                seen.setdefault(p)
+            for name in position_variables(p):
+                seen.setdefault(name)
         return tuple(seen)
+
+    @property
+    def is_plain(self) -> bool:
+        """Whether every position is a variable or an integer."""
+        return all(isinstance(p, str | int) for p in self.data)
 
 
 @irdl_attr_definition

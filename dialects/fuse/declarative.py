@@ -218,6 +218,11 @@ class TensorOp(IRDLOperation):
 
     def verify_(self) -> None:
         names = self.indices.data
+        if not self.indices.is_plain:
+            raise VerifyException(
+                f"tensor @{self.tensor_name} declares index names, not index arithmetic "
+                f"or slices: [{', '.join(map(str, names))}]"
+            )
         if any(not isinstance(n, str) for n in names) or len(set(names)) != len(names):
             raise VerifyException(
                 f"tensor @{self.tensor_name} must declare distinct index names, got {list(names)}"
@@ -483,6 +488,11 @@ class QueryOp(IRDLOperation):
         return self.tensor.root_reference.data
 
     def verify_(self) -> None:
+        if not self.indices.is_plain:
+            raise VerifyException(
+                f"fuse.query of @{self.tensor_name} takes index names and integers, "
+                f"not index arithmetic or slices: [{', '.join(map(str, self.indices.data))}]"
+            )
         _verify_access(self, self.tensor, self.indices, "fuse.query")
 
     def print(self, printer: Printer) -> None:

@@ -5,12 +5,17 @@ equality, so a tree printed back to text and parsed again compares equal to
 the original (`parse(print(ast)) == ast`).
 
 Index positions hold an `IndexVar` (a name, optionally primed and, on a
-left-hand side, dotted to mark a normalization axis) or an `IndexConst` (an
-integer constant index such as `Obs[0, o]`).
+left-hand side, dotted to mark a normalization axis; starred, `*t`, to mark
+a virtual index), an `IndexConst` (an integer constant index such as
+`Obs[0, o]`), an `IndexArith` (index arithmetic: `t+1`, `x+dx`, `2*i`,
+`x/S`) or an `IndexSlice` (`X[4:8]`, `X[i, 2:]`). `fuse.frontend.
+index_arith` folds arithmetic into affine form (docs/index_arithmetic.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -43,11 +48,13 @@ def _span() -> Span:
 @dataclass(frozen=True)
 class IndexVar:
     """An index name (`i`, `p'`), dotted (`t.`) on a left-hand side to name a
-    normalization axis."""
+    normalization axis, or starred (`*t`) to mark a virtual index (iterated
+    but not stored; DESIGN.md section 3b)."""
 
     name: str
     dotted: bool = False
     span: Span = _span()
+    virtual: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,65 @@ class IndexConst:
     span: Span = _span()
 
 
-Index = IndexVar | IndexConst
+IndexOperator = Literal["+", "-", "*", "/"]
+
+
+@dataclass(frozen=True)
+class IndexArith:
+    """Arithmetic in an index position: `t+1`, `i-1`, `x+dx`, `2*i`, `x/S`
+    (`/` is floor division by a constant). The parser refuses products of
+    two variables and divisions by a variable; the rest of what makes an
+    expression affine is checked once named constants are known."""
+
+    op: IndexOperator
+    lhs: Index
+    rhs: Index
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class IndexSlice:
+    """`4:8`, `2:` or `:8` in an index position: a contiguous range, bound to
+    the left-hand-side index at the same position. Bounds are constant
+    expressions; a missing one is the dimension's start or end."""
+
+    start: Index | None
+    stop: Index | None
+    span: Span = _span()
+
+
+Index = IndexVar | IndexConst | IndexArith | IndexSlice
+
+
+def index_leaves(index: Index) -> list[IndexVar | IndexConst]:
+    """The names and integers an index position is built from, in order."""
+    if isinstance(index, IndexArith):
+        return index_leaves(index.lhs) + index_leaves(index.rhs)
+    if isinstance(index, IndexSlice):
+        bounds = [b for b in (index.start, index.stop) if b is not None]
+        return [leaf for bound in bounds for leaf in index_leaves(bound)]
+    return [index]
+
+
+def map_index_leaves(index: Index, rewrite: Callable[[IndexVar | IndexConst], Index]) -> Index:
+    """`index` with each name and integer passed through `rewrite`."""
+    if isinstance(index, IndexArith):
+        lhs, rhs = map_index_leaves(index.lhs, rewrite), map_index_leaves(index.rhs, rewrite)
+        return dataclasses.replace(index, lhs=lhs, rhs=rhs)
+    if isinstance(index, IndexSlice):
+        start = None if index.start is None else map_index_leaves(index.start, rewrite)
+        stop = None if index.stop is None else map_index_leaves(index.stop, rewrite)
+        return dataclasses.replace(index, start=start, stop=stop)
+    return rewrite(index)
+
+
+def index_variables(index: Index) -> list[IndexVar]:
+    """The index variables (lowercase names) an index position mentions."""
+    return [
+        leaf
+        for leaf in index_leaves(index)
+        if isinstance(leaf, IndexVar) and not leaf.name[:1].isupper()
+    ]
 
 
 # --- expressions ------------------------------------------------------------

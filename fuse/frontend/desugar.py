@@ -40,7 +40,9 @@ from fuse.frontend.ast import (
     Fact,
     FunctionDef,
     Index,
+    IndexArith,
     IndexConst,
+    IndexSlice,
     IndexVar,
     Lhs,
     ListLiteral,
@@ -55,9 +57,12 @@ from fuse.frontend.ast import (
     Statement,
     TensorRef,
     TupleLiteral,
+    index_variables,
+    map_index_leaves,
 )
 from fuse.frontend.builtins import BUILTINS
 from fuse.frontend.domains import DomainTable
+from fuse.frontend.index_arith import index_problem
 from fuse.frontend.parser import sort_diagnostics
 
 # The paper's capitalized spellings and the builtins they name.
@@ -136,10 +141,10 @@ def _index_values(rhs: Expr, equation: Equation, tensors: set[str]) -> Expr:
     """`rhs` with bare names of the equation's index variables read as
     their coordinates (`iota(p)`), except where a builtin takes an index
     name (`even(i)`, `axis=i`)."""
-    variables = {i.name for i in equation.lhs.indices if isinstance(i, IndexVar)}
+    variables = {v.name for i in equation.lhs.indices for v in index_variables(i)}
     for node in _walk(rhs):
         if isinstance(node, TensorRef):
-            variables.update(i.name for i in node.indices if isinstance(i, IndexVar))
+            variables.update(v.name for i in node.indices for v in index_variables(i))
     variables -= tensors
     if not variables:
         return rhs
@@ -401,12 +406,14 @@ class _Desugarer:
         rank = min(self.ranks.get(name, 0), len(_LITERAL_INDICES))
         return tuple(IndexVar(letter, False, span) for letter in _LITERAL_INDICES[:rank])
 
-    def indices(self, indices: tuple[Index, ...], tensor: str) -> tuple[Index, ...]:
+    def indices(self, indices: tuple[Index, ...], tensor: str, first: int = 0) -> tuple[Index, ...]:
         """Named integer constants in index positions as the integers they
         name; an unknown uppercase name is an error."""
         resolved: list[Index] = []
-        for k, index in enumerate(indices):
-            if isinstance(index, IndexVar) and index.name[:1].isupper():
+        for k, index in enumerate(indices, first):
+            if isinstance(index, IndexArith | IndexSlice):
+                index = self.index_arithmetic(index, k, tensor)
+            elif isinstance(index, IndexVar) and index.name[:1].isupper():
                 domain = self.domains.domain(tensor, k)
                 value = self.constants.get(index.name, domain.symbols.get(index.name))
                 if value is None and domain.symbols:
@@ -429,6 +436,15 @@ class _Desugarer:
                     index = IndexConst(value, index.span)
             resolved.append(index)
         return tuple(resolved)
+
+    def index_arithmetic(self, index: Index, k: int, tensor: str) -> Index:
+        """Index arithmetic (`T-1-t`, `x/S`, `4:N`) with its named constants
+        as integers, checked to be affine."""
+        resolved = map_index_leaves(index, lambda leaf: self.indices((leaf,), tensor, k)[0])
+        problem = index_problem(resolved)
+        if problem is not None:
+            self.error(problem.message, problem.span)
+        return resolved
 
     def check_fact_sizes(self, statements: tuple[Statement, ...]) -> None:
         """A relation given by facts is a dense literal over its domains:

@@ -14,7 +14,11 @@ Grammar (a statement ends at a newline outside brackets, or at the end):
                                                           comma is a join
     lhs        := NAME ('[' indices ']' | '(' indices ')')?
     indices    := (index (',' index)* ','?)?
-    index      := NAME '.'? | INT                         '.' on a lhs only
+    index      := isum (':' isum?)? | ':' isum?           slice: constant bounds
+    isum       := iterm (('+' | '-') iterm)*              index arithmetic
+    iterm      := iatom (('*' | '/') iatom)*              '/' is floor division
+    iatom      := NAME '.'? | '*' NAME | INT | '(' isum ')'   '.' on a lhs only;
+                                                          '*' marks a virtual index
     expr       := term (('+' | '-') term)*
     term       := unary (('*' | '/') unary | power | negation)*  juxtaposition: join
     unary      := '-' unary | ('not' | '!') unary | power   negation: 1 - x
@@ -54,7 +58,10 @@ from fuse.frontend.ast import (
     Fact,
     FunctionDef,
     Index,
+    IndexArith,
     IndexConst,
+    IndexOperator,
+    IndexSlice,
     IndexVar,
     Keyword,
     Lhs,
@@ -72,6 +79,8 @@ from fuse.frontend.ast import (
     String,
     TensorRef,
     TupleLiteral,
+    index_leaves,
+    index_variables,
 )
 from fuse.frontend.builtins import BUILTINS
 from fuse.frontend.lexer import Token, TokenKind, tokenize
@@ -324,10 +333,95 @@ class _Parser:
         return tuple(indices)
 
     def _index(self, on_lhs: bool) -> Index:
+        """An index position: a name, an integer, index arithmetic (`t+1`,
+        `x/S`) or a slice (`4:8`, `2:`, `:8`)."""
+        first = self._tok
+        if self._at(":"):
+            return self._slice(None, first)
+        index = self._index_sum(on_lhs)
+        if self._at(":"):
+            return self._slice(index, first)
+        if isinstance(index, IndexArith):
+            for leaf in index_leaves(index):
+                if isinstance(leaf, IndexVar) and leaf.dotted:
+                    self._fail(
+                        f"dotted index '{leaf.name}.' inside index arithmetic: a dotted "
+                        "index stands alone",
+                        leaf.span,
+                    )
+        return index
+
+    def _slice(self, start: Index | None, first: Token) -> IndexSlice:
+        self._advance()  # ':'
+        stop = None
+        if not (self._at(",") or self._at("]") or self._at(")")):
+            stop = self._index_sum(on_lhs=False)
+        for bound in (start, stop):
+            if bound is None:
+                continue
+            leaves = [leaf for leaf in index_leaves(bound) if isinstance(leaf, IndexVar)]
+            odd = index_variables(bound) or [v for v in leaves if v.dotted or v.virtual]
+            if odd:
+                self._fail(
+                    f"slice bound uses index '{odd[0].name}': the bounds of a slice are "
+                    "integers or named integer constants",
+                    odd[0].span,
+                )
+        return IndexSlice(start, stop, self._span_from(first))
+
+    def _index_sum(self, on_lhs: bool) -> Index:
+        first = self._tok
+        index = self._index_term(on_lhs)
+        while self._at("+") or self._at("-"):
+            op = cast(IndexOperator, self._advance().text)
+            index = IndexArith(op, index, self._index_term(on_lhs), self._span_from(first))
+        return index
+
+    def _index_term(self, on_lhs: bool) -> Index:
+        first = self._tok
+        index = self._index_atom(on_lhs)
+        while self._at("*") or self._at("/"):
+            op = self._advance()
+            rhs = self._index_atom(on_lhs)
+            index = IndexArith(cast(IndexOperator, op.text), index, rhs, self._span_from(first))
+            self._check_affine_factor(index, op)
+        return index
+
+    def _check_affine_factor(self, index: IndexArith, op: Token) -> None:
+        """Refuses what no value of the named constants makes affine: a
+        product of two index variables, a division by a variable or by 0."""
+        if index.op == "*" and index_variables(index.lhs) and index_variables(index.rhs):
+            self._fail(
+                "product of index variables is not affine: in an index position, '*' "
+                "needs a constant factor (`2*i`, `S*x`)",
+                index.span,
+            )
+        if index.op == "/":
+            divisor = index_variables(index.rhs)
+            if divisor:
+                self._fail(
+                    f"division by index variable '{divisor[0].name}': in an index position, "
+                    "'/' divides by a constant (`x/2`, `x/S`)",
+                    index.rhs.span,
+                )
+            if isinstance(index.rhs, IndexConst) and index.rhs.value == 0:
+                self._fail(
+                    "division by 0 in an index position: the divisor must be a positive integer",
+                    index.rhs.span,
+                )
+
+    def _index_atom(self, on_lhs: bool) -> Index:
         tok = self._tok
         if tok.kind is _NUMBER and isinstance(tok.value, int):
             self._advance()
             return IndexConst(tok.value, tok.span)
+        if self._at("("):
+            opener = self._advance()
+            inner = self._index_sum(on_lhs)
+            self._close(opener)
+            return inner
+        if self._at("*"):
+            return self._virtual_index()
         if tok.kind is not _NAME:
             self._unexpected("an index (a name or an integer)")
         self._advance()
@@ -341,6 +435,15 @@ class _Parser:
             )
         self._advance()
         return IndexVar(tok.text, True, self._span_from(tok))
+
+    def _virtual_index(self) -> IndexVar:
+        """`*t`: a virtual index variable."""
+        star = self._advance()
+        name = self._tok
+        if name.kind is not _NAME or name.text[:1].isupper():
+            self._unexpected("an index variable after '*' (a virtual index, `*t`)")
+        self._advance()
+        return IndexVar(name.text, False, self._span_from(star), virtual=True)
 
     # --- expressions --------------------------------------------------------
 

@@ -21,6 +21,8 @@ from fuse.frontend.ast import (
     Fact,
     FunctionDef,
     Index,
+    IndexArith,
+    IndexSlice,
     IndexVar,
     Keyword,
     Lhs,
@@ -90,9 +92,25 @@ def _string(value: str) -> str:
     return f'"{value.translate(_ESCAPES)}"'
 
 
+_INDEX_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
 def _index(index: Index) -> str:
     if isinstance(index, IndexVar):
-        return f"{index.name}." if index.dotted else index.name
+        star = "*" if index.virtual else ""
+        return f"{star}{index.name}{'.' if index.dotted else ''}"
+    if isinstance(index, IndexArith):
+        precedence = _INDEX_PRECEDENCE[index.op]
+        lhs, rhs = _index(index.lhs), _index(index.rhs)
+        if isinstance(index.lhs, IndexArith) and _INDEX_PRECEDENCE[index.lhs.op] < precedence:
+            lhs = f"({lhs})"
+        if isinstance(index.rhs, IndexArith) and _INDEX_PRECEDENCE[index.rhs.op] <= precedence:
+            rhs = f"({rhs})"  # the parser groups to the left
+        return f"{lhs}{index.op}{rhs}"
+    if isinstance(index, IndexSlice):
+        start = "" if index.start is None else _index(index.start)
+        stop = "" if index.stop is None else _index(index.stop)
+        return f"{start}:{stop}"
     return str(index.value)
 
 

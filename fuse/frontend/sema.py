@@ -62,6 +62,7 @@ from fuse.frontend.ast import (
     String,
     TensorRef,
     TupleLiteral,
+    index_variables,
 )
 from fuse.frontend.builtins import (
     BUILTINS,
@@ -376,7 +377,7 @@ class _Checker:
         for ref in refs:
             self._rank(ref.name, len(ref.indices), ref.span)
             self._integer_positions(ref.indices)
-        known = {i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar)}
+        known = {v.name for ref in refs for i in ref.indices for v in index_variables(i)}
         for call in calls:
             self._call(call, None, known)
 
@@ -397,8 +398,8 @@ class _Checker:
             self._mentioned.add(ref.name)
             self._rank(ref.name, len(ref.indices), ref.span)
             self._integer_positions(ref.indices)
-        known = {i.name for i in lhs.indices if isinstance(i, IndexVar)}
-        known.update(i.name for ref in refs for i in ref.indices if isinstance(i, IndexVar))
+        known = {v.name for i in lhs.indices for v in index_variables(i)}
+        known.update(v.name for ref in refs for i in ref.indices for v in index_variables(i))
         for call in calls:
             self._call(call, lhs, known)
         self._dotted_axes(lhs, calls)

@@ -224,7 +224,13 @@ class ArtifactCache:
                 [OutputSpec(name, path, tuple(dims)) for name, path, dims in plan["outputs"]],
                 Explanation(
                     [
-                        RuleSummary(**{**r, "projections": tuple(r["projections"])})
+                        RuleSummary(
+                            **{
+                                **r,
+                                "projections": tuple(r["projections"]),
+                                "runs_as": tuple(r.get("runs_as", ())),
+                            }
+                        )
                         for r in plan["explanation"]
                     ]
                 ),

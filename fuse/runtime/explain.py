@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from xdsl.dialects.builtin import FileLineColLoc
+from xdsl.dialects.builtin import FileLineColLoc, ModuleOp
+from xdsl.ir import Operation
 
-from fuse.dialects.fuse import LoadOp, ProgramOp, ProjectOp, RuleOp
+from fuse.dialects.fuse import ConvOp, LoadOp, PoolOp, ProgramOp, ProjectOp, RuleOp
 from fuse.passes.stratify import dependency_graph, is_recursive, strongly_connected_components
 
 
@@ -28,6 +29,9 @@ class RuleSummary:
     projections: tuple[str, ...]
     stratum: int
     recursive: bool
+    # The native ops the dataflow level runs the equation with
+    # (`fuse-recognize-convolutions`): "fuse.conv 2-d ...", "fuse.pool max 2x2".
+    runs_as: tuple[str, ...] = ()
 
 
 def _einsum_of(rule: RuleOp) -> str:
@@ -41,8 +45,8 @@ def _einsum_of(rule: RuleOp) -> str:
     return f"{' '.join(loads) or '(literal)'} -> {lhs}"
 
 
-def _location(rule: RuleOp) -> str:
-    loc = rule.location
+def _location(op: Operation) -> str:
+    loc = op.location
     if isinstance(loc, FileLineColLoc):
         return f"{loc.filename.data}:{loc.line.data}:{loc.column.data}"
     return "?"
@@ -107,6 +111,8 @@ class Explanation:
             lines.append(
                 f"  [{rule.stratum}{tag}] {rule.location}  {rule.einsum}   projected: {projections}"
             )
+            if rule.runs_as:
+                lines.append(f"      runs as: {'; '.join(rule.runs_as)}")
         iterations = getattr(executable, "fixpoint_iterations", None) or {}
         if iterations:
             lines.append("")
@@ -118,6 +124,29 @@ class Explanation:
             lines.append("steps of the last run:")
             lines += [f"  {seconds * 1e3:9.3f} ms  {step}" for step, seconds in profile]
         return "\n".join(lines)
+
+
+def _native(op: ConvOp | PoolOp) -> str:
+    if isinstance(op, ConvOp):
+        strides = "x".join(map(str, op.stride_values))
+        dilations = "x".join(map(str, op.dilation_values))
+        rank = len(op.stride_values)
+        return f"fuse.conv {rank}-d {op.layout.data} (strides {strides}, dilations {dilations})"
+    window = "x".join(map(str, op.window_values))
+    return f"fuse.pool {op.kind.data.value} (window {window})"
+
+
+def with_native_ops(explanation: Explanation, module: ModuleOp) -> Explanation:
+    """`explanation` with each equation's convolutions and pools in
+    `module` (the dataflow level after its passes), matched by location."""
+    found: dict[str, list[str]] = {}
+    for op in module.walk():
+        if isinstance(op, ConvOp | PoolOp):
+            found.setdefault(_location(op), []).append(_native(op))
+    rules = [
+        replace(rule, runs_as=tuple(found.get(rule.location, ()))) for rule in explanation.rules
+    ]
+    return Explanation(rules)
 
 
 def describe_rules(program: ProgramOp) -> Explanation:

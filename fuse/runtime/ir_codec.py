@@ -16,7 +16,9 @@ bytes (no pickled xDSL objects), and decodes by building ops with
 
 Only the attributes the dataflow level uses are known (`StringAttr`,
 `IntegerAttr`, `FloatAttr`, `ArrayAttr`, `DictionaryAttr`,
-`DenseIntOrFPElementsAttr`, `TensorType`, `FunctionType`, `UnitAttr` and
+`DenseIntOrFPElementsAttr`, `TensorType`, `FunctionType`, `UnitAttr`, the
+`AffineMapAttr`s of `fuse.window`/`fuse.place` (as their linear forms), the
+`DenseArrayBase`s and `#fuse.pool_kind` of `fuse.conv`/`fuse.pool`, and
 integer, index and float element types); anything else, an unknown op or a
 malformed blob raises `CodecError`, which the cache treats as a damaged
 entry.
@@ -29,10 +31,12 @@ from collections.abc import Iterable
 
 from xdsl.dialects.arith import Arith
 from xdsl.dialects.builtin import (
+    AffineMapAttr,
     ArrayAttr,
     BFloat16Type,
     Builtin,
     BytesAttr,
+    DenseArrayBase,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     Float16Type,
@@ -54,6 +58,9 @@ from xdsl.dialects.func import Func
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from fuse.dialects.fuse import Fuse
+from fuse.dialects.fuse.affine import LinearForm, affine_map_of, linear_forms
+from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.dialects.fuse.window import PoolKindAttr
 
 __all__ = ["CodecError", "decode", "encode"]
 
@@ -129,8 +136,9 @@ def _encode_items(attributes: dict[str, Attribute]) -> tuple:
 
 def _encode_attribute(attribute: Attribute) -> tuple:
     """A tagged tuple: `s` string, `i` integer, `f` float, `a` array, `d`
-    dictionary, `e` dense elements, `t` tensor type, `F` function type, `u`
-    unit, `I` integer type, `T` index or float type."""
+    dictionary, `e` dense elements, `A` dense array, `t` tensor type, `F`
+    function type, `u` unit, `m` affine map, `P` pool kind, `I` integer
+    type, `T` index or float type."""
     match attribute:
         case StringAttr():
             return ("s", attribute.data)
@@ -144,6 +152,10 @@ def _encode_attribute(attribute: Attribute) -> tuple:
             return ("d", _encode_items(attribute.data))
         case DenseIntOrFPElementsAttr():
             return ("e", _encode_attribute(attribute.type), attribute.data.data)
+        case DenseArrayBase():
+            return ("A", _encode_attribute(attribute.elt_type), attribute.data.data)
+        case PoolKindAttr():
+            return ("P", attribute.data.value)
         case TensorType() if isinstance(attribute.encoding, NoneAttr):
             shape = tuple(dim.data for dim in attribute.shape.data)
             return ("t", shape, _encode_attribute(attribute.element_type))
@@ -152,6 +164,11 @@ def _encode_attribute(attribute: Attribute) -> tuple:
             return ("F", inputs, tuple(_encode_attribute(t) for t in attribute.outputs.data))
         case UnitAttr():
             return ("u",)
+        case AffineMapAttr():
+            forms = tuple(
+                (f.coefficients, f.constant, f.divisor) for f in linear_forms(attribute.data)
+            )
+            return ("m", attribute.data.num_dims, forms)
         case IntegerType():
             return ("I", attribute.width.data, attribute.signedness.data.value)
         case _ if type(attribute) in _SCALAR_NAMES:
@@ -232,6 +249,10 @@ class _Decoder:
                 return DictionaryAttr(self.items(items))
             case ("e", type_, bytes() as data):
                 return DenseIntOrFPElementsAttr(self.attribute(type_), BytesAttr(data))
+            case ("A", element_type, bytes() as data):
+                return DenseArrayBase(self.attribute(element_type), BytesAttr(data))
+            case ("P", str() as kind):
+                return PoolKindAttr(ProjectionKind(kind))
             case ("t", shape, element_type):
                 return TensorType(self.attribute(element_type), shape)
             case ("F", inputs, outputs):
@@ -240,6 +261,8 @@ class _Decoder:
                 )
             case ("u",):
                 return UnitAttr()
+            case ("m", int() as num_dims, forms):
+                return AffineMapAttr(affine_map_of([LinearForm(*f) for f in forms], num_dims))
             case ("I", int() as width, int() as signedness):
                 return IntegerType(width, Signedness(signedness))
             case ("T", str() as name) if name in _SCALAR_TYPES:

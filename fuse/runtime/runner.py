@@ -37,7 +37,7 @@ from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_ke
 from fuse.runtime.confinement import check_file_access
 from fuse.runtime.declarations import TensorDeclaration, tensor_declarations
 from fuse.runtime.domains import sink_domains
-from fuse.runtime.explain import ExplainReport, Explanation, describe_rules
+from fuse.runtime.explain import ExplainReport, Explanation, describe_rules, with_native_ops
 from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights
@@ -294,6 +294,7 @@ class Runner:
             explanation = describe_rules(program)
             domains = sink_domains(program, self.source_domains())
             run_passes(module, (*DECLARATIVE_PASSES[2:], *dataflow_passes(self.config)))
+            explanation = with_native_ops(explanation, module)
         except ShapeConflict as error:
             conflict = self._conflict_as_written(shapes) or error
             raise FuseError([diagnostic_from_pass(str(conflict), self.program.source)]) from None

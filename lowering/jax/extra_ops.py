@@ -12,20 +12,33 @@ also the form the backend hands to XLA).
 * `stablehlo.rng_bit_generator` (and its `rng_algorithm` attribute):
   `fuse.sample` draws its uniforms from it, with a constant state built
   from the op's seed.
+* `stablehlo.convolution` (and its `#stablehlo.conv<...>` dimension
+  numbers) and `stablehlo.reduce_window`: `fuse.conv` and `fuse.pool`
+  (`fuse.lowering.jax.convolution`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import BoolAttr, IntegerAttr, TensorType, i64
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    BoolAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    IntegerAttr,
+    TensorType,
+    i64,
+)
 from xdsl.dialects.utils import EnumAttribute, StrEnum
-from xdsl.ir import Attribute, Region, SpacedOpaqueSyntaxAttribute, SSAValue
+from xdsl.ir import Attribute, Data, Region, SpacedOpaqueSyntaxAttribute, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
+    SameVariadicOperandSize,
     irdl_attr_definition,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     region_def,
     result_def,
@@ -33,6 +46,8 @@ from xdsl.irdl import (
     var_operand_def,
     var_result_def,
 )
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
 from xdsl.traits import Pure, RecursiveMemoryEffect
 
 
@@ -114,3 +129,75 @@ class RngBitGeneratorOp(IRDLOperation):
             result_types=[initial_state.type, output_type],
             properties={"rng_algorithm": RngAlgorithmAttr(algorithm)},
         )
+
+
+@irdl_attr_definition
+class ConvDimensionNumbersAttr(Data[tuple[str, str, str]]):
+    """`#stablehlo.conv<[b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]>`: per
+    operand, one character per dimension (`b`/`f` batch and feature of the
+    input and output, `i`/`o` of the kernel, digits spatial), as in
+    `fuse.conv` layouts, but with every letter present."""
+
+    name = "stablehlo.conv"
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser) -> tuple[str, str, str]:
+        def dims() -> str:
+            items = parser.parse_comma_separated_list(
+                parser.Delimiter.SQUARE,
+                lambda: str(parser.parse_optional_integer() or parser.parse_identifier()),
+            )
+            return "".join(items)
+
+        with parser.in_angle_brackets():
+            lhs = dims()
+            parser.parse_keyword("x")
+            rhs = dims()
+            parser.parse_punctuation("->")
+            return lhs, rhs, dims()
+
+    def print_parameter(self, printer: Printer) -> None:
+        lhs, rhs, out = (f"[{', '.join(part)}]" for part in self.data)
+        printer.print_string(f"<{lhs}x{rhs}->{out}>")
+
+
+@irdl_op_definition
+class ConvolutionOp(IRDLOperation):
+    """`lhs` convolved with the kernel `rhs` (no padding, no feature
+    groups): `dimension_numbers` place the dimensions, `window_strides` and
+    `rhs_dilation` per spatial dimension."""
+
+    name = "stablehlo.convolution"
+
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    dimension_numbers = prop_def(ConvDimensionNumbersAttr)
+    window_strides = prop_def(DenseArrayBase)
+    rhs_dilation = prop_def(DenseArrayBase)
+    feature_group_count = prop_def(IntegerAttr)
+    batch_group_count = prop_def(IntegerAttr)
+    precision_config = opt_prop_def(ArrayAttr)
+
+    traits = traits_def(Pure())
+
+
+@irdl_op_definition
+class ReduceWindowOp(IRDLOperation):
+    """Reduces windows of `inputs` with `body` from `init_values`;
+    `padding` is a `tensor<rank x 2 x i64>` of (low, high) pads filled with
+    the init value."""
+
+    name = "stablehlo.reduce_window"
+
+    inputs = var_operand_def(TensorType)
+    init_values = var_operand_def(TensorType)
+    results_ = var_result_def(TensorType)
+    window_dimensions = prop_def(DenseArrayBase)
+    window_strides = prop_def(DenseArrayBase)
+    padding = opt_prop_def(DenseIntOrFPElementsAttr)
+    body = region_def("single_block")
+
+    irdl_options = (SameVariadicOperandSize(),)
+
+    traits = traits_def(RecursiveMemoryEffect())

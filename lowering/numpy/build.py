@@ -17,7 +17,7 @@ import numpy as np
 
 from fuse.config import ExecutionConfig
 
-from . import kernels, sparse
+from . import convolution, kernels, sparse
 from .fixpoint import Fixpoint, tracker
 from .kernels import Array, Kernel, Shape
 from .profile import Profile
@@ -67,6 +67,10 @@ BUILDERS: dict[str, Callable[..., Kernel | None]] = {
     "topk": kernels.topk,
     "sample": kernels.sample,
     "gather": kernels.gather,
+    "conv": convolution.conv,
+    "pool": convolution.pool,
+    "window": kernels.window,
+    "place": kernels.place,
     "sparse.einsum": sparse.einsum,
     "sparse.binary": sparse.binary,
     "sparse.step": lambda: sparse.step,

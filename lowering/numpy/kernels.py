@@ -19,6 +19,13 @@ import numpy as np
 import scipy.special
 
 from fuse.lowering import einsum_plan
+from fuse.lowering.affine_access import (
+    Forms,
+    flat_positions,
+    place_table,
+    placement_offsets,
+    strided_view,
+)
 from fuse.lowering.subscripts import Alignment, alignments
 
 Array = np.ndarray
@@ -261,3 +268,67 @@ def index_tensor(fn: str, shape: Shape, position: int | None) -> Array:
     else:  # onehot
         hits = positions == position
     return hits.astype(np.float32)
+
+
+# --- index arithmetic ----------------------------------------------------------------
+
+
+def window(forms: Forms, operand_shape: Shape, result_shape: Shape) -> Kernel:
+    """`fuse.window`: a strided view of the operand (no copy) where the map
+    does not divide, else one gather through precomputed flat positions."""
+    view = strided_view(forms, operand_shape)
+    if view is not None:
+        itemsize = np.dtype(np.float32).itemsize
+        strides = tuple(s * itemsize for s in view.strides)
+
+        def run(x: Array) -> Array:
+            flat = np.ascontiguousarray(x).reshape(-1)[view.offset :]
+            return np.lib.stride_tricks.as_strided(flat, result_shape, strides, writeable=False)
+
+        return run
+    positions = flat_positions(forms, result_shape, operand_shape)
+    return lambda x: np.ascontiguousarray(x).reshape(-1)[positions]
+
+
+def place(forms: Forms, kind: str, operand_shape: Shape, result_shape: Shape) -> Kernel:
+    """`fuse.place`: zeros with each operand element combined (sum, max or
+    mean) into the element its map reaches. A place that only shifts and
+    permutes (`X[i, t + 1]`) is one slice assignment."""
+    offsets = placement_offsets(forms, len(operand_shape))
+    if offsets is not None:
+        order, lows = offsets
+        region = tuple(
+            slice(low, low + operand_shape[j]) for low, j in zip(lows, order, strict=True)
+        )
+
+        def shift(v: Array) -> Array:
+            out = np.zeros(result_shape, dtype=v.dtype)
+            out[region] = v.transpose(order)
+            return out
+
+        return shift
+    table = place_table(forms, operand_shape, result_shape)
+    if table.injective:
+        targets = flat_positions(forms, operand_shape, result_shape).ravel()
+
+        def assign(v: Array) -> Array:
+            out = np.zeros(math.prod(result_shape), dtype=v.dtype)
+            out[targets] = v.reshape(-1)
+            return out.reshape(result_shape)
+
+        return assign
+    reached = table.counts > 0
+    fill = -np.inf if kind == "max" else 0.0
+
+    def combine(v: Array) -> Array:
+        padded = np.concatenate([v.reshape(-1), np.array([fill], dtype=v.dtype)])
+        gathered = padded[table.sources]
+        if kind == "max":
+            out = np.where(reached, gathered.max(axis=1), _ZERO)
+        else:
+            out = gathered.sum(axis=1)
+            if kind == "mean":
+                out = out / np.maximum(table.counts, 1).astype(v.dtype)
+        return out.astype(v.dtype, copy=False).reshape(result_shape)
+
+    return combine

@@ -41,15 +41,19 @@ from fuse.dialects.fuse.dataflow import (
     GatherOp,
     IndexFnOp,
     NormalizeOp,
+    PlaceOp,
     SampleOp,
     SelectOp,
     TakeOp,
     TopKOp,
     UnaryOp,
+    WindowOp,
     parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
+from fuse.lowering.affine_access import forms_of
 from fuse.lowering.backend import static_shape
 
 from . import build
@@ -301,6 +305,26 @@ def _gather(op: GatherOp, planner: _Planner) -> KernelRecipe:
     return KernelRecipe("gather", (op.dim.value.data,))
 
 
+def _conv(op: ConvOp, planner: _Planner) -> KernelRecipe:
+    shapes = (planner.shape(op.input), planner.shape(op.filter))
+    return KernelRecipe("conv", (op.layout.data, *shapes, op.stride_values, op.dilation_values))
+
+
+def _pool(op: PoolOp, planner: _Planner) -> KernelRecipe:
+    args = (op.kind.data.value, planner.shape(op.operand), op.window_values, op.stride_values)
+    return KernelRecipe("pool", args)
+
+
+def _window(op: WindowOp, planner: _Planner) -> KernelRecipe:
+    shapes = (planner.shape(op.operand), planner.shape(op.result))
+    return KernelRecipe("window", (forms_of(op.map), *shapes))
+
+
+def _place(op: PlaceOp, planner: _Planner) -> KernelRecipe:
+    shapes = (planner.shape(op.operand), planner.shape(op.result))
+    return KernelRecipe("place", (forms_of(op.map), op.kind.data, *shapes))
+
+
 _KERNELS: dict[type[Operation], Callable[[Any, _Planner], KernelRecipe]] = {
     EinsumOp: _einsum,
     BinaryOp: _binary,
@@ -312,6 +336,10 @@ _KERNELS: dict[type[Operation], Callable[[Any, _Planner], KernelRecipe]] = {
     TopKOp: _topk,
     SampleOp: _sample,
     GatherOp: _gather,
+    ConvOp: _conv,
+    PoolOp: _pool,
+    WindowOp: _window,
+    PlaceOp: _place,
 }
 
 

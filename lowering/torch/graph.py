@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,19 +44,23 @@ from fuse.dialects.fuse.dataflow import (
     GatherOp,
     IndexFnOp,
     NormalizeOp,
+    PlaceOp,
     SampleOp,
     SelectOp,
     TakeOp,
     TopKOp,
     UnaryOp,
+    WindowOp,
     parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering import backend
+from fuse.lowering.affine_access import flat_positions, forms_of, placement_offsets
 from fuse.lowering.numpy.kernels import index_tensor
 
-from . import kernels
+from . import convolution, kernels
 from .fixpoint import FixpointModule, FixpointSpec
 from .kernels import Kernel, Shape
 
@@ -170,6 +175,12 @@ class _Builder:
         if tensor.dtype != torch.bool:
             tensor = tensor.to(self.settings.dtype)
         self.root.register_buffer(name, tensor)
+        return self.tracer.create_proxy("get_attr", name, (), {})
+
+    def index_buffer(self, array: np.ndarray, hint: str) -> Proxy:
+        """A compile-time int64 index array as a buffer of the module."""
+        name = f"{hint}{len(self.root._buffers)}"
+        self.root.register_buffer(name, torch.from_numpy(np.asarray(array, dtype=np.int64)))
         return self.tracer.create_proxy("get_attr", name, (), {})
 
     def finish(self, outputs: list[Proxy], private: tuple[str, ...]) -> Lowered:
@@ -380,6 +391,37 @@ def _gather(op: GatherOp, builder: _Builder) -> Kernel:
     return kernels.gather(op.dim.value.data)
 
 
+def _conv(op: ConvOp, builder: _Builder) -> Kernel:
+    shapes = (static_shape(op.input), static_shape(op.filter))
+    return convolution.conv(op.layout.data, *shapes, op.stride_values, op.dilation_values)
+
+
+def _pool(op: PoolOp, builder: _Builder) -> Kernel:
+    shape = static_shape(op.operand)
+    return convolution.pool(op.kind.data.value, shape, op.window_values, op.stride_values)
+
+
+def _window(op: WindowOp, builder: _Builder) -> Kernel:
+    shape = static_shape(op.result)
+    positions = flat_positions(forms_of(op.map), shape, static_shape(op.operand))
+    return kernels.window(builder.index_buffer(positions, "window"), shape)
+
+
+def _place(op: PlaceOp, builder: _Builder) -> Kernel:
+    shape = static_shape(op.result)
+    operand_shape = static_shape(op.operand)
+    offsets = placement_offsets(forms_of(op.map), len(operand_shape))
+    if offsets is not None:
+        order, lows = offsets
+        pads: list[int] = []
+        for low, j, size in reversed(list(zip(lows, order, shape, strict=True))):
+            pads += [low, size - low - operand_shape[j]]
+        return kernels.shift(order, pads)
+    targets = flat_positions(forms_of(op.map), static_shape(op.operand), shape).ravel()
+    size = math.prod(shape)
+    return kernels.place(builder.index_buffer(targets, "place"), op.kind.data, size, shape)
+
+
 _KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
     EinsumOp: _einsum,
     BinaryOp: _binary,
@@ -391,4 +433,8 @@ _KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
     TopKOp: _topk,
     SampleOp: _sample,
     GatherOp: _gather,
+    ConvOp: _conv,
+    PoolOp: _pool,
+    WindowOp: _window,
+    PlaceOp: _place,
 }

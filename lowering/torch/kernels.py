@@ -267,3 +267,34 @@ def draw(weights: Tensor, samples: int, seed: int) -> Tensor:
 
 def gather(dim: int) -> Kernel:
     return lambda x, indices: x.index_select(dim, indices)
+
+
+# --- index arithmetic ----------------------------------------------------------------
+
+
+def window(positions: Tensor, shape: Shape) -> Kernel:
+    """`fuse.window`: one `torch.take` through the precomputed flat position
+    of every window element (`fuse.lowering.affine_access`); autograd
+    scatters gradients back through it."""
+    return lambda x: torch.take(x, positions).reshape(shape)
+
+
+def shift(order: Sequence[int], pads: Sequence[int]) -> Kernel:
+    """A place that only shifts and permutes: a permute and a zero
+    `F.pad` (`pads` as `F.pad` takes them, last dimension first)."""
+    return lambda v: torch.nn.functional.pad(v.permute(*order), tuple(pads))
+
+
+_SCATTER_REDUCE = {"sum": "sum", "max": "amax", "mean": "mean"}
+
+
+def place(targets: Tensor, kind: str, size: int, shape: Shape) -> Kernel:
+    """`fuse.place`: zeros with every operand element combined into the
+    flat position `targets` gives it; `include_self=False` leaves elements
+    no operand element reaches at zero."""
+    reduce = _SCATTER_REDUCE[kind]
+    return lambda v: (
+        v.new_zeros(size)
+        .scatter_reduce(0, targets, v.reshape(-1), reduce, include_self=False)
+        .reshape(shape)
+    )

@@ -1,0 +1,111 @@
+"""NumPy kernels for `fuse.conv` and `fuse.pool`.
+
+A convolution is one strided-view contraction: the input in `b 0.. f`
+order (a transposed view), `sliding_window_view` over its spatial
+dimensions (strides and dilations are steps of that view), the windows laid
+out as rows of `K.. f` (the one copy, im2col), one BLAS matmul with the
+filter as a `(K.. i) x o` matrix. Nothing loops over pixels or over window
+offsets.
+
+A pool is a reshape when windows tile the operand (window == stride, the
+paper's `x/S`): each pooled dimension splits into (output, window) and the
+window axes are reduced; otherwise the windows are a strided
+`sliding_window_view`. A last window cut off by the end of the operand is
+padded with the combination's identity (`-inf` for max, 0 for sum); a mean
+divides by each window's own element count, computed once at build time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from fuse.lowering.convolution import ConvPlan, PoolPlan
+
+from .kernels import Array, Kernel, Shape
+
+
+def conv(
+    layout: str,
+    input_shape: Shape,
+    filter_shape: Shape,
+    strides: tuple[int, ...],
+    dilations: tuple[int, ...],
+) -> Kernel:
+    plan = ConvPlan.of(layout, input_shape, filter_shape, strides, dilations, "channels_last")
+    n = plan.spatial
+    batch, features = plan.input.shape[0], plan.input.shape[-1]
+    outputs = plan.filter.shape[-1]
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(plan.window, dilations, strict=True))
+    spatial_axes = tuple(range(1, n + 1))
+    # windows view: [b, X'.., f, span..] -> every stride-th position, every dilation-th offset
+    positions = tuple(slice(None, None, s) for s in strides)
+    offsets = tuple(slice(None, None, d) for d in dilations)
+    steps = (slice(None), *positions, slice(None), *offsets)
+    # [b, X.., f, K..] -> [b, X.., K.., f]: rows of one window, features innermost
+    rows_order = (0, *spatial_axes, *range(n + 2, 2 * n + 2), n + 1)
+    rows_shape = (batch * math.prod(plan.output_spatial), math.prod(plan.window) * features)
+    matrix_shape = (math.prod(plan.window) * features, outputs)
+    result_shape = plan.output.present_shape
+    result_order = plan.output.inverse_permutation
+
+    def kernel(x: Array, w: Array) -> Array:
+        image = x.transpose(plan.input.permutation).reshape(plan.input.shape)
+        windows = sliding_window_view(image, spans, axis=spatial_axes)[steps]
+        rows = windows.transpose(rows_order).reshape(rows_shape)
+        matrix = w.transpose(plan.filter.permutation).reshape(matrix_shape)
+        return (rows @ matrix).reshape(result_shape).transpose(result_order)
+
+    return kernel
+
+
+_IDENTITY = {"max": -np.inf, "sum": 0.0, "mean": 0.0}
+
+
+def pool(kind: str, shape: Shape, window: Shape, strides: Shape) -> Kernel:
+    """Pools in the operand's own dimension order: no transpose, so tiled
+    windows of a contiguous operand are a free reshape."""
+    plan = PoolPlan.of(shape, window, strides)
+    if not plan.pooled:
+        return lambda x: x
+    pooled = plan.permutation[len(plan.kept) :]  # in operand order
+    output = dict(zip(pooled, plan.output, strict=True))
+    pad = dict(zip(pooled, plan.pad, strict=True))
+    rank = len(shape)
+    padding = [(0, max(0, pad.get(d, 0))) for d in range(rank)]
+    fill = np.float32(_IDENTITY[kind])
+    reduce = np.max if kind == "max" else np.sum
+    if plan.is_tiled:
+        # dimension d -> (output, window) where pooled: [.., o, w, ..]
+        window_axes = tuple(d + 1 + sum(e in output for e in range(d)) for d in pooled)
+
+        def windows(x: Array) -> Array:
+            split = [
+                part
+                for d in range(rank)
+                for part in ((output[d], window[d]) if d in output else (x.shape[d],))
+            ]
+            return x.reshape(split)
+    else:
+        steps = tuple(
+            slice(None, output[d] * strides[d], strides[d]) if d in output else slice(None)
+            for d in range(rank)
+        )
+        sizes = tuple(window[d] for d in pooled)
+        window_axes = tuple(range(rank, rank + len(pooled)))
+
+        def windows(x: Array) -> Array:
+            return sliding_window_view(x, sizes, axis=pooled)[(*steps, Ellipsis)]
+
+    def combined(x: Array) -> Array:
+        if any(p > 0 for p in plan.pad):
+            x = np.pad(x, padding, constant_values=fill)
+        return reduce(windows(x), axis=window_axes)
+
+    if kind != "mean":
+        return combined
+    # each window's element count, over the pooled dimensions only
+    counts = combined(np.ones([shape[d] if d in output else 1 for d in range(rank)], np.float32))
+    return lambda x: combined(x) / counts

@@ -1,0 +1,127 @@
+"""Torch kernels for `fuse.conv` and `fuse.pool`.
+
+Convolutions with 1 to 3 spatial dimensions call `F.conv1d/2d/3d` on the
+operands permuted to `N C spatial...` (views: a channels-last input stays
+channels-last in memory, which the CPU and CUDA kernels take as is); more
+spatial dimensions unfold the input into windows and contract them with one
+`tensordot`. Pools with 1 to 3 pooled dimensions call
+`F.max_pool{n}d`/`F.avg_pool{n}d` with `ceil_mode=True` (the last window
+may be cut off by the end of the operand, as `fuse.pool` defines; torch
+then divides a mean by the elements the window has), the other dimensions
+up to two other dimensions leading (more are flattened into one); sums
+and more pooled dimensions unfold windows and reduce them. Everything is differentiable by autograd.
+
+As in `kernels.py`, these are straight-line torch calls on FX proxies: all
+shapes are static and passed in.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from fuse.lowering.convolution import ConvPlan, PoolPlan
+
+from .kernels import Kernel, Shape, Tensor
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def conv(
+    layout: str,
+    input_shape: Shape,
+    filter_shape: Shape,
+    strides: tuple[int, ...],
+    dilations: tuple[int, ...],
+) -> Kernel:
+    plan = ConvPlan.of(layout, input_shape, filter_shape, strides, dilations, "channels_first")
+    convolve = _CONV.get(plan.spatial, _unfolded_conv(plan))
+
+    def kernel(x: Tensor, w: Tensor) -> Tensor:
+        image = x.permute(plan.input.permutation).reshape(plan.input.shape)
+        weights = w.permute(plan.filter.permutation).reshape(plan.filter.shape)
+        out = convolve(image, weights, stride=plan.strides, dilation=plan.dilations)
+        return out.reshape(plan.output.present_shape).permute(plan.output.inverse_permutation)
+
+    return kernel
+
+
+def _unfolded_conv(plan: ConvPlan) -> Kernel:
+    """A convolution of any number of spatial dimensions: `unfold` each one
+    into (position, window offset), then one `tensordot` over the features
+    and the window offsets."""
+    n = plan.spatial
+
+    def convolve(image: Tensor, weights: Tensor, stride: Shape, dilation: Shape) -> Tensor:
+        windows = image  # [b, f, X.., then one window axis per unfolded dimension]
+        for k in range(n):
+            span = dilation[k] * (plan.window[k] - 1) + 1
+            windows = windows.unfold(2 + k, span, stride[k])[..., :: dilation[k]]
+        # windows [b, f, X.., K..] . weights [o, f, K..] -> [b, X.., o]
+        contracted = [1, *range(2 + n, 2 + 2 * n)]
+        out = torch.tensordot(windows, weights, dims=(contracted, [1, *range(2, 2 + n)]))
+        return out.permute(0, 1 + n, *range(1, 1 + n))
+
+    return convolve
+
+
+def pool(kind: str, shape: Shape, window: Shape, strides: Shape) -> Kernel:
+    plan = PoolPlan.of(shape, window, strides)
+    if not plan.pooled:
+        return lambda x: x
+    n = len(plan.pooled)
+    # Torch pools `(N, C, spatial..)` or `(C, spatial..)`: up to two kept
+    # dimensions go as they are (a channels-last tensor stays a
+    # channels-last view, which the CPU kernels pool fastest); more are
+    # flattened into one.
+    lead = plan.kept if 1 <= len(plan.kept) <= 2 else (plan.kept_size,)
+    shaped = (*lead, *plan.pooled)
+    out_shape = (*plan.kept, *plan.output)
+    native = n in _MAX_POOL and kind != "sum"
+    combine = _pool_call(kind, plan) if native else _unfolded_pool(kind, plan, len(lead))
+
+    def kernel(x: Tensor) -> Tensor:
+        pooled = combine(x.permute(plan.permutation).reshape(shaped))
+        return pooled.reshape(out_shape).permute(plan.inverse_permutation)
+
+    return kernel
+
+
+def _pool_call(kind: str, plan: PoolPlan) -> Kernel:
+    """`(lead.., pooled..) -> (lead.., output..)` with torch's pooling
+    functions (one or two leading dimensions)."""
+    n = len(plan.pooled)
+    options = {"kernel_size": plan.window, "stride": plan.strides, "ceil_mode": True}
+    if kind == "max":
+        return lambda x: _MAX_POOL[n](x, **options)
+    return lambda x: _AVG_POOL[n](x, **options)
+
+
+def _unfolded_pool(kind: str, plan: PoolPlan, lead: int) -> Kernel:
+    """`(lead.., pooled..) -> (lead.., output..)` for any number of pooled
+    dimensions and for sums: pad a cut-off last window with the identity,
+    `unfold` each pooled dimension into (window start, offset), reduce the
+    offsets. A mean divides by each window's count, the same pool of ones."""
+    n = len(plan.pooled)
+    window_dims = tuple(range(lead + n, lead + 2 * n))
+    # F.pad lists (before, after) pairs from the last dimension backwards
+    padding = tuple(v for p in reversed(plan.pad) for v in (0, max(0, p)))
+    fill = float("-inf") if kind == "max" else 0.0
+
+    def windows(x: Tensor) -> Tensor:
+        if any(p > 0 for p in plan.pad):
+            x = F.pad(x, padding, value=fill)
+        for k in range(n):
+            x = x.unfold(lead + k, plan.window[k], plan.strides[k])
+        return x
+
+    if kind == "max":
+        return lambda x: windows(x).amax(dim=window_dims)
+    if kind == "sum":
+        return lambda x: windows(x).sum(dim=window_dims)
+    first = (slice(0, 1),) * lead
+    return lambda x: (
+        windows(x).sum(dim=window_dims) / windows(torch.ones_like(x[first])).sum(dim=window_dims)
+    )
