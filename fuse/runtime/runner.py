@@ -441,6 +441,22 @@ class Runner:
         self.last_plan = plan
         return results[loss], {name: results[GRAD_PREFIX + name] for name in names}
 
+    def fit(
+        self,
+        loss: str,
+        params: Mapping[str, Any] | Collection[str],
+        data: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Trains `params` by gradient descent on `loss`; returns a
+        `FitResult` (trained parameters and per-step history). Options:
+        batch_index, batch_size, optimizer ("sgd", "momentum", "adam",
+        "adamw"), lr, steps or epochs, seed, checkpoint, checkpoint_every,
+        resume, progress (see fuse.training.fit)."""
+        from fuse.training.fit import fit
+
+        return fit(self, loss, params, data, **options)
+
     def grad(
         self, loss: str, wrt: str | Collection[str], inputs: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
