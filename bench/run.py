@@ -26,6 +26,7 @@ BENCHMARKS = (
     "demand",
     "export",
     "sharding",
+    "training",
 )
 
 
