@@ -27,6 +27,7 @@ BENCHMARKS = (
     "export",
     "sharding",
     "convolution",
+    "training",
 )
 
 

@@ -96,6 +96,31 @@ def _parser() -> argparse.ArgumentParser:
         help="run the program first (its --input files) and show per-op times",
     )
 
+    train = commands.add_parser("train", help="train parameters of a program by gradient descent")
+    common(train)
+    train.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
+    train.add_argument("--loss", required=True, help="the scalar tensor to minimize")
+    train.add_argument(
+        "--params",
+        required=True,
+        help="comma-separated tensors to train; initial values from their sources or --input files",
+    )
+    train.add_argument(
+        "--data", action="append", default=[], metavar="NAME=FILE", help="a data tensor"
+    )
+    train.add_argument("--optimizer", default="adam", choices=("sgd", "momentum", "adam", "adamw"))
+    train.add_argument("--lr", type=float, default=1e-3)
+    length = train.add_mutually_exclusive_group(required=True)
+    length.add_argument("--epochs", type=int)
+    length.add_argument("--steps", type=int)
+    train.add_argument("--batch-index", help="the index that numbers the examples")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoint", help="a safetensors file to save progress to")
+    train.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--out", required=True, help="the trained parameters (.safetensors)")
+
     export = commands.add_parser(
         "export", help="write the program as a jax, StableHLO or torch artifact"
     )
@@ -290,8 +315,57 @@ def command_explain(args: argparse.Namespace) -> None:
     print(report)
 
 
+def command_train(args: argparse.Namespace) -> None:
+    from safetensors.numpy import save
+
+    from fuse.program import Program
+    from fuse.runtime.io import atomic_write
+
+    if not args.out.endswith(".safetensors"):
+        raise FuseError(f"--out {args.out}: trained parameters are written as *.safetensors")
+    runner = Program.from_file(args.program).compile(
+        backend=args.backend, config=_config(args), allow_paths=args.allow_path
+    )
+    names = [name.strip() for name in args.params.split(",") if name.strip()]
+    given = _inputs(args.input, runner)
+    stored = runner.load_sources(set(given), require_all=False)
+    initial = {}
+    for name in names:
+        if name not in given and name not in stored:
+            raise FuseError(
+                f"--params {name}: no initial value; give it a source in the program "
+                f"or --input {name}=FILE"
+            )
+        initial[name] = given.get(name, stored.get(name))
+    data = _inputs(args.data, runner)
+    data |= {name: value for name, value in given.items() if name not in initial}
+    result = runner.fit(
+        args.loss,
+        initial,
+        data,
+        batch_index=args.batch_index,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        steps=args.steps,
+        epochs=args.epochs,
+        seed=args.seed,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    payload = save({name: value for name, value in result.params.items()})
+    atomic_write(Path(args.out).resolve(), lambda stream: stream.write(payload))
+    losses = result.losses
+    print(
+        f"trained {', '.join(names)} for {len(losses)} steps: loss {losses[0]:.6g} -> "
+        f"{losses[-1]:.6g}; parameters in {args.out}"
+    )
+
+
 COMMANDS = {
     "run": command_run,
+    "train": command_train,
     "compile": command_compile,
     "explain": command_explain,
     "export": command_export,

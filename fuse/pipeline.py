@@ -14,6 +14,8 @@ what runs and `fuse-opt --pass-pipeline=...` can replay it step by step.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
@@ -43,9 +45,33 @@ def available_passes() -> dict[str, type[ModulePass]]:
     return passes
 
 
-def dataflow_passes(config: ExecutionConfig) -> list[str]:
+@dataclass(frozen=True)
+class GradientRequest:
+    """What `fuse-autodiff` adds: the gradients of the scalar export `loss`
+    with respect to the inputs `wrt`, or, with `cotangents`, the
+    vector-Jacobian product of every export (see passes/autodiff.py)."""
+
+    loss: str | None
+    wrt: tuple[str, ...]
+    cotangents: bool = False
+
+    def pass_spec(self) -> str:
+        """`fuse-autodiff{...}`, names quoted (they may hold primes)."""
+        quoted = ",".join(f'"{name}"' for name in self.wrt)
+        options = [f"wrt={quoted}"]
+        if self.loss is not None:
+            options.insert(0, f'loss="{self.loss}"')
+        if self.cotangents:
+            options.append("cotangents=true")
+        return f"fuse-autodiff{{{' '.join(options)}}}"
+
+
+def dataflow_passes(config: ExecutionConfig, gradient: GradientRequest | None = None) -> list[str]:
+    """The dataflow pipeline; with `gradient`, `fuse-autodiff` runs first
+    (before semi-naive rewriting, which it does not differentiate) so the
+    gradient program is optimized with the rest."""
     registered = all_passes()
-    passes: list[str] = []
+    passes: list[str] = [gradient.pass_spec()] if gradient is not None else []
     if config.opt_level >= 1:
         passes.append("fuse-recognize-convolutions")
         if config.fixpoint_strategy != "naive" and "fuse-semi-naive" in registered:
@@ -65,8 +91,8 @@ def pipeline_text(passes: list[str] | tuple[str, ...]) -> str:
     return f"builtin.module({','.join(passes)})"
 
 
-def full_pipeline(config: ExecutionConfig) -> list[str]:
-    return [*DECLARATIVE_PASSES, *dataflow_passes(config)]
+def full_pipeline(config: ExecutionConfig, gradient: GradientRequest | None = None) -> list[str]:
+    return [*DECLARATIVE_PASSES, *dataflow_passes(config, gradient)]
 
 
 @cyclic_gc_paused()

@@ -1,5 +1,5 @@
-"""Progress of long loops on a terminal: fixpoints today, scans and
-training as they land.
+"""Progress of long loops on a terminal: fixpoints and training (scans as
+they land).
 
 A loop reports each step to a `LoopProgress`; a bar appears only when the
 loop has run for a second (`DELAY`), stderr is a terminal and the run
@@ -18,10 +18,12 @@ DELAY = 1.0
 
 
 class LoopProgress:
-    """One run of one loop, labelled e.g. `fixpoint Path`."""
+    """One run of one loop, labelled e.g. `fixpoint Path`; each step shows
+    `measure` (the change of a fixpoint, the loss of training)."""
 
-    def __init__(self, label: str, enabled: bool):
+    def __init__(self, label: str, enabled: bool, measure: str = "change"):
         self.label = label
+        self.measure = measure
         self.enabled = enabled and sys.stderr.isatty()
         self.start = time.perf_counter()
         self.bar: Any = None
@@ -36,7 +38,7 @@ class LoopProgress:
 
             self.bar = tqdm(desc=self.label, unit=" it", leave=False, file=sys.stderr)
         self.bar.n = count
-        self.bar.set_postfix(change=f"{change:.3g}", refresh=False)
+        self.bar.set_postfix({self.measure: f"{change:.4g}"}, refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ def all_passes() -> dict[str, PassFactory]:
         "convert-fuse-to-stablehlo": _lazy(
             "convert_fuse_to_stablehlo", "ConvertFuseToStablehloPass"
         ),
+        "fuse-autodiff": _lazy("autodiff", "AutodiffPass"),
         "fuse-canonicalize-projections": _lazy(
             "canonicalize_projections", "CanonicalizeProjectionsPass"
         ),

@@ -25,14 +25,15 @@ from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.collector import cyclic_gc_paused
 from fuse.config import ExecutionConfig
-from fuse.dialects.fuse import ProgramOp, TensorOp
+from fuse.dialects.fuse import ExportOp, ProgramOp, SinkOp, TensorOp
 from fuse.errors import Diagnostic, FuseError, diagnostic_from_pass
 from fuse.frontend import ast
 from fuse.frontend.sema import tensor_accesses
 from fuse.lowering.backend import Backend, FixpointDivergence
+from fuse.passes.autodiff import COTANGENT_PREFIX, GRAD_PREFIX
 from fuse.passes.infer_shapes import ShapeConflict, infer_program_shapes
 from fuse.passes.memory_budget import MemoryBudgetExceeded, check_memory
-from fuse.pipeline import DECLARATIVE_PASSES, dataflow_passes, run_passes
+from fuse.pipeline import DECLARATIVE_PASSES, GradientRequest, dataflow_passes, run_passes
 from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_key
 from fuse.runtime.confinement import check_file_access
 from fuse.runtime.declarations import TensorDeclaration, tensor_declarations
@@ -256,19 +257,26 @@ class Runner:
 
     # --- compiling --------------------------------------------------------------
 
-    def plan_for(self, bound: Mapping[str, Any]) -> CompiledPlan:
+    def plan_for(
+        self, bound: Mapping[str, Any], gradient: GradientRequest | None = None
+    ) -> CompiledPlan:
         """The plan for the shapes of `bound` (arrays, or anything with a
-        `.shape`, such as JAX tracers), compiled on first use."""
-        return self.plan_for_shapes({name: tuple(value.shape) for name, value in bound.items()})
+        `.shape`, such as JAX tracers), compiled on first use; with
+        `gradient`, the program that also returns those gradients."""
+        shapes = {name: tuple(value.shape) for name, value in bound.items()}
+        return self.plan_for_shapes(shapes, gradient)
 
-    def plan_for_shapes(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
+    def plan_for_shapes(
+        self, shapes: Mapping[str, tuple[int, ...]], gradient: GradientRequest | None = None
+    ) -> CompiledPlan:
         """The plan for these input shapes, compiled on first use."""
         shapes = {name: tuple(shape) for name, shape in shapes.items()}
         signature = tuple(sorted(shapes.items()))
-        plan = self.plans.get(signature)
+        key = signature if gradient is None else (gradient, signature)
+        plan = self.plans.get(key)
         if plan is None:
-            plan = self._compile(shapes)
-            self.plans[signature] = plan
+            plan = self._compile(shapes, gradient)
+            self.plans[key] = plan
         return plan
 
     def source_domains(self) -> dict[tuple[str, int], str]:
@@ -283,17 +291,20 @@ class Runner:
 
     @cyclic_gc_paused()
     def specialized_module(
-        self, shapes: Mapping[str, tuple[int, ...]]
+        self, shapes: Mapping[str, tuple[int, ...]], gradient: GradientRequest | None = None
     ) -> tuple[ModuleOp, Explanation, list[tuple[str | None, ...]]]:
-        """The dataflow module for these input shapes, what explain() reports
-        about its equations, and the symbol domains of each sink's dims."""
+        """The dataflow module for these input shapes (with `gradient`, also
+        returning those gradients), what explain() reports about its
+        equations, and the symbol domains of each sink's dims."""
         module = self._declarative_module(shapes)
+        if gradient is not None and gradient.loss is not None:
+            _export_loss(module, gradient.loss)
         try:
             run_passes(module, DECLARATIVE_PASSES[:2])
             program = next(o for o in module.walk() if isinstance(o, ProgramOp))
             explanation = describe_rules(program)
             domains = sink_domains(program, self.source_domains())
-            run_passes(module, (*DECLARATIVE_PASSES[2:], *dataflow_passes(self.config)))
+            run_passes(module, (*DECLARATIVE_PASSES[2:], *dataflow_passes(self.config, gradient)))
             explanation = with_native_ops(explanation, module)
         except ShapeConflict as error:
             conflict = self._conflict_as_written(shapes) or error
@@ -326,22 +337,29 @@ class Runner:
             return conflict
         return None  # a conflict only canonical rules (fuse-demand's) have
 
-    def _compile(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
+    def _compile(
+        self, shapes: Mapping[str, tuple[int, ...]], gradient: GradientRequest | None
+    ) -> CompiledPlan:
         start = time.perf_counter()
         if self.cache is None or self.config.mesh is not None:  # a mesh's devices are live
-            plan = self._specialize(shapes)
+            plan = self._specialize(shapes, gradient)
         else:
-            key = self._cache_key(shapes)
+            key = self._cache_key(shapes, gradient)
             plan = self.cache.compile(
-                key, self.backend, self.config, lambda: self._specialize(shapes)
+                key, self.backend, self.config, lambda: self._specialize(shapes, gradient)
             )
         plan.compile_seconds = time.perf_counter() - start
         return plan
 
-    def _specialize(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
-        module, explanation, domains = self.specialized_module(shapes)
+    def _specialize(
+        self, shapes: Mapping[str, tuple[int, ...]], gradient: GradientRequest | None
+    ) -> CompiledPlan:
+        module, explanation, domains = self.specialized_module(shapes, gradient)
         arguments, outputs = main_signature(module)
-        self._require_arguments(arguments, shapes)
+        # `cotangent.*` arguments (a vector-Jacobian product) come from JAX.
+        self._require_arguments(
+            [a for a in arguments if not a.startswith(COTANGENT_PREFIX)], shapes
+        )
         self._check_memory(module)
         with _out_of_memory_as_error(self.backend_name, "compiling the program"):
             executable = self.backend.compile(module, self.config)
@@ -362,9 +380,12 @@ class Runner:
             source = self.program.source.line(span.line) if span is not None else None
             raise FuseError([Diagnostic(error.message, span, source)]) from None
 
-    def _cache_key(self, shapes: Mapping[str, tuple[int, ...]]) -> str:
+    def _cache_key(
+        self, shapes: Mapping[str, tuple[int, ...]], gradient: GradientRequest | None
+    ) -> str:
         return cache_key(
             {
+                "gradient": gradient.pass_spec() if gradient is not None else None,
                 "program": self.program.text,
                 "file": self.program.file,
                 "backend": self.backend.name,
@@ -446,14 +467,71 @@ class Runner:
                 f"xla_callable needs backend='jax', this runner uses {self.backend_name!r}"
             )
 
-        def call(inputs: Mapping[str, Any]) -> dict[str, Any]:
-            arguments = {**self.load_sources(inputs), **inputs}
-            plan = self.plan_for(arguments)
+        from fuse.runtime.jax_gradients import differentiable_call
+
+        def run_plan(
+            arguments: Mapping[str, Any], gradient: GradientRequest | None
+        ) -> dict[str, Any]:
+            """The exports of the plan for `gradient` (the program itself:
+            None) on `arguments`; `cotangent.*` arguments are not inputs, so
+            the plan is keyed by the others' shapes."""
+            shaped = {n: v for n, v in arguments.items() if not n.startswith(COTANGENT_PREFIX)}
+            plan = self.plan_for(shaped, gradient)
             exports = {spec.name for spec in plan.outputs if spec.path is None}
             results = plan.executable.xla_callable(arguments)
             return {name: value for name, value in results.items() if name in exports}
 
-        return call
+        call = differentiable_call(run_plan)
+
+        def call_with_sources(inputs: Mapping[str, Any]) -> dict[str, Any]:
+            return call(dict(inputs), self.load_sources(inputs))
+
+        return call_with_sources
+
+    def value_and_grad(
+        self, loss: str, wrt: str | Collection[str], inputs: Mapping[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """The scalar export or tensor `loss` and its gradients with respect
+        to the inputs or sources `wrt`, `(loss value, {name: gradient})`, as
+        arrays of the backend's kind, computed by the gradient program
+        (`fuse-autodiff`) on this backend."""
+        names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
+        request = GradientRequest(loss, names)
+        bound = self.bind_inputs(inputs)
+        plan = self.plan_for(bound, request)
+        arguments = [bound[name] for name in plan.arguments]
+        with _out_of_memory_as_error(self.backend_name, "computing gradients"):
+            if self.backend_name in ("jax", "xla"):  # JAX arrays, not host copies
+                results = plan.executable.xla_callable(
+                    dict(zip(plan.arguments, arguments, strict=True))
+                )
+            else:
+                values = plan.executable(arguments)
+                results = {s.name: v for s, v in zip(plan.outputs, values, strict=True) if s.name}
+        self.last_plan = plan
+        return results[loss], {name: results[GRAD_PREFIX + name] for name in names}
+
+    def fit(
+        self,
+        loss: str,
+        params: Mapping[str, Any] | Collection[str],
+        data: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Trains `params` by gradient descent on `loss`; returns a
+        `FitResult` (trained parameters and per-step history). Options:
+        batch_index, batch_size, optimizer ("sgd", "momentum", "adam",
+        "adamw"), lr, steps or epochs, seed, checkpoint, checkpoint_every,
+        resume, progress (see fuse.training.fit)."""
+        from fuse.training.fit import fit
+
+        return fit(self, loss, params, data, **options)
+
+    def grad(
+        self, loss: str, wrt: str | Collection[str], inputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The gradients of `value_and_grad`, without the loss."""
+        return self.value_and_grad(loss, wrt, inputs)[1]
 
     def export(
         self,
@@ -562,6 +640,22 @@ def _out_of_memory_as_error(backend: str, step: str) -> Iterator[None]:
             f"the {backend} backend ran out of memory {step}: {error}; lower "
             "ExecutionConfig.max_memory so such plans are refused before they run"
         ) from None
+
+
+def _export_loss(module: ModuleOp, loss: str) -> None:
+    """Makes `loss` a result of the program, so fuse-autodiff can seed it.
+    A program without exports and sinks already exports every tensor."""
+    program = next(o for o in module.walk() if isinstance(o, ProgramOp))
+    ops = list(program.body.block.ops)
+    declared = {op.tensor_name for op in ops if isinstance(op, TensorOp)}
+    if loss not in declared:
+        raise FuseError(
+            f"loss '{loss}' is not a tensor of the program (its tensors: "
+            f"{', '.join(sorted(declared)) or 'none'})"
+        )
+    exports = {op.tensor.root_reference.data for op in ops if isinstance(op, ExportOp)}
+    if loss not in exports and (exports or any(isinstance(op, SinkOp) for op in ops)):
+        program.body.block.add_op(ExportOp(loss))
 
 
 def _dim_keys(tensor: str, rank: int) -> tuple[str, ...]:

@@ -1,0 +1,1 @@
+"""Training Fuse programs: optimizers, the fit loop and checkpoints."""
