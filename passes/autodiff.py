@@ -166,6 +166,9 @@ class Emitter:
     def einsum(
         self, subscripts: str, inputs: Sequence[SSAValue], result_type: TensorType, kind="sum"
     ) -> SSAValue:
+        ins, out = parse_subscripts(subscripts)
+        if kind == "sum" and ins == [out]:  # the identity
+            return inputs[0]
         return self.emit(EinsumOp(subscripts, kind, inputs, result_type))
 
     def binary(
@@ -194,6 +197,15 @@ class Emitter:
         if letters == target:
             return value
         return self.einsum(f"{letters}->{target}", [value], result_type)
+
+    def broadcast_like(
+        self, value: SSAValue, letters: str, shape_of: SSAValue, target: str
+    ) -> SSAValue:
+        """`value` broadcast to the shape of `shape_of` (over `target`): a
+        select with equal branches, so no constant of (possibly dynamic)
+        size is needed and `shape_of`'s values do not matter."""
+        subscripts = f"{target},{letters},{letters}->{target}"
+        return self.emit(SelectOp(subscripts, shape_of, value, value, shape_of.type))
 
     def sign(self, value: SSAValue) -> SSAValue:
         """-1, 0 or 1: step(x) - step(-x)."""
@@ -365,15 +377,13 @@ def _einsum_rule(sweep: ReverseSweep, op: EinsumOp, cotangents: list[SSAValue | 
             terms.append(weights)
         terms += [(ins[j], inputs[j]) for j in range(len(inputs)) if j != k]
         covered = set("".join(t for t, _ in terms))
-        for letter in letters:
-            if letter not in covered:  # summed over in x alone: broadcast back
-                size = sizes[letter]
-                if size < 0:
-                    _static_shape(x, op, f"index '{letter}' is projected from one operand")
-                terms.append((letter, e.constant(np.ones(size))))
-        gradient = e.einsum(
-            f"{','.join(t for t, _ in terms)}->{letters}", [v for _, v in terms], x.type
-        )
+        kept = "".join(c for c in letters if c in covered)
+        shape = x.type.get_shape()
+        kept_type = TensorType(f32, [shape[letters.index(c)] for c in kept])
+        subscripts = ",".join(t for t, _ in terms)
+        gradient = e.einsum(f"{subscripts}->{kept}", [v for _, v in terms], kept_type)
+        if kept != letters:  # letters summed in x alone: broadcast back over them
+            gradient = e.broadcast_like(gradient, kept, x, letters)
         if kind == "mean":
             projected = set("".join(ins)) - set(out)
             count = 1
