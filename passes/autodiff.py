@@ -166,8 +166,8 @@ class Emitter:
     def einsum(
         self, subscripts: str, inputs: Sequence[SSAValue], result_type: TensorType, kind="sum"
     ) -> SSAValue:
-        ins, out = parse_subscripts(subscripts)
-        if kind == "sum" and ins == [out]:  # the identity
+        ins, out = subscripts.split("->")
+        if kind == "sum" and len(inputs) == 1 and ins == out:  # the identity
             return inputs[0]
         return self.emit(EinsumOp(subscripts, kind, inputs, result_type))
 
