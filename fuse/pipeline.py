@@ -67,9 +67,13 @@ class GradientRequest:
 def dataflow_passes(config: ExecutionConfig, gradient: GradientRequest | None = None) -> list[str]:
     """The dataflow pipeline; with `gradient`, `fuse-autodiff` runs first
     (before semi-naive rewriting, which it does not differentiate) so the
-    gradient program is optimized with the rest."""
+    gradient program is optimized with the rest. Under Monte-Carlo
+    projection it runs after `fuse-monte-carlo` instead: it differentiates
+    the estimate with its drawn positions held fixed, rather than
+    estimating every gradient sum independently."""
     registered = all_passes()
-    passes: list[str] = [gradient.pass_spec()] if gradient is not None else []
+    sampled = config.projection == "monte_carlo"
+    passes: list[str] = [gradient.pass_spec()] if gradient is not None and not sampled else []
     if config.opt_level >= 1:
         if config.fixpoint_strategy != "naive" and "fuse-semi-naive" in registered:
             passes.append(f"fuse-semi-naive{{strategy={config.fixpoint_strategy}}}")
@@ -78,6 +82,8 @@ def dataflow_passes(config: ExecutionConfig, gradient: GradientRequest | None = 
         # Before the paths, so the sampled einsums get one. No seed: 0.
         seed = config.seed if config.seed is not None else 0
         passes.append(f"fuse-monte-carlo{{samples={config.samples} seed={seed}}}")
+        if gradient is not None:
+            passes.append(gradient.pass_spec())
     if config.opt_level >= 2 and "fuse-einsum-path" in registered:
         passes.append("fuse-einsum-path{strategy=auto}")
     return passes

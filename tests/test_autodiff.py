@@ -20,8 +20,11 @@ import pytest
 import scipy.special
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from xdsl.utils.exceptions import DiagnosticException
 
-from fuse import Program
+from fuse import ExecutionConfig, Program
+from fuse.dialects.fuse import UnaryOp
+from fuse.errors import FuseError
 
 BACKENDS = ("numpy", "torch", "jax")
 Arrays = dict[str, np.ndarray]
@@ -462,3 +465,203 @@ def test_gradient_matches_finite_differences(
             np.testing.assert_allclose(
                 results[backend][name], results["numpy"][name], rtol=1e-4, atol=1e-4
             )
+
+
+# --- ops the front end emits only under Monte-Carlo projection -------------------------
+
+GATHER = """
+func.func @main(%v: tensor<5x3xf32> {fuse.name = "v"}, %w: tensor<4x3xf32> {fuse.name = "w"},
+                %q: tensor<5xf32> {fuse.name = "q"}, %at: tensor<5xf32> {fuse.name = "at"})
+    -> (tensor<f32> {fuse.name = "L"}, tensor<4xf32> {fuse.name = "read"}) {
+  %idx = fuse.sample %q samples 4 seed 7 : tensor<5xf32> -> tensor<4xi32>
+  %g = fuse.gather %v dim 0 (%idx) : (tensor<5x3xf32>, tensor<4xi32>) -> tensor<4x3xf32>
+  %L = fuse.einsum "ij,ij->" sum (%g, %w) : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<f32>
+  %read = fuse.gather %at dim 0 (%idx) : (tensor<5xf32>, tensor<4xi32>) -> tensor<4xf32>
+  func.return %L, %read : tensor<f32>, tensor<4xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gather_sends_each_read_back_to_its_row(backend: str) -> None:
+    """Row r of v receives the rows of w at the positions that read r
+    (the drawn positions come back as `read`, gathered from 0, 1, ...)."""
+    from fuse.pipeline import run_passes
+    from fuse.runtime.runner import get_backend
+    from tests.ir_helpers import parse_module
+
+    module = parse_module(GATHER)
+    run_passes(module, ['fuse-autodiff{loss="L" wrt="v"}'])
+    module.verify()
+    rng = np.random.default_rng(1)
+    v, w = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32)
+    q, at = np.ones(5, np.float32), np.arange(5, dtype=np.float32)
+    run = get_backend(backend).compile(module, ExecutionConfig(device="cpu"))
+    _, read, gradient = (host(r) for r in run([v, w, q, at]))
+    expected = np.zeros((5, 3))
+    for position, row in enumerate(read.astype(int)):
+        expected[row] += w[position]
+    np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_monte_carlo_estimate_is_differentiated_with_its_draws_fixed(backend: str) -> None:
+    """The proposal over j comes from X and Y alone, so the gradient in W is
+    the gradient of the estimate itself, which is linear in W: a difference
+    of two runs gives it exactly (up to fp32 rounding)."""
+    config = ExecutionConfig(projection="monte_carlo", samples=64, seed=3)
+    runner = Program("L = W[i] X[i, j] Y[j]").compile(backend=backend, config=config)
+    rng = np.random.default_rng(0)
+    inputs = {
+        "X": rng.uniform(0.1, 1.0, (3, 500)).astype(np.float32),
+        "Y": rng.uniform(0.1, 1.0, 500).astype(np.float32),
+        "W": rng.normal(size=3).astype(np.float32),
+    }
+    gradient = host(runner.grad("L", ["W"], inputs)["W"])
+    base = float(host(runner.run(inputs)["L"]))
+    for i in range(3):
+        shifted = dict(inputs, W=inputs["W"] + np.eye(3, dtype=np.float32)[i])
+        assert (
+            abs(float(host(runner.run(shifted)["L"])) - base - gradient[i])
+            < 1e-3 * abs(base) + 1e-3
+        )
+
+
+def test_a_proposal_that_depends_on_the_parameters_is_an_error() -> None:
+    config = ExecutionConfig(projection="monte_carlo", samples=64, seed=3)
+    runner = Program("L = W[i] X[i, j] Y[j]").compile(backend="numpy", config=config)
+    inputs = {n: np.ones(s, np.float32) for n, s in (("X", (3, 500)), ("Y", 500), ("W", 3))}
+    with pytest.raises(
+        FuseError, match=r"1:1: error: a Monte-Carlo projection.*projection='exact'"
+    ):
+        runner.grad("L", ["X"], inputs)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+ERRORS = {
+    "loss must be a scalar": ("Y[i] = A[i] A[i]", "Y", ["A"], r"loss 'Y' must be a scalar"),
+    "unknown loss": ("L = A[i] A[i]", "Q", ["A"], r"loss 'Q' is not a tensor of the program"),
+    "wrt computed": (
+        "Y[i] = A[i] A[i]\nL = Y[i]",
+        "L",
+        ["Y"],
+        r"wrt tensor 'Y' is computed by the program",
+    ),
+    "wrt unknown": ("L = A[i] A[i]", "L", ["B"], r"wrt tensor 'B' is not an input .*inputs: A"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_bad_requests_are_clear_errors(name: str) -> None:
+    program, loss, wrt, message = ERRORS[name]
+    runner = Program(program).compile(backend="numpy")
+    with pytest.raises(FuseError, match=message):
+        runner.grad(loss, wrt, {"A": np.ones(3, np.float32)})
+
+
+def test_a_loss_that_is_not_exported_is_exported_for_the_gradient() -> None:
+    runner = Program("Y[i] = A[i] A[i]\nL = Y[i]\nexport Y").compile(backend="numpy")
+    loss, gradients = runner.value_and_grad("L", "A", {"A": np.arange(3, dtype=np.float32)})
+    assert float(loss) == 5.0
+    np.testing.assert_array_equal(gradients["A"], [0.0, 2.0, 4.0])
+    assert set(runner.run({"A": np.ones(3, np.float32)})) == {"Y"}
+
+
+def test_semi_naive_fixpoints_are_refused_with_the_remedy() -> None:
+    from fuse.pipeline import run_passes
+
+    runner = Program("X[i] = B[i] + 0.5 A[i, j] X[j]\nL = X[i]").compile(backend="numpy")
+    module, _, _ = runner.specialized_module({"A": (2, 2), "B": (2,)})
+    run_passes(module, ["fuse-semi-naive{strategy=semi_naive}"])
+    with pytest.raises(DiagnosticException, match=r"1:1: .*before fuse-semi-naive"):
+        run_passes(module, ['fuse-autodiff{loss="L" wrt="A"}'])
+
+
+def test_a_missing_rule_names_the_op() -> None:
+    from xdsl.dialects import func
+
+    from fuse.passes.autodiff import GRADIENT_RULES, differentiate
+
+    runner = Program("L = sin(A[i])").compile(backend="numpy")
+    module, _, _ = runner.specialized_module({"A": (2,)})
+    main = next(op for op in module.walk() if isinstance(op, func.FuncOp))
+    rule = GRADIENT_RULES.pop(UnaryOp)
+    try:
+        with pytest.raises(DiagnosticException, match=r"1:1: no gradient rule for fuse.unary sin"):
+            differentiate(main, "L", ["A"], cotangents=False)
+    finally:
+        GRADIENT_RULES[UnaryOp] = rule
+
+
+# --- JAX and torch through the gradient program --------------------------------------------
+
+MLP = """
+H[b, h] = tanh(X[b, i] W1[i, h] + B1[h])
+Out[b, c.] = softmax(H[b, h] W2[h, c])
+Loss = -(Y[b, c] log(Out[b, c])) / 4
+export Out, Loss
+"""
+
+
+def mlp_inputs() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    shapes = {"X": (4, 3), "W1": (3, 5), "B1": (5,), "W2": (5, 2)}
+    inputs = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+    inputs["Y"] = np.eye(2, dtype=np.float32)[[0, 1, 1, 0]]
+    return inputs
+
+
+def test_jax_grad_jit_and_value_and_grad_of_xla_callable_run_the_gradient_program() -> None:
+    import jax
+    import jax.numpy as jnp
+
+    runner = Program(MLP).compile(backend="jax")
+    inputs = mlp_inputs()
+    expected = runner.grad("Loss", ["W1", "B1", "W2"], inputs)
+    call = runner.xla_callable
+    fixed = {k: jnp.asarray(v) for k, v in inputs.items() if k in ("X", "Y")}
+
+    def loss(params):
+        return call({**fixed, **params})["Loss"]
+
+    params = {k: jnp.asarray(inputs[k]) for k in ("W1", "B1", "W2")}
+    for gradients in (
+        jax.grad(loss)(params),
+        jax.jit(jax.grad(loss))(params),
+        jax.value_and_grad(loss)(params)[1],
+    ):
+        assert isinstance(gradients["W1"], jax.Array)
+        for name in params:
+            np.testing.assert_allclose(gradients[name], expected[name], rtol=1e-5, atol=1e-6)
+
+
+def test_jax_vjp_of_a_tensor_export_matches_the_numpy_gradient_program() -> None:
+    """A loss JAX builds from a non-scalar export goes through the
+    cotangent form of the gradient program."""
+    import jax
+    import jax.numpy as jnp
+
+    inputs = mlp_inputs()
+    weights = np.random.default_rng(2).normal(size=(4, 2)).astype(np.float32)
+    call = Program(MLP).compile(backend="jax").xla_callable
+    fixed = {k: jnp.asarray(v) for k, v in inputs.items() if k != "W1"}
+    gradient = jax.grad(lambda w1: jnp.sum(call({**fixed, "W1": w1})["Out"] * weights))(
+        jnp.asarray(inputs["W1"])
+    )
+    weighted = MLP.replace("export Out, Loss", "L = Out[b, c] C[b, c]")
+    reference = Program(weighted).compile(backend="numpy").grad("L", "W1", {**inputs, "C": weights})
+    np.testing.assert_allclose(gradient, reference["W1"], rtol=1e-5, atol=1e-6)
+
+
+def test_torch_autograd_through_run_agrees_with_the_gradient_program() -> None:
+    import torch
+
+    runner = Program(MLP).compile(backend="torch")
+    inputs = mlp_inputs()
+    expected = runner.grad("Loss", ["W1", "B1", "W2"], inputs)
+    assert isinstance(expected["W1"], torch.Tensor)
+    leaves = {k: torch.tensor(v, requires_grad=k in expected) for k, v in inputs.items()}
+    runner.run(leaves)["Loss"].backward()
+    for name, gradient in expected.items():
+        torch.testing.assert_close(leaves[name].grad, gradient, rtol=1e-5, atol=1e-6)
