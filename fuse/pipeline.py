@@ -47,11 +47,13 @@ def available_passes() -> dict[str, type[ModulePass]]:
 class GradientRequest:
     """What `fuse-autodiff` adds: the gradients of the scalar export `loss`
     with respect to the inputs `wrt`, or, with `cotangents`, the
-    vector-Jacobian product of every export (see passes/autodiff.py)."""
+    vector-Jacobian product of every export; with `straight_through`,
+    `step` passes gradients through unchanged (see passes/autodiff)."""
 
     loss: str | None
     wrt: tuple[str, ...]
     cotangents: bool = False
+    straight_through: bool = False
 
     def pass_spec(self) -> str:
         """`fuse-autodiff{...}`, names quoted (they may hold primes)."""
@@ -61,6 +63,8 @@ class GradientRequest:
             options.insert(0, f'loss="{self.loss}"')
         if self.cotangents:
             options.append("cotangents=true")
+        if self.straight_through:
+            options.append("straight_through=true")
         return f"fuse-autodiff{{{' '.join(options)}}}"
 
 

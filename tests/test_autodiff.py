@@ -665,3 +665,14 @@ def test_torch_autograd_through_run_agrees_with_the_gradient_program() -> None:
     runner.run(leaves)["Loss"].backward()
     for name, gradient in expected.items():
         torch.testing.assert_close(leaves[name].grad, gradient, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_straight_through_step_passes_gradients_through(backend: str) -> None:
+    """L = sum_i W[i] step(A[i]): zero gradient in A, unless step is
+    straight-through, where d step(x)/dx is taken as 1 (so dL/dA = W)."""
+    runner = Program("L = W[i] step(A[i])").compile(backend=backend)
+    inputs = {"A": np.array([-1.0, 2.0], np.float32), "W": np.array([3.0, 5.0], np.float32)}
+    np.testing.assert_array_equal(host(runner.grad("L", "A", inputs)["A"]), [0.0, 0.0])
+    through = runner.grad("L", "A", inputs, straight_through=True)["A"]
+    np.testing.assert_array_equal(host(through), [3.0, 5.0])

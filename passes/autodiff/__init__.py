@@ -110,7 +110,11 @@ def _names(attrs: ArrayAttr | None) -> list[str | None]:
 
 
 def differentiate(
-    main: func.FuncOp, loss: str | None, wrt: Sequence[str], cotangents: bool
+    main: func.FuncOp,
+    loss: str | None,
+    wrt: Sequence[str],
+    cotangents: bool,
+    straight_through: bool = False,
 ) -> None:
     """Appends the gradients (see the module docstring) to `main`."""
     if (loss is None) == (not cotangents):
@@ -154,7 +158,8 @@ def differentiate(
         main.arg_attrs = ArrayAttr(arg_attrs)
 
     ops = [op for op in block.ops if op is not ret]
-    sweep = ReverseSweep(emitter, active_values(ops, set(arguments)))
+    active = active_values(ops, set(arguments), straight_through)
+    sweep = ReverseSweep(emitter, active, straight_through)
     for value, seed in seeds:
         sweep.accumulate(value, seed)
     sweep.run(ops)
@@ -188,6 +193,7 @@ class AutodiffPass(ModulePass):
     loss: str | None = None
     wrt: tuple[str, ...] = ()
     cotangents: bool = False
+    straight_through: bool = False
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        differentiate(_main(op), self.loss, self.wrt, self.cotangents)
+        differentiate(_main(op), self.loss, self.wrt, self.cotangents, self.straight_through)

@@ -19,6 +19,7 @@ from fuse.passes.autodiff.sweep import (
     describe,
     error_at,
     gradient_rule,
+    is_step,
 )
 
 # --- rules: elementwise --------------------------------------------------------------
@@ -122,7 +123,9 @@ def _unary_rule(sweep: ReverseSweep, op: UnaryOp, cotangents: list[SSAValue | No
     e = sweep.emitter
     [g] = cotangents
     x, y, fn = op.operand, op.result, op.fn.data
-    if fn == "neg":
+    if is_step(op):  # reached only as a straight-through estimator
+        gradient = g
+    elif fn == "neg":
         gradient = e.unary("neg", g)
     elif fn == "log":
         gradient = e.same("div", g, x)

@@ -45,10 +45,12 @@ def _fixpoint_rule(sweep: ReverseSweep, op: FixpointOp, cotangents: list[SSAValu
         for c, r in zip(cotangents, results, strict=True)
     ]
     # u = g + (dF/dx)^T u, from u = 0.
-    through_x = active_values(replica, set(results))
+    through_x = active_values(replica, set(results), sweep.straight_through)
     if any(v in through_x for v in yielded):
         adjoint_block = Block(arg_types=[r.type for r in results])
-        inner_sweep = ReverseSweep(Emitter(adjoint_block, location=op.location), through_x)
+        inner_sweep = ReverseSweep(
+            Emitter(adjoint_block, location=op.location), through_x, sweep.straight_through
+        )
         for value, current in zip(yielded, adjoint_block.args, strict=True):
             inner_sweep.accumulate(value, current)
         inner_sweep.run(replica)
@@ -72,7 +74,8 @@ def _fixpoint_rule(sweep: ReverseSweep, op: FixpointOp, cotangents: list[SSAValu
         e.emit(adjoint)
         seeds = list(adjoint.results)
     # theta's share: (dF/dtheta)^T u.
-    outer = ReverseSweep(e, active_values(replica, sweep.active - set(results)))
+    outer_active = active_values(replica, sweep.active - set(results), sweep.straight_through)
+    outer = ReverseSweep(e, outer_active, sweep.straight_through)
     for value, seed in zip(yielded, seeds, strict=True):
         outer.accumulate(value, seed)
     outer.run(replica)

@@ -148,13 +148,20 @@ class Emitter:
 # --- activity ---------------------------------------------------------------------
 
 
-def _zero_gradient(op: Operation) -> bool:
-    """Ops whose results have zero derivative everywhere they have one."""
-    if isinstance(op, UnaryOp):
-        return op.fn.data == "step" or (
-            op.fn.data == "sig" and op.temperature is not None and op.temperature.value.data == 0
-        )
-    return isinstance(op, ConstantOp | IndexFnOp | SampleOp)
+def is_step(op: Operation) -> bool:
+    """`step`, or `sig` at temperature 0 (which is `step`)."""
+    return isinstance(op, UnaryOp) and (
+        op.fn.data == "step"
+        or (op.fn.data == "sig" and op.temperature is not None and op.temperature.value.data == 0)
+    )
+
+
+def _zero_gradient(op: Operation, straight_through: bool) -> bool:
+    """Ops whose results have zero derivative everywhere they have one
+    (`step` unless it is straight-through)."""
+    return (is_step(op) and not straight_through) or isinstance(
+        op, ConstantOp | IndexFnOp | SampleOp
+    )
 
 
 def _captures(op: Operation) -> list[SSAValue]:
@@ -172,12 +179,14 @@ def _captures(op: Operation) -> list[SSAValue]:
     return list(seen)
 
 
-def active_values(ops: Iterable[Operation], seeds: set[SSAValue]) -> set[SSAValue]:
+def active_values(
+    ops: Iterable[Operation], seeds: set[SSAValue], straight_through: bool = False
+) -> set[SSAValue]:
     """The float values among `ops`' results that depend on `seeds` through
     ops with a nonzero derivative (`seeds` included)."""
     active = set(seeds)
     for op in ops:
-        if _zero_gradient(op):
+        if _zero_gradient(op, straight_through):
             if isinstance(op, SampleOp) and op.weights in active:
                 raise error_at(
                     op,
@@ -190,7 +199,7 @@ def active_values(ops: Iterable[Operation], seeds: set[SSAValue]) -> set[SSAValu
             if not any(v in active for v in _captures(op)):
                 continue
             body = op.body.block
-            inner = active_values(body.ops, active | set(body.args))
+            inner = active_values(body.ops, active | set(body.args), straight_through)
             if any(v in inner for v in body.last_op.operands):
                 active.update(op.results)
             continue
@@ -225,6 +234,9 @@ class ReverseSweep:
 
     emitter: Emitter
     active: set[SSAValue]
+    # `step` passes cotangents through unchanged (a straight-through
+    # estimator) instead of blocking them.
+    straight_through: bool = False
     adjoints: dict[SSAValue, SSAValue] = field(default_factory=dict)
 
     def accumulate(self, value: SSAValue, gradient: SSAValue) -> None:
