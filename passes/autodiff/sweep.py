@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, IntegerType, StringAttr, TensorType, f32
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.dialects.fuse import (
@@ -38,7 +38,7 @@ def error_at(op: Operation, message: str) -> AutodiffError:
 
 
 def describe(op: Operation) -> str:
-    """`fuse.unary erf` / `fuse.einsum "ij->i" max`: what a message names."""
+    """`fuse.unary sin` / `fuse.einsum max "ij->i"`: what a message names."""
     parts = [op.name]
     for key in ("fn", "kind", "subscripts"):
         value = op.properties.get(key)
@@ -74,7 +74,7 @@ class Emitter:
 
     block: Block
     before: Operation | None = None
-    location: object = None
+    location: Attribute | None = None
 
     def emit(self, op: Operation) -> SSAValue:
         if self.location is not None:
@@ -95,7 +95,11 @@ class Emitter:
         return self.constant(np.array(value))
 
     def einsum(
-        self, subscripts: str, inputs: Sequence[SSAValue], result_type: TensorType, kind="sum"
+        self,
+        subscripts: str,
+        inputs: Sequence[SSAValue],
+        result_type: TensorType,
+        kind: str = "sum",
     ) -> SSAValue:
         ins, out = subscripts.split("->")
         if kind == "sum" and len(inputs) == 1 and ins == out:  # the identity
@@ -115,7 +119,9 @@ class Emitter:
         s = LETTERS[: lhs.type.get_num_dims()]
         return self.binary(fn, f"{s},{s}->{s}", lhs, rhs, lhs.type)
 
-    def with_scalar(self, fn: str, value: SSAValue, number: float, *, left=False) -> SSAValue:
+    def with_scalar(
+        self, fn: str, value: SSAValue, number: float, *, left: bool = False
+    ) -> SSAValue:
         """`value fn number` (or `number fn value` with `left`)."""
         s = LETTERS[: value.type.get_num_dims()]
         c = self.scalar(number)
@@ -123,7 +129,9 @@ class Emitter:
             return self.binary(fn, f",{s}->{s}", c, value, value.type)
         return self.binary(fn, f"{s},->{s}", value, c, value.type)
 
-    def reduce(self, value: SSAValue, letters: str, target: str, result_type) -> SSAValue:
+    def reduce(
+        self, value: SSAValue, letters: str, target: str, result_type: TensorType
+    ) -> SSAValue:
         """`value` (over `letters`) summed down to `target`'s letters."""
         if letters == target:
             return value
@@ -166,17 +174,15 @@ def _zero_gradient(op: Operation, straight_through: bool) -> bool:
 
 def _captures(op: Operation) -> list[SSAValue]:
     """Values defined outside `op` that its regions read."""
-    inside = {op}
-    seen: dict[SSAValue, None] = {}
-    for nested in op.walk():
-        inside.add(nested)
-    for nested in op.walk():
+    inside = set(op.walk())
+    captured: dict[SSAValue, None] = {}  # ordered, without repeats
+    for nested in inside:
         for operand in nested.operands:
             owner = operand.owner
             defining = owner if isinstance(owner, Operation) else owner.parent_op()
             if defining not in inside:
-                seen[operand] = None
-    return list(seen)
+                captured[operand] = None
+    return list(captured)
 
 
 def active_values(
