@@ -676,3 +676,39 @@ def test_straight_through_step_passes_gradients_through(backend: str) -> None:
     np.testing.assert_array_equal(host(runner.grad("L", "A", inputs)["A"]), [0.0, 0.0])
     through = runner.grad("L", "A", inputs, straight_through=True)["A"]
     np.testing.assert_array_equal(host(through), [3.0, 5.0])
+
+
+# --- the pipeline and the CLI ---------------------------------------------------------------
+
+
+def test_autodiff_runs_first_so_the_gradient_program_is_optimized_with_the_rest() -> None:
+    from fuse.pipeline import GradientRequest, dataflow_passes
+
+    request = GradientRequest("L", ("W", "V'"))
+    passes = dataflow_passes(ExecutionConfig(), request)
+    assert passes[0] == 'fuse-autodiff{loss="L" wrt="W","V\'"}'
+    assert "fuse-einsum-path{strategy=auto}" in passes and "cse" in passes
+    sampled = dataflow_passes(ExecutionConfig(projection="monte_carlo"), request)
+    assert (
+        sampled.index(request.pass_spec())
+        == sampled.index("fuse-monte-carlo{samples=1024 seed=0}") + 1
+    )
+
+
+def test_fuse_compile_grad_prints_the_gradient_program(tmp_path, capsys) -> None:
+    from fuse.cli import main
+
+    program = tmp_path / "p.fuse"
+    program.write_text("Y[b] = X[b, i] W[i, j] V[j]\nL = Y[b] Y[b]\n")
+    inputs = []
+    for name, shape in (("X", (4, 3)), ("W", (3, 5)), ("V", (5,))):
+        np.save(tmp_path / f"{name}.npy", np.ones(shape, np.float32))
+        inputs += ["--input", f"{name}={tmp_path / name}.npy"]
+    assert main(["compile", str(program), "--emit", "dataflow", *inputs, "--grad", "L:W,V"]) == 0
+    printed = capsys.readouterr().out
+    assert '{fuse.name = "grad.W"}' in printed and '{fuse.name = "grad.V"}' in printed
+    # fuse-einsum-path split the gradients' three-operand einsums too
+    assert printed.count("fuse.contraction_path") > 1
+    with pytest.raises(SystemExit):
+        main(["compile", str(program), "--emit", "dataflow", "--grad", "L"])
+    assert "expected LOSS:W1,W2" in capsys.readouterr().err
