@@ -712,3 +712,16 @@ def test_fuse_compile_grad_prints_the_gradient_program(tmp_path, capsys) -> None
     with pytest.raises(SystemExit):
         main(["compile", str(program), "--emit", "dataflow", "--grad", "L"])
     assert "expected LOSS:W1,W2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gradient_plans_are_cached_apart_from_the_program(backend: str, tmp_path) -> None:
+    """The artifact cache keys a gradient plan by its request: a fresh
+    runner on the same cache gets gradients from the gradient plan and
+    exports from the plain one."""
+    inputs = {"A": np.array([1.0, 2.0, 3.0], np.float32), "B": np.ones(3, np.float32)}
+    for _ in range(2):
+        runner = Program("L = exp(A[i]) B[i]").compile(backend=backend, cache_dir=tmp_path)
+        gradient = host(runner.grad("L", "A", inputs)["A"])
+        np.testing.assert_allclose(gradient, np.exp([1.0, 2.0, 3.0]), rtol=1e-6)
+        assert set(runner.run(inputs)) == {"L"}
