@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from xdsl.dialects.builtin import TensorType, f32
 from xdsl.ir import SSAValue
 
 from fuse.dialects.fuse import EinsumOp
 from fuse.dialects.fuse.dataflow import parse_subscripts
-from fuse.passes.autodiff.sweep import ReverseSweep, check_distinct, gradient_rule, static_shape
-
-# --- rules: contraction --------------------------------------------------------------
+from fuse.passes.autodiff.sweep import (
+    ReverseSweep,
+    check_distinct,
+    describe,
+    error_at,
+    gradient_rule,
+)
 
 
 def _type_for(letters: str, sizes: dict[str, int]) -> TensorType:
@@ -19,6 +24,7 @@ def _type_for(letters: str, sizes: dict[str, int]) -> TensorType:
 
 
 def _letter_sizes(subscripts: Sequence[str], values: Sequence[SSAValue]) -> dict[str, int]:
+    """Each letter's size (-1: dynamic) from the operands that have it."""
     sizes: dict[str, int] = {}
     for letters, value in zip(subscripts, values, strict=True):
         for letter, size in zip(letters, value.type.get_shape(), strict=True):
@@ -71,11 +77,12 @@ def _einsum_rule(sweep: ReverseSweep, op: EinsumOp, cotangents: list[SSAValue | 
         if kept != letters:  # letters summed in x alone: broadcast back over them
             gradient = e.broadcast_like(gradient, kept, x, letters)
         if kind == "mean":
-            projected = set("".join(ins)) - set(out)
-            count = 1
-            for letter in projected:
-                if sizes[letter] < 0:
-                    static_shape(x, op, "a mean divides by the projected size")
-                count *= sizes[letter]
-            gradient = e.with_scalar("mul", gradient, 1.0 / count)
+            projected = [sizes[c] for c in dict.fromkeys("".join(ins)) if c not in out]
+            if min(projected, default=0) < 0:
+                raise error_at(
+                    op,
+                    f"the gradient of {describe(op)} needs static sizes (a mean divides by "
+                    "the projected size): run fuse-infer-shapes with known input shapes first",
+                )
+            gradient = e.with_scalar("mul", gradient, 1.0 / int(np.prod(projected)))
         sweep.accumulate(x, gradient)

@@ -15,8 +15,6 @@ from fuse.passes.autodiff.sweep import (
     static_shape,
 )
 
-# --- rules: recursion ----------------------------------------------------------------------
-
 
 @gradient_rule(FixpointOp)
 def _fixpoint_rule(sweep: ReverseSweep, op: FixpointOp, cotangents: list[SSAValue | None]) -> None:

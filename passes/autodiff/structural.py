@@ -10,8 +10,6 @@ from xdsl.ir import SSAValue
 from fuse.dialects.fuse import ConcatOp, GatherOp, IndexFnOp, TakeOp, TopKOp
 from fuse.passes.autodiff.sweep import LETTERS, ReverseSweep, gradient_rule, static_shape
 
-# --- rules: structural -------------------------------------------------------------------
-
 
 def _fresh_letter(used: str) -> str:
     return next(c for c in LETTERS if c not in used)
