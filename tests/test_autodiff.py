@@ -725,3 +725,21 @@ def test_gradient_plans_are_cached_apart_from_the_program(backend: str, tmp_path
         gradient = host(runner.grad("L", "A", inputs)["A"])
         np.testing.assert_allclose(gradient, np.exp([1.0, 2.0, 3.0]), rtol=1e-6)
         assert set(runner.run(inputs)) == {"L"}
+
+
+def test_sources_are_differentiable_inputs_and_jax_constants(tmp_path) -> None:
+    """A weight read from a file is a `wrt` like a runtime input; inside
+    `xla_callable` a source not passed in is a constant for `jax.grad`."""
+    import jax
+    import jax.numpy as jnp
+
+    np.save(tmp_path / "w.npy", np.array([1.0, -2.0, 0.5], np.float32))
+    program = tmp_path / "p.fuse"
+    program.write_text('W[i] = "w.npy"\nL = W[i] X[i] X[i]\n')
+    x = np.array([3.0, 1.0, 2.0], np.float32)
+    gradients = Program.from_file(program).compile(backend="numpy").grad("L", ["W", "X"], {"X": x})
+    np.testing.assert_allclose(gradients["W"], x**2)
+    np.testing.assert_allclose(gradients["X"], 2 * x * [1.0, -2.0, 0.5])
+    call = Program.from_file(program).compile(backend="jax").xla_callable
+    gradient = jax.grad(lambda v: call({"X": v})["L"])(jnp.asarray(x))
+    np.testing.assert_allclose(gradient, 2 * x * [1.0, -2.0, 0.5])
