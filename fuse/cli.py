@@ -81,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
         help="print the pass pipeline (in --pass-pipeline syntax) instead of IR",
     )
     compile_.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
+    compile_.add_argument(
+        "--grad",
+        type=_gradient_request,
+        metavar="LOSS:W1,W2",
+        help="also compute the gradients of the scalar LOSS with respect to the inputs "
+        "W1, W2 (fuse-autodiff; shown from --emit dataflow on)",
+    )
     shapes(compile_)
 
     explain = commands.add_parser(
@@ -134,6 +141,19 @@ def _parser() -> argparse.ArgumentParser:
         help="also print the artifact's StableHLO as text (jax and stablehlo formats)",
     )
     return parser
+
+
+def _gradient_request(text: str):
+    """`Loss:W1,W2` -> GradientRequest("Loss", ("W1", "W2"))."""
+    from fuse.pipeline import GradientRequest
+
+    loss, _, wrt = text.partition(":")
+    names = tuple(n.strip() for n in wrt.split(",") if n.strip())
+    if not loss.strip() or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected LOSS:W1,W2 (a loss and the inputs to differentiate by), got {text!r}"
+        )
+    return GradientRequest(loss.strip(), names)
 
 
 def _config(args: argparse.Namespace) -> ExecutionConfig:
@@ -235,9 +255,11 @@ def command_compile(args: argparse.Namespace) -> None:
 
     config = _config(args)
     if args.print_pipeline:
-        print(pipeline_text(full_pipeline(config)))
+        print(pipeline_text(full_pipeline(config, args.grad)))
         return
     program = Program.from_file(args.program)
+    if args.grad is not None and args.emit in ("ast", "fuse"):
+        raise ValueError(f"--grad needs --emit dataflow or later, not --emit {args.emit}")
     if args.emit == "ast":
         print(dump_ast(program.ast))
         return
@@ -251,7 +273,7 @@ def command_compile(args: argparse.Namespace) -> None:
         input_shapes=_shapes(args.shape),
     )
     shapes = runner.known_shapes(_inputs(args.input, runner))
-    module, _, _ = runner.specialized_module(shapes)
+    module, _, _ = runner.specialized_module(shapes, args.grad)
     if args.emit == "dataflow":
         _emit_ir(module)
     elif args.emit == "stablehlo":

@@ -49,11 +49,13 @@ def available_passes() -> dict[str, type[ModulePass]]:
 class GradientRequest:
     """What `fuse-autodiff` adds: the gradients of the scalar export `loss`
     with respect to the inputs `wrt`, or, with `cotangents`, the
-    vector-Jacobian product of every export (see passes/autodiff.py)."""
+    vector-Jacobian product of every export; with `straight_through`,
+    `step` passes gradients through unchanged (see passes/autodiff)."""
 
     loss: str | None
     wrt: tuple[str, ...]
     cotangents: bool = False
+    straight_through: bool = False
 
     def pass_spec(self) -> str:
         """`fuse-autodiff{...}`, names quoted (they may hold primes)."""
@@ -63,15 +65,21 @@ class GradientRequest:
             options.insert(0, f'loss="{self.loss}"')
         if self.cotangents:
             options.append("cotangents=true")
+        if self.straight_through:
+            options.append("straight_through=true")
         return f"fuse-autodiff{{{' '.join(options)}}}"
 
 
 def dataflow_passes(config: ExecutionConfig, gradient: GradientRequest | None = None) -> list[str]:
     """The dataflow pipeline; with `gradient`, `fuse-autodiff` runs first
     (before semi-naive rewriting, which it does not differentiate) so the
-    gradient program is optimized with the rest."""
+    gradient program is optimized with the rest. Under Monte-Carlo
+    projection it runs after `fuse-monte-carlo` instead: it differentiates
+    the estimate with its drawn positions held fixed, rather than
+    estimating every gradient sum independently."""
     registered = all_passes()
-    passes: list[str] = [gradient.pass_spec()] if gradient is not None else []
+    sampled = config.projection == "monte_carlo"
+    passes: list[str] = [gradient.pass_spec()] if gradient is not None and not sampled else []
     if config.opt_level >= 1:
         passes.append("fuse-recognize-convolutions")
         if config.fixpoint_strategy != "naive" and "fuse-semi-naive" in registered:
@@ -81,6 +89,8 @@ def dataflow_passes(config: ExecutionConfig, gradient: GradientRequest | None = 
         # Before the paths, so the sampled einsums get one. No seed: 0.
         seed = config.seed if config.seed is not None else 0
         passes.append(f"fuse-monte-carlo{{samples={config.samples} seed={seed}}}")
+        if gradient is not None:
+            passes.append(gradient.pass_spec())
     if config.opt_level >= 2 and "fuse-einsum-path" in registered:
         passes.append("fuse-einsum-path{strategy=auto}")
     return passes

@@ -489,14 +489,21 @@ class Runner:
         return call_with_sources
 
     def value_and_grad(
-        self, loss: str, wrt: str | Collection[str], inputs: Mapping[str, Any] | None = None
+        self,
+        loss: str,
+        wrt: str | Collection[str],
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        straight_through: bool = False,
     ) -> tuple[Any, dict[str, Any]]:
-        """The scalar export or tensor `loss` and its gradients with respect
-        to the inputs or sources `wrt`, `(loss value, {name: gradient})`, as
-        arrays of the backend's kind, computed by the gradient program
-        (`fuse-autodiff`) on this backend."""
+        """The scalar tensor `loss` and its gradients with respect to the
+        inputs or sources `wrt`, `(loss value, {name: gradient})`, as arrays
+        of the backend's kind, computed by the gradient program
+        (`fuse-autodiff`) on this backend. With `straight_through`, `step`
+        (Boolean tensors included) passes gradients through unchanged
+        instead of blocking them, to learn through rules."""
         names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
-        request = GradientRequest(loss, names)
+        request = GradientRequest(loss, names, straight_through=straight_through)
         bound = self.bind_inputs(inputs)
         plan = self.plan_for(bound, request)
         arguments = [bound[name] for name in plan.arguments]
@@ -528,10 +535,15 @@ class Runner:
         return fit(self, loss, params, data, **options)
 
     def grad(
-        self, loss: str, wrt: str | Collection[str], inputs: Mapping[str, Any] | None = None
+        self,
+        loss: str,
+        wrt: str | Collection[str],
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        straight_through: bool = False,
     ) -> dict[str, Any]:
         """The gradients of `value_and_grad`, without the loss."""
-        return self.value_and_grad(loss, wrt, inputs)[1]
+        return self.value_and_grad(loss, wrt, inputs, straight_through=straight_through)[1]
 
     def export(
         self,

@@ -13,10 +13,12 @@ round trip per call); `jax.export.deserialize` needs a serialized `Exported`
 whose private fields (shardings, effects, VJP) would have to be forged; the
 deprecated `stablehlo.custom_call` routes need C++ registration.
 
-The primitive has no differentiation or batching rules: `jax.grad`/`jax.vmap`
-through a Fuse program fail with JAX's "not implemented" error instead of
-giving wrong results. Outside a trace (`jax.disable_jit()`), binding it runs
-the program's compiled executable.
+The primitive has no differentiation or batching rules of its own:
+`runner.xla_callable` wraps it in a `jax.custom_vjp` that runs the program's
+gradient program (fuse/runtime/jax_gradients.py), and `jax.vmap` fails with
+JAX's "not implemented" error instead of giving wrong results. Outside a
+trace (`jax.disable_jit()`), binding it runs the program's compiled
+executable.
 """
 
 from __future__ import annotations

@@ -1,0 +1,745 @@
+"""Gradients from `fuse-autodiff` against central finite differences.
+
+Each case is a small program with a scalar loss `L` and a NumPy float64
+reference of the same loss written from the language's semantics
+(docs/dsl_reference.md), not from compiler code. The reference's central
+differences (step 1e-6, so accurate to about 1e-9) are compared with the
+gradient program's fp32 results on numpy, torch and jax, with a tolerance
+suited to fp32. Hypothesis draws index sizes and the random seed of the
+values; every case draws its values away from the points where the loss is
+not differentiable (relu and abs at 0, ties of max, topk's cut).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import scipy.special
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from xdsl.utils.exceptions import DiagnosticException
+
+from fuse import ExecutionConfig, Program
+from fuse.dialects.fuse import UnaryOp
+from fuse.errors import FuseError
+
+BACKENDS = ("numpy", "torch", "jax")
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Case:
+    """`program` with inputs of `shapes` (letters are drawn sizes) made by
+    `values(rng, shapes)`; `reference` is its loss in float64."""
+
+    program: str
+    shapes: dict[str, str]
+    reference: Callable[[Arrays], float]
+    wrt: tuple[str, ...]
+    values: Callable[[np.random.Generator, dict[str, tuple[int, ...]]], Arrays] | None = None
+    # Inputs read only through step/Boolean values: their gradient is zero
+    # by definition (finite differences would straddle the step).
+    zero: tuple[str, ...] = ()
+    # Sizes that are not drawn, from the drawn ones.
+    fixed: dict[str, Callable[[dict[str, int]], int]] = field(default_factory=dict)
+
+
+def normal(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
+    return {name: rng.normal(size=shape) for name, shape in shapes.items()}
+
+
+def away_from_zero(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
+    """Magnitudes in [0.3, 1.5] with random signs."""
+    return {
+        name: rng.uniform(0.3, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+        for name, shape in shapes.items()
+    }
+
+
+def positive(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
+    return {name: rng.uniform(0.5, 2.0, shape) for name, shape in shapes.items()}
+
+
+def distinct(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
+    """Values whose sums, products and differences are far from ties: a
+    shuffled ladder with steps of 0.25 plus a little noise."""
+    arrays = {}
+    for name, shape in shapes.items():
+        count = int(np.prod(shape))
+        ladder = (rng.permutation(count) - count / 2) * 0.25 + rng.uniform(-0.02, 0.02, count)
+        arrays[name] = ladder.reshape(shape) + 0.1
+    return arrays
+
+
+def softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def with_weights(values: Callable, weighted: str = "W") -> Callable:
+    """`values`, but the weight input `weighted` is standard normal."""
+
+    def make(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
+        arrays = values(rng, {n: s for n, s in shapes.items() if n != weighted})
+        arrays[weighted] = rng.normal(size=shapes[weighted])
+        return arrays
+
+    return make
+
+
+def _unary(name: str, fn: Callable[[np.ndarray], np.ndarray], values=normal) -> Case:
+    return Case(
+        f"L = {name}(A[i, j]) W[i, j]",
+        {"A": "ij", "W": "ij"},
+        lambda v: float((fn(v["A"]) * v["W"]).sum()),
+        ("A", "W"),
+        with_weights(values),
+    )
+
+
+def _lnorm(x: np.ndarray) -> np.ndarray:
+    centered = x - x.mean(axis=1, keepdims=True)
+    return centered / np.sqrt((centered**2).mean(axis=1, keepdims=True) + 1e-5)
+
+
+def _masked_softmax(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    e = np.where(mask > 0, np.exp(x - x.max(axis=1, keepdims=True)), 0.0)
+    total = e.sum(axis=1, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+
+def _masked_values(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
+    arrays = normal(rng, shapes)
+    arrays["M"] = (rng.uniform(size=shapes["M"]) > 0.4).astype(float)
+    return arrays
+
+
+def _case_values(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
+    arrays = normal(rng, shapes)
+    arrays["C"] = rng.choice([-1.0, 1.0], shapes["C"])
+    return arrays
+
+
+def _attention(v: Arrays) -> float:
+    scores = softmax(v["Q"] @ v["K"].T / np.sqrt(v["Q"].shape[1]), axis=1)
+    return float(((scores @ v["V"]) * v["W"]).sum())
+
+
+def _rope(x: np.ndarray) -> np.ndarray:
+    positions, features = x.shape
+    out = np.empty_like(x)
+    for p in range(positions):
+        for m in range(0, features, 2):
+            theta = p * 10000.0 ** (-m / features)
+            out[p, m] = x[p, m] * np.cos(theta) - x[p, m + 1] * np.sin(theta)
+            out[p, m + 1] = x[p, m + 1] * np.cos(theta) + x[p, m] * np.sin(theta)
+    return out
+
+
+def _topk(x: np.ndarray, k: int) -> np.ndarray:
+    kept = np.zeros_like(x)
+    order = np.argsort(-x, axis=1, kind="stable")[:, :k]
+    np.put_along_axis(kept, order, np.take_along_axis(x, order, axis=1), axis=1)
+    return kept
+
+
+def _linear_fixpoint(v: Arrays) -> float:
+    size = len(v["B"])
+    x = np.linalg.solve(np.eye(size) - 0.5 * v["A"], v["B"])
+    return float(x @ v["W"])
+
+
+def _tanh_fixpoint(v: Arrays) -> float:
+    x = np.zeros_like(v["B"])
+    for _ in range(200):
+        x = np.tanh(v["B"] + v["A"] @ x)
+    return float(x @ v["W"])
+
+
+def _contraction(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
+    arrays = normal(rng, shapes)
+    size = shapes["A"][0]
+    arrays["A"] = rng.uniform(-0.6, 0.6, shapes["A"]) / size
+    return arrays
+
+
+def _edges(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
+    return {
+        "E": (rng.uniform(size=shapes["E"]) > 0.5).astype(float),
+        "W": rng.normal(size=shapes["W"]),
+    }
+
+
+def _path(v: Arrays) -> float:
+    """The least fixpoint of Path = step(E + Path E), from zeros."""
+    reach = np.zeros_like(v["E"])
+    for _ in range(len(reach) + 1):
+        reach = ((v["E"] + reach @ v["E"]) > 0).astype(float)
+    return float((reach * v["W"]).sum())
+
+
+CASES: dict[str, Case] = {
+    "einsum": Case(
+        "Y[i, k] = A[i, j] B[j, k]\nL = Y[i, k] Y[i, k] W[i]",
+        {"A": "ij", "B": "jk", "W": "i"},
+        lambda v: float((((v["A"] @ v["B"]) ** 2) * v["W"][:, None]).sum()),
+        ("A", "B", "W"),
+    ),
+    "einsum_projected_from_one_operand": Case(
+        "L = A[i, j] B[j]",
+        {"A": "ij", "B": "j"},
+        lambda v: float(v["A"].sum(axis=0) @ v["B"]),
+        ("A", "B"),
+    ),
+    "einsum_max": Case(
+        "M[i] max= A[i, j] B[j]\nL = M[i] W[i]",
+        {"A": "ij", "B": "j", "W": "i"},
+        lambda v: float((v["A"] * v["B"]).max(axis=1) @ v["W"]),
+        ("A", "B", "W"),
+        with_weights(distinct),
+    ),
+    "einsum_mean": Case(
+        "M[i] avg= A[i, j]\nL = M[i] M[i]",
+        {"A": "ij"},
+        lambda v: float((v["A"].mean(axis=1) ** 2).sum()),
+        ("A",),
+    ),
+    "arithmetic": Case(
+        "Y[i] = (A[i] - B[i]) * A[i] / D[i] + B[i]\nL = Y[i] Y[i]",
+        {"A": "i", "B": "i", "D": "i"},
+        lambda v: float(((((v["A"] - v["B"]) * v["A"]) / v["D"] + v["B"]) ** 2).sum()),
+        ("A", "B", "D"),
+        away_from_zero,
+    ),
+    "power": Case(
+        "L = P[i]^Q[i] + P[i]^2",
+        {"P": "i", "Q": "i"},
+        lambda v: float((v["P"] ** v["Q"]).sum() + (v["P"] ** 2).sum()),
+        ("P", "Q"),
+        positive,
+    ),
+    "binary_max": Case(
+        "M[i] max= A[i]\nM[i] max= B[i]\nL = M[i] W[i]",
+        {"A": "i", "B": "i", "W": "i"},
+        lambda v: float(np.maximum(v["A"], v["B"]) @ v["W"]),
+        ("A", "B", "W"),
+        with_weights(distinct),
+    ),
+    "broadcast": Case(
+        "Y[i, j] = A[i, j] * B[j] - C[i]\nL = Y[i, j] Y[i, j]",
+        {"A": "ij", "B": "j", "C": "i"},
+        lambda v: float(((v["A"] * v["B"] - v["C"][:, None]) ** 2).sum()),
+        ("A", "B", "C"),
+    ),
+    "relu": _unary("relu", lambda x: np.maximum(x, 0.0), away_from_zero),
+    "sig": _unary("sig", scipy.special.expit),
+    "sig_temperature": Case(
+        "L = sig(A[i, j], T=0.5) W[i, j]",
+        {"A": "ij", "W": "ij"},
+        lambda v: float((scipy.special.expit(v["A"] / 0.5) * v["W"]).sum()),
+        ("A", "W"),
+    ),
+    "sig_tensor_temperature": Case(
+        "L = sig(A[i], T) W[i]",
+        {"A": "i", "T": "", "W": "i"},
+        lambda v: float((scipy.special.expit(v["A"] / v["T"]) * v["W"]).sum()),
+        ("A", "T", "W"),
+        with_weights(positive),
+    ),
+    "gelu": _unary("gelu", lambda x: 0.5 * x * (1 + scipy.special.erf(x / np.sqrt(2)))),
+    "step": _unary("step", lambda x: (x > 0).astype(float), away_from_zero),
+    "exp": _unary("exp", np.exp),
+    "log": _unary("log", np.log, positive),
+    "sqrt": _unary("sqrt", np.sqrt, positive),
+    "abs": _unary("abs", np.abs, away_from_zero),
+    "tanh": _unary("tanh", np.tanh),
+    "sin": _unary("sin", np.sin),
+    "cos": _unary("cos", np.cos),
+    "softmax": Case(
+        "Y[i, j.] = softmax(A[i, j])\nL = Y[i, j] W[i, j]",
+        {"A": "ij", "W": "ij"},
+        lambda v: float((softmax(v["A"], 1) * v["W"]).sum()),
+        ("A", "W"),
+    ),
+    "lnorm": Case(
+        "Y[i, j.] = lnorm(A[i, j])\nL = Y[i, j] W[i, j]",
+        {"A": "ij", "W": "ij"},
+        lambda v: float((_lnorm(v["A"]) * v["W"]).sum()),
+        ("A", "W"),
+    ),
+    "masked_softmax": Case(
+        "Y[i, j.] = masked_softmax(A[i, j], M[i, j])\nL = Y[i, j] W[i, j]",
+        {"A": "ij", "M": "ij", "W": "ij"},
+        lambda v: float((_masked_softmax(v["A"], v["M"]) * v["W"]).sum()),
+        ("A", "W"),
+        _masked_values,
+        zero=("M",),
+    ),
+    "reduce_max": Case(
+        "Y[i] = reduce_max(A[i, j], axis=j)\nL = Y[i] W[i]",
+        {"A": "ij", "W": "i"},
+        lambda v: float(v["A"].max(axis=1) @ v["W"]),
+        ("A", "W"),
+        with_weights(distinct),
+    ),
+    "reduce_mean": Case(
+        "Y[i] = reduce_mean(A[i, j], axis=j)\nL = Y[i] Y[i]",
+        {"A": "ij"},
+        lambda v: float((v["A"].mean(axis=1) ** 2).sum()),
+        ("A",),
+    ),
+    "index_functions": Case(
+        "L = A[i, j] causal_mask(i, j) + B[i] even(i) + B[i] odd(i) iota(i)",
+        {"A": "ij", "B": "i"},
+        lambda v: float(
+            np.tril(v["A"][:, : v["A"].shape[0]]).sum()
+            + v["B"][::2].sum()
+            + (v["B"] * np.arange(len(v["B"])))[1::2].sum()
+        ),
+        ("A", "B"),
+        fixed={"j": lambda s: s["i"]},
+    ),
+    "attention": Case(
+        "Y[p, e] = attention(Q[p, d], K[k, d], V[k, e])\nL = Y[p, e] W[p, e]",
+        {"Q": "pd", "K": "kd", "V": "ke", "W": "pe"},
+        _attention,
+        ("Q", "K", "V", "W"),
+    ),
+    "rope": Case(
+        "Y[p, d] = rope(X[p, d])\nL = Y[p, d] W[p, d]",
+        {"X": "pd", "W": "pd"},
+        lambda v: float((_rope(v["X"]) * v["W"]).sum()),
+        ("X", "W"),
+        fixed={"d": lambda s: 4},
+    ),
+    "concat": Case(
+        "Y[i, j] = concat(A[i, j], B[i, j], axis=j)\nL = Y[i, j] W[i, j]",
+        {"A": "ij", "B": "ik", "W": "im"},
+        lambda v: float((np.concatenate([v["A"], v["B"]], axis=1) * v["W"]).sum()),
+        ("A", "B", "W"),
+        fixed={"m": lambda s: s["j"] + s["k"]},
+    ),
+    "head_merge": Case(
+        "M[p, m] = concat(A[h, p, d])\nL = M[p, m] W[p, m]",
+        {"A": "hpd", "W": "pm"},
+        lambda v: float((np.transpose(v["A"], (1, 0, 2)).reshape(v["W"].shape) * v["W"]).sum()),
+        ("A", "W"),
+        fixed={"m": lambda s: s["h"] * s["d"]},
+    ),
+    "topk": Case(
+        "Y[i, j] = topk(A[i, j], k=2, axis=j)\nL = Y[i, j] W[i, j]",
+        {"A": "ij", "W": "ij"},
+        lambda v: float((_topk(v["A"], 2) * v["W"]).sum()),
+        ("A", "W"),
+        with_weights(distinct),
+    ),
+    "const": Case(
+        "C[i] = const([1.5, -2.0, 0.5])\nL = A[i] C[i] A[i]",
+        {"A": "i"},
+        lambda v: float((v["A"] ** 2 * np.array([1.5, -2.0, 0.5])).sum()),
+        ("A",),
+        fixed={"i": lambda s: 3},
+    ),
+    "case": Case(
+        "Y[i] = case(C[i], A[i], B[i])\nL = Y[i] Y[i]",
+        {"A": "i", "B": "i", "C": "i"},
+        lambda v: float((np.where(v["C"] > 0, v["A"], v["B"]) ** 2).sum()),
+        ("A", "B", "C"),
+        _case_values,
+    ),
+    "tucker_dense": Case(
+        "T[i, j] = tucker_dense(G[a, b], U[i, a], V[j, b])\nL = T[i, j] W[i, j]",
+        {"G": "ab", "U": "ia", "V": "jb", "W": "ij"},
+        lambda v: float(((v["U"] @ v["G"] @ v["V"].T) * v["W"]).sum()),
+        ("G", "U", "V", "W"),
+    ),
+    "take": Case(
+        "L = A[1, j] W[j]",
+        {"A": "ij", "W": "j"},
+        lambda v: float(v["A"][1] @ v["W"]),
+        ("A", "W"),
+    ),
+    "linear_fixpoint": Case(
+        "X[i] = B[i] + 0.5 A[i, j] X[j]\nL = X[i] W[i]",
+        {"A": "ij", "B": "i", "W": "i"},
+        _linear_fixpoint,
+        ("A", "B", "W"),
+        _contraction,
+        fixed={"j": lambda s: s["i"]},
+    ),
+    "tanh_fixpoint": Case(
+        "X[i] = tanh(B[i] + A[i, j] X[j])\nL = X[i] W[i]",
+        {"A": "ij", "B": "i", "W": "i"},
+        _tanh_fixpoint,
+        ("A", "B", "W"),
+        _contraction,
+        fixed={"j": lambda s: s["i"]},
+    ),
+    "boolean_fixpoint": Case(
+        "Path(x, y) = E(x, y)\nPath(x, z) = Path(x, y) E(y, z)\nL = Path[x, y] W[x, y]",
+        {"E": "xy", "W": "xy"},
+        _path,
+        ("W",),
+        _edges,
+        zero=("E",),
+        fixed={"y": lambda s: s["x"]},
+    ),
+}
+
+
+def draw_shapes(case: Case, sizes: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """Each input's shape: drawn letter sizes, or those `case.fixed` sets."""
+    resolved = dict(sizes)
+    for letter, size in case.fixed.items():
+        resolved[letter] = size(sizes)
+    return {name: tuple(resolved[c] for c in letters) for name, letters in case.shapes.items()}
+
+
+def finite_differences(
+    reference: Callable[[Arrays], float], values: Arrays, name: str, step: float = 1e-6
+) -> np.ndarray:
+    gradient = np.zeros_like(values[name])
+    for position in np.ndindex(values[name].shape):
+        shifted = {k: v.copy() for k, v in values.items()}
+        shifted[name][position] += step
+        up = reference(shifted)
+        shifted[name][position] -= 2 * step
+        down = reference(shifted)
+        gradient[position] = (up - down) / (2 * step)
+    return gradient
+
+
+RUNNERS: dict[tuple[str, str], object] = {}
+
+
+def runner_for(case_name: str, backend: str):
+    """One runner per case and backend: its plans are cached per shape."""
+    key = (case_name, backend)
+    if key not in RUNNERS:
+        RUNNERS[key] = Program(CASES[case_name].program).compile(backend=backend)
+    return RUNNERS[key]
+
+
+def host(value) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, what: str) -> None:
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=2e-3, atol=2e-3 * scale, err_msg=what)
+
+
+@pytest.mark.parametrize("case_name", sorted(CASES))
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.fixed_dictionaries({c: st.integers(2, 3) for c in "abdehijkmpxy"}),
+    seed=st.integers(0, 2**16),
+)
+def test_gradient_matches_finite_differences(
+    case_name: str, sizes: dict[str, int], seed: int
+) -> None:
+    case = CASES[case_name]
+    shapes = draw_shapes(case, sizes)
+    values = (case.values or normal)(np.random.default_rng(seed), shapes)
+    values = {k: v.astype(np.float32).astype(np.float64) for k, v in values.items()}  # fp32-exact
+    expected_loss = case.reference(values)
+    expected = {name: finite_differences(case.reference, values, name) for name in case.wrt}
+    expected |= {name: np.zeros_like(values[name]) for name in case.zero}
+    inputs = {k: v.astype(np.float32) for k, v in values.items()}
+    results = {}
+    for backend in BACKENDS:
+        loss, gradients = runner_for(case_name, backend).value_and_grad(
+            "L", case.wrt + case.zero, inputs
+        )
+        assert_close(host(loss), np.float64(expected_loss), f"{backend} loss")
+        for name in expected:
+            assert_close(host(gradients[name]), expected[name], f"{backend} grad {name}")
+        results[backend] = {name: host(g) for name, g in gradients.items()}
+    for backend in BACKENDS[1:]:  # the backends agree more closely than with the reference
+        for name in expected:
+            np.testing.assert_allclose(
+                results[backend][name], results["numpy"][name], rtol=1e-4, atol=1e-4
+            )
+
+
+# --- ops the front end emits only under Monte-Carlo projection -------------------------
+
+GATHER = """
+func.func @main(%v: tensor<5x3xf32> {fuse.name = "v"}, %w: tensor<4x3xf32> {fuse.name = "w"},
+                %q: tensor<5xf32> {fuse.name = "q"}, %at: tensor<5xf32> {fuse.name = "at"})
+    -> (tensor<f32> {fuse.name = "L"}, tensor<4xf32> {fuse.name = "read"}) {
+  %idx = fuse.sample %q samples 4 seed 7 : tensor<5xf32> -> tensor<4xi32>
+  %g = fuse.gather %v dim 0 (%idx) : (tensor<5x3xf32>, tensor<4xi32>) -> tensor<4x3xf32>
+  %L = fuse.einsum "ij,ij->" sum (%g, %w) : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<f32>
+  %read = fuse.gather %at dim 0 (%idx) : (tensor<5xf32>, tensor<4xi32>) -> tensor<4xf32>
+  func.return %L, %read : tensor<f32>, tensor<4xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gather_sends_each_read_back_to_its_row(backend: str) -> None:
+    """Row r of v receives the rows of w at the positions that read r
+    (the drawn positions come back as `read`, gathered from 0, 1, ...)."""
+    from fuse.pipeline import run_passes
+    from fuse.runtime.runner import get_backend
+    from tests.ir_helpers import parse_module
+
+    module = parse_module(GATHER)
+    run_passes(module, ['fuse-autodiff{loss="L" wrt="v"}'])
+    module.verify()
+    rng = np.random.default_rng(1)
+    v, w = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32)
+    q, at = np.ones(5, np.float32), np.arange(5, dtype=np.float32)
+    run = get_backend(backend).compile(module, ExecutionConfig(device="cpu"))
+    _, read, gradient = (host(r) for r in run([v, w, q, at]))
+    expected = np.zeros((5, 3))
+    for position, row in enumerate(read.astype(int)):
+        expected[row] += w[position]
+    np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_monte_carlo_estimate_is_differentiated_with_its_draws_fixed(backend: str) -> None:
+    """The proposal over j comes from X and Y alone, so the gradient in W is
+    the gradient of the estimate itself, which is linear in W: a difference
+    of two runs gives it exactly (up to fp32 rounding)."""
+    config = ExecutionConfig(projection="monte_carlo", samples=64, seed=3)
+    runner = Program("L = W[i] X[i, j] Y[j]").compile(backend=backend, config=config)
+    rng = np.random.default_rng(0)
+    inputs = {
+        "X": rng.uniform(0.1, 1.0, (3, 500)).astype(np.float32),
+        "Y": rng.uniform(0.1, 1.0, 500).astype(np.float32),
+        "W": rng.normal(size=3).astype(np.float32),
+    }
+    gradient = host(runner.grad("L", ["W"], inputs)["W"])
+    base = float(host(runner.run(inputs)["L"]))
+    for i in range(3):
+        shifted = dict(inputs, W=inputs["W"] + np.eye(3, dtype=np.float32)[i])
+        assert (
+            abs(float(host(runner.run(shifted)["L"])) - base - gradient[i])
+            < 1e-3 * abs(base) + 1e-3
+        )
+
+
+def test_a_proposal_that_depends_on_the_parameters_is_an_error() -> None:
+    config = ExecutionConfig(projection="monte_carlo", samples=64, seed=3)
+    runner = Program("L = W[i] X[i, j] Y[j]").compile(backend="numpy", config=config)
+    inputs = {n: np.ones(s, np.float32) for n, s in (("X", (3, 500)), ("Y", 500), ("W", 3))}
+    with pytest.raises(
+        FuseError, match=r"1:1: error: a Monte-Carlo projection.*projection='exact'"
+    ):
+        runner.grad("L", ["X"], inputs)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+ERRORS = {
+    "loss must be a scalar": ("Y[i] = A[i] A[i]", "Y", ["A"], r"loss 'Y' must be a scalar"),
+    "unknown loss": ("L = A[i] A[i]", "Q", ["A"], r"loss 'Q' is not a tensor of the program"),
+    "wrt computed": (
+        "Y[i] = A[i] A[i]\nL = Y[i]",
+        "L",
+        ["Y"],
+        r"wrt tensor 'Y' is computed by the program",
+    ),
+    "wrt unknown": ("L = A[i] A[i]", "L", ["B"], r"wrt tensor 'B' is not an input .*inputs: A"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_bad_requests_are_clear_errors(name: str) -> None:
+    program, loss, wrt, message = ERRORS[name]
+    runner = Program(program).compile(backend="numpy")
+    with pytest.raises(FuseError, match=message):
+        runner.grad(loss, wrt, {"A": np.ones(3, np.float32)})
+
+
+def test_a_loss_that_is_not_exported_is_exported_for_the_gradient() -> None:
+    runner = Program("Y[i] = A[i] A[i]\nL = Y[i]\nexport Y").compile(backend="numpy")
+    loss, gradients = runner.value_and_grad("L", "A", {"A": np.arange(3, dtype=np.float32)})
+    assert float(loss) == 5.0
+    np.testing.assert_array_equal(gradients["A"], [0.0, 2.0, 4.0])
+    assert set(runner.run({"A": np.ones(3, np.float32)})) == {"Y"}
+
+
+def test_semi_naive_fixpoints_are_refused_with_the_remedy() -> None:
+    from fuse.pipeline import run_passes
+
+    runner = Program("X[i] = B[i] + 0.5 A[i, j] X[j]\nL = X[i]").compile(backend="numpy")
+    module, _, _ = runner.specialized_module({"A": (2, 2), "B": (2,)})
+    run_passes(module, ["fuse-semi-naive{strategy=semi_naive}"])
+    with pytest.raises(DiagnosticException, match=r"1:1: .*before fuse-semi-naive"):
+        run_passes(module, ['fuse-autodiff{loss="L" wrt="A"}'])
+
+
+def test_a_missing_rule_names_the_op() -> None:
+    from xdsl.dialects import func
+
+    from fuse.passes.autodiff import GRADIENT_RULES, differentiate
+
+    runner = Program("L = sin(A[i])").compile(backend="numpy")
+    module, _, _ = runner.specialized_module({"A": (2,)})
+    main = next(op for op in module.walk() if isinstance(op, func.FuncOp))
+    rule = GRADIENT_RULES.pop(UnaryOp)
+    try:
+        with pytest.raises(DiagnosticException, match=r"1:1: no gradient rule for fuse.unary sin"):
+            differentiate(main, "L", ["A"], cotangents=False)
+    finally:
+        GRADIENT_RULES[UnaryOp] = rule
+
+
+# --- JAX and torch through the gradient program --------------------------------------------
+
+MLP = """
+H[b, h] = tanh(X[b, i] W1[i, h] + B1[h])
+Out[b, c.] = softmax(H[b, h] W2[h, c])
+Loss = -(Y[b, c] log(Out[b, c])) / 4
+export Out, Loss
+"""
+
+
+def mlp_inputs() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    shapes = {"X": (4, 3), "W1": (3, 5), "B1": (5,), "W2": (5, 2)}
+    inputs = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+    inputs["Y"] = np.eye(2, dtype=np.float32)[[0, 1, 1, 0]]
+    return inputs
+
+
+def test_jax_grad_jit_and_value_and_grad_of_xla_callable_run_the_gradient_program() -> None:
+    import jax
+    import jax.numpy as jnp
+
+    runner = Program(MLP).compile(backend="jax")
+    inputs = mlp_inputs()
+    expected = runner.grad("Loss", ["W1", "B1", "W2"], inputs)
+    call = runner.xla_callable
+    fixed = {k: jnp.asarray(v) for k, v in inputs.items() if k in ("X", "Y")}
+
+    def loss(params):
+        return call({**fixed, **params})["Loss"]
+
+    params = {k: jnp.asarray(inputs[k]) for k in ("W1", "B1", "W2")}
+    for gradients in (
+        jax.grad(loss)(params),
+        jax.jit(jax.grad(loss))(params),
+        jax.value_and_grad(loss)(params)[1],
+    ):
+        assert isinstance(gradients["W1"], jax.Array)
+        for name in params:
+            np.testing.assert_allclose(gradients[name], expected[name], rtol=1e-5, atol=1e-6)
+
+
+def test_jax_vjp_of_a_tensor_export_matches_the_numpy_gradient_program() -> None:
+    """A loss JAX builds from a non-scalar export goes through the
+    cotangent form of the gradient program."""
+    import jax
+    import jax.numpy as jnp
+
+    inputs = mlp_inputs()
+    weights = np.random.default_rng(2).normal(size=(4, 2)).astype(np.float32)
+    call = Program(MLP).compile(backend="jax").xla_callable
+    fixed = {k: jnp.asarray(v) for k, v in inputs.items() if k != "W1"}
+    gradient = jax.grad(lambda w1: jnp.sum(call({**fixed, "W1": w1})["Out"] * weights))(
+        jnp.asarray(inputs["W1"])
+    )
+    weighted = MLP.replace("export Out, Loss", "L = Out[b, c] C[b, c]")
+    reference = Program(weighted).compile(backend="numpy").grad("L", "W1", {**inputs, "C": weights})
+    np.testing.assert_allclose(gradient, reference["W1"], rtol=1e-5, atol=1e-6)
+
+
+def test_torch_autograd_through_run_agrees_with_the_gradient_program() -> None:
+    import torch
+
+    runner = Program(MLP).compile(backend="torch")
+    inputs = mlp_inputs()
+    expected = runner.grad("Loss", ["W1", "B1", "W2"], inputs)
+    assert isinstance(expected["W1"], torch.Tensor)
+    leaves = {k: torch.tensor(v, requires_grad=k in expected) for k, v in inputs.items()}
+    runner.run(leaves)["Loss"].backward()
+    for name, gradient in expected.items():
+        torch.testing.assert_close(leaves[name].grad, gradient, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_straight_through_step_passes_gradients_through(backend: str) -> None:
+    """L = sum_i W[i] step(A[i]): zero gradient in A, unless step is
+    straight-through, where d step(x)/dx is taken as 1 (so dL/dA = W)."""
+    runner = Program("L = W[i] step(A[i])").compile(backend=backend)
+    inputs = {"A": np.array([-1.0, 2.0], np.float32), "W": np.array([3.0, 5.0], np.float32)}
+    np.testing.assert_array_equal(host(runner.grad("L", "A", inputs)["A"]), [0.0, 0.0])
+    through = runner.grad("L", "A", inputs, straight_through=True)["A"]
+    np.testing.assert_array_equal(host(through), [3.0, 5.0])
+
+
+# --- the pipeline and the CLI ---------------------------------------------------------------
+
+
+def test_autodiff_runs_first_so_the_gradient_program_is_optimized_with_the_rest() -> None:
+    from fuse.pipeline import GradientRequest, dataflow_passes
+
+    request = GradientRequest("L", ("W", "V'"))
+    passes = dataflow_passes(ExecutionConfig(), request)
+    assert passes[0] == 'fuse-autodiff{loss="L" wrt="W","V\'"}'
+    assert "fuse-einsum-path{strategy=auto}" in passes and "cse" in passes
+    sampled = dataflow_passes(ExecutionConfig(projection="monte_carlo"), request)
+    assert (
+        sampled.index(request.pass_spec())
+        == sampled.index("fuse-monte-carlo{samples=1024 seed=0}") + 1
+    )
+
+
+def test_fuse_compile_grad_prints_the_gradient_program(tmp_path, capsys) -> None:
+    from fuse.cli import main
+
+    program = tmp_path / "p.fuse"
+    program.write_text("Y[b] = X[b, i] W[i, j] V[j]\nL = Y[b] Y[b]\n")
+    inputs = []
+    for name, shape in (("X", (4, 3)), ("W", (3, 5)), ("V", (5,))):
+        np.save(tmp_path / f"{name}.npy", np.ones(shape, np.float32))
+        inputs += ["--input", f"{name}={tmp_path / name}.npy"]
+    assert main(["compile", str(program), "--emit", "dataflow", *inputs, "--grad", "L:W,V"]) == 0
+    printed = capsys.readouterr().out
+    assert '{fuse.name = "grad.W"}' in printed and '{fuse.name = "grad.V"}' in printed
+    # fuse-einsum-path split the gradients' three-operand einsums too
+    assert printed.count("fuse.contraction_path") > 1
+    with pytest.raises(SystemExit):
+        main(["compile", str(program), "--emit", "dataflow", "--grad", "L"])
+    assert "expected LOSS:W1,W2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gradient_plans_are_cached_apart_from_the_program(backend: str, tmp_path) -> None:
+    """The artifact cache keys a gradient plan by its request: a fresh
+    runner on the same cache gets gradients from the gradient plan and
+    exports from the plain one."""
+    inputs = {"A": np.array([1.0, 2.0, 3.0], np.float32), "B": np.ones(3, np.float32)}
+    for _ in range(2):
+        runner = Program("L = exp(A[i]) B[i]").compile(backend=backend, cache_dir=tmp_path)
+        gradient = host(runner.grad("L", "A", inputs)["A"])
+        np.testing.assert_allclose(gradient, np.exp([1.0, 2.0, 3.0]), rtol=1e-6)
+        assert set(runner.run(inputs)) == {"L"}
+
+
+def test_sources_are_differentiable_inputs_and_jax_constants(tmp_path) -> None:
+    """A weight read from a file is a `wrt` like a runtime input; inside
+    `xla_callable` a source not passed in is a constant for `jax.grad`."""
+    import jax
+    import jax.numpy as jnp
+
+    np.save(tmp_path / "w.npy", np.array([1.0, -2.0, 0.5], np.float32))
+    program = tmp_path / "p.fuse"
+    program.write_text('W[i] = "w.npy"\nL = W[i] X[i] X[i]\n')
+    x = np.array([3.0, 1.0, 2.0], np.float32)
+    gradients = Program.from_file(program).compile(backend="numpy").grad("L", ["W", "X"], {"X": x})
+    np.testing.assert_allclose(gradients["W"], x**2)
+    np.testing.assert_allclose(gradients["X"], 2 * x * [1.0, -2.0, 0.5])
+    call = Program.from_file(program).compile(backend="jax").xla_callable
+    gradient = jax.grad(lambda v: call({"X": v})["L"])(jnp.asarray(x))
+    np.testing.assert_allclose(gradient, 2 * x * [1.0, -2.0, 0.5])
