@@ -57,7 +57,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, UnknownLoc
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
@@ -310,6 +310,7 @@ class _ProjectingRebuilder(BodyRebuilder):
             else:
                 given = iter(operands)  # rebuild_node asks for each operand once, in order
                 rebuilt = self.rebuild_node(node.value, lambda _: next(given))
+                rebuilt.owner.location = node.op.location  # diagnostics point at the access
         axes = self.placements.get(id(node))
         if not axes:
             return rebuilt
@@ -338,7 +339,7 @@ class _ProjectingRebuilder(BodyRebuilder):
     def unchanged(self, node: _Node, operands: list[SSAValue]) -> bool:
         """Whether re-creating `node`'s op from `operands` would give the
         same op: its operands were moved, no rename touches it, and nothing
-        the constructors drop or recompute differs (attributes, location,
+        the constructors drop or recompute differs (attributes,
         a second use that the tree duplicates)."""
         op = node.op
         return (
@@ -355,9 +356,10 @@ class _ProjectingRebuilder(BodyRebuilder):
 
 
 def _as_built(op: Operation) -> bool:
-    """Whether `op` carries nothing its constructor would not give it
-    (attributes, a location)."""
-    return not op.attributes and isinstance(op.location, UnknownLoc)
+    """Whether `op` carries no attributes its constructor would not give it.
+    Its location does not count: a moved op keeps it, a re-created one is
+    given it (`rebuild_tree`)."""
+    return not op.attributes
 
 
 def _names_used(op: Operation) -> list[str]:

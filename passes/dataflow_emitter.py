@@ -279,7 +279,7 @@ class BodyEmitter:
             tensor.type.get_shape()
         ):
             return Indexed(tensor, variables)
-        window = WindowOp(tensor, affine_map, f32_tensor(shape))
+        window = WindowOp(tensor, affine_map, f32_tensor(tuple(shape)))
         return Indexed(self.emit(window), variables)
 
     def place(
@@ -293,7 +293,7 @@ class BodyEmitter:
             self.size(v) for v in variables
         ] == list(shape):
             return value.value
-        return self.emit(PlaceOp(value.value, affine_map, kind, f32_tensor(shape)))
+        return self.emit(PlaceOp(value.value, affine_map, kind, f32_tensor(tuple(shape))))
 
     # --- builtins ---------------------------------------------------------------
 
