@@ -16,5 +16,8 @@ shift
 if [[ -f .venv/bin/activate ]]; then
     . .venv/bin/activate
 fi
+# The program being run is kept in $FUSE_FUZZ_LAST_CASE (default
+# fuzz_last_case.fuse): after a crash that kills the process, it is the culprit.
+FUSE_FUZZ_LAST_CASE=${FUSE_FUZZ_LAST_CASE:-fuzz_last_case.fuse} \
 FUSE_FUZZ_EXAMPLES=$examples exec python -m pytest tests/test_generated_programs.py \
     -p no:cacheprovider --hypothesis-show-statistics "$@"

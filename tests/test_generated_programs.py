@@ -8,6 +8,7 @@ enough for CI); scripts/fuzz_programs.sh N runs a long campaign."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,9 @@ from fuse import Program
 
 BACKENDS = ("numpy", "torch", "jax")
 EXAMPLES = int(os.environ.get("FUSE_FUZZ_EXAMPLES", "150"))
+# A file that holds the program being run (scripts/fuzz_programs.sh sets it):
+# a backend that aborts the process leaves its program there.
+LAST_CASE = os.environ.get("FUSE_FUZZ_LAST_CASE")
 RTOL = 1e-4  # fp32 runs against a float64 reference
 ATOL_PER_BOUND = 1e-5  # absolute tolerance per unit of the value's magnitude bound
 
@@ -51,6 +55,8 @@ def check_on_every_backend(program: GeneratedProgram) -> None:
     assume(not reference.ambiguous)  # a Boolean step too close to 0 for fp32
     text = render(program)
     for backend in BACKENDS:
+        if LAST_CASE is not None:  # survives a process abort, which Hypothesis cannot report
+            Path(LAST_CASE).write_text(f"// backend: {backend}\n{text}")
         outputs = (
             Program(text, "generated.fuse").compile(backend=backend).run(program.runtime_inputs())
         )
