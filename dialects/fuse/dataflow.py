@@ -59,6 +59,7 @@ from xdsl.utils.str_enum import StrEnum
 
 from .affine import UnsupportedAffineExpr, linear_forms
 from .attributes import FixpointStrategy, ProjectionKind, check_keyword
+from .construction import init_op
 from .declarative import YieldOp
 from .syntax import (
     parse_keyword,
@@ -198,7 +199,8 @@ class EinsumOp(IRDLOperation):
         inputs: Sequence[SSAValue],
         result_type: TensorType,
     ):
-        super().__init__(
+        init_op(
+            self,
             properties={"subscripts": StringAttr(subscripts), "kind": StringAttr(str(kind))},
             operands=[inputs],
             result_types=[result_type],
@@ -312,7 +314,8 @@ class BinaryOp(IRDLOperation):
         rhs: SSAValue,
         result_type: TensorType,
     ):
-        super().__init__(
+        init_op(
+            self,
             properties={"fn": StringAttr(str(fn)), "subscripts": StringAttr(subscripts)},
             operands=[lhs, rhs],
             result_types=[result_type],
@@ -452,7 +455,8 @@ class UnaryOp(IRDLOperation):
     def __init__(
         self, fn: UnaryFunction | str, operand: SSAValue, temperature: float | None = None
     ):
-        super().__init__(
+        init_op(
+            self,
             properties={
                 "fn": StringAttr(str(fn)),
                 "temperature": FloatAttr(temperature, 32) if temperature is not None else None,
@@ -615,7 +619,7 @@ class ConstantOp(IRDLOperation):
     traits = traits_def(Pure())
 
     def __init__(self, value: DenseIntOrFPElementsAttr):
-        super().__init__(properties={"value": value}, result_types=[value.get_type()])
+        init_op(self, properties={"value": value}, result_types=[value.get_type()])
 
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")

@@ -72,6 +72,7 @@ from .attributes import (
     keyword,
     symbol_ref,
 )
+from .construction import init_op
 from .syntax import (
     parse_access,
     parse_bracketed_indices,
@@ -350,7 +351,8 @@ class RuleOp(_BodyOp):
         projection: ProjectionKind | str,
         body: Region,
     ):
-        super().__init__(
+        init_op(
+            self,
             properties={
                 "tensor": symbol_ref(tensor),
                 "indices": index_list(tuple(indices)),
@@ -530,7 +532,8 @@ class LoadOp(IRDLOperation):
 
     def __init__(self, tensor: str, indices: Sequence[str | int]):
         positions = index_list(tuple(indices))
-        super().__init__(
+        init_op(
+            self,
             properties={"tensor": symbol_ref(tensor), "indices": positions},
             result_types=[expr_type(positions.names())],
         )
@@ -591,7 +594,7 @@ class LiteralOp(IRDLOperation):
     assembly_format = "$value attr-dict `->` type($result)"
 
     def __init__(self, value: FloatAttr | DenseIntOrFPElementsAttr, result_type: ExprType):
-        super().__init__(properties={"value": value}, result_types=[result_type])
+        init_op(self, properties={"value": value}, result_types=[result_type])
 
     def verify_(self) -> None:
         rank = len(self.result.type.names)
@@ -638,7 +641,8 @@ class ArithOp(IRDLOperation):
     def __init__(self, fn: ArithFunction | str, lhs: SSAValue, rhs: SSAValue):
         lhs_type = _expr_type(lhs, "fuse.arith lhs")
         rhs_type = _expr_type(rhs, "fuse.arith rhs")
-        super().__init__(
+        init_op(
+            self,
             properties={"fn": keyword(str(fn))},
             operands=[lhs, rhs],
             result_types=[expr_type(ordered_union(lhs_type.names, rhs_type.names))],
@@ -705,7 +709,7 @@ class NegateOp(IRDLOperation):
     assembly_format = "$operand attr-dict `:` type($operand)"
 
     def __init__(self, operand: SSAValue):
-        super().__init__(operands=[operand], result_types=[operand.type])
+        init_op(self, operands=[operand], result_types=[operand.type])
 
 
 @irdl_op_definition
@@ -731,7 +735,8 @@ class ProjectOp(IRDLOperation):
     def __init__(self, kind: ProjectionKind | str, axes: Sequence[str], operand: SSAValue):
         operand_type = _expr_type(operand, "fuse.project operand")
         kept = tuple(n for n in operand_type.names if n not in axes)
-        super().__init__(
+        init_op(
+            self,
             properties={"kind": keyword(str(kind)), "axes": index_list(tuple(axes))},
             operands=[operand],
             result_types=[expr_type(kept)],
@@ -813,7 +818,8 @@ class CallOp(IRDLOperation):
         index_args: Sequence[str] | None = None,
         keywords: dict[str, Attribute] | None = None,
     ):
-        super().__init__(
+        init_op(
+            self,
             properties={
                 "callee": StringAttr(callee),
                 "index_args": IndexListAttr(tuple(index_args)) if index_args else None,
@@ -969,4 +975,4 @@ class YieldOp(IRDLOperation):
     assembly_format = "($values^ `:` type($values))? attr-dict"
 
     def __init__(self, *values: SSAValue):
-        super().__init__(operands=[values])
+        init_op(self, operands=[values])
