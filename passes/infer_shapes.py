@@ -5,8 +5,14 @@ Sizes are known for tensors whose declarations carry static dimensions
 one index name has one size, so sizes flow from the tensors a rule reads to
 its left-hand side and on to every rule reading that tensor — and back, from
 a rule to the tensors it reads whose sizes nothing else gives (`PosEnc[p,
-d]` read beside `X[p, d]`) — until nothing changes. An index bound to two sizes is an error naming both tensors, both
-sizes and the rule's location.
+d]` read beside `X[p, d]`) — until nothing changes. An index bound to two
+sizes is an error naming both tensors, both sizes and the rule's location.
+
+A dimension that nothing sizes, but that rules write at integer positions
+(the facts `X(1)`, `X(3)` become `X[1] = 1`, `X[3] = 1`), is as large as
+the largest such position plus one, the paper's reading of a fact-only
+relation; sizes then flow on from there. A use that sizes it (`X(1)`
+beside a 4-vector `W[i] X(i)`) wins, since it is bound first.
 
 ```mlir
 // before
@@ -166,13 +172,37 @@ def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramO
 def infer_program_shapes(program: ProgramOp) -> None:
     rules = [op for op in program.body.block.ops if isinstance(op, RuleOp)]
     sinks = [op for op in program.body.block.ops if isinstance(op, SinkOp)]
-    while any(
-        [
-            *(_propagate_rule(rule, program) for rule in rules),
-            *(_propagate_sink(sink, program) for sink in sinks),
-        ]
-    ):
-        pass
+    while True:
+        while any(
+            [
+                *(_propagate_rule(rule, program) for rule in rules),
+                *(_propagate_sink(sink, program) for sink in sinks),
+            ]
+        ):
+            pass
+        if not _size_from_integer_positions(rules, program):
+            return
+
+
+def _size_from_integer_positions(rules: Sequence[RuleOp], program: ProgramOp) -> bool:
+    """Gives every still unknown dimension that rules write at integer
+    positions the size largest position + 1; returns whether any grew."""
+    largest: dict[tuple[str, int], int] = {}
+    for rule in rules:
+        for n, index in enumerate(rule.indices.data):
+            if isinstance(index, int):
+                key = (rule.tensor_name, n)
+                largest[key] = max(largest.get(key, -1), index)
+    grew = False
+    for (tensor, n), position in largest.items():
+        declaration = program.lookup_tensor(tensor)
+        assert declaration is not None
+        shape = list(declaration.tensor_type.get_shape())
+        if shape[n] == DYNAMIC_INDEX:
+            shape[n] = position + 1
+            declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
+            grew = True
+    return grew
 
 
 def _propagate_sink(sink: SinkOp, program: ProgramOp) -> bool:

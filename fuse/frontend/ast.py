@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Span:
@@ -251,7 +253,43 @@ class Fact:
     span: Span = _span()
 
 
-Statement = Equation | Source | Sink | Export | Query | FunctionDef | Fact
+@dataclass(frozen=True)
+class Facts:
+    """Consecutive one-line facts of one relation, `Parent(P1, P2).` then
+    `Parent(P2, P3).`, held by column: a Datalog program's data can be a
+    hundred thousand such lines, too many for one `Fact` node (with its
+    index nodes and spans) each. `rows` holds each fact's constants
+    (symbols as strings, integers as ints); row k stands on line
+    `first_line + k`. `span` is the first fact's relation name."""
+
+    relation: str
+    rows: tuple[tuple[str | int, ...], ...]
+    first_line: int = field(default=0, compare=False)
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class FactTable:
+    """All facts of one relation over its domains, as the front end hands
+    them on (`fuse.frontend.desugar`): a Boolean tensor `lhs` of `shape`
+    that is `values[n]` at `coordinates[n]` and zero elsewhere. A sparse
+    coordinate list, never a dense literal, so a hundred thousand facts
+    cost a hundred thousand rows, whatever the domains' sizes."""
+
+    lhs: Lhs
+    shape: tuple[int, ...]
+    coordinates: np.ndarray = field(compare=False)  # (facts, rank) int64
+    values: np.ndarray = field(compare=False)  # (facts,) float32
+    span: Span = _span()
+
+    def dense(self) -> np.ndarray:
+        """The relation as a float32 array."""
+        array = np.zeros(self.shape, np.float32)
+        array[tuple(self.coordinates.T)] = self.values
+        return array
+
+
+Statement = Equation | Source | Sink | Export | Query | FunctionDef | Fact | Facts | FactTable
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
@@ -38,6 +39,8 @@ from fuse.frontend.ast import (
     Equation,
     Expr,
     Fact,
+    Facts,
+    FactTable,
     FunctionDef,
     Index,
     IndexConst,
@@ -57,7 +60,7 @@ from fuse.frontend.ast import (
     TupleLiteral,
 )
 from fuse.frontend.builtins import BUILTINS
-from fuse.frontend.domains import DomainTable
+from fuse.frontend.domains import Constant, DomainTable, fact_constants
 from fuse.frontend.parser import sort_diagnostics
 
 # The paper's capitalized spellings and the builtins they name.
@@ -128,7 +131,8 @@ def _index_as_expr(index: IndexVar | IndexConst) -> Expr:
 
 _LITERAL_INDICES = "ijklmnopqrstuvwxyz"
 
-# The largest relation facts may spell out: facts become a dense literal.
+# The largest relation facts may spell out: it becomes a dense tensor when
+# the program runs.
 MAX_FACT_ELEMENTS = 1 << 24
 
 
@@ -170,60 +174,130 @@ def _index_values(rhs: Expr, equation: Equation, tensors: set[str]) -> Expr:
     return map_expr(rhs, rewrite)
 
 
-def _facts_as_equations(
-    statements: tuple[Statement, ...], domains: DomainTable
-) -> tuple[Statement, ...]:
-    """Each relation's facts as one equation, `Parent(i, j) = const([[...]])`,
-    over its positions' domains, standing where its first fact stood."""
-    facts: dict[str, list[Fact]] = {}
+def _fact_tables(
+    statements: tuple[Statement, ...], domains: DomainTable, source: SourceText
+) -> tuple[tuple[Statement, ...], list[Diagnostic]]:
+    """Each relation's facts as one `FactTable` over its positions'
+    domains, standing where its first fact stood. A relation whose facts
+    are all integers (`X(1)`, `X(3) = 0.5`) becomes slice equations
+    instead: its size then comes from where it is used (the paper's `X(1),
+    X(2)` beside a 4-vector `W`), else from its largest position."""
+    groups: dict[str, _FactGroup] = {}
     for statement in statements:
-        if isinstance(statement, Fact):
-            facts.setdefault(statement.relation, []).append(statement)
+        if isinstance(statement, Fact | Facts):
+            groups.setdefault(statement.relation, _FactGroup(source)).add(statement)
+    diagnostics: list[Diagnostic] = []
     kept: list[Statement] = []
     for statement in statements:
-        if not isinstance(statement, Fact):
+        if not isinstance(statement, Fact | Facts):
             kept.append(statement)
-        elif all(isinstance(i, IndexConst) for i in statement.indices):
-            # `X(1)`: a slice equation; the relation's size comes from where it
-            # is used (the paper's `X(1), X(2)` beside a 4-vector `W`).
-            kept.append(_slice_equation(statement))
-        elif facts[statement.relation][0] is statement:
-            kept.append(_fact_equation(facts[statement.relation], domains))
-    return tuple(kept)
+            continue
+        group = groups[statement.relation]
+        if group.statements[0] is not statement:
+            continue
+        problem = group.rank_problem() or group.size_problem(statement.relation, domains)
+        if problem is not None:
+            diagnostics.append(source.diagnostic(*problem))
+        elif group.integers_only():
+            kept += group.slice_equations(statement.relation)
+        else:
+            kept.append(group.table(statement.relation, domains))
+    return tuple(kept), diagnostics
 
 
-def _slice_equation(fact: Fact) -> Equation:
-    lhs = Lhs(fact.relation, fact.indices, True, fact.span)
-    return Equation(lhs, "=", Number(fact.value, fact.span), fact.span)
+class _FactGroup:
+    """The facts of one relation, by column: each fact's constants
+    (symbols as strings, integers as ints) and value. Spans are made only
+    for a diagnostic (a hundred thousand of them would cost more than the
+    rest of the front end)."""
 
+    def __init__(self, source: SourceText):
+        self.source = source
+        self.statements: list[Fact | Facts] = []
+        self.rows: list[tuple[Constant, ...]] = []
+        self.values: list[int | float] = []
 
-def _fact_equation(facts: list[Fact], domains: DomainTable) -> Equation:
-    first = facts[0]
-    rank = len(first.indices)
-    shape = [domains.domain(first.relation, k).size for k in range(rank)]
-    values = np.zeros(shape)
-    for fact in facts:
-        if all(isinstance(i, IndexConst) for i in fact.indices):
-            continue  # a slice equation of its own
-        position = tuple(
-            index.value
-            if isinstance(index, IndexConst)
-            else domains.domain(fact.relation, k).symbols[index.name]
-            for k, index in enumerate(fact.indices)
+    def add(self, statement: Fact | Facts) -> None:
+        self.statements.append(statement)
+        if isinstance(statement, Facts):
+            self.rows += statement.rows
+            self.values += [1] * len(statement.rows)
+        else:
+            self.rows.append(fact_constants(statement))
+            self.values.append(statement.value)
+
+    def span(self, n: int) -> Span:
+        """The span of fact `n`: a `Fact`'s own, or the line a row of
+        `Facts` stands on, without its indentation."""
+        for statement in self.statements:
+            count = len(statement.rows) if isinstance(statement, Facts) else 1
+            if n >= count:
+                n -= count
+                continue
+            if isinstance(statement, Fact):
+                return statement.span
+            line = statement.first_line + n
+            text = self.source.line(line) or ""
+            col = len(text) - len(text.lstrip()) + 1
+            return Span(statement.span.file, line, col, line, len(text.rstrip()) + 1)
+        raise IndexError(n)
+
+    def integers_only(self) -> bool:
+        return all(type(c) is int for row in self.rows for c in row)
+
+    def rank_problem(self) -> tuple[str, Span] | None:
+        rank = len(self.rows[0])
+        if len(set(map(len, self.rows))) == 1:
+            return None
+        for n, row in enumerate(self.rows):
+            if len(row) != rank:
+                first = self.span(0)
+                return (
+                    f"a fact with {len(row)} constants, but the first fact of this relation "
+                    f"(at {first.line}:{first.col}) has {rank}",
+                    self.span(n),
+                )
+        return None
+
+    def size_problem(self, relation: str, domains: DomainTable) -> tuple[str, Span] | None:
+        """A relation given by facts becomes a dense tensor when the program
+        runs: one beyond `MAX_FACT_ELEMENTS` elements is refused (a fact
+        `Parent(1000000, Bob)` would otherwise allocate a 10^12 table)."""
+        if self.integers_only():
+            return None  # slice equations, sized where they are used
+        shape = [domains.domain(relation, k).size for k in range(len(self.rows[0]))]
+        if math.prod(shape) <= MAX_FACT_ELEMENTS:
+            return None
+        dims = " x ".join(map(str, shape))
+        return (
+            f"the facts of '{relation}' span a {dims} relation, more than {MAX_FACT_ELEMENTS} "
+            "elements (an integer position is as large as the largest integer in it)",
+            self.span(0),
         )
-        values[position] = fact.value
-    span = first.span
-    lhs = Lhs(
-        first.relation, tuple(IndexVar(n, False, span) for n in _LITERAL_INDICES[:rank]), True, span
-    )
-    return Equation(lhs, "=", Call("const", (_list_literal(values, span),), (), span), span)
 
+    def slice_equations(self, relation: str) -> list[Statement]:
+        equations: list[Statement] = []
+        for n, (row, value) in enumerate(zip(self.rows, self.values, strict=True)):
+            span = self.span(n)
+            indices = tuple(IndexConst(cast(int, c), span) for c in row)
+            equations.append(
+                Equation(Lhs(relation, indices, True, span), "=", Number(value, span), span)
+            )
+        return equations
 
-def _list_literal(values: np.ndarray, span: Span) -> Expr:
-    if values.ndim == 0:
-        value = float(values)
-        return Number(int(value) if value.is_integer() else value, span)
-    return ListLiteral(tuple(_list_literal(v, span) for v in values), span)
+    def table(self, relation: str, domains: DomainTable) -> FactTable:
+        rank = len(self.rows[0])
+        columns = []
+        for k, column in enumerate(zip(*self.rows, strict=True)):
+            position = dict(domains.domain(relation, k).symbols)
+            position.update((c, c) for c in dict.fromkeys(column) if type(c) is int)
+            columns.append(list(map(position.__getitem__, column)))
+        coordinates = np.array(columns, dtype=np.int64).T.reshape(len(self.rows), rank)
+        values = np.array(self.values, dtype=np.float32)
+        shape = tuple(domains.domain(relation, k).size for k in range(rank))
+        span = self.span(0)
+        indices = tuple(IndexVar(n, False, span) for n in _LITERAL_INDICES[:rank])
+        return FactTable(Lhs(relation, indices, True, span), shape, coordinates, values, span)
 
 
 def _is_bare(expr: Expr) -> bool:
@@ -279,7 +353,7 @@ class _Desugarer:
         self.tensors = {s.lhs.name for s in program.statements if isinstance(s, Equation | Source)}
         self.ranks = _ranks(program)
         self.domains = DomainTable.of(program, _walk)
-        self.tensors |= {s.relation for s in program.statements if isinstance(s, Fact)}
+        self.tensors |= {s.relation for s in program.statements if isinstance(s, Fact | Facts)}
         for statement in program.statements:
             if isinstance(statement, FunctionDef):
                 self.define(statement)
@@ -427,27 +501,6 @@ class _Desugarer:
             resolved.append(index)
         return tuple(resolved)
 
-    def check_fact_sizes(self, statements: tuple[Statement, ...]) -> None:
-        """A relation given by facts is a dense literal over its domains:
-        one whose size is beyond `MAX_FACT_ELEMENTS` is refused (a fact
-        `Parent(1000000, Bob)` would otherwise allocate a 10^12 table)."""
-        reported: set[str] = set()
-        for fact in statements:
-            if not isinstance(fact, Fact) or fact.relation in reported:
-                continue
-            if all(isinstance(i, IndexConst) for i in fact.indices):
-                continue  # a slice equation, sized where it is used
-            shape = [self.domains.domain(fact.relation, k).size for k in range(len(fact.indices))]
-            if math.prod(shape) > MAX_FACT_ELEMENTS:
-                reported.add(fact.relation)
-                dims = " x ".join(map(str, shape))
-                self.error(
-                    f"the facts of '{fact.relation}' span a {dims} relation, more than "
-                    f"{MAX_FACT_ELEMENTS} elements (an integer position is as large as the "
-                    "largest integer in it)",
-                    fact.span,
-                )
-
     def check_definitions(self) -> None:
         """Recursion shows when a function is inlined; a function no
         equation calls is checked here too."""
@@ -467,9 +520,8 @@ def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnos
     if desugarer.diagnostics:
         return program, desugarer.diagnostics
     statements = tuple(desugarer.statement(s) for s in program.statements)
-    desugarer.check_fact_sizes(statements)
-    if desugarer.diagnostics:
-        return program, desugarer.diagnostics
-    statements = _facts_as_equations(statements, desugarer.domains)
+    statements, problems = _fact_tables(statements, desugarer.domains, source)
+    if desugarer.diagnostics or problems:
+        return program, sort_diagnostics(desugarer.diagnostics + problems)
     desugared = dataclasses.replace(program, statements=statements, domains=desugarer.domains)
     return desugared, sort_diagnostics(desugarer.diagnostics)

@@ -24,16 +24,34 @@ from fuse.frontend.ast import (
     Equation,
     Expr,
     Fact,
+    Facts,
     IndexConst,
     IndexVar,
     Program,
     Query,
     Sink,
     Source,
+    Statement,
     TensorRef,
 )
 
 Position = tuple[str, int]
+Constant = str | int
+
+
+def fact_rows(statements: tuple[Statement, ...]) -> dict[str, list[tuple[Constant, ...]]]:
+    """Each relation's fact constants, in order of appearance."""
+    rows: dict[str, list[tuple[Constant, ...]]] = {}
+    for statement in statements:
+        if isinstance(statement, Facts):
+            rows.setdefault(statement.relation, []).extend(statement.rows)
+        elif isinstance(statement, Fact):
+            rows.setdefault(statement.relation, []).append(fact_constants(statement))
+    return rows
+
+
+def fact_constants(fact: Fact) -> tuple[Constant, ...]:
+    return tuple(i.value if isinstance(i, IndexConst) else i.name for i in fact.indices)
 
 
 @dataclass
@@ -109,12 +127,22 @@ class DomainTable:
                             table._union(first[index.name], (tensor, k))
                         else:
                             first[index.name] = (tensor, k)
-        for statement in program.statements:
-            if isinstance(statement, Fact):
-                for k, index in enumerate(statement.indices):
-                    domain = table.domain(statement.relation, k)
-                    if isinstance(index, IndexConst):
-                        domain.largest_integer = max(domain.largest_integer, index.value)
-                    else:
-                        domain.symbols.setdefault(index.name, len(domain.symbols))
+        for relation, rows in fact_rows(program.statements).items():
+            table.add_facts(relation, rows)
         return table
+
+    def add_facts(self, relation: str, rows: list[tuple[Constant, ...]]) -> None:
+        """Puts the constants of `relation`'s facts into their positions'
+        domains (rows of a rank other than the first's are left to the
+        rank check)."""
+        rank = len(rows[0])
+        if len(set(map(len, rows))) > 1:
+            rows = [row for row in rows if len(row) == rank]
+        for k, column in enumerate(zip(*rows, strict=True)):
+            domain = self.domain(relation, k)
+            symbols = domain.symbols
+            for constant in dict.fromkeys(column):  # distinct, in order of appearance
+                if type(constant) is int:
+                    domain.largest_integer = max(domain.largest_integer, constant)
+                elif constant not in symbols:
+                    symbols[constant] = len(symbols)

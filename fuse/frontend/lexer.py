@@ -10,6 +10,8 @@ a second time, and goes on with the next one.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from enum import Enum
 from typing import NamedTuple, cast
@@ -28,6 +30,7 @@ class TokenKind(Enum):
     NEWLINE = "end of line"
     EOF = "end of file"
     ERROR = "error"
+    FACTS = "facts"
 
 
 class Token(NamedTuple):
@@ -42,7 +45,7 @@ class Token(NamedTuple):
 
     kind: TokenKind
     text: str
-    value: int | float | str | None
+    value: int | float | str | FactRun | None
     file: str
     line: int
     col: int
@@ -84,6 +87,48 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 
+# A run of lines that are each one fact of constants, `Parent(P123, P456).`
+# or `X(1, 2)`: Datalog programs carry their data as thousands of such
+# lines, so a run is read by a few regular expression scans instead of
+# token by token (see `FactRun`). The run's pattern is loose (any names,
+# digits and commas between the parentheses); `_ROWS_RE` then checks that
+# every argument is a constant, a symbol (uppercase first) or an integer of
+# at most nine digits (no range check needed). A run that fails the check,
+# or holds anything else (primes, strings, `= 0.5`), is lexed as usual.
+_FACT_RUN_RE = re.compile(
+    r"(?:^[ \t]*[A-Za-z_][A-Za-z0-9_]*\([A-Za-z0-9_ \t,]*\)[ \t]*\.?[ \t\r]*(?:\#[^\n]*)?"
+    r"(?:\n|\Z))+",
+    re.MULTILINE,
+)
+_FACT_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\(([^)]*)\)")
+_CONSTANT = r"(?:[A-Z][A-Za-z0-9_]*|[0-9]{1,9})"
+_ROWS_RE = re.compile(rf"{_CONSTANT}(?:,{_CONSTANT})*(?:\n{_CONSTANT}(?:,{_CONSTANT})*)*")
+_BLANKS = str.maketrans("", "", " \t")
+_INTEGER_ARGUMENT_RE = re.compile(r"(?:^|[,\n])[0-9]")
+
+
+class FactRun(NamedTuple):
+    """Consecutive fact lines of one relation, the value of a FACTS token:
+    each row's constants (symbols as strings, integers as ints); row k
+    stands on line `first_line + k`."""
+
+    relation: str
+    rows: list[tuple[str | int, ...]]
+    first_line: int
+
+
+def _fact_rows(arguments: list[str]) -> list[tuple[str | int, ...]] | None:
+    """The constants of each fact from its argument text (`P1, P2`), or
+    None if one is not a constant."""
+    blob = "\n".join(arguments).translate(_BLANKS)
+    if _ROWS_RE.fullmatch(blob) is None:
+        return None
+    rows = [tuple(row.split(",")) for row in blob.split("\n")]
+    if _INTEGER_ARGUMENT_RE.search(blob) is None:
+        return rows  # type: ignore[return-value]
+    return [tuple(int(c) if c[0] <= "9" else c for c in row) for row in rows]
+
+
 # What a file decoded with errors="surrogateescape" holds for invalid bytes;
 # no file name or output can carry it.
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -121,11 +166,54 @@ class _Lexer:
         self.spaced = True
 
     def run(self) -> None:
+        """Lexes the text between runs of fact lines token by token; a run
+        where a statement may begin (at bracket depth 0, after a line
+        break) becomes FACTS tokens, anywhere else it is lexed as usual."""
+        text = self.source.text
+        pos = 0
+        for run in _FACT_RUN_RE.finditer(text):
+            self._lex(pos, run.start())
+            pos = run.start()
+            if self.depth == 0 and (not self.tokens or self.tokens[-1].kind is TokenKind.NEWLINE):
+                pos = self._facts(run)
+        self._lex(pos, len(text))
+        self._end()
+
+    def _facts(self, run: re.Match[str]) -> int:
+        """One FACTS token (and a NEWLINE) per relation in the run; returns
+        where lexing goes on (the run's start if it holds a non-constant)."""
+        facts = _FACT_RE.findall(run.string, run.start(), run.end())
+        groups = [
+            (relation, _fact_rows([arguments for _, arguments in group]))
+            for relation, group in itertools.groupby(facts, key=operator.itemgetter(0))
+        ]
+        if any(rows is None for _, rows in groups):
+            return run.start()
+        first = _FACT_RE.search(run.string, run.start())
+        assert first is not None
+        col = first.start() - run.start() + 1
+        line = self.line
+        file = self.source.file
+        for relation, rows in groups:
+            assert rows is not None
+            value = FactRun(relation, rows, line)
+            self.tokens.append(
+                Token(TokenKind.FACTS, relation, value, file, line, col, col + len(relation), True)
+            )
+            self.tokens.append(Token(TokenKind.NEWLINE, "\n", None, file, line, 1, 1, False))
+            line += len(rows)
+            col = 1
+        self.line = line if run.group().endswith("\n") else line - 1
+        self.line_start = run.end()
+        self.spaced = True
+        return run.end()
+
+    def _lex(self, pos: int, endpos: int) -> None:
         # Names and operators are most of the tokens: they are built inline,
         # which halves the time to lex a large program.
         file = self.source.file
         append = self.tokens.append
-        for match in _TOKEN_RE.finditer(self.source.text):
+        for match in _TOKEN_RE.finditer(self.source.text, pos, endpos):
             kind = cast(str, match.lastgroup)  # every alternative is a named group
             start = match.start(kind)
             spaced = self.spaced or start > match.start()
@@ -142,7 +230,6 @@ class _Lexer:
             elif kind == "comment":
                 self.spaced = True
             elif kind == "end":
-                self._end()
                 return
             else:
                 self.spaced = spaced

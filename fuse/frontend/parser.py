@@ -52,6 +52,7 @@ from fuse.frontend.ast import (
     Export,
     Expr,
     Fact,
+    Facts,
     FunctionDef,
     Index,
     IndexConst,
@@ -74,7 +75,7 @@ from fuse.frontend.ast import (
     TupleLiteral,
 )
 from fuse.frontend.builtins import BUILTINS
-from fuse.frontend.lexer import Token, TokenKind, tokenize
+from fuse.frontend.lexer import FactRun, Token, TokenKind, tokenize
 
 _NAME = TokenKind.NAME
 _NUMBER = TokenKind.NUMBER
@@ -83,6 +84,7 @@ _OP = TokenKind.OP
 _NEWLINE = TokenKind.NEWLINE
 _EOF = TokenKind.EOF
 _ERROR = TokenKind.ERROR
+_FACTS = TokenKind.FACTS
 
 _ASSIGN_OPS = frozenset({"=", "+=", "max=", "avg="})
 _RULE_ARROWS = frozenset({"<-", "←", ":-"})
@@ -210,6 +212,9 @@ class _Parser:
             return [self._equation_or_source()]
         if tok.kind is _STRING:
             return [self._sink()]
+        if tok.kind is _FACTS:
+            run = cast(FactRun, self._advance().value)
+            return [Facts(run.relation, tuple(run.rows), run.first_line, tok.span)]
         self._unexpected("a statement (an equation, a source, a sink or 'export')")
 
     def _exports(self) -> list[Statement]:

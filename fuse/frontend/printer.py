@@ -18,6 +18,7 @@ from fuse.frontend.ast import (
     Equation,
     Expr,
     Fact,
+    Facts,
     FunctionDef,
     Index,
     IndexVar,
@@ -151,9 +152,11 @@ def print_statement(statement: Statement) -> str:
     if isinstance(statement, Fact):
         atom = _access(statement.relation, statement.indices, True)
         return atom if statement.value == 1 else f"{atom} = {_number(statement.value)}"
-    if isinstance(statement, Fact):
-        atom = _access(statement.relation, statement.indices, True)
-        return atom if statement.value == 1 else f"{atom} = {_number(statement.value)}"
+    if isinstance(statement, Facts):
+        # A blank line after the run keeps the next run of the same
+        # relation a statement of its own when the text is read back.
+        relation = statement.relation
+        return "".join(f"{relation}({', '.join(map(str, row))})\n" for row in statement.rows)
     if isinstance(statement, FunctionDef):
         return f"{statement.name}({', '.join(statement.params)}) := {print_expr(statement.body)}"
     if isinstance(statement, Query):

@@ -44,6 +44,7 @@ from fuse.frontend.ast import (
     Equation,
     Export,
     Expr,
+    FactTable,
     FunctionDef,
     IndexVar,
     Keyword,
@@ -230,6 +231,8 @@ class _Checker:
                 self._equation(statement)
             elif isinstance(statement, Source):
                 self._source_statement(statement)
+            elif isinstance(statement, FactTable):
+                self._define(statement.lhs)
             elif isinstance(statement, Sink):
                 self._sink(statement)
             elif isinstance(statement, Query):

@@ -20,17 +20,19 @@ __all__ = ["TensorDeclaration", "tensor_declarations"]
 @dataclass(frozen=True)
 class TensorDeclaration:
     """One tensor: `input` when the program neither defines nor reads it
-    (a runtime input), `source` the file it is read from, if any."""
+    (a runtime input), `source` the file it is read from, if any, `facts`
+    the program's facts that give its value, if any."""
 
     name: str
     rank: int
     source: str | None
     input: bool
+    facts: ast.FactTable | None = None
 
 
 def tensor_declarations(program: ast.Program) -> list[TensorDeclaration]:
     """Every tensor `program` mentions, in the order of its `fuse.tensor` ops."""
     return [
-        TensorDeclaration(info.name, info.rank, info.source, info.is_input)
+        TensorDeclaration(info.name, info.rank, info.source, info.is_input, info.facts)
         for info in collect_tensors(program)
     ]

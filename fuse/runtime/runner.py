@@ -108,7 +108,9 @@ class Runner:
         check_file_access(self.program, self.io, self.allow_paths)
         self.cache = ArtifactCache(self.cache_dir) if self.cache_dir is not None else None
         tensors = tensor_declarations(self.program.ast)
-        self.declarations = [t for t in tensors if t.input or t.source is not None]
+        self.declarations = [
+            t for t in tensors if t.input or t.source is not None or t.facts is not None
+        ]
         self.weights = Weights(
             self.policies, [d.name for d in self.declarations], self._read_source
         )
@@ -167,7 +169,7 @@ class Runner:
         if require_all:
             for declaration in self.declarations:
                 if (
-                    declaration.source is None
+                    declaration.input
                     and declaration.name not in overridden
                     and declaration.name not in self.weights.supplied
                 ):
@@ -186,6 +188,11 @@ class Runner:
             if d.source is not None and d.name not in overridden and d.name not in supplied
         )
         values = {name: np.asarray(array, dtype=np.float32) for name, array in loaded.items()}
+        values.update(
+            (d.name, d.facts.dense())
+            for d in self.declarations
+            if d.facts is not None and d.name not in overridden and d.name not in supplied
+        )
         values.update((n, self.weights.value(n)) for n in supplied if n not in overridden)
         return values
 
@@ -365,7 +372,7 @@ class Runner:
     def _current_plan(self) -> CompiledPlan:
         if self.last_plan is not None:
             return self.last_plan
-        supplied = all(d.source or d.name in self.weights.supplied for d in self.declarations)
+        supplied = all(not d.input or d.name in self.weights.supplied for d in self.declarations)
         if not supplied:
             raise FuseError("run the program first: it has runtime inputs, so no plan exists yet")
         return self.plan_for(self.bind_inputs({}))
