@@ -121,7 +121,7 @@ def _as_read_in_bulk(fact: Fact) -> Fact | Facts:
         c < 10**9 if isinstance(c, int) else _BULK_SYMBOL.fullmatch(c) is not None
         for c in constants
     )
-    return Facts(fact.relation, (tuple(constants),)) if bulk else fact
+    return Facts(fact.relation, len(constants), tuple(constants)) if bulk else fact
 
 
 def lhs_of(boolean: bool) -> st.SearchStrategy[Lhs]:

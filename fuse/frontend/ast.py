@@ -256,16 +256,22 @@ class Fact:
 @dataclass(frozen=True)
 class Facts:
     """Consecutive one-line facts of one relation, `Parent(P1, P2).` then
-    `Parent(P2, P3).`, held by column: a Datalog program's data can be a
-    hundred thousand such lines, too many for one `Fact` node (with its
-    index nodes and spans) each. `rows` holds each fact's constants
-    (symbols as strings, integers as ints); row k stands on line
-    `first_line + k`. `span` is the first fact's relation name."""
+    `Parent(P2, P3).`, held flat: a Datalog program's data can be a hundred
+    thousand such lines, too many for one `Fact` node (with its index nodes
+    and spans) each. `constants` holds every fact's `rank` constants in
+    reading order (symbols as strings, integers as ints); fact k stands on
+    line `first_line + k`. `span` is the first fact's relation name."""
 
     relation: str
-    rows: tuple[tuple[str | int, ...], ...]
+    rank: int
+    constants: tuple[str | int, ...]
     first_line: int = field(default=0, compare=False)
     span: Span = _span()
+
+    @property
+    def rows(self) -> list[tuple[str | int, ...]]:
+        """The facts' constants, one tuple per fact."""
+        return list(zip(*[iter(self.constants)] * self.rank, strict=True))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -60,7 +61,7 @@ from fuse.frontend.ast import (
     TupleLiteral,
 )
 from fuse.frontend.builtins import BUILTINS
-from fuse.frontend.domains import Constant, DomainTable, fact_constants
+from fuse.frontend.domains import DomainTable, FactGroup, fact_groups
 from fuse.frontend.parser import sort_diagnostics
 
 # The paper's capitalized spellings and the builtins they name.
@@ -182,10 +183,7 @@ def _fact_tables(
     are all integers (`X(1)`, `X(3) = 0.5`) becomes slice equations
     instead: its size then comes from where it is used (the paper's `X(1),
     X(2)` beside a 4-vector `W`), else from its largest position."""
-    groups: dict[str, _FactGroup] = {}
-    for statement in statements:
-        if isinstance(statement, Fact | Facts):
-            groups.setdefault(statement.relation, _FactGroup(source)).add(statement)
+    groups = fact_groups(statements)
     diagnostics: list[Diagnostic] = []
     kept: list[Statement] = []
     for statement in statements:
@@ -195,42 +193,34 @@ def _fact_tables(
         group = groups[statement.relation]
         if group.statements[0] is not statement:
             continue
-        problem = group.rank_problem() or group.size_problem(statement.relation, domains)
+        facts = _Facts(statement.relation, group, source)
+        problem = facts.rank_problem() or facts.size_problem(domains)
         if problem is not None:
             diagnostics.append(source.diagnostic(*problem))
-        elif group.integers_only():
-            kept += group.slice_equations(statement.relation)
+        elif facts.integers_only():
+            kept += facts.slice_equations()
         else:
-            kept.append(group.table(statement.relation, domains))
+            kept.append(facts.table(domains))
     return tuple(kept), diagnostics
 
 
-class _FactGroup:
-    """The facts of one relation, by column: each fact's constants
-    (symbols as strings, integers as ints) and value. Spans are made only
-    for a diagnostic (a hundred thousand of them would cost more than the
-    rest of the front end)."""
+@dataclass
+class _Facts:
+    """What the front end makes of one relation's facts. Spans are made
+    only for a diagnostic (a hundred thousand of them would cost more than
+    the rest of the front end)."""
 
-    def __init__(self, source: SourceText):
-        self.source = source
-        self.statements: list[Fact | Facts] = []
-        self.rows: list[tuple[Constant, ...]] = []
-        self.values: list[int | float] = []
-
-    def add(self, statement: Fact | Facts) -> None:
-        self.statements.append(statement)
-        if isinstance(statement, Facts):
-            self.rows += statement.rows
-            self.values += [1] * len(statement.rows)
-        else:
-            self.rows.append(fact_constants(statement))
-            self.values.append(statement.value)
+    relation: str
+    group: FactGroup
+    source: SourceText
 
     def span(self, n: int) -> Span:
-        """The span of fact `n`: a `Fact`'s own, or the line a row of
-        `Facts` stands on, without its indentation."""
-        for statement in self.statements:
-            count = len(statement.rows) if isinstance(statement, Facts) else 1
+        """The span of the group's fact `n`: a `Fact`'s own, or the line a
+        fact of `Facts` stands on, without its indentation."""
+        for statement in self.group.statements:
+            count = (
+                len(statement.constants) // statement.rank if isinstance(statement, Facts) else 1
+            )
             if n >= count:
                 n -= count
                 continue
@@ -243,61 +233,80 @@ class _FactGroup:
         raise IndexError(n)
 
     def integers_only(self) -> bool:
-        return all(type(c) is int for row in self.rows for c in row)
+        return all(type(c) is int for c in dict.fromkeys(self.group.constants))
 
     def rank_problem(self) -> tuple[str, Span] | None:
-        rank = len(self.rows[0])
-        if len(set(map(len, self.rows))) == 1:
+        mismatch = self.group.mismatch
+        if mismatch is None:
             return None
-        for n, row in enumerate(self.rows):
-            if len(row) != rank:
-                first = self.span(0)
-                return (
-                    f"a fact with {len(row)} constants, but the first fact of this relation "
-                    f"(at {first.line}:{first.col}) has {rank}",
-                    self.span(n),
-                )
-        return None
+        first = self.span(0)
+        rank = mismatch.rank if isinstance(mismatch, Facts) else len(mismatch.indices)
+        span = mismatch.span
+        if isinstance(mismatch, Facts):
+            span = self.span(self._first_row(mismatch))
+        return (
+            f"a fact with {rank} constants, but the first fact of '{self.relation}' (at "
+            f"{first.line}:{first.col}) has {self.group.rank}",
+            span,
+        )
 
-    def size_problem(self, relation: str, domains: DomainTable) -> tuple[str, Span] | None:
+    def _first_row(self, statement: Facts) -> int:
+        """The index of `statement`'s first fact in the group."""
+        n = 0
+        for other in self.group.statements:
+            if other is statement:
+                return n
+            n += len(other.constants) // other.rank if isinstance(other, Facts) else 1
+        raise ValueError(statement)
+
+    def shape(self, domains: DomainTable) -> tuple[int, ...]:
+        rank = cast(int, self.group.rank)
+        return tuple(domains.domain(self.relation, k).size for k in range(rank))
+
+    def size_problem(self, domains: DomainTable) -> tuple[str, Span] | None:
         """A relation given by facts becomes a dense tensor when the program
         runs: one beyond `MAX_FACT_ELEMENTS` elements is refused (a fact
         `Parent(1000000, Bob)` would otherwise allocate a 10^12 table)."""
         if self.integers_only():
             return None  # slice equations, sized where they are used
-        shape = [domains.domain(relation, k).size for k in range(len(self.rows[0]))]
+        shape = self.shape(domains)
         if math.prod(shape) <= MAX_FACT_ELEMENTS:
             return None
         dims = " x ".join(map(str, shape))
         return (
-            f"the facts of '{relation}' span a {dims} relation, more than {MAX_FACT_ELEMENTS} "
-            "elements (an integer position is as large as the largest integer in it)",
+            f"the facts of '{self.relation}' span a {dims} relation, more than "
+            f"{MAX_FACT_ELEMENTS} elements (an integer position is as large as the largest "
+            "integer in it)",
             self.span(0),
         )
 
-    def slice_equations(self, relation: str) -> list[Statement]:
-        equations: list[Statement] = []
-        for n, (row, value) in enumerate(zip(self.rows, self.values, strict=True)):
+    def slice_equations(self) -> list[Statement]:
+        rank = cast(int, self.group.rank)
+        constants, equations = self.group.constants, []
+        for n, value in enumerate(self.group.values):
             span = self.span(n)
-            indices = tuple(IndexConst(cast(int, c), span) for c in row)
-            equations.append(
-                Equation(Lhs(relation, indices, True, span), "=", Number(value, span), span)
+            indices = tuple(
+                IndexConst(cast(int, c), span) for c in constants[n * rank : (n + 1) * rank]
             )
+            lhs = Lhs(self.relation, indices, True, span)
+            equations.append(Equation(lhs, "=", Number(value, span), span))
         return equations
 
-    def table(self, relation: str, domains: DomainTable) -> FactTable:
-        rank = len(self.rows[0])
+    def table(self, domains: DomainTable) -> FactTable:
+        rank = cast(int, self.group.rank)
+        constants = self.group.constants
         columns = []
-        for k, column in enumerate(zip(*self.rows, strict=True)):
-            position = dict(domains.domain(relation, k).symbols)
+        for k in range(rank):
+            position = dict(domains.domain(self.relation, k).symbols)
+            column = constants[k::rank]
             position.update((c, c) for c in dict.fromkeys(column) if type(c) is int)
             columns.append(list(map(position.__getitem__, column)))
-        coordinates = np.array(columns, dtype=np.int64).T.reshape(len(self.rows), rank)
-        values = np.array(self.values, dtype=np.float32)
-        shape = tuple(domains.domain(relation, k).size for k in range(rank))
+        coordinates = np.array(columns, dtype=np.int64).T.reshape(-1, rank)
+        values = np.array(self.group.values, dtype=np.float32)
         span = self.span(0)
         indices = tuple(IndexVar(n, False, span) for n in _LITERAL_INDICES[:rank])
-        return FactTable(Lhs(relation, indices, True, span), shape, coordinates, values, span)
+        lhs = Lhs(self.relation, indices, True, span)
+        return FactTable(lhs, self.shape(domains), coordinates, values, span)
 
 
 def _is_bare(expr: Expr) -> bool:

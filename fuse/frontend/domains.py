@@ -17,8 +17,10 @@ Ancestor(x, y) <- Parent(x, y)           the rule joins them through x and y
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from fuse.frontend.ast import (
     Equation,
@@ -39,15 +41,41 @@ Position = tuple[str, int]
 Constant = str | int
 
 
-def fact_rows(statements: tuple[Statement, ...]) -> dict[str, list[tuple[Constant, ...]]]:
-    """Each relation's fact constants, in order of appearance."""
-    rows: dict[str, list[tuple[Constant, ...]]] = {}
+class FactGroup:
+    """The facts of one relation, flat: every fact's constants in reading
+    order (symbols as strings, integers as ints) and each fact's value.
+    A statement whose facts have another rank than the first's is kept
+    aside as `mismatch` (its constants are left out) for a diagnostic."""
+
+    def __init__(self) -> None:
+        self.statements: list[Fact | Facts] = []
+        self.rank: int | None = None
+        self.constants: list[Constant] = []
+        self.values: list[int | float] = []
+        self.mismatch: Fact | Facts | None = None
+
+    def add(self, statement: Fact | Facts) -> None:
+        self.statements.append(statement)
+        rank = statement.rank if isinstance(statement, Facts) else len(statement.indices)
+        if self.rank is None:
+            self.rank = rank
+        if rank != self.rank:
+            self.mismatch = self.mismatch or statement
+        elif isinstance(statement, Facts):
+            self.constants += statement.constants
+            self.values += [1] * (len(statement.constants) // rank)
+        else:
+            self.constants += fact_constants(statement)
+            self.values.append(statement.value)
+
+
+def fact_groups(statements: tuple[Statement, ...]) -> dict[str, FactGroup]:
+    """Each relation's facts, in order of appearance."""
+    groups: dict[str, FactGroup] = {}
     for statement in statements:
-        if isinstance(statement, Facts):
-            rows.setdefault(statement.relation, []).extend(statement.rows)
-        elif isinstance(statement, Fact):
-            rows.setdefault(statement.relation, []).append(fact_constants(statement))
-    return rows
+        if isinstance(statement, Fact | Facts):
+            groups.setdefault(statement.relation, FactGroup()).add(statement)
+    return groups
 
 
 def fact_constants(fact: Fact) -> tuple[Constant, ...]:
@@ -127,22 +155,22 @@ class DomainTable:
                             table._union(first[index.name], (tensor, k))
                         else:
                             first[index.name] = (tensor, k)
-        for relation, rows in fact_rows(program.statements).items():
-            table.add_facts(relation, rows)
+        for relation, group in fact_groups(program.statements).items():
+            table.add_facts(relation, group)
         return table
 
-    def add_facts(self, relation: str, rows: list[tuple[Constant, ...]]) -> None:
+    def add_facts(self, relation: str, group: FactGroup) -> None:
         """Puts the constants of `relation`'s facts into their positions'
-        domains (rows of a rank other than the first's are left to the
-        rank check)."""
-        rank = len(rows[0])
-        if len(set(map(len, rows))) > 1:
-            rows = [row for row in rows if len(row) == rank]
-        for k, column in enumerate(zip(*rows, strict=True)):
-            domain = self.domain(relation, k)
-            symbols = domain.symbols
-            for constant in dict.fromkeys(column):  # distinct, in order of appearance
-                if type(constant) is int:
-                    domain.largest_integer = max(domain.largest_integer, constant)
-                elif constant not in symbols:
-                    symbols[constant] = len(symbols)
+        domains."""
+        rank = cast(int, group.rank)
+        domains = [self.domain(relation, k) for k in range(rank)]
+        # Distinct (position, constant) pairs in reading order, fact by
+        # fact: positions that share a domain number their symbols as a
+        # reader meets them (and as a relation file of the same rows would).
+        positions = itertools.cycle(range(rank))
+        for k, constant in dict.fromkeys(zip(positions, group.constants, strict=False)):
+            domain = domains[k]
+            if type(constant) is int:
+                domain.largest_integer = max(domain.largest_integer, constant)
+            elif constant not in domain.symbols:
+                domain.symbols[constant] = len(domain.symbols)

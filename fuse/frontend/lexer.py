@@ -102,31 +102,34 @@ _FACT_RUN_RE = re.compile(
 )
 _FACT_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\(([^)]*)\)")
 _CONSTANT = r"(?:[A-Z][A-Za-z0-9_]*|[0-9]{1,9})"
-_ROWS_RE = re.compile(rf"{_CONSTANT}(?:,{_CONSTANT})*(?:\n{_CONSTANT}(?:,{_CONSTANT})*)*")
 _BLANKS = str.maketrans("", "", " \t")
 _INTEGER_ARGUMENT_RE = re.compile(r"(?:^|[,\n])[0-9]")
 
 
 class FactRun(NamedTuple):
     """Consecutive fact lines of one relation, the value of a FACTS token:
-    each row's constants (symbols as strings, integers as ints); row k
-    stands on line `first_line + k`."""
+    their constants, `rank` a fact, in reading order (symbols as strings,
+    integers as ints); fact k stands on line `first_line + k`."""
 
     relation: str
-    rows: list[tuple[str | int, ...]]
+    rank: int
+    constants: list[str | int]
     first_line: int
 
 
-def _fact_rows(arguments: list[str]) -> list[tuple[str | int, ...]] | None:
-    """The constants of each fact from its argument text (`P1, P2`), or
-    None if one is not a constant."""
+def _fact_constants(arguments: list[str]) -> tuple[int, list[str | int]] | None:
+    """The rank and the constants of facts from their argument texts
+    (`P1, P2`), or None if one is not a constant or has another rank than
+    the first."""
     blob = "\n".join(arguments).translate(_BLANKS)
-    if _ROWS_RE.fullmatch(blob) is None:
+    rank = arguments[0].count(",") + 1
+    row = rf"{_CONSTANT}" + rf"(?:,{_CONSTANT})" * (rank - 1)
+    if re.fullmatch(rf"{row}(?:\n{row})*", blob) is None:
         return None
-    rows = [tuple(row.split(",")) for row in blob.split("\n")]
-    if _INTEGER_ARGUMENT_RE.search(blob) is None:
-        return rows  # type: ignore[return-value]
-    return [tuple(int(c) if c[0] <= "9" else c for c in row) for row in rows]
+    constants: list[str | int] = blob.replace("\n", ",").split(",")  # type: ignore[assignment]
+    if _INTEGER_ARGUMENT_RE.search(blob) is not None:
+        constants = [int(c) if c[0] <= "9" else c for c in constants]  # type: ignore[index]
+    return rank, constants
 
 
 # What a file decoded with errors="surrogateescape" holds for invalid bytes;
@@ -184,24 +187,25 @@ class _Lexer:
         where lexing goes on (the run's start if it holds a non-constant)."""
         facts = _FACT_RE.findall(run.string, run.start(), run.end())
         groups = [
-            (relation, _fact_rows([arguments for _, arguments in group]))
+            (relation, _fact_constants([arguments for _, arguments in group]))
             for relation, group in itertools.groupby(facts, key=operator.itemgetter(0))
         ]
-        if any(rows is None for _, rows in groups):
+        if any(parsed is None for _, parsed in groups):
             return run.start()
         first = _FACT_RE.search(run.string, run.start())
         assert first is not None
         col = first.start() - run.start() + 1
         line = self.line
         file = self.source.file
-        for relation, rows in groups:
-            assert rows is not None
-            value = FactRun(relation, rows, line)
+        for relation, parsed in groups:
+            assert parsed is not None
+            rank, constants = parsed
+            value = FactRun(relation, rank, constants, line)
             self.tokens.append(
                 Token(TokenKind.FACTS, relation, value, file, line, col, col + len(relation), True)
             )
             self.tokens.append(Token(TokenKind.NEWLINE, "\n", None, file, line, 1, 1, False))
-            line += len(rows)
+            line += len(constants) // rank
             col = 1
         self.line = line if run.group().endswith("\n") else line - 1
         self.line_start = run.end()

@@ -214,7 +214,8 @@ class _Parser:
             return [self._sink()]
         if tok.kind is _FACTS:
             run = cast(FactRun, self._advance().value)
-            return [Facts(run.relation, tuple(run.rows), run.first_line, tok.span)]
+            constants = tuple(run.constants)
+            return [Facts(run.relation, run.rank, constants, run.first_line, tok.span)]
         self._unexpected("a statement (an equation, a source, a sink or 'export')")
 
     def _exports(self) -> list[Statement]:
