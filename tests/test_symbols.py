@@ -1,0 +1,158 @@
+"""Facts and symbols at scale (issue 12): runs of fact lines read in bulk,
+relations given by facts as coordinate lists (`fuse.facts`), fact-only
+relations sized from their positions. Results are checked on every backend
+against a naive Datalog evaluator written here from the semantics (sets of
+tuples, rules applied until nothing changes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fuse import FuseError, Program
+from fuse.frontend.lexer import TokenKind, tokenize
+from fuse.frontend.parser import parse
+from fuse.errors import SourceText
+
+BACKENDS = ["numpy", "torch", "jax"]
+
+ANCESTOR_RULES = """
+Ancestor(x, z) <- Parent(x, z)
+Ancestor(x, z) <- Ancestor(x, y), Parent(y, z)
+export Ancestor
+"""
+
+
+def naive_ancestors(parent: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Ancestor = Parent; Ancestor(x, z) <- Ancestor(x, y), Parent(y, z),
+    applied to the whole relation until it stops growing."""
+    ancestor = set(parent)
+    while True:
+        derived = {(x, z) for x, y in ancestor for y2, z in parent if y == y2}
+        if derived <= ancestor:
+            return ancestor
+        ancestor |= derived
+
+
+def reading_order(pairs: list[tuple[str, str]]) -> list[str]:
+    """Symbols as a reader meets them, fact by fact, left to right: the
+    numbering DESIGN.md section 3b gives a domain."""
+    return list(dict.fromkeys(symbol for pair in pairs for symbol in pair))
+
+
+def as_pairs(matrix: np.ndarray, symbols: list[str]) -> set[tuple[str, str]]:
+    return {(symbols[i], symbols[j]) for i, j in zip(*np.nonzero(matrix), strict=True)}
+
+
+def run(text: str, backend: str) -> dict[str, np.ndarray]:
+    out = Program(text, "kb.fuse").compile(backend).run()
+    return {name: np.asarray(value) for name, value in out.items()}
+
+
+people = st.integers(0, 11).map(lambda n: f"P{n}")
+parent_pairs = st.lists(st.tuples(people, people), min_size=1, max_size=30, unique=True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=8, deadline=None)
+@given(pairs=parent_pairs, written_one_by_one=st.lists(st.booleans(), min_size=30, max_size=30))
+def test_facts_closure_matches_a_naive_datalog_evaluator(
+    backend: str, pairs: list[tuple[str, str]], written_one_by_one: list[bool]
+) -> None:
+    """Whether a fact is read in bulk (`Parent(A, B).`) or by the ordinary
+    parser (`Parent(A, B) = 1`, any line the bulk reader does not take),
+    the relation and its closure are the same."""
+    lines = [
+        f"Parent({a}, {b}) = 1" if one else f"Parent({a}, {b})."
+        for (a, b), one in zip(pairs, written_one_by_one, strict=False)
+    ]
+    out = run("\n".join(lines) + ANCESTOR_RULES, backend)
+    symbols = reading_order(pairs)
+    assert out["Ancestor"].shape == (len(symbols), len(symbols))
+    assert as_pairs(out["Ancestor"], symbols) == naive_ancestors(set(pairs))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_thousand_facts_in_bulk(backend: str) -> None:
+    rng = np.random.default_rng(1)
+    pairs = sorted({(f"P{p}", f"P{p + int(d)}") for p, d in rng.integers(1, 400, (1000, 2))})
+    text = "".join(f"Parent({a}, {b}).\n" for a, b in pairs) + ANCESTOR_RULES
+    out = run(text, backend)
+    symbols = reading_order(pairs)
+    assert as_pairs(out["Ancestor"], symbols) == naive_ancestors(set(pairs))
+
+
+def test_facts_reach_the_ir_as_a_coordinate_list() -> None:
+    text = "Parent(Alice, Bob)\nParent(Bob, Carol).\n" + ANCESTOR_RULES
+    ir = str(Program(text, "kb.fuse").declarative_module())
+    assert "fuse.tensor @Parent[i, j] boolean : tensor<3x3xf32>" in ir
+    assert "fuse.facts @Parent dense<[[0, 1], [1, 2]]> : tensor<2x2xi64>" in ir
+    assert "fuse.literal" not in ir  # no dense literal spelled out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fact_only_relations_are_sized_from_their_positions(backend: str) -> None:
+    """`X(1) = 1` and `X(3)` with nothing else sizing X: as long as its
+    largest position + 1; the size flows on to what reads it."""
+    out = run("X(1) = 1\nX(3)\nY(i) <- X(i)\nexport X, Y", backend)
+    np.testing.assert_array_equal(out["X"], [0, 1, 0, 1])
+    np.testing.assert_array_equal(out["Y"], [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_facts_with_values_and_integers(backend: str) -> None:
+    """`Likes(Alice, 2) = 0.5`: a numeric fact; integer positions are as
+    large as their largest integer."""
+    text = "Likes(Alice, 2) = 0.5\nLikes(Bob, 0)\nexport Likes"
+    np.testing.assert_array_equal(run(text, backend)["Likes"], [[0, 0, 0.5], [1, 0, 0]])
+
+
+def test_a_fact_line_inside_brackets_is_not_read_in_bulk() -> None:
+    """A statement continues while a bracket is open: a line that looks
+    like a fact there belongs to that statement."""
+    tokens, _ = tokenize(SourceText("Y = max(\nX(A)\n)\nP(A, B)\n", "t.fuse"))
+    kinds = [t.kind for t in tokens]
+    assert kinds.count(TokenKind.FACTS) == 1  # P(A, B) only
+    assert tokens[kinds.index(TokenKind.FACTS)].line == 4
+
+
+def test_bulk_facts_keep_their_lines() -> None:
+    """Statements after a run of facts, comments and blank lines between
+    them, still report their own lines."""
+    text = "P(A, B)\nP(B, C).  # a comment\n\nP(C, D)\nY[i] = P[i]\nexport Y\n"
+    with pytest.raises(FuseError) as raised:
+        Program(text, "kb.fuse")
+    assert "kb.fuse:5:8: error: tensor 'P' is used with rank 1 here but with rank 2 at 1:1" in str(
+        raised.value
+    )
+    program = parse(text)
+    assert [s.first_line for s in program.statements[:2]] == [1, 4]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "P(A, B)\nP(C)\nexport P",
+            "kb.fuse:2:1: error: a fact with 1 constants, but the first fact of 'P' (at 1:1) has 2",
+        ),
+        (
+            "P(A, B)\n  P(C, D, E).\nexport P",
+            "kb.fuse:2:3: error: a fact with 3 constants, but the first fact of 'P' (at 1:1) has 2",
+        ),
+        (
+            "P(A, B)\nP(x, B)\nexport P",
+            "kb.fuse:2:3: error: a fact names constants, but 'x' is a variable",
+        ),
+        (
+            "P(A, 5000)\nP(5000, A)\nexport P",
+            "kb.fuse:1:1: error: the facts of 'P' span a 5001 x 5001 relation",
+        ),
+    ],
+)
+def test_fact_errors_are_located(text: str, message: str) -> None:
+    with pytest.raises(FuseError) as raised:
+        Program(text, "kb.fuse")
+    assert message in str(raised.value)
