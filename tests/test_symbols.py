@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fuse import FuseError, Program
+from fuse.errors import SourceText
 from fuse.frontend.lexer import TokenKind, tokenize
 from fuse.frontend.parser import parse
-from fuse.errors import SourceText
 
 BACKENDS = ["numpy", "torch", "jax"]
 
