@@ -6,6 +6,8 @@ tuples, rules applied until nothing changes)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -156,3 +158,49 @@ def test_fact_errors_are_located(text: str, message: str) -> None:
     with pytest.raises(FuseError) as raised:
         Program(text, "kb.fuse")
     assert message in str(raised.value)
+
+
+FAMILY = (
+    """
+Parent(Alice, Bob)
+Parent(Bob, Carol).
+Parent(Carol, Dan)
+Parent(Alice, Eve)
+"""
+    + ANCESTOR_RULES
+)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_runner_query_accepts_symbols_and_answers_by_name(backend: str) -> None:
+    runner = Program(FAMILY, "kb.fuse").compile(backend)
+    pairs = [("Alice", "Bob"), ("Bob", "Carol"), ("Carol", "Dan"), ("Alice", "Eve")]
+    ancestors = naive_ancestors(set(pairs))
+    symbols = reading_order(pairs)
+    expected = [float(("Alice", s) in ancestors) for s in symbols]
+    np.testing.assert_array_equal(np.asarray(runner.query("Ancestor", x="Alice")), expected)
+    assert runner.answers("Ancestor", x="Alice") == {
+        (z,): 1.0 for x, z in sorted(ancestors) if x == "Alice"
+    }
+    assert runner.answers("Ancestor", z="Dan") == {
+        (x,): 1.0 for x, z in sorted(ancestors) if z == "Dan"
+    }
+    # Integers still name positions.
+    np.testing.assert_array_equal(np.asarray(runner.query("Ancestor", x=0)), expected)
+
+
+@pytest.mark.parametrize(
+    ("bindings", "message"),
+    [
+        (
+            {"x": "Alise"},
+            "unknown symbol x='Alise' in that position's domain (nearest symbols: Alice)",
+        ),
+        ({"q": "Alice"}, "it has no index 'q' (its indices: x, z)"),
+        ({"x": -1}, "index x=-1 must be a non-negative integer or a symbol"),
+    ],
+)
+def test_runner_query_errors(bindings: dict[str, object], message: str) -> None:
+    runner = Program(FAMILY, "kb.fuse").compile("numpy")
+    with pytest.raises(FuseError, match=re.escape(message)):
+        runner.query("Ancestor", **bindings)

@@ -19,6 +19,7 @@ from fuse.frontend.ast import (
     Expr,
     Fact,
     Facts,
+    FactTable,
     FunctionDef,
     Index,
     IndexVar,
@@ -152,6 +153,14 @@ def print_statement(statement: Statement) -> str:
     if isinstance(statement, Fact):
         atom = _access(statement.relation, statement.indices, True)
         return atom if statement.value == 1 else f"{atom} = {_number(statement.value)}"
+    if isinstance(statement, FactTable):
+        # After desugaring (a query runner's program text, a cache key): the
+        # facts by their coordinates in the relation's domains.
+        relation = statement.lhs.name
+        return "".join(
+            f"{relation}({', '.join(map(str, row))}) = {_number(float(value))}\n"
+            for row, value in zip(statement.coordinates.tolist(), statement.values, strict=True)
+        )
     if isinstance(statement, Facts):
         # A blank line after the run keeps the next run of the same
         # relation a statement of its own when the text is read back.

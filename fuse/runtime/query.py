@@ -34,21 +34,50 @@ _compiled: dict[int, dict[_QueryKey, Runner]] = {}
 
 
 def query(
-    runner: Runner, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int
+    runner: Runner, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int | str
 ) -> np.ndarray:
     """The values of `tensor` with the indices named in `bindings` fixed to
-    those positions: an array over its other indices, in declaration order
+    those positions (an integer, or a symbol of that position's domain,
+    `x="Alice"`): an array over its other indices, in declaration order
     (the names of its first left-hand side, as `fuse compile --emit fuse`
     shows them). `inputs` are the program's runtime inputs, as for `run`."""
     (answer,) = query_runner(runner, tensor, **bindings).run(inputs).values()
     return answer
 
 
-def query_runner(runner: Runner, tensor: str, **bindings: int) -> Runner:
+def answers(
+    runner: Runner, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int | str
+) -> dict[tuple[str, ...], float]:
+    """`query`'s nonzero answers by name: each tuple of the free indices'
+    symbols (their positions as text where a domain has no symbols) with
+    its value, `{("Bob",): 1.0, ("Carol",): 1.0}`."""
+    answer = np.asarray(query(runner, tensor, inputs, **bindings))
+    free = [k for k, name in enumerate(_index_names(runner, tensor)) if name not in bindings]
+    domains = runner.program.ast.domains
+    result: dict[tuple[str, ...], float] = {}
+    for position in zip(*np.nonzero(answer), strict=True):
+        names = tuple(
+            domains.domain(tensor, k).name(int(p)) if domains else str(p)
+            for k, p in zip(free, position, strict=True)
+        )
+        result[names] = float(answer[position])
+    return result
+
+
+def query_runner(runner: Runner, tensor: str, **bindings: int | str) -> Runner:
     """The runner whose program is `runner`'s with this query as its only
     output (its single export is the answer; the program's own exports,
     sinks and queries are dropped), compiled on first use."""
-    positions = {name: _position(tensor, name, value) for name, value in bindings.items()}
+    names = _index_names(runner, tensor)
+    unknown = sorted(set(bindings) - set(names))
+    if unknown:
+        raise FuseError(
+            f"query of '{tensor}': it has no index '{unknown[0]}' "
+            f"(its indices: {', '.join(names) or 'none'})"
+        )
+    positions = {
+        name: _position(runner, tensor, names, name, value) for name, value in bindings.items()
+    }
     compiled = _compiled.get(id(runner))
     if compiled is None:
         compiled = _compiled[id(runner)] = {}
@@ -59,14 +88,41 @@ def query_runner(runner: Runner, tensor: str, **bindings: int) -> Runner:
     return compiled[key]
 
 
-def _position(tensor: str, name: str, value: object) -> int:
+def _index_names(runner: Runner, tensor: str) -> list[str]:
+    """The declared index names of `tensor` (an error if it has none)."""
+    declaration = next(
+        (
+            op
+            for op in runner.program.declarative_module().walk()
+            if isinstance(op, TensorOp) and op.tensor_name == tensor
+        ),
+        None,
+    )
+    if declaration is None:
+        raise FuseError(f"query of undefined tensor '{tensor}': the program does not mention it")
+    return [str(n) for n in declaration.indices.data]
+
+
+def _position(runner: Runner, tensor: str, names: list[str], name: str, value: object) -> int:
+    domains = runner.program.ast.domains
+    if isinstance(value, str) and domains is not None:
+        domain = domains.domain(tensor, names.index(name))
+        if value in domain.symbols:
+            return domain.symbols[value]
+        nearest = domain.nearest(value) or list(domain.symbols)[:3]
+        known = f"nearest symbols: {', '.join(nearest)}" if nearest else "it has no symbols"
+        raise FuseError(
+            f"query of '{tensor}': unknown symbol {name}={value!r} in that position's domain "
+            f"({known})"
+        )
     try:
         position = operator.index(value)  # type: ignore[arg-type]
     except TypeError:
         position = -1
     if isinstance(value, bool) or position < 0:
         raise FuseError(
-            f"query of '{tensor}': index {name}={value!r} must be a non-negative integer"
+            f"query of '{tensor}': index {name}={value!r} must be a non-negative integer or "
+            "a symbol"
         )
     return position
 
@@ -76,23 +132,7 @@ def _query_runner(runner: Runner, tensor: str, positions: Mapping[str, int]) -> 
     from fuse.runtime.runner import Runner
 
     program = runner.program
-    declaration = next(
-        (
-            op
-            for op in program.declarative_module().walk()
-            if isinstance(op, TensorOp) and op.tensor_name == tensor
-        ),
-        None,
-    )
-    if declaration is None:
-        raise FuseError(f"query of undefined tensor '{tensor}': the program does not mention it")
-    names = [str(n) for n in declaration.indices.data]
-    unknown = sorted(set(positions) - set(names))
-    if unknown:
-        raise FuseError(
-            f"query of '{tensor}': it has no index '{unknown[0]}' "
-            f"(its indices: {', '.join(names) or 'none'})"
-        )
+    names = _index_names(runner, tensor)
     indices = tuple(
         ast.IndexConst(positions[n]) if n in positions else ast.IndexVar(n) for n in names
     )

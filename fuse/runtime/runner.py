@@ -351,13 +351,23 @@ class Runner:
         return call
 
     def query(
-        self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int
+        self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int | str
     ) -> np.ndarray:
-        """`tensor` with the named indices fixed (`runner.query("Path", x=3)`),
-        computed on demand: only what the query reaches (`fuse-demand`)."""
+        """`tensor` with the named indices fixed (`runner.query("Path", x=3)`,
+        or by symbol, `runner.query("Ancestor", x="Alice")`), computed on
+        demand: only what the query reaches (`fuse-demand`)."""
         from fuse.runtime.query import query
 
         return query(self, tensor, inputs, **bindings)
+
+    def answers(
+        self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int | str
+    ) -> dict[tuple[str, ...], float]:
+        """`query`'s nonzero answers by name: `runner.answers("Ancestor",
+        x="Alice")` is `{("Bob",): 1.0, ("Carol",): 1.0}`."""
+        from fuse.runtime.query import answers
+
+        return answers(self, tensor, inputs, **bindings)
 
     @property
     def fx_module(self) -> Any:
