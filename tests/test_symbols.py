@@ -204,3 +204,52 @@ def test_runner_query_errors(bindings: dict[str, object], message: str) -> None:
     runner = Program(FAMILY, "kb.fuse").compile("numpy")
     with pytest.raises(FuseError, match=re.escape(message)):
         runner.query("Ancestor", **bindings)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_quoted_lowercase_symbols(backend: str) -> None:
+    """`"loves"` is a symbol wherever an index goes: in facts (read by the
+    ordinary parser) and in queries."""
+    text = 'M(Alice, "loves")\nM(Bob, "hates").\nM(Alice, Bob)\nM(x, "loves")?\nexport M'
+    out = run(text, backend)
+    # Position 2's symbols in reading order: loves, hates, Bob.
+    np.testing.assert_array_equal(out["M"], [[1, 0, 1], [0, 1, 0]])
+    np.testing.assert_array_equal(out["Query_M"], [1, 0])
+
+
+def test_quoted_symbols_print_quoted(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    from fuse.cli import main
+
+    program = tmp_path / "kb.fuse"
+    program.write_text('M(Alice, "loves")\nM(Alice, Bob)\nM(Alice, y)?\n')
+    main(["run", str(program)])
+    assert capsys.readouterr().out.splitlines() == ["M(Alice, y)?", '  y = "loves"', "  y = Bob"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_symbol_constants_on_a_left_hand_side(backend: str) -> None:
+    """Reasoning about named objects in embedding space: `D[Alice, Carol]
+    = sig(E[Alice, d] E[Carol, d])` defines one element the way a fact
+    does; its symbols join D's domains."""
+    emb = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
+    text = """
+Emb[i, d] = [[1, 0], [0, 1], [1, 1]]
+Obj(Alice, 0)
+Obj(Bob, 1)
+Obj(Carol, 2)
+E[o, d] = Obj(o, i) Emb[i, d]
+D[Alice, Carol] = sig(E[Alice, d] E[Carol, d])
+D[Bob, Carol] = sig(E[Bob, d] E[Carol, d])
+export D
+"""
+    sig = 1 / (1 + np.exp(-(emb @ emb.T)))
+    np.testing.assert_allclose(run(text, backend)["D"], [[sig[0, 2]], [sig[1, 2]]], rtol=1e-6)
+
+
+def test_an_unknown_quoted_symbol_lists_the_nearest() -> None:
+    with pytest.raises(FuseError) as raised:
+        Program('M(Alice, "loves")\nM(Alice, "likes")?', "kb.fuse")
+    assert (
+        "kb.fuse:2:10: error: unknown symbol '\"likes\"' in position 2 of 'M' "
+        "(nearest symbols of that domain: loves)"
+    ) in str(raised.value)

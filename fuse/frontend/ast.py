@@ -45,11 +45,24 @@ def _span() -> Span:
 @dataclass(frozen=True)
 class IndexVar:
     """An index name (`i`, `p'`), dotted (`t.`) on a left-hand side to name a
-    normalization axis."""
+    normalization axis. A name that begins with an uppercase letter
+    (`Alice`, `L`) or is quoted (`"loves"`, spelled with its quotes) is a
+    constant, not a variable (`is_constant_name`)."""
 
     name: str
     dotted: bool = False
     span: Span = _span()
+
+
+def is_constant_name(name: str) -> bool:
+    """Whether an index name is a constant: a symbol or a named integer
+    (uppercase first letter), or a quoted symbol (`"loves"`)."""
+    return name[:1].isupper() or name[:1] == '"'
+
+
+def symbol_of(name: str) -> str:
+    """The symbol a constant index name spells: `"loves"` is `loves`."""
+    return name[1:-1] if name[:1] == '"' else name
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ from fuse.frontend.ast import (
     Statement,
     TensorRef,
     TupleLiteral,
+    is_constant_name,
+    symbol_of,
 )
 from fuse.frontend.builtins import BUILTINS
 from fuse.frontend.domains import DomainTable, FactGroup, fact_groups
@@ -361,7 +363,6 @@ class _Desugarer:
         self.functions: dict[str, FunctionDef] = {}
         self.tensors = {s.lhs.name for s in program.statements if isinstance(s, Equation | Source)}
         self.ranks = _ranks(program)
-        self.domains = DomainTable.of(program, _walk)
         self.tensors |= {s.relation for s in program.statements if isinstance(s, Fact | Facts)}
         for statement in program.statements:
             if isinstance(statement, FunctionDef):
@@ -371,6 +372,7 @@ class _Desugarer:
             for s in program.statements
             if isinstance(s, Equation) and not s.lhs.indices and _is_integer(s.rhs)
         }
+        self.domains = DomainTable.of(program, _walk, self.constants)
         self.expanding: list[str] = []
 
     def error(self, message: str, span: Span) -> None:
@@ -482,13 +484,13 @@ class _Desugarer:
         return tuple(IndexVar(letter, False, span) for letter in _LITERAL_INDICES[:rank])
 
     def indices(self, indices: tuple[Index, ...], tensor: str) -> tuple[Index, ...]:
-        """Named integer constants in index positions as the integers they
-        name; an unknown uppercase name is an error."""
+        """Named integer constants and symbols (`Alice`, `"loves"`) in index
+        positions as the integers they name; an unknown one is an error."""
         resolved: list[Index] = []
         for k, index in enumerate(indices):
-            if isinstance(index, IndexVar) and index.name[:1].isupper():
+            if isinstance(index, IndexVar) and is_constant_name(index.name):
                 domain = self.domains.domain(tensor, k)
-                value = self.constants.get(index.name, domain.symbols.get(index.name))
+                value = self.constants.get(index.name, domain.symbols.get(symbol_of(index.name)))
                 if value is None and domain.symbols:
                     nearest = domain.nearest(index.name) or list(domain.symbols)[:3]
                     self.error(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -35,6 +35,8 @@ from fuse.frontend.ast import (
     Source,
     Statement,
     TensorRef,
+    is_constant_name,
+    symbol_of,
 )
 
 Position = tuple[str, int]
@@ -79,7 +81,8 @@ def fact_groups(statements: tuple[Statement, ...]) -> dict[str, FactGroup]:
 
 
 def fact_constants(fact: Fact) -> tuple[Constant, ...]:
-    return tuple(i.value if isinstance(i, IndexConst) else i.name for i in fact.indices)
+    """A fact's constants: integers, and symbols without their quotes."""
+    return tuple(i.value if isinstance(i, IndexConst) else symbol_of(i.name) for i in fact.indices)
 
 
 @dataclass
@@ -95,11 +98,12 @@ class Domain:
         return max(len(self.symbols), self.largest_integer + 1)
 
     def name(self, position: int) -> str:
-        """The symbol at `position`, or the position itself where the domain
-        has no symbol for it."""
+        """The symbol at `position` as a program spells it (quoted unless it
+        begins with an uppercase letter), or the position itself where the
+        domain has no symbol for it."""
         for symbol, number in self.symbols.items():
             if number == position:
-                return symbol
+                return symbol if symbol[:1].isupper() else f'"{symbol}"'
         return str(position)
 
     def nearest(self, name: str) -> list[str]:
@@ -131,8 +135,14 @@ class DomainTable:
         return self._domains.setdefault(self._root((tensor, k)), Domain())
 
     @classmethod
-    def of(cls, program: Program, walk: Callable[[Expr], list[Expr]]) -> DomainTable:
-        """The domains of `program`; `walk(expr)` lists an expression's nodes."""
+    def of(
+        cls, program: Program, walk: Callable[[Expr], list[Expr]], constants: Collection[str] = ()
+    ) -> DomainTable:
+        """The domains of `program`; `walk(expr)` lists an expression's
+        nodes, `constants` are the names of integer constants (`L = 2`).
+        Symbols come from facts and from the constant positions of
+        equations' left-hand sides (`D[Alice, Bob] = ...` defines an element
+        the way a fact does), facts first."""
         table = cls()
         for statement in program.statements:
             accesses: list[tuple[str, tuple]] = []
@@ -150,13 +160,23 @@ class DomainTable:
             for tensor, indices in accesses:
                 for k, index in enumerate(indices):
                     table._root((tensor, k))
-                    if isinstance(index, IndexVar) and not index.name[:1].isupper():
+                    if isinstance(index, IndexVar) and not is_constant_name(index.name):
                         if index.name in first:
                             table._union(first[index.name], (tensor, k))
                         else:
                             first[index.name] = (tensor, k)
         for relation, group in fact_groups(program.statements).items():
             table.add_facts(relation, group)
+        for statement in program.statements:
+            if isinstance(statement, Equation):
+                for k, index in enumerate(statement.lhs.indices):
+                    if (
+                        isinstance(index, IndexVar)
+                        and is_constant_name(index.name)
+                        and index.name not in constants
+                    ):
+                        symbols = table.domain(statement.lhs.name, k).symbols
+                        symbols.setdefault(symbol_of(index.name), len(symbols))
         return table
 
     def add_facts(self, relation: str, group: FactGroup) -> None:

@@ -73,6 +73,7 @@ from fuse.frontend.ast import (
     String,
     TensorRef,
     TupleLiteral,
+    is_constant_name,
 )
 from fuse.frontend.builtins import BUILTINS
 from fuse.frontend.lexer import FactRun, Token, TokenKind, tokenize
@@ -288,7 +289,7 @@ class _Parser:
         """`Parent(Alice, Bob)`: every position is a constant (a symbol,
         which begins with an uppercase letter, or an integer)."""
         for index in atom.indices:
-            if isinstance(index, IndexVar) and (index.dotted or not index.name[:1].isupper()):
+            if isinstance(index, IndexVar) and (index.dotted or not is_constant_name(index.name)):
                 self._fail(
                     f"a fact names constants, but '{index.name}' is a variable (symbols "
                     "begin with an uppercase letter)",
@@ -349,8 +350,11 @@ class _Parser:
         if tok.kind is _NUMBER and isinstance(tok.value, int):
             self._advance()
             return IndexConst(tok.value, tok.span)
+        if tok.kind is _STRING:  # a quoted symbol, `M[1, "loves"]`
+            self._advance()
+            return IndexVar(tok.text, False, tok.span)
         if tok.kind is not _NAME:
-            self._unexpected("an index (a name or an integer)")
+            self._unexpected("an index (a name, an integer or a quoted symbol)")
         self._advance()
         if not self._at("."):
             return IndexVar(tok.text, False, tok.span)
@@ -521,7 +525,7 @@ def _is_fact_atom(lhs: Lhs) -> bool:
         lhs.boolean
         and bool(lhs.indices)
         and all(
-            isinstance(i, IndexConst) or (not i.dotted and i.name[:1].isupper())
+            isinstance(i, IndexConst) or (not i.dotted and is_constant_name(i.name))
             for i in lhs.indices
         )
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
+
 from fuse.frontend.ast import (
     UNKNOWN_SPAN,
     BinaryOp,
@@ -200,7 +202,10 @@ def _header(node: Node) -> str:
         value = getattr(node, f.name)
         if f.name == "span" or _is_node(value) or _holds_nodes(value):
             continue
-        if f.default is dataclasses.MISSING or value != f.default:
+        if isinstance(value, np.ndarray):  # a FactTable's columns: one line, short
+            shown = value.tolist() if value.size <= 16 else f"<{value.size} elements>"
+            parts.append(f"{f.name}={shown}")
+        elif f.default is dataclasses.MISSING or value != f.default:
             parts.append(f"{f.name}={value!r}")
     if node.span != UNKNOWN_SPAN:
         parts.append(f"@{node.span.line}:{node.span.col}")
