@@ -13,11 +13,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
+
+if TYPE_CHECKING:
+    from fuse.program import Program
 
 EMIT_CHOICES = ("ast", "fuse", "dataflow", "stablehlo", "fx")
 
@@ -127,6 +131,11 @@ def _emit_ir(module) -> None:
     MLIRTarget().emit(Context(), module, sys.stdout)
 
 
+def _print_warnings(program: Program) -> None:
+    for warning in program.warnings:
+        print(warning.render(), file=sys.stderr)
+
+
 def command_run(args: argparse.Namespace) -> None:
     from fuse.program import Program
     from fuse.runtime.answers import format_answer, query_outputs
@@ -135,9 +144,9 @@ def command_run(args: argparse.Namespace) -> None:
     config = _config(args)
     if args.explain:
         config = dataclasses.replace(config, profile=True)
-    runner = Program.from_file(args.program).compile(
-        backend=args.backend, config=config, allow_paths=args.allow_path
-    )
+    program = Program.from_file(args.program)
+    _print_warnings(program)
+    runner = program.compile(backend=args.backend, config=config, allow_paths=args.allow_path)
     exports = runner.run(_inputs(args.input, runner))
     answers = query_outputs(runner.program.ast, exports)
     if args.out:
@@ -163,6 +172,7 @@ def command_compile(args: argparse.Namespace) -> None:
         print(pipeline_text(full_pipeline(config)))
         return
     program = Program.from_file(args.program)
+    _print_warnings(program)
     if args.emit == "ast":
         print(dump_ast(program.ast))
         return

@@ -253,3 +253,11 @@ def test_an_unknown_quoted_symbol_lists_the_nearest() -> None:
         "kb.fuse:2:10: error: unknown symbol '\"likes\"' in position 2 of 'M' "
         "(nearest symbols of that domain: loves)"
     ) in str(raised.value)
+
+
+def test_a_variable_named_like_a_symbol_is_a_warning() -> None:
+    program = Program('M(Alice, "loves")\nM(Alice, Bob)\nM(Alice, loves)?\nM(x, y)?', "kb.fuse")
+    assert [w.render().splitlines()[0] for w in program.warnings] == [
+        "kb.fuse:3:10: warning: index variable 'loves' is also a symbol of position 2 of 'M'; "
+        'it ranges over the whole domain here (write "loves" for the symbol)'
+    ]

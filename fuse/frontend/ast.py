@@ -318,3 +318,5 @@ class Program:
     # The symbols of each index position's domain (`fuse.frontend.domains.
     # DomainTable`), once the front end has resolved them.
     domains: object = field(default=None, compare=False, repr=False)
+    # `fuse.errors.Diagnostic`s of severity "warning" the front end found.
+    warnings: tuple = field(default=(), compare=False, repr=False)

@@ -360,6 +360,7 @@ class _Desugarer:
     def __init__(self, program: Program, source: SourceText):
         self.source = source
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
         self.functions: dict[str, FunctionDef] = {}
         self.tensors = {s.lhs.name for s in program.statements if isinstance(s, Equation | Source)}
         self.ranks = _ranks(program)
@@ -509,6 +510,20 @@ class _Desugarer:
                     )
                 else:
                     index = IndexConst(value, index.span)
+            elif (
+                isinstance(index, IndexVar) and index.name in self.domains.domain(tensor, k).symbols
+            ):
+                self.warnings.append(
+                    dataclasses.replace(
+                        self.source.diagnostic(
+                            f"index variable '{index.name}' is also a symbol of position "
+                            f"{k + 1} of '{tensor}'; it ranges over the whole domain here "
+                            f'(write "{index.name}" for the symbol)',
+                            index.span,
+                        ),
+                        severity="warning",
+                    )
+                )
             resolved.append(index)
         return tuple(resolved)
 
@@ -534,5 +549,10 @@ def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnos
     statements, problems = _fact_tables(statements, desugarer.domains, source)
     if desugarer.diagnostics or problems:
         return program, sort_diagnostics(desugarer.diagnostics + problems)
-    desugared = dataclasses.replace(program, statements=statements, domains=desugarer.domains)
+    desugared = dataclasses.replace(
+        program,
+        statements=statements,
+        domains=desugarer.domains,
+        warnings=tuple(sort_diagnostics(desugarer.warnings)),
+    )
     return desugared, sort_diagnostics(desugarer.diagnostics)

@@ -556,14 +556,17 @@ def expression_depth(expr: Expr) -> int:
 
 
 def _as_indices(args: list[Expr]) -> tuple[Index, ...] | None:
-    """The arguments of `Fact(i, 0)` as indices, or None if one of them is
-    not an index name or an integer."""
+    """The arguments of `Fact(i, 0)` (or `M(x, "loves")`) as indices, or
+    None if one of them is not an index name, an integer or a quoted
+    symbol."""
     indices: list[Index] = []
     for arg in args:
         if isinstance(arg, TensorRef) and not arg.indices and not arg.boolean:
             indices.append(IndexVar(arg.name, False, arg.span))
         elif isinstance(arg, Number) and type(arg.value) is int:
             indices.append(IndexConst(arg.value, arg.span))
+        elif isinstance(arg, String):  # a quoted symbol, `M(x, "loves")`
+            indices.append(IndexVar(f'"{arg.value}"', False, arg.span))
         else:
             return None
     return tuple(indices)
