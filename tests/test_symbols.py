@@ -261,3 +261,28 @@ def test_a_variable_named_like_a_symbol_is_a_warning() -> None:
         "kb.fuse:3:10: warning: index variable 'loves' is also a symbol of position 2 of 'M'; "
         'it ranges over the whole domain here (write "loves" for the symbol)'
     ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sinks_of_fact_relations_write_symbols(backend: str, tmp_path) -> None:
+    pairs = [("Alice", "Bob"), ("Bob", "Carol"), ("Carol", "Dan")]
+    text = "".join(f"Parent({a}, {b})\n" for a, b in pairs) + (
+        "Ancestor(x, z) <- Parent(x, z)\n"
+        "Ancestor(x, z) <- Ancestor(x, y), Parent(y, z)\n"
+        '"ancestor.tsv" = Ancestor(x, z)\n'
+    )
+    Program(text, str(tmp_path / "kb.fuse")).compile(backend).run()
+    written = {
+        tuple(line.split("\t")) for line in (tmp_path / "ancestor.tsv").read_text().splitlines()
+    }
+    assert written == naive_ancestors(set(pairs))
+
+
+def test_symbols_from_a_file_and_from_facts_in_one_domain_are_refused(tmp_path) -> None:
+    """Until files and facts share one symbol table, a join between them
+    would pair unrelated symbols: refused, not answered wrongly."""
+    (tmp_path / "sister.tsv").write_text("Erin\tAlice\n")
+    text = 'Parent(Alice, Bob)\nSister(x, y) = "sister.tsv"\nAunt(x, z) <- Sister(x, y), Parent(y, z)\nexport Aunt'
+    runner = Program(text, str(tmp_path / "kb.fuse")).compile("numpy")
+    with pytest.raises(FuseError, match="symbols from files and from facts cannot share a domain"):
+        runner.run()

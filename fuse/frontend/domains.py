@@ -134,6 +134,12 @@ class DomainTable:
     def domain(self, tensor: str, k: int) -> Domain:
         return self._domains.setdefault(self._root((tensor, k)), Domain())
 
+    def key(self, tensor: str, k: int) -> str:
+        """A name of the domain of position k of `tensor`, the same for every
+        position that shares it (`Parent#0`)."""
+        root_tensor, root_k = self._root((tensor, k))
+        return f"{root_tensor}#{root_k}"
+
     @classmethod
     def of(
         cls, program: Program, walk: Callable[[Expr], list[Expr]], constants: Collection[str] = ()

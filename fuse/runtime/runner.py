@@ -224,13 +224,51 @@ class Runner:
         return plan
 
     def source_domains(self) -> dict[tuple[str, int], str]:
-        """Symbol domains of source dimensions, as the loader recorded them."""
-        domains = {}
+        """Symbol domains of source dimensions, as the loader recorded them,
+        and of the dimensions of relations given by facts."""
+        domains = self._fact_domains()
         for declaration in self.declarations:
             for k, key in enumerate(_dim_keys(declaration.name, declaration.rank)):
                 table = self.io.symbols.table_for(key)
                 if table is not None:
+                    self._refuse_mixed_numbering(declaration.name, k)
                     domains[(declaration.name, k)] = table.domain
+        return domains
+
+    def _refuse_mixed_numbering(self, source: str, k: int) -> None:
+        """A symbol file's dimension that shares a domain with facts: the
+        file's symbols are numbered by the loader, the facts' by the front
+        end, so a join between them would pair unrelated symbols. Refused
+        until both use one table (docs/dsl_reference.md)."""
+        table_of = self.program.ast.domains
+        if table_of is not None and table_of.domain(source, k).symbols:
+            raise FuseError(
+                f"source '{source}' reads symbols into position {k + 1}, which shares a domain "
+                "with symbols of facts; symbols from files and from facts cannot share a "
+                "domain yet (give the facts in the file, or the file's rows as facts)"
+            )
+
+    def _fact_domains(self) -> dict[tuple[str, int], str]:
+        """The symbol domains of relations given by facts, each registered
+        once as a table of the loader's registry (the front end's symbols,
+        in their order), so sinks write their symbols as they write a
+        relation file's."""
+        table_of = self.program.ast.domains
+        domains: dict[tuple[str, int], str] = {}
+        for declaration in self.declarations:
+            if declaration.facts is None or table_of is None:
+                continue
+            for k in range(declaration.rank):
+                domain = table_of.domain(declaration.name, k)
+                if not domain.symbols or domain.size != len(domain.symbols):
+                    continue  # integers, or integers beside symbols: written as positions
+                name = f"facts:{table_of.key(declaration.name, k)}"
+                table = self.io.symbols.table(name)
+                if not len(table):
+                    for symbol in domain.symbols:
+                        table.intern(symbol)
+                    table.freeze()
+                domains[(declaration.name, k)] = name
         return domains
 
     def specialized_module(
