@@ -286,3 +286,18 @@ def test_symbols_from_a_file_and_from_facts_in_one_domain_are_refused(tmp_path) 
     runner = Program(text, str(tmp_path / "kb.fuse")).compile("numpy")
     with pytest.raises(FuseError, match="symbols from files and from facts cannot share a domain"):
         runner.run()
+
+
+def test_a_call_in_a_fact_line_comment_is_not_a_fact() -> None:
+    program = parse("P(A, B)  # like Q(C)\nP(B, C).\n")
+    assert [(s.relation, s.constants) for s in program.statements] == [("P", ("A", "B", "B", "C"))]
+
+
+def test_whether_a_line_is_read_in_bulk_does_not_depend_on_its_neighbours() -> None:
+    """A fact the bulk reader cannot take (ten digits) beside one it can:
+    each is read as it would be alone, and a change of rank starts a new
+    run (reported by the rank check)."""
+    statements = parse("A(1000000000)\nA(0)\n").statements
+    assert [type(s).__name__ for s in statements] == ["Fact", "Facts"]
+    runs = parse("A(B)\nA(C, D)\nA(E)").statements
+    assert [(s.rank, s.first_line) for s in runs] == [(1, 1), (2, 2), (1, 3)]

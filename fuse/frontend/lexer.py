@@ -91,16 +91,18 @@ _TOKEN_RE = re.compile(
 # or `X(1, 2)`: Datalog programs carry their data as thousands of such
 # lines, so a run is read by a few regular expression scans instead of
 # token by token (see `FactRun`). The run's pattern is loose (any names,
-# digits and commas between the parentheses); `_ROWS_RE` then checks that
-# every argument is a constant, a symbol (uppercase first) or an integer of
-# at most nine digits (no range check needed). A run that fails the check,
+# digits and commas between the parentheses); `_fact_constants` then checks
+# that every argument is a constant, a symbol (uppercase first) or an
+# integer of at most nine digits (no range check needed), and that every
+# fact of a relation has the first one's rank. A run that fails the check,
 # or holds anything else (primes, strings, `= 0.5`), is lexed as usual.
 _FACT_RUN_RE = re.compile(
     r"(?:^[ \t]*[A-Za-z_][A-Za-z0-9_]*\([A-Za-z0-9_ \t,]*\)[ \t]*\.?[ \t\r]*(?:\#[^\n]*)?"
     r"(?:\n|\Z))+",
     re.MULTILINE,
 )
-_FACT_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\(([^)]*)\)")
+# One fact at the start of a line (never one inside a trailing comment).
+_FACT_RE = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)\(([^)\n]*)\)", re.MULTILINE)
 _CONSTANT = r"(?:[A-Z][A-Za-z0-9_]*|[0-9]{1,9})"
 _BLANKS = str.maketrans("", "", " \t")
 _INTEGER_ARGUMENT_RE = re.compile(r"(?:^|[,\n])[0-9]")
@@ -184,33 +186,72 @@ class _Lexer:
 
     def _facts(self, run: re.Match[str]) -> int:
         """One FACTS token (and a NEWLINE) per relation in the run; returns
-        where lexing goes on (the run's start if it holds a non-constant)."""
+        where lexing goes on. A run where some fact is not all constants,
+        or changes rank, is read line by line instead."""
         facts = _FACT_RE.findall(run.string, run.start(), run.end())
         groups = [
             (relation, _fact_constants([arguments for _, arguments in group]))
             for relation, group in itertools.groupby(facts, key=operator.itemgetter(0))
         ]
         if any(parsed is None for _, parsed in groups):
-            return run.start()
+            self._facts_line_by_line(run)
+            return run.end()
         first = _FACT_RE.search(run.string, run.start())
         assert first is not None
-        col = first.start() - run.start() + 1
-        line = self.line
-        file = self.source.file
+        col = first.start(1) - run.start() + 1
         for relation, parsed in groups:
             assert parsed is not None
-            rank, constants = parsed
-            value = FactRun(relation, rank, constants, line)
-            self.tokens.append(
-                Token(TokenKind.FACTS, relation, value, file, line, col, col + len(relation), True)
-            )
-            self.tokens.append(Token(TokenKind.NEWLINE, "\n", None, file, line, 1, 1, False))
-            line += len(constants) // rank
+            self._fact_token(relation, *parsed, col)
             col = 1
-        self.line = line if run.group().endswith("\n") else line - 1
+        if not run.group().endswith("\n"):
+            self.line -= 1  # the run ends the text: no line break after its last fact
         self.line_start = run.end()
         self.spaced = True
         return run.end()
+
+    def _facts_line_by_line(self, run: re.Match[str]) -> None:
+        """Each line of the run read in bulk if it is a fact of constants
+        by itself (joining the previous line's FACTS token when it continues
+        its relation at its rank), lexed as usual otherwise: whether a line
+        is read in bulk never depends on its neighbours."""
+        text = run.string
+        for fact in _FACT_RE.finditer(text, run.start(), run.end()):
+            start = fact.start()
+            end = text.find("\n", fact.end(), run.end())
+            end = run.end() if end < 0 else end + 1
+            parsed = _fact_constants([fact.group(2)])
+            if parsed is None:
+                self._lex(start, end)
+                continue
+            self._fact_token(fact.group(1), *parsed, fact.start(1) - start + 1)
+            if not text.endswith("\n", start, end):
+                self.line -= 1
+            self.line_start = end
+            self.spaced = True
+
+    def _fact_token(self, relation: str, rank: int, constants: list[str | int], col: int) -> None:
+        """A FACTS token for facts on consecutive lines from `self.line` on,
+        and a NEWLINE; a continuation of the previous token's relation (same
+        rank, on the next line) extends that token instead."""
+        count = len(constants) // rank
+        if len(self.tokens) >= 2 and self.tokens[-2].kind is TokenKind.FACTS:
+            previous = cast(FactRun, self.tokens[-2].value)
+            previous_count = len(previous.constants) // previous.rank
+            if (previous.relation, previous.rank) == (
+                relation,
+                rank,
+            ) and previous.first_line + previous_count == self.line:
+                previous.constants.extend(constants)
+                self.line += count
+                return
+        file = self.source.file
+        value = FactRun(relation, rank, constants, self.line)
+        end_col = col + len(relation)
+        self.tokens.append(
+            Token(TokenKind.FACTS, relation, value, file, self.line, col, end_col, True)
+        )
+        self.tokens.append(Token(TokenKind.NEWLINE, "\n", None, file, self.line, 1, 1, False))
+        self.line += count
 
     def _lex(self, pos: int, endpos: int) -> None:
         # Names and operators are most of the tokens: they are built inline,
