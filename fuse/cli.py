@@ -13,11 +13,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
+
+if TYPE_CHECKING:
+    from fuse.program import Program
 
 EMIT_CHOICES = ("ast", "fuse", "dataflow", "stablehlo", "fx")
 
@@ -216,6 +220,11 @@ def _emit_ir(module) -> None:
     MLIRTarget().emit(Context(), module, sys.stdout)
 
 
+def _print_warnings(program: Program) -> None:
+    for warning in program.warnings:
+        print(warning.render(), file=sys.stderr)
+
+
 def command_run(args: argparse.Namespace) -> None:
     from fuse.program import Program
     from fuse.runtime.answers import format_answer, query_outputs
@@ -226,9 +235,9 @@ def command_run(args: argparse.Namespace) -> None:
     config = dataclasses.replace(
         _config(args), profile=args.explain or bool(args.plot), progress=not args.quiet
     )
-    runner = Program.from_file(args.program).compile(
-        backend=args.backend, config=config, allow_paths=args.allow_path
-    )
+    program = Program.from_file(args.program)
+    _print_warnings(program)
+    runner = program.compile(backend=args.backend, config=config, allow_paths=args.allow_path)
     exports = runner.run(_inputs(args.input, runner))
     answers = query_outputs(runner.program.ast, exports)
     if args.out:
@@ -260,6 +269,7 @@ def command_compile(args: argparse.Namespace) -> None:
     program = Program.from_file(args.program)
     if args.grad is not None and args.emit in ("ast", "fuse"):
         raise ValueError(f"--grad needs --emit dataflow or later, not --emit {args.emit}")
+    _print_warnings(program)
     if args.emit == "ast":
         print(dump_ast(program.ast))
         return

@@ -22,11 +22,14 @@ class Diagnostic:
     message: str
     span: Span | None = None
     source_line: str | None = None
+    # "error", or "warning" for a program that runs but likely not as meant
+    # (`Program.warnings`; `fuse run` and `fuse compile` print them).
+    severity: str = "error"
 
     def render(self) -> str:
         if self.span is None or self.span.line <= 0:
-            return f"error: {self.message}"
-        text = f"{self.span.location()}: error: {self.message}"
+            return f"{self.severity}: {self.message}"
+        text = f"{self.span.location()}: {self.severity}: {self.message}"
         if self.source_line is not None:
             width = (
                 max(1, self.span.end_col - self.span.col)

@@ -20,7 +20,7 @@ from pathlib import Path
 from xdsl.dialects.builtin import ModuleOp
 
 from fuse.config import ExecutionConfig
-from fuse.errors import SourceText
+from fuse.errors import Diagnostic, SourceText
 from fuse.frontend import ast, load, read_source
 from fuse.lowering.ir_builder import build_module
 from fuse.runtime.policies import RuntimePolicies
@@ -41,6 +41,12 @@ class Program:
             if base_dir is not None
             else (Path(file).resolve().parent if file != "<string>" else Path.cwd())
         )
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """Located warnings about a program that runs but likely not as
+        meant (a lowercase index variable that is also a symbol)."""
+        return self.ast.warnings
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> Program:

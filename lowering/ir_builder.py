@@ -43,6 +43,7 @@ from fuse.dialects.fuse import (
     CallOp,
     ExportOp,
     ExprType,
+    FactsOp,
     LiteralOp,
     LoadOp,
     NegateOp,
@@ -87,13 +88,15 @@ class TensorInfo:
     defined: bool = False
     boolean: bool = False
     source: str | None = None
+    facts: ast.FactTable | None = None
     first_seen: int = 0
     names_from_lhs: bool = False
 
     @property
     def is_input(self) -> bool:
-        """Only read, never defined nor sourced: `run(inputs=...)` supplies it."""
-        return not self.defined and self.source is None
+        """Only read, never defined nor sourced nor given by facts:
+        `run(inputs=...)` supplies it."""
+        return not self.defined and self.source is None and self.facts is None
 
 
 def _canonical_names(positions: Sequence[ast.Index]) -> tuple[str, ...]:
@@ -146,6 +149,10 @@ class _Collector:
                     info = self.see(lhs.name, lhs.indices, lhs=True)
                     info.source = path
                     info.boolean |= lhs.boolean
+                case ast.FactTable(lhs=lhs):
+                    info = self.see(lhs.name, lhs.indices, lhs=True)
+                    info.facts = statement
+                    info.boolean = True
                 case ast.Sink(rhs=rhs):
                     self.visit(rhs)
                 case ast.Query(tensor=name, indices=indices):
@@ -221,7 +228,7 @@ class _RuleBodyBuilder:
         if not isinstance(index, ast.IndexSlice):
             return self.outer.position(index)
         target = self.lhs.indices[k] if self.lhs is not None and k < len(self.lhs.indices) else None
-        if not isinstance(target, ast.IndexVar) or target.name[:1].isupper():
+        if not isinstance(target, ast.IndexVar) or ast.is_constant_name(target.name):
             raise self.outer.error(
                 f"slice in position {k + 1} binds to the left-hand-side index at the same "
                 "position, and there is no index variable there",
@@ -504,10 +511,13 @@ class IRBuilder:
 
     @staticmethod
     def declaration(info: TensorInfo) -> TensorOp:
+        tensor_type = _unknown_tensor_type(info.rank)
+        if info.facts is not None:  # a relation given by facts: sized by its domains
+            tensor_type = TensorType(f32, info.facts.shape)
         return TensorOp(
             info.name,
             info.indices,
-            _unknown_tensor_type(info.rank),
+            tensor_type,
             source=info.source,
             is_input=info.is_input,
             boolean=info.boolean,
@@ -530,6 +540,8 @@ class IRBuilder:
                             index.span,
                         )
                 return QueryOp(name, [self.position(p) for p in indices])
+            case ast.FactTable(lhs=lhs, coordinates=coordinates, values=values):
+                return FactsOp(lhs.name, coordinates, values)
             case ast.Source() | ast.FunctionDef():
                 return None  # recorded on the declaration; inlined by the front end
         raise AssertionError(f"unhandled statement {statement!r}")

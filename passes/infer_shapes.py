@@ -5,8 +5,14 @@ Sizes are known for tensors whose declarations carry static dimensions
 one index name has one size, so sizes flow from the tensors a rule reads to
 its left-hand side and on to every rule reading that tensor — and back, from
 a rule to the tensors it reads whose sizes nothing else gives (`PosEnc[p,
-d]` read beside `X[p, d]`) — until nothing changes. An index bound to two sizes is an error naming both tensors, both
-sizes and the rule's location.
+d]` read beside `X[p, d]`) — until nothing changes. An index bound to two
+sizes is an error naming both tensors, both sizes and the rule's location.
+
+A dimension that nothing sizes, but that rules write at integer positions
+(the facts `X(1)`, `X(3)` become `X[1] = 1`, `X[3] = 1`), is as large as
+the largest such position plus one, the paper's reading of a fact-only
+relation; sizes then flow on from there. A use that sizes it (`X(1)`
+beside a 4-vector `W[i] X(i)`) wins, since it is bound first.
 
 A rule with index arithmetic or slices (`Image[x + dx]`, `X[i, t + 1]`)
 sizes its variables by what keeps every access in bounds instead
@@ -276,6 +282,28 @@ def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramO
     return grown
 
 
+def _size_from_integer_positions(rules: Sequence[RuleOp], program: ProgramOp) -> list[str]:
+    """Gives every still unknown dimension that rules write at integer
+    positions the size largest position + 1 (`X(1) = 1`: nothing else sizes
+    it); returns the tensors whose shapes grew."""
+    largest: dict[tuple[str, int], int] = {}
+    for rule in rules:
+        for n, index in enumerate(rule.indices.data):
+            if isinstance(index, int):
+                key = (rule.tensor_name, n)
+                largest[key] = max(largest.get(key, -1), index)
+    grown: list[str] = []
+    for (tensor, n), position in largest.items():
+        declaration = program.lookup_tensor(tensor)
+        assert declaration is not None
+        shape = list(declaration.tensor_type.get_shape())
+        if shape[n] == DYNAMIC_INDEX:
+            shape[n] = position + 1
+            declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
+            grown.append(tensor)
+    return grown
+
+
 def _propagate_sink(sink: SinkOp, program: ProgramOp) -> list[str]:
     if is_affine_rule(sink):
         return _propagate_affine_rule(sink, program)
@@ -294,7 +322,8 @@ def _accessed(op: RuleOp | SinkOp) -> Counter[str]:
 
 def infer_program_shapes(program: ProgramOp) -> None:
     """Propagates sizes through the rules, then the sinks, until no shape
-    grows (see `sweep_until_stable`)."""
+    grows (see `sweep_until_stable`); then sizes the dimensions only integer
+    left-hand-side positions write, and propagates again."""
     ops = program.body.block.ops
     statements: list[RuleOp | SinkOp] = [
         *(op for op in ops if isinstance(op, RuleOp)),
@@ -307,7 +336,12 @@ def infer_program_shapes(program: ProgramOp) -> None:
             return _propagate_rule(statement, program)
         return _propagate_sink(statement, program)
 
-    sweep_until_stable([_accessed(statement) for statement in statements], run)
+    rules = [statement for statement in statements if isinstance(statement, RuleOp)]
+    accessed = [_accessed(statement) for statement in statements]
+    while True:
+        sweep_until_stable(accessed, run)
+        if not _size_from_integer_positions(rules, program):
+            return
 
 
 def declared_shapes(program: ProgramOp) -> dict[str, tuple[int, ...]]:

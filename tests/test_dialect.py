@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from io import StringIO
 
+import numpy as np
 import pytest
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
@@ -44,6 +45,7 @@ from fuse.dialects.fuse import (
     EinsumOp,
     ExportOp,
     ExprType,
+    FactsOp,
     FixpointOp,
     Fuse,
     GatherOp,
@@ -283,8 +285,33 @@ def fixpoint_module() -> ModuleOp:
     return ModuleOp([func("naive", [square], naive), func("semi_naive", [square], semi_naive)])
 
 
+def facts_module() -> ModuleOp:
+    """A relation given by facts: its coordinate list beside its declaration."""
+    coordinates = np.array([[0, 1], [1, 2]], np.int64)
+    return ModuleOp(
+        [
+            ProgramOp(
+                [
+                    TensorOp("Parent", ["a", "b"], tensor(3, 3), boolean=True),
+                    FactsOp("Parent", coordinates, np.array([1.0, 0.5], np.float32)),
+                ]
+            )
+        ]
+    )
+
+
+def _facts(coordinates: list[list[int]], values: list[float], shape: Sequence[int]) -> ProgramOp:
+    return ProgramOp(
+        [
+            TensorOp("R", [f"i{k}" for k in range(len(shape))], tensor(*shape)),
+            FactsOp("R", np.array(coordinates, np.int64), np.array(values, np.float32)),
+        ]
+    )
+
+
 MODULES: dict[str, Callable[[], ModuleOp]] = {
     "program": program_module,
+    "facts": facts_module,
     "einsum": einsum_module,
     "elementwise": elementwise_module,
     "normalize": normalize_module,
@@ -380,6 +407,26 @@ def _sink_loading(tensor_name: str, indices: Sequence[str | int]) -> SinkOp:
 
 
 NEGATIVE: list[tuple[str, Callable[[], Operation], str]] = [
+    (
+        "facts rank",
+        lambda: _facts([[0, 1]], [1.0], [3]),
+        "facts of @R: coordinates of rank 2, but the relation has rank 1",
+    ),
+    (
+        "facts values",
+        lambda: _facts([[0], [1]], [1.0], [3]),
+        "facts of @R: 2 coordinate rows need as many f32 values",
+    ),
+    (
+        "facts outside",
+        lambda: _facts([[0, 1], [2, 3]], [1.0, 1.0], [3, 3]),
+        "facts of @R: fact 1 at [2, 3] is outside the relation's shape [3, 3]",
+    ),
+    (
+        "facts dynamic shape",
+        lambda: _facts([[0]], [1.0], [-1]),
+        "facts of @R: the relation needs a static shape",
+    ),
     (
         "tensor rank",
         lambda: ProgramOp([TensorOp("A", ["i", "j"], tensor(-1))]),

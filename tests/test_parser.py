@@ -331,7 +331,7 @@ def test_export_span_is_the_name() -> None:
         ("Y[i] = ", "t.fuse:1:7: error: expected an expression, found end of file"),
         ("Y[i] = A[i", "t.fuse:1:11: error: expected ']' to close the '[' at 1:9, found end of "
          "file"),
-        ("Y[i] = A[1.5]", "t.fuse:1:10: error: expected an index (a name or an integer), found "
+        ("Y[i] = A[1.5]", "t.fuse:1:10: error: expected an index (a name, an integer or a quoted symbol), found "
          "number 1.5"),
         ("Y[i] = A[i.]", "t.fuse:1:11: error: dotted index 'i.' outside a left-hand side: a dot "
          "marks the normalization axis of the tensor being defined"),

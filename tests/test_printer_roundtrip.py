@@ -5,6 +5,7 @@ the canonical spelling and of the AST dump."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +20,7 @@ from fuse.frontend.ast import (
     Export,
     Expr,
     Fact,
+    Facts,
     Index,
     IndexConst,
     IndexVar,
@@ -108,6 +110,23 @@ calls = st.one_of(
 )
 
 
+_BULK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BULK_SYMBOL = re.compile(r"[A-Z][A-Za-z0-9_]*")
+
+
+def _as_read_in_bulk(fact: Fact) -> Fact | Facts:
+    """A fact of value 1 whose relation is a plain name and whose constants
+    are symbols or integers of at most nine digits reads back as a
+    one-row `Facts` (the lexer reads such lines in bulk)."""
+    constants = [i.value if isinstance(i, IndexConst) else i.name for i in fact.indices]
+    bulk = fact.value == 1 and _BULK_NAME.fullmatch(fact.relation) is not None
+    bulk = bulk and all(
+        c < 10**9 if isinstance(c, int) else _BULK_SYMBOL.fullmatch(c) is not None
+        for c in constants
+    )
+    return Facts(fact.relation, len(constants), tuple(constants)) if bulk else fact
+
+
 def lhs_of(boolean: bool) -> st.SearchStrategy[Lhs]:
     return st.builds(Lhs, names, lhs_indices.map(tuple), st.just(boolean))
 
@@ -130,7 +149,7 @@ statements: st.SearchStrategy[Statement] = st.one_of(
             max_size=3,
         ).map(tuple),
         st.one_of(st.just(1), st.integers(0, 5)),
-    ),
+    ).map(_as_read_in_bulk),
     st.builds(Equation, lhss, st.sampled_from(["+=", "max=", "avg="]), strings),
     st.builds(Source, lhss, st.text(max_size=6)),
     st.builds(Sink, st.text(max_size=6), values),

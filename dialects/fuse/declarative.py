@@ -25,8 +25,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects.builtin import (
     ArrayAttr,
+    BytesAttr,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     FloatAttr,
@@ -34,6 +36,8 @@ from xdsl.dialects.builtin import (
     SymbolRefAttr,
     TensorType,
     UnitAttr,
+    f32,
+    i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.irdl import (
@@ -460,6 +464,92 @@ class ExportOp(IRDLOperation):
     def verify_(self) -> None:
         if _lookup_declaration(self, self.tensor) is None:
             raise VerifyException(f"export of undeclared tensor @{self.tensor.root_reference.data}")
+
+
+@irdl_op_definition
+class FactsOp(IRDLOperation):
+    """The facts of a relation (`Parent(Alice, Bob)`, ...) as a coordinate
+    list: row n of `coordinates` is the position of a fact in the
+    relation's domains (symbols numbered as the front end's domain table
+    numbers them), `values[n]` its value; every other element is zero. The
+    relation is declared by a `fuse.tensor` of static shape, so the list
+    stays sparse however large its domains are; the runtime scatters it
+    into the relation's input when the program runs.
+
+    ```mlir
+    fuse.tensor @Parent[a, b] boolean : tensor<3x3xf32>
+    fuse.facts @Parent dense<[[0, 1], [1, 2]]> : tensor<2x2xi64> values dense<1.0> : tensor<2xf32>
+    ```
+    """
+
+    name = "fuse.facts"
+
+    tensor = prop_def(SymbolRefAttr)
+    coordinates = prop_def(DenseIntOrFPElementsAttr)
+    fact_values = prop_def(DenseIntOrFPElementsAttr, prop_name="values")
+
+    traits = traits_def(HasParent(ProgramOp))
+
+    assembly_format = "$tensor $coordinates `values` $values attr-dict"
+
+    def __init__(self, tensor: str, coordinates: np.ndarray, values: np.ndarray):
+        rows, rank = coordinates.shape
+        super().__init__(
+            properties={
+                "tensor": SymbolRefAttr(tensor),
+                "coordinates": DenseIntOrFPElementsAttr(
+                    TensorType(i64, [rows, rank]),
+                    BytesAttr(np.ascontiguousarray(coordinates, np.int64).tobytes()),
+                ),
+                "values": DenseIntOrFPElementsAttr(
+                    TensorType(f32, [len(values)]),
+                    BytesAttr(np.ascontiguousarray(values, np.float32).tobytes()),
+                ),
+            }
+        )
+
+    def coordinate_array(self) -> np.ndarray:
+        """`coordinates` as an (facts, rank) int64 array (no copy)."""
+        shape = self.coordinates.get_shape()
+        return np.frombuffer(self.coordinates.data.data, np.int64).reshape(shape)
+
+    def value_array(self) -> np.ndarray:
+        return np.frombuffer(self.fact_values.data.data, np.float32)
+
+    def verify_(self) -> None:
+        relation = f"facts of @{self.tensor.root_reference.data}"
+        coordinates, values = self.coordinates.get_type(), self.fact_values.get_type()
+        if coordinates.element_type != i64 or len(coordinates.get_shape()) != 2:
+            raise VerifyException(f"{relation}: coordinates must be a tensor<NxRxi64>")
+        if values.element_type != f32 or values.get_shape() != coordinates.get_shape()[:1]:
+            raise VerifyException(
+                f"{relation}: {coordinates.get_shape()[0]} coordinate rows need as many "
+                f"f32 values, got {values}"
+            )
+        declaration = _lookup_declaration(self, self.tensor)
+        if declaration is None:
+            if self.parent_op() is not None:
+                raise VerifyException(f"{relation}: the relation is not declared")
+            return
+        rank = coordinates.get_shape()[1]
+        if rank != len(declaration.indices.data):
+            raise VerifyException(
+                f"{relation}: coordinates of rank {rank}, but the relation has rank "
+                f"{len(declaration.indices.data)}"
+            )
+        shape = declaration.tensor_type.get_shape()
+        if not declaration.tensor_type.has_static_shape():
+            raise VerifyException(
+                f"{relation}: the relation needs a static shape, got {declaration.tensor_type}"
+            )
+        array = self.coordinate_array()
+        outside = (array < 0) | (array >= np.array(shape, np.int64))
+        if outside.any():
+            row = int(np.nonzero(outside.any(axis=1))[0][0])
+            raise VerifyException(
+                f"{relation}: fact {row} at {array[row].tolist()} is outside the relation's "
+                f"shape {list(shape)}"
+            )
 
 
 @irdl_op_definition

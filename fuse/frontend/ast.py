@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Span:
@@ -49,12 +51,25 @@ def _span() -> Span:
 class IndexVar:
     """An index name (`i`, `p'`), dotted (`t.`) on a left-hand side to name a
     normalization axis, or starred (`*t`) to mark a virtual index (iterated
-    but not stored; DESIGN.md section 3b)."""
+    but not stored; DESIGN.md section 3b). A name that begins with an
+    uppercase letter (`Alice`, `L`) or is quoted (`"loves"`, spelled with its
+    quotes) is a constant, not a variable (`is_constant_name`)."""
 
     name: str
     dotted: bool = False
     span: Span = _span()
     virtual: bool = False
+
+
+def is_constant_name(name: str) -> bool:
+    """Whether an index name is a constant: a symbol or a named integer
+    (uppercase first letter), or a quoted symbol (`"loves"`)."""
+    return name[:1].isupper() or name[:1] == '"'
+
+
+def symbol_of(name: str) -> str:
+    """The symbol a constant index name spells: `"loves"` is `loves`."""
+    return name[1:-1] if name[:1] == '"' else name
 
 
 @dataclass(frozen=True)
@@ -118,11 +133,12 @@ def map_index_leaves(index: Index, rewrite: Callable[[IndexVar | IndexConst], In
 
 
 def index_variables(index: Index) -> list[IndexVar]:
-    """The index variables (lowercase names) an index position mentions."""
+    """The index variables (names that are not constants) an index
+    position mentions."""
     return [
         leaf
         for leaf in index_leaves(index)
-        if isinstance(leaf, IndexVar) and not leaf.name[:1].isupper()
+        if isinstance(leaf, IndexVar) and not is_constant_name(leaf.name)
     ]
 
 
@@ -316,7 +332,49 @@ class Fact:
     span: Span = _span()
 
 
-Statement = Equation | Source | Sink | Export | Query | FunctionDef | Fact
+@dataclass(frozen=True)
+class Facts:
+    """Consecutive one-line facts of one relation, `Parent(P1, P2).` then
+    `Parent(P2, P3).`, held flat: a Datalog program's data can be a hundred
+    thousand such lines, too many for one `Fact` node (with its index nodes
+    and spans) each. `constants` holds every fact's `rank` constants in
+    reading order (symbols as strings, integers as ints); fact k stands on
+    line `first_line + k`. `span` is the first fact's relation name."""
+
+    relation: str
+    rank: int
+    constants: tuple[str | int, ...]
+    first_line: int = field(default=0, compare=False)
+    span: Span = _span()
+
+    @property
+    def rows(self) -> list[tuple[str | int, ...]]:
+        """The facts' constants, one tuple per fact."""
+        return list(zip(*[iter(self.constants)] * self.rank, strict=True))
+
+
+@dataclass(frozen=True)
+class FactTable:
+    """All facts of one relation over its domains, as the front end hands
+    them on (`fuse.frontend.desugar`): a Boolean tensor `lhs` of `shape`
+    that is `values[n]` at `coordinates[n]` and zero elsewhere. A sparse
+    coordinate list, never a dense literal, so a hundred thousand facts
+    cost a hundred thousand rows, whatever the domains' sizes."""
+
+    lhs: Lhs
+    shape: tuple[int, ...]
+    coordinates: np.ndarray = field(compare=False)  # (facts, rank) int64
+    values: np.ndarray = field(compare=False)  # (facts,) float32
+    span: Span = _span()
+
+    def dense(self) -> np.ndarray:
+        """The relation as a float32 array."""
+        array = np.zeros(self.shape, np.float32)
+        array[tuple(self.coordinates.T)] = self.values
+        return array
+
+
+Statement = Equation | Source | Sink | Export | Query | FunctionDef | Fact | Facts | FactTable
 
 
 @dataclass(frozen=True)
@@ -326,3 +384,5 @@ class Program:
     # The symbols of each index position's domain (`fuse.frontend.domains.
     # DomainTable`), once the front end has resolved them.
     domains: object = field(default=None, compare=False, repr=False)
+    # `fuse.errors.Diagnostic`s of severity "warning" the front end found.
+    warnings: tuple = field(default=(), compare=False, repr=False)

@@ -28,6 +28,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -38,6 +40,8 @@ from fuse.frontend.ast import (
     Equation,
     Expr,
     Fact,
+    Facts,
+    FactTable,
     FunctionDef,
     Index,
     IndexArith,
@@ -58,10 +62,12 @@ from fuse.frontend.ast import (
     TensorRef,
     TupleLiteral,
     index_variables,
+    is_constant_name,
     map_index_leaves,
+    symbol_of,
 )
 from fuse.frontend.builtins import BUILTINS
-from fuse.frontend.domains import DomainTable
+from fuse.frontend.domains import DomainTable, FactGroup, fact_groups
 from fuse.frontend.index_arith import index_problem
 from fuse.frontend.parser import sort_diagnostics
 
@@ -133,7 +139,8 @@ def _index_as_expr(index: IndexVar | IndexConst) -> Expr:
 
 _LITERAL_INDICES = "ijklmnopqrstuvwxyz"
 
-# The largest relation facts may spell out: facts become a dense literal.
+# The largest relation facts may spell out: it becomes a dense tensor when
+# the program runs.
 MAX_FACT_ELEMENTS = 1 << 24
 
 
@@ -175,60 +182,162 @@ def _index_values(rhs: Expr, equation: Equation, tensors: set[str]) -> Expr:
     return map_expr(rhs, rewrite)
 
 
-def _facts_as_equations(
-    statements: tuple[Statement, ...], domains: DomainTable
-) -> tuple[Statement, ...]:
-    """Each relation's facts as one equation, `Parent(i, j) = const([[...]])`,
-    over its positions' domains, standing where its first fact stood."""
-    facts: dict[str, list[Fact]] = {}
-    for statement in statements:
-        if isinstance(statement, Fact):
-            facts.setdefault(statement.relation, []).append(statement)
+def _fact_tables(
+    statements: tuple[Statement, ...], domains: DomainTable, source: SourceText
+) -> tuple[tuple[Statement, ...], list[Diagnostic]]:
+    """Each relation's facts as one `FactTable` over its positions'
+    domains, standing where its first fact stood. A relation whose facts
+    are all integers (`X(1)`, `X(3) = 0.5`) becomes slice equations
+    instead: its size then comes from where it is used (the paper's `X(1),
+    X(2)` beside a 4-vector `W`), else from its largest position."""
+    groups = fact_groups(statements)
+    defined = {s.lhs.name for s in statements if isinstance(s, Equation)}
+    names = defined | set(groups)
+    diagnostics: list[Diagnostic] = []
     kept: list[Statement] = []
     for statement in statements:
-        if not isinstance(statement, Fact):
+        if not isinstance(statement, Fact | Facts):
             kept.append(statement)
-        elif all(isinstance(i, IndexConst) for i in statement.indices):
-            # `X(1)`: a slice equation; the relation's size comes from where it
-            # is used (the paper's `X(1), X(2)` beside a 4-vector `W`).
-            kept.append(_slice_equation(statement))
-        elif facts[statement.relation][0] is statement:
-            kept.append(_fact_equation(facts[statement.relation], domains))
-    return tuple(kept)
+            continue
+        group = groups[statement.relation]
+        if group.statements[0] is not statement:
+            continue
+        facts = _Facts(statement.relation, group, source)
+        problem = facts.rank_problem() or facts.size_problem(domains)
+        if problem is not None:
+            diagnostics.append(source.diagnostic(*problem))
+        elif facts.integers_only():
+            kept += facts.slice_equations()
+        elif statement.relation in defined:
+            kept += facts.table_beside_rules(domains, names)
+        else:
+            kept.append(facts.table(domains))
+    return tuple(kept), diagnostics
 
 
-def _slice_equation(fact: Fact) -> Equation:
-    lhs = Lhs(fact.relation, fact.indices, True, fact.span)
-    return Equation(lhs, "=", Number(fact.value, fact.span), fact.span)
+@dataclass
+class _Facts:
+    """What the front end makes of one relation's facts. Spans are made
+    only for a diagnostic (a hundred thousand of them would cost more than
+    the rest of the front end)."""
 
+    relation: str
+    group: FactGroup
+    source: SourceText
 
-def _fact_equation(facts: list[Fact], domains: DomainTable) -> Equation:
-    first = facts[0]
-    rank = len(first.indices)
-    shape = [domains.domain(first.relation, k).size for k in range(rank)]
-    values = np.zeros(shape)
-    for fact in facts:
-        if all(isinstance(i, IndexConst) for i in fact.indices):
-            continue  # a slice equation of its own
-        position = tuple(
-            index.value
-            if isinstance(index, IndexConst)
-            else domains.domain(fact.relation, k).symbols[index.name]
-            for k, index in enumerate(fact.indices)
+    def span(self, n: int) -> Span:
+        """The span of the group's fact `n`: a `Fact`'s own, or the line a
+        fact of `Facts` stands on, without its indentation."""
+        for statement in self.group.statements:
+            count = (
+                len(statement.constants) // statement.rank if isinstance(statement, Facts) else 1
+            )
+            if n >= count:
+                n -= count
+                continue
+            if isinstance(statement, Fact):
+                return statement.span
+            line = statement.first_line + n
+            text = self.source.line(line) or ""
+            col = len(text) - len(text.lstrip()) + 1
+            return Span(statement.span.file, line, col, line, len(text.rstrip()) + 1)
+        raise IndexError(n)
+
+    def integers_only(self) -> bool:
+        return all(type(c) is int for c in dict.fromkeys(self.group.constants))
+
+    def rank_problem(self) -> tuple[str, Span] | None:
+        mismatch = self.group.mismatch
+        if mismatch is None:
+            return None
+        first = self.span(0)
+        rank = mismatch.rank if isinstance(mismatch, Facts) else len(mismatch.indices)
+        span = mismatch.span
+        if isinstance(mismatch, Facts):
+            span = self.span(self._first_row(mismatch))
+        return (
+            f"a fact with {rank} constants, but the first fact of '{self.relation}' (at "
+            f"{first.line}:{first.col}) has {self.group.rank}",
+            span,
         )
-        values[position] = fact.value
-    span = first.span
-    lhs = Lhs(
-        first.relation, tuple(IndexVar(n, False, span) for n in _LITERAL_INDICES[:rank]), True, span
-    )
-    return Equation(lhs, "=", Call("const", (_list_literal(values, span),), (), span), span)
 
+    def _first_row(self, statement: Facts) -> int:
+        """The index of `statement`'s first fact in the group."""
+        n = 0
+        for other in self.group.statements:
+            if other is statement:
+                return n
+            n += len(other.constants) // other.rank if isinstance(other, Facts) else 1
+        raise ValueError(statement)
 
-def _list_literal(values: np.ndarray, span: Span) -> Expr:
-    if values.ndim == 0:
-        value = float(values)
-        return Number(int(value) if value.is_integer() else value, span)
-    return ListLiteral(tuple(_list_literal(v, span) for v in values), span)
+    def shape(self, domains: DomainTable) -> tuple[int, ...]:
+        rank = cast(int, self.group.rank)
+        return tuple(domains.domain(self.relation, k).size for k in range(rank))
+
+    def size_problem(self, domains: DomainTable) -> tuple[str, Span] | None:
+        """A relation given by facts becomes a dense tensor when the program
+        runs: one beyond `MAX_FACT_ELEMENTS` elements is refused (a fact
+        `Parent(1000000, Bob)` would otherwise allocate a 10^12 table)."""
+        if self.integers_only():
+            return None  # slice equations, sized where they are used
+        shape = self.shape(domains)
+        if math.prod(shape) <= MAX_FACT_ELEMENTS:
+            return None
+        dims = " x ".join(map(str, shape))
+        return (
+            f"the facts of '{self.relation}' span a {dims} relation, more than "
+            f"{MAX_FACT_ELEMENTS} elements (an integer position is as large as the largest "
+            "integer in it)",
+            self.span(0),
+        )
+
+    def slice_equations(self) -> list[Statement]:
+        rank = cast(int, self.group.rank)
+        constants, equations = self.group.constants, []
+        for n, value in enumerate(self.group.values):
+            span = self.span(n)
+            indices = tuple(
+                IndexConst(cast(int, c), span) for c in constants[n * rank : (n + 1) * rank]
+            )
+            lhs = Lhs(self.relation, indices, True, span)
+            equations.append(Equation(lhs, "=", Number(value, span), span))
+        return equations
+
+    def table_beside_rules(self, domains: DomainTable, names: set[str]) -> list[Statement]:
+        """The facts of a relation that equations define too
+        (`Ancestor(Alice, Bob)` beside `Ancestor(x, z) <- ...`): a table of
+        a fresh relation over the same domains, and the equation that starts
+        the relation from it, as a fact equation would; the rules then add
+        to it. (A relation given by facts alone is a runtime input, which
+        rules could not add to.)"""
+        table = self.table(domains)
+        name = f"{self.relation}_facts"
+        while name in names:
+            name += "_"
+        names.add(name)
+        domains.share(name, self.relation, len(table.lhs.indices))
+        lhs = table.lhs
+        read = TensorRef(name, lhs.indices, True, table.span)
+        return [
+            dataclasses.replace(table, lhs=dataclasses.replace(lhs, name=name)),
+            Equation(lhs, "=", read, table.span),
+        ]
+
+    def table(self, domains: DomainTable) -> FactTable:
+        rank = cast(int, self.group.rank)
+        constants = self.group.constants
+        columns = []
+        for k in range(rank):
+            position = dict(domains.domain(self.relation, k).symbols)
+            column = constants[k::rank]
+            position.update((c, c) for c in dict.fromkeys(column) if type(c) is int)
+            columns.append(list(map(position.__getitem__, column)))
+        coordinates = np.array(columns, dtype=np.int64).T.reshape(-1, rank)
+        values = np.array(self.group.values, dtype=np.float32)
+        span = self.span(0)
+        indices = tuple(IndexVar(n, False, span) for n in _LITERAL_INDICES[:rank])
+        lhs = Lhs(self.relation, indices, True, span)
+        return FactTable(lhs, self.shape(domains), coordinates, values, span)
 
 
 def _is_bare(expr: Expr) -> bool:
@@ -283,11 +392,11 @@ class _Desugarer:
     def __init__(self, program: Program, source: SourceText):
         self.source = source
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
         self.functions: dict[str, FunctionDef] = {}
         self.tensors = {s.lhs.name for s in program.statements if isinstance(s, Equation | Source)}
         self.ranks = _ranks(program)
-        self.domains = DomainTable.of(program, _walk)
-        self.tensors |= {s.relation for s in program.statements if isinstance(s, Fact)}
+        self.tensors |= {s.relation for s in program.statements if isinstance(s, Fact | Facts)}
         for statement in program.statements:
             if isinstance(statement, FunctionDef):
                 self.define(statement)
@@ -296,6 +405,7 @@ class _Desugarer:
             for s in program.statements
             if isinstance(s, Equation) and not s.lhs.indices and _is_integer(s.rhs)
         }
+        self.domains = DomainTable.of(program, _walk, self.constants)
         self.expanding: list[str] = []
 
     def error(self, message: str, span: Span) -> None:
@@ -407,15 +517,15 @@ class _Desugarer:
         return tuple(IndexVar(letter, False, span) for letter in _LITERAL_INDICES[:rank])
 
     def indices(self, indices: tuple[Index, ...], tensor: str, first: int = 0) -> tuple[Index, ...]:
-        """Named integer constants in index positions as the integers they
-        name; an unknown uppercase name is an error."""
+        """Named integer constants and symbols (`Alice`, `"loves"`) in index
+        positions as the integers they name; an unknown one is an error."""
         resolved: list[Index] = []
         for k, index in enumerate(indices, first):
             if isinstance(index, IndexArith | IndexSlice):
                 index = self.index_arithmetic(index, k, tensor)
-            elif isinstance(index, IndexVar) and index.name[:1].isupper():
+            elif isinstance(index, IndexVar) and is_constant_name(index.name):
                 domain = self.domains.domain(tensor, k)
-                value = self.constants.get(index.name, domain.symbols.get(index.name))
+                value = self.constants.get(index.name, domain.symbols.get(symbol_of(index.name)))
                 if value is None and domain.symbols:
                     nearest = domain.nearest(index.name) or list(domain.symbols)[:3]
                     self.error(
@@ -434,6 +544,20 @@ class _Desugarer:
                     )
                 else:
                     index = IndexConst(value, index.span)
+            elif (
+                isinstance(index, IndexVar) and index.name in self.domains.domain(tensor, k).symbols
+            ):
+                self.warnings.append(
+                    dataclasses.replace(
+                        self.source.diagnostic(
+                            f"index variable '{index.name}' is also a symbol of position "
+                            f"{k + 1} of '{tensor}'; it ranges over the whole domain here "
+                            f'(write "{index.name}" for the symbol)',
+                            index.span,
+                        ),
+                        severity="warning",
+                    )
+                )
             resolved.append(index)
         return tuple(resolved)
 
@@ -445,27 +569,6 @@ class _Desugarer:
         if problem is not None:
             self.error(problem.message, problem.span)
         return resolved
-
-    def check_fact_sizes(self, statements: tuple[Statement, ...]) -> None:
-        """A relation given by facts is a dense literal over its domains:
-        one whose size is beyond `MAX_FACT_ELEMENTS` is refused (a fact
-        `Parent(1000000, Bob)` would otherwise allocate a 10^12 table)."""
-        reported: set[str] = set()
-        for fact in statements:
-            if not isinstance(fact, Fact) or fact.relation in reported:
-                continue
-            if all(isinstance(i, IndexConst) for i in fact.indices):
-                continue  # a slice equation, sized where it is used
-            shape = [self.domains.domain(fact.relation, k).size for k in range(len(fact.indices))]
-            if math.prod(shape) > MAX_FACT_ELEMENTS:
-                reported.add(fact.relation)
-                dims = " x ".join(map(str, shape))
-                self.error(
-                    f"the facts of '{fact.relation}' span a {dims} relation, more than "
-                    f"{MAX_FACT_ELEMENTS} elements (an integer position is as large as the "
-                    "largest integer in it)",
-                    fact.span,
-                )
 
     def check_definitions(self) -> None:
         """Recursion shows when a function is inlined; a function no
@@ -486,9 +589,13 @@ def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnos
     if desugarer.diagnostics:
         return program, desugarer.diagnostics
     statements = tuple(desugarer.statement(s) for s in program.statements)
-    desugarer.check_fact_sizes(statements)
-    if desugarer.diagnostics:
-        return program, desugarer.diagnostics
-    statements = _facts_as_equations(statements, desugarer.domains)
-    desugared = dataclasses.replace(program, statements=statements, domains=desugarer.domains)
+    statements, problems = _fact_tables(statements, desugarer.domains, source)
+    if desugarer.diagnostics or problems:
+        return program, sort_diagnostics(desugarer.diagnostics + problems)
+    desugared = dataclasses.replace(
+        program,
+        statements=statements,
+        domains=desugarer.domains,
+        warnings=tuple(sort_diagnostics(desugarer.warnings)),
+    )
     return desugared, sort_diagnostics(desugarer.diagnostics)

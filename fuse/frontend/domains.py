@@ -17,23 +17,72 @@ Ancestor(x, y) <- Parent(x, y)           the rule joins them through x and y
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import cast
 
 from fuse.frontend.ast import (
     Equation,
     Expr,
     Fact,
+    Facts,
     IndexConst,
     IndexVar,
     Program,
     Query,
     Sink,
     Source,
+    Statement,
     TensorRef,
+    is_constant_name,
+    symbol_of,
 )
 
 Position = tuple[str, int]
+Constant = str | int
+
+
+class FactGroup:
+    """The facts of one relation, flat: every fact's constants in reading
+    order (symbols as strings, integers as ints) and each fact's value.
+    A statement whose facts have another rank than the first's is kept
+    aside as `mismatch` (its constants are left out) for a diagnostic."""
+
+    def __init__(self) -> None:
+        self.statements: list[Fact | Facts] = []
+        self.rank: int | None = None
+        self.constants: list[Constant] = []
+        self.values: list[int | float] = []
+        self.mismatch: Fact | Facts | None = None
+
+    def add(self, statement: Fact | Facts) -> None:
+        self.statements.append(statement)
+        rank = statement.rank if isinstance(statement, Facts) else len(statement.indices)
+        if self.rank is None:
+            self.rank = rank
+        if rank != self.rank:
+            self.mismatch = self.mismatch or statement
+        elif isinstance(statement, Facts):
+            self.constants += statement.constants
+            self.values += [1] * (len(statement.constants) // rank)
+        else:
+            self.constants += fact_constants(statement)
+            self.values.append(statement.value)
+
+
+def fact_groups(statements: tuple[Statement, ...]) -> dict[str, FactGroup]:
+    """Each relation's facts, in order of appearance."""
+    groups: dict[str, FactGroup] = {}
+    for statement in statements:
+        if isinstance(statement, Fact | Facts):
+            groups.setdefault(statement.relation, FactGroup()).add(statement)
+    return groups
+
+
+def fact_constants(fact: Fact) -> tuple[Constant, ...]:
+    """A fact's constants: integers, and symbols without their quotes."""
+    return tuple(i.value if isinstance(i, IndexConst) else symbol_of(i.name) for i in fact.indices)
 
 
 @dataclass
@@ -49,11 +98,12 @@ class Domain:
         return max(len(self.symbols), self.largest_integer + 1)
 
     def name(self, position: int) -> str:
-        """The symbol at `position`, or the position itself where the domain
-        has no symbol for it."""
+        """The symbol at `position` as a program spells it (quoted unless it
+        begins with an uppercase letter), or the position itself where the
+        domain has no symbol for it."""
         for symbol, number in self.symbols.items():
             if number == position:
-                return symbol
+                return symbol if symbol[:1].isupper() else f'"{symbol}"'
         return str(position)
 
     def nearest(self, name: str) -> list[str]:
@@ -84,9 +134,27 @@ class DomainTable:
     def domain(self, tensor: str, k: int) -> Domain:
         return self._domains.setdefault(self._root((tensor, k)), Domain())
 
+    def share(self, tensor: str, relation: str, rank: int) -> None:
+        """Gives the positions of `tensor`, a name the table has not seen,
+        the domains of `relation`'s."""
+        for k in range(rank):
+            self._union((relation, k), (tensor, k))
+
+    def key(self, tensor: str, k: int) -> str:
+        """A name of the domain of position k of `tensor`, the same for every
+        position that shares it (`Parent#0`)."""
+        root_tensor, root_k = self._root((tensor, k))
+        return f"{root_tensor}#{root_k}"
+
     @classmethod
-    def of(cls, program: Program, walk: Callable[[Expr], list[Expr]]) -> DomainTable:
-        """The domains of `program`; `walk(expr)` lists an expression's nodes."""
+    def of(
+        cls, program: Program, walk: Callable[[Expr], list[Expr]], constants: Collection[str] = ()
+    ) -> DomainTable:
+        """The domains of `program`; `walk(expr)` lists an expression's
+        nodes, `constants` are the names of integer constants (`L = 2`).
+        Symbols come from facts and from the constant positions of
+        equations' left-hand sides (`D[Alice, Bob] = ...` defines an element
+        the way a fact does), facts first."""
         table = cls()
         for statement in program.statements:
             accesses: list[tuple[str, tuple]] = []
@@ -104,17 +172,37 @@ class DomainTable:
             for tensor, indices in accesses:
                 for k, index in enumerate(indices):
                     table._root((tensor, k))
-                    if isinstance(index, IndexVar) and not index.name[:1].isupper():
+                    if isinstance(index, IndexVar) and not is_constant_name(index.name):
                         if index.name in first:
                             table._union(first[index.name], (tensor, k))
                         else:
                             first[index.name] = (tensor, k)
+        for relation, group in fact_groups(program.statements).items():
+            table.add_facts(relation, group)
         for statement in program.statements:
-            if isinstance(statement, Fact):
-                for k, index in enumerate(statement.indices):
-                    domain = table.domain(statement.relation, k)
-                    if isinstance(index, IndexConst):
-                        domain.largest_integer = max(domain.largest_integer, index.value)
-                    else:
-                        domain.symbols.setdefault(index.name, len(domain.symbols))
+            if isinstance(statement, Equation):
+                for k, index in enumerate(statement.lhs.indices):
+                    if (
+                        isinstance(index, IndexVar)
+                        and is_constant_name(index.name)
+                        and index.name not in constants
+                    ):
+                        symbols = table.domain(statement.lhs.name, k).symbols
+                        symbols.setdefault(symbol_of(index.name), len(symbols))
         return table
+
+    def add_facts(self, relation: str, group: FactGroup) -> None:
+        """Puts the constants of `relation`'s facts into their positions'
+        domains."""
+        rank = cast(int, group.rank)
+        domains = [self.domain(relation, k) for k in range(rank)]
+        # Distinct (position, constant) pairs in reading order, fact by
+        # fact: positions that share a domain number their symbols as a
+        # reader meets them (and as a relation file of the same rows would).
+        positions = itertools.cycle(range(rank))
+        for k, constant in dict.fromkeys(zip(positions, group.constants, strict=False)):
+            domain = domains[k]
+            if type(constant) is int:
+                domain.largest_integer = max(domain.largest_integer, constant)
+            elif constant not in domain.symbols:
+                domain.symbols[constant] = len(domain.symbols)

@@ -10,6 +10,8 @@ a second time, and goes on with the next one.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from enum import Enum
 from typing import NamedTuple, cast
@@ -28,6 +30,7 @@ class TokenKind(Enum):
     NEWLINE = "end of line"
     EOF = "end of file"
     ERROR = "error"
+    FACTS = "facts"
 
 
 class Token(NamedTuple):
@@ -42,7 +45,7 @@ class Token(NamedTuple):
 
     kind: TokenKind
     text: str
-    value: int | float | str | None
+    value: int | float | str | FactRun | None
     file: str
     line: int
     col: int
@@ -84,6 +87,53 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 
+# A run of lines that are each one fact of constants, `Parent(P123, P456).`
+# or `X(1, 2)`: Datalog programs carry their data as thousands of such
+# lines, so a run is read by a few regular expression scans instead of
+# token by token (see `FactRun`). The run's pattern is loose (any names,
+# digits and commas between the parentheses); `_fact_constants` then checks
+# that every argument is a constant, a symbol (uppercase first) or an
+# integer of at most nine digits (no range check needed), and that every
+# fact of a relation has the first one's rank. A run that fails the check,
+# or holds anything else (primes, strings, `= 0.5`), is lexed as usual.
+_FACT_RUN_RE = re.compile(
+    r"(?:^[ \t]*[A-Za-z_][A-Za-z0-9_]*\([A-Za-z0-9_ \t,]*\)[ \t]*\.?[ \t\r]*(?:\#[^\n]*)?"
+    r"(?:\n|\Z))+",
+    re.MULTILINE,
+)
+# One fact at the start of a line (never one inside a trailing comment).
+_FACT_RE = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)\(([^)\n]*)\)", re.MULTILINE)
+_CONSTANT = r"(?:[A-Z][A-Za-z0-9_]*|[0-9]{1,9})"
+_BLANKS = str.maketrans("", "", " \t")
+_INTEGER_ARGUMENT_RE = re.compile(r"(?:^|[,\n])[0-9]")
+
+
+class FactRun(NamedTuple):
+    """Consecutive fact lines of one relation, the value of a FACTS token:
+    their constants, `rank` a fact, in reading order (symbols as strings,
+    integers as ints); fact k stands on line `first_line + k`."""
+
+    relation: str
+    rank: int
+    constants: list[str | int]
+    first_line: int
+
+
+def _fact_constants(arguments: list[str]) -> tuple[int, list[str | int]] | None:
+    """The rank and the constants of facts from their argument texts
+    (`P1, P2`), or None if one is not a constant or has another rank than
+    the first."""
+    blob = "\n".join(arguments).translate(_BLANKS)
+    rank = arguments[0].count(",") + 1
+    row = rf"{_CONSTANT}" + rf"(?:,{_CONSTANT})" * (rank - 1)
+    if re.fullmatch(rf"{row}(?:\n{row})*", blob) is None:
+        return None
+    constants: list[str | int] = blob.replace("\n", ",").split(",")  # type: ignore[assignment]
+    if _INTEGER_ARGUMENT_RE.search(blob) is not None:
+        constants = [int(c) if c[0] <= "9" else c for c in constants]  # type: ignore[index]
+    return rank, constants
+
+
 # What a file decoded with errors="surrogateescape" holds for invalid bytes;
 # no file name or output can carry it.
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -121,11 +171,94 @@ class _Lexer:
         self.spaced = True
 
     def run(self) -> None:
+        """Lexes the text between runs of fact lines token by token; a run
+        where a statement may begin (at bracket depth 0, after a line
+        break) becomes FACTS tokens, anywhere else it is lexed as usual."""
+        text = self.source.text
+        pos = 0
+        for run in _FACT_RUN_RE.finditer(text):
+            self._lex(pos, run.start())
+            pos = run.start()
+            if self.depth == 0 and (not self.tokens or self.tokens[-1].kind is TokenKind.NEWLINE):
+                pos = self._facts(run)
+        self._lex(pos, len(text))
+        self._end()
+
+    def _facts(self, run: re.Match[str]) -> int:
+        """One FACTS token (and a NEWLINE) per relation in the run; returns
+        where lexing goes on. A run where some fact is not all constants,
+        or changes rank, is read line by line instead."""
+        facts = _FACT_RE.findall(run.string, run.start(), run.end())
+        groups = [
+            (relation, _fact_constants([arguments for _, arguments in group]))
+            for relation, group in itertools.groupby(facts, key=operator.itemgetter(0))
+        ]
+        if any(parsed is None for _, parsed in groups):
+            self._facts_line_by_line(run)
+            return run.end()
+        first = _FACT_RE.search(run.string, run.start())
+        assert first is not None
+        col = first.start(1) - run.start() + 1
+        for relation, parsed in groups:
+            assert parsed is not None
+            self._fact_token(relation, *parsed, col)
+            col = 1
+        if not run.group().endswith("\n"):
+            self.line -= 1  # the run ends the text: no line break after its last fact
+        self.line_start = run.end()
+        self.spaced = True
+        return run.end()
+
+    def _facts_line_by_line(self, run: re.Match[str]) -> None:
+        """Each line of the run read in bulk if it is a fact of constants
+        by itself (joining the previous line's FACTS token when it continues
+        its relation at its rank), lexed as usual otherwise: whether a line
+        is read in bulk never depends on its neighbours."""
+        text = run.string
+        for fact in _FACT_RE.finditer(text, run.start(), run.end()):
+            start = fact.start()
+            end = text.find("\n", fact.end(), run.end())
+            end = run.end() if end < 0 else end + 1
+            parsed = _fact_constants([fact.group(2)])
+            if parsed is None:
+                self._lex(start, end)
+                continue
+            self._fact_token(fact.group(1), *parsed, fact.start(1) - start + 1)
+            if not text.endswith("\n", start, end):
+                self.line -= 1
+            self.line_start = end
+            self.spaced = True
+
+    def _fact_token(self, relation: str, rank: int, constants: list[str | int], col: int) -> None:
+        """A FACTS token for facts on consecutive lines from `self.line` on,
+        and a NEWLINE; a continuation of the previous token's relation (same
+        rank, on the next line) extends that token instead."""
+        count = len(constants) // rank
+        if len(self.tokens) >= 2 and self.tokens[-2].kind is TokenKind.FACTS:
+            previous = cast(FactRun, self.tokens[-2].value)
+            previous_count = len(previous.constants) // previous.rank
+            if (previous.relation, previous.rank) == (
+                relation,
+                rank,
+            ) and previous.first_line + previous_count == self.line:
+                previous.constants.extend(constants)
+                self.line += count
+                return
+        file = self.source.file
+        value = FactRun(relation, rank, constants, self.line)
+        end_col = col + len(relation)
+        self.tokens.append(
+            Token(TokenKind.FACTS, relation, value, file, self.line, col, end_col, True)
+        )
+        self.tokens.append(Token(TokenKind.NEWLINE, "\n", None, file, self.line, 1, 1, False))
+        self.line += count
+
+    def _lex(self, pos: int, endpos: int) -> None:
         # Names and operators are most of the tokens: they are built inline,
         # which halves the time to lex a large program.
         file = self.source.file
         append = self.tokens.append
-        for match in _TOKEN_RE.finditer(self.source.text):
+        for match in _TOKEN_RE.finditer(self.source.text, pos, endpos):
             kind = cast(str, match.lastgroup)  # every alternative is a named group
             start = match.start(kind)
             spaced = self.spaced or start > match.start()
@@ -142,7 +275,6 @@ class _Lexer:
             elif kind == "comment":
                 self.spaced = True
             elif kind == "end":
-                self._end()
                 return
             else:
                 self.spaced = spaced

@@ -56,6 +56,7 @@ from fuse.frontend.ast import (
     Export,
     Expr,
     Fact,
+    Facts,
     FunctionDef,
     Index,
     IndexArith,
@@ -81,9 +82,10 @@ from fuse.frontend.ast import (
     TupleLiteral,
     index_leaves,
     index_variables,
+    is_constant_name,
 )
 from fuse.frontend.builtins import BUILTINS
-from fuse.frontend.lexer import Token, TokenKind, tokenize
+from fuse.frontend.lexer import FactRun, Token, TokenKind, tokenize
 
 _NAME = TokenKind.NAME
 _NUMBER = TokenKind.NUMBER
@@ -92,6 +94,7 @@ _OP = TokenKind.OP
 _NEWLINE = TokenKind.NEWLINE
 _EOF = TokenKind.EOF
 _ERROR = TokenKind.ERROR
+_FACTS = TokenKind.FACTS
 
 _ASSIGN_OPS = frozenset({"=", "+=", "max=", "avg="})
 _RULE_ARROWS = frozenset({"<-", "←", ":-"})
@@ -204,6 +207,10 @@ class _Parser:
             return [self._equation_or_source()]
         if tok.kind is _STRING:
             return [self._sink()]
+        if tok.kind is _FACTS:
+            run = cast(FactRun, self._advance().value)
+            constants = tuple(run.constants)
+            return [Facts(run.relation, run.rank, constants, run.first_line, tok.span)]
         self._unexpected("a statement (an equation, a source, a sink or 'export')")
 
     def _exports(self) -> list[Statement]:
@@ -276,7 +283,7 @@ class _Parser:
         """`Parent(Alice, Bob)`: every position is a constant (a symbol,
         which begins with an uppercase letter, or an integer)."""
         for index in atom.indices:
-            if isinstance(index, IndexVar) and (index.dotted or not index.name[:1].isupper()):
+            if isinstance(index, IndexVar) and (index.dotted or not is_constant_name(index.name)):
                 self._fail(
                     f"a fact names constants, but '{index.name}' is a variable (symbols "
                     "begin with an uppercase letter)",
@@ -422,8 +429,11 @@ class _Parser:
             return inner
         if self._at("*"):
             return self._virtual_index()
+        if tok.kind is _STRING:  # a quoted symbol, `M[1, "loves"]`
+            self._advance()
+            return IndexVar(tok.text, False, tok.span)
         if tok.kind is not _NAME:
-            self._unexpected("an index (a name or an integer)")
+            self._unexpected("an index (a name, an integer or a quoted symbol)")
         self._advance()
         if not self._at("."):
             return IndexVar(tok.text, False, tok.span)
@@ -603,7 +613,7 @@ def _is_fact_atom(lhs: Lhs) -> bool:
         lhs.boolean
         and bool(lhs.indices)
         and all(
-            isinstance(i, IndexConst) or (not i.dotted and i.name[:1].isupper())
+            isinstance(i, IndexConst) or (not i.dotted and is_constant_name(i.name))
             for i in lhs.indices
         )
     )
@@ -634,14 +644,17 @@ def expression_depth(expr: Expr) -> int:
 
 
 def _as_indices(args: list[Expr]) -> tuple[Index, ...] | None:
-    """The arguments of `Fact(i, 0)` as indices, or None if one of them is
-    not an index name or an integer."""
+    """The arguments of `Fact(i, 0)` (or `M(x, "loves")`) as indices, or
+    None if one of them is not an index name, an integer or a quoted
+    symbol."""
     indices: list[Index] = []
     for arg in args:
         if isinstance(arg, TensorRef) and not arg.indices and not arg.boolean:
             indices.append(IndexVar(arg.name, False, arg.span))
         elif isinstance(arg, Number) and type(arg.value) is int:
             indices.append(IndexConst(arg.value, arg.span))
+        elif isinstance(arg, String):  # a quoted symbol, `M(x, "loves")`
+            indices.append(IndexVar(f'"{arg.value}"', False, arg.span))
         else:
             return None
     return tuple(indices)

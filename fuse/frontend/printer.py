@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
+
 from fuse.frontend import lexer
 from fuse.frontend.ast import (
     UNKNOWN_SPAN,
@@ -19,6 +21,8 @@ from fuse.frontend.ast import (
     Equation,
     Expr,
     Fact,
+    Facts,
+    FactTable,
     FunctionDef,
     Index,
     IndexArith,
@@ -182,9 +186,19 @@ def print_statement(statement: Statement) -> str:
     if isinstance(statement, Fact):
         atom = _access(statement.relation, statement.indices, True)
         return atom if statement.value == 1 else f"{atom} = {_number(statement.value)}"
-    if isinstance(statement, Fact):
-        atom = _access(statement.relation, statement.indices, True)
-        return atom if statement.value == 1 else f"{atom} = {_number(statement.value)}"
+    if isinstance(statement, FactTable):
+        # After desugaring (a query runner's program text, a cache key): the
+        # facts by their coordinates in the relation's domains.
+        relation = statement.lhs.name
+        return "".join(
+            f"{relation}({', '.join(map(str, row))}) = {_number(float(value))}\n"
+            for row, value in zip(statement.coordinates.tolist(), statement.values, strict=True)
+        )
+    if isinstance(statement, Facts):
+        # A blank line after the run keeps the next run of the same
+        # relation a statement of its own when the text is read back.
+        relation = statement.relation
+        return "".join(f"{relation}({', '.join(map(str, row))})\n" for row in statement.rows)
     if isinstance(statement, FunctionDef):
         return f"{statement.name}({', '.join(statement.params)}) := {print_expr(statement.body)}"
     if isinstance(statement, Query):
@@ -219,7 +233,10 @@ def _header(node: Node) -> str:
         value = getattr(node, f.name)
         if f.name == "span" or _is_node(value) or _holds_nodes(value):
             continue
-        if f.default is dataclasses.MISSING or value != f.default:
+        if isinstance(value, np.ndarray):  # a FactTable's columns: one line, short
+            shown = value.tolist() if value.size <= 16 else f"<{value.size} elements>"
+            parts.append(f"{f.name}={shown}")
+        elif f.default is dataclasses.MISSING or value != f.default:
             parts.append(f"{f.name}={value!r}")
     if node.span != UNKNOWN_SPAN:
         parts.append(f"@{node.span.line}:{node.span.col}")

@@ -44,6 +44,7 @@ from fuse.frontend.ast import (
     Equation,
     Export,
     Expr,
+    FactTable,
     FunctionDef,
     Index,
     IndexConst,
@@ -260,6 +261,8 @@ class _Checker:
                 self._equation(statement)
             elif isinstance(statement, Source):
                 self._source_statement(statement)
+            elif isinstance(statement, FactTable):
+                self._define(statement.lhs)
             elif isinstance(statement, Sink):
                 self._sink(statement)
             elif isinstance(statement, Query):

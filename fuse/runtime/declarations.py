@@ -21,8 +21,9 @@ __all__ = ["TensorDeclaration", "tensor_declarations"]
 @dataclass(frozen=True)
 class TensorDeclaration:
     """One tensor: `input` when the program neither defines nor reads it
-    (a runtime input), `source` the file it is read from, if any, and
-    `indices` the index names of its `fuse.tensor` declaration."""
+    (a runtime input), `source` the file it is read from, if any,
+    `indices` the index names of its `fuse.tensor` declaration, and `facts`
+    the program's facts that give its value, if any."""
 
     name: str
     rank: int
@@ -32,6 +33,7 @@ class TensorDeclaration:
     # Where the program names it: a source's statement, else its first
     # access; errors about its value (a wrong rank) point there.
     span: ast.Span | None = None
+    facts: ast.FactTable | None = None
 
 
 def tensor_declarations(program: ast.Program) -> list[TensorDeclaration]:
@@ -39,7 +41,13 @@ def tensor_declarations(program: ast.Program) -> list[TensorDeclaration]:
     spans = _first_mentions(program)
     return [
         TensorDeclaration(
-            info.name, info.rank, info.source, info.is_input, info.indices, spans.get(info.name)
+            info.name,
+            info.rank,
+            info.source,
+            info.is_input,
+            info.indices,
+            spans.get(info.name),
+            info.facts,
         )
         for info in collect_tensors(program)
     ]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from fuse.runtime.runner import Runner
 
 Binding = int | str  # a position, or a symbol of the position's domain
-_QueryKey = tuple[str, tuple[tuple[str, Binding], ...]]
+_QueryKey = tuple[str, tuple[tuple[str, int], ...]]
 
 # id(asking runner) -> its query runners; an entry goes with its runner.
 _compiled: dict[int, dict[_QueryKey, Runner]] = {}
@@ -49,12 +49,45 @@ def query(
     return answer
 
 
+def answers(
+    runner: Runner, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: Binding
+) -> dict[tuple[str, ...], float]:
+    """`query`'s nonzero answers by name: each tuple of the free indices'
+    symbols (their positions as text where a domain has no symbols) with
+    its value, `{("Bob",): 1.0, ("Carol",): 1.0}`."""
+    answer = np.asarray(query(runner, tensor, inputs, **bindings))
+    free = [
+        k
+        for k, name in enumerate(_declared_indices(runner.program, tensor))
+        if name not in bindings
+    ]
+    domains = runner.program.ast.domains
+    result: dict[tuple[str, ...], float] = {}
+    for position in zip(*np.nonzero(answer), strict=True):
+        names = tuple(
+            domains.domain(tensor, k).name(int(p)) if domains else str(p)
+            for k, p in zip(free, position, strict=True)
+        )
+        result[names] = float(answer[position])
+    return result
+
+
 def query_runner(runner: Runner, tensor: str, **bindings: Binding) -> Runner:
     """The runner whose program is `runner`'s with this query as its only
     output (its single export is the answer; the program's own exports,
     sinks and queries are dropped), compiled on first use."""
+    program = runner.program
+    names = _declared_indices(program, tensor)
+    unknown = sorted(set(bindings) - set(names))
+    if unknown:
+        raise FuseError(
+            f"query of '{tensor}': it has no index '{unknown[0]}' "
+            f"(its indices: {', '.join(names) or 'none'})"
+        )
     positions = {
-        name: value if isinstance(value, str) else _position(tensor, name, value)
+        name: _symbol_position(program, tensor, names.index(name), name, value)
+        if isinstance(value, str)
+        else _position(tensor, name, value)
         for name, value in bindings.items()
     }
     compiled = _compiled.get(id(runner))
@@ -74,7 +107,8 @@ def _position(tensor: str, name: str, value: object) -> int:
         position = -1
     if isinstance(value, bool) or position < 0:
         raise FuseError(
-            f"query of '{tensor}': index {name}={value!r} must be a non-negative integer"
+            f"query of '{tensor}': index {name}={value!r} must be a non-negative integer or "
+            "a symbol"
         )
     return position
 
@@ -124,26 +158,14 @@ def index_symbols(program: Program, tensor: str, index: str) -> list[str]:
     return sorted(symbols, key=symbols.__getitem__)
 
 
-def _query_runner(runner: Runner, tensor: str, positions: Mapping[str, Binding]) -> Runner:
+def _query_runner(runner: Runner, tensor: str, positions: Mapping[str, int]) -> Runner:
     """A runner for the program with this query as its only one."""
     from fuse.runtime.runner import Runner
 
     program = runner.program
     names = _declared_indices(program, tensor)
-    unknown = sorted(set(positions) - set(names))
-    if unknown:
-        raise FuseError(
-            f"query of '{tensor}': it has no index '{unknown[0]}' "
-            f"(its indices: {', '.join(names) or 'none'})"
-        )
-    resolved = {
-        n: _symbol_position(program, tensor, names.index(n), n, value)
-        if isinstance(value, str)
-        else value
-        for n, value in positions.items()
-    }
     indices = tuple(
-        ast.IndexConst(resolved[n]) if n in resolved else ast.IndexVar(n) for n in names
+        ast.IndexConst(positions[n]) if n in positions else ast.IndexVar(n) for n in names
     )
     # The program's own queries, exports and sinks are left out: they would
     # be answered, returned and written too.

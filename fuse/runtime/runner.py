@@ -116,7 +116,9 @@ class Runner:
         check_file_access(self.program, self.io, self.allow_paths)
         self.cache = ArtifactCache(self.cache_dir) if self.cache_dir is not None else None
         tensors = tensor_declarations(self.program.ast)
-        self.declarations = [t for t in tensors if t.input or t.source is not None]
+        self.declarations = [
+            t for t in tensors if t.input or t.source is not None or t.facts is not None
+        ]
         self.weights = Weights(
             self.policies, [d.name for d in self.declarations], self._read_source
         )
@@ -181,7 +183,7 @@ class Runner:
         if require_all:
             for declaration in self.declarations:
                 if (
-                    declaration.source is None
+                    declaration.input
                     and declaration.name not in overridden
                     and declaration.name not in self.weights.supplied
                 ):
@@ -200,6 +202,11 @@ class Runner:
             if d.source is not None and d.name not in overridden and d.name not in supplied
         )
         values = {name: np.asarray(array, dtype=np.float32) for name, array in loaded.items()}
+        values.update(
+            (d.name, d.facts.dense())
+            for d in self.declarations
+            if d.facts is not None and d.name not in overridden and d.name not in supplied
+        )
         values.update((n, self.weights.value(n)) for n in supplied if n not in overridden)
         return values
 
@@ -227,7 +234,8 @@ class Runner:
         declared = self.checked_shapes(self.input_shapes)
         sources = self.load_sources({*declared, *inputs}, require_all=False)
         given = {name: np.shape(value) for name, value in {**sources, **inputs}.items()}
-        return {**declared, **given}
+        facts = {d.name: d.facts.shape for d in self.declarations if d.facts is not None}
+        return {**facts, **declared, **given}
 
     def checked_shapes(
         self, shapes: Mapping[str, Sequence[int]] | None
@@ -280,13 +288,51 @@ class Runner:
         return plan
 
     def source_domains(self) -> dict[tuple[str, int], str]:
-        """Symbol domains of source dimensions, as the loader recorded them."""
-        domains = {}
+        """Symbol domains of source dimensions, as the loader recorded them,
+        and of the dimensions of relations given by facts."""
+        domains = self._fact_domains()
         for declaration in self.declarations:
             for k, key in enumerate(_dim_keys(declaration.name, declaration.rank)):
                 table = self.io.symbols.table_for(key)
                 if table is not None:
+                    self._refuse_mixed_numbering(declaration.name, k)
                     domains[(declaration.name, k)] = table.domain
+        return domains
+
+    def _refuse_mixed_numbering(self, source: str, k: int) -> None:
+        """A symbol file's dimension that shares a domain with facts: the
+        file's symbols are numbered by the loader, the facts' by the front
+        end, so a join between them would pair unrelated symbols. Refused
+        until both use one table (docs/dsl_reference.md)."""
+        table_of = self.program.ast.domains
+        if table_of is not None and table_of.domain(source, k).symbols:
+            raise FuseError(
+                f"source '{source}' reads symbols into position {k + 1}, which shares a domain "
+                "with symbols of facts; symbols from files and from facts cannot share a "
+                "domain yet (give the facts in the file, or the file's rows as facts)"
+            )
+
+    def _fact_domains(self) -> dict[tuple[str, int], str]:
+        """The symbol domains of relations given by facts, each registered
+        once as a table of the loader's registry (the front end's symbols,
+        in their order), so sinks write their symbols as they write a
+        relation file's."""
+        table_of = self.program.ast.domains
+        domains: dict[tuple[str, int], str] = {}
+        for declaration in self.declarations:
+            if declaration.facts is None or table_of is None:
+                continue
+            for k in range(declaration.rank):
+                domain = table_of.domain(declaration.name, k)
+                if not domain.symbols or domain.size != len(domain.symbols):
+                    continue  # integers, or integers beside symbols: written as positions
+                name = f"facts:{table_of.key(declaration.name, k)}"
+                table = self.io.symbols.table(name)
+                if not len(table):
+                    for symbol in domain.symbols:
+                        table.intern(symbol)
+                    table.freeze()
+                domains[(declaration.name, k)] = name
         return domains
 
     @cyclic_gc_paused()
@@ -596,6 +642,15 @@ class Runner:
         from fuse.runtime.query import index_symbols
 
         return index_symbols(self.program, tensor, index)
+
+    def answers(
+        self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int | str
+    ) -> dict[tuple[str, ...], float]:
+        """`query`'s nonzero answers by name: `runner.answers("Ancestor",
+        x="Alice")` is `{("Bob",): 1.0, ("Carol",): 1.0}`."""
+        from fuse.runtime.query import answers
+
+        return answers(self, tensor, inputs, **bindings)
 
     @property
     def fx_module(self) -> Any:

@@ -392,3 +392,21 @@ fuse.program {
 }
 
 // CHECK: !fuse.expr lists index names only, got ['i', 0]
+
+// -----
+
+fuse.program {
+  fuse.tensor @Parent[a, b] boolean : tensor<3x3xf32>
+  fuse.facts @Parent dense<[[0, 1], [1, 3]]> : tensor<2x2xi64> values dense<1.0> : tensor<2xf32>
+}
+
+// CHECK: facts of @Parent: fact 1 at [1, 3] is outside the relation's shape [3, 3]
+
+// -----
+
+fuse.program {
+  fuse.tensor @Parent[a, b] boolean : tensor<?x3xf32>
+  fuse.facts @Parent dense<[[0, 1]]> : tensor<1x2xi64> values dense<1.0> : tensor<1xf32>
+}
+
+// CHECK: facts of @Parent: the relation needs a static shape, got tensor<?x3xf32>

@@ -64,3 +64,28 @@ fuse.program {
 // CHECK:      fuse.tensor @X[p, d] input : tensor<5x8xf32>
 // CHECK-NEXT: fuse.tensor @P[p, d] : tensor<5x8xf32>
 // CHECK-NEXT: fuse.tensor @S[p, d] : tensor<5x8xf32>
+
+// -----
+
+// A dimension nothing sizes but rules write at integer positions (the facts
+// `X(1) = 1`, `X(3)`) is as large as the largest position plus one; the
+// size flows on to the tensors that read it.
+fuse.program {
+  fuse.tensor @X[d0] boolean : tensor<?xf32>
+  fuse.tensor @Y[i] : tensor<?xf32>
+  fuse.rule @X[1] sum {
+    %0 = fuse.literal 1.000000e+00 : f32 -> !fuse.expr<>
+    fuse.yield %0 : !fuse.expr<>
+  }
+  fuse.rule @X[3] sum {
+    %0 = fuse.literal 1.000000e+00 : f32 -> !fuse.expr<>
+    fuse.yield %0 : !fuse.expr<>
+  }
+  fuse.rule @Y[i] sum {
+    %0 = fuse.load @X[i] : !fuse.expr<i>
+    fuse.yield %0 : !fuse.expr<i>
+  }
+}
+
+// CHECK:      fuse.tensor @X[d0] boolean : tensor<4xf32>
+// CHECK-NEXT: fuse.tensor @Y[i] : tensor<4xf32>
