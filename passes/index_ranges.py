@@ -60,6 +60,22 @@ def is_affine_rule(op: RuleOp | SinkOp) -> bool:
     return any(isinstance(o, LoadOp) and not o.indices.is_plain for o in op.body.walk())
 
 
+def ranged_tensors(program: ProgramOp) -> set[str]:
+    """The tensors with a rule that uses index arithmetic: all their rules
+    range their indices (a plain `Y[i] = A[i]` beside `Y[i] += B[i+1]`
+    grows `Y` to hold both, whatever their order)."""
+    return {
+        op.tensor_name
+        for op in program.body.block.ops
+        if isinstance(op, RuleOp) and is_affine_rule(op)
+    }
+
+
+def is_ranged(op: RuleOp | SinkOp, ranged: set[str]) -> bool:
+    """Whether `op` ranges its indices (`ranged`: `ranged_tensors`)."""
+    return is_affine_rule(op) or (isinstance(op, RuleOp) and op.tensor_name in ranged)
+
+
 def _shape(program: ProgramOp, tensor: str) -> tuple[int, ...]:
     declaration = program.lookup_tensor(tensor)
     assert declaration is not None, "the verifier checks declarations"

@@ -66,7 +66,7 @@ from fuse.dialects.fuse import (
 
 from .dataflow_emitter import BodyEmitter, Indexed
 from .expr_tree import names_of, yielded_value
-from .index_ranges import EmptyRange, is_affine_rule, rule_ranges
+from .index_ranges import EmptyRange, is_ranged, ranged_tensors, rule_ranges
 from .infer_shapes import location_prefix
 
 
@@ -139,9 +139,10 @@ def body_emitter(
     tensor_value: Callable[[str], SSAValue],
     op: RuleOp | SinkOp,
     program: ProgramOp,
+    ranged: set[str],
 ) -> BodyEmitter:
     """The emitter of one rule or sink, knowing its indices' ranges."""
-    if not is_affine_rule(op):
+    if not is_ranged(op, ranged):
         return BodyEmitter(block, tensor_value, rule_sizes(op, program), op)
     try:
         ranges = rule_ranges(op, program)
@@ -200,6 +201,7 @@ class _Stratifier:
             if isinstance(op, RuleOp):
                 self.rules.setdefault(op.tensor_name, []).append(op)
         self.values: dict[str, SSAValue] = {}
+        self.ranged = ranged_tensors(program)
 
     def build(self) -> func.FuncOp:
         inputs = [d for d in self.declarations.values() if d.tensor_name not in self.rules]
@@ -240,7 +242,7 @@ class _Stratifier:
         combined: Indexed | None = None
         emitter: BodyEmitter | None = None
         for rule in self.rules[name]:
-            emitter = body_emitter(block, tensor_value, rule, self.program)
+            emitter = body_emitter(block, tensor_value, rule, self.program, self.ranged)
             for n, size in zip(names, declaration.tensor_type.get_shape(), strict=True):
                 if size >= 0:
                     emitter.sizes.setdefault(n, size)
@@ -268,7 +270,7 @@ class _Stratifier:
         left-hand-side positions place it with a one-hot factor, index
         arithmetic with a `fuse.place`, and indices it does not mention
         broadcast."""
-        if is_affine_rule(rule):
+        if is_ranged(rule, self.ranged):
             return self.affine_rule_value(emitter, rule, names)
         unprojected = [n for n in names_of(yielded_value(rule.body)) if n not in names]
         if unprojected or [p for p in rule.indices.data if isinstance(p, str)] != [
@@ -343,7 +345,7 @@ class _Stratifier:
             results.append(self.values[name])
             attrs.append(DictionaryAttr({"fuse.name": StringAttr(name)}))
         for sink in sinks:
-            emitter = body_emitter(block, self.values.__getitem__, sink, self.program)
+            emitter = body_emitter(block, self.values.__getitem__, sink, self.program, self.ranged)
             root = yielded_value(sink.body)
             value = emitter.lower(root)
             results.append(value.value)
