@@ -65,7 +65,7 @@ from fuse.dialects.fuse.attributes import f32_tensor
 
 from .dataflow_emitter import BodyEmitter, Indexed
 from .expr_tree import names_of, yielded_value
-from .index_ranges import EmptyRange, is_affine_rule, rule_ranges
+from .index_ranges import EmptyRange, is_ranged, ranged_tensors, rule_ranges
 from .infer_shapes import location_prefix
 
 
@@ -140,9 +140,10 @@ def body_emitter(
     op: RuleOp | SinkOp,
     program: ProgramOp,
     declarations: Mapping[str, TensorOp],
+    ranged: set[str],
 ) -> BodyEmitter:
     """The emitter of one rule or sink, knowing its indices' ranges."""
-    if not is_affine_rule(op):
+    if not is_ranged(op, ranged):
         return BodyEmitter(block, tensor_value, rule_sizes(op, declarations), op)
     try:
         ranges = rule_ranges(op, program)
@@ -196,6 +197,7 @@ class _Stratifier:
             if isinstance(op, RuleOp):
                 self.rules.setdefault(op.tensor_name, []).append(op)
         self.values: dict[str, SSAValue] = {}
+        self.ranged = ranged_tensors(program)
 
     def build(self) -> func.FuncOp:
         inputs = [d for d in self.declarations.values() if d.tensor_name not in self.rules]
@@ -236,7 +238,9 @@ class _Stratifier:
         combined: Indexed | None = None
         emitter: BodyEmitter | None = None
         for rule in self.rules[name]:
-            emitter = body_emitter(block, tensor_value, rule, self.program, self.declarations)
+            emitter = body_emitter(
+                block, tensor_value, rule, self.program, self.declarations, self.ranged
+            )
             for n, size in zip(names, declaration.tensor_type.get_shape(), strict=True):
                 if size >= 0:
                     emitter.sizes.setdefault(n, size)
@@ -264,7 +268,7 @@ class _Stratifier:
         left-hand-side positions place it with a one-hot factor, index
         arithmetic with a `fuse.place`, and indices it does not mention
         broadcast."""
-        if is_affine_rule(rule):
+        if is_ranged(rule, self.ranged):
             return self.affine_rule_value(emitter, rule, names)
         unprojected = [n for n in names_of(yielded_value(rule.body)) if n not in names]
         if unprojected or [p for p in rule.indices.data if isinstance(p, str)] != [
@@ -360,7 +364,7 @@ class _Stratifier:
             attrs.append(DictionaryAttr({"fuse.name": StringAttr(name)}))
         for sink in sinks:
             emitter = body_emitter(
-                block, self.values.__getitem__, sink, self.program, self.declarations
+                block, self.values.__getitem__, sink, self.program, self.declarations, self.ranged
             )
             root = yielded_value(sink.body)
             value = emitter.lower(root)
