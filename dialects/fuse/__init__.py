@@ -5,7 +5,8 @@
   symbol.
 * dataflow (`dataflow.py`): SSA tensors inside `func.func @main`; einsums,
   elementwise and normalization ops, `fuse.window`/`fuse.place` for index
-  arithmetic, and `fuse.fixpoint` for recursion.
+  arithmetic, and `fuse.fixpoint` for recursion;
+* scan (`scan.py`): `fuse.scan`, recurrences along one index as loops.
 """
 
 from xdsl.ir import Dialect
@@ -28,6 +29,7 @@ from .dataflow import (
     UnaryOp,
     WindowOp,
 )
+from .scan import ScanOp
 from .declarative import (
     ArithOp,
     CallOp,
@@ -75,6 +77,7 @@ Fuse = Dialect(
         WindowOp,
         PlaceOp,
         FixpointOp,
+        ScanOp,
     ],
     [IndexListAttr, ExprType],
 )
