@@ -42,6 +42,13 @@ Lowering of each op kind (the semantics are the ops' docstrings):
   (all weights 0): an S x J compare and a reduce.
 * `fuse.gather`: `gather` of one-position slices along the dimension.
 * `fuse.fixpoint`: a `stablehlo.while` (below).
+* `fuse.scan`: a `stablehlo.while` over the step counter k carrying
+  `(k: i32, states..., [stacked results...,] scanned inputs..., captured
+  values...)`; `cond` is `k < steps`. The body reads step k's slice of each
+  scanned input with `dynamic_slice` (position `steps - 1 - k` when
+  reversed), applies the step, and a stored scan writes the new states
+  into its stacked results with `dynamic_update_slice`; a virtual scan
+  carries only the current states.
 
 Fixpoints. The loop carries `(iterations: i32, converged: i1, change: f32,
 current values..., [deltas...,] captured values...)`; values the body reads
@@ -119,6 +126,7 @@ from xdsl_jax.dialects import stablehlo as hlo
 
 from fuse.dialects.fuse import dataflow as df
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.scan import ScanOp
 from fuse.lowering.affine_access import Forms, flat_positions, forms_of, place_table
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
 from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp
@@ -290,7 +298,61 @@ class _FunctionLowering:
                 return [_place(b, args[0], forms_of(op.map), op.kind.data, shape_of(op.result))]
             case df.FixpointOp():
                 return self._fixpoint(b, op, env)
+            case ScanOp():
+                return self._scan(b, op, env)
         raise _fail(f"cannot lower '{op.name}' (is the function at the dataflow level?)")
+
+    # --- scans -----------------------------------------------------------------------
+
+    def _scan(self, b: HloBuilder, op: ScanOp, env: dict[SSAValue, SSAValue]) -> list[SSAValue]:
+        captured = _captured_values(op.body)
+        count = len(op.init)
+        stacked = [] if op.is_virtual else [b.full(0.0, shape_of(r)) for r in op.results_]
+        state = [
+            b.scalar(0, i32),
+            *(env[v] for v in op.init),
+            *stacked,
+            *(env[v] for v in op.xs),
+            *(env[v] for v in captured),
+        ]
+        types = [v.type for v in state]
+        body = b.nested(Block(arg_types=types))
+        counter, *rest = body.block.args
+        states, outs = rest[:count], rest[count : count + len(stacked)]
+        xs = rest[count + len(stacked) : count + len(stacked) + len(op.xs)]
+        steps = op.step_count
+        position = (
+            body.binary(hlo.SubtractOp, body.scalar(steps - 1, i32), counter)
+            if op.is_reverse
+            else counter
+        )
+        slices = [
+            body.dynamic_take(x, axis, position)
+            for x, axis in zip(xs, op.scanned_axes, strict=True)
+        ]
+        inner = dict(zip(op.body.block.args, [*states, *slices], strict=True))
+        inner.update(zip(captured, rest[len(rest) - len(captured) :], strict=True))
+        next_states = self.lower_block(body, op.body.block, inner)
+        if not op.is_virtual:
+            axis = op.stacking_axis
+            outs = [
+                body.dynamic_put(o, s, axis, position)
+                for o, s in zip(outs, next_states, strict=True)
+            ]
+        step = body.binary(hlo.AddOp, counter, body.scalar(1, i32))
+        carried = rest[count + len(stacked) :]
+        body.block.add_op(hlo.ReturnOp([step, *next_states, *outs, *carried]))
+        cond = b.nested(Block(arg_types=types))
+        below = cond.compare("LT", cond.block.args[0], cond.scalar(steps, i32))
+        cond.block.add_op(hlo.ReturnOp([below]))
+        loop = hlo.WhileOp.build(
+            operands=[state],
+            result_types=[types],
+            regions=[Region(cond.block), Region(body.block)],
+        )
+        b.block.add_op(loop)
+        first = 1 if op.is_virtual else 1 + count
+        return list(loop.results[first : first + count])
 
     # --- fixpoints ------------------------------------------------------------------
 

@@ -29,7 +29,6 @@ from .dataflow import (
     UnaryOp,
     WindowOp,
 )
-from .scan import ScanOp
 from .declarative import (
     ArithOp,
     CallOp,
@@ -45,6 +44,7 @@ from .declarative import (
     TensorOp,
     YieldOp,
 )
+from .scan import ScanOp
 
 Fuse = Dialect(
     "fuse",

@@ -12,6 +12,8 @@ also the form the backend hands to XLA).
 * `stablehlo.rng_bit_generator` (and its `rng_algorithm` attribute):
   `fuse.sample` draws its uniforms from it, with a constant state built
   from the op's seed.
+* `stablehlo.dynamic_update_slice`: a stored `fuse.scan` writes each step's
+  state into its stacked result at the loop counter.
 """
 
 from __future__ import annotations
@@ -63,6 +65,26 @@ class SortOp(IRDLOperation):
                 "is_stable": BoolAttr.from_bool(stable),
             },
             regions=[comparator],
+        )
+
+
+@irdl_op_definition
+class DynamicUpdateSliceOp(IRDLOperation):
+    """`operand` with `update` written at `start_indices` (one scalar
+    integer tensor per dimension)."""
+
+    name = "stablehlo.dynamic_update_slice"
+
+    operand = operand_def(TensorType)
+    update = operand_def(TensorType)
+    start_indices = var_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, operand: SSAValue, update: SSAValue, start_indices: Sequence[SSAValue]):
+        super().__init__(
+            operands=[operand, update, list(start_indices)], result_types=[operand.type]
         )
 
 
