@@ -307,7 +307,13 @@ class _FunctionLowering:
     def _scan(self, b: HloBuilder, op: ScanOp, env: dict[SSAValue, SSAValue]) -> list[SSAValue]:
         captured = _captured_values(op.body)
         count = len(op.init)
-        stacked = [] if op.is_virtual else [b.full(0.0, shape_of(r)) for r in op.results_]
+        stacked = []
+        if not op.is_virtual:
+            first = b.scalar(op.step_count if op.is_reverse else 0, i32)
+            stacked = [
+                b.dynamic_put(b.full(0.0, shape_of(r)), env[v], op.stacking_axis, first)
+                for r, v in zip(op.results_, op.init, strict=True)
+            ]
         state = [
             b.scalar(0, i32),
             *(env[v] for v in op.init),
@@ -335,9 +341,10 @@ class _FunctionLowering:
         next_states = self.lower_block(body, op.body.block, inner)
         if not op.is_virtual:
             axis = op.stacking_axis
+            # after step k: position k + 1 forward, k reversed (index order)
+            at = position if op.is_reverse else body.binary(hlo.AddOp, counter, body.scalar(1, i32))
             outs = [
-                body.dynamic_put(o, s, axis, position)
-                for o, s in zip(outs, next_states, strict=True)
+                body.dynamic_put(o, s, axis, at) for o, s in zip(outs, next_states, strict=True)
             ]
         step = body.binary(hlo.AddOp, counter, body.scalar(1, i32))
         carried = rest[count + len(stacked) :]

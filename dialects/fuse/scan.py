@@ -40,9 +40,10 @@ from .declarative import YieldOp
 
 
 def stacked_type(state: TensorType, axis: int, steps: int) -> TensorType:
-    """The type of `steps` states of type `state` stacked along `axis`."""
+    """The type of a stored scan's result: its `steps + 1` states (the
+    initial one included) of type `state` stacked along `axis`."""
     shape = list(state.get_shape())
-    shape.insert(axis, steps)
+    shape.insert(axis, steps + 1)
     return TensorType(state.element_type, shape)
 
 
@@ -62,15 +63,18 @@ class ScanOp(IRDLOperation):
     its axis `in_axes[n]` fixed at k, so that axis is dropped); it yields
     the states at step k + 1. `reverse` runs k from `steps - 1` down to 0.
 
-    Stored (the default): each result stacks the states after every step
-    along `axis`, so `result[..., k, ...]` is the state after step k (in
-    the order of k, whatever the direction). `virtual`: each result is the
-    state after the last step only, and nothing grows with `steps`
-    (a `*t` index). Values the body reads from outside are loop-invariant.
+    Stored (the default): each result stacks all `steps + 1` states along
+    `axis` in index order: forward, position 0 holds the initial state and
+    position k + 1 the state after step k; reversed, position `steps` holds
+    the initial state and position k the state after step k. So
+    `X[i, t + 1] = f(X[i, t])` with `X[i, 0] = X0[i]` is the whole of `X`.
+    `virtual`: each result is the state after the last step only, and
+    nothing grows with `steps` (a `*t` index). Values the body reads from
+    outside are loop-invariant.
 
     ```mlir
     %h = fuse.scan steps 6 axis 1 in_axes [1] tensors ["X"] (%x0 : tensor<4xf32>)
-        over (%U : tensor<4x6xf32>) -> tensor<4x6xf32> {
+        over (%U : tensor<4x6xf32>) -> tensor<4x7xf32> {
     ^bb0(%x: tensor<4xf32>, %u: tensor<4xf32>):
       %0 = fuse.einsum "ab,b->a" sum (%W, %x) : (tensor<4x4xf32>, tensor<4xf32>) -> tensor<4xf32>
       %1 = fuse.binary add "a,a->a" (%0, %u) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>

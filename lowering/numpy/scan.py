@@ -45,12 +45,18 @@ class Scan:
             if self.stacked_shapes is not None
             else None
         )
+        # A stored state's position: after step k, k + 1 forward and k
+        # reversed; the initial state sits just before the first step.
+        offset = 0 if self.reverse else 1
+        if outs is not None:
+            for out, state in zip(outs, states, strict=True):
+                out[self.steps if self.reverse else 0] = state
         order = range(self.steps - 1, -1, -1) if self.reverse else range(self.steps)
         for k in order:
             states = self.body(values, [*states, *(x[k] for x in xs)])
             if outs is not None:
                 for out, state in zip(outs, states, strict=True):
-                    out[k] = state
+                    out[k + offset] = state
         if outs is not None:
             assert self.axis is not None
             states = [np.moveaxis(out, 0, self.axis) for out in outs]

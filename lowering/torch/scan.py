@@ -50,7 +50,7 @@ class ScanModule(torch.nn.Module):
         ]
         captured = args[count + scanned :]
         step = self.body.forward
-        history: list[list[Tensor]] = [[] for _ in range(count)]
+        history: list[list[Tensor]] = [[state] for state in states]
         order = range(spec.steps - 1, -1, -1) if spec.reverse else range(spec.steps)
         for k in order:
             states = list(step(*states, *(x[k] for x in xs), *captured))
@@ -59,6 +59,6 @@ class ScanModule(torch.nn.Module):
                     kept.append(state)
         if spec.axis is None:
             return tuple(states)
-        if spec.reverse:
+        if spec.reverse:  # index order: the initial state last
             history = [kept[::-1] for kept in history]
         return tuple(torch.stack(kept, dim=spec.axis) for kept in history)
