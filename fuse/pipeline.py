@@ -27,6 +27,7 @@ DECLARATIVE_PASSES = (
     "fuse-canonicalize-projections",
     "fuse-demand",
     "fuse-infer-shapes",
+    "fuse-recognize-recurrences",
     "fuse-stratify",
 )
 

@@ -39,6 +39,7 @@ def all_passes() -> dict[str, PassFactory]:
         "fuse-einsum-path": _lazy("einsum_path", "EinsumPathPass"),
         "fuse-infer-shapes": _lazy("infer_shapes", "InferShapesPass"),
         "fuse-monte-carlo": _lazy("monte_carlo", "MonteCarloPass"),
+        "fuse-recognize-recurrences": _lazy("recognize_recurrences", "RecognizeRecurrencesPass"),
         "fuse-semi-naive": _lazy("semi_naive", "SemiNaivePass"),
         "fuse-stratify": _lazy("stratify", "StratifyPass"),
     }
