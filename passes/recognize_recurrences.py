@@ -117,8 +117,10 @@ def _loads(rule: RuleOp) -> list[LoadOp]:
     return [op for op in rule.body.walk() if isinstance(op, LoadOp)]
 
 
-def _location(rule: RuleOp) -> str:
-    return location_prefix(rule).removesuffix(": ") or "an equation"
+def _another(rule: RuleOp) -> str:
+    """`another equation of X (at file:line:col)`."""
+    where = location_prefix(rule).removesuffix(": ")
+    return f"another equation of {rule.tensor_name}" + (f" (at {where})" if where else "")
 
 
 def analyze(program: ProgramOp, tensor: str, rules: list[RuleOp]) -> Recurrence | str:
@@ -187,13 +189,13 @@ def analyze(program: ProgramOp, tensor: str, rules: list[RuleOp]) -> Recurrence 
         position = base.indices.data[axis]
         if not isinstance(position, int):
             return (
-                f"the equation at {_location(base)} writes every position of {tensor} along "
-                f"dimension {axis}, not only an initial one"
+                f"{_another(base)} writes every position along dimension {axis}, not only "
+                "an initial one"
             )
         if position in written:
             return (
-                f"the equation at {_location(base)} writes {tensor} at position {position} of "
-                f"dimension {axis}, which the recurrence writes too"
+                f"{_another(base)} writes position {position} of dimension {axis}, which "
+                "the recurrence writes too"
             )
     return recurrence
 

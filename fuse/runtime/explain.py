@@ -8,11 +8,12 @@ projections are explicit; strata come from the same dependency analysis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from xdsl.dialects.builtin import FileLineColLoc
+from xdsl.dialects.builtin import FileLineColLoc, ModuleOp, StringAttr
 
-from fuse.dialects.fuse import LoadOp, ProgramOp, ProjectOp, RuleOp
+from fuse.dialects.fuse import FixpointOp, LoadOp, ProgramOp, ProjectOp, RuleOp, ScanOp
+from fuse.passes.recognize_recurrences import FIXPOINT_REASON
 from fuse.passes.stratify import dependency_graph, is_recursive, strongly_connected_components
 
 
@@ -24,6 +25,8 @@ class RuleSummary:
     projections: tuple[str, ...]
     stratum: int
     recursive: bool
+    # A recursive equation: the scan or the fixpoint it runs as (and why).
+    runs_as: str = ""
 
 
 def _einsum_of(rule: RuleOp) -> str:
@@ -66,6 +69,8 @@ class Explanation:
             lines.append(
                 f"  [{rule.stratum}{tag}] {rule.location}  {rule.einsum}   projected: {projections}"
             )
+            if rule.runs_as:
+                lines.append(f"      runs as {rule.runs_as}")
         iterations = getattr(executable, "fixpoint_iterations", None) or {}
         if iterations:
             lines.append("")
@@ -102,3 +107,31 @@ def describe_rules(program: ProgramOp) -> Explanation:
         )
     summaries.sort(key=lambda s: s.stratum)
     return Explanation(summaries)
+
+
+def how_recursions_run(module: ModuleOp) -> dict[str, str]:
+    """Each recursive tensor of the dataflow level: the scan it became or
+    the fixpoint it stays (with `fuse-recognize-recurrences`' reason)."""
+    found: dict[str, str] = {}
+    for op in module.walk():
+        if isinstance(op, ScanOp):
+            kind = "virtual" if op.is_virtual else f"stored along dimension {op.stacking_axis}"
+            direction = ", reversed" if op.is_reverse else ""
+            text = f"a scan: {op.step_count} steps, {kind}{direction}"
+            found.update(dict.fromkeys(op.tensor_names, text))
+        elif isinstance(op, FixpointOp):
+            reason = op.attributes.get(FIXPOINT_REASON)
+            text = f"a fixpoint: {reason.data}" if isinstance(reason, StringAttr) else "a fixpoint"
+            found.update(dict.fromkeys(op.tensor_names, text))
+    return found
+
+
+def with_recursions(explanation: Explanation, module: ModuleOp) -> Explanation:
+    """`explanation` saying how each recursive equation runs in `module`."""
+    runs = how_recursions_run(module)
+    return Explanation(
+        [
+            replace(rule, runs_as=runs.get(rule.tensor, "")) if rule.recursive else rule
+            for rule in explanation.rules
+        ]
+    )

@@ -34,7 +34,7 @@ from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_ke
 from fuse.runtime.confinement import check_file_access
 from fuse.runtime.declarations import tensor_declarations
 from fuse.runtime.domains import sink_domains
-from fuse.runtime.explain import Explanation, describe_rules
+from fuse.runtime.explain import Explanation, describe_rules, with_recursions
 from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights, check_sharding
@@ -243,7 +243,7 @@ class Runner:
             run_passes(module, (*DECLARATIVE_PASSES[2:], *dataflow_passes(self.config)))
         except DiagnosticException as error:
             raise FuseError([diagnostic_from_pass(str(error), self.program.source)]) from None
-        return module, explanation, domains
+        return module, with_recursions(explanation, module), domains
 
     def _compile(self, shapes: Mapping[str, tuple[int, ...]]) -> CompiledPlan:
         start = time.perf_counter()
