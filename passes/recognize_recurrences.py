@@ -216,6 +216,11 @@ def _scan_axis(
                 f"{tensor} reads itself at [{', '.join(map(str, read))}] for "
                 f"[{', '.join(map(str, write))}]: not one index shifted in one dimension"
             )
+        if (w.virtual is None) != (r.virtual is None):
+            return (
+                f"{tensor} reads itself at [{', '.join(map(str, read))}] for "
+                f"[{', '.join(map(str, write))}]: a virtual index is virtual on both sides"
+            )
         shift = w.constant - r.constant
         if abs(shift) != 1:
             return (

@@ -69,7 +69,7 @@ from fuse.dialects.fuse import (
     WindowOp,
     YieldOp,
 )
-from fuse.dialects.fuse.affine import IndexPosition
+from fuse.dialects.fuse.affine import AffineIndex, IndexPosition
 from fuse.dialects.fuse.scan import sliced_type
 
 from .dataflow_emitter import BodyEmitter, Indexed
@@ -161,12 +161,12 @@ class _Stratifier:
         for component in strongly_connected_components(self.graph):
             if component[0] not in self.rules:
                 continue
-            if is_recursive(component, self.graph):
-                recurrence = self.recurrence(component)
-                if recurrence is not None:
-                    self.emit_scan(block, recurrence)
-                else:
-                    self.emit_fixpoint(block, component)
+            recurrence = self.recurrence(component)
+            self.check_virtual(component, recurrence)
+            if recurrence is not None:
+                self.emit_scan(block, recurrence)
+            elif is_recursive(component, self.graph):
+                self.emit_fixpoint(block, component)
             else:
                 name = component[0]
                 self.values[name] = self.emit_tensor(block, name, self.values.__getitem__)
@@ -265,6 +265,45 @@ class _Stratifier:
         value = emitter.lower(yielded_value(rule.body))
         kind = rule.projection_kind
         return Indexed(emitter.place(value, rule.indices.data, kind, shape), names)
+
+    def check_virtual(self, component: list[str], recurrence: Recurrence | None) -> None:
+        """A virtual index (`X[i, *t + 1]`) is only ever the index of a
+        virtual scan, and nothing else reads that tensor: only its last
+        step exists."""
+        if recurrence is not None and recurrence.virtual:
+            name = recurrence.tensor
+            readers = [
+                op
+                for op in self.program.body.block.ops
+                if isinstance(op, RuleOp | SinkOp)
+                and getattr(op, "tensor_name", None) != name
+                and any(isinstance(o, LoadOp) and o.tensor_name == name for o in op.body.walk())
+            ]
+            if readers:
+                raise DiagnosticException(
+                    f"{location_prefix(readers[0])}this reads @{name}, whose index "
+                    f"'{recurrence.index}' is virtual: only its last step exists, "
+                    f"which is what exporting @{name} gives"
+                )
+            return
+        for name in component:
+            for rule in self.rules[name]:
+                if not _has_virtual(rule):
+                    continue
+                if not is_recursive(component, self.graph):
+                    problem = f"@{name} does not read itself"
+                else:
+                    reason = self.declarations[name].attributes.get(FIXPOINT_REASON)
+                    why = (
+                        reason.data
+                        if isinstance(reason, StringAttr)
+                        else "run fuse-recognize-recurrences before fuse-stratify"
+                    )
+                    problem = f"@{name} stays a fixpoint: {why}"
+                raise DiagnosticException(
+                    f"{location_prefix(rule)}a virtual index steps a recurrence that runs as "
+                    f"a scan, but {problem}"
+                )
 
     def recurrence(self, component: list[str]) -> Recurrence | None:
         """The recurrence `fuse-recognize-recurrences` found for a component
@@ -491,6 +530,14 @@ class _StepEmitter(BodyEmitter):
 
     def index_names(self, value: SSAValue) -> tuple[str, ...]:
         return tuple(n for n in names_of(value) if n != self.index)
+
+
+def _has_virtual(rule: RuleOp) -> bool:
+    """Whether a rule writes or reads a `*t` position."""
+    accesses = [rule.indices, *(o.indices for o in rule.body.walk() if isinstance(o, LoadOp))]
+    return any(
+        isinstance(p, AffineIndex) and p.virtual is not None for a in accesses for p in a.data
+    )
 
 
 def _without(positions: Sequence[IndexPosition], dim: int) -> list[IndexPosition]:

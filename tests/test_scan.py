@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ir_helpers import parse_module
 
-from fuse import ExecutionConfig, Program
+from fuse import ExecutionConfig, FuseError, Program
 from fuse.dialects.fuse import FixpointOp, ScanOp
 from fuse.runtime.runner import get_backend
 
@@ -192,3 +192,74 @@ def test_torch_gradients_flow_through_the_scan() -> None:
     torch.stack(states, 1).square().sum().backward()
     assert w_fuse.grad is not None and w_loop.grad is not None
     np.testing.assert_allclose(w_fuse.grad.numpy(), w_loop.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# --- virtual indices ----------------------------------------------------------------
+
+VIRTUAL_RNN = """
+X[i, 0] = X0[i]
+X[i, *t+1] = sig(W[i, j] X[j, *t] + V[i, j] U[j, t])
+export X
+"""
+
+
+def virtual_rnn_reference(w, v, u, x0) -> np.ndarray:
+    x = x0
+    for t in range(u.shape[1]):
+        x = sig(w @ x + v @ u[:, t])
+    return x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_virtual_rnn_is_its_last_step(backend: str) -> None:
+    w, v, u, x0 = rand(5, 5), rand(5, 5), rand(5, 8), rand(5)
+    out = run(VIRTUAL_RNN, backend, W=w, V=v, U=u, X0=x0)["X"]
+    np.testing.assert_allclose(out, virtual_rnn_reference(w, v, u, x0), rtol=1e-5, atol=1e-6)
+
+
+def test_virtual_rnn_compiles_to_a_virtual_scan() -> None:
+    module = dataflow(VIRTUAL_RNN, W=(4, 4), V=(4, 4), U=(4, 9), X0=(4,))
+    scans = [op for op in module.walk() if isinstance(op, ScanOp)]
+    assert len(scans) == 1 and scans[0].is_virtual and scans[0].step_count == 9
+    assert scans[0].results[0].type.get_shape() == (4,)
+
+
+def test_virtual_rnn_memory_does_not_grow_with_steps() -> None:
+    import tracemalloc
+
+    def peak(steps: int) -> int:
+        w, v, u, x0 = rand(64, 64), rand(64, 64), rand(64, steps), rand(64)
+        runner = Program(VIRTUAL_RNN, "scan.fuse").compile("numpy")
+        runner.run(inputs={"W": w, "V": v, "U": u, "X0": x0})  # compiled, warm
+        tracemalloc.start()
+        runner.run(inputs={"W": w, "V": v, "U": u, "X0": x0})
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    # a stored X would add 64 * 4 bytes per step: 1 MiB at 4,000 steps
+    assert peak(4000) < 1.5 * peak(40) + 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "where"),
+    [
+        ("Y[i, *t] = U[i, t]\nexport Y", "'Y' does not read itself", "1:1"),
+        (
+            "X[i, 0] = U[i, 0]\nX[i, *t+2] = tanh(X[i, *t] + U[i, t])\nexport X",
+            "'X' stays a fixpoint: X reads itself 2 steps away along 't'",
+            "2:1",
+        ),
+        (
+            VIRTUAL_RNN.replace("export X", "Z[i] = X[i, 2]\nexport Z"),
+            "this reads 'X', whose index 't' is virtual",
+            "4:1",
+        ),
+    ],
+)
+def test_virtual_index_misuse_is_a_located_error(text: str, message: str, where: str) -> None:
+    inputs = {"U": rand(3, 5), "W": rand(3, 3), "V": rand(3, 3), "X0": rand(3)}
+    names = {n for n in inputs if f"{n}[" in text}
+    with pytest.raises(FuseError) as error:
+        Program(text, "v.fuse").compile("numpy").run(inputs={n: inputs[n] for n in names})
+    assert message in str(error.value) and f"v.fuse:{where}" in str(error.value)
