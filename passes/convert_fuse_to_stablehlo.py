@@ -576,7 +576,7 @@ def _place(b: HloBuilder, v: SSAValue, forms: Forms, kind: str, shape: Sequence[
         counts = np.maximum(table.counts, 1).astype(np.float32).tolist()
         divisor = DenseIntOrFPElementsAttr.from_list(TensorType(F32, [size]), counts)
         divisor_value = b.convert(b.constant(divisor), element_type_of(v))
-        combined = b.binary(hlo.DivOp, combined, divisor_value)
+        combined = b.binary(hlo.DivideOp, combined, divisor_value)
     if kind == "max" and not table.counts.all():
         reached = [float(c > 0) for c in table.counts]
         mask = b.constant(DenseIntOrFPElementsAttr.from_list(TensorType(F32, [size]), reached))

@@ -13,9 +13,9 @@ which every access that uses it stays in bounds (a "valid" convolution):
   variables, which narrows each variable given the others' ranges;
 * narrowing repeats until nothing changes.
 
-The left-hand side of a rule takes part only where its dimension is known
-(a tensor declared with a shape, or sized by another rule), so a rule never
-writes outside its tensor.
+On the left-hand side, a plain variable takes part like any access; a
+position with index arithmetic only needs to be at least 0, and the tensor
+is as long as the largest position its rules write (`fuse-infer-shapes`).
 """
 
 from __future__ import annotations
@@ -69,9 +69,16 @@ def accesses(
     op: RuleOp | SinkOp, program: ProgramOp
 ) -> Iterator[tuple[Sequence[IndexPosition], Sequence[int]]]:
     """Every access of a rule (its left-hand side first) with the shape of
-    the tensor it indexes; a `const` literal indexes its own shape."""
+    the tensor it indexes; a `const` literal indexes its own shape. A
+    left-hand-side position with index arithmetic only needs to be at least
+    0: the tensor grows to hold what the rule writes there."""
     if isinstance(op, RuleOp):
-        yield op.indices.data, _shape(program, op.tensor_name)
+        shape = _shape(program, op.tensor_name)
+        lhs_shape = [
+            size if isinstance(position, str) else DYNAMIC_INDEX
+            for position, size in zip(op.indices.data, shape, strict=True)
+        ]
+        yield op.indices.data, lhs_shape
     for inner in op.body.walk():
         if isinstance(inner, LoadOp):
             yield inner.indices.data, _shape(program, inner.tensor_name)

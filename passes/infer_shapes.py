@@ -159,8 +159,9 @@ def _propagate_affine_rule(rule: RuleOp | SinkOp, program: ProgramOp) -> bool:
                 raise ShapeConflict(f"{location_prefix(rule)}{error} of @{tensor}") from None
             if extent is None:
                 continue
-            if shape[k] == DYNAMIC_INDEX:
-                shape[k] = extent
+            fixed = declaration.input is not None or declaration.source is not None
+            if shape[k] == DYNAMIC_INDEX or (extent > shape[k] and is_lhs and not fixed):
+                shape[k] = extent  # a tensor's rules together: the longest
                 changed = True
             elif extent > shape[k]:
                 raise ShapeConflict(

@@ -28,6 +28,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir.affine import AffineMap
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
@@ -50,6 +51,7 @@ from fuse.dialects.fuse import (
     LoadOp,
     NegateOp,
     NormalizeOp,
+    PlaceOp,
     ProgramOp,
     ProjectOp,
     QueryOp,
@@ -61,6 +63,7 @@ from fuse.dialects.fuse import (
     TensorOp,
     TopKOp,
     UnaryOp,
+    WindowOp,
     YieldOp,
 )
 from fuse.opt import available_dialects
@@ -220,6 +223,17 @@ def structural_module() -> ModuleOp:
     return ModuleOp([func("structural", [tensor(5, 4), tensor(5, 3)], build)])
 
 
+def index_arithmetic_module() -> ModuleOp:
+    def build(image: SSAValue, features: SSAValue) -> list[Operation]:
+        window = WindowOp(
+            image, AffineMap.from_callable(lambda d0, d1: (d0 + d1 + 1,)), tensor(6, 3)
+        )
+        pooled = PlaceOp(features, AffineMap.from_callable(lambda d0: (d0 // 2,)), "max", tensor(4))
+        return [window, pooled, ReturnOp(window.result, pooled.result)]
+
+    return ModuleOp([func("index_arithmetic", [tensor(9), tensor(7)], build)])
+
+
 def sampling_module() -> ModuleOp:
     def build(q: SSAValue, x: SSAValue) -> list[Operation]:
         idx = SampleOp(q, 16, 7)
@@ -263,6 +277,7 @@ MODULES: dict[str, Callable[[], ModuleOp]] = {
     "normalize": normalize_module,
     "constant": constant_module,
     "structural": structural_module,
+    "index_arithmetic": index_arithmetic_module,
     "sampling": sampling_module,
     "fixpoint": fixpoint_module,
 }

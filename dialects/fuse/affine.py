@@ -429,6 +429,24 @@ def linear_forms(affine_map: AffineMap) -> list[LinearForm]:
     return [linear_form(expr, affine_map.num_dims) for expr in affine_map.results]
 
 
+def affine_map_of(forms: Sequence[LinearForm], num_dims: int) -> AffineMap:
+    """The map whose results are `forms`, built one canonical way (so a map
+    rebuilt from its forms prints as the original did)."""
+    results: list[AffineExpr] = []
+    for form in forms:
+        expr: AffineExpr | None = None
+        for k, coefficient in enumerate(form.coefficients):
+            if coefficient:
+                term = AffineExpr.dimension(k) * coefficient
+                expr = term if expr is None else expr + term
+        if expr is None:
+            expr = AffineExpr.constant(form.constant)
+        elif form.constant:
+            expr = expr + form.constant
+        results.append(expr // form.divisor if form.divisor != 1 else expr)
+    return AffineMap(num_dims, 0, tuple(results))
+
+
 def access_map(
     positions: Sequence[IndexPosition],
     variables: Sequence[str],
@@ -437,14 +455,11 @@ def access_map(
     """The map from the dimensions of an iteration space (one per variable,
     `dk = variables[k] - starts[variables[k]]`) to the positions an access
     reads or writes."""
-    dims = {name: AffineExpr.dimension(k) + starts.get(name, 0) for k, name in enumerate(variables)}
-    results: list[AffineExpr] = []
+    forms: list[LinearForm] = []
     for position in positions:
         affine = as_affine(position)
-        expr: AffineExpr = AffineExpr.constant(affine.constant)
-        for name, coefficient in affine.terms:
-            expr = expr + dims[name] * coefficient
-        if affine.divisor != 1:
-            expr = expr // affine.divisor
-        results.append(expr)
-    return AffineMap(len(variables), 0, tuple(results))
+        coefficients = dict(affine.terms)
+        constant = affine.constant + sum(c * starts.get(v, 0) for v, c in affine.terms)
+        row = tuple(coefficients.get(name, 0) for name in variables)
+        forms.append(LinearForm(row, constant, affine.divisor))
+    return affine_map_of(forms, len(variables))

@@ -16,7 +16,8 @@ bytes (no pickled xDSL objects), and decodes by building ops with
 
 Only the attributes the dataflow level uses are known (`StringAttr`,
 `IntegerAttr`, `FloatAttr`, `ArrayAttr`, `DictionaryAttr`,
-`DenseIntOrFPElementsAttr`, `TensorType`, `FunctionType`, `UnitAttr` and
+`DenseIntOrFPElementsAttr`, `TensorType`, `FunctionType`, `UnitAttr`, the
+`AffineMapAttr`s of `fuse.window`/`fuse.place` (as their linear forms) and
 integer, index and float element types); anything else, an unknown op or a
 malformed blob raises `CodecError`, which the cache treats as a damaged
 entry.
@@ -29,6 +30,7 @@ from collections.abc import Iterable
 
 from xdsl.dialects.arith import Arith
 from xdsl.dialects.builtin import (
+    AffineMapAttr,
     ArrayAttr,
     BFloat16Type,
     Builtin,
@@ -54,6 +56,7 @@ from xdsl.dialects.func import Func
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from fuse.dialects.fuse import Fuse
+from fuse.dialects.fuse.affine import LinearForm, affine_map_of, linear_forms
 
 __all__ = ["CodecError", "decode", "encode"]
 
@@ -152,6 +155,11 @@ def _encode_attribute(attribute: Attribute) -> tuple:
             return ("F", inputs, tuple(_encode_attribute(t) for t in attribute.outputs.data))
         case UnitAttr():
             return ("u",)
+        case AffineMapAttr():
+            forms = tuple(
+                (f.coefficients, f.constant, f.divisor) for f in linear_forms(attribute.data)
+            )
+            return ("m", attribute.data.num_dims, forms)
         case IntegerType():
             return ("I", attribute.width.data, attribute.signedness.data.value)
         case _ if type(attribute) in _SCALAR_NAMES:
@@ -240,6 +248,8 @@ class _Decoder:
                 )
             case ("u",):
                 return UnitAttr()
+            case ("m", int() as num_dims, forms):
+                return AffineMapAttr(affine_map_of([LinearForm(*f) for f in forms], num_dims))
             case ("I", int() as width, int() as signedness):
                 return IntegerType(width, Signedness(signedness))
             case ("T", str() as name) if name in _SCALAR_TYPES:

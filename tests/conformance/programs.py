@@ -533,10 +533,90 @@ INDEX_CASES = [
     ),
 ]
 
+# --- index arithmetic (docs/index_arithmetic.md) ------------------------------------
+
+
+def _valid_conv2d(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Features[x, y] = relu(Filter[dx, dy, ch] Image[x+dx, y+dy, ch]), by loops."""
+    rows = image.shape[0] - kernel.shape[0] + 1
+    cols = image.shape[1] - kernel.shape[1] + 1
+    out = np.zeros((rows, cols))
+    for x in range(rows):
+        for y in range(cols):
+            patch = image[x : x + kernel.shape[0], y : y + kernel.shape[1], :]
+            out[x, y] = max(0.0, float((patch * kernel).sum()))
+    return out
+
+
+def _max_pool(features: np.ndarray, stride: int) -> np.ndarray:
+    rows, cols = -(-features.shape[0] // stride), -(-features.shape[1] // stride)
+    out = np.zeros((rows, cols))
+    for x in range(rows):
+        for y in range(cols):
+            out[x, y] = features[x * stride : (x + 1) * stride, y * stride : (y + 1) * stride].max()
+    return out
+
+
+def _mlp_layer(inputs: Arrays) -> dict[str, np.ndarray]:
+    w, x = f64(inputs)["W"], f64(inputs)["X"]
+    y = np.zeros((w.shape[0], w.shape[1]))
+    for i in range(1, w.shape[0]):
+        y[i] = np.maximum(0.0, w[i] @ x[i - 1])
+    return {"Y": y}
+
+
+def _recurrence(inputs: Arrays) -> dict[str, np.ndarray]:
+    i = f64(inputs)
+    steps = i["U"].shape[1]
+    h = np.zeros((len(i["H0"]), steps + 1))
+    h[:, 0] = i["H0"]
+    for t in range(steps):
+        h[:, t + 1] = np.tanh(i["W"] @ h[:, t] + i["U"][:, t])
+    return {"H": h}
+
+
+INDEX_ARITHMETIC_CASES = [
+    Case(
+        "paper_cnn_conv_and_max_pool",
+        "Features[x, y] = relu(Filter[dx, dy, ch] Image[x+dx, y+dy, ch])\n"
+        "S = 2\nPooled[x/S, y/S] max= Features[x, y]\nexport Features, Pooled",
+        {"Image": normal(100, 7, 6, 2), "Filter": normal(101, 3, 2, 2)},
+        lambda i: {
+            "Features": (f := _valid_conv2d(i["Image"], i["Filter"])),
+            "Pooled": _max_pool(f, 2),
+        },
+    ),
+    Case(
+        "mlp_by_layer_reads_the_previous_layer",
+        "Y[i, j] = relu(W[i, j, k] X[i-1, k])\nexport Y",
+        {"W": normal(102, 4, 3, 5), "X": normal(103, 4, 5)},
+        _mlp_layer,
+    ),
+    Case(
+        "slices_and_shifts",
+        "Mid[i] = V[2:5]\nTail[i] = V[3:]\nDiff[i] = V[i+1] - V[i]\nRev[t] = V[N-1-t]\n"
+        "N = 6\nexport Mid, Tail, Diff, Rev",
+        {"V": normal(104, 6)},
+        lambda i: {
+            "Mid": i["V"][2:5],
+            "Tail": i["V"][3:],
+            "Diff": i["V"][1:] - i["V"][:-1],
+            "Rev": i["V"][::-1],
+        },
+    ),
+    Case(
+        "stored_time_recurrence",
+        "H[i, 0] = H0[i]\nH[i, t+1] = tanh(W[i, j] H[j, t] + U[i, t])\nexport H",
+        {"H0": normal(105, 3), "W": normal(106, 3, 3) * 0.5, "U": normal(107, 3, 4)},
+        _recurrence,
+    ),
+]
+
 CASES: list[Case] = [
     *EXAMPLE_CASES,
     *RECURSION_CASES,
     *PROJECTION_CASES,
     *BUILTIN_CASES,
     *INDEX_CASES,
+    *INDEX_ARITHMETIC_CASES,
 ]
