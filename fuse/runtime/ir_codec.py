@@ -17,7 +17,8 @@ bytes (no pickled xDSL objects), and decodes by building ops with
 Only the attributes the dataflow level uses are known (`StringAttr`,
 `IntegerAttr`, `FloatAttr`, `ArrayAttr`, `DictionaryAttr`,
 `DenseIntOrFPElementsAttr`, `TensorType`, `FunctionType`, `UnitAttr`, the
-`AffineMapAttr`s of `fuse.window`/`fuse.place` (as their linear forms) and
+`AffineMapAttr`s of `fuse.window`/`fuse.place` (as their linear forms), the
+dense integer arrays of `fuse.scan` (`in_axes`, operand segment sizes) and
 integer, index and float element types); anything else, an unknown op or a
 malformed blob raises `CodecError`, which the cache treats as a damaged
 entry.
@@ -35,6 +36,7 @@ from xdsl.dialects.builtin import (
     BFloat16Type,
     Builtin,
     BytesAttr,
+    DenseArrayBase,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     Float16Type,
@@ -133,7 +135,8 @@ def _encode_items(attributes: dict[str, Attribute]) -> tuple:
 def _encode_attribute(attribute: Attribute) -> tuple:
     """A tagged tuple: `s` string, `i` integer, `f` float, `a` array, `d`
     dictionary, `e` dense elements, `t` tensor type, `F` function type, `u`
-    unit, `I` integer type, `T` index or float type."""
+    unit, `m` affine map, `D` dense integer array, `I` integer type, `T`
+    index or float type."""
     match attribute:
         case StringAttr():
             return ("s", attribute.data)
@@ -160,6 +163,9 @@ def _encode_attribute(attribute: Attribute) -> tuple:
                 (f.coefficients, f.constant, f.divisor) for f in linear_forms(attribute.data)
             )
             return ("m", attribute.data.num_dims, forms)
+        case DenseArrayBase() if isinstance(attribute.elt_type, IntegerType):
+            values = tuple(int(v) for v in attribute.get_values())
+            return ("D", _encode_attribute(attribute.elt_type), values)
         case IntegerType():
             return ("I", attribute.width.data, attribute.signedness.data.value)
         case _ if type(attribute) in _SCALAR_NAMES:
@@ -250,6 +256,8 @@ class _Decoder:
                 return UnitAttr()
             case ("m", int() as num_dims, forms):
                 return AffineMapAttr(affine_map_of([LinearForm(*f) for f in forms], num_dims))
+            case ("D", element_type, tuple() as values):
+                return DenseArrayBase.from_list(self.attribute(element_type), list(values))
             case ("I", int() as width, int() as signedness):
                 return IntegerType(width, Signedness(signedness))
             case ("T", str() as name) if name in _SCALAR_TYPES:
