@@ -307,18 +307,25 @@ class _FunctionLowering:
     def _scan(self, b: HloBuilder, op: ScanOp, env: dict[SSAValue, SSAValue]) -> list[SSAValue]:
         captured = _captured_values(op.body)
         count = len(op.init)
+        # Steps are the leading dimension inside the loop, so each step reads
+        # and writes one contiguous slab; one transpose on each side moves
+        # the scan axis where the op has it.
         stacked = []
         if not op.is_virtual:
             first = b.scalar(op.step_count if op.is_reverse else 0, i32)
             stacked = [
-                b.dynamic_put(b.full(0.0, shape_of(r)), env[v], op.stacking_axis, first)
-                for r, v in zip(op.results_, op.init, strict=True)
+                b.dynamic_put(b.full(0.0, (op.step_count + 1, *shape_of(v))), env[v], 0, first)
+                for v in op.init
             ]
+        scanned = [
+            b.transpose(env[v], [a, *(d for d in range(len(shape_of(v))) if d != a)])
+            for v, a in zip(op.xs, op.scanned_axes, strict=True)
+        ]
         state = [
             b.scalar(0, i32),
             *(env[v] for v in op.init),
             *stacked,
-            *(env[v] for v in op.xs),
+            *scanned,
             *(env[v] for v in captured),
         ]
         types = [v.type for v in state]
@@ -332,20 +339,14 @@ class _FunctionLowering:
             if op.is_reverse
             else counter
         )
-        slices = [
-            body.dynamic_take(x, axis, position)
-            for x, axis in zip(xs, op.scanned_axes, strict=True)
-        ]
+        slices = [body.dynamic_take(x, 0, position) for x in xs]
         inner = dict(zip(op.body.block.args, [*states, *slices], strict=True))
         inner.update(zip(captured, rest[len(rest) - len(captured) :], strict=True))
         next_states = self.lower_block(body, op.body.block, inner)
         if not op.is_virtual:
-            axis = op.stacking_axis
             # after step k: position k + 1 forward, k reversed (index order)
             at = position if op.is_reverse else body.binary(hlo.AddOp, counter, body.scalar(1, i32))
-            outs = [
-                body.dynamic_put(o, s, axis, at) for o, s in zip(outs, next_states, strict=True)
-            ]
+            outs = [body.dynamic_put(o, s, 0, at) for o, s in zip(outs, next_states, strict=True)]
         step = body.binary(hlo.AddOp, counter, body.scalar(1, i32))
         carried = rest[count + len(stacked) :]
         body.block.add_op(hlo.ReturnOp([step, *next_states, *outs, *carried]))
@@ -358,8 +359,13 @@ class _FunctionLowering:
             regions=[Region(cond.block), Region(body.block)],
         )
         b.block.add_op(loop)
-        first = 1 if op.is_virtual else 1 + count
-        return list(loop.results[first : first + count])
+        if op.is_virtual:
+            return list(loop.results[1 : 1 + count])
+        axis = op.stacking_axis
+        return [
+            b.transpose(out, [*range(1, axis + 1), 0, *range(axis + 1, len(shape_of(out)))])
+            for out in loop.results[1 + count : 1 + 2 * count]
+        ]
 
     # --- fixpoints ------------------------------------------------------------------
 
