@@ -126,17 +126,18 @@ class ScanOp(IRDLOperation):
         else:
             assert axis is not None, "a stored fuse.scan stacks its states along an axis"
             result_types = [stacked_type(t, axis, steps) for t in states]  # type: ignore[arg-type]
-        properties: dict[str, Attribute] = {
-            "steps": IntegerAttr(steps, i64),
-            "in_axes": DenseArrayBase.from_list(i64, list(in_axes)),
-            "tensors": ArrayAttr([StringAttr(t) for t in tensors]),
-        }
-        if axis is not None and not virtual:
-            properties["axis"] = IntegerAttr(axis, i64)
+        # In the order the syntax spells them (as the parser builds them), so
+        # a built op and its printed-and-parsed form print alike.
+        properties: dict[str, Attribute] = {}
         if virtual:
             properties["virtual"] = UnitAttr()
         if reverse:
             properties["reverse"] = UnitAttr()
+        properties["steps"] = IntegerAttr(steps, i64)
+        if axis is not None and not virtual:
+            properties["axis"] = IntegerAttr(axis, i64)
+        properties["in_axes"] = DenseArrayBase.from_list(i64, list(in_axes))
+        properties["tensors"] = ArrayAttr([StringAttr(t) for t in tensors])
         super().__init__(
             operands=[list(init), list(xs)],
             result_types=[result_types],
