@@ -137,10 +137,7 @@ def analyze(program: ProgramOp, tensor: str, rules: list[RuleOp]) -> Recurrence 
     if kinds:
         return f"an equation of {tensor} projects with {kinds[0]}, not a sum"
     if not is_affine_rule(rule):
-        return (
-            f"{tensor} reads itself at the positions it writes (no index shifted by one): "
-            "a fixpoint"
-        )
+        return f"{tensor} reads itself with no index shifted by one: a fixpoint"
     write = tuple(rule.indices.data)
     found = {
         _scan_axis(tensor, write, tuple(load.indices.data))
@@ -150,9 +147,10 @@ def analyze(program: ProgramOp, tensor: str, rules: list[RuleOp]) -> Recurrence 
     reasons = sorted(f for f in found if isinstance(f, str))
     if reasons:
         return reasons[0]
-    if len(found) != 1:
+    steps = [f for f in found if not isinstance(f, str)]
+    if len(steps) != 1:
         return f"{tensor} reads itself at different steps of its index; a scan reads one"
-    axis, index, write_offset, read_offset, virtual = next(iter(found))  # type: ignore[misc]
+    axis, index, write_offset, read_offset, virtual = steps[0]
     try:
         ranges = rule_ranges(rule, program)
     except EmptyRange as error:
@@ -229,7 +227,7 @@ def _scan_axis(
             )
         found = (dim, step[0], w.constant, r.constant, w.virtual is not None)
     if found is None:
-        return f"{tensor} reads itself at the positions it writes (no index shifted by one)"
+        return f"{tensor} reads itself with no index shifted by one: a fixpoint"
     index = found[1]
     for dim, (written, was_read) in enumerate(zip(write, read, strict=True)):
         if dim != found[0] and index in (

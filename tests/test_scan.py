@@ -120,7 +120,7 @@ def test_explain_says_which_equations_became_scans() -> None:
     compiled.run(inputs={"W": rand(2, 2), "U": rand(2, 3), "X0": rand(2), "E": np.eye(2)})
     text = compiled.explain()
     assert "runs as a scan: 3 steps, stored along dimension 1" in text
-    assert "runs as a fixpoint: P reads itself at the positions it writes" in text
+    assert "runs as a fixpoint: P reads itself with no index shifted by one" in text
 
 
 @settings(max_examples=15, deadline=None)

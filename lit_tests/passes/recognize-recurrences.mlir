@@ -76,8 +76,8 @@ builtin.module {
     }
 
     // Transitive closure reads itself where it writes: a fixpoint.
-    // CHECK: fuse.tensor @P[x, y] boolean {fuse.fixpoint_reason = "P reads itself at the positions it writes (no index shifted by one): a fixpoint"} : tensor<4x4xf32>
-    // SCAN: fuse.fixpoint naive {tensors = ["P"], fuse.fixpoint_reason = "P reads itself at the positions it writes (no index shifted by one): a fixpoint"}
+    // CHECK: fuse.tensor @P[x, y] boolean {fuse.fixpoint_reason = "P reads itself with no index shifted by one: a fixpoint"} : tensor<4x4xf32>
+    // SCAN: fuse.fixpoint naive {tensors = ["P"], fuse.fixpoint_reason = "P reads itself with no index shifted by one: a fixpoint"}
     fuse.tensor @P[x, y] boolean : tensor<4x4xf32>
     fuse.rule @P[x, y] sum {
       %19 = fuse.load @E[x, y] : !fuse.expr<x, y>
@@ -90,15 +90,17 @@ builtin.module {
     }
 
     // Two steps back: a scan steps by one.
-    // CHECK: fuse.tensor @F[d0] {fuse.fixpoint_reason = "F reads itself 2 steps away along 't'; a scan steps by one"} : tensor<6xf32>
-    fuse.tensor @F[d0] : tensor<6xf32>
+    // CHECK: fuse.tensor @F[d0] {fuse.fixpoint_reason = "F reads itself 2 steps away along 't'; a scan steps by one"} : tensor<8xf32>
+    fuse.tensor @F[d0] : tensor<8xf32>
     fuse.rule @F[0] sum {
       %25 = fuse.load @X0[0] : !fuse.expr<>
       fuse.yield %25 : !fuse.expr<>
     }
     fuse.rule @F[t + 2] sum {
       %26 = fuse.load @F[t] : !fuse.expr<t>
-      %27 = fuse.call tanh(%26) : (!fuse.expr<t>) -> !fuse.expr<t>
+      %46 = fuse.load @U[0, t] : !fuse.expr<t>
+      %47 = fuse.arith add %26, %46 : !fuse.expr<t>, !fuse.expr<t>
+      %27 = fuse.call tanh(%47) : (!fuse.expr<t>) -> !fuse.expr<t>
       fuse.yield %27 : !fuse.expr<t>
     }
 
@@ -117,12 +119,14 @@ builtin.module {
     }
 
     // Two tensors that read each other.
-    // CHECK: fuse.tensor @A[d0] {fuse.fixpoint_reason = "A, C are mutually recursive; a scan steps one tensor"} : tensor<6xf32>
-    fuse.tensor @A[d0] : tensor<6xf32>
-    fuse.tensor @C[t] : tensor<6xf32>
+    // CHECK: fuse.tensor @A[d0] {fuse.fixpoint_reason = "A, C are mutually recursive; a scan steps one tensor"} : tensor<7xf32>
+    fuse.tensor @A[d0] : tensor<7xf32>
+    fuse.tensor @C[t] : tensor<7xf32>
     fuse.rule @A[t + 1] sum {
       %32 = fuse.load @C[t] : !fuse.expr<t>
-      fuse.yield %32 : !fuse.expr<t>
+      %48 = fuse.load @U[0, t] : !fuse.expr<t>
+      %49 = fuse.arith mul %32, %48 : !fuse.expr<t>, !fuse.expr<t>
+      fuse.yield %49 : !fuse.expr<t>
     }
     fuse.rule @C[t] sum {
       %33 = fuse.load @A[t] : !fuse.expr<t>
