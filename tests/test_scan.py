@@ -125,17 +125,36 @@ def test_explain_says_which_equations_became_scans() -> None:
 
 @settings(max_examples=15, deadline=None)
 @given(
+    backend=st.sampled_from(BACKENDS),
     hidden=st.integers(1, 6),
     steps=st.integers(1, 12),
     seed=st.integers(0, 2**16),
 )
-def test_rnn_over_sizes(hidden: int, steps: int, seed: int) -> None:
+def test_rnn_over_sizes(backend: str, hidden: int, steps: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     w = rng.standard_normal((hidden, hidden)).astype(np.float32)
     u = rng.standard_normal((hidden, steps)).astype(np.float32)
     x0 = rng.standard_normal(hidden).astype(np.float32)
-    out = run(RNN, "numpy", W=w, U=u, X0=x0)["X"]
+    out = run(RNN, backend, W=w, U=u, X0=x0)["X"]
     np.testing.assert_allclose(out, rnn_reference(w, u, x0), rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    backend=st.sampled_from(BACKENDS),
+    layers=st.integers(2, 5),
+    width=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_mlp_by_layer_over_sizes(backend: str, layers: int, width: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((layers, width, width)).astype(np.float32)
+    x = rng.standard_normal(width).astype(np.float32)
+    expected = [x]
+    for i in range(1, layers):
+        expected.append(sig(w[i] @ expected[-1]))
+    out = run(MLP, backend, W=w, In=x)["X"]
+    np.testing.assert_allclose(out, np.stack(expected), rtol=1e-5, atol=1e-6)
 
 
 # --- hand-written scans --------------------------------------------------------------
