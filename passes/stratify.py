@@ -345,7 +345,40 @@ class _Stratifier:
             base = self.emit_tensor(block, name, self.values.__getitem__, base_rules)
             init = emitter.emit(TakeOp(base, axis, recurrence.init_position, state_type))
         xs, slice_names, replaced = self.scanned_inputs(emitter, recurrence)
-        body = Block(arg_types=[state_type, *(sliced_type(x.type, a) for x, a in xs)])
+        slice_types = [sliced_type(x.type, a) for x, a in xs]
+        body = self.step_block(recurrence, state_type, slice_types, slice_names, replaced)
+        scan = ScanOp(
+            [name],
+            [init],
+            [x for x, _ in xs],
+            [a for _, a in xs],
+            steps,
+            Region(body),
+            axis=None if recurrence.virtual else axis,
+            virtual=recurrence.virtual,
+            reverse=recurrence.reverse,
+        )
+        scan.location = recurrence.rule.location
+        block.add_op(scan)
+        result = scan.results[0]
+        if not recurrence.virtual:
+            result = self.around_scan(emitter, recurrence, result, base, shape)
+        result.name_hint = _ssa_name(name)
+        self.values[name] = result
+
+    def step_block(
+        self,
+        recurrence: Recurrence,
+        state_type: TensorType,
+        slice_types: list[Attribute],
+        slice_names: list[str],
+        replaced: dict[LoadOp, LoadOp],
+    ) -> Block:
+        """The scan's body: the recursive equation for one value of its
+        index, reading the state for the tensor itself and the named slices
+        for the scanned inputs; it yields the next state."""
+        name, axis = recurrence.tensor, recurrence.axis
+        body = Block(arg_types=[state_type, *slice_types])
         body.args[0].name_hint = _ssa_name(name)
         step_values = {
             f"{name}@state": body.args[0],
@@ -367,27 +400,10 @@ class _Stratifier:
         value = step.lower(yielded_value(recurrence.rule.body))
         state_names = [str(p) for d, p in enumerate(recurrence.rule.indices.data) if d != axis]
         value = step.broadcast_to(value, state_names)
-        if declaration.boolean is not None:
+        if self.declarations[name].boolean is not None:
             value = step.unary("step", value)
         body.add_op(YieldOp(value.value))
-        scan = ScanOp(
-            [name],
-            [init],
-            [x for x, _ in xs],
-            [a for _, a in xs],
-            steps,
-            Region(body),
-            axis=None if recurrence.virtual else axis,
-            virtual=recurrence.virtual,
-            reverse=recurrence.reverse,
-        )
-        scan.location = recurrence.rule.location
-        block.add_op(scan)
-        result = scan.results[0]
-        if not recurrence.virtual:
-            result = self.around_scan(emitter, recurrence, result, base, shape)
-        result.name_hint = _ssa_name(name)
-        self.values[name] = result
+        return body
 
     def initial_state(self, block: Block, recurrence: Recurrence) -> SSAValue:
         """The sum of the equations that write a recurrence's initial
