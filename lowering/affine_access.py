@@ -99,3 +99,49 @@ def place_table(forms: Forms, box: Shape, result_shape: Shape) -> PlaceTable:
     sources = np.full((size, max(most, 1)), len(targets), dtype=np.int64)
     sources[ordered, rank] = order
     return PlaceTable(sources, counts)
+
+
+@dataclass(frozen=True)
+class AxisAccess:
+    """One tensor dimension of an access that reads or writes along a
+    single box dimension: position `start + step * d[box_dim]`; `box_dim`
+    None for a constant position `start`."""
+
+    box_dim: int | None
+    start: int
+    step: int = 1
+
+
+def axis_accesses(forms: Forms) -> list[AxisAccess] | None:
+    """The map as one `AxisAccess` per tensor dimension, or None where a
+    position divides, mixes box dimensions, steps backwards, or two
+    positions share a box dimension (a diagonal): then it is no slice."""
+    accesses: list[AxisAccess] = []
+    used: set[int] = set()
+    for coefficients, constant, divisor in forms:
+        moving = [(j, c) for j, c in enumerate(coefficients) if c]
+        if divisor != 1 or len(moving) > 1:
+            return None
+        if not moving:
+            accesses.append(AxisAccess(None, constant))
+            continue
+        ((j, step),) = moving
+        if step < 0 or j in used:
+            return None
+        used.add(j)
+        accesses.append(AxisAccess(j, constant, step))
+    return accesses
+
+
+def placement_offsets(forms: Forms, box_rank: int) -> tuple[list[int], list[int]] | None:
+    """For a place that only shifts and permutes (every result dimension is
+    one box dimension plus a constant, each box dimension used once): the
+    permutation of the box into result order and the offset of each result
+    dimension, so the place is a transpose and a zero padding. None
+    otherwise."""
+    accesses = axis_accesses(forms)
+    if accesses is None or len(accesses) != box_rank:
+        return None
+    if any(a.box_dim is None or a.step != 1 for a in accesses):
+        return None
+    return [a.box_dim for a in accesses if a.box_dim is not None], [a.start for a in accesses]

@@ -18,7 +18,8 @@ At the declarative level it
    projection of the same kind);
 4. merges all rules of one tensor into one whose body adds (or, for `max=`,
    maxes) their values. Rules with integer left-hand-side indices are kept
-   apart, since they define slices.
+   apart, since they define slices, and so are rules with index arithmetic,
+   whose indices range over what their own accesses allow.
 
 ```mlir
 // before
@@ -68,6 +69,7 @@ from fuse.dialects.fuse.affine import rename_position
 from fuse.dialects.fuse.attributes import ProjectionKind
 
 from .expr_tree import BodyRebuilder, names_of, yielded_value
+from .index_ranges import is_affine_rule
 
 
 def _body_index_names(root: SSAValue) -> set[str]:
@@ -382,7 +384,13 @@ def canonicalize_program(program: ProgramOp) -> None:
         assert declaration is not None, "the verifier checks declarations"
         canonicalize_rule(rule, tuple(str(n) for n in declaration.indices.data))
     for op in program.body.block.ops:
-        if isinstance(op, RuleOp) and all(isinstance(p, str) for p in op.indices.data):
+        # A rule with index arithmetic ranges its indices by its own accesses
+        # (passes/index_ranges.py): merged, it would narrow the others.
+        if (
+            isinstance(op, RuleOp)
+            and all(isinstance(p, str) for p in op.indices.data)
+            and not is_affine_rule(op)
+        ):
             by_tensor[op.tensor_name].append(op)
     for rules in by_tensor.values():
         if len(rules) > 1:

@@ -127,7 +127,15 @@ from xdsl_jax.dialects import stablehlo as hlo
 from fuse.dialects.fuse import dataflow as df
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.scan import ScanOp
-from fuse.lowering.affine_access import Forms, flat_positions, forms_of, place_table
+from fuse.lowering.affine_access import (
+    AxisAccess,
+    Forms,
+    axis_accesses,
+    flat_positions,
+    forms_of,
+    place_table,
+    placement_offsets,
+)
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
 from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp
 from fuse.lowering.jax.hlo_builder import F32, HloBuilder, element_type_of, shape_of
@@ -560,17 +568,45 @@ def _index_constant(b: HloBuilder, positions: np.ndarray) -> SSAValue:
 
 
 def _window(b: HloBuilder, x: SSAValue, forms: Forms, shape: Sequence[int]) -> SSAValue:
-    """`fuse.window`: one `gather` from the flattened operand at the
-    precomputed flat position of every window element."""
+    """`fuse.window`: a strided `slice` (then a transpose and a broadcast)
+    where each position follows one window dimension (shifts, strides,
+    slices, convolution taps are not: `x + dx`), else one `gather` from the
+    flattened operand at the precomputed flat position of every element."""
+    accesses = axis_accesses(forms)
+    if accesses is not None:
+        return _sliced_window(b, x, accesses, shape)
     flat = b.reshape(x, [math.prod(shape_of(x))])
     positions = flat_positions(forms, tuple(shape), shape_of(x))
     return b.reshape(b.gather(flat, 0, _index_constant(b, positions)), shape)
 
 
+def _sliced_window(
+    b: HloBuilder, x: SSAValue, accesses: list[AxisAccess], shape: Sequence[int]
+) -> SSAValue:
+    starts = [a.start for a in accesses]
+    steps = [a.step for a in accesses]
+    limits = [
+        a.start + 1 if a.box_dim is None else a.start + a.step * (shape[a.box_dim] - 1) + 1
+        for a in accesses
+    ]
+    sliced = b.slice(x, starts, limits, steps)
+    dims = [a.box_dim for a in accesses if a.box_dim is not None]
+    kept = b.reshape(sliced, [shape[j] for j in dims])
+    order = sorted(range(len(dims)), key=dims.__getitem__)
+    return b.broadcast(b.transpose(kept, order), shape, sorted(dims))
+
+
 def _place(b: HloBuilder, v: SSAValue, forms: Forms, kind: str, shape: Sequence[int]) -> SSAValue:
-    """`fuse.place` without a scatter: every result element gathers the
-    operand elements that land on it (`place_table`, padded with a fill
-    value) and reduces them; elements none reaches are zero."""
+    """`fuse.place` without a scatter: where it only shifts and permutes
+    (`X[i, t + 1]`), a transpose and a zero `pad`; else every result element
+    gathers the operand elements that land on it (`place_table`, padded with
+    a fill value) and reduces them. Elements none reaches are zero."""
+    offsets = placement_offsets(forms, len(shape_of(v)))
+    if offsets is not None:
+        order, lows = offsets
+        moved = b.transpose(v, order)
+        highs = [n - low - m for n, low, m in zip(shape, lows, shape_of(moved), strict=True)]
+        return b.pad(moved, lows, highs)
     table = place_table(forms, shape_of(v), tuple(shape))
     size, most = table.sources.shape
     fill = float("-inf") if kind == "max" else 0.0

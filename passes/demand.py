@@ -99,6 +99,7 @@ from fuse.frontend.builtins import BuiltinKind, lookup
 
 from .canonicalize_projections import canonicalize_rule, merge_rules
 from .expr_tree import BodyRebuilder, names_of, yielded_value
+from .index_ranges import is_affine_rule
 from .stratify import dependency_graph, strongly_connected_components
 
 BOUND = "b"
@@ -341,6 +342,11 @@ class _Demand:
             return _Adorned(tensor, binding, tensor, rule=rules[0] if simple else None)
         if not simple:
             reason = f"@{tensor} has a rule on a slice (an integer left-hand-side index)"
+            if not rules[0].indices.is_plain:
+                reason = f"@{tensor} has a rule with index arithmetic on its left-hand side"
+            return _Adorned(tensor, binding, tensor, reason=reason)
+        if is_affine_rule(rules[0]):
+            reason = f"@{tensor} reads through index arithmetic"
             return _Adorned(tensor, binding, tensor, reason=reason)
         reason = _constant_use(rules[0], _constants(rules[0], binding))
         if reason is not None:

@@ -204,6 +204,13 @@ class _Stratifier:
                 combined = value
             else:
                 fn = "max" if rule.projection_kind == "max" else "add"
+                # Rule values span the whole tensor, whatever range a rule
+                # with index arithmetic gave its own indices.
+                emitter.sizes.update(
+                    (n, size)
+                    for n, size in zip(names, declaration.tensor_type.get_shape(), strict=True)
+                    if size >= 0
+                )
                 combined = emitter.binary(fn, combined, value)
         assert combined is not None and emitter is not None
         if declaration.boolean is not None:

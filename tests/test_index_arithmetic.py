@@ -354,3 +354,95 @@ def test_hand_written_padding_gives_a_same_convolution() -> None:
     same = np.array([sum(padded[x + d] * kernel[d] for d in range(3)) for x in range(6)])
     text = "Padded[x+1] = Image[x]\nPadded[x+2] += 0 Image[x]\nY[x] = Padded[x+dx] K[dx]\nexport Y"
     assert_matches(text, {"Image": image, "K": kernel}, {"Y": same})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Y[i+1] = X[i]\nY[2]?", 2.0),  # Y[2] = X[1]
+        ("Y[i] = X[i+1]\nY[2]?", 4.0),  # Y[2] = X[3]
+        ("Y[i] = X[i+1] W[i]\nZ[j] = Y[j]\nZ[1]?", 6.0),  # Z[1] = X[2] W[1]
+    ],
+)
+def test_queries_on_index_arithmetic_are_answered_forward(text: str, expected: float) -> None:
+    """`fuse-demand` does not specialize a rule with index arithmetic: it
+    reads the tensor computed in full, then slices the answer."""
+    x = np.arange(1, 5, dtype=np.float32)
+    inputs = {"X": x, "W": x} if "W" in text else {"X": x}
+    for backend in BACKENDS:
+        (answer,) = Program(text).compile(backend=backend).run(inputs).values()
+        assert float(_numpy(answer)) == expected, backend
+
+
+def test_torch_autograd_flows_through_windows_and_places() -> None:
+    """The FX graph's `torch.take` and `scatter_reduce` differentiate like
+    the same convolution and max pool written directly in torch."""
+    import torch
+
+    rng = np.random.default_rng(5)
+    image, kernel = normal(rng, 8), normal(rng, 3)
+    text = "Features[x] = relu(Image[x+dx] K[dx])\nPooled[x/2] max= Features[x]\nexport Pooled"
+    runner = Program(text).compile(backend="torch")
+    runner.run({"Image": image, "K": kernel})
+    leaves = [torch.tensor(a, requires_grad=True) for a in (image, kernel)]
+    (pooled,) = runner.fx_module(*leaves)[:1]
+    pooled.square().sum().backward()
+    direct = [torch.tensor(a, requires_grad=True) for a in (image, kernel)]
+    features = torch.relu(torch.stack([(direct[0][x : x + 3] * direct[1]).sum() for x in range(6)]))
+    features.reshape(3, 2).amax(dim=1).square().sum().backward()
+    for fused, reference in zip(leaves, direct, strict=True):
+        assert fused.grad is not None and reference.grad is not None
+        torch.testing.assert_close(fused.grad, reference.grad)
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        (((0, 1), 0, 1), ((1, 0), 1, 1)),  # (d0, d1) -> (d1, d0 + 1): permute and shift
+        (((1, 0), 2, 1), ((0, 1), 0, 1)),  # (d0, d1) -> (d0 + 2, d1): shift only
+        (((1, 1), 0, 1),),  # (d0, d1) -> (d0 + d1): sums collisions
+        (((1, 0), 0, 2), ((0, 1), 0, 1)),  # (d0 floordiv 2, d1): pools
+    ],
+)
+@pytest.mark.parametrize("kind", ["sum", "max", "mean"])
+def test_place_kernels_agree_with_a_loop(forms: Any, kind: str) -> None:
+    """The numpy and torch place kernels (slice assignment, permute + pad,
+    table gather, scatter_reduce) against a loop over the operand."""
+    import torch
+
+    from fuse.lowering.numpy import kernels as numpy_kernels
+    from fuse.lowering.torch import kernels as torch_kernels
+
+    operand_shape = (3, 4)
+    value = normal(np.random.default_rng(6), *operand_shape)
+    points = list(np.ndindex(*operand_shape))
+
+    def position(form: Any, point: tuple[int, ...]) -> int:
+        coefficients, constant, divisor = form
+        return (sum(c * x for c, x in zip(coefficients, point, strict=True)) + constant) // divisor
+
+    targets = [tuple(position(form, point) for form in forms) for point in points]
+    shape = tuple(max(t[k] for t in targets) + 1 for k in range(len(forms)))
+    landed: dict[tuple[int, ...], list[float]] = {}
+    for point, target in zip(points, targets, strict=True):
+        landed.setdefault(target, []).append(float(value[point]))
+    combine = {"sum": sum, "max": max, "mean": lambda xs: sum(xs) / len(xs)}[kind]
+    expected = np.zeros(shape)
+    for target, values in landed.items():
+        expected[target] = combine(values)
+    fused = numpy_kernels.place(forms, kind, operand_shape, shape)(value)
+    np.testing.assert_allclose(fused, expected, rtol=1e-6, atol=1e-6)
+    flat = torch.tensor([int(np.ravel_multi_index(t, shape)) for t in targets])
+    scattered = torch_kernels.place(flat, kind, int(np.prod(shape)), shape)
+    np.testing.assert_allclose(scattered(torch.from_numpy(value)), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_rules_with_index_arithmetic_range_on_their_own() -> None:
+    """`Y[i] = A[i]` and `Y[i] += B[i+1]` are not merged into one rule:
+    the second only reaches the i its own read allows, and Y keeps A's
+    length."""
+    a = np.arange(6, dtype=np.float32)
+    b = 10 * np.arange(4, dtype=np.float32)
+    expected = a.astype(np.float64)
+    expected[:3] += b[1:]
+    assert_matches("Y[i] = A[i]\nY[i] += B[i+1]\nexport Y", {"A": a, "B": b}, {"Y": expected})

@@ -173,8 +173,15 @@ class HloBuilder:
             )
         )
 
-    def slice(self, value: SSAValue, start: Sequence[int], limit: Sequence[int]) -> SSAValue:
-        shape = [hi - lo for lo, hi in zip(start, limit, strict=True)]
+    def slice(
+        self,
+        value: SSAValue,
+        start: Sequence[int],
+        limit: Sequence[int],
+        strides: Sequence[int] | None = None,
+    ) -> SSAValue:
+        strides = strides or [1] * len(start)
+        shape = [-(-(hi - lo) // step) for lo, hi, step in zip(start, limit, strides, strict=True)]
         return self.emit(
             hlo.SliceOp.build(
                 operands=[value],
@@ -182,7 +189,7 @@ class HloBuilder:
                 properties={
                     "start_indices": _i64_array(start),
                     "limit_indices": _i64_array(limit),
-                    "strides": _i64_array([1] * len(shape)),
+                    "strides": _i64_array(strides),
                 },
             )
         )
@@ -208,6 +215,22 @@ class HloBuilder:
         update = self.reshape(value, [*shape[:dim], 1, *shape[dim:]])
         starts = [index if d == dim else self.scalar(0, i32) for d in range(len(shape) + 1)]
         return self.emit(DynamicUpdateSliceOp(target, update, starts))
+
+    def pad(self, value: SSAValue, low: Sequence[int], high: Sequence[int]) -> SSAValue:
+        """`value` with `low`/`high` zeros before/after each dimension, as
+        concatenations with zeros (xdsl-jax's `stablehlo.pad` verifier
+        demands an i32 padding value whatever the operand's type)."""
+        for dim, (before, after) in enumerate(zip(low, high, strict=True)):
+            if before == after == 0:
+                continue
+            shape = list(shape_of(value))
+            pieces = []
+            for count in (before, after):
+                shape[dim] = count
+                pieces.append(self.full(0.0, shape, element_type_of(value)) if count else None)
+            parts = [p for p in (pieces[0], value, pieces[1]) if p is not None]
+            value = self.concatenate(parts, dim)
+        return value
 
     def concatenate(self, values: Sequence[SSAValue], dim: int) -> SSAValue:
         shape = list(shape_of(values[0]))

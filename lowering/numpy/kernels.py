@@ -19,7 +19,13 @@ import numpy as np
 import scipy.special
 
 from fuse.lowering import einsum_plan
-from fuse.lowering.affine_access import Forms, flat_positions, place_table, strided_view
+from fuse.lowering.affine_access import (
+    Forms,
+    flat_positions,
+    place_table,
+    placement_offsets,
+    strided_view,
+)
 from fuse.lowering.subscripts import Alignment, alignments
 
 Array = np.ndarray
@@ -286,7 +292,21 @@ def window(forms: Forms, operand_shape: Shape, result_shape: Shape) -> Kernel:
 
 def place(forms: Forms, kind: str, operand_shape: Shape, result_shape: Shape) -> Kernel:
     """`fuse.place`: zeros with each operand element combined (sum, max or
-    mean) into the element its map reaches."""
+    mean) into the element its map reaches. A place that only shifts and
+    permutes (`X[i, t + 1]`) is one slice assignment."""
+    offsets = placement_offsets(forms, len(operand_shape))
+    if offsets is not None:
+        order, lows = offsets
+        region = tuple(
+            slice(low, low + operand_shape[j]) for low, j in zip(lows, order, strict=True)
+        )
+
+        def shift(v: Array) -> Array:
+            out = np.zeros(result_shape, dtype=v.dtype)
+            out[region] = v.transpose(order)
+            return out
+
+        return shift
     table = place_table(forms, operand_shape, result_shape)
     if table.injective:
         targets = flat_positions(forms, operand_shape, result_shape).ravel()

@@ -57,7 +57,7 @@ from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.scan import ScanOp
 from fuse.errors import FuseError
 from fuse.lowering import backend
-from fuse.lowering.affine_access import flat_positions, forms_of
+from fuse.lowering.affine_access import flat_positions, forms_of, placement_offsets
 from fuse.lowering.numpy.kernels import index_tensor
 
 from . import kernels
@@ -422,6 +422,14 @@ def _window(op: WindowOp, builder: _Builder) -> Kernel:
 
 def _place(op: PlaceOp, builder: _Builder) -> Kernel:
     shape = static_shape(op.result)
+    operand_shape = static_shape(op.operand)
+    offsets = placement_offsets(forms_of(op.map), len(operand_shape))
+    if offsets is not None:
+        order, lows = offsets
+        pads: list[int] = []
+        for low, j, size in reversed(list(zip(lows, order, shape, strict=True))):
+            pads += [low, size - low - operand_shape[j]]
+        return kernels.shift(order, pads)
     targets = flat_positions(forms_of(op.map), static_shape(op.operand), shape).ravel()
     size = math.prod(shape)
     return kernels.place(builder.index_buffer(targets, "place"), op.kind.data, size, shape)

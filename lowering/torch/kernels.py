@@ -279,6 +279,12 @@ def window(positions: Tensor, shape: Shape) -> Kernel:
     return lambda x: torch.take(x, positions).reshape(shape)
 
 
+def shift(order: Sequence[int], pads: Sequence[int]) -> Kernel:
+    """A place that only shifts and permutes: a permute and a zero
+    `F.pad` (`pads` as `F.pad` takes them, last dimension first)."""
+    return lambda v: torch.nn.functional.pad(v.permute(*order), tuple(pads))
+
+
 _SCATTER_REDUCE = {"sum": "sum", "max": "amax", "mean": "mean"}
 
 
