@@ -39,7 +39,14 @@ from fuse.dialects.fuse import CallOp, LiteralOp, LoadOp, ProgramOp, RuleOp, Sin
 from fuse.dialects.fuse.attributes import IndexPosition
 from fuse.dialects.fuse.declarative import part_of
 
-from .index_ranges import EmptyRange, is_affine_rule, reached_extent, rule_ranges
+from .index_ranges import (
+    EmptyRange,
+    is_affine_rule,
+    is_ranged,
+    ranged_tensors,
+    reached_extent,
+    rule_ranges,
+)
 
 
 def location_prefix(op: Operation) -> str:
@@ -157,7 +164,10 @@ def _propagate_affine_rule(rule: RuleOp | SinkOp, program: ProgramOp) -> bool:
                 extent = reached_extent(position, ranges)
             except ValueError as error:
                 raise ShapeConflict(f"{location_prefix(rule)}{error} of @{tensor}") from None
-            if extent is None:
+            if extent is None or (isinstance(position, int) and shape[k] == DYNAMIC_INDEX):
+                # A constant position (`X[i, 0] = X0[i]`) is sized where the
+                # dimension is used, as without index arithmetic: sizing it
+                # here would make a recurrence grow one step per pass.
                 continue
             fixed = declaration.input is not None or declaration.source is not None
             if shape[k] == DYNAMIC_INDEX or (extent > shape[k] and is_lhs and not fixed):
@@ -172,9 +182,9 @@ def _propagate_affine_rule(rule: RuleOp | SinkOp, program: ProgramOp) -> bool:
     return changed
 
 
-def _propagate_rule(rule: RuleOp, program: ProgramOp) -> bool:
+def _propagate_rule(rule: RuleOp, program: ProgramOp, ranged: set[str]) -> bool:
     """Binds the rule's index sizes; returns whether its tensor's shape grew."""
-    if is_affine_rule(rule):
+    if is_ranged(rule, ranged):
         return _propagate_affine_rule(rule, program)
     declaration = program.lookup_tensor(rule.tensor_name)
     assert declaration is not None
@@ -219,9 +229,10 @@ def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramO
 def infer_program_shapes(program: ProgramOp) -> None:
     rules = [op for op in program.body.block.ops if isinstance(op, RuleOp)]
     sinks = [op for op in program.body.block.ops if isinstance(op, SinkOp)]
+    ranged = ranged_tensors(program)
     while any(
         [
-            *(_propagate_rule(rule, program) for rule in rules),
+            *(_propagate_rule(rule, program, ranged) for rule in rules),
             *(_propagate_sink(sink, program) for sink in sinks),
         ]
     ):

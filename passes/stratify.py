@@ -75,7 +75,7 @@ from fuse.dialects.fuse.scan import sliced_type
 from .dataflow_emitter import BodyEmitter, Indexed
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
 from .expr_tree import names_of, yielded_value
-from .index_ranges import EmptyRange, is_affine_rule, rule_ranges
+from .index_ranges import EmptyRange, is_affine_rule, is_ranged, ranged_tensors, rule_ranges
 from .infer_shapes import location_prefix
 from .recognize_recurrences import FIXPOINT_REASON, SCAN_AXIS, Recurrence, analyze
 
@@ -85,9 +85,10 @@ def body_emitter(
     tensor_value: Callable[[str], SSAValue],
     op: RuleOp | SinkOp,
     program: ProgramOp,
+    ranged: set[str],
 ) -> BodyEmitter:
     """The emitter of one rule or sink, knowing its indices' ranges."""
-    if not is_affine_rule(op):
+    if not is_ranged(op, ranged):
         return BodyEmitter(block, tensor_value, rule_sizes(op, program), op)
     try:
         ranges = rule_ranges(op, program)
@@ -146,6 +147,7 @@ class _Stratifier:
             if isinstance(op, RuleOp):
                 self.rules.setdefault(op.tensor_name, []).append(op)
         self.values: dict[str, SSAValue] = {}
+        self.ranged = ranged_tensors(program)
 
     def build(self) -> func.FuncOp:
         inputs = [d for d in self.declarations.values() if d.tensor_name not in self.rules]
@@ -195,7 +197,7 @@ class _Stratifier:
         combined: Indexed | None = None
         emitter: BodyEmitter | None = None
         for rule in self.rules[name] if rules is None else rules:
-            emitter = body_emitter(block, tensor_value, rule, self.program)
+            emitter = body_emitter(block, tensor_value, rule, self.program, self.ranged)
             for n, size in zip(names, declaration.tensor_type.get_shape(), strict=True):
                 if size >= 0:
                     emitter.sizes.setdefault(n, size)
@@ -227,10 +229,11 @@ class _Stratifier:
     ) -> Indexed:
         """One rule's value over the tensor's declared indices (`names`, from
         which the dimension `dropped` is left out, where the rule writes an
-        integer): integer left-hand-side positions place it with a one-hot
-        factor, index arithmetic with a `fuse.place`, and indices it does
-        not mention broadcast."""
-        if is_affine_rule(rule):
+        integer and without index arithmetic: a scan's initial state):
+        integer left-hand-side positions place it with a one-hot factor,
+        index arithmetic with a `fuse.place`, and indices it does not
+        mention broadcast."""
+        if dropped is None and is_ranged(rule, self.ranged):
             return self.affine_rule_value(emitter, rule, names)
         positions = [p for d, p in enumerate(rule.indices.data) if d != dropped]
         unprojected = [n for n in names_of(yielded_value(rule.body)) if n not in names]
@@ -422,7 +425,7 @@ class _Stratifier:
         combined: Indexed | None = None
         emitter: BodyEmitter | None = None
         for rule in recurrence.base_rules:
-            emitter = body_emitter(block, self.values.__getitem__, rule, self.program)
+            emitter = body_emitter(block, self.values.__getitem__, rule, self.program, self.ranged)
             for n, size in zip(names, shape, strict=True):
                 emitter.sizes.setdefault(n, size)
             value = self.rule_value(emitter, rule, names, dropped=axis)
@@ -519,7 +522,7 @@ class _Stratifier:
             results.append(self.values[name])
             attrs.append(DictionaryAttr({"fuse.name": StringAttr(name)}))
         for sink in sinks:
-            emitter = body_emitter(block, self.values.__getitem__, sink, self.program)
+            emitter = body_emitter(block, self.values.__getitem__, sink, self.program, self.ranged)
             root = yielded_value(sink.body)
             value = emitter.lower(root)
             results.append(value.value)
