@@ -38,7 +38,13 @@ from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_ke
 from fuse.runtime.confinement import check_file_access
 from fuse.runtime.declarations import TensorDeclaration, tensor_declarations
 from fuse.runtime.domains import sink_domains
-from fuse.runtime.explain import ExplainReport, Explanation, describe_rules, with_native_ops
+from fuse.runtime.explain import (
+    ExplainReport,
+    Explanation,
+    describe_rules,
+    with_native_ops,
+    with_recursions,
+)
 from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights
@@ -313,7 +319,7 @@ class Runner:
             raise FuseError([diagnostic_from_pass(str(error), self.program.source)]) from None
         if self.sharding:
             annotate_main(module, self.sharding)
-        return module, explanation, domains
+        return module, with_recursions(explanation, module), domains
 
     def _declarative_module(self, shapes: Mapping[str, tuple[int, ...]]) -> ModuleOp:
         """The program as written, its inputs and sources of these shapes."""
