@@ -193,21 +193,51 @@ def test_a_bad_starting_program_is_reported_before_the_session(tmp_path: Path) -
     assert repl.exitstatus == 1
 
 
-def test_answers_agree_with_a_numpy_transitive_closure() -> None:
-    """Random parent facts typed one at a time: the answers are the
-    transitive closure computed with NumPy from the facts."""
-    rng = np.random.default_rng(7)
-    edges = {(int(a), int(b)) for a, b in rng.integers(0, 8, size=(14, 2)) if a != b}
-    session = Session()
-    for a, b in sorted(edges):
-        assert session.submit(f"Parent(P{a}, P{b}).") == ""
-    session.submit("Ancestor(x, y) <- Parent(x, y).")
-    session.submit("Ancestor(x, z) <- Ancestor(x, y), Parent(y, z).")
-    reach = np.zeros((8, 8), bool)
+def closure(edges: set[tuple[int, int]], nodes: int) -> np.ndarray:
+    """Reachability by NumPy from the edge list (squaring until it stops)."""
+    reach = np.zeros((nodes, nodes), bool)
     for a, b in edges:
         reach[a, b] = True
-    for _ in range(8):
+    for _ in range(nodes):
         reach |= (reach.astype(int) @ reach.astype(int)) > 0
-    source = min(a for a, _ in edges)
-    expected = sorted(f"x = P{b}" for b in np.nonzero(reach[source])[0])
-    assert sorted(answers(session.submit(f"Ancestor(P{source}, x)?"))) == expected
+    return reach
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_answers_after_each_fact_agree_with_a_numpy_transitive_closure(seed: int) -> None:
+    """Random parent facts typed one at a time, first with new people (the
+    whole program rechecked), then over known people (the compiled query
+    rerun): after each, the answers are NumPy's transitive closure."""
+    nodes = 7
+    rng = np.random.default_rng(seed)
+    session = Session()
+    edges = (
+        {(k, k + 1) for k in range(nodes - 1)} if seed % 2 else {(0, k) for k in range(1, nodes)}
+    )
+    for a, b in sorted(edges):
+        session.submit(f"Parent(P{a}, P{b}).")
+    session.submit("Ancestor(x, y) <- Parent(x, y).")
+    session.submit("Ancestor(x, z) <- Ancestor(x, y), Parent(y, z).")
+    for a, b in rng.integers(0, nodes, size=(6, 2)):
+        edges.add((int(a), int(b)))
+        assert session.submit(f"Parent(P{a}, P{b}).") == ""
+        source = int(rng.integers(0, nodes))
+        expected = [f"x = P{n}" for n in sorted(np.nonzero(closure(edges, nodes)[source])[0])]
+        output = answers(session.submit(f"Ancestor(P{source}, x)?"))
+        assert sorted(output) == (expected or ["(no answers)"])
+
+
+def test_a_fact_over_known_symbols_reuses_the_compiled_query() -> None:
+    session = family()
+    session.submit("Parent(Carol, Dan).")  # a new symbol: the program is rechecked
+    assert answers(session.submit("Ancestor(Dan, x)?")) == ["(no answers)"]
+    compiled = session._last_runner
+    session.submit("Parent(Dan, Alice).")  # known symbols: one element of Parent set
+    assert answers(session.submit("Ancestor(Dan, x)?")) == [
+        "x = Alice",
+        "x = Bob",
+        "x = Carol",
+        "x = Dan",
+    ]
+    assert session._last_runner is compiled
+    assert session.text.endswith("Parent(Carol, Dan).\nParent(Dan, Alice).")

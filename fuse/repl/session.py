@@ -10,6 +10,7 @@ from pathlib import Path
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
 from fuse.frontend import ast, parse, read_source
+from fuse.repl.incremental import FactInputs, try_build
 from fuse.runtime.answers import format_answer, query_outputs
 from fuse.runtime.runner import BACKEND_NAMES, Runner, to_host
 
@@ -40,6 +41,9 @@ class Session:
         self._runners: OrderedDict[str, Runner] = OrderedDict()
         self._last_runner: Runner | None = None
         self._program = None  # fuse.program.Program of `text`, once checked
+        # The program with fact relations as runtime inputs, for facts and
+        # queries that need no recompile (None: every line goes the slow way).
+        self._facts: FactInputs | None = None
 
     # --- input ----------------------------------------------------------------
 
@@ -62,13 +66,34 @@ class Session:
         """Adds `text`'s statements to the program and answers its queries.
         Nothing is added when any of it is wrong."""
         statements = parse(text, file).statements
+        if self._facts is not None:
+            answers = self._without_recompiling(text, statements)
+            if answers is not None:
+                return answers
         queries = [s for s in statements if isinstance(s, ast.Query)]
         kept = _without_lines(text, [(q.span.line, q.span.end_line) for q in queries])
         program = self._checked(_joined(self.text, text))  # the queries checked in place
         answers = self._answer(program) if queries else ""
         self.text = _joined(self.text, kept)
         self._program = None
+        self._facts = try_build(program, self.config)
         return answers
+
+    def _without_recompiling(self, text: str, statements: list[ast.Statement]) -> str | None:
+        """A line of facts only, or of queries only, taken by `FactInputs`
+        (see fuse.repl.incremental); None where it must go the slow way."""
+        assert self._facts is not None
+        if all(isinstance(s, ast.Query) for s in statements):
+            answers = [self._facts.answer(q, self.backend) for q in statements]
+            if None in answers:
+                return None
+            self._last_runner = self._facts.last_runner
+            return "\n".join(answers)
+        if not self._facts.add_facts(statements):
+            return None
+        self.text = _joined(self.text, text)
+        self._program = None
+        return ""
 
     def _checked(self, text: str):  # -> fuse.program.Program
         from fuse.program import Program
@@ -161,6 +186,7 @@ class Session:
 
     def reset(self, _: str = "") -> str:
         self.text = ""
+        self._facts = None
         self._program = None
         self._last_runner = None
         self._runners.clear()
