@@ -105,6 +105,17 @@ def test_a_reasked_query_reuses_its_compiled_program() -> None:
     assert session._last_runner is first
 
 
+def test_a_fact_with_a_value_is_stepped_like_the_front_end_does() -> None:
+    """`Parent(Carol, Bob) = 0.5` is an element of a Boolean relation: 1
+    after `step`, whichever way the session adds it; a numeric rule over
+    Parent counts it as 1."""
+    session = family()
+    session.submit("Kids[x] = Parent[x, y]")
+    assert answers(session.submit("Kids(x)?")) == ["x = Alice", "x = Bob"]
+    session.submit("Parent(Carol, Bob) = 0.5")
+    assert answers(session.submit("Kids(x)?")) == ["x = Alice", "x = Bob", "x = Carol"]
+
+
 def test_quit_ends_the_session() -> None:
     session = Session()
     assert not session.finished

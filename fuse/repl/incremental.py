@@ -48,10 +48,7 @@ class FactInputs:
         self.arrays = {
             relation: fact_values(relation_facts, self.domains).astype(np.float32)
             for relation, relation_facts in facts.items()
-            if relation not in defined
-            and not any(
-                all(isinstance(i, ast.IndexConst) for i in f.indices) for f in relation_facts
-            )
+            if relation not in defined and all(_plain(fact) for fact in relation_facts)
         }
         # The desugared program less the relations' literal equations and
         # less its queries (each query gets a runner of its own).
@@ -72,7 +69,8 @@ class FactInputs:
         False where one is not a fact this shortcut can take."""
         positions = []
         for fact in statements:
-            position = self._position(fact) if isinstance(fact, ast.Fact) else None
+            plain = isinstance(fact, ast.Fact) and _plain(fact)
+            position = self._position(fact) if plain else None
             if position is None:
                 return False
             positions.append((fact.relation, position, fact.value))
@@ -137,6 +135,14 @@ class FactInputs:
         check(querying.ast, self.program.source)
         querying.text = print_program(querying.ast)  # what the program is, for caches
         return Runner(querying, backend, self.config)
+
+
+def _plain(fact: ast.Fact) -> bool:
+    """A fact this shortcut takes: true (a value other than 1 goes through
+    the relation's `step` in the front end's literal equation, not in an
+    input) and over at least one symbol (integer-only facts are slice
+    equations of their own)."""
+    return fact.value == 1 and not all(isinstance(i, ast.IndexConst) for i in fact.indices)
 
 
 def try_build(program, config) -> FactInputs | None:
