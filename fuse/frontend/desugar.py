@@ -202,10 +202,11 @@ def _slice_equation(fact: Fact) -> Equation:
     return Equation(lhs, "=", Number(fact.value, fact.span), fact.span)
 
 
-def _fact_equation(facts: list[Fact], domains: DomainTable) -> Equation:
+def fact_values(facts: list[Fact], domains: DomainTable) -> np.ndarray:
+    """One relation's facts as a dense array over its positions' domains
+    (facts at integer positions only are slice equations of their own)."""
     first = facts[0]
-    rank = len(first.indices)
-    shape = [domains.domain(first.relation, k).size for k in range(rank)]
+    shape = [domains.domain(first.relation, k).size for k in range(len(first.indices))]
     values = np.zeros(shape)
     for fact in facts:
         if all(isinstance(i, IndexConst) for i in fact.indices):
@@ -217,6 +218,13 @@ def _fact_equation(facts: list[Fact], domains: DomainTable) -> Equation:
             for k, index in enumerate(fact.indices)
         )
         values[position] = fact.value
+    return values
+
+
+def _fact_equation(facts: list[Fact], domains: DomainTable) -> Equation:
+    first = facts[0]
+    rank = len(first.indices)
+    values = fact_values(facts, domains)
     span = first.span
     lhs = Lhs(
         first.relation, tuple(IndexVar(n, False, span) for n in _LITERAL_INDICES[:rank]), True, span

@@ -627,6 +627,12 @@ class Runner:
             )
         return self.plan_for_shapes(shapes)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: backend, inputs and the program, highlighted."""
+        from fuse.repl.notebook import runner_html
+
+        return runner_html(self)
+
     def explain(self) -> ExplainReport:
         """Each equation with its canonical einsum, projected indices and
         stratum; fixpoint iterations and step times of the last run."""
