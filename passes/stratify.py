@@ -243,7 +243,7 @@ class _Stratifier:
                 "fuse-canonicalize-projections before fuse-stratify"
             )
         value = emitter.lower(yielded_value(rule.body))
-        _require_dimension_sizes(emitter, rule, names, value)
+        _require_dimension_sizes(emitter, rule, positions, names, value)
         onehots: list[Indexed] = []
         for position, name in zip(positions, names, strict=True):
             if isinstance(position, int):
@@ -429,7 +429,9 @@ class _Stratifier:
         combined: Indexed | None = None
         emitter: BodyEmitter | None = None
         for rule in recurrence.base_rules:
-            emitter = body_emitter(block, self.values.__getitem__, rule, self.program, self.ranged)
+            emitter = body_emitter(
+                block, self.values.__getitem__, rule, self.program, self.declarations, self.ranged
+            )
             for n, size in zip(names, shape, strict=True):
                 emitter.sizes.setdefault(n, size)
             value = self.rule_value(emitter, rule, names, dropped=axis)
@@ -551,13 +553,18 @@ class _Stratifier:
 
 
 def _require_dimension_sizes(
-    emitter: BodyEmitter, rule: RuleOp, names: tuple[str, ...], value: Indexed
+    emitter: BodyEmitter,
+    rule: RuleOp,
+    positions: Sequence[IndexPosition],
+    names: tuple[str, ...],
+    value: Indexed,
 ) -> None:
     """The sizes a rule's placement needs: along a dimension where it writes
     at an integer position (`Y[i, 0] = ...`) or that its value does not
     vary over (broadcast). Reported as the tensor's dimension, since the
-    declared name may be one the IR builder made up (`d1`)."""
-    for n, (position, name) in enumerate(zip(rule.indices.data, names, strict=True)):
+    declared name may be one the IR builder made up (`d1`). `positions` and
+    `names` leave out a scan's stepped dimension."""
+    for n, (position, name) in enumerate(zip(positions, names, strict=True)):
         if emitter.size(name) != DYNAMIC_INDEX:
             continue
         if isinstance(position, int):
