@@ -115,6 +115,8 @@ class Runner:
     plans: dict[tuple, CompiledPlan] = field(init=False, default_factory=dict)
     last_plan: CompiledPlan | None = field(init=False, default=None)
     last_run_seconds: float = field(init=False, default=0.0)
+    # Compiled training steps of `fit` (jax), by loss and optimizer.
+    training_steps: dict[tuple, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.backend = get_backend(self.backend_name)
