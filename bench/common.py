@@ -18,6 +18,8 @@ class Row:
 
     `ratio` is fuse_seconds / competitor_seconds (below 1: Fuse is faster);
     `target` is the largest ratio the issue accepts (0.01: 100x faster).
+    A row with `unit` "bytes" compares peak memory instead of time (the
+    `*_seconds` fields then hold bytes).
     """
 
     name: str
@@ -26,7 +28,7 @@ class Row:
     competitor_seconds: float
     ratio: float
     target: float
-    unit: str = "s"  # what fuse_seconds/competitor_seconds measure: "s" or "B" (bytes)
+    unit: str = "seconds"
 
     @property
     def met(self) -> bool:
@@ -34,7 +36,12 @@ class Row:
 
 
 def row(
-    name: str, fuse_seconds: float, competitor: str, competitor_seconds: float, target: float
+    name: str,
+    fuse_seconds: float,
+    competitor: str,
+    competitor_seconds: float,
+    target: float,
+    unit: str = "seconds",
 ) -> Row:
     """A row with its ratio computed."""
     return Row(
@@ -44,6 +51,7 @@ def row(
         competitor_seconds,
         fuse_seconds / competitor_seconds,
         target,
+        unit,
     )
 
 
@@ -59,14 +67,10 @@ def best_of(fn: Callable[[], object], repeat: int = 5, number: int = 1) -> float
     return best
 
 
-def _seconds(value: float) -> str:
+def _seconds(value: float, unit: str = "seconds") -> str:
+    if unit == "bytes":
+        return f"{value / 2**10:.1f} KiB" if value < 2**20 else f"{value / 2**20:.2f} MiB"
     return f"{value * 1e3:.3f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def _amount(value: float, unit: str) -> str:
-    if unit == "B":
-        return f"{value / 1024:.1f} KiB" if value >= 1024 else f"{value:.0f} B"
-    return _seconds(value)
 
 
 def print_table(rows: Sequence[Row]) -> None:
@@ -83,8 +87,8 @@ def print_table(rows: Sequence[Row]) -> None:
         (
             r.name,
             r.competitor,
-            _amount(r.fuse_seconds, r.unit),
-            _amount(r.competitor_seconds, r.unit),
+            _seconds(r.fuse_seconds, r.unit),
+            _seconds(r.competitor_seconds, r.unit),
             f"{r.ratio:.4g}",
             f"<= {r.target:g}",
             "ok" if r.met else "MISSED",

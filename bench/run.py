@@ -24,6 +24,7 @@ BENCHMARKS = (
     "cache",
     "transitive_closure",
     "demand",
+    "repl",
     "export",
     "sharding",
     "convolution",

@@ -208,7 +208,7 @@ def run() -> list[Row]:
                 reference,
                 ratio,
                 entry.get("target", 1.0),
-                unit="B",
+                unit="bytes",
             )
         )
     return rows

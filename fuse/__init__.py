@@ -6,7 +6,8 @@ runner = Program.from_file("examples/attention/attention.fuse").compile(backend=
 print(runner.run())
 ```
 
-The public names are imported on first use, so tools that only need a
+In IPython or Jupyter, `%load_ext fuse` adds the `%%fuse` cell magic
+(fuse/repl/notebook.py). The public names are imported on first use, so tools that only need a
 sub-package (`fuse-opt` importing the dialect and passes) start fast.
 """
 
@@ -35,3 +36,10 @@ def __getattr__(name: str) -> Any:
     if name in _HOMES:
         return getattr(import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'fuse' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext fuse`: the `%%fuse` cell magic."""
+    from fuse.repl.notebook import load_ipython_extension as load
+
+    load(ipython)

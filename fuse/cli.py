@@ -1,4 +1,5 @@
-"""`fuse run`, `fuse compile`, `fuse explain` and `fuse export` (also `python -m fuse ...`).
+"""`fuse run`, `fuse compile`, `fuse explain`, `fuse export` and `fuse repl`
+(also `python -m fuse ...`).
 
 Every failure a user can cause (a bad program, a missing file, a shape
 conflict, a bad option value) prints one clear message to stderr and exits
@@ -144,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print the artifact's StableHLO as text (jax and stablehlo formats)",
     )
+    repl = commands.add_parser(
+        "repl", help="type statements and queries one at a time (docs/repl.md)"
+    )
+    repl.add_argument("program", nargs="?", help="a .fuse program to start from")
+    repl.add_argument("--backend", default="numpy", choices=("numpy", "torch", "jax", "xla"))
     return parser
 
 
@@ -395,12 +401,26 @@ def command_train(args: argparse.Namespace) -> None:
     )
 
 
+def command_repl(args: argparse.Namespace) -> None:
+    from fuse.frontend import read_source
+    from fuse.repl import Session
+    from fuse.repl.terminal import run
+
+    session = Session(backend=args.backend)
+    if args.program:  # a bad file ends here, with status 1
+        answers = session.add(read_source(args.program), args.program)
+        if answers:
+            print(answers)
+    run(session)
+
+
 COMMANDS = {
     "run": command_run,
     "train": command_train,
     "compile": command_compile,
     "explain": command_explain,
     "export": command_export,
+    "repl": command_repl,
 }
 
 

@@ -31,6 +31,7 @@ DECLARATIVE_PASSES = (
     "fuse-canonicalize-projections",
     "fuse-demand",
     "fuse-infer-shapes",
+    "fuse-recognize-recurrences",
     "fuse-stratify",
 )
 

@@ -52,6 +52,12 @@ class Program:
     def from_file(cls, path: str | os.PathLike) -> Program:
         return cls(read_source(path), str(path))
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the program, highlighted."""
+        from fuse.repl.notebook import highlighted_html
+
+        return highlighted_html(self.text)
+
     def declarative_module(self) -> ModuleOp:
         """The program at the declarative level (a fresh module each call)."""
         return build_module(self.ast, self.source)

@@ -496,9 +496,7 @@ class IRBuilder:
                 "a slice reads a range of a tensor: it belongs on a right-hand side", index.span
             )
         form = self.checked(fold_index, index)
-        if form.virtual is not None:
-            raise self.error("virtual indices are not supported yet", index.span)
-        return affine_position(form.terms, form.constant, form.divisor)
+        return affine_position(form.terms, form.constant, form.divisor, form.virtual)
 
     def build(self, program: ast.Program) -> ModuleOp:
         ops: list[Operation] = [self.declaration(info) for info in collect_tensors(program)]

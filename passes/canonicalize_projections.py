@@ -76,7 +76,7 @@ from fuse.dialects.fuse.affine import rename_position
 from fuse.dialects.fuse.attributes import ProjectionKind
 
 from .expr_tree import BodyRebuilder, names_of, yielded_value
-from .index_ranges import is_affine_rule
+from .index_ranges import ranged_tensors
 from .infer_shapes import location_prefix
 
 
@@ -504,13 +504,15 @@ def canonicalize_program(program: ProgramOp) -> None:
         declaration = program.lookup_tensor(rule.tensor_name)
         assert declaration is not None, "the verifier checks declarations"
         canonicalize_rule(rule, tuple(str(n) for n in declaration.indices.data))
+    # The rules of a tensor with index arithmetic range their indices by
+    # their own accesses (passes/index_ranges.py): merged, they would narrow
+    # one another.
+    ranged = ranged_tensors(program)
     for op in program.body.block.ops:
-        # A rule with index arithmetic ranges its indices by its own accesses
-        # (passes/index_ranges.py): merged, it would narrow the others.
         if (
             isinstance(op, RuleOp)
             and all(isinstance(p, str) for p in op.indices.data)
-            and not is_affine_rule(op)
+            and op.tensor_name not in ranged
         ):
             by_tensor[op.tensor_name].append(op)
     for rules in by_tensor.values():

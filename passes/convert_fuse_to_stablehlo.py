@@ -45,6 +45,13 @@ Lowering of each op kind (the semantics are the ops' docstrings):
   dimension numbers; `fuse.pool`: `stablehlo.reduce_window`
   (`fuse.lowering.jax.convolution`).
 * `fuse.fixpoint`: a `stablehlo.while` (below).
+* `fuse.scan`: a `stablehlo.while` over the step counter k carrying
+  `(k: i32, states..., [stacked results...,] scanned inputs..., captured
+  values...)`; `cond` is `k < steps`. The body reads step k's slice of each
+  scanned input with `dynamic_slice` (position `steps - 1 - k` when
+  reversed), applies the step, and a stored scan writes the new states
+  into its stacked results with `dynamic_update_slice`; a virtual scan
+  carries only the current states.
 
 Fixpoints. The loop carries `(iterations: i32, converged: i1, change: f32,
 current values..., [deltas...,] captured values...)`; values the body reads
@@ -122,6 +129,7 @@ from xdsl_jax.dialects import stablehlo as hlo
 
 from fuse.dialects.fuse import dataflow as df
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.scan import ScanOp
 from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.lowering.affine_access import (
     AxisAccess,
@@ -312,7 +320,74 @@ class _FunctionLowering:
                 return [_place(b, args[0], forms_of(op.map), op.kind.data, shape_of(op.result))]
             case df.FixpointOp():
                 return self._fixpoint(b, op, env)
+            case ScanOp():
+                return self._scan(b, op, env)
         raise _fail(f"cannot lower '{op.name}' (is the function at the dataflow level?)", op)
+
+    # --- scans -----------------------------------------------------------------------
+
+    def _scan(self, b: HloBuilder, op: ScanOp, env: dict[SSAValue, SSAValue]) -> list[SSAValue]:
+        captured = _captured_values(op.body)
+        count = len(op.init)
+        # Steps are the leading dimension inside the loop, so each step reads
+        # and writes one contiguous slab; one transpose on each side moves
+        # the scan axis where the op has it.
+        stacked = []
+        if not op.is_virtual:
+            first = b.scalar(op.step_count if op.is_reverse else 0, i32)
+            stacked = [
+                b.dynamic_put(b.full(0.0, (op.step_count + 1, *shape_of(v))), env[v], 0, first)
+                for v in op.init
+            ]
+        scanned = [
+            b.transpose(env[v], [a, *(d for d in range(len(shape_of(v))) if d != a)])
+            for v, a in zip(op.xs, op.scanned_axes, strict=True)
+        ]
+        state = [
+            b.scalar(0, i32),
+            *(env[v] for v in op.init),
+            *stacked,
+            *scanned,
+            *(env[v] for v in captured),
+        ]
+        types = [v.type for v in state]
+        body = b.nested(Block(arg_types=types))
+        counter, *rest = body.block.args
+        states, outs = rest[:count], rest[count : count + len(stacked)]
+        xs = rest[count + len(stacked) : count + len(stacked) + len(op.xs)]
+        steps = op.step_count
+        position = (
+            body.binary(hlo.SubtractOp, body.scalar(steps - 1, i32), counter)
+            if op.is_reverse
+            else counter
+        )
+        slices = [body.dynamic_take(x, 0, position) for x in xs]
+        inner = dict(zip(op.body.block.args, [*states, *slices], strict=True))
+        inner.update(zip(captured, rest[len(rest) - len(captured) :], strict=True))
+        next_states = self.lower_block(body, op.body.block, inner)
+        if not op.is_virtual:
+            # after step k: position k + 1 forward, k reversed (index order)
+            at = position if op.is_reverse else body.binary(hlo.AddOp, counter, body.scalar(1, i32))
+            outs = [body.dynamic_put(o, s, 0, at) for o, s in zip(outs, next_states, strict=True)]
+        step = body.binary(hlo.AddOp, counter, body.scalar(1, i32))
+        carried = rest[count + len(stacked) :]
+        body.block.add_op(hlo.ReturnOp([step, *next_states, *outs, *carried]))
+        cond = b.nested(Block(arg_types=types))
+        below = cond.compare("LT", cond.block.args[0], cond.scalar(steps, i32))
+        cond.block.add_op(hlo.ReturnOp([below]))
+        loop = hlo.WhileOp.build(
+            operands=[state],
+            result_types=[types],
+            regions=[Region(cond.block), Region(body.block)],
+        )
+        b.block.add_op(loop)
+        if op.is_virtual:
+            return list(loop.results[1 : 1 + count])
+        axis = op.stacking_axis
+        return [
+            b.transpose(out, [*range(1, axis + 1), 0, *range(axis + 1, len(shape_of(out)))])
+            for out in loop.results[1 + count : 1 + 2 * count]
+        ]
 
     # --- fixpoints ------------------------------------------------------------------
 

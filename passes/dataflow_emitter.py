@@ -134,6 +134,11 @@ class BodyEmitter:
     def type_of(self, names: Sequence[str]) -> TensorType:
         return f32_tensor(tuple(self.size(n) for n in names))
 
+    def index_names(self, value: SSAValue) -> tuple[str, ...]:
+        """The indices an expression of the rule varies over, which its
+        dataflow value has as dimensions."""
+        return tuple(names_of(value))
+
     def emit(self, op: Operation) -> SSAValue:
         op.location = self.location
         self.block.add_op(op)
@@ -201,15 +206,15 @@ class BodyEmitter:
                     return Indexed(self.constant(np.float32(op.value.value.data)), ())
                 array = np.asarray(op.value.get_values(), dtype=np.float32)
                 array = array.reshape(op.value.get_type().get_shape())
-                return Indexed(self.constant(array), names_of(op.result))
+                return Indexed(self.constant(array), self.index_names(op.result))
             case ArithOp() if op.fn.data == "mul":
-                return self.einsum(self.factors(value), names_of(value))
+                return self.einsum(self.factors(value), self.index_names(value))
             case ArithOp():
                 return self.binary(op.fn.data, self.lower(op.lhs), self.lower(op.rhs))
             case NegateOp():
                 return self.unary("neg", self.lower(op.operand))
             case ProjectOp():
-                return self.einsum(self.factors(op.operand), names_of(value), op.kind.data)
+                return self.einsum(self.factors(op.operand), self.index_names(value), op.kind.data)
             case CallOp():
                 return self.lower_call(op)
         raise self.error(f"cannot lower {op.name} to the dataflow level")
@@ -221,7 +226,7 @@ class BodyEmitter:
         op = value.owner
         if isinstance(op, ArithOp) and op.fn.data == "mul":
             return self.factors(op.lhs) + self.factors(op.rhs)
-        if isinstance(op, ArithOp) and op.fn.data == "div" and not names_of(op.rhs):
+        if isinstance(op, ArithOp) and op.fn.data == "div" and not self.index_names(op.rhs):
             inverse = self.reciprocal(op.rhs)
             if inverse is not None:
                 return [*self.factors(op.lhs), inverse]
@@ -260,7 +265,7 @@ class BodyEmitter:
                 value = Indexed(self.emit(taken), ())
         names = [str(d) for d in dims if isinstance(d, str)]
         if len(set(names)) != len(names):  # a repeated index reads a diagonal
-            return self.einsum([Indexed(value.value, names)], names_of(op.result))
+            return self.einsum([Indexed(value.value, names)], self.index_names(op.result))
         return Indexed(value.value, names)
 
     def affine_space(self, positions: Sequence[IndexPosition]) -> tuple[tuple[str, ...], AffineMap]:
@@ -402,7 +407,7 @@ class BodyEmitter:
         else:
             weights = NormalizeOp("softmax", axis, scores.value)
         probabilities = Indexed(self.emit(weights), score_names)
-        return self.einsum([probabilities, value], names_of(op.result))
+        return self.einsum([probabilities, value], self.index_names(op.result))
 
     def lower_rope(self, op: CallOp, args: list[Indexed]) -> Indexed:
         """Rotary embedding over (position, feature): pairs of features
@@ -450,7 +455,7 @@ class BodyEmitter:
     def lower_concat(self, op: CallOp, args: list[Indexed]) -> Indexed:
         """Each argument is laid out in the result's index order, its own part
         of the axis (`concat_part`) standing where the axis stands."""
-        names = names_of(op.result)
+        names = self.index_names(op.result)
         if op.merged:
             return self.lower_head_merge(op, args[0], names)
         axis_name = op.axis if op.axis is not None else args[0].names[-1]

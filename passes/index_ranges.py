@@ -13,9 +13,10 @@ which every access that uses it stays in bounds (a "valid" convolution):
   variables, which narrows each variable given the others' ranges;
 * narrowing repeats until nothing changes.
 
-On the left-hand side, a plain variable takes part like any access; a
-position with index arithmetic only needs to be at least 0, and the tensor
-is as long as the largest position its rules write (`fuse-infer-shapes`).
+On the left-hand side, a variable that nothing on the right-hand side
+bounds ranges over its dimension (as in a plain rule); every other position
+only needs to be at least 0, and the tensor is as long as the largest
+position its rules write (`fuse-infer-shapes`), whatever order they come in.
 """
 
 from __future__ import annotations
@@ -59,6 +60,22 @@ def is_affine_rule(op: RuleOp | SinkOp) -> bool:
     return any(isinstance(o, LoadOp) and not o.indices.is_plain for o in op.body.walk())
 
 
+def ranged_tensors(program: ProgramOp) -> set[str]:
+    """The tensors with a rule that uses index arithmetic: all their rules
+    range their indices (a plain `Y[i] = A[i]` beside `Y[i] += B[i+1]`
+    grows `Y` to hold both, whatever their order)."""
+    return {
+        op.tensor_name
+        for op in program.body.block.ops
+        if isinstance(op, RuleOp) and is_affine_rule(op)
+    }
+
+
+def is_ranged(op: RuleOp | SinkOp, ranged: set[str]) -> bool:
+    """Whether `op` ranges its indices (`ranged`: `ranged_tensors`)."""
+    return is_affine_rule(op) or (isinstance(op, RuleOp) and op.tensor_name in ranged)
+
+
 def _shape(program: ProgramOp, tensor: str) -> tuple[int, ...]:
     declaration = program.lookup_tensor(tensor)
     assert declaration is not None, "the verifier checks declarations"
@@ -68,22 +85,26 @@ def _shape(program: ProgramOp, tensor: str) -> tuple[int, ...]:
 def accesses(
     op: RuleOp | SinkOp, program: ProgramOp
 ) -> Iterator[tuple[Sequence[IndexPosition], Sequence[int]]]:
-    """Every access of a rule (its left-hand side first) with the shape of
-    the tensor it indexes; a `const` literal indexes its own shape. A
-    left-hand-side position with index arithmetic only needs to be at least
-    0: the tensor grows to hold what the rule writes there."""
+    """Every access of a rule (its left-hand side last) with the shape of
+    the tensor it indexes; a `const` literal indexes its own shape. On the
+    left-hand side only a variable that nothing on the right bounds takes
+    the dimension's size; other positions only need to be at least 0, and
+    the tensor grows to hold what the rule writes there."""
+    read: set[str] = set()
+    for inner in op.body.walk():
+        if isinstance(inner, LoadOp):
+            read.update(inner.indices.names())
+            yield inner.indices.data, _shape(program, inner.tensor_name)
+        elif isinstance(inner, LiteralOp) and isinstance(inner.value.type, TensorType):
+            read.update(inner.result.type.names)
+            yield inner.result.type.names, tuple(inner.value.type.get_shape())
     if isinstance(op, RuleOp):
         shape = _shape(program, op.tensor_name)
         lhs_shape = [
-            size if isinstance(position, str) else DYNAMIC_INDEX
+            size if isinstance(position, str) and position not in read else DYNAMIC_INDEX
             for position, size in zip(op.indices.data, shape, strict=True)
         ]
         yield op.indices.data, lhs_shape
-    for inner in op.body.walk():
-        if isinstance(inner, LoadOp):
-            yield inner.indices.data, _shape(program, inner.tensor_name)
-        elif isinstance(inner, LiteralOp) and isinstance(inner.value.type, TensorType):
-            yield inner.result.type.names, tuple(inner.value.type.get_shape())
 
 
 Bound = tuple[int | None, int | None]  # inclusive; None: unbounded that way

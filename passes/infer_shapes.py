@@ -55,7 +55,14 @@ from fuse.dialects.fuse import (
 from fuse.dialects.fuse.attributes import IndexPosition, ProjectionKind
 from fuse.dialects.fuse.declarative import part_of
 
-from .index_ranges import EmptyRange, is_affine_rule, reached_extent, rule_ranges
+from .index_ranges import (
+    EmptyRange,
+    is_affine_rule,
+    is_ranged,
+    ranged_tensors,
+    reached_extent,
+    rule_ranges,
+)
 from .sweep import sweep_until_stable
 
 
@@ -220,7 +227,10 @@ def _propagate_affine_rule(rule: RuleOp | SinkOp, program: ProgramOp) -> list[st
                 extent = reached_extent(position, ranges)
             except ValueError as error:
                 raise ShapeConflict(f"{location_prefix(rule)}{error} of @{tensor}") from None
-            if extent is None:
+            if extent is None or (isinstance(position, int) and shape[k] == DYNAMIC_INDEX):
+                # A constant position (`X[i, 0] = X0[i]`) is sized where the
+                # dimension is used, as without index arithmetic: sizing it
+                # here would make a recurrence grow one step per pass.
                 continue
             fixed = declaration.input is not None or declaration.source is not None
             if shape[k] == DYNAMIC_INDEX or (extent > shape[k] and is_lhs and not fixed):
@@ -237,9 +247,9 @@ def _propagate_affine_rule(rule: RuleOp | SinkOp, program: ProgramOp) -> list[st
     return grown
 
 
-def _propagate_rule(rule: RuleOp, program: ProgramOp) -> list[str]:
+def _propagate_rule(rule: RuleOp, program: ProgramOp, ranged: set[str]) -> list[str]:
     """Binds the rule's index sizes; returns the tensors whose shapes grew."""
-    if is_affine_rule(rule):
+    if is_ranged(rule, ranged):
         return _propagate_affine_rule(rule, program)
     declaration = program.lookup_tensor(rule.tensor_name)
     assert declaration is not None
@@ -330,10 +340,12 @@ def infer_program_shapes(program: ProgramOp) -> None:
         *(op for op in ops if isinstance(op, SinkOp)),
     ]
 
+    ranged = ranged_tensors(program)
+
     def run(position: int) -> list[str]:
         statement = statements[position]
         if isinstance(statement, RuleOp):
-            return _propagate_rule(statement, program)
+            return _propagate_rule(statement, program, ranged)
         return _propagate_sink(statement, program)
 
     rules = [statement for statement in statements if isinstance(statement, RuleOp)]

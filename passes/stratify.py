@@ -34,9 +34,10 @@ func.func @main(%E: tensor<4x4xf32> {fuse.name = "E"}) -> (tensor<4x4xf32> {fuse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
@@ -47,91 +48,35 @@ from xdsl.dialects.builtin import (
     StringAttr,
 )
 from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.dialects.fuse import (
+    ConcatOp,
     ExportOp,
     FixpointOp,
     IndexFnOp,
     LoadOp,
     ProgramOp,
     RuleOp,
+    ScanOp,
     SinkOp,
+    TakeOp,
     TensorOp,
+    WindowOp,
     YieldOp,
 )
+from fuse.dialects.fuse.affine import AffineIndex, IndexPosition
 from fuse.dialects.fuse.attributes import f32_tensor
+from fuse.dialects.fuse.scan import sliced_type
 
 from .dataflow_emitter import BodyEmitter, Indexed
+from .dependencies import dependency_graph, is_recursive, strongly_connected_components
 from .expr_tree import names_of, yielded_value
-from .index_ranges import EmptyRange, is_affine_rule, rule_ranges
+from .index_ranges import EmptyRange, is_affine_rule, is_ranged, ranged_tensors, rule_ranges
 from .infer_shapes import location_prefix
-
-
-def dependency_graph(program: ProgramOp) -> dict[str, list[str]]:
-    """Tensor -> the tensors its rules read, in first-read order."""
-    graph: dict[str, list[str]] = {
-        op.tensor_name: [] for op in program.body.block.ops if isinstance(op, TensorOp)
-    }
-    for rule in program.body.block.ops:
-        if isinstance(rule, RuleOp):
-            reads = graph[rule.tensor_name]
-            for op in rule.body.walk():
-                if isinstance(op, LoadOp) and op.tensor_name not in reads:
-                    reads.append(op.tensor_name)
-    return graph
-
-
-def strongly_connected_components(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Tarjan's algorithm, iteratively. Components come out dependencies
-    first, which is the evaluation order."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    components: list[list[str]] = []
-    order = {name: position for position, name in enumerate(graph)}
-    for root in graph:
-        if root in index:
-            continue
-        work = [(root, iter(graph[root]))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, successors = work[-1]
-            advanced = False
-            for succ in successors:
-                if succ not in index:
-                    index[succ] = low[succ] = len(index)
-                    stack.append(succ)
-                    on_stack.add(succ)
-                    work.append((succ, iter(graph[succ])))
-                    advanced = True
-                    break
-                if succ in on_stack:
-                    low[node] = min(low[node], index[succ])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component: list[str] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                components.append(sorted(component, key=order.__getitem__))
-    return components
-
-
-def is_recursive(component: list[str], graph: dict[str, list[str]]) -> bool:
-    return len(component) > 1 or component[0] in graph[component[0]]
+from .recognize_recurrences import FIXPOINT_REASON, SCAN_AXIS, Recurrence, analyze
 
 
 def body_emitter(
@@ -140,9 +85,10 @@ def body_emitter(
     op: RuleOp | SinkOp,
     program: ProgramOp,
     declarations: Mapping[str, TensorOp],
+    ranged: set[str],
 ) -> BodyEmitter:
     """The emitter of one rule or sink, knowing its indices' ranges."""
-    if not is_affine_rule(op):
+    if not is_ranged(op, ranged):
         return BodyEmitter(block, tensor_value, rule_sizes(op, declarations), op)
     try:
         ranges = rule_ranges(op, program)
@@ -196,6 +142,7 @@ class _Stratifier:
             if isinstance(op, RuleOp):
                 self.rules.setdefault(op.tensor_name, []).append(op)
         self.values: dict[str, SSAValue] = {}
+        self.ranged = ranged_tensors(program)
 
     def build(self) -> func.FuncOp:
         inputs = [d for d in self.declarations.values() if d.tensor_name not in self.rules]
@@ -211,7 +158,11 @@ class _Stratifier:
         for component in strongly_connected_components(self.graph):
             if component[0] not in self.rules:
                 continue
-            if is_recursive(component, self.graph):
+            recurrence = self.recurrence(component)
+            self.check_virtual(component, recurrence)
+            if recurrence is not None:
+                self.emit_scan(block, recurrence)
+            elif is_recursive(component, self.graph):
                 self.emit_fixpoint(block, component)
             else:
                 name = component[0]
@@ -228,15 +179,22 @@ class _Stratifier:
         return function
 
     def emit_tensor(
-        self, block: Block, name: str, tensor_value: Callable[[str], SSAValue]
+        self,
+        block: Block,
+        name: str,
+        tensor_value: Callable[[str], SSAValue],
+        rules: Sequence[RuleOp] | None = None,
     ) -> SSAValue:
-        """The combined value of a tensor's rules, `step`ped if Boolean."""
+        """The combined value of a tensor's rules (or of `rules`), `step`ped
+        if Boolean."""
         declaration = self.declarations[name]
         names = tuple(str(n) for n in declaration.indices.data)
         combined: Indexed | None = None
         emitter: BodyEmitter | None = None
-        for rule in self.rules[name]:
-            emitter = body_emitter(block, tensor_value, rule, self.program, self.declarations)
+        for rule in self.rules[name] if rules is None else rules:
+            emitter = body_emitter(
+                block, tensor_value, rule, self.program, self.declarations, self.ranged
+            )
             for n, size in zip(names, declaration.tensor_type.get_shape(), strict=True):
                 if size >= 0:
                     emitter.sizes.setdefault(n, size)
@@ -259,16 +217,25 @@ class _Stratifier:
         combined.value.name_hint = _ssa_name(name)
         return combined.value
 
-    def rule_value(self, emitter: BodyEmitter, rule: RuleOp, names: tuple[str, ...]) -> Indexed:
-        """One rule's value over the tensor's declared indices: integer
-        left-hand-side positions place it with a one-hot factor, index
-        arithmetic with a `fuse.place`, and indices it does not mention
-        broadcast."""
-        if is_affine_rule(rule):
+    def rule_value(
+        self,
+        emitter: BodyEmitter,
+        rule: RuleOp,
+        names: tuple[str, ...],
+        dropped: int | None = None,
+    ) -> Indexed:
+        """One rule's value over the tensor's declared indices (`names`, from
+        which the dimension `dropped` is left out, where the rule writes an
+        integer and without index arithmetic: a scan's initial state):
+        integer left-hand-side positions place it with a one-hot factor,
+        index arithmetic with a `fuse.place`, and indices it does not
+        mention broadcast."""
+        if dropped is None and is_ranged(rule, self.ranged):
             return self.affine_rule_value(emitter, rule, names)
+        positions = [p for d, p in enumerate(rule.indices.data) if d != dropped]
         unprojected = [n for n in names_of(yielded_value(rule.body)) if n not in names]
-        if unprojected or [p for p in rule.indices.data if isinstance(p, str)] != [
-            n for n, p in zip(names, rule.indices.data, strict=True) if isinstance(p, str)
+        if unprojected or [p for p in positions if isinstance(p, str)] != [
+            n for n, p in zip(names, positions, strict=True) if isinstance(p, str)
         ]:
             raise emitter.error(
                 f"rule @{rule.tensor_name} is not canonical (indices {unprojected} are not "
@@ -276,9 +243,9 @@ class _Stratifier:
                 "fuse-canonicalize-projections before fuse-stratify"
             )
         value = emitter.lower(yielded_value(rule.body))
-        _require_dimension_sizes(emitter, rule, names, value)
+        _require_dimension_sizes(emitter, rule, positions, names, value)
         onehots: list[Indexed] = []
-        for position, name in zip(rule.indices.data, names, strict=True):
+        for position, name in zip(positions, names, strict=True):
             if isinstance(position, int):
                 size = emitter.static_size(name, "an integer left-hand-side index")
                 if position >= size:  # the one-hot would be all zeros: a lost write
@@ -313,6 +280,218 @@ class _Stratifier:
         kind = rule.projection_kind
         return Indexed(emitter.place(value, rule.indices.data, kind, shape), names)
 
+    def check_virtual(self, component: list[str], recurrence: Recurrence | None) -> None:
+        """A virtual index (`X[i, *t + 1]`) is only ever the index of a
+        virtual scan, and nothing else reads that tensor: only its last
+        step exists."""
+        if recurrence is not None and recurrence.virtual:
+            name = recurrence.tensor
+            readers = [
+                op
+                for op in self.program.body.block.ops
+                if isinstance(op, RuleOp | SinkOp)
+                and getattr(op, "tensor_name", None) != name
+                and any(isinstance(o, LoadOp) and o.tensor_name == name for o in op.body.walk())
+            ]
+            if readers:
+                raise DiagnosticException(
+                    f"{location_prefix(readers[0])}this reads @{name}, whose index "
+                    f"'{recurrence.index}' is virtual: only its last step exists, "
+                    f"which is what exporting @{name} gives"
+                )
+            return
+        for name in component:
+            for rule in self.rules[name]:
+                if not _has_virtual(rule):
+                    continue
+                if not is_recursive(component, self.graph):
+                    problem = f"@{name} does not read itself"
+                else:
+                    reason = self.declarations[name].attributes.get(FIXPOINT_REASON)
+                    why = (
+                        reason.data
+                        if isinstance(reason, StringAttr)
+                        else "run fuse-recognize-recurrences before fuse-stratify"
+                    )
+                    problem = f"@{name} stays a fixpoint: {why}"
+                raise DiagnosticException(
+                    f"{location_prefix(rule)}a virtual index steps a recurrence that runs as "
+                    f"a scan, but {problem}"
+                )
+
+    def recurrence(self, component: list[str]) -> Recurrence | None:
+        """The recurrence `fuse-recognize-recurrences` found for a component
+        (None: it stays a fixpoint)."""
+        declaration = self.declarations[component[0]]
+        if len(component) != 1 or SCAN_AXIS not in declaration.attributes:
+            return None
+        found = analyze(self.program, component[0], self.rules[component[0]])
+        return found if isinstance(found, Recurrence) else None
+
+    def emit_scan(self, block: Block, recurrence: Recurrence) -> None:
+        """A recurrence as a `fuse.scan`: the other equations give the
+        initial state (and the positions the scan does not cover); the
+        recursive one, with its index fixed, is the step."""
+        name, axis, steps = recurrence.tensor, recurrence.axis, recurrence.steps
+        declaration = self.declarations[name]
+        shape = list(declaration.tensor_type.get_shape())
+        if DYNAMIC_INDEX in shape:
+            raise DiagnosticException(
+                f"{location_prefix(recurrence.rule)}the shape of @{name} is unknown: run "
+                "fuse-infer-shapes first"
+            )
+        state_type = f32_tensor((*shape[:axis], *shape[axis + 1 :]))
+        emitter = BodyEmitter(block, self.values.__getitem__, {}, recurrence.rule)
+        low = min(recurrence.init_position, recurrence.first_write)
+        covered = low == 0 and steps + 1 == shape[axis]
+        base_rules = recurrence.base_rules
+        base = None
+        if not base_rules:
+            init = emitter.constant(np.zeros(state_type.get_shape()))
+        elif covered and all(
+            not is_affine_rule(r) and r.indices.data[axis] == recurrence.init_position
+            for r in base_rules
+        ):
+            # every other equation writes the initial position: computed
+            # there alone, never over the whole tensor
+            init = self.initial_state(block, recurrence)
+        else:
+            base = self.emit_tensor(block, name, self.values.__getitem__, base_rules)
+            init = emitter.emit(TakeOp(base, axis, recurrence.init_position, state_type))
+        xs, slice_names, replaced = self.scanned_inputs(emitter, recurrence)
+        slice_types = [sliced_type(x.type, a) for x, a in xs]
+        body = self.step_block(recurrence, state_type, slice_types, slice_names, replaced)
+        scan = ScanOp(
+            [name],
+            [init],
+            [x for x, _ in xs],
+            [a for _, a in xs],
+            steps,
+            Region(body),
+            axis=None if recurrence.virtual else axis,
+            virtual=recurrence.virtual,
+            reverse=recurrence.reverse,
+        )
+        scan.location = recurrence.rule.location
+        block.add_op(scan)
+        result = scan.results[0]
+        if not recurrence.virtual:
+            result = self.around_scan(emitter, recurrence, result, base, shape)
+        result.name_hint = _ssa_name(name)
+        self.values[name] = result
+
+    def step_block(
+        self,
+        recurrence: Recurrence,
+        state_type: Attribute,
+        slice_types: list[Attribute],
+        slice_names: list[str],
+        replaced: dict[LoadOp, LoadOp],
+    ) -> Block:
+        """The scan's body: the recursive equation for one value of its
+        index, reading the state for the tensor itself and the named slices
+        for the scanned inputs; it yields the next state."""
+        name, axis = recurrence.tensor, recurrence.axis
+        body = Block(arg_types=[state_type, *slice_types])
+        body.args[0].name_hint = _ssa_name(name)
+        step_values = {
+            f"{name}@state": body.args[0],
+            **dict(zip(slice_names, body.args[1:], strict=True)),
+        }
+        for load in recurrence.rule.body.walk():
+            if isinstance(load, LoadOp) and load.tensor_name == name:
+                replaced[load] = LoadOp(f"{name}@state", _without(load.indices.data, axis))
+        ranges = {n: r for n, r in recurrence.ranges.items() if n != recurrence.index}
+        step = _StepEmitter(
+            body,
+            lambda n: step_values[n] if n in step_values else self.values[n],
+            {n: r.size for n, r in ranges.items()},
+            recurrence.rule,
+            {n: r.start for n, r in ranges.items()},
+            replaced,
+            recurrence.index,
+        )
+        value = step.lower(yielded_value(recurrence.rule.body))
+        state_names = [str(p) for d, p in enumerate(recurrence.rule.indices.data) if d != axis]
+        value = step.broadcast_to(value, state_names)
+        if self.declarations[name].boolean is not None:
+            value = step.unary("step", value)
+        body.add_op(YieldOp(value.value))
+        return body
+
+    def initial_state(self, block: Block, recurrence: Recurrence) -> SSAValue:
+        """The sum of the equations that write a recurrence's initial
+        position, over the tensor's other dimensions (`step`ped if Boolean)."""
+        declaration = self.declarations[recurrence.tensor]
+        axis = recurrence.axis
+        names = tuple(str(n) for d, n in enumerate(declaration.indices.data) if d != axis)
+        shape = [s for d, s in enumerate(declaration.tensor_type.get_shape()) if d != axis]
+        combined: Indexed | None = None
+        emitter: BodyEmitter | None = None
+        for rule in recurrence.base_rules:
+            emitter = body_emitter(
+                block, self.values.__getitem__, rule, self.program, self.declarations, self.ranged
+            )
+            for n, size in zip(names, shape, strict=True):
+                emitter.sizes.setdefault(n, size)
+            value = self.rule_value(emitter, rule, names, dropped=axis)
+            combined = value if combined is None else emitter.binary("add", combined, value)
+        assert combined is not None and emitter is not None
+        if declaration.boolean is not None:
+            combined = emitter.unary("step", combined)
+        return combined.value
+
+    def scanned_inputs(
+        self, emitter: BodyEmitter, recurrence: Recurrence
+    ) -> tuple[list[tuple[SSAValue, int]], list[str], dict[LoadOp, LoadOp]]:
+        """The scanned inputs (each with its scan axis), the names the step
+        reads their slices by, and the loads of the step that read a slice
+        instead of the whole tensor."""
+        start = recurrence.ranges[recurrence.index].start
+        inputs: dict[tuple[str, int, int], str] = {}
+        xs: list[tuple[SSAValue, int]] = []
+        replaced: dict[LoadOp, LoadOp] = {}
+        for read in recurrence.scanned:
+            key = (read.load.tensor_name, read.dim, read.offset)
+            if key not in inputs:
+                inputs[key] = f"{read.load.tensor_name}@{len(inputs)}"
+                tensor = self.values[read.load.tensor_name]
+                xs.append(
+                    (
+                        _along(emitter, tensor, read.dim, start + read.offset, recurrence.steps),
+                        read.dim,
+                    )
+                )
+            replaced[read.load] = LoadOp(inputs[key], _without(read.load.indices.data, read.dim))
+        return xs, list(inputs.values()), replaced
+
+    def around_scan(
+        self,
+        emitter: BodyEmitter,
+        recurrence: Recurrence,
+        stacked: SSAValue,
+        base: SSAValue | None,
+        shape: list[int],
+    ) -> SSAValue:
+        """The whole tensor from a stored scan's states: the positions along
+        the axis before and after them come from the other equations (zero
+        where none writes)."""
+        axis, steps = recurrence.axis, recurrence.steps
+        low = min(recurrence.init_position, recurrence.first_write)
+        pieces: list[SSAValue | None] = []
+        for begin, end in ((0, low), (low + steps + 1, shape[axis])):
+            if begin >= end:
+                pieces.append(None)
+            elif base is None:
+                piece_shape = [*shape[:axis], end - begin, *shape[axis + 1 :]]
+                pieces.append(emitter.constant(np.zeros(piece_shape)))
+            else:
+                pieces.append(_along(emitter, base, axis, begin, end - begin))
+        parts = [p for p in (pieces[0], stacked, pieces[1]) if p is not None]
+        if len(parts) == 1:
+            return stacked
+        return emitter.emit(ConcatOp(axis, parts, f32_tensor(tuple(shape))))
+
     def emit_fixpoint(self, block: Block, component: list[str]) -> None:
         types = [self.declarations[n].tensor_type for n in component]
         inputs_known = all(
@@ -340,6 +519,9 @@ class _Stratifier:
         body.add_op(YieldOp(*next_values))
         fixpoint = FixpointOp("naive", component, types, Region(body))
         fixpoint.location = self.rules[component[0]][0].location  # for diagnostics
+        reason = self.declarations[component[0]].attributes.get(FIXPOINT_REASON)
+        if reason is not None:
+            fixpoint.attributes[FIXPOINT_REASON] = reason
         block.add_op(fixpoint)
         for name, result in zip(component, fixpoint.results, strict=True):
             result.name_hint = _ssa_name(name)
@@ -360,7 +542,7 @@ class _Stratifier:
             attrs.append(DictionaryAttr({"fuse.name": StringAttr(name)}))
         for sink in sinks:
             emitter = body_emitter(
-                block, self.values.__getitem__, sink, self.program, self.declarations
+                block, self.values.__getitem__, sink, self.program, self.declarations, self.ranged
             )
             root = yielded_value(sink.body)
             value = emitter.lower(root)
@@ -371,13 +553,18 @@ class _Stratifier:
 
 
 def _require_dimension_sizes(
-    emitter: BodyEmitter, rule: RuleOp, names: tuple[str, ...], value: Indexed
+    emitter: BodyEmitter,
+    rule: RuleOp,
+    positions: Sequence[IndexPosition],
+    names: tuple[str, ...],
+    value: Indexed,
 ) -> None:
     """The sizes a rule's placement needs: along a dimension where it writes
     at an integer position (`Y[i, 0] = ...`) or that its value does not
     vary over (broadcast). Reported as the tensor's dimension, since the
-    declared name may be one the IR builder made up (`d1`)."""
-    for n, (position, name) in enumerate(zip(rule.indices.data, names, strict=True)):
+    declared name may be one the IR builder made up (`d1`). `positions` and
+    `names` leave out a scan's stepped dimension."""
+    for n, (position, name) in enumerate(zip(positions, names, strict=True)):
         if emitter.size(name) != DYNAMIC_INDEX:
             continue
         if isinstance(position, int):
@@ -390,6 +577,60 @@ def _require_dimension_sizes(
             f"dimension {n + 1} of @{rule.tensor_name} has no known size: the equation "
             f"{how}, and no input, source or other equation gives its size"
         )
+
+
+class _StepEmitter(BodyEmitter):
+    """Emits a recurrence's equation for one value of its index: loads of
+    the tensor itself read the state, loads of scanned inputs their slices
+    (`replaced`: each load -> the load that stands for it), and no value
+    varies over the index."""
+
+    def __init__(
+        self,
+        block: Block,
+        tensor_value: Callable[[str], SSAValue],
+        sizes: dict[str, int],
+        located: RuleOp,
+        starts: dict[str, int],
+        replaced: dict[LoadOp, LoadOp],
+        index: str,
+    ):
+        super().__init__(block, tensor_value, sizes, located, starts)
+        self.replaced = replaced
+        self.index = index
+
+    def lower_load(self, op: LoadOp) -> Indexed:
+        return super().lower_load(self.replaced.get(op, op))
+
+    def index_names(self, value: SSAValue) -> tuple[str, ...]:
+        return tuple(n for n in names_of(value) if n != self.index)
+
+
+def _has_virtual(rule: RuleOp) -> bool:
+    """Whether a rule writes or reads a `*t` position."""
+    accesses = [rule.indices, *(o.indices for o in rule.body.walk() if isinstance(o, LoadOp))]
+    return any(
+        isinstance(p, AffineIndex) and p.virtual is not None for a in accesses for p in a.data
+    )
+
+
+def _without(positions: Sequence[IndexPosition], dim: int) -> list[IndexPosition]:
+    return [p for d, p in enumerate(positions) if d != dim]
+
+
+def _along(emitter: BodyEmitter, tensor: SSAValue, dim: int, start: int, size: int) -> SSAValue:
+    """Positions `start .. start + size - 1` of `tensor` along `dim` (the
+    tensor itself where that is all of it)."""
+    shape = list(tensor.type.get_shape())
+    if start == 0 and size == shape[dim]:
+        return tensor
+    rank = len(shape)
+    results = tuple(
+        AffineExpr.dimension(d) + start if d == dim else AffineExpr.dimension(d)
+        for d in range(rank)
+    )
+    shape[dim] = size
+    return emitter.emit(WindowOp(tensor, AffineMap(rank, 0, results), f32_tensor(tuple(shape))))
 
 
 def _ssa_name(tensor: str) -> str | None:

@@ -129,7 +129,8 @@ def test_literal_temperature_positional_or_keyword(backend: str, spelling: str) 
 
 @settings(max_examples=15, deadline=None)
 @given(
-    temperature=st.sampled_from([0.0, -0.0]) | st.floats(-8, 8, width=32),
+    # XLA on CPU flushes subnormal floats to zero, so a subnormal T is 0 there.
+    temperature=st.sampled_from([0.0, -0.0]) | st.floats(-8, 8, width=32, allow_subnormal=False),
     backend=st.sampled_from(BACKENDS),
 )
 def test_any_runtime_temperature_matches_the_reference(temperature: float, backend: str) -> None:

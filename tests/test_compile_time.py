@@ -21,6 +21,7 @@ from fuse.dialects.fuse import ProgramOp, RuleOp, SinkOp, TensorOp
 from fuse.errors import SourceText
 from fuse.lowering.ir_builder import IRBuilder, build_module
 from fuse.passes import infer_shapes
+from fuse.passes.index_ranges import ranged_tensors
 from fuse.passes.infer_shapes import InferShapesPass
 from fuse.pipeline import full_pipeline, run_passes
 from fuse.runtime import domains
@@ -88,9 +89,10 @@ def _sweep_until_stable(program: ProgramOp) -> None:
     ops = list(program.body.block.ops)
     rules = [op for op in ops if isinstance(op, RuleOp)]
     sinks = [op for op in ops if isinstance(op, SinkOp)]
+    ranged = ranged_tensors(program)
     while any(
         [
-            *(bool(infer_shapes._propagate_rule(r, program)) for r in rules),
+            *(bool(infer_shapes._propagate_rule(r, program, ranged)) for r in rules),
             *(bool(infer_shapes._propagate_sink(s, program)) for s in sinks),
         ]
     ):
@@ -115,10 +117,10 @@ def test_shape_inference_runs_each_rule_a_bounded_number_of_times(monkeypatch) -
     runs = 0
     propagate = infer_shapes._propagate_rule
 
-    def counting(rule: RuleOp, program: ProgramOp) -> list[str]:
+    def counting(rule: RuleOp, program: ProgramOp, ranged: set[str]) -> list[str]:
         nonlocal runs
         runs += 1
-        return propagate(rule, program)
+        return propagate(rule, program, ranged)
 
     monkeypatch.setattr(infer_shapes, "_propagate_rule", counting)
     infer_shapes.infer_program_shapes(program)

@@ -267,8 +267,8 @@ def test_compile_shows_and_explain_names_the_native_ops() -> None:
     assert "fuse.conv" in ops and "fuse.pool" in ops
     assert "fuse.window" not in ops and "fuse.place" not in ops
     explanation = runner.explain()
-    assert "runs as: fuse.conv 2-d 01f,01i->01 (strides 1x1, dilations 1x1)" in explanation
-    assert "runs as: fuse.pool max (window 2x2)" in explanation
+    assert "runs as fuse.conv 2-d 01f,01i->01 (strides 1x1, dilations 1x1)" in explanation
+    assert "runs as fuse.pool max (window 2x2)" in explanation
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -61,6 +61,7 @@ from fuse.dialects.fuse import (
     QueryOp,
     RuleOp,
     SampleOp,
+    ScanOp,
     SelectOp,
     SinkOp,
     TakeOp,
@@ -285,6 +286,32 @@ def fixpoint_module() -> ModuleOp:
     return ModuleOp([func("naive", [square], naive), func("semi_naive", [square], semi_naive)])
 
 
+def scan_module() -> ModuleOp:
+    state = tensor(3)
+
+    def stored(weights: SSAValue, inputs: SSAValue, x0: SSAValue) -> list[Operation]:
+        block = Block(arg_types=[state, state])
+        step = EinsumOp("ab,b->a", "sum", [weights, block.args[0]], state)
+        added = BinaryOp("add", "a,a->a", step.result, block.args[1], state)
+        block.add_ops([step, added, YieldOp(added.result)])
+        scan = ScanOp(["X"], [x0], [inputs], [1], 4, Region(block), axis=1)
+        return [scan, ReturnOp(scan.results[0])]
+
+    def virtual(x0: SSAValue) -> list[Operation]:
+        block = Block(arg_types=[state])
+        doubled = BinaryOp("add", "a,a->a", block.args[0], block.args[0], state)
+        block.add_ops([doubled, YieldOp(doubled.result)])
+        scan = ScanOp(["P"], [x0], [], [], 6, Region(block), virtual=True, reverse=True)
+        return [scan, ReturnOp(scan.results[0])]
+
+    return ModuleOp(
+        [
+            func("stored", [tensor(3, 3), tensor(3, 4), state], stored),
+            func("virtual", [state], virtual),
+        ]
+    )
+
+
 def facts_module() -> ModuleOp:
     """A relation given by facts: its coordinate list beside its declaration."""
     coordinates = np.array([[0, 1], [1, 2]], np.int64)
@@ -321,6 +348,7 @@ MODULES: dict[str, Callable[[], ModuleOp]] = {
     "convolution": convolution_module,
     "sampling": sampling_module,
     "fixpoint": fixpoint_module,
+    "scan": scan_module,
 }
 
 

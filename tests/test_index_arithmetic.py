@@ -437,12 +437,16 @@ def test_place_kernels_agree_with_a_loop(forms: Any, kind: str) -> None:
     np.testing.assert_allclose(scattered(torch.from_numpy(value)), expected, rtol=1e-6, atol=1e-6)
 
 
-def test_rules_with_index_arithmetic_range_on_their_own() -> None:
+@pytest.mark.parametrize(
+    "text",
+    ["Y[i] = A[i]\nY[i] += B[i+1]\nexport Y", "Y[i] = B[i+1]\nY[i] += A[i]\nexport Y"],
+)
+def test_rules_with_index_arithmetic_range_on_their_own(text: str) -> None:
     """`Y[i] = A[i]` and `Y[i] += B[i+1]` are not merged into one rule:
     the second only reaches the i its own read allows, and Y keeps A's
-    length."""
+    length, in either order."""
     a = np.arange(6, dtype=np.float32)
     b = 10 * np.arange(4, dtype=np.float32)
     expected = a.astype(np.float64)
     expected[:3] += b[1:]
-    assert_matches("Y[i] = A[i]\nY[i] += B[i+1]\nexport Y", {"A": a, "B": b}, {"Y": expected})
+    assert_matches(text, {"A": a, "B": b}, {"Y": expected})

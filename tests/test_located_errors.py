@@ -66,7 +66,10 @@ def test_a_const_literal_conflict_points_at_the_access() -> None:
     first, _, _ = run_error(
         "C[i] = const([1, 2, 3])\nY[i] = C[i] + A[i]\nexport Y\n", {"A": np.ones(4)}
     )
-    assert first == "p.fuse:2:15: error: index 'i' has size 3 in 'C' but size 4 in 'A'"
+    assert first == (
+        "p.fuse:2:15: error: index 'i' has size 3 in 'C' but size 4 in 'A' "
+        "('i' is on the left-hand side of 'Y', so every term shares its size)"
+    )
 
 
 @pytest.mark.parametrize(

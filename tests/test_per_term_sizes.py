@@ -93,7 +93,7 @@ def test_an_index_every_term_shares_keeps_one_size(text: str, reason: str) -> No
     with pytest.raises(FuseError) as raised:
         run(text, "numpy", inputs)
     message = str(raised.value)
-    assert "terms.fuse:1:1: error: index 'j' has size 4 in 'A' but size 2 in 'C'" in message
+    assert "terms.fuse:1:21: error: index 'j' has size 4 in 'A' but size 2 in 'C'" in message
     assert reason in message
 
 

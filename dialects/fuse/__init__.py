@@ -5,7 +5,8 @@
   symbol.
 * dataflow (`dataflow.py`): SSA tensors inside `func.func @main`; einsums,
   elementwise and normalization ops, `fuse.window`/`fuse.place` for index
-  arithmetic, and `fuse.fixpoint` for recursion.
+  arithmetic, and `fuse.fixpoint` for recursion;
+* scan (`scan.py`): `fuse.scan`, recurrences along one index as loops.
 """
 
 from xdsl.ir import Dialect
@@ -44,6 +45,7 @@ from .declarative import (
     TensorOp,
     YieldOp,
 )
+from .scan import ScanOp
 from .window import ConvOp, PoolKindAttr, PoolOp
 
 Fuse = Dialect(
@@ -80,6 +82,7 @@ Fuse = Dialect(
         FixpointOp,
         ConvOp,
         PoolOp,
+        ScanOp,
     ],
     [IndexListAttr, ExprType, PoolKindAttr],
 )

@@ -34,16 +34,8 @@ from .affine import (
 )
 
 
-def print_index_position(printer: Printer, position: IndexPosition) -> None:
-    print_position(printer, position)
-
-
-def parse_index_position(parser: AttrParser) -> IndexPosition:
-    return parse_position(parser)
-
-
 def print_index_positions(printer: Printer, positions: Iterable[IndexPosition]) -> None:
-    printer.print_list(positions, lambda p: print_index_position(printer, p))
+    printer.print_list(positions, lambda p: print_position(printer, p))
 
 
 def parse_index_positions(parser: AttrParser) -> tuple[IndexPosition, ...]:
@@ -53,7 +45,7 @@ def parse_index_positions(parser: AttrParser) -> tuple[IndexPosition, ...]:
         return ()
     positions: list[IndexPosition] = [first]
     while parser.parse_optional_punctuation(",") is not None:
-        positions.append(parse_index_position(parser))
+        positions.append(parse_position(parser))
     return tuple(positions)
 
 

@@ -14,10 +14,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from xdsl.dialects.builtin import FileLineColLoc, ModuleOp
+from xdsl.dialects.builtin import FileLineColLoc, ModuleOp, StringAttr
 from xdsl.ir import Operation
 
-from fuse.dialects.fuse import ConvOp, LoadOp, PoolOp, ProgramOp, ProjectOp, RuleOp
+from fuse.dialects.fuse import (
+    ConvOp,
+    FixpointOp,
+    LoadOp,
+    PoolOp,
+    ProgramOp,
+    ProjectOp,
+    RuleOp,
+    ScanOp,
+)
+from fuse.passes.recognize_recurrences import FIXPOINT_REASON
 from fuse.passes.stratify import dependency_graph, is_recursive, strongly_connected_components
 
 
@@ -29,8 +39,9 @@ class RuleSummary:
     projections: tuple[str, ...]
     stratum: int
     recursive: bool
-    # The native ops the dataflow level runs the equation with
-    # (`fuse-recognize-convolutions`): "fuse.conv 2-d ...", "fuse.pool max 2x2".
+    # How the dataflow level runs the equation: native ops
+    # (`fuse-recognize-convolutions`: "fuse.conv 2-d ...", "fuse.pool max
+    # 2x2"), or for a recursive equation the scan or fixpoint (and why).
     runs_as: tuple[str, ...] = ()
 
 
@@ -112,7 +123,7 @@ class Explanation:
                 f"  [{rule.stratum}{tag}] {rule.location}  {rule.einsum}   projected: {projections}"
             )
             if rule.runs_as:
-                lines.append(f"      runs as: {'; '.join(rule.runs_as)}")
+                lines.append(f"      runs as {'; '.join(rule.runs_as)}")
         iterations = getattr(executable, "fixpoint_iterations", None) or {}
         if iterations:
             lines.append("")
@@ -172,3 +183,33 @@ def describe_rules(program: ProgramOp) -> Explanation:
         )
     summaries.sort(key=lambda s: s.stratum)
     return Explanation(summaries)
+
+
+def how_recursions_run(module: ModuleOp) -> dict[str, str]:
+    """Each recursive tensor of the dataflow level: the scan it became or
+    the fixpoint it stays (with `fuse-recognize-recurrences`' reason)."""
+    found: dict[str, str] = {}
+    for op in module.walk():
+        if isinstance(op, ScanOp):
+            kind = "virtual" if op.is_virtual else f"stored along dimension {op.stacking_axis}"
+            direction = ", reversed" if op.is_reverse else ""
+            text = f"a scan: {op.step_count} steps, {kind}{direction}"
+            found.update(dict.fromkeys(op.tensor_names, text))
+        elif isinstance(op, FixpointOp):
+            reason = op.attributes.get(FIXPOINT_REASON)
+            text = f"a fixpoint: {reason.data}" if isinstance(reason, StringAttr) else "a fixpoint"
+            found.update(dict.fromkeys(op.tensor_names, text))
+    return found
+
+
+def with_recursions(explanation: Explanation, module: ModuleOp) -> Explanation:
+    """`explanation` saying how each recursive equation runs in `module`."""
+    runs = how_recursions_run(module)
+    return Explanation(
+        [
+            replace(rule, runs_as=(*rule.runs_as, runs[rule.tensor]))
+            if rule.recursive and rule.tensor in runs
+            else rule
+            for rule in explanation.rules
+        ]
+    )

@@ -18,7 +18,8 @@ Only the attributes the dataflow level uses are known (`StringAttr`,
 `IntegerAttr`, `FloatAttr`, `ArrayAttr`, `DictionaryAttr`,
 `DenseIntOrFPElementsAttr`, `TensorType`, `FunctionType`, `UnitAttr`, the
 `AffineMapAttr`s of `fuse.window`/`fuse.place` (as their linear forms), the
-`DenseArrayBase`s and `#fuse.pool_kind` of `fuse.conv`/`fuse.pool`, and
+`DenseArrayBase`s (strides of `fuse.conv`/`fuse.pool`, `in_axes` and
+operand segment sizes of `fuse.scan`), `#fuse.pool_kind`, and
 integer, index and float element types); anything else, an unknown op or a
 malformed blob raises `CodecError`, which the cache treats as a damaged
 entry.

@@ -38,7 +38,13 @@ from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_ke
 from fuse.runtime.confinement import check_file_access
 from fuse.runtime.declarations import TensorDeclaration, tensor_declarations
 from fuse.runtime.domains import sink_domains
-from fuse.runtime.explain import ExplainReport, Explanation, describe_rules, with_native_ops
+from fuse.runtime.explain import (
+    ExplainReport,
+    Explanation,
+    describe_rules,
+    with_native_ops,
+    with_recursions,
+)
 from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights
@@ -109,6 +115,8 @@ class Runner:
     plans: dict[tuple, CompiledPlan] = field(init=False, default_factory=dict)
     last_plan: CompiledPlan | None = field(init=False, default=None)
     last_run_seconds: float = field(init=False, default=0.0)
+    # Compiled training steps of `fit` (jax), by loss and optimizer.
+    training_steps: dict[tuple, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.backend = get_backend(self.backend_name)
@@ -359,7 +367,7 @@ class Runner:
             raise FuseError([diagnostic_from_pass(str(error), self.program.source)]) from None
         if self.sharding:
             annotate_main(module, self.sharding)
-        return module, explanation, domains
+        return module, with_recursions(explanation, module), domains
 
     def _declarative_module(self, shapes: Mapping[str, tuple[int, ...]]) -> ModuleOp:
         """The program as written, its inputs and sources of these shapes."""
@@ -675,6 +683,12 @@ class Runner:
                 f"or compile it with input_shapes={{'{unsized[0]}': (...)}}"
             )
         return self.plan_for_shapes(shapes)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: backend, inputs and the program, highlighted."""
+        from fuse.repl.notebook import runner_html
+
+        return runner_html(self)
 
     def explain(self) -> ExplainReport:
         """Each equation with its canonical einsum, projected indices and

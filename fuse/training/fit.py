@@ -94,16 +94,16 @@ def fit(
     state = _map_arrays(state, to_backend)
     done = len(result.history)
     bar = LoopProgress("training", progress, measure="loss")
+    train_step = _step_function(runner, loss, chosen)
     try:
         for step in range(done, total):
             epoch, batch = batches.at(step)
-            value, grads = runner.value_and_grad(loss, list(current), {**batch, **current})
+            current, state, value = train_step(current, state, batch)
             if not math.isfinite(loss_value := _scalar(value)):
                 raise FuseError(
                     f"the loss became {loss_value} at step {step} (epoch {epoch}): "
                     "lower the learning rate"
                 )
-            current, state = chosen.update(current, grads, state)
             result.history.append({"step": step, "epoch": epoch, "loss": loss_value})
             bar.step(step + 1, loss_value)
             if checkpoint is not None and (step + 1) % checkpoint_every == 0:
@@ -114,6 +114,54 @@ def fit(
     if checkpoint is not None:
         _save(checkpoint, current, state, result.history, chosen)
     return result
+
+
+StepFunction = Any  # (params, state, batch) -> (params, state, loss value)
+
+
+def _step_function(runner: Any, loss: str, optimizer: Optimizer) -> StepFunction:
+    """One training step. On jax, with the loss exported, the whole step
+    (forward, gradient through `xla_callable`'s custom VJP, and the
+    optimizer's update) is one `jax.jit` program, as hand-written JAX
+    training is; elsewhere the gradient program runs, then the update."""
+    if runner.backend_name in ("jax", "xla") and loss in _exports(runner):
+        # One compiled step per runner, loss and optimizer: fit called again
+        # (more epochs, a resumed run) does not trace and compile it again.
+        key = (loss, optimizer.name, tuple(sorted(optimizer.settings.items())))
+        if key not in runner.training_steps:
+            runner.training_steps[key] = _jitted_step(runner, loss, optimizer)
+        return runner.training_steps[key]
+
+    def step(params: Any, state: Any, batch: Any) -> tuple[Any, Any, Any]:
+        value, grads = runner.value_and_grad(loss, list(params), {**batch, **params})
+        params, state = optimizer.update(params, grads, state)
+        return params, state, value
+
+    return step
+
+
+def _jitted_step(runner: Any, loss: str, optimizer: Optimizer) -> StepFunction:
+    """The whole step as one `jax.jit` program."""
+    import jax
+
+    call = runner.xla_callable
+
+    def loss_of(params: Mapping[str, Any], batch: Mapping[str, Any]) -> Any:
+        return call({**batch, **params})[loss]
+
+    @jax.jit
+    def jitted(params: Any, state: Any, batch: Any) -> tuple[Any, Any, Any]:
+        value, grads = jax.value_and_grad(loss_of)(params, batch)
+        params, state = optimizer.update(params, grads, state)
+        return params, state, value
+
+    return jitted
+
+
+def _exports(runner: Any) -> set[str]:
+    from fuse.frontend import ast
+
+    return {s.name for s in runner.program.ast.statements if isinstance(s, ast.Export)}
 
 
 class Batches:
@@ -230,11 +278,12 @@ def _save(
 
     from fuse.runtime.io import atomic_write
 
+    state = {**state, "step": int(state["step"])}  # a traced step comes back as an array
     tensors = {f"param/{name}": _host(value) for name, value in params.items()}
     tensors |= {key: _host(value) for key, value in _flatten(state, "state/")}
     metadata = {
         "format": "fuse-checkpoint-1",
-        "step": str(state["step"]),
+        "step": str(int(state["step"])),
         "optimizer": json.dumps({"name": optimizer.name, **optimizer.settings}),
         "history": json.dumps(history),
     }

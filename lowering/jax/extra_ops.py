@@ -15,6 +15,8 @@ also the form the backend hands to XLA).
 * `stablehlo.convolution` (and its `#stablehlo.conv<...>` dimension
   numbers) and `stablehlo.reduce_window`: `fuse.conv` and `fuse.pool`
   (`fuse.lowering.jax.convolution`).
+* `stablehlo.dynamic_update_slice`: a stored `fuse.scan` writes each step's
+  state into its stacked result at the loop counter.
 """
 
 from __future__ import annotations
@@ -78,6 +80,26 @@ class SortOp(IRDLOperation):
                 "is_stable": BoolAttr.from_bool(stable),
             },
             regions=[comparator],
+        )
+
+
+@irdl_op_definition
+class DynamicUpdateSliceOp(IRDLOperation):
+    """`operand` with `update` written at `start_indices` (one scalar
+    integer tensor per dimension)."""
+
+    name = "stablehlo.dynamic_update_slice"
+
+    operand = operand_def(TensorType)
+    update = operand_def(TensorType)
+    start_indices = var_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, operand: SSAValue, update: SSAValue, start_indices: Sequence[SSAValue]):
+        super().__init__(
+            operands=[operand, update, list(start_indices)], result_types=[operand.type]
         )
 
 

@@ -38,7 +38,7 @@ from xdsl_jax.dialects.stablehlo.attributes import (
     PrecisionAttr,
 )
 
-from .extra_ops import SortOp
+from .extra_ops import DynamicUpdateSliceOp, SortOp
 
 F32 = Float32Type()
 
@@ -193,6 +193,28 @@ class HloBuilder:
                 },
             )
         )
+
+    def dynamic_take(self, value: SSAValue, dim: int, index: SSAValue) -> SSAValue:
+        """`value` at position `index` (a rank-0 i32) of `dim`, `dim` dropped."""
+        shape = list(shape_of(value))
+        starts = [index if d == dim else self.scalar(0, i32) for d in range(len(shape))]
+        sizes = [1 if d == dim else size for d, size in enumerate(shape)]
+        sliced = self.emit(
+            hlo.DynamicSliceOp.build(
+                operands=[value, starts],
+                result_types=[TensorType(element_type_of(value), sizes)],
+                properties={"slice_sizes": _i64_array(sizes)},
+            )
+        )
+        return self.reshape(sliced, shape[:dim] + shape[dim + 1 :])
+
+    def dynamic_put(self, target: SSAValue, value: SSAValue, dim: int, index: SSAValue) -> SSAValue:
+        """`target` with `value` (its shape without `dim`) written at
+        position `index` (a rank-0 i32) of `dim`."""
+        shape = list(shape_of(value))
+        update = self.reshape(value, [*shape[:dim], 1, *shape[dim:]])
+        starts = [index if d == dim else self.scalar(0, i32) for d in range(len(shape) + 1)]
+        return self.emit(DynamicUpdateSliceOp(target, update, starts))
 
     def pad(self, value: SSAValue, low: Sequence[int], high: Sequence[int]) -> SSAValue:
         """`value` with `low`/`high` zeros before/after each dimension, as

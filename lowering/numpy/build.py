@@ -21,9 +21,17 @@ from . import convolution, kernels, sparse
 from .fixpoint import Fixpoint, tracker
 from .kernels import Array, Kernel, Shape
 from .profile import Profile
-from .recipe import FixpointRecipe, KernelRecipe, PlanRecipe, RegionRecipe, StepRecipe
+from .recipe import (
+    FixpointRecipe,
+    KernelRecipe,
+    PlanRecipe,
+    RegionRecipe,
+    ScanRecipe,
+    StepRecipe,
+)
 from .region import Region, Step, Values
 from .relations import input_converter
+from .scan import Scan
 from .sparse import Value
 
 
@@ -131,12 +139,27 @@ class _Builder:
         entry = self.profile.add(recipe.label) if timed else 0  # before a fixpoint's regions
         if isinstance(recipe.kernel, FixpointRecipe):
             step: Step = self.fixpoint(recipe.kernel)
+        elif isinstance(recipe.kernel, ScanRecipe):
+            step = self.scan(recipe.kernel)
         else:
             built = kernel(recipe.kernel)
             if built is None:
                 raise ValueError(f"kernel {recipe.kernel.builder} has no form for its operands")
             step = _bind(built, recipe.operands, recipe.result)
         return self.profile.timed(entry, step) if timed else step
+
+    def scan(self, recipe: ScanRecipe) -> Scan:
+        return Scan(
+            body=self.region(recipe.body),
+            steps=recipe.steps,
+            reverse=recipe.reverse,
+            init_slots=recipe.init_slots,
+            xs_slots=recipe.xs_slots,
+            in_axes=recipe.in_axes,
+            axis=recipe.axis,
+            stacked_shapes=recipe.stacked_shapes,
+            result_slots=recipe.result_slots,
+        )
 
     def fixpoint(self, recipe: FixpointRecipe) -> Fixpoint:
         return Fixpoint(

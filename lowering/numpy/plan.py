@@ -51,6 +51,7 @@ from fuse.dialects.fuse.dataflow import (
     parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.scan import ScanOp
 from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering.affine_access import forms_of
@@ -58,7 +59,14 @@ from fuse.lowering.backend import static_shape
 
 from . import build
 from .kernels import Array, Shape, index_tensor
-from .recipe import FixpointRecipe, KernelRecipe, PlanRecipe, RegionRecipe, StepRecipe
+from .recipe import (
+    FixpointRecipe,
+    KernelRecipe,
+    PlanRecipe,
+    RegionRecipe,
+    ScanRecipe,
+    StepRecipe,
+)
 from .relations import Relations, plan_relations
 
 
@@ -153,11 +161,13 @@ class _Planner:
             array = _CONSTANTS[type(op)](op, self.shape(op.results[0]))
             self.constants[self.slot(op.results[0])] = (array.shape, array.tobytes())
             return None
-        if not isinstance(op, FixpointOp) and type(op) not in _KERNELS:
+        if not isinstance(op, FixpointOp | ScanOp) and type(op) not in _KERNELS:
             raise FuseError(f"the numpy backend does not support '{op.name}'")
         label = describe_step(op, depth) if self.config.profile else None
         if isinstance(op, FixpointOp):
             return StepRecipe(self.fixpoint(op, depth), label=label)
+        if isinstance(op, ScanOp):
+            return StepRecipe(self.scan(op, depth), label=label)
         operands = tuple(self.slot(v) for v in op.operands)
         result = self.slot(op.results[0])
         recipe, self.sparse[result] = self.kernel(op, [self.sparse[n] for n in operands])
@@ -178,6 +188,27 @@ class _Planner:
         if relational is not None and build.kernel(relational) is not None:
             return relational, len(self.shape(op.results[0])) == 2
         return KernelRecipe("densified", (dense, tuple(maybe_sparse))), False
+
+    def scan(self, op: ScanOp, depth: int) -> ScanRecipe:
+        """States and slices are dense: a scan's body is a vectorized step."""
+        stacked = None
+        if not op.is_virtual:
+            axis = op.stacking_axis
+            stacked = tuple(
+                (shape[axis], *shape[:axis], *shape[axis + 1 :])
+                for shape in (self.shape(r) for r in op.results_)
+            )
+        return ScanRecipe(
+            body=self.region(op.body.block, depth + 1, (False,) * len(op.init)),
+            steps=op.step_count,
+            reverse=op.is_reverse,
+            init_slots=tuple(self.slot(v) for v in op.init),
+            xs_slots=tuple(self.slot(v) for v in op.xs),
+            in_axes=op.scanned_axes,
+            axis=None if op.is_virtual else op.stacking_axis,
+            stacked_shapes=stacked,
+            result_slots=tuple(self.slot(r) for r in op.results_),
+        )
 
     def fixpoint(self, op: FixpointOp, depth: int) -> FixpointRecipe:
         held = self.relations.fixpoint(op)

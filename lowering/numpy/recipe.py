@@ -50,11 +50,29 @@ class FixpointRecipe:
 
 
 @dataclass(frozen=True)
+class ScanRecipe:
+    """One `fuse.scan` (`scan.Scan`): its body, its steps and direction,
+    the slots of its states and scanned inputs with their scan axes, and
+    its stored results' stacking axis and shapes, scan axis first (None:
+    virtual)."""
+
+    body: RegionRecipe
+    steps: int
+    reverse: bool
+    init_slots: tuple[int, ...]
+    xs_slots: tuple[int, ...]
+    in_axes: tuple[int, ...]
+    axis: int | None
+    stacked_shapes: tuple[Shape, ...] | None
+    result_slots: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class StepRecipe:
     """Reads `operands`, writes `result` (a fixpoint writes its own
-    `result_slots`). `label` names the step in a profile; None: untimed."""
+    `result_slots`, and so does a scan). `label` names the step in a profile; None: untimed."""
 
-    kernel: KernelRecipe | FixpointRecipe
+    kernel: KernelRecipe | FixpointRecipe | ScanRecipe
     operands: tuple[int, ...] = ()
     result: int = -1
     label: str | None = None
@@ -86,7 +104,14 @@ class PlanRecipe:
 
 _ALLOWED = {
     (__name__, cls.__name__): cls
-    for cls in (KernelRecipe, FixpointRecipe, StepRecipe, RegionRecipe, PlanRecipe)
+    for cls in (
+        KernelRecipe,
+        FixpointRecipe,
+        ScanRecipe,
+        StepRecipe,
+        RegionRecipe,
+        PlanRecipe,
+    )
 }
 
 

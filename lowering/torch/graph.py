@@ -54,6 +54,7 @@ from fuse.dialects.fuse.dataflow import (
     parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.scan import ScanOp
 from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering import backend
@@ -63,6 +64,7 @@ from fuse.lowering.numpy.kernels import index_tensor
 from . import convolution, kernels
 from .fixpoint import FixpointModule, FixpointSpec
 from .kernels import Kernel, Shape
+from .scan import ScanModule, ScanSpec
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,9 @@ class _Builder:
         if isinstance(op, FixpointOp):
             self.fixpoint(op)
             return
+        if isinstance(op, ScanOp):
+            self.scan(op)
+            return
         if isinstance(op, ConstantOp | IndexFnOp):
             array = _constant_array(op)
             self.constants[op.result] = array
@@ -226,6 +231,27 @@ class _Builder:
             static_shape(result)
         kernel = build(op, self)
         self.values[op.results[0]] = kernel(*(self.values[v] for v in op.operands))
+
+    def scan(self, op: ScanOp) -> None:
+        captured = _free_values([op.body.block])
+        body = _region(op.body.block, captured, self.settings)
+        if body.rows:
+            raise FuseError("the torch backend does not run a fuse.fixpoint inside a fuse.scan")
+        spec = ScanSpec(
+            states=len(op.init),
+            steps=op.step_count,
+            in_axes=op.scanned_axes,
+            axis=None if op.is_virtual else op.stacking_axis,
+            reverse=op.is_reverse,
+        )
+        name = f"scan{sum(1 for _ in self.root.children())}"
+        self.root.add_module(name, ScanModule(spec, body.module))
+        operands = [*op.init, *op.xs, *captured]
+        call = self.tracer.create_proxy(
+            "call_module", name, tuple(self.values[v] for v in operands), {}
+        )
+        for n, result in enumerate(op.results_):
+            self.values[result] = call[n]
 
     def fixpoint(self, op: FixpointOp) -> None:
         settings = self.settings

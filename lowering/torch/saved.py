@@ -9,9 +9,9 @@ buffers' bytes, and the executable's signature. `load` executes the code
 into a module of its own (`SavedModule`); the executable traces a
 GraphModule from that module only when `fx_module` is first read.
 
-Programs with fixpoints are not saved: their graphs call fixpoint modules,
-which hold GraphModules of their own. A warm compile rebuilds them from the
-cached IR.
+Programs with fixpoints or scans are not saved: their graphs call fixpoint
+or scan modules, which hold GraphModules of their own. A warm compile
+rebuilds them from the cached IR.
 
 Layout: the header's length (8 bytes, little-endian), the header (JSON),
 then each buffer's bytes in header order.
@@ -47,7 +47,7 @@ class SavedModule(torch.nn.Module):
 
 def save(module: GraphModule, signature: dict[str, Any]) -> bytes | None:
     """`module`'s code and buffers, with `signature` (JSON values) for
-    `load` to return; None when the module has submodules (fixpoints)."""
+    `load` to return; None when the module has submodules (fixpoints, scans)."""
     if any(True for _ in module.children()):
         return None
     code = module.graph.python_code(root_module="self")

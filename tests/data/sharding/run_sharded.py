@@ -126,6 +126,7 @@ def indivisible_error() -> str:
 
 def main() -> int:
     report = []
+    unsplittable: dict[str, dict[str, int]] = {}
     for case in CASES:
         with tempfile.TemporaryDirectory() as directory:
             program = case.program(Path(directory))
@@ -133,7 +134,11 @@ def main() -> int:
             single = runner.run(case.inputs or None)
             sources = runner.load_sources(case.inputs or {}, require_all=False)
             edges = {**sources, **case.inputs, **single}
-            for layout, (rules, mesh) in layouts(index_sizes(program, edges)).items():
+            sizes = index_sizes(program, edges)
+            chosen = layouts(sizes)
+            if not chosen:  # every index has size 1 or a prime above 8
+                unsplittable[case.name] = sizes
+            for layout, (rules, mesh) in chosen.items():
                 config = ExecutionConfig(**{**case.config.__dict__, "mesh": mesh})
                 runner = program.compile(
                     backend="jax", config=config, policies=RuntimePolicies(sharding=rules)
@@ -176,6 +181,7 @@ def main() -> int:
             {
                 "devices": jax.device_count(),
                 "cases": [case.name for case in CASES],
+                "unsplittable": unsplittable,
                 "runs": report,
                 "mlp": mlp_collectives(),
                 "indivisible": indivisible_error(),

@@ -1,9 +1,9 @@
-"""Learns examples/family_embeddings: embeddings of 11 people and a relation
+"""Learns examples/training/family_embeddings: embeddings of 11 people and a relation
 matrix trained so the embedded rule reproduces the symbolic Ancestor
 relation; then, at a low temperature, compares the two and prints
 precision and recall.
 
-    python examples/family_embeddings/train.py [--backend numpy|torch|jax]
+    python examples/training/family_embeddings/train.py [--backend numpy|torch|jax]
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Recovers a planted low-rank tensor with examples/tucker_learning: T is
+"""Recovers a planted low-rank tensor with examples/training/tucker_learning: T is
 made from a random 2x2x2 core and random factors; training the program's
 core and factors from a random start drives the relative error of the
 reconstruction to about 1e-3.
 
-    python examples/tucker_learning/train.py [--backend numpy|torch|jax]
+    python examples/training/tucker_learning/train.py [--backend numpy|torch|jax]
 """
 
 from __future__ import annotations

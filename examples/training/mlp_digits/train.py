@@ -1,7 +1,7 @@
-"""Trains examples/mlp_digits/mlp_digits.fuse on the digits that ship with
+"""Trains examples/training/mlp_digits/mlp_digits.fuse on the digits that ship with
 the repository (examples/data/digits.npz) and prints its test accuracy.
 
-    python examples/mlp_digits/train.py [--backend numpy|torch|jax] [--epochs N]
+    python examples/training/mlp_digits/train.py [--backend numpy|torch|jax] [--epochs N]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ BATCH = 64  # the program's loss averages over 64 examples
 def load_digits(seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Train and test splits (1,400 / 397 images), pixels scaled to 0..1,
     labels one-hot."""
-    archive = np.load(HERE.parent / "data" / "digits.npz")
+    archive = np.load(HERE.parents[1] / "data" / "digits.npz")
     images = archive["images"].reshape(-1, 64).astype(np.float32) / 16
     onehot = np.eye(10, dtype=np.float32)[archive["labels"]]
     order = np.random.default_rng(seed).permutation(len(images))
