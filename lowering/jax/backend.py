@@ -196,13 +196,17 @@ class JaxExecutable:
             [on_mesh(axes) for axes in [*signature.result_axes, *statuses]],
         )
 
-    def compiled_hlo(self) -> str:
-        """The optimized HLO XLA compiled for these arguments (after SPMD
-        partitioning: it shows the collectives)."""
+    def compiled(self) -> Any:
+        """What XLA compiled for these arguments (`jax.stages.Compiled`:
+        its optimized HLO, after SPMD partitioning, and memory analysis)."""
         import jax
 
         specs = [jax.ShapeDtypeStruct(s, t) for s, t in self.signature.arg_types]
-        return self._dispatch.lower(*specs).compile().as_text()
+        return self._dispatch.lower(*specs).compile()
+
+    def compiled_hlo(self) -> str:
+        """The optimized HLO: it shows the collectives the partitioner added."""
+        return self.compiled().as_text()
 
     @cached_property
     def xla_callable(self) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
