@@ -78,13 +78,9 @@ def _runner(program: str, sharding: dict, mesh: dict | None):
 
 def _compiled(program: str, data: dict, sharding: dict, mesh: dict | None):
     """What XLA compiled for the program's run on `mesh` (None: one device)."""
-    import jax
-
     runner = _runner(program, sharding, mesh)
     runner.run(data)
-    executable = runner.last_plan.executable
-    specs = [jax.ShapeDtypeStruct(s, t) for s, t in executable.signature.arg_types]
-    return executable._dispatch.lower(*specs).compile()
+    return runner.last_plan.executable.compiled()
 
 
 def _shard_map_closure(edge: np.ndarray):

@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--out", required=True, help="the trained parameters (.safetensors)")
+    train.add_argument("--plot", metavar="FILE", help="plot the loss per step (.png/.svg/.pdf)")
 
     export = commands.add_parser(
         "export", help="write the program as a jax, StableHLO or torch artifact"
@@ -392,6 +393,10 @@ def command_train(args: argparse.Namespace) -> None:
         resume=args.resume,
         progress=not args.quiet,
     )
+    if args.plot:
+        from fuse.runtime.plots import plot_losses
+
+        plot_losses(result.losses, args.plot)
     payload = save({name: value for name, value in result.params.items()})
     atomic_write(Path(args.out).resolve(), lambda stream: stream.write(payload))
     losses = result.losses

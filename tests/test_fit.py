@@ -172,5 +172,8 @@ def test_cli_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "for 160 steps" in capsys.readouterr().out
     trained = load_file(out)
     np.testing.assert_allclose(trained["W"], [1.0, -2.0, 0.5], atol=2e-2)
+    assert main([*argv, "--plot", str(tmp_path / "loss.svg")]) == 0
+    svg = (tmp_path / "loss.svg").read_text()
+    assert "training loss" in svg and "step" in svg
     assert main([*argv[:-1], str(tmp_path / "trained.npz")]) == 1
     assert "written as *.safetensors" in capsys.readouterr().err

@@ -239,9 +239,9 @@ def _converter(backend: str) -> Any:
 
 
 def _host(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-    return np.asarray(value, dtype=np.float32)
+    from fuse.runtime.runner import to_host
+
+    return to_host(value).astype(np.float32, copy=False)
 
 
 def _scalar(value: Any) -> float:

@@ -196,49 +196,36 @@ class JaxExecutable:
             [on_mesh(axes) for axes in [*signature.result_axes, *statuses]],
         )
 
-    def compiled_hlo(self) -> str:
-        """The optimized HLO XLA compiled for these arguments (after SPMD
-        partitioning: it shows the collectives)."""
+    def compiled(self) -> Any:
+        """What XLA compiled for these arguments (`jax.stages.Compiled`:
+        its optimized HLO, after SPMD partitioning, and memory analysis)."""
         import jax
 
         specs = [jax.ShapeDtypeStruct(s, t) for s, t in self.signature.arg_types]
-        return self._dispatch.lower(*specs).compile().as_text()
+        return self._dispatch.lower(*specs).compile()
+
+    def compiled_hlo(self) -> str:
+        """The optimized HLO: it shows the collectives the partitioner added."""
+        return self.compiled().as_text()
 
     @cached_property
     def xla_callable(self) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
         """`{argument name: array} -> {result name: array}`, jitted; it also
         works traced inside the caller's own `jax.jit`."""
         import jax
-        import jax.numpy as jnp
 
-        from .xla_call import call_program
-
-        signature = self.signature
-        program = self._program
-
-        constrain = self._constrain
+        statuses = self.signature.statuses
 
         def call(inputs: Mapping[str, Any]) -> dict[str, Any]:
-            unknown = sorted(set(inputs) - set(signature.arg_names))
-            if unknown:
-                raise ValueError(
-                    f"unknown input {unknown[0]!r}; inputs are {list(signature.arg_names)}"
-                )
-            args = []
-            for name, (shape, dtype) in zip(signature.arg_names, signature.arg_types, strict=True):
-                if name not in inputs:
-                    raise ValueError(f"missing input {name!r}")
-                args.append(_checked_shape(name, jnp.asarray(inputs[name], dtype), shape))
-            outputs = constrain(call_program(program, constrain(args, arguments=True)))
-            count = len(signature.result_names)
-            for names, status in zip(signature.statuses, outputs[count:], strict=True):
+            results, rows = self._traced(inputs)
+            for names, status in zip(statuses, rows, strict=True):
                 jax.lax.cond(
                     status[0] == 0,
                     lambda s, names=names: jax.debug.callback(_raise_divergence, names, s),
                     lambda s: None,
                     status,
                 )
-            return dict(zip(signature.result_names, outputs[:count], strict=True))
+            return results
 
         return jax.jit(call)
 
@@ -249,29 +236,40 @@ class JaxExecutable:
         bound, for `jax.export`: fixpoint statuses are returned under
         `"fixpoint_status"` instead of checked by a host callback, which an
         exported artifact cannot carry."""
+        status_names = unique_names(", ".join(names) for names in self.signature.statuses)
+
+        def call(inputs: Mapping[str, Any]) -> dict[str, Any]:
+            results, rows = self._traced({**constants, **inputs})
+            if status_names:
+                results[EXPORT_STATUS_KEY] = dict(zip(status_names, rows, strict=True))
+            return results
+
+        return call
+
+    def _traced(self, inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        """`main` on named JAX arrays or tracers (checked against its
+        signature, pinned to the mesh's shardings): its results by name and
+        its fixpoint status rows."""
         import jax.numpy as jnp
 
         from .xla_call import call_program
 
-        signature, program = self.signature, self._program
-        status_names = unique_names(", ".join(names) for names in signature.statuses)
-
-        def call(inputs: Mapping[str, Any]) -> dict[str, Any]:
-            values = {**constants, **inputs}
-            args = [
-                jnp.asarray(values[name], dtype)
-                for name, (_, dtype) in zip(signature.arg_names, signature.arg_types, strict=True)
-            ]
-            outputs = call_program(program, args)
-            count = len(signature.result_names)
-            results: dict[str, Any] = dict(
-                zip(signature.result_names, outputs[:count], strict=True)
+        signature = self.signature
+        unknown = sorted(set(inputs) - set(signature.arg_names))
+        if unknown:
+            raise ValueError(
+                f"unknown input {unknown[0]!r}; inputs are {list(signature.arg_names)}"
             )
-            if status_names:
-                results[EXPORT_STATUS_KEY] = dict(zip(status_names, outputs[count:], strict=True))
-            return results
-
-        return call
+        args = []
+        for name, (shape, dtype) in zip(signature.arg_names, signature.arg_types, strict=True):
+            if name not in inputs:
+                raise ValueError(f"missing input {name!r}")
+            args.append(_checked_shape(name, jnp.asarray(inputs[name], dtype), shape))
+        outputs = self._constrain(
+            call_program(self._program, self._constrain(args, arguments=True))
+        )
+        count = len(signature.result_names)
+        return dict(zip(signature.result_names, outputs[:count], strict=True)), outputs[count:]
 
     def _constrain(self, values: Sequence[Any], *, arguments: bool = False) -> list[Any]:
         """`values` (arguments, or all results) pinned to their shardings
