@@ -124,10 +124,13 @@ def test_fact_only_relations_are_sized_from_their_positions(backend: str) -> Non
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_facts_with_values_and_integers(backend: str) -> None:
-    """`Likes(Alice, 2) = 0.5`: a numeric fact; integer positions are as
-    large as their largest integer."""
-    text = "Likes(Alice, 2) = 0.5\nLikes(Bob, 0)\nexport Likes"
-    np.testing.assert_array_equal(run(text, backend)["Likes"], [[0, 0, 0.5], [1, 0, 0]])
+    """`Likes(Alice, 2) = 0.5` sets an element of a Boolean relation (its
+    left-hand side has parentheses: DESIGN.md section 3), so it is true
+    after `step`; facts naming one element add before the step, so a
+    later `= -1` cancels a true fact. Integer positions are as large as
+    their largest integer."""
+    text = "Likes(Alice, 2) = 0.5\nLikes(Bob, 0)\nLikes(Bob, 1)\nLikes(Bob, 1) = -1\nexport Likes"
+    np.testing.assert_array_equal(run(text, backend)["Likes"], [[0, 0, 1], [1, 0, 0]])
 
 
 def test_a_fact_line_inside_brackets_is_not_read_in_bulk() -> None:

@@ -310,7 +310,7 @@ class _Facts:
         the relation from it, as a fact equation would; the rules then add
         to it. (A relation given by facts alone is a runtime input, which
         rules could not add to.)"""
-        table = self.table(domains)
+        table = self.table(domains, stepped=False)
         name = f"{self.relation}_facts"
         while name in names:
             name += "_"
@@ -323,7 +323,12 @@ class _Facts:
             Equation(lhs, "=", read, table.span),
         ]
 
-    def table(self, domains: DomainTable) -> FactTable:
+    def table(self, domains: DomainTable, stepped: bool = True) -> FactTable:
+        """The facts as one table, each element once: facts naming the same
+        element add, as equations with one left-hand side do (DESIGN.md
+        section 3). A relation given by facts alone is Boolean, so its
+        elements are `step`ped here (`Parent(Carol, Bob) = 0.5` is true);
+        beside rules (`stepped=False`) the step comes after the rules add."""
         rank = cast(int, self.group.rank)
         constants = self.group.constants
         columns = []
@@ -333,11 +338,18 @@ class _Facts:
             position.update((c, c) for c in dict.fromkeys(column) if type(c) is int)
             columns.append(list(map(position.__getitem__, column)))
         coordinates = np.array(columns, dtype=np.int64).T.reshape(-1, rank)
-        values = np.array(self.group.values, dtype=np.float32)
+        shape = self.shape(domains)
+        flat = np.ravel_multi_index(tuple(coordinates.T), shape)
+        elements, first, element_of = np.unique(flat, return_index=True, return_inverse=True)
+        values = np.zeros(len(elements), np.float64)
+        np.add.at(values, element_of, self.group.values)
+        if stepped:
+            values = (values > 0).astype(np.float64)
+        coordinates = coordinates[first]
         span = self.span(0)
         indices = tuple(IndexVar(n, False, span) for n in _LITERAL_INDICES[:rank])
         lhs = Lhs(self.relation, indices, True, span)
-        return FactTable(lhs, self.shape(domains), coordinates, values, span)
+        return FactTable(lhs, shape, coordinates, values.astype(np.float32), span)
 
 
 def _is_bare(expr: Expr) -> bool:

@@ -131,14 +131,16 @@ class Session:
         return self._program
 
     def names(self) -> list[str]:
-        """The tensors of the program so far (for completion)."""
+        """The tensors the statements so far name (for completion): read
+        from the statements as typed, so a relation given by bulk facts
+        counts and the front end's own tables (`<R>_facts`) do not."""
         try:
-            statements = self.program.ast.statements
+            statements = parse(self.text, "<repl>").statements
         except FuseError:
             return []
         names = set()
         for statement in statements:
-            if isinstance(statement, ast.Fact):
+            if isinstance(statement, ast.Fact | ast.Facts):
                 names.add(statement.relation)
             elif isinstance(statement, ast.Equation):
                 names.add(statement.lhs.name)
