@@ -92,6 +92,9 @@ class Domain:
 
     symbols: dict[str, int] = field(default_factory=dict)
     largest_integer: int = -1
+    # `symbols` inverted, for printing answers: rebuilt when symbols were
+    # added (they are only ever added, each with the next number).
+    _by_position: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -101,10 +104,12 @@ class Domain:
         """The symbol at `position` as a program spells it (quoted unless it
         begins with an uppercase letter), or the position itself where the
         domain has no symbol for it."""
-        for symbol, number in self.symbols.items():
-            if number == position:
-                return symbol if symbol[:1].isupper() else f'"{symbol}"'
-        return str(position)
+        if len(self._by_position) != len(self.symbols):
+            self._by_position = {number: symbol for symbol, number in self.symbols.items()}
+        symbol = self._by_position.get(position)
+        if symbol is None:
+            return str(position)
+        return symbol if symbol[:1].isupper() else f'"{symbol}"'
 
     def nearest(self, name: str) -> list[str]:
         return difflib.get_close_matches(name, self.symbols, n=3, cutoff=0.5)
