@@ -133,6 +133,17 @@ def test_facts_with_values_and_integers(backend: str) -> None:
     np.testing.assert_array_equal(run(text, backend)["Likes"], [[0, 0, 1], [1, 0, 0]])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_integer_left_hand_side_position_is_as_large_as_its_largest_integer(
+    backend: str,
+) -> None:
+    """`Y[i, 2] = A[i]` with nothing else sizing Y's second dimension: the
+    integer positions written size it, as they size facts' (`X(1) = 1`)."""
+    program = Program("Y[i, 2] = A[i]\nY[i, 0] += 1\nexport Y", "y.fuse")
+    exports = program.compile(backend).run({"A": np.array([5.0, 7.0], np.float32)})
+    np.testing.assert_array_equal(np.asarray(exports["Y"]), [[1, 0, 5], [1, 0, 7]])
+
+
 def test_a_fact_line_inside_brackets_is_not_read_in_bulk() -> None:
     """A statement continues while a bracket is open: a line that looks
     like a fact there belongs to that statement."""

@@ -345,7 +345,8 @@ class _Facts:
         np.add.at(values, element_of, self.group.values)
         if stepped:
             values = (values > 0).astype(np.float64)
-        coordinates = coordinates[first]
+        in_order = np.argsort(first)  # each element where its first fact stands
+        coordinates, values = coordinates[first[in_order]], values[in_order]
         span = self.span(0)
         indices = tuple(IndexVar(n, False, span) for n in _LITERAL_INDICES[:rank])
         lhs = Lhs(self.relation, indices, True, span)
