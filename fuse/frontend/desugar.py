@@ -149,7 +149,7 @@ def _index_values(rhs: Expr, equation: Equation, tensors: set[str]) -> Expr:
     their coordinates (`iota(p)`), except where a builtin takes an index
     name (`even(i)`, `axis=i`)."""
     variables = {v.name for i in equation.lhs.indices for v in index_variables(i)}
-    for node in _walk(rhs):
+    for node in walk_expr(rhs):
         if isinstance(node, TensorRef):
             variables.update(v.name for i in node.indices for v in index_variables(i))
     variables -= tensors
@@ -367,13 +367,13 @@ def _ranks(program: Program) -> dict[str, int]:
         if isinstance(statement, Query) and statement.indices:
             ranks.setdefault(statement.tensor, len(statement.indices))
         if isinstance(statement, Equation | Sink):
-            for node in _walk(statement.rhs):
+            for node in walk_expr(statement.rhs):
                 if isinstance(node, TensorRef) and node.indices:
                     ranks.setdefault(node.name, len(node.indices))
     return ranks
 
 
-def _walk(expr: Expr) -> list[Expr]:
+def walk_expr(expr: Expr) -> list[Expr]:
     nodes, stack = [], [expr]
     while stack:
         node = stack.pop()
@@ -418,7 +418,7 @@ class _Desugarer:
             for s in program.statements
             if isinstance(s, Equation) and not s.lhs.indices and _is_integer(s.rhs)
         }
-        self.domains = DomainTable.of(program, _walk, self.constants)
+        self.domains = DomainTable.of(program, walk_expr, self.constants)
         self.expanding: list[str] = []
 
     def error(self, message: str, span: Span) -> None:

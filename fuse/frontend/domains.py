@@ -95,6 +95,7 @@ class Domain:
     # `symbols` inverted, for printing answers: rebuilt when symbols were
     # added (they are only ever added, each with the next number).
     _by_position: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
+    _inverted_at: int = field(default=-1, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -104,8 +105,9 @@ class Domain:
         """The symbol at `position` as a program spells it (quoted unless it
         begins with an uppercase letter), or the position itself where the
         domain has no symbol for it."""
-        if len(self._by_position) != len(self.symbols):
+        if self._inverted_at != len(self.symbols):
             self._by_position = {number: symbol for symbol, number in self.symbols.items()}
+            self._inverted_at = len(self.symbols)
         symbol = self._by_position.get(position)
         if symbol is None:
             return str(position)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
 from fuse.frontend import ast, parse, read_source
-from fuse.repl.incremental import FactInputs, try_build
+from fuse.repl.incremental import IncrementalProgram, try_build
 from fuse.runtime.answers import format_answer, query_outputs
 from fuse.runtime.runner import BACKEND_NAMES, Runner, to_host
 
@@ -41,9 +42,10 @@ class Session:
         self._runners: OrderedDict[str, Runner] = OrderedDict()
         self._last_runner: Runner | None = None
         self._program = None  # fuse.program.Program of `text`, once checked
-        # The program with fact relations as runtime inputs, for facts and
-        # queries that need no recompile (None: every line goes the slow way).
-        self._facts: FactInputs | None = None
+        # The program with fact relations as runtime inputs and the values
+        # computed so far, for facts and queries that need no recompile
+        # (None: every line goes the slow way).
+        self._incremental: IncrementalProgram | None = None
 
     # --- input ----------------------------------------------------------------
 
@@ -66,30 +68,27 @@ class Session:
         """Adds `text`'s statements to the program and answers its queries.
         Nothing is added when any of it is wrong."""
         statements = parse(text, file).statements
-        if self._facts is not None:
+        if self._incremental is not None:
             answers = self._without_recompiling(text, statements)
             if answers is not None:
                 return answers
         queries = [s for s in statements if isinstance(s, ast.Query)]
         kept = _without_lines(text, [(q.span.line, q.span.end_line) for q in queries])
         program = self._checked(_joined(self.text, text))  # the queries checked in place
-        answers = self._answer(program) if queries else ""
+        self._incremental = try_build(program, self.config, self._incremental)
+        answers = self._answer(program, queries) if queries else ""
         self.text = _joined(self.text, kept)
         self._program = None
-        self._facts = try_build(program, self.config)
         return answers
 
     def _without_recompiling(self, text: str, statements: list[ast.Statement]) -> str | None:
-        """A line of facts only, or of queries only, taken by `FactInputs`
-        (see fuse.repl.incremental); None where it must go the slow way."""
-        assert self._facts is not None
+        """A line of facts only, or of queries only, taken by the
+        `IncrementalProgram` (see fuse.repl.incremental); None where it must
+        go the slow way."""
+        assert self._incremental is not None
         if all(isinstance(s, ast.Query) for s in statements):
-            answers = [self._facts.answer(q, self.backend) for q in statements]
-            if None in answers:
-                return None
-            self._last_runner = self._facts.last_runner
-            return "\n".join(answers)
-        if not self._facts.add_facts(statements):
+            return self._answered_incrementally(statements)
+        if not self._incremental.add_facts(statements):
             return None
         self.text = _joined(self.text, text)
         self._program = None
@@ -100,8 +99,24 @@ class Session:
 
         return Program(text, "<repl>")
 
-    def _answer(self, program) -> str:
-        """The program's queries, answered on the session's backend."""
+    def _answered_incrementally(self, queries: Sequence[ast.Query]) -> str | None:
+        """The queries' answers from the `IncrementalProgram`, or None where
+        one of them is not a query it can take."""
+        assert self._incremental is not None
+        answers = [self._incremental.answer(q, self.backend) for q in queries]
+        if None in answers:
+            return None
+        self._last_runner = self._incremental.last_runner
+        return "\n".join(cast(list[str], answers))
+
+    def _answer(self, program, queries: Sequence[ast.Query]) -> str:
+        """The program's queries (its `queries`), answered on the session's
+        backend: incrementally where they can be, else by running the whole
+        program."""
+        if self._incremental is not None:
+            answers = self._answered_incrementally(queries)
+            if answers is not None:
+                return answers
         runner = self._runner(program)
         exports = runner.run()
         self._last_runner = runner
@@ -122,6 +137,13 @@ class Session:
                 self._runners.popitem(last=False)
         self._runners.move_to_end(key)
         return runner
+
+    @property
+    def recomputed(self) -> tuple[str, ...]:
+        """The tensors the last incrementally answered query computed; the
+        others it read were kept from earlier answers or are fact
+        relations (fuse.repl.incremental)."""
+        return self._incremental.last_computed if self._incremental is not None else ()
 
     @property
     def program(self):  # -> fuse.program.Program
@@ -188,7 +210,7 @@ class Session:
 
     def reset(self, _: str = "") -> str:
         self.text = ""
-        self._facts = None
+        self._incremental = None
         self._program = None
         self._last_runner = None
         self._runners.clear()
