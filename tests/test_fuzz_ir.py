@@ -31,7 +31,7 @@ PIPELINES = (
     "cse,dce,fuse-einsum-path",
     "convert-fuse-to-stablehlo",
 )
-SECONDS_PER_CASE = 20
+SECONDS_PER_CASE = 60
 TOKEN = re.compile(r"%[\w$.-]+|@[\w$.-]+|-?\d+(?:\.\d+)?(?:e[+-]?\d+)?|[\w.]+|\S")
 
 
