@@ -45,6 +45,8 @@ class Case:
     zero: tuple[str, ...] = ()
     # Sizes that are not drawn, from the drawn ones.
     fixed: dict[str, Callable[[dict[str, int]], int]] = field(default_factory=dict)
+    # 0 keeps convolutions and pools as windows, places and einsums.
+    opt_level: int = 2
 
 
 def normal(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
@@ -390,6 +392,161 @@ CASES: dict[str, Case] = {
 }
 
 
+def _conv2d(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Y[n, x, y, k] = K[u, v, c, k] Image[n, x+u, y+v, c], x and y valid."""
+    rows, cols = image.shape[1] - kernel.shape[0] + 1, image.shape[2] - kernel.shape[1] + 1
+    out = np.zeros((image.shape[0], rows, cols, kernel.shape[3]))
+    for u, v in np.ndindex(kernel.shape[:2]):
+        out += image[:, u : u + rows, v : v + cols, :] @ kernel[u, v]
+    return out
+
+
+def _pool(x: np.ndarray, size: int, combine: Callable, axes: tuple[int, ...]) -> np.ndarray:
+    """`combine` over blocks of `size` along `axes` (the last block may be short)."""
+    for axis in axes:
+        blocks = range(0, x.shape[axis], size)
+        x = np.stack(
+            [
+                combine(np.take(x, range(b, min(b + size, x.shape[axis])), axis), axis)
+                for b in blocks
+            ],
+            axis,
+        )
+    return x
+
+
+def _strided_dilated(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Y[x] = Image[2x + 2u] K[u] over the x that stay inside Image."""
+    count = (len(image) - 2 * (len(kernel) - 1) - 1) // 2 + 1
+    return np.array(
+        [sum(image[2 * x + 2 * u] * kernel[u] for u in range(len(kernel))) for x in range(count)]
+    )
+
+
+def _batched_strided(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Y[n, x, o] = Image[n, 2x + u, c] K[u, c, o]."""
+    count = (image.shape[1] - kernel.shape[0]) // 2 + 1
+    return np.stack(
+        [
+            np.einsum("nuc,uco->no", image[:, 2 * x : 2 * x + kernel.shape[0]], kernel)
+            for x in range(count)
+        ],
+        axis=1,
+    )
+
+
+def _lenet_block(v: Arrays) -> float:
+    features = np.maximum(_conv2d(v["Image"], v["K"]) + v["B"], 0.0)
+    return float((_pool(features, 2, np.max, (1, 2)) * v["W"]).sum())
+
+
+def _rnn(v: Arrays) -> float:
+    x, states = v["X0"], [v["X0"]]
+    for t in range(v["U"].shape[1]):
+        x = np.tanh(v["W"] @ x + v["U"][:, t])
+        states.append(x)
+    return float((np.stack(states, axis=1) * v["C"]).sum())
+
+
+def _mlp_by_layer(v: Arrays) -> float:
+    layers = [v["In"]]
+    for i in range(1, v["W"].shape[0]):  # layer i reads W[i]
+        layers.append(scipy.special.expit(v["W"][i] @ layers[-1]))
+    return float((np.stack(layers) * v["C"]).sum())
+
+
+CONV2D = "Y[n, x, y, k] = K[u, v, c, k] Image[n, x+u, y+v, c]\nL = Y[n, x, y, k] Y[n, x, y, k] W[n, x, y, k]"
+CONV2D_SHAPES = {"Image": "bpqh", "K": "dehk", "W": "bxyk"}
+CONV2D_SIZES = {"p": lambda s: s["x"] + s["d"] - 1, "q": lambda s: s["y"] + s["e"] - 1}
+MAX_POOL = "P[n, x/2, y/2] max= F[n, x, y]\nL = P[n, x, y] W[n, x, y]"
+AVG_POOL = "P[x/2] avg= F[x]\nL = P[x] P[x]"
+SUM_POOL = "P[x/2] = F[x]\nL = P[x] P[x] W[x]"
+
+WINDOW_CASES: dict[str, Case] = {
+    "conv2d": Case(
+        CONV2D,
+        CONV2D_SHAPES,
+        lambda v: float((_conv2d(v["Image"], v["K"]) ** 2 * v["W"]).sum()),
+        ("Image", "K", "W"),
+        fixed=CONV2D_SIZES,
+    ),
+    "conv1d_strided_dilated": Case(
+        "Y[x] = Image[2*x+2*u] K[u]\nL = Y[x] Y[x] W[x]",
+        {"Image": "p", "K": "d", "W": "x"},
+        lambda v: float((_strided_dilated(v["Image"], v["K"]) ** 2 * v["W"]).sum()),
+        ("Image", "K", "W"),
+        # one element past the last the windows read: the filter gradient crops it
+        fixed={"p": lambda s: 2 * s["x"] + 2 * s["d"] - 2},
+    ),
+    "conv_batch_features_strided": Case(
+        "Y[n, x, o] = Image[n, 2*x+u, c] K[u, c, o]\nL = Y[n, x, o] Y[n, x, o]",
+        {"Image": "bph", "K": "dhk"},
+        lambda v: float((_batched_strided(v["Image"], v["K"]) ** 2).sum()),
+        ("Image", "K"),
+        fixed={"p": lambda s: 2 * s["x"] + s["d"] - 1},
+    ),
+    "conv_relu_max_pool": Case(
+        "F[n, x, y, k] = relu(K[u, v, c, k] Image[n, x+u, y+v, c] + B[k])\n"
+        "P[n, x/2, y/2, k] max= F[n, x, y, k]\nL = P[n, x, y, k] W[n, x, y, k]",
+        {"Image": "bpqh", "K": "dehk", "B": "k", "W": "brsk"},
+        _lenet_block,
+        ("Image", "K", "B", "W"),
+        fixed=CONV2D_SIZES | {"r": lambda s: (s["x"] + 1) // 2, "s": lambda s: (s["y"] + 1) // 2},
+    ),
+    "max_pool": Case(
+        MAX_POOL,
+        {"F": "bpy", "W": "bxm"},
+        lambda v: float((_pool(v["F"], 2, np.max, (1, 2)) * v["W"]).sum()),
+        ("F", "W"),
+        with_weights(distinct),
+        # an odd length: the last window is cut off by the end
+        fixed={"p": lambda s: 2 * s["x"] - 1, "m": lambda s: (s["y"] + 1) // 2},
+    ),
+    "avg_pool": Case(
+        AVG_POOL,
+        {"F": "p"},
+        lambda v: float((_pool(v["F"], 2, np.mean, (0,)) ** 2).sum()),
+        ("F",),
+        fixed={"p": lambda s: 2 * s["x"] - 1},
+    ),
+    "sum_pool": Case(
+        SUM_POOL,
+        {"F": "p", "W": "x"},
+        lambda v: float((_pool(v["F"], 2, np.sum, (0,)) ** 2 * v["W"]).sum()),
+        ("F", "W"),
+        fixed={"p": lambda s: 2 * s["x"]},
+    ),
+    "shifted_reads_and_write": Case(
+        "Y[i] = X[i-1] + X[i+1]\nL = Y[i] Y[i] W[i]",
+        {"X": "q", "W": "m"},
+        lambda v: float(((v["X"][:-2] + v["X"][2:]) ** 2 * v["W"][1:]).sum()),
+        ("X", "W"),
+        fixed={"q": lambda s: s["p"] + 2, "m": lambda s: s["p"] + 1},
+    ),
+    "rnn": Case(
+        "X[i, 0] = X0[i]\nX[i, t+1] = tanh(W[i, j] X[j, t] + U[i, t])\nL = X[i, t] C[i, t]",
+        {"X0": "i", "W": "ij", "U": "im", "C": "ip"},
+        _rnn,
+        ("X0", "W", "U", "C"),
+        fixed={"j": lambda s: s["i"], "p": lambda s: s["m"] + 1},
+    ),
+    "mlp_by_layer": Case(
+        "X[0, j] = In[j]\nX[i, j] = sig(W[i, j, k] X[i-1, k])\nL = X[i, j] C[i, j]",
+        {"In": "j", "W": "ijk", "C": "ij"},
+        _mlp_by_layer,
+        ("In", "W", "C"),
+        fixed={"k": lambda s: s["j"]},
+    ),
+}
+# The same programs with their convolutions and pools left as windows,
+# places and einsums (opt_level 0): the rules of those ops.
+WINDOW_CASES |= {
+    f"{name}_generic": Case(**{**WINDOW_CASES[name].__dict__, "opt_level": 0})
+    for name in ("conv2d", "conv_relu_max_pool", "max_pool", "avg_pool", "sum_pool")
+}
+CASES |= WINDOW_CASES
+
+
 def draw_shapes(case: Case, sizes: dict[str, int]) -> dict[str, tuple[int, ...]]:
     """Each input's shape: drawn letter sizes, or those `case.fixed` sets."""
     resolved = dict(sizes)
@@ -419,7 +576,8 @@ def runner_for(case_name: str, backend: str):
     """One runner per case and backend: its plans are cached per shape."""
     key = (case_name, backend)
     if key not in RUNNERS:
-        RUNNERS[key] = Program(CASES[case_name].program).compile(backend=backend)
+        config = ExecutionConfig(opt_level=CASES[case_name].opt_level)
+        RUNNERS[key] = Program(CASES[case_name].program).compile(backend=backend, config=config)
     return RUNNERS[key]
 
 
@@ -681,12 +839,15 @@ def test_straight_through_step_passes_gradients_through(backend: str) -> None:
 # --- the pipeline and the CLI ---------------------------------------------------------------
 
 
-def test_autodiff_runs_first_so_the_gradient_program_is_optimized_with_the_rest() -> None:
+def test_autodiff_runs_early_so_the_gradient_program_is_optimized_with_the_rest() -> None:
+    """After convolutions and pools are recognized (so they differentiate
+    into convolutions), before everything that optimizes."""
     from fuse.pipeline import GradientRequest, dataflow_passes
 
     request = GradientRequest("L", ("W", "V'"))
     passes = dataflow_passes(ExecutionConfig(), request)
-    assert passes[0] == 'fuse-autodiff{loss="L" wrt="W","V\'"}'
+    assert passes[:2] == ["fuse-recognize-convolutions", 'fuse-autodiff{loss="L" wrt="W","V\'"}']
+    assert dataflow_passes(ExecutionConfig(opt_level=0), request) == [request.pass_spec()]
     assert "fuse-einsum-path{strategy=auto}" in passes and "cse" in passes
     sampled = dataflow_passes(ExecutionConfig(projection="monte_carlo"), request)
     assert (

@@ -64,7 +64,14 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 # Importing the rule modules registers their rules.
-from fuse.passes.autodiff import contraction, elementwise, fixpoint, structural  # noqa: F401
+from fuse.passes.autodiff import (  # noqa: F401
+    contraction,
+    elementwise,
+    fixpoint,
+    scan,
+    structural,
+    windows,
+)
 from fuse.passes.autodiff.sweep import (
     COTANGENT_PREFIX,
     GRAD_PREFIX,

@@ -19,6 +19,7 @@ from fuse.dialects.fuse import (
     FixpointOp,
     IndexFnOp,
     SampleOp,
+    ScanOp,
     SelectOp,
     UnaryOp,
 )
@@ -172,7 +173,7 @@ def _zero_gradient(op: Operation, straight_through: bool) -> bool:
     )
 
 
-def _captures(op: Operation) -> list[SSAValue]:
+def captures(op: Operation) -> list[SSAValue]:
     """Values defined outside `op` that its regions read."""
     inside = set(op.walk())
     captured: dict[SSAValue, None] = {}  # ordered, without repeats
@@ -202,16 +203,44 @@ def active_values(
                 )
             continue
         if isinstance(op, FixpointOp):
-            if not any(v in active for v in _captures(op)):
+            if not any(v in active for v in captures(op)):
                 continue
             body = op.body.block
             inner = active_values(body.ops, active | set(body.args), straight_through)
             if any(v in inner for v in body.last_op.operands):
                 active.update(op.results)
             continue
+        if isinstance(op, ScanOp):
+            active.update(_active_scan_results(op, active, straight_through))
+            continue
         if any(v in active for v in op.operands):
             active.update(r for r in op.results if is_float(r))
     return active
+
+
+def _active_scan_results(
+    op: ScanOp, active: set[SSAValue], straight_through: bool
+) -> list[SSAValue]:
+    """A scan's results whose state depends on an active value: its initial
+    value, a scanned input, a value its body reads, or (through the
+    recurrence) another state that does; iterated until nothing changes."""
+    body = op.body.block
+    states, slices = body.args[: len(op.init)], body.args[len(op.init) :]
+    seeds = active | {s for s, x in zip(slices, op.xs, strict=True) if x in active}
+    state_active = [v in active for v in op.init]
+    while True:
+        inner = active_values(
+            body.ops,
+            seeds | {s for s, on in zip(states, state_active, strict=True) if on},
+            straight_through,
+        )
+        grown = [
+            on or v in inner for on, v in zip(state_active, body.last_op.operands, strict=True)
+        ]
+        if grown == state_active:
+            break
+        state_active = grown
+    return [r for r, on in zip(op.results, state_active, strict=True) if on and is_float(r)]
 
 
 # --- the reverse sweep --------------------------------------------------------------
