@@ -904,3 +904,118 @@ def test_sources_are_differentiable_inputs_and_jax_constants(tmp_path) -> None:
     call = Program.from_file(program).compile(backend="jax").xla_callable
     gradient = jax.grad(lambda v: call({"X": v})["L"])(jnp.asarray(x))
     np.testing.assert_allclose(gradient, 2 * x * [1.0, -2.0, 0.5])
+
+
+# --- scans and pools only hand-written IR has --------------------------------------------
+# The language reads no virtual tensor (only its last step exists) and
+# writes no reversed recurrence with a loss over it, and the front end's
+# pools tile their operand; these run fuse-autodiff on IR directly.
+
+
+def ir_gradients(text: str, wrt: str, inputs: list[np.ndarray], backend: str) -> list[np.ndarray]:
+    """The gradients `fuse-autodiff{loss=L wrt=...}` adds to `text`'s @main, run on `backend`."""
+    from fuse.pipeline import run_passes
+    from fuse.runtime.runner import get_backend
+    from tests.ir_helpers import parse_module
+
+    module = parse_module(text)
+    run_passes(module, [f'fuse-autodiff{{loss="L" wrt={wrt}}}'])
+    module.verify()
+    run = get_backend(backend).compile(module, ExecutionConfig(device="cpu"))
+    return [host(r) for r in run([v.astype(np.float32) for v in inputs])[1:]]
+
+
+SCAN = """
+func.func @main(%W: tensor<3x3xf32> {{fuse.name = "W"}}, %U: tensor<3x4xf32> {{fuse.name = "U"}},
+                %x0: tensor<3xf32> {{fuse.name = "x0"}}, %C: {result} {{fuse.name = "C"}})
+    -> (tensor<f32> {{fuse.name = "L"}}) {{
+  %h = fuse.scan {flags} steps 4 {axis} in_axes [1] tensors ["X"] (%x0 : tensor<3xf32>)
+      over (%U : tensor<3x4xf32>) -> {result} {{
+  ^bb0(%x: tensor<3xf32>, %u: tensor<3xf32>):
+    %0 = fuse.einsum "ab,b->a" sum (%W, %x) : (tensor<3x3xf32>, tensor<3xf32>) -> tensor<3xf32>
+    %1 = fuse.binary add "a,a->a" (%0, %u) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+    %2 = fuse.unary tanh %1 : tensor<3xf32>
+    fuse.yield %2 : tensor<3xf32>
+  }}
+  %L = fuse.einsum "{letters},{letters}->" sum (%h, %C) : ({result}, {result}) -> tensor<f32>
+  func.return %L : tensor<f32>
+}}
+"""
+
+
+def scan_loss(virtual: bool, reverse: bool) -> Callable[[Arrays], float]:
+    """The loss of SCAN: the states (all, stacked in index order, or the
+    last) weighted by C."""
+
+    def loss(v: Arrays) -> float:
+        x = v["x0"]
+        states = {4 if reverse else 0: x}
+        for k in range(3, -1, -1) if reverse else range(4):
+            x = np.tanh(v["W"] @ x + v["U"][:, k])
+            states[k if reverse else k + 1] = x
+        result = x if virtual else np.stack([states[p] for p in range(5)], axis=1)
+        return float((result * v["C"]).sum())
+
+    return loss
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("virtual", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_gradient_in_every_direction(backend: str, virtual: bool, reverse: bool) -> None:
+    flags = " ".join(f for f, on in (("virtual", virtual), ("reverse", reverse)) if on)
+    result = "tensor<3xf32>" if virtual else "tensor<3x5xf32>"
+    text = SCAN.format(
+        flags=flags,
+        axis="" if virtual else "axis 1",
+        result=result,
+        letters="a" if virtual else "ab",
+    )
+    rng = np.random.default_rng(7)
+    values = {
+        "W": rng.normal(size=(3, 3)) / 2,
+        "U": rng.normal(size=(3, 4)),
+        "x0": rng.normal(size=3),
+        "C": rng.normal(size=(3,) if virtual else (3, 5)),
+    }
+    values = {k: v.astype(np.float32).astype(np.float64) for k, v in values.items()}
+    gradients = ir_gradients(text, '"W","U","x0"', list(values.values()), backend)
+    for name, gradient in zip(("W", "U", "x0"), gradients, strict=True):
+        expected = finite_differences(scan_loss(virtual, reverse), values, name)
+        assert_close(gradient, expected, f"{backend} grad {name}")
+
+
+POOL = """
+func.func @main(%F: tensor<2x7xf32> {{fuse.name = "F"}}, %W: tensor<2x3xf32> {{fuse.name = "W"}})
+    -> (tensor<f32> {{fuse.name = "L"}}) {{
+  %P = fuse.pool {kind} %F window [1, 3] strides [1, 2] : tensor<2x7xf32> -> tensor<2x3xf32>
+  %L = fuse.einsum "ab,ab->" sum (%P, %W) : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<f32>
+  func.return %L : tensor<f32>
+}}
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["max", "mean", "sum"])
+def test_overlapping_pool_windows_gather_the_gradient_of_each(backend: str, kind: str) -> None:
+    """Windows of 3 every 2 over 7 elements: elements 2 and 4 are in two windows."""
+    combine = {"max": np.max, "mean": np.mean, "sum": np.sum}[kind]
+
+    def loss(v: Arrays) -> float:
+        pooled = np.stack([combine(v["F"][:, 2 * y : 2 * y + 3], axis=1) for y in range(3)], 1)
+        return float((pooled * v["W"]).sum())
+
+    rng = np.random.default_rng(3)
+    values = distinct(rng, {"F": (2, 7)}) | {"W": rng.normal(size=(2, 3))}
+    values = {k: v.astype(np.float32).astype(np.float64) for k, v in values.items()}
+    [gradient] = ir_gradients(POOL.format(kind=kind), '"F"', list(values.values()), backend)
+    assert_close(gradient, finite_differences(loss, values, "F"), f"{backend} {kind} pool")
+
+
+def test_a_pool_whose_last_overlapping_window_is_cut_off_has_no_rule() -> None:
+    from fuse.pipeline import run_passes
+    from tests.ir_helpers import parse_module
+
+    text = POOL.format(kind="max").replace("tensor<2x7xf32>", "tensor<2x6xf32>")
+    with pytest.raises(DiagnosticException, match=r"no gradient rule for fuse.pool .*cut off"):
+        run_passes(parse_module(text), ['fuse-autodiff{loss="L" wrt="F"}'])
