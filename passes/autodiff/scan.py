@@ -94,18 +94,12 @@ class _Forward:
     """What the adjoint scans read of the forward scan."""
 
     op: ScanOp
-    stacked: list[SSAValue]  # the states, stored
-    axis: int  # where `stacked` stacks them
+    axis: int  # the axis the next two stack their steps on
+    before: list[SSAValue]  # per state, the state before each step
+    given: list[tuple[int, SSAValue]]  # (state, its own cotangent before each step)
     final: list[SSAValue | None]  # the cotangents of the states after the last step
-    stacked_cotangents: list[SSAValue | None]  # of every stored state (stored scans)
     thetas: list[SSAValue]  # active values the body reads from outside
     active_xs: list[int]  # scanned inputs with a gradient
-
-    @property
-    def before(self) -> int:
-        """Where the state before step 0 sits, relative to the step:
-        forward scans store it at k, reversed ones at k + 1."""
-        return 1 if self.op.is_reverse else 0
 
 
 def _adjoint_scan(
@@ -116,21 +110,15 @@ def _adjoint_scan(
     step, stored; with `with_thetas`, the running sums of theta's gradient,
     virtual). Its body differentiates the forward body at each step."""
     e, op = sweep.emitter, forward.op
-    steps, n = op.step_count, len(op.init)
+    n = len(op.init)
     states = [v.type for v in op.init]
     slices = [sliced_type(op.xs[j].type, a) for j, a in enumerate(op.scanned_axes)]
     xs_types = [slices[j] for j in forward.active_xs] if with_xs else []
     thetas = forward.thetas if with_thetas else []
     # Scanned: the stored states before each step, their own cotangents, the inputs.
-    scanned = [_steps_of(e, s, forward.axis, forward.before, steps) for s in forward.stacked]
-    scanned_axes = [forward.axis] * n
-    given = [
-        (i, _steps_of(e, g, forward.axis, forward.before, steps))
-        for i, g in enumerate(forward.stacked_cotangents)
-        if g is not None
-    ]
-    scanned += [g for _, g in given] + list(op.xs)
-    scanned_axes += [forward.axis] * len(given) + list(op.scanned_axes)
+    given = forward.given
+    scanned = [*forward.before, *(g for _, g in given), *op.xs]
+    scanned_axes = [forward.axis] * (n + len(given)) + list(op.scanned_axes)
     init = [
         g if g is not None else _zeros(e, t, op) for g, t in zip(forward.final, states, strict=True)
     ]
@@ -191,7 +179,7 @@ def _adjoint_scan(
         init,
         scanned,
         scanned_axes,
-        steps,
+        op.step_count,
         Region(block),
         axis=None if not with_xs else 0,
         virtual=not with_xs,
@@ -225,12 +213,17 @@ def _scan_rule(sweep: ReverseSweep, op: ScanOp, cotangents: list[SSAValue | None
         last = 0 if op.is_reverse else steps  # where the state after the last step sits
         final = [None if g is None else _position(e, g, axis, last) for g in cotangents]
         stacked_cotangents = list(cotangents)
+    before = 1 if op.is_reverse else 0  # where the state before step k sits: k + before
     forward = _Forward(
         op,
-        stacked,
         axis,
+        [_steps_of(e, s, axis, before, steps) for s in stacked],
+        [
+            (i, _steps_of(e, g, axis, before, steps))
+            for i, g in enumerate(stacked_cotangents)
+            if g is not None
+        ],
         final,
-        stacked_cotangents,
         thetas=[v for v in captures(op) if v in sweep.active and is_float(v)],
         active_xs=[j for j, x in enumerate(op.xs) if x in sweep.active],
     )

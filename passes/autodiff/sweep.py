@@ -174,10 +174,10 @@ def _zero_gradient(op: Operation, straight_through: bool) -> bool:
 
 
 def captures(op: Operation) -> list[SSAValue]:
-    """Values defined outside `op` that its regions read."""
+    """Values defined outside `op` that its regions read (not its operands)."""
     inside = set(op.walk())
     captured: dict[SSAValue, None] = {}  # ordered, without repeats
-    for nested in inside:
+    for nested in inside - {op}:
         for operand in nested.operands:
             owner = operand.owner
             defining = owner if isinstance(owner, Operation) else owner.parent_op()

@@ -23,7 +23,7 @@ of the native windows (`fuse.conv`, `fuse.pool`), emitted as those same ops.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from xdsl.dialects.builtin import TensorType
@@ -34,7 +34,6 @@ from fuse.dialects.fuse import ConvOp, PlaceOp, PoolOp, WindowOp
 from fuse.dialects.fuse.affine import LinearForm, affine_map_of, linear_forms
 from fuse.dialects.fuse.window import ConvLayout
 from fuse.passes.autodiff.sweep import (
-    LETTERS,
     Emitter,
     ReverseSweep,
     describe,
@@ -84,15 +83,16 @@ def place_gradient(
     e: Emitter,
     op: Operation,
     g: SSAValue,
-    v: SSAValue,
+    box: Sequence[int],
+    placed: Callable[[], SSAValue],
     z: SSAValue,
     affine_map: AffineMap,
     kind: str,
 ) -> SSAValue:
     """The gradient of `z = place(v, map, kind)` in `v`, given `z`'s
-    cotangent `g` (`op`: the op differentiated, for errors)."""
+    cotangent `g`; `v` has shape `box`, and `placed()` emits it (only `max`
+    reads it). `op` is the op differentiated, for errors."""
     forms = linear_forms(affine_map)
-    box = static_shape(v, op, "the placed value")
     if kind == "mean":
         # Each element of z is the mean of the elements that land on it.
         counts = _place_counts(forms, box, static_shape(z, op, "a mean divides by counts"))
@@ -100,13 +100,12 @@ def place_gradient(
     routed = _window(e, g, forms, box)
     if kind != "max":
         return routed
-    s = LETTERS[: len(box)]
+    v = placed()
     # 1 where v is the maximum of its position, split evenly among ties.
     peak = _window(e, z, forms, box)
     at_max = e.with_scalar("sub", e.unary("step", e.same("sub", peak, v)), 1.0, left=True)
     ties = _window(e, _place(e, at_max, forms, z.type.get_shape()), forms, box)
-    weights = e.same("div", at_max, ties)
-    return e.binary("mul", f"{s},{s}->{s}", routed, weights, v.type)
+    return e.same("mul", routed, e.same("div", at_max, ties))
 
 
 def _place_counts(
@@ -122,8 +121,9 @@ def _place_counts(
 @gradient_rule(PlaceOp)
 def _place_rule(sweep: ReverseSweep, op: PlaceOp, cotangents: list[SSAValue | None]) -> None:
     [g] = cotangents
+    box = static_shape(op.operand, op, "the placed value")
     gradient = place_gradient(
-        sweep.emitter, op, g, op.operand, op.result, op.map.data, op.kind.data
+        sweep.emitter, op, g, box, lambda: op.operand, op.result, op.map.data, op.kind.data
     )
     sweep.accumulate(op.operand, gradient)
 
@@ -141,7 +141,8 @@ def _pool_rule(sweep: ReverseSweep, op: PoolOp, cotangents: list[SSAValue | None
     if windows == strides:  # z[y] combines x[n] for n floordiv S = y
         forms = [LinearForm(_unit(rank, k), 0, s) for k, s in enumerate(strides)]
         sweep.accumulate(
-            x, place_gradient(e, op, g, x, op.result, affine_map_of(forms, rank), kind)
+            x,
+            place_gradient(e, op, g, shape, lambda: x, op.result, affine_map_of(forms, rank), kind),
         )
         return
     out = op.result.type.get_shape()
@@ -159,9 +160,15 @@ def _pool_rule(sweep: ReverseSweep, op: PoolOp, cotangents: list[SSAValue | None
         position, offset = _unit(2 * rank, 2 * k, s), _unit(2 * rank, 2 * k + 1)
         reads.append(LinearForm(tuple(a + b for a, b in zip(position, offset, strict=True))))
         combines.append(LinearForm(_unit(2 * rank, 2 * k)))
-    windowed = _window(e, x, reads, box)
     combined = place_gradient(
-        e, op, g, windowed, op.result, affine_map_of(combines, 2 * rank), kind
+        e,
+        op,
+        g,
+        box,
+        lambda: _window(e, x, reads, box),
+        op.result,
+        affine_map_of(combines, 2 * rank),
+        kind,
     )
     sweep.accumulate(x, _place(e, combined, reads, shape))
 
