@@ -25,16 +25,13 @@ is the body's gradient; every backend runs it as it runs any scan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Block, Operation, Region, SSAValue
 
-from fuse.dialects.fuse import ScanOp, WindowOp, YieldOp
-from fuse.dialects.fuse.affine import LinearForm, affine_map_of
-from fuse.dialects.fuse.scan import sliced_type
+from fuse.dialects.fuse import ScanOp, YieldOp
+from fuse.dialects.fuse.affine import LinearForm
 from fuse.passes.autodiff.sweep import (
     Emitter,
     ReverseSweep,
@@ -43,28 +40,21 @@ from fuse.passes.autodiff.sweep import (
     gradient_rule,
     is_float,
     static_shape,
+    unit,
 )
 
 
-def _moved(rank: int, axis: int, offset: int) -> list[LinearForm]:
-    """Operand positions of a window whose result moves dimension `axis`
-    of a rank-`rank` operand to dimension `axis`, shifted by `offset`."""
-    return [
-        LinearForm(tuple(int(j == q) for j in range(rank)), offset if q == axis else 0)
-        for q in range(rank)
-    ]
-
-
-def _window(e: Emitter, x: SSAValue, forms: list[LinearForm], shape: Sequence[int]) -> SSAValue:
-    result_type = TensorType(x.type.element_type, list(shape))
-    return e.emit(WindowOp(x, affine_map_of(forms, len(shape)), result_type))
+def _shifted(rank: int, axis: int, offset: int) -> list[LinearForm]:
+    """The map of a window that reads a rank-`rank` operand shifted by
+    `offset` along `axis`."""
+    return [LinearForm(unit(rank, q), offset if q == axis else 0) for q in range(rank)]
 
 
 def _steps_of(e: Emitter, stacked: SSAValue, axis: int, first: int, steps: int) -> SSAValue:
     """Positions `first .. first + steps - 1` of `stacked` along `axis`."""
     shape = list(stacked.type.get_shape())
     shape[axis] = steps
-    return _window(e, stacked, _moved(len(shape), axis, first), shape)
+    return e.window(stacked, _shifted(len(shape), axis, first), shape)
 
 
 def _position(e: Emitter, stacked: SSAValue, axis: int, position: int) -> SSAValue:
@@ -78,15 +68,13 @@ def _position(e: Emitter, stacked: SSAValue, axis: int, position: int) -> SSAVal
             forms.append(LinearForm((0,) * rank, position))
         else:
             k = q if q < axis else q - 1
-            forms.append(LinearForm(tuple(int(j == k) for j in range(rank))))
-    return _window(e, stacked, forms, shape)
+            forms.append(LinearForm(unit(rank, k)))
+    return e.window(stacked, forms, shape)
 
 
-def _zeros(e: Emitter, value_type: TensorType, op: Operation) -> SSAValue:
-    shape = tuple(value_type.get_shape())
-    if any(size < 0 for size in shape):
-        static_shape(op.results[0], op, "a zero adjoint")  # raises, naming the op
-    return e.constant(np.zeros(shape))
+def _zeros(e: Emitter, like: SSAValue, op: Operation) -> SSAValue:
+    """Zeros of `like`'s type (`op`: the scan, named where sizes are unknown)."""
+    return e.constant(np.zeros(static_shape(like, op, "a zero adjoint")))
 
 
 @dataclass
@@ -111,18 +99,20 @@ def _adjoint_scan(
     virtual). Its body differentiates the forward body at each step."""
     e, op = sweep.emitter, forward.op
     n = len(op.init)
+    body = op.body.block
     states = [v.type for v in op.init]
-    slices = [sliced_type(op.xs[j].type, a) for j, a in enumerate(op.scanned_axes)]
-    xs_types = [slices[j] for j in forward.active_xs] if with_xs else []
+    slices = [a.type for a in body.args[n:]]  # step k's slice of each scanned input
+    step_slices = [body.args[n + j] for j in forward.active_xs] if with_xs else []
     thetas = forward.thetas if with_thetas else []
     # Scanned: the stored states before each step, their own cotangents, the inputs.
     given = forward.given
     scanned = [*forward.before, *(g for _, g in given), *op.xs]
     scanned_axes = [forward.axis] * (n + len(given)) + list(op.scanned_axes)
     init = [
-        g if g is not None else _zeros(e, t, op) for g, t in zip(forward.final, states, strict=True)
+        g if g is not None else _zeros(e, v, op)
+        for g, v in zip(forward.final, op.init, strict=True)
     ]
-    init += [_zeros(e, t, op) for t in xs_types] + [_zeros(e, t.type, op) for t in thetas]
+    init += [_zeros(e, v, op) for v in [*step_slices, *thetas]]
 
     block = Block(
         arg_types=[
@@ -133,11 +123,10 @@ def _adjoint_scan(
         ]
     )
     carried = block.args[: len(init)]
-    adjoints, sums = carried[:n], carried[n + len(xs_types) :]
+    adjoints, sums = carried[:n], carried[n + len(step_slices) :]
     rest = block.args[len(init) :]
     before, own, inputs = rest[:n], rest[n : n + len(given)], rest[n + len(given) :]
     inner_emitter = Emitter(block, location=op.location)
-    body = op.body.block
     mapping: dict[SSAValue, SSAValue] = dict(zip(body.args, [*before, *inputs], strict=True))
     replica: list[Operation] = []
     for inner in body.ops:
@@ -158,21 +147,21 @@ def _adjoint_scan(
         inner.accumulate(value, adjoint)
     inner.run(replica)
 
-    def gradient_of(value: SSAValue, value_type: TensorType) -> SSAValue:
+    def gradient_of(value: SSAValue) -> SSAValue:
         found = inner.adjoints.get(value)
-        return found if found is not None else _zeros(inner_emitter, value_type, op)
+        return found if found is not None else _zeros(inner_emitter, value, op)
 
-    next_adjoints = [gradient_of(v, t) for v, t in zip(before, states, strict=True)]
+    next_adjoints = [gradient_of(v) for v in before]
     for (i, _), g in zip(given, own, strict=True):
         next_adjoints[i] = inner_emitter.same("add", next_adjoints[i], g)
-    next_xs = [gradient_of(inputs[j], slices[j]) for j in forward.active_xs] if with_xs else []
+    next_xs = [gradient_of(inputs[j]) for j in forward.active_xs] if with_xs else []
     next_sums = []
     for theta, total in zip(thetas, sums, strict=True):
         step = inner.adjoints.get(theta)
         next_sums.append(total if step is None else inner_emitter.same("add", total, step))
     block.add_op(YieldOp(*next_adjoints, *next_xs, *next_sums))
     names = [f"adjoint.{t}" for t in op.tensor_names]
-    names += [f"adjoint.scanned.{j}" for j in range(len(xs_types))]
+    names += [f"adjoint.scanned.{j}" for j in range(len(step_slices))]
     names += [f"adjoint.read.{k}" for k in range(len(thetas))]
     adjoint = ScanOp(
         names,
@@ -240,9 +229,9 @@ def _scan_rule(sweep: ReverseSweep, op: ScanOp, cotangents: list[SSAValue | None
             rank = x.type.get_num_dims()
             # result[d] = stacked[d[in_axis] + after, the other d in order]
             others = [q for q in range(rank) if q != in_axis]
-            forms = [LinearForm(tuple(int(q == in_axis) for q in range(rank)), after)]
-            forms += [LinearForm(tuple(int(q == o) for q in range(rank))) for o in others]
-            sweep.accumulate(x, _window(e, result, forms, x.type.get_shape()))
+            forms = [LinearForm(unit(rank, in_axis), after)]
+            forms += [LinearForm(unit(rank, o)) for o in others]
+            sweep.accumulate(x, e.window(result, forms, x.type.get_shape()))
     if forward.thetas or initial is None:
         summed = _adjoint_scan(sweep, forward, with_xs=False, with_thetas=True)
         if initial is None:

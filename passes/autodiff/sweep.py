@@ -18,11 +18,14 @@ from fuse.dialects.fuse import (
     EinsumOp,
     FixpointOp,
     IndexFnOp,
+    PlaceOp,
     SampleOp,
     ScanOp,
     SelectOp,
     UnaryOp,
+    WindowOp,
 )
+from fuse.dialects.fuse.affine import LinearForm, affine_map_of
 from fuse.passes.infer_shapes import location_prefix
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -66,6 +69,12 @@ def is_float(value: SSAValue) -> bool:
 
 
 # --- emitting gradient ops --------------------------------------------------------
+
+
+def unit(rank: int, k: int, coefficient: int = 1) -> tuple[int, ...]:
+    """The coefficients of `coefficient * d_k` over `rank` dimensions (a
+    `LinearForm`'s)."""
+    return tuple(coefficient if j == k else 0 for j in range(rank))
 
 
 @dataclass
@@ -146,6 +155,20 @@ class Emitter:
         size is needed and `shape_of`'s values do not matter."""
         subscripts = f"{target},{letters},{letters}->{target}"
         return self.emit(SelectOp(subscripts, shape_of, value, value, shape_of.type))
+
+    def window(self, x: SSAValue, forms: Sequence[LinearForm], shape: Sequence[int]) -> SSAValue:
+        """`result[d] = x[forms(d)]` over a box of `shape` (a `fuse.window`)."""
+        result_type = TensorType(x.type.element_type, list(shape))
+        return self.emit(WindowOp(x, affine_map_of(forms, len(shape)), result_type))
+
+    def place(
+        self, v: SSAValue, forms: Sequence[LinearForm], shape: Sequence[int], kind: str = "sum"
+    ) -> SSAValue:
+        """`v[d]` combined by `kind` into `result[forms(d)]` of `shape`,
+        zeros elsewhere (a `fuse.place`)."""
+        result_type = TensorType(v.type.element_type, list(shape))
+        rank = v.type.get_num_dims()
+        return self.emit(PlaceOp(v, affine_map_of(forms, rank), kind, result_type))
 
     def sign(self, value: SSAValue) -> SSAValue:
         """-1, 0 or 1: step(x) - step(-x)."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Operation, SSAValue
 from xdsl.ir.affine import AffineMap
 
@@ -40,32 +39,12 @@ from fuse.passes.autodiff.sweep import (
     error_at,
     gradient_rule,
     static_shape,
+    unit,
 )
 
 
-def _with_shape(value: SSAValue, shape: Sequence[int]) -> TensorType:
-    return TensorType(value.type.element_type, list(shape))
-
-
-def _unit(rank: int, k: int, coefficient: int = 1) -> tuple[int, ...]:
-    return tuple(coefficient if j == k else 0 for j in range(rank))
-
-
 def _identity_forms(rank: int) -> list[LinearForm]:
-    return [LinearForm(_unit(rank, k)) for k in range(rank)]
-
-
-def _window(e: Emitter, x: SSAValue, forms: Sequence[LinearForm], shape: Sequence[int]) -> SSAValue:
-    """`result[d] = x[forms(d)]` over a box of `shape`."""
-    return e.emit(WindowOp(x, affine_map_of(forms, len(shape)), _with_shape(x, shape)))
-
-
-def _place(
-    e: Emitter, v: SSAValue, forms: Sequence[LinearForm], shape: Sequence[int], kind: str = "sum"
-) -> SSAValue:
-    """`v[d]` combined by `kind` into `result[forms(d)]` of `shape`, zeros elsewhere."""
-    rank = v.type.get_num_dims()
-    return e.emit(PlaceOp(v, affine_map_of(forms, rank), kind, _with_shape(v, shape)))
+    return [LinearForm(unit(rank, k)) for k in range(rank)]
 
 
 # --- fuse.window, fuse.place --------------------------------------------------------------
@@ -76,7 +55,7 @@ def _window_rule(sweep: ReverseSweep, op: WindowOp, cotangents: list[SSAValue | 
     [g] = cotangents
     x = op.operand
     shape = static_shape(x, op, "the window's operand")
-    sweep.accumulate(x, _place(sweep.emitter, g, linear_forms(op.map.data), shape))
+    sweep.accumulate(x, sweep.emitter.place(g, linear_forms(op.map.data), shape))
 
 
 def place_gradient(
@@ -97,14 +76,14 @@ def place_gradient(
         # Each element of z is the mean of the elements that land on it.
         counts = _place_counts(forms, box, static_shape(z, op, "a mean divides by counts"))
         g = e.same("mul", g, e.constant(1.0 / np.maximum(counts, 1)))
-    routed = _window(e, g, forms, box)
+    routed = e.window(g, forms, box)
     if kind != "max":
         return routed
     v = placed()
     # 1 where v is the maximum of its position, split evenly among ties.
-    peak = _window(e, z, forms, box)
+    peak = e.window(z, forms, box)
     at_max = e.with_scalar("sub", e.unary("step", e.same("sub", peak, v)), 1.0, left=True)
-    ties = _window(e, _place(e, at_max, forms, z.type.get_shape()), forms, box)
+    ties = e.window(e.place(at_max, forms, z.type.get_shape()), forms, box)
     return e.same("mul", routed, e.same("div", at_max, ties))
 
 
@@ -139,7 +118,7 @@ def _pool_rule(sweep: ReverseSweep, op: PoolOp, cotangents: list[SSAValue | None
     shape = static_shape(x, op, "the pooled operand")
     rank, windows, strides = len(shape), op.window_values, op.stride_values
     if windows == strides:  # z[y] combines x[n] for n floordiv S = y
-        forms = [LinearForm(_unit(rank, k), 0, s) for k, s in enumerate(strides)]
+        forms = [LinearForm(unit(rank, k), 0, s) for k, s in enumerate(strides)]
         sweep.accumulate(
             x,
             place_gradient(e, op, g, shape, lambda: x, op.result, affine_map_of(forms, rank), kind),
@@ -157,20 +136,20 @@ def _pool_rule(sweep: ReverseSweep, op: PoolOp, cotangents: list[SSAValue | None
     box = [size for o, w in zip(out, windows, strict=True) for size in (o, w)]
     reads, combines = [], []
     for k, s in enumerate(strides):
-        position, offset = _unit(2 * rank, 2 * k, s), _unit(2 * rank, 2 * k + 1)
+        position, offset = unit(2 * rank, 2 * k, s), unit(2 * rank, 2 * k + 1)
         reads.append(LinearForm(tuple(a + b for a, b in zip(position, offset, strict=True))))
-        combines.append(LinearForm(_unit(2 * rank, 2 * k)))
+        combines.append(LinearForm(unit(2 * rank, 2 * k)))
     combined = place_gradient(
         e,
         op,
         g,
         box,
-        lambda: _window(e, x, reads, box),
+        lambda: e.window(x, reads, box),
         op.result,
         affine_map_of(combines, 2 * rank),
         kind,
     )
-    sweep.accumulate(x, _place(e, combined, reads, shape))
+    sweep.accumulate(x, e.place(combined, reads, shape))
 
 
 # --- fuse.conv ------------------------------------------------------------------------------
@@ -199,7 +178,7 @@ def _conv_rule(sweep: ReverseSweep, op: ConvOp, cotangents: list[SSAValue | None
         # zeros on both sides, so that a stride-1 convolution gives x's size.
         spread, padded = [], []
         for c, size in zip(layout.output, g_shape, strict=True):
-            position = _unit(len(g_shape), layout.output.index(c))
+            position = unit(len(g_shape), layout.output.index(c))
             if c.isdigit():
                 k = int(c)
                 spread.append(LinearForm(tuple(strides[k] * p for p in position), reach[k]))
@@ -209,16 +188,16 @@ def _conv_rule(sweep: ReverseSweep, op: ConvOp, cotangents: list[SSAValue | None
                 padded.append(size)
         spread_g = g
         if spread != _identity_forms(len(g_shape)) or padded != list(g_shape):
-            spread_g = _place(e, g, spread, padded)
+            spread_g = e.place(g, spread, padded)
         flipped = [
             LinearForm(
-                _unit(len(w_shape), j, -1 if c.isdigit() else 1),
+                unit(len(w_shape), j, -1 if c.isdigit() else 1),
                 window[int(c)] - 1 if c.isdigit() else 0,
             )
             for j, c in enumerate(layout.filter)
         ]
         flips = any(window[k] > 1 for k in spatial)
-        w_flipped = _window(e, w, flipped, w_shape) if flips else w
+        w_flipped = e.window(w, flipped, w_shape) if flips else w
         transposed = ConvLayout(
             layout.output, _relabel(layout.filter, {"i": "o", "o": "i"}), layout.input
         )
@@ -234,7 +213,7 @@ def _conv_rule(sweep: ReverseSweep, op: ConvOp, cotangents: list[SSAValue | None
         ]
         image = x
         if cropped != list(x_shape):
-            image = _window(e, x, _identity_forms(len(x_shape)), cropped)
+            image = e.window(x, _identity_forms(len(x_shape)), cropped)
         swapped = ConvLayout(
             _relabel(layout.input, {"b": "f", "f": "b"}),
             _relabel(layout.output, {"b": "i", "f": "o"}),
