@@ -1072,3 +1072,99 @@ def test_torch_autograd_agrees_with_the_gradient_program_through_convolution_and
     runner.run(leaves)["Loss"].backward()
     for name, gradient in expected.items():
         torch.testing.assert_close(leaves[name].grad, gradient, rtol=1e-4, atol=1e-5)
+
+
+# --- convolutions over layouts, strides and dilations ------------------------------------
+
+CONV = """
+func.func @main(%x: {x} {{fuse.name = "x"}}, %w: {w} {{fuse.name = "w"}}, %c: {y} {{fuse.name = "c"}})
+    -> (tensor<f32> {{fuse.name = "L"}}) {{
+  %y = fuse.conv %x, %w "{layout}" strides {strides} dilations {dilations} : ({x}, {w}) -> {y}
+  %L = fuse.einsum "{letters},{letters}->" sum (%y, %c) : ({y}, {y}) -> tensor<f32>
+  func.return %L : tensor<f32>
+}}
+"""
+
+
+def _tensor_type(shape: tuple[int, ...]) -> str:
+    return f"tensor<{'x'.join(map(str, shape))}xf32>"
+
+
+def _conv_reference(x, w, layout: str, strides, dilations) -> np.ndarray:
+    """The convolution from its definition: every operand brought to
+    b 0 1 f / 0 1 i o order (size 1 where the layout lacks a dimension)."""
+    inputs, output = layout.split("->")
+    x_dims, w_dims = inputs.split(",")
+
+    def canonical(array, dims: str, order: str) -> np.ndarray:
+        present = [c for c in order if c in dims]
+        moved = np.transpose(array, [dims.index(c) for c in present])
+        return moved.reshape([moved.shape[present.index(c)] if c in dims else 1 for c in order])
+
+    image, kernel = canonical(x, x_dims, "b01f"), canonical(w, w_dims, "01io")
+    (s0, s1), (d0, d1) = strides, dilations
+    k0, k1 = kernel.shape[:2]
+    rows = (image.shape[1] - d0 * (k0 - 1) - 1) // s0 + 1
+    cols = (image.shape[2] - d1 * (k1 - 1) - 1) // s1 + 1
+    y = np.zeros((image.shape[0], rows, cols, kernel.shape[3]))
+    for r, c, a, b in np.ndindex(rows, cols, k0, k1):
+        y[:, r, c, :] += image[:, s0 * r + d0 * a, s1 * c + d1 * b, :] @ kernel[a, b]
+    full = dict(zip("b01f", y.shape, strict=True))
+    present = [c for c in "b01f" if (c if c != "f" else "o") in w_dims or c in output]
+    y = y.reshape([full[c] for c in present])
+    return np.transpose(y, [present.index(c) for c in output])
+
+
+@pytest.mark.parametrize(
+    "layout", ["b01f,01io->b01f", "bf01,oi01->bf01", "01,01->01", "f01,01io->01f"]
+)
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    strides=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    dilations=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    window=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    out=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    tail=st.tuples(st.integers(0, 1), st.integers(0, 1)),
+    seed=st.integers(0, 2**16),
+)
+def test_conv_gradients_over_layouts_strides_and_dilations(
+    layout: str, strides, dilations, window, out, tail, seed: int
+) -> None:
+    """Input (transposed convolution) and filter gradients against finite
+    differences of the definition, `tail` elements past what the windows
+    read included (the filter gradient crops them)."""
+    inputs, output = layout.split("->")
+    x_dims, w_dims = inputs.split(",")
+    spatial = [  # a tail shorter than the stride: no window reads it
+        s * (o - 1) + d * (k - 1) + 1 + min(t, s - 1)
+        for s, o, d, k, t in zip(strides, out, dilations, window, tail, strict=True)
+    ]
+    sizes = {"b": 2, "f": 2, "i": 2, "o": 3}
+    x_shape = tuple(spatial[int(c)] if c.isdigit() else sizes[c] for c in x_dims)
+    w_shape = tuple(window[int(c)] if c.isdigit() else sizes[c] for c in w_dims)
+    y_shape = tuple(out[int(c)] if c.isdigit() else sizes["o" if c == "f" else c] for c in output)
+    text = CONV.format(
+        x=_tensor_type(x_shape),
+        w=_tensor_type(w_shape),
+        y=_tensor_type(y_shape),
+        layout=layout,
+        strides=list(strides),
+        dilations=list(dilations),
+        letters="abcd"[: len(y_shape)],
+    )
+    rng = np.random.default_rng(seed)
+    values = {
+        "x": rng.normal(size=x_shape),
+        "w": rng.normal(size=w_shape),
+        "c": rng.normal(size=y_shape),
+    }
+    values = {k: v.astype(np.float32).astype(np.float64) for k, v in values.items()}
+
+    def loss(v: Arrays) -> float:
+        return float((_conv_reference(v["x"], v["w"], layout, strides, dilations) * v["c"]).sum())
+
+    expected = [finite_differences(loss, values, name) for name in ("x", "w")]
+    for backend in BACKENDS:
+        gradients = ir_gradients(text, '"x","w"', list(values.values()), backend)
+        for name, gradient, reference in zip("xw", gradients, expected, strict=True):
+            assert_close(gradient, reference, f"{backend} grad {name} ({layout})")
