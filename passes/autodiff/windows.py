@@ -27,10 +27,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from xdsl.ir import Operation, SSAValue
-from xdsl.ir.affine import AffineMap
 
 from fuse.dialects.fuse import ConvOp, PlaceOp, PoolOp, WindowOp
-from fuse.dialects.fuse.affine import LinearForm, affine_map_of, linear_forms
+from fuse.dialects.fuse.affine import LinearForm, linear_forms
 from fuse.dialects.fuse.window import ConvLayout
 from fuse.passes.autodiff.sweep import (
     Emitter,
@@ -58,20 +57,19 @@ def _window_rule(sweep: ReverseSweep, op: WindowOp, cotangents: list[SSAValue | 
     sweep.accumulate(x, sweep.emitter.place(g, linear_forms(op.map.data), shape))
 
 
-def place_gradient(
+def _place_gradient(
     e: Emitter,
     op: Operation,
     g: SSAValue,
     box: Sequence[int],
     placed: Callable[[], SSAValue],
     z: SSAValue,
-    affine_map: AffineMap,
+    forms: Sequence[LinearForm],
     kind: str,
 ) -> SSAValue:
-    """The gradient of `z = place(v, map, kind)` in `v`, given `z`'s
+    """The gradient of `z = place(v, forms, kind)` in `v`, given `z`'s
     cotangent `g`; `v` has shape `box`, and `placed()` emits it (only `max`
     reads it). `op` is the op differentiated, for errors."""
-    forms = linear_forms(affine_map)
     if kind == "mean":
         # Each element of z is the mean of the elements that land on it.
         counts = _place_counts(forms, box, static_shape(z, op, "a mean divides by counts"))
@@ -101,8 +99,9 @@ def _place_counts(
 def _place_rule(sweep: ReverseSweep, op: PlaceOp, cotangents: list[SSAValue | None]) -> None:
     [g] = cotangents
     box = static_shape(op.operand, op, "the placed value")
-    gradient = place_gradient(
-        sweep.emitter, op, g, box, lambda: op.operand, op.result, op.map.data, op.kind.data
+    forms = linear_forms(op.map.data)
+    gradient = _place_gradient(
+        sweep.emitter, op, g, box, lambda: op.operand, op.result, forms, op.kind.data
     )
     sweep.accumulate(op.operand, gradient)
 
@@ -121,7 +120,7 @@ def _pool_rule(sweep: ReverseSweep, op: PoolOp, cotangents: list[SSAValue | None
         forms = [LinearForm(unit(rank, k), 0, s) for k, s in enumerate(strides)]
         sweep.accumulate(
             x,
-            place_gradient(e, op, g, shape, lambda: x, op.result, affine_map_of(forms, rank), kind),
+            _place_gradient(e, op, g, shape, lambda: x, op.result, forms, kind),
         )
         return
     out = op.result.type.get_shape()
@@ -139,14 +138,14 @@ def _pool_rule(sweep: ReverseSweep, op: PoolOp, cotangents: list[SSAValue | None
         position, offset = unit(2 * rank, 2 * k, s), unit(2 * rank, 2 * k + 1)
         reads.append(LinearForm(tuple(a + b for a, b in zip(position, offset, strict=True))))
         combines.append(LinearForm(unit(2 * rank, 2 * k)))
-    combined = place_gradient(
+    combined = _place_gradient(
         e,
         op,
         g,
         box,
         lambda: e.window(x, reads, box),
         op.result,
-        affine_map_of(combines, 2 * rank),
+        combines,
         kind,
     )
     sweep.accumulate(x, e.place(combined, reads, shape))
