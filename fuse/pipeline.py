@@ -72,17 +72,21 @@ class GradientRequest:
 
 
 def dataflow_passes(config: ExecutionConfig, gradient: GradientRequest | None = None) -> list[str]:
-    """The dataflow pipeline; with `gradient`, `fuse-autodiff` runs first
-    (before semi-naive rewriting, which it does not differentiate) so the
-    gradient program is optimized with the rest. Under Monte-Carlo
-    projection it runs after `fuse-monte-carlo` instead: it differentiates
-    the estimate with its drawn positions held fixed, rather than
-    estimating every gradient sum independently."""
+    """The dataflow pipeline; with `gradient`, `fuse-autodiff` runs early
+    (after `fuse-recognize-convolutions`, so convolutions and pools are
+    differentiated into convolutions; before semi-naive rewriting, which it
+    does not differentiate) so the gradient program is optimized with the
+    rest. Under Monte-Carlo projection it runs after `fuse-monte-carlo`
+    instead: it differentiates the estimate with its drawn positions held
+    fixed, rather than estimating every gradient sum independently."""
     registered = all_passes()
     sampled = config.projection == "monte_carlo"
-    passes: list[str] = [gradient.pass_spec()] if gradient is not None and not sampled else []
+    passes: list[str] = []
     if config.opt_level >= 1:
         passes.append("fuse-recognize-convolutions")
+    if gradient is not None and not sampled:
+        passes.append(gradient.pass_spec())
+    if config.opt_level >= 1:
         if config.fixpoint_strategy != "naive" and "fuse-semi-naive" in registered:
             passes.append(f"fuse-semi-naive{{strategy={config.fixpoint_strategy}}}")
         passes += ["cse", "dce"]

@@ -45,6 +45,8 @@ class Case:
     zero: tuple[str, ...] = ()
     # Sizes that are not drawn, from the drawn ones.
     fixed: dict[str, Callable[[dict[str, int]], int]] = field(default_factory=dict)
+    # 0 keeps convolutions and pools as windows, places and einsums.
+    opt_level: int = 2
 
 
 def normal(rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> Arrays:
@@ -390,6 +392,161 @@ CASES: dict[str, Case] = {
 }
 
 
+def _conv2d(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Y[n, x, y, k] = K[u, v, c, k] Image[n, x+u, y+v, c], x and y valid."""
+    rows, cols = image.shape[1] - kernel.shape[0] + 1, image.shape[2] - kernel.shape[1] + 1
+    out = np.zeros((image.shape[0], rows, cols, kernel.shape[3]))
+    for u, v in np.ndindex(kernel.shape[:2]):
+        out += image[:, u : u + rows, v : v + cols, :] @ kernel[u, v]
+    return out
+
+
+def _pool(x: np.ndarray, size: int, combine: Callable, axes: tuple[int, ...]) -> np.ndarray:
+    """`combine` over blocks of `size` along `axes` (the last block may be short)."""
+    for axis in axes:
+        blocks = range(0, x.shape[axis], size)
+        x = np.stack(
+            [
+                combine(np.take(x, range(b, min(b + size, x.shape[axis])), axis), axis)
+                for b in blocks
+            ],
+            axis,
+        )
+    return x
+
+
+def _strided_dilated(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Y[x] = Image[2x + 2u] K[u] over the x that stay inside Image."""
+    count = (len(image) - 2 * (len(kernel) - 1) - 1) // 2 + 1
+    return np.array(
+        [sum(image[2 * x + 2 * u] * kernel[u] for u in range(len(kernel))) for x in range(count)]
+    )
+
+
+def _batched_strided(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Y[n, x, o] = Image[n, 2x + u, c] K[u, c, o]."""
+    count = (image.shape[1] - kernel.shape[0]) // 2 + 1
+    return np.stack(
+        [
+            np.einsum("nuc,uco->no", image[:, 2 * x : 2 * x + kernel.shape[0]], kernel)
+            for x in range(count)
+        ],
+        axis=1,
+    )
+
+
+def _lenet_block(v: Arrays) -> float:
+    features = np.maximum(_conv2d(v["Image"], v["K"]) + v["B"], 0.0)
+    return float((_pool(features, 2, np.max, (1, 2)) * v["W"]).sum())
+
+
+def _rnn(v: Arrays) -> float:
+    x, states = v["X0"], [v["X0"]]
+    for t in range(v["U"].shape[1]):
+        x = np.tanh(v["W"] @ x + v["U"][:, t])
+        states.append(x)
+    return float((np.stack(states, axis=1) * v["C"]).sum())
+
+
+def _mlp_by_layer(v: Arrays) -> float:
+    layers = [v["In"]]
+    for i in range(1, v["W"].shape[0]):  # layer i reads W[i]
+        layers.append(scipy.special.expit(v["W"][i] @ layers[-1]))
+    return float((np.stack(layers) * v["C"]).sum())
+
+
+CONV2D = "Y[n, x, y, k] = K[u, v, c, k] Image[n, x+u, y+v, c]\nL = Y[n, x, y, k] Y[n, x, y, k] W[n, x, y, k]"
+CONV2D_SHAPES = {"Image": "bpqh", "K": "dehk", "W": "bxyk"}
+CONV2D_SIZES = {"p": lambda s: s["x"] + s["d"] - 1, "q": lambda s: s["y"] + s["e"] - 1}
+MAX_POOL = "P[n, x/2, y/2] max= F[n, x, y]\nL = P[n, x, y] W[n, x, y]"
+AVG_POOL = "P[x/2] avg= F[x]\nL = P[x] P[x]"
+SUM_POOL = "P[x/2] = F[x]\nL = P[x] P[x] W[x]"
+
+WINDOW_CASES: dict[str, Case] = {
+    "conv2d": Case(
+        CONV2D,
+        CONV2D_SHAPES,
+        lambda v: float((_conv2d(v["Image"], v["K"]) ** 2 * v["W"]).sum()),
+        ("Image", "K", "W"),
+        fixed=CONV2D_SIZES,
+    ),
+    "conv1d_strided_dilated": Case(
+        "Y[x] = Image[2*x+2*u] K[u]\nL = Y[x] Y[x] W[x]",
+        {"Image": "p", "K": "d", "W": "x"},
+        lambda v: float((_strided_dilated(v["Image"], v["K"]) ** 2 * v["W"]).sum()),
+        ("Image", "K", "W"),
+        # one element past the last the windows read: the filter gradient crops it
+        fixed={"p": lambda s: 2 * s["x"] + 2 * s["d"] - 2},
+    ),
+    "conv_batch_features_strided": Case(
+        "Y[n, x, o] = Image[n, 2*x+u, c] K[u, c, o]\nL = Y[n, x, o] Y[n, x, o]",
+        {"Image": "bph", "K": "dhk"},
+        lambda v: float((_batched_strided(v["Image"], v["K"]) ** 2).sum()),
+        ("Image", "K"),
+        fixed={"p": lambda s: 2 * s["x"] + s["d"] - 1},
+    ),
+    "conv_relu_max_pool": Case(
+        "F[n, x, y, k] = relu(K[u, v, c, k] Image[n, x+u, y+v, c] + B[k])\n"
+        "P[n, x/2, y/2, k] max= F[n, x, y, k]\nL = P[n, x, y, k] W[n, x, y, k]",
+        {"Image": "bpqh", "K": "dehk", "B": "k", "W": "brsk"},
+        _lenet_block,
+        ("Image", "K", "B", "W"),
+        fixed=CONV2D_SIZES | {"r": lambda s: (s["x"] + 1) // 2, "s": lambda s: (s["y"] + 1) // 2},
+    ),
+    "max_pool": Case(
+        MAX_POOL,
+        {"F": "bpy", "W": "bxm"},
+        lambda v: float((_pool(v["F"], 2, np.max, (1, 2)) * v["W"]).sum()),
+        ("F", "W"),
+        with_weights(distinct),
+        # an odd length: the last window is cut off by the end
+        fixed={"p": lambda s: 2 * s["x"] - 1, "m": lambda s: (s["y"] + 1) // 2},
+    ),
+    "avg_pool": Case(
+        AVG_POOL,
+        {"F": "p"},
+        lambda v: float((_pool(v["F"], 2, np.mean, (0,)) ** 2).sum()),
+        ("F",),
+        fixed={"p": lambda s: 2 * s["x"] - 1},
+    ),
+    "sum_pool": Case(
+        SUM_POOL,
+        {"F": "p", "W": "x"},
+        lambda v: float((_pool(v["F"], 2, np.sum, (0,)) ** 2 * v["W"]).sum()),
+        ("F", "W"),
+        fixed={"p": lambda s: 2 * s["x"]},
+    ),
+    "shifted_reads_and_write": Case(
+        "Y[i] = X[i-1] + X[i+1]\nL = Y[i] Y[i] W[i]",
+        {"X": "q", "W": "m"},
+        lambda v: float(((v["X"][:-2] + v["X"][2:]) ** 2 * v["W"][1:]).sum()),
+        ("X", "W"),
+        fixed={"q": lambda s: s["p"] + 2, "m": lambda s: s["p"] + 1},
+    ),
+    "rnn": Case(
+        "X[i, 0] = X0[i]\nX[i, t+1] = tanh(W[i, j] X[j, t] + U[i, t])\nL = X[i, t] C[i, t]",
+        {"X0": "i", "W": "ij", "U": "im", "C": "ip"},
+        _rnn,
+        ("X0", "W", "U", "C"),
+        fixed={"j": lambda s: s["i"], "p": lambda s: s["m"] + 1},
+    ),
+    "mlp_by_layer": Case(
+        "X[0, j] = In[j]\nX[i, j] = sig(W[i, j, k] X[i-1, k])\nL = X[i, j] C[i, j]",
+        {"In": "j", "W": "ijk", "C": "ij"},
+        _mlp_by_layer,
+        ("In", "W", "C"),
+        fixed={"k": lambda s: s["j"]},
+    ),
+}
+# The same programs with their convolutions and pools left as windows,
+# places and einsums (opt_level 0): the rules of those ops.
+WINDOW_CASES |= {
+    f"{name}_generic": Case(**{**WINDOW_CASES[name].__dict__, "opt_level": 0})
+    for name in ("conv2d", "conv_relu_max_pool", "max_pool", "avg_pool", "sum_pool")
+}
+CASES |= WINDOW_CASES
+
+
 def draw_shapes(case: Case, sizes: dict[str, int]) -> dict[str, tuple[int, ...]]:
     """Each input's shape: drawn letter sizes, or those `case.fixed` sets."""
     resolved = dict(sizes)
@@ -419,7 +576,8 @@ def runner_for(case_name: str, backend: str):
     """One runner per case and backend: its plans are cached per shape."""
     key = (case_name, backend)
     if key not in RUNNERS:
-        RUNNERS[key] = Program(CASES[case_name].program).compile(backend=backend)
+        config = ExecutionConfig(opt_level=CASES[case_name].opt_level)
+        RUNNERS[key] = Program(CASES[case_name].program).compile(backend=backend, config=config)
     return RUNNERS[key]
 
 
@@ -681,12 +839,15 @@ def test_straight_through_step_passes_gradients_through(backend: str) -> None:
 # --- the pipeline and the CLI ---------------------------------------------------------------
 
 
-def test_autodiff_runs_first_so_the_gradient_program_is_optimized_with_the_rest() -> None:
+def test_autodiff_runs_early_so_the_gradient_program_is_optimized_with_the_rest() -> None:
+    """After convolutions and pools are recognized (so they differentiate
+    into convolutions), before everything that optimizes."""
     from fuse.pipeline import GradientRequest, dataflow_passes
 
     request = GradientRequest("L", ("W", "V'"))
     passes = dataflow_passes(ExecutionConfig(), request)
-    assert passes[0] == 'fuse-autodiff{loss="L" wrt="W","V\'"}'
+    assert passes[:2] == ["fuse-recognize-convolutions", 'fuse-autodiff{loss="L" wrt="W","V\'"}']
+    assert dataflow_passes(ExecutionConfig(opt_level=0), request) == [request.pass_spec()]
     assert "fuse-einsum-path{strategy=auto}" in passes and "cse" in passes
     sampled = dataflow_passes(ExecutionConfig(projection="monte_carlo"), request)
     assert (
@@ -743,3 +904,267 @@ def test_sources_are_differentiable_inputs_and_jax_constants(tmp_path) -> None:
     call = Program.from_file(program).compile(backend="jax").xla_callable
     gradient = jax.grad(lambda v: call({"X": v})["L"])(jnp.asarray(x))
     np.testing.assert_allclose(gradient, 2 * x * [1.0, -2.0, 0.5])
+
+
+# --- scans and pools only hand-written IR has --------------------------------------------
+# The language reads no virtual tensor (only its last step exists) and
+# writes no reversed recurrence with a loss over it, and the front end's
+# pools tile their operand; these run fuse-autodiff on IR directly.
+
+
+def ir_gradients(text: str, wrt: str, inputs: list[np.ndarray], backend: str) -> list[np.ndarray]:
+    """The gradients `fuse-autodiff{loss=L wrt=...}` adds to `text`'s @main, run on `backend`."""
+    from fuse.pipeline import run_passes
+    from fuse.runtime.runner import get_backend
+    from tests.ir_helpers import parse_module
+
+    module = parse_module(text)
+    run_passes(module, [f'fuse-autodiff{{loss="L" wrt={wrt}}}'])
+    module.verify()
+    run = get_backend(backend).compile(module, ExecutionConfig(device="cpu"))
+    return [host(r) for r in run([v.astype(np.float32) for v in inputs])[1:]]
+
+
+SCAN = """
+func.func @main(%W: tensor<3x3xf32> {{fuse.name = "W"}}, %U: tensor<3x4xf32> {{fuse.name = "U"}},
+                %x0: tensor<3xf32> {{fuse.name = "x0"}}, %C: {result} {{fuse.name = "C"}})
+    -> (tensor<f32> {{fuse.name = "L"}}) {{
+  %h = fuse.scan {flags} steps 4 {axis} in_axes [1] tensors ["X"] (%x0 : tensor<3xf32>)
+      over (%U : tensor<3x4xf32>) -> {result} {{
+  ^bb0(%x: tensor<3xf32>, %u: tensor<3xf32>):
+    %0 = fuse.einsum "ab,b->a" sum (%W, %x) : (tensor<3x3xf32>, tensor<3xf32>) -> tensor<3xf32>
+    %1 = fuse.binary add "a,a->a" (%0, %u) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+    %2 = fuse.unary tanh %1 : tensor<3xf32>
+    fuse.yield %2 : tensor<3xf32>
+  }}
+  %L = fuse.einsum "{letters},{letters}->" sum (%h, %C) : ({result}, {result}) -> tensor<f32>
+  func.return %L : tensor<f32>
+}}
+"""
+
+
+def scan_loss(virtual: bool, reverse: bool) -> Callable[[Arrays], float]:
+    """The loss of SCAN: the states (all, stacked in index order, or the
+    last) weighted by C."""
+
+    def loss(v: Arrays) -> float:
+        x = v["x0"]
+        states = {4 if reverse else 0: x}
+        for k in range(3, -1, -1) if reverse else range(4):
+            x = np.tanh(v["W"] @ x + v["U"][:, k])
+            states[k if reverse else k + 1] = x
+        result = x if virtual else np.stack([states[p] for p in range(5)], axis=1)
+        return float((result * v["C"]).sum())
+
+    return loss
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("virtual", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_gradient_in_every_direction(backend: str, virtual: bool, reverse: bool) -> None:
+    flags = " ".join(f for f, on in (("virtual", virtual), ("reverse", reverse)) if on)
+    result = "tensor<3xf32>" if virtual else "tensor<3x5xf32>"
+    text = SCAN.format(
+        flags=flags,
+        axis="" if virtual else "axis 1",
+        result=result,
+        letters="a" if virtual else "ab",
+    )
+    rng = np.random.default_rng(7)
+    values = {
+        "W": rng.normal(size=(3, 3)) / 2,
+        "U": rng.normal(size=(3, 4)),
+        "x0": rng.normal(size=3),
+        "C": rng.normal(size=(3,) if virtual else (3, 5)),
+    }
+    values = {k: v.astype(np.float32).astype(np.float64) for k, v in values.items()}
+    gradients = ir_gradients(text, '"W","U","x0"', list(values.values()), backend)
+    for name, gradient in zip(("W", "U", "x0"), gradients, strict=True):
+        expected = finite_differences(scan_loss(virtual, reverse), values, name)
+        assert_close(gradient, expected, f"{backend} grad {name}")
+
+
+POOL = """
+func.func @main(%F: tensor<2x7xf32> {{fuse.name = "F"}}, %W: tensor<2x3xf32> {{fuse.name = "W"}})
+    -> (tensor<f32> {{fuse.name = "L"}}) {{
+  %P = fuse.pool {kind} %F window [1, 3] strides [1, 2] : tensor<2x7xf32> -> tensor<2x3xf32>
+  %L = fuse.einsum "ab,ab->" sum (%P, %W) : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<f32>
+  func.return %L : tensor<f32>
+}}
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["max", "mean", "sum"])
+def test_overlapping_pool_windows_gather_the_gradient_of_each(backend: str, kind: str) -> None:
+    """Windows of 3 every 2 over 7 elements: elements 2 and 4 are in two windows."""
+    combine = {"max": np.max, "mean": np.mean, "sum": np.sum}[kind]
+
+    def loss(v: Arrays) -> float:
+        pooled = np.stack([combine(v["F"][:, 2 * y : 2 * y + 3], axis=1) for y in range(3)], 1)
+        return float((pooled * v["W"]).sum())
+
+    rng = np.random.default_rng(3)
+    values = distinct(rng, {"F": (2, 7)}) | {"W": rng.normal(size=(2, 3))}
+    values = {k: v.astype(np.float32).astype(np.float64) for k, v in values.items()}
+    [gradient] = ir_gradients(POOL.format(kind=kind), '"F"', list(values.values()), backend)
+    assert_close(gradient, finite_differences(loss, values, "F"), f"{backend} {kind} pool")
+
+
+def test_a_pool_whose_last_overlapping_window_is_cut_off_has_no_rule() -> None:
+    from fuse.pipeline import run_passes
+    from tests.ir_helpers import parse_module
+
+    text = POOL.format(kind="max").replace("tensor<2x7xf32>", "tensor<2x6xf32>")
+    with pytest.raises(DiagnosticException, match=r"no gradient rule for fuse.pool .*cut off"):
+        run_passes(parse_module(text), ['fuse-autodiff{loss="L" wrt="F"}'])
+
+
+# --- convolutions and scans through jax.grad and torch autograd --------------------------
+
+CNN_RNN = """
+F[n, x, y, k] = relu(K[u, v, c, k] Image[n, x+u, y+v, c])
+P[n, x/2, y/2, k] max= F[n, x, y, k]
+H[i, 0] = H0[i]
+H[i, t+1] = tanh(W[i, j] H[j, t] + P[n, 0, t, i])
+Loss = H[i, t] H[i, t] + P[n, x, y, k] P[n, x, y, k]
+export P, H, Loss
+"""
+
+
+def cnn_rnn_inputs() -> dict[str, np.ndarray]:
+    """One image batch (n = 1) whose pooled rows feed an RNN over 3 steps."""
+    rng = np.random.default_rng(11)
+    shapes = {"Image": (1, 7, 7, 2), "K": (2, 2, 2, 3), "H0": (3,), "W": (3, 3)}
+    return {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+
+
+def test_jax_grad_of_xla_callable_goes_through_convolution_and_scan_gradients() -> None:
+    """jax.grad of a loss built from the exports (the cotangent form of the
+    gradient program: stacked scan results and pools get cotangents)."""
+    import jax
+    import jax.numpy as jnp
+
+    inputs = cnn_rnn_inputs()
+    runner = Program(CNN_RNN).compile(backend="jax")
+    expected = Program(CNN_RNN).compile(backend="numpy").grad("Loss", ["K", "W", "H0"], inputs)
+    call = runner.xla_callable
+    image = jnp.asarray(inputs["Image"])
+
+    def loss(params):
+        out = call({"Image": image, **params})
+        return jnp.sum(out["H"] ** 2) + jnp.sum(out["P"] ** 2)
+
+    params = {k: jnp.asarray(inputs[k]) for k in ("K", "W", "H0")}
+    for gradients in (jax.grad(loss)(params), jax.jit(jax.grad(loss))(params)):
+        for name in params:
+            np.testing.assert_allclose(gradients[name], expected[name], rtol=1e-4, atol=1e-5)
+
+
+def test_torch_autograd_agrees_with_the_gradient_program_through_convolution_and_scan() -> None:
+    import torch
+
+    inputs = cnn_rnn_inputs()
+    runner = Program(CNN_RNN).compile(backend="torch")
+    expected = runner.grad("Loss", ["K", "W", "H0", "Image"], inputs)
+    leaves = {k: torch.tensor(v, requires_grad=True) for k, v in inputs.items()}
+    runner.run(leaves)["Loss"].backward()
+    for name, gradient in expected.items():
+        torch.testing.assert_close(leaves[name].grad, gradient, rtol=1e-4, atol=1e-5)
+
+
+# --- convolutions over layouts, strides and dilations ------------------------------------
+
+CONV = """
+func.func @main(%x: {x} {{fuse.name = "x"}}, %w: {w} {{fuse.name = "w"}}, %c: {y} {{fuse.name = "c"}})
+    -> (tensor<f32> {{fuse.name = "L"}}) {{
+  %y = fuse.conv %x, %w "{layout}" strides {strides} dilations {dilations} : ({x}, {w}) -> {y}
+  %L = fuse.einsum "{letters},{letters}->" sum (%y, %c) : ({y}, {y}) -> tensor<f32>
+  func.return %L : tensor<f32>
+}}
+"""
+
+
+def _tensor_type(shape: tuple[int, ...]) -> str:
+    return f"tensor<{'x'.join(map(str, shape))}xf32>"
+
+
+def _conv_reference(x, w, layout: str, strides, dilations) -> np.ndarray:
+    """The convolution from its definition: every operand brought to
+    b 0 1 f / 0 1 i o order (size 1 where the layout lacks a dimension)."""
+    inputs, output = layout.split("->")
+    x_dims, w_dims = inputs.split(",")
+
+    def canonical(array, dims: str, order: str) -> np.ndarray:
+        present = [c for c in order if c in dims]
+        moved = np.transpose(array, [dims.index(c) for c in present])
+        return moved.reshape([moved.shape[present.index(c)] if c in dims else 1 for c in order])
+
+    image, kernel = canonical(x, x_dims, "b01f"), canonical(w, w_dims, "01io")
+    (s0, s1), (d0, d1) = strides, dilations
+    k0, k1 = kernel.shape[:2]
+    rows = (image.shape[1] - d0 * (k0 - 1) - 1) // s0 + 1
+    cols = (image.shape[2] - d1 * (k1 - 1) - 1) // s1 + 1
+    y = np.zeros((image.shape[0], rows, cols, kernel.shape[3]))
+    for r, c, a, b in np.ndindex(rows, cols, k0, k1):
+        y[:, r, c, :] += image[:, s0 * r + d0 * a, s1 * c + d1 * b, :] @ kernel[a, b]
+    full = dict(zip("b01f", y.shape, strict=True))
+    present = [c for c in "b01f" if (c if c != "f" else "o") in w_dims or c in output]
+    y = y.reshape([full[c] for c in present])
+    return np.transpose(y, [present.index(c) for c in output])
+
+
+@pytest.mark.parametrize(
+    "layout", ["b01f,01io->b01f", "bf01,oi01->bf01", "01,01->01", "f01,01io->01f"]
+)
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    strides=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    dilations=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    window=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    out=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    tail=st.tuples(st.integers(0, 1), st.integers(0, 1)),
+    seed=st.integers(0, 2**16),
+)
+def test_conv_gradients_over_layouts_strides_and_dilations(
+    layout: str, strides, dilations, window, out, tail, seed: int
+) -> None:
+    """Input (transposed convolution) and filter gradients against finite
+    differences of the definition, `tail` elements past what the windows
+    read included (the filter gradient crops them)."""
+    inputs, output = layout.split("->")
+    x_dims, w_dims = inputs.split(",")
+    spatial = [  # a tail shorter than the stride: no window reads it
+        s * (o - 1) + d * (k - 1) + 1 + min(t, s - 1)
+        for s, o, d, k, t in zip(strides, out, dilations, window, tail, strict=True)
+    ]
+    sizes = {"b": 2, "f": 2, "i": 2, "o": 3}
+    x_shape = tuple(spatial[int(c)] if c.isdigit() else sizes[c] for c in x_dims)
+    w_shape = tuple(window[int(c)] if c.isdigit() else sizes[c] for c in w_dims)
+    y_shape = tuple(out[int(c)] if c.isdigit() else sizes["o" if c == "f" else c] for c in output)
+    text = CONV.format(
+        x=_tensor_type(x_shape),
+        w=_tensor_type(w_shape),
+        y=_tensor_type(y_shape),
+        layout=layout,
+        strides=list(strides),
+        dilations=list(dilations),
+        letters="abcd"[: len(y_shape)],
+    )
+    rng = np.random.default_rng(seed)
+    values = {
+        "x": rng.normal(size=x_shape),
+        "w": rng.normal(size=w_shape),
+        "c": rng.normal(size=y_shape),
+    }
+    values = {k: v.astype(np.float32).astype(np.float64) for k, v in values.items()}
+
+    def loss(v: Arrays) -> float:
+        return float((_conv_reference(v["x"], v["w"], layout, strides, dilations) * v["c"]).sum())
+
+    expected = [finite_differences(loss, values, name) for name in ("x", "w")]
+    for backend in BACKENDS:
+        gradients = ir_gradients(text, '"x","w"', list(values.values()), backend)
+        for name, gradient, reference in zip("xw", gradients, expected, strict=True):
+            assert_close(gradient, reference, f"{backend} grad {name} ({layout})")

@@ -35,3 +35,15 @@ func.func @main(%A: tensor<2x2xf32> {fuse.name = "A"}) -> (tensor<f32> {fuse.nam
 }
 
 // CHECK: no gradient rule for fuse.einsum sum "ii->": an operand repeats an index ('ii', a diagonal)
+
+// -----
+
+// Overlapping pool windows whose last one is cut off by the end of the
+// operand (3 every 2 over 6) have no rule: an error, not a wrong number.
+func.func @main(%A: tensor<6xf32> {fuse.name = "A"}) -> (tensor<f32> {fuse.name = "L"}) {
+  %P = fuse.pool max %A window [3] strides [2] : tensor<6xf32> -> tensor<3xf32>
+  %L = fuse.einsum "a->" sum (%P) : (tensor<3xf32>) -> tensor<f32>
+  func.return %L : tensor<f32>
+}
+
+// CHECK: no gradient rule for fuse.pool whose windows differ from its strides and whose last window is cut off by the end of the operand

@@ -43,6 +43,12 @@ more, e.g. for ops other passes add):
   linear fixpoint emitted as a `fuse.fixpoint` (tensors `adjoint.X`), and
   theta receives (dF/dtheta)^T u. It converges where the forward iteration
   is a contraction at x*, the condition for the fixpoint to be stable.
+* `fuse.window`/`fuse.place` through their maps (a window's adjoint is a
+  place, a place's a window); `fuse.conv` by convolutions (a transposed
+  convolution for the input, a convolution with the cotangent for the
+  filter); `fuse.pool` as the place it is (`windows.py`).
+* `fuse.scan` by backpropagation through time: scans in the opposite
+  direction whose bodies differentiate the step (`scan.py`).
 * `fuse.sample`: a Monte-Carlo estimate whose proposal does not depend on
   `wrt` differentiates as the estimate with fixed positions (an unbiased
   estimate of the gradient); a proposal that depends on `wrt` is an error.
@@ -64,7 +70,14 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 # Importing the rule modules registers their rules.
-from fuse.passes.autodiff import contraction, elementwise, fixpoint, structural  # noqa: F401
+from fuse.passes.autodiff import (  # noqa: F401
+    contraction,
+    elementwise,
+    fixpoint,
+    scan,
+    structural,
+    windows,
+)
 from fuse.passes.autodiff.sweep import (
     COTANGENT_PREFIX,
     GRAD_PREFIX,

@@ -18,10 +18,14 @@ from fuse.dialects.fuse import (
     EinsumOp,
     FixpointOp,
     IndexFnOp,
+    PlaceOp,
     SampleOp,
+    ScanOp,
     SelectOp,
     UnaryOp,
+    WindowOp,
 )
+from fuse.dialects.fuse.affine import LinearForm, affine_map_of
 from fuse.passes.infer_shapes import location_prefix
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -65,6 +69,12 @@ def is_float(value: SSAValue) -> bool:
 
 
 # --- emitting gradient ops --------------------------------------------------------
+
+
+def unit(rank: int, k: int, coefficient: int = 1) -> tuple[int, ...]:
+    """The coefficients of `coefficient * d_k` over `rank` dimensions (a
+    `LinearForm`'s)."""
+    return tuple(coefficient if j == k else 0 for j in range(rank))
 
 
 @dataclass
@@ -146,6 +156,20 @@ class Emitter:
         subscripts = f"{target},{letters},{letters}->{target}"
         return self.emit(SelectOp(subscripts, shape_of, value, value, shape_of.type))
 
+    def window(self, x: SSAValue, forms: Sequence[LinearForm], shape: Sequence[int]) -> SSAValue:
+        """`result[d] = x[forms(d)]` over a box of `shape` (a `fuse.window`)."""
+        result_type = TensorType(x.type.element_type, list(shape))
+        return self.emit(WindowOp(x, affine_map_of(forms, len(shape)), result_type))
+
+    def place(
+        self, v: SSAValue, forms: Sequence[LinearForm], shape: Sequence[int], kind: str = "sum"
+    ) -> SSAValue:
+        """`v[d]` combined by `kind` into `result[forms(d)]` of `shape`,
+        zeros elsewhere (a `fuse.place`)."""
+        result_type = TensorType(v.type.element_type, list(shape))
+        rank = v.type.get_num_dims()
+        return self.emit(PlaceOp(v, affine_map_of(forms, rank), kind, result_type))
+
     def sign(self, value: SSAValue) -> SSAValue:
         """-1, 0 or 1: step(x) - step(-x)."""
         return self.same(
@@ -172,11 +196,11 @@ def _zero_gradient(op: Operation, straight_through: bool) -> bool:
     )
 
 
-def _captures(op: Operation) -> list[SSAValue]:
-    """Values defined outside `op` that its regions read."""
+def captures(op: Operation) -> list[SSAValue]:
+    """Values defined outside `op` that its regions read (not its operands)."""
     inside = set(op.walk())
     captured: dict[SSAValue, None] = {}  # ordered, without repeats
-    for nested in inside:
+    for nested in inside - {op}:
         for operand in nested.operands:
             owner = operand.owner
             defining = owner if isinstance(owner, Operation) else owner.parent_op()
@@ -202,16 +226,44 @@ def active_values(
                 )
             continue
         if isinstance(op, FixpointOp):
-            if not any(v in active for v in _captures(op)):
+            if not any(v in active for v in captures(op)):
                 continue
             body = op.body.block
             inner = active_values(body.ops, active | set(body.args), straight_through)
             if any(v in inner for v in body.last_op.operands):
                 active.update(op.results)
             continue
+        if isinstance(op, ScanOp):
+            active.update(_active_scan_results(op, active, straight_through))
+            continue
         if any(v in active for v in op.operands):
             active.update(r for r in op.results if is_float(r))
     return active
+
+
+def _active_scan_results(
+    op: ScanOp, active: set[SSAValue], straight_through: bool
+) -> list[SSAValue]:
+    """A scan's results whose state depends on an active value: its initial
+    value, a scanned input, a value its body reads, or (through the
+    recurrence) another state that does; iterated until nothing changes."""
+    body = op.body.block
+    states, slices = body.args[: len(op.init)], body.args[len(op.init) :]
+    seeds = active | {s for s, x in zip(slices, op.xs, strict=True) if x in active}
+    state_active = [v in active for v in op.init]
+    while True:
+        inner = active_values(
+            body.ops,
+            seeds | {s for s, on in zip(states, state_active, strict=True) if on},
+            straight_through,
+        )
+        grown = [
+            on or v in inner for on, v in zip(state_active, body.last_op.operands, strict=True)
+        ]
+        if grown == state_active:
+            break
+        state_active = grown
+    return [r for r, on in zip(op.results, state_active, strict=True) if on and is_float(r)]
 
 
 # --- the reverse sweep --------------------------------------------------------------
