@@ -49,6 +49,7 @@ fuse.tensor @X[i, d1] {fuse.scan_axis = 1 : i64} : tensor<4x7xf32>
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -59,7 +60,7 @@ from fuse.dialects.fuse import CallOp, LoadOp, ProgramOp, RuleOp, TensorOp
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, as_affine, position_variables
 
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
-from .index_ranges import EmptyRange, Range, is_affine_rule, rule_ranges
+from .index_ranges import EmptyRange, Range, rule_ranges
 from .infer_shapes import location_prefix
 
 SCAN_AXIS = "fuse.scan_axis"
@@ -77,40 +78,65 @@ class ScannedRead:
 
 
 @dataclass(frozen=True)
-class Recurrence:
-    """A recursive tensor that `fuse-stratify` emits as a `fuse.scan`."""
+class Member:
+    """One tensor of a recurrence: for one value of the step index, its
+    recursive equation writes one whole state of it (every dimension but
+    `axis`) at `index + write_offset` along `axis`."""
 
     tensor: str
-    rule: RuleOp  # the recursive equation
+    rule: RuleOp  # the equation that reads the recurrence's tensors
     base_rules: tuple[RuleOp, ...]  # the others: constant positions along the axis
     axis: int
-    index: str  # t
-    write_offset: int  # R writes t + w ...
-    read_offset: int  # ... from t + r
-    ranges: dict[str, Range]  # R's index ranges
+    index: str  # the step index t, as `rule` names it
+    write_offset: int
+    ranges: dict[str, Range]  # the rule's index ranges
     scanned: tuple[ScannedRead, ...]
+    carried: bool  # some equation reads its previous step: the scan carries its state
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """Recursive tensors that `fuse-stratify` emits as one `fuse.scan`.
+    Each step computes every member at its next position, in the order of
+    `members`; a member read in `previous` takes the member's previous step
+    (the state the scan carries), any other the value this step computed
+    before it."""
+
+    members: tuple[Member, ...]
+    previous: frozenset[LoadOp]
+    reverse: bool
     virtual: bool
 
     @property
-    def reverse(self) -> bool:
-        return self.write_offset < self.read_offset
+    def tensors(self) -> tuple[str, ...]:
+        return tuple(member.tensor for member in self.members)
 
     @property
     def steps(self) -> int:
-        return self.ranges[self.index].size
+        first = self.members[0]
+        return first.ranges[first.index].size
 
-    @property
-    def first_write(self) -> int:
-        """The lowest position along the axis that R writes."""
-        return self.ranges[self.index].start + self.write_offset
+    def first_write(self, member: Member) -> int:
+        """The lowest position along its axis that `member`'s rule writes."""
+        return member.ranges[member.index].start + member.write_offset
 
-    @property
-    def init_position(self) -> int:
-        """Where the state before the first step sits along the axis: just
-        before the positions R writes (just after them, reversed)."""
+    def init_position(self, member: Member) -> int:
+        """Where `member`'s state before the first step sits along its axis:
+        just before the positions its rule writes (just after them,
+        reversed)."""
         if self.reverse:
-            return self.first_write + self.steps
-        return self.first_write - 1
+            return self.first_write(member) + self.steps
+        return self.first_write(member) - 1
+
+    def stored_positions(self, member: Member) -> range:
+        """The positions along its axis that a stored scan gives `member`:
+        its initial state and its steps, or its steps alone where no
+        equation reads its previous step."""
+        first = self.first_write(member)
+        if not member.carried:
+            return range(first, first + self.steps)
+        low = min(self.init_position(member), first)
+        return range(low, low + self.steps + 1)
 
 
 def _loads(rule: RuleOp) -> list[LoadOp]:
@@ -123,119 +149,293 @@ def _another(rule: RuleOp) -> str:
     return f"another equation of {rule.tensor_name}" + (f" (at {where})" if where else "")
 
 
-def analyze(program: ProgramOp, tensor: str, rules: list[RuleOp]) -> Recurrence | str:
-    """The recurrence `tensor`'s equations make, or why they make none
-    (the tensor is recursive on its own: some rule reads it)."""
+def _spelled(tensor: str, positions: Sequence[IndexPosition]) -> str:
+    return f"{tensor}[{', '.join(map(str, positions))}]"
+
+
+def analyze(
+    program: ProgramOp, component: Sequence[str], rules: Mapping[str, list[RuleOp]]
+) -> Recurrence | str:
+    """The recurrence a recursive component's equations make, or why they
+    make none. A component is one tensor that reads itself or tensors that
+    read each other (the paper's GNN: `Agg[n, l, d]` from `Emb[n, l, d]`,
+    `Emb[n, l+1, d]` from `Agg[n, l, d]` and `Emb[n, l, d]`)."""
+    group = frozenset(component)
+    recursive: dict[str, RuleOp] = {}
+    for tensor in component:
+        reading = [r for r in rules[tensor] if any(ld.tensor_name in group for ld in _loads(r))]
+        if len(reading) != 1:
+            what = "it" if len(component) == 1 else ", ".join(component)
+            return f"{len(reading)} equations of {tensor} read {what}; a scan steps one equation"
+        kinds = sorted({r.projection_kind.value for r in rules[tensor]} - {"sum"})
+        if kinds:
+            return f"an equation of {tensor} projects with {kinds[0]}, not a sum"
+        recursive[tensor] = reading[0]
+    steps = _step_indices(component, recursive)
+    if isinstance(steps, str):
+        return steps
+    axes, indices = steps
+    offsets: dict[str, int] = {}
+    virtual: dict[str, bool] = {}
+    for tensor in component:
+        written = _written_step(program, tensor, recursive[tensor], axes[tensor], indices[tensor])
+        if isinstance(written, str):
+            return written
+        offsets[tensor], virtual[tensor] = written
+    if len(set(virtual.values())) > 1:
+        return (
+            f"{', '.join(t for t in component if virtual[t])} step a virtual index and "
+            f"{', '.join(t for t in component if not virtual[t])} a stored one; a scan "
+            "keeps all its tensors' steps or none"
+        )
+    if not virtual[component[0]] and len(set(axes.values())) > 1:
+        return (
+            f"{', '.join(component)} step along different dimensions "
+            f"({', '.join(f'{t}: {axes[t]}' for t in component)}); a scan stacks every "
+            "state along one"
+        )
+    reads = _member_reads(component, recursive, axes, indices, offsets, virtual)
+    if isinstance(reads, str):
+        return reads
+    previous, same_step, directions = reads
+    if len(directions) > 1:
+        return (
+            f"{', '.join(component)} read earlier steps of their index in both directions; "
+            "a scan runs one way"
+        )
+    order = _step_order(component, same_step)
+    if isinstance(order, str):
+        return order
+    carried = {load.tensor_name for load in previous}
+    members: list[Member] = []
+    for tensor in order:
+        rule = recursive[tensor]
+        try:
+            ranges = rule_ranges(rule, program)
+        except EmptyRange as error:
+            return str(error)
+        index = indices[tensor]
+        if index not in ranges:
+            return f"the range of index '{index}' is unknown"
+        scanned = _scanned_reads(group, rule, index)
+        if isinstance(scanned, str):
+            return scanned
+        members.append(
+            Member(
+                tensor,
+                rule,
+                tuple(r for r in rules[tensor] if r is not rule),
+                axes[tensor],
+                index,
+                offsets[tensor],
+                ranges,
+                scanned,
+                tensor in carried,
+            )
+        )
+    recurrence = Recurrence(
+        tuple(members), frozenset(previous), directions == {1}, virtual[component[0]]
+    )
+    return _check_ranges(program, recurrence)
+
+
+def _step_indices(
+    component: Sequence[str], recursive: Mapping[str, RuleOp]
+) -> tuple[dict[str, int], dict[str, str]] | str:
+    """The dimension each member steps along and the step index each
+    recursive equation names: seeded by the positions written or read as
+    `t + c`, then carried across the reads (`Agg[n, l, d]` reads
+    `Emb[n', l, d]`, whose dimension 1 steps: Agg's `l` is the step index,
+    so its dimension 1 steps too)."""
+    group = frozenset(component)
+    axes: dict[str, int] = {}
+    indices: dict[str, str] = {}
+    for tensor in component:
+        rule = recursive[tensor]
+        seeds = [(tensor, rule.indices.data)] + [
+            (load.tensor_name, load.indices.data)
+            for load in _loads(rule)
+            if load.tensor_name in group
+        ]
+        for target, positions in seeds:
+            shifted = [d for d, p in enumerate(positions) if not isinstance(p, str | int)]
+            if len(shifted) == 1:
+                index = _single_index(as_affine(positions[shifted[0]]))
+                if index is not None:
+                    axes.setdefault(target, shifted[0])
+                    indices.setdefault(tensor, index)
+    changed = True
+    while changed:
+        changed = False
+        for tensor in component:
+            rule = recursive[tensor]
+            accesses = [(tensor, rule.indices.data)] + [
+                (load.tensor_name, load.indices.data)
+                for load in _loads(rule)
+                if load.tensor_name in group
+            ]
+            for target, positions in accesses:
+                if target in axes and tensor not in indices:
+                    index = _single_index(as_affine(positions[axes[target]]))
+                    if index is not None:
+                        indices[tensor] = index
+                        changed = True
+                if tensor in indices and target not in axes:
+                    dims = [
+                        d
+                        for d, p in enumerate(positions)
+                        if indices[tensor] in position_variables(p)
+                    ]
+                    if len(dims) == 1:
+                        axes[target] = dims[0]
+                        changed = True
+    for tensor in component:
+        if tensor not in axes or tensor not in indices:
+            if len(component) == 1:
+                return f"{tensor} reads itself with no index shifted by one: a fixpoint"
+            return (
+                f"{', '.join(component)} read each other, but {tensor} steps no index that "
+                "its reads shift by one: a fixpoint"
+            )
+    return axes, indices
+
+
+def _written_step(
+    program: ProgramOp, tensor: str, rule: RuleOp, axis: int, index: str
+) -> tuple[int, bool] | str:
+    """(write offset, virtual) of a recursive equation that writes `index +
+    c` along `axis` and plain indices elsewhere, or why it does not."""
+    write = tuple(rule.indices.data)
+    position = as_affine(write[axis])
+    if _single_index(position) != index:
+        return (
+            f"{tensor}'s recursive equation writes '{write[axis]}' along dimension {axis}, "
+            f"not '{index} + c': not one index shifted in one dimension"
+        )
     declaration = program.lookup_tensor(tensor)
     assert declaration is not None
     shape = tuple(declaration.tensor_type.get_shape())
-    recursive = [r for r in rules if any(load.tensor_name == tensor for load in _loads(r))]
-    if len(recursive) != 1:
-        return f"{len(recursive)} equations of {tensor} read it; a scan steps one equation"
-    rule = recursive[0]
-    kinds = sorted({r.projection_kind.value for r in rules} - {"sum"})
-    if kinds:
-        return f"an equation of {tensor} projects with {kinds[0]}, not a sum"
-    if not is_affine_rule(rule):
-        return f"{tensor} reads itself with no index shifted by one: a fixpoint"
-    write = tuple(rule.indices.data)
-    found = {
-        _scan_axis(tensor, write, tuple(load.indices.data))
-        for load in _loads(rule)
-        if load.tensor_name == tensor
-    }
-    reasons = sorted(f for f in found if isinstance(f, str))
-    if reasons:
-        return reasons[0]
-    steps = [f for f in found if not isinstance(f, str)]
-    if len(steps) != 1:
-        return f"{tensor} reads itself at different steps of its index; a scan reads one"
-    axis, index, write_offset, read_offset, virtual = steps[0]
+    for dim, written in enumerate(write):
+        if dim == axis:
+            continue
+        if written == index:
+            return f"{tensor} uses '{index}' in more than one dimension of itself"
+        if not isinstance(written, str):
+            return f"{tensor}'s recursive equation writes dimension {dim} at '{written}'"
     try:
         ranges = rule_ranges(rule, program)
     except EmptyRange as error:
         return str(error)
-    if index not in ranges:
-        return f"the range of index '{index}' is unknown"
-    for dim, (position, size) in enumerate(zip(write, shape, strict=True)):
-        if dim == axis:
-            continue
-        if not isinstance(position, str):
-            return f"{tensor}'s recursive equation writes dimension {dim} at '{position}'"
-        if ranges.get(position) != Range(0, size):
+    for dim, (written, size) in enumerate(zip(write, shape, strict=True)):
+        if dim != axis and ranges.get(str(written)) != Range(0, size):
             return (
                 f"{tensor}'s recursive equation does not cover dimension {dim} whole "
-                f"(index '{position}'), so one step does not make a whole state"
+                f"(index '{written}'), so one step does not make a whole state"
             )
-    scanned = _scanned_reads(tensor, rule, index)
-    if isinstance(scanned, str):
-        return scanned
-    recurrence = Recurrence(
-        tensor,
-        rule,
-        tuple(r for r in rules if r is not rule),
-        axis,
-        index,
-        write_offset,
-        read_offset,
-        ranges,
-        scanned,
-        virtual,
-    )
-    written = range(recurrence.first_write, recurrence.first_write + recurrence.steps)
-    for base in recurrence.base_rules:
-        position = base.indices.data[axis]
-        if not isinstance(position, int):
+    return position.constant, position.virtual is not None
+
+
+def _member_reads(
+    component: Sequence[str],
+    recursive: Mapping[str, RuleOp],
+    axes: Mapping[str, int],
+    indices: Mapping[str, str],
+    offsets: Mapping[str, int],
+    virtual: Mapping[str, bool],
+) -> tuple[set[LoadOp], dict[str, set[str]], set[int]] | str:
+    """Sorts the members' reads of each other: those of a previous step,
+    the members each member reads at its own step, and the directions
+    (-1: forward, +1: reversed) the previous-step reads look in."""
+    group = frozenset(component)
+    previous: set[LoadOp] = set()
+    same_step: dict[str, set[str]] = {tensor: set() for tensor in component}
+    directions: set[int] = set()
+    for tensor in component:
+        rule, index = recursive[tensor], indices[tensor]
+        write = tuple(rule.indices.data)
+        for load in _loads(rule):
+            target = load.tensor_name
+            if target not in group:
+                continue
+            read = tuple(load.indices.data)
+            whom = "itself" if target == tensor else target
+            axis = axes[target]
+            position = as_affine(read[axis])
+            others = [p for d, p in enumerate(read) if d != axis]
+            if _single_index(position) != index or any(
+                not isinstance(p, str | int) or p == index for p in others
+            ):
+                return (
+                    f"{tensor} reads {whom} at [{', '.join(map(str, read))}] for "
+                    f"[{', '.join(map(str, write))}]: not one index shifted in one dimension"
+                )
+            if (position.virtual is not None) != virtual[target]:
+                return (
+                    f"{tensor} reads {whom} at [{', '.join(map(str, read))}] for "
+                    f"[{', '.join(map(str, write))}]: a virtual index is virtual on both sides"
+                )
+            shift = position.constant - offsets[target]
+            if shift == 0 and target == tensor:
+                return f"{tensor} reads itself at the step it writes along '{index}': a fixpoint"
+            if shift == 0:
+                same_step[tensor].add(target)
+            elif abs(shift) == 1:
+                previous.add(load)
+                directions.add(shift)
+            else:
+                return (
+                    f"{tensor} reads {whom} {abs(shift)} steps away along '{index}'; "
+                    "a scan steps by one"
+                )
+    return previous, same_step, directions
+
+
+def _step_order(component: Sequence[str], same_step: Mapping[str, set[str]]) -> list[str] | str:
+    """The members in an order where each comes after those it reads at
+    its own step (in the component's order where that leaves a choice), or
+    why there is none."""
+    order: list[str] = []
+    waiting = list(component)
+    while waiting:
+        ready = [t for t in waiting if same_step[t] <= set(order)]
+        if not ready:
             return (
-                f"{_another(base)} writes every position along dimension {axis}, not only "
-                "an initial one"
+                f"{', '.join(waiting)} read each other at the same step of their index: a fixpoint"
             )
-        if position in written:
+        order.append(ready[0])
+        waiting.remove(ready[0])
+    return order
+
+
+def _check_ranges(program: ProgramOp, recurrence: Recurrence) -> Recurrence | str:
+    """The recurrence, if its members step over one range of their index and
+    their other equations write positions the steps do not."""
+    first = recurrence.members[0]
+    steps = first.ranges[first.index]
+    for member in recurrence.members[1:]:
+        own = member.ranges[member.index]
+        if own != steps:
             return (
-                f"{_another(base)} writes position {position} of dimension {axis}, which "
-                "the recurrence writes too"
+                f"{member.tensor}'s equation steps '{member.index}' over "
+                f"{own.start}..{own.last} but {first.tensor}'s over {steps.start}..{steps.last}; "
+                "a scan steps them together"
             )
+    for member in recurrence.members:
+        start = recurrence.first_write(member)
+        written = range(start, start + recurrence.steps)
+        for base in member.base_rules:
+            position = base.indices.data[member.axis]
+            if not isinstance(position, int):
+                return (
+                    f"{_another(base)} writes every position along dimension {member.axis}, "
+                    "not only an initial one"
+                )
+            if position in written:
+                return (
+                    f"{_another(base)} writes position {position} of dimension {member.axis}, "
+                    "which the recurrence writes too"
+                )
     return recurrence
-
-
-def _scan_axis(
-    tensor: str, write: tuple[IndexPosition, ...], read: tuple[IndexPosition, ...]
-) -> tuple[int, str, int, int, bool] | str:
-    """(axis, index, write offset, read offset, virtual) of a self-reference,
-    or why it does not step along one index."""
-    found: tuple[int, str, int, int, bool] | None = None
-    for dim, (written, was_read) in enumerate(zip(write, read, strict=True)):
-        if isinstance(written, str) and isinstance(was_read, str):
-            continue
-        w, r = as_affine(written), as_affine(was_read)
-        step = _single_index(w), _single_index(r)
-        if step[0] is None or step[0] != step[1] or found is not None:
-            return (
-                f"{tensor} reads itself at [{', '.join(map(str, read))}] for "
-                f"[{', '.join(map(str, write))}]: not one index shifted in one dimension"
-            )
-        if (w.virtual is None) != (r.virtual is None):
-            return (
-                f"{tensor} reads itself at [{', '.join(map(str, read))}] for "
-                f"[{', '.join(map(str, write))}]: a virtual index is virtual on both sides"
-            )
-        shift = w.constant - r.constant
-        if abs(shift) != 1:
-            return (
-                f"{tensor} reads itself {abs(shift)} steps away along '{step[0]}'; "
-                "a scan steps by one"
-            )
-        found = (dim, step[0], w.constant, r.constant, w.virtual is not None)
-    if found is None:
-        return f"{tensor} reads itself with no index shifted by one: a fixpoint"
-    index = found[1]
-    for dim, (written, was_read) in enumerate(zip(write, read, strict=True)):
-        if dim != found[0] and index in (
-            *position_variables(written),
-            *position_variables(was_read),
-        ):
-            return f"{tensor} uses '{index}' in more than one dimension of itself"
-    return found
 
 
 def _single_index(position: AffineIndex) -> str | None:
@@ -245,10 +445,12 @@ def _single_index(position: AffineIndex) -> str | None:
     return None
 
 
-def _scanned_reads(tensor: str, rule: RuleOp, index: str) -> tuple[ScannedRead, ...] | str:
+def _scanned_reads(
+    group: frozenset[str], rule: RuleOp, index: str
+) -> tuple[ScannedRead, ...] | str:
     scanned = []
     for load in _loads(rule):
-        if load.tensor_name == tensor:
+        if load.tensor_name in group:
             continue
         dims = [d for d, p in enumerate(load.indices.data) if index in position_variables(p)]
         if not dims:
@@ -256,7 +458,7 @@ def _scanned_reads(tensor: str, rule: RuleOp, index: str) -> tuple[ScannedRead, 
         position = as_affine(load.indices.data[dims[0]])
         if len(dims) > 1 or _single_index(position) != index:
             return (
-                f"{load.tensor_name}[{', '.join(map(str, load.indices.data))}] reads "
+                f"{_spelled(load.tensor_name, load.indices.data)} reads "
                 f"'{index}' other than as one position '{index} + c'"
             )
         scanned.append(ScannedRead(load, dims[0], position.constant))
@@ -268,8 +470,8 @@ def _scanned_reads(tensor: str, rule: RuleOp, index: str) -> tuple[ScannedRead, 
 
 
 def recurrences(program: ProgramOp) -> dict[str, Recurrence | str]:
-    """Each tensor recursive on its own: its recurrence or why it has none;
-    tensors in a larger recursive component, why they have none."""
+    """Each tensor of a recursive component: the recurrence its component
+    makes or why it makes none."""
     graph = dependency_graph(program)
     rules: dict[str, list[RuleOp]] = {}
     for op in program.body.block.ops:
@@ -277,13 +479,8 @@ def recurrences(program: ProgramOp) -> dict[str, Recurrence | str]:
             rules.setdefault(op.tensor_name, []).append(op)
     found: dict[str, Recurrence | str] = {}
     for component in strongly_connected_components(graph):
-        if not is_recursive(component, graph) or component[0] not in rules:
-            continue
-        if len(component) > 1:
-            why = f"{', '.join(component)} are mutually recursive; a scan steps one tensor"
-            found.update(dict.fromkeys(component, why))
-        else:
-            found[component[0]] = analyze(program, component[0], rules[component[0]])
+        if is_recursive(component, graph) and component[0] in rules:
+            found.update(dict.fromkeys(component, analyze(program, component, rules)))
     return found
 
 
@@ -299,7 +496,8 @@ class RecognizeRecurrencesPass(ModulePass):
                 declaration = program.lookup_tensor(tensor)
                 assert isinstance(declaration, TensorOp)
                 if isinstance(found, Recurrence):
-                    declaration.attributes[SCAN_AXIS] = IntegerAttr(found.axis, i64)
+                    axis = next(m.axis for m in found.members if m.tensor == tensor)
+                    declaration.attributes[SCAN_AXIS] = IntegerAttr(axis, i64)
                     declaration.attributes.pop(FIXPOINT_REASON, None)
                 else:
                     declaration.attributes[FIXPOINT_REASON] = StringAttr(found)

@@ -282,3 +282,72 @@ def test_virtual_index_misuse_is_a_located_error(text: str, message: str, where:
     with pytest.raises(FuseError) as error:
         Program(text, "v.fuse").compile("numpy").run(inputs={n: inputs[n] for n in names})
     assert message in str(error.value) and f"v.fuse:{where}" in str(error.value)
+
+
+# --- several tensors that step together ----------------------------------------------
+
+GATED = """
+X[i, 0] = X0[i]
+G[i, t] = sig(V[i, j] X[j, t] + U[i, t])
+X[i, t+1] = G[i, t] tanh(W[i, j] X[j, t]) + (1 - G[i, t]) X[i, t]
+export X, G
+"""
+
+
+def gated_reference(w, v, u, x0) -> tuple[np.ndarray, np.ndarray]:
+    """G[:, t] from X[:, t]; X[:, t+1] from G[:, t] and X[:, t]."""
+    states, gates = [x0], []
+    for t in range(u.shape[1]):
+        gates.append(sig(v @ states[-1] + u[:, t]))
+        states.append(gates[-1] * np.tanh(w @ states[-1]) + (1 - gates[-1]) * states[-1])
+    return np.stack(states, axis=1), np.stack(gates, axis=1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_tensors_stepping_together_run_as_one_scan(backend: str) -> None:
+    w, v, u, x0 = rand(4, 4), rand(4, 4), rand(4, 6), rand(4)
+    out = run(GATED, backend, W=w, V=v, U=u, X0=x0)
+    states, gates = gated_reference(w, v, u, x0)
+    np.testing.assert_allclose(out["X"], states, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["G"], gates, rtol=1e-5, atol=1e-6)
+    scans = [op for op in dataflow(GATED, W=(4, 4), V=(4, 4), U=(4, 6), X0=(4,)).walk()]
+    assert [op.tensor_names for op in scans if isinstance(op, ScanOp)] == [["G", "X"]]
+    assert not any(isinstance(op, FixpointOp) for op in scans)
+
+
+BACKWARD_PAIR = """
+B[i, 5] = B0[i]
+C[i, t] = tanh(B[i, t+1] + U[i, t])
+B[i, t] = W[i, j] C[j, t]
+export B, C
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_tensors_stepping_backwards(backend: str) -> None:
+    w, u, b0 = rand(3, 3), rand(3, 5), rand(3)
+    out = run(BACKWARD_PAIR, backend, W=w, U=u, B0=b0)
+    b, c = np.zeros((3, 6), np.float32), np.zeros((3, 5), np.float32)
+    b[:, 5] = b0
+    for t in range(4, -1, -1):
+        c[:, t] = np.tanh(b[:, t + 1] + u[:, t])
+        b[:, t] = w @ c[:, t]
+    np.testing.assert_allclose(out["B"], b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["C"], c, rtol=1e-5, atol=1e-6)
+
+
+VIRTUAL_GATED = """
+X[i, 0] = X0[i]
+G[i, *t] = sig(V[i, j] X[j, *t] + U[i, t])
+X[i, *t+1] = G[i, *t] tanh(W[i, j] X[j, *t]) + (1 - G[i, *t]) X[i, *t]
+export X, G
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_tensors_with_a_virtual_index_keep_their_last_steps(backend: str) -> None:
+    w, v, u, x0 = rand(4, 4), rand(4, 4), rand(4, 7), rand(4)
+    out = run(VIRTUAL_GATED, backend, W=w, V=v, U=u, X0=x0)
+    states, gates = gated_reference(w, v, u, x0)
+    np.testing.assert_allclose(out["X"], states[:, -1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["G"], gates[:, -1], rtol=1e-5, atol=1e-6)
