@@ -34,8 +34,27 @@ What makes a recurrence, for a tensor X with one recursive equation R:
   that R writes: they give the initial state and whatever lies outside R's
   range.
 
+Tensors recursive through each other (a strongly connected component)
+make one recurrence when each has one equation reading the component and
+those equations step one index together: the paper's GNN,
+
+    Emb[n, 0, d] = X[n, d]
+    Z[n, l, e] = relu(W_P[l, e, d] Emb[n, l, d])
+    Agg[n, l, d] = Neig(n, n') Z[n', l, d]
+    Emb[n, l+1, d] = relu(W_Agg Agg[n, l, d] + W_Self Emb[n, l, d])
+
+Each member M writes `t + w_M`; a read of member N at `t + r` takes N's
+previous step where `r = w_N - 1` (`w_N + 1` reversed: one direction for
+all) and the value this step computes where `r = w_N` (Z and Agg at layer
+l read Emb's step before; Emb at l+1 reads this step's Agg). Reads at the
+same step must be well-founded (no member reads itself there, no cycle),
+which orders the members within a step (Z, Agg, Emb), and every member's
+equation steps t over the same values. Each member is marked with its own
+axis; a stored scan stacks every state along one, so the axes must agree.
+
 A `*t` index on the left-hand side (`X[i, *t+1]`) makes the scan virtual:
-only the last state is kept.
+only the last state is kept (of every member, all of whose indices are
+virtual).
 
 ```mlir
 // before (shapes inferred)
@@ -65,6 +84,9 @@ from .infer_shapes import location_prefix
 
 SCAN_AXIS = "fuse.scan_axis"
 FIXPOINT_REASON = "fuse.fixpoint_reason"
+# On a `fuse.scan`: the tensors its step computes but carries no state of
+# (nothing reads them after the scan, nor their previous step).
+WITHIN_STEP = "fuse.within_step"
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ from fuse.dialects.fuse import (
     IndexFnOp,
     LoadOp,
     ProgramOp,
+    QueryOp,
     RuleOp,
     ScanOp,
     SinkOp,
@@ -77,7 +78,14 @@ from .dependencies import dependency_graph, is_recursive, strongly_connected_com
 from .expr_tree import names_of, yielded_value
 from .index_ranges import EmptyRange, is_affine_rule, is_ranged, ranged_tensors, rule_ranges
 from .infer_shapes import location_prefix
-from .recognize_recurrences import FIXPOINT_REASON, SCAN_AXIS, Member, Recurrence, analyze
+from .recognize_recurrences import (
+    FIXPOINT_REASON,
+    SCAN_AXIS,
+    WITHIN_STEP,
+    Member,
+    Recurrence,
+    analyze,
+)
 
 
 def body_emitter(
@@ -330,25 +338,29 @@ class _Stratifier:
         return found if isinstance(found, Recurrence) else None
 
     def emit_scan(self, block: Block, recurrence: Recurrence) -> None:
-        """A recurrence as one `fuse.scan` carrying a state per member: each
-        member's other equations give its initial state (and the positions
-        the scan does not cover); its recursive one, with the index fixed,
-        is its part of the step."""
+        """A recurrence as one `fuse.scan`: each member's other equations
+        give its initial state (and the positions the scan does not cover);
+        its recursive one, with the index fixed, is its part of the step.
+        The scan carries a state for each member whose previous step the
+        step reads or that anything after the scan reads; the others (the
+        transformer's Query, Key, ... within a block) live within a step."""
         first = recurrence.members[0]
         emitter = BodyEmitter(block, self.values.__getitem__, {}, first.rule)
+        needed = self.read_after(recurrence.tensors)
+        kept = [m for m in recurrence.members if m.carried or m.tensor in needed]
         inits: list[SSAValue] = []
         bases: list[SSAValue | None] = []
         state_types: list[TensorType] = []
-        for member in recurrence.members:
+        for member in kept:
             init, base, state_type = self.scan_state(block, emitter, recurrence, member)
             inits.append(init)
             bases.append(base)
             state_types.append(state_type)
         xs, slice_names, replaced = self.scanned_inputs(emitter, recurrence)
         slice_types = [sliced_type(x.type, a) for x, a in xs]
-        body = self.step_block(recurrence, state_types, slice_types, slice_names, replaced)
+        body = self.step_block(recurrence, kept, state_types, slice_types, slice_names, replaced)
         scan = ScanOp(
-            list(recurrence.tensors),
+            [member.tensor for member in kept],
             inits,
             [x for x, _ in xs],
             [a for _, a in xs],
@@ -359,13 +371,29 @@ class _Stratifier:
             reverse=recurrence.reverse,
         )
         scan.location = first.rule.location
+        within = [m.tensor for m in recurrence.members if m not in kept]
+        if within:  # what explain() reports as part of the scan
+            scan.attributes[WITHIN_STEP] = ArrayAttr([StringAttr(t) for t in within])
         block.add_op(scan)
-        for member, result, base in zip(recurrence.members, scan.results, bases, strict=True):
+        for member, result, base in zip(kept, scan.results, bases, strict=True):
             value: SSAValue = result
             if not recurrence.virtual:
                 value = self.around_scan(emitter, recurrence, member, result, base)
             value.name_hint = _ssa_name(member.tensor)
             self.values[member.tensor] = value
+
+    def read_after(self, tensors: Sequence[str]) -> set[str]:
+        """Which of `tensors` (a recursive component) the program exports,
+        queries, or reads outside their own equations."""
+        ops = list(self.program.body.block.ops)
+        if not any(isinstance(op, ExportOp | SinkOp) for op in ops):
+            return set(tensors)  # a program without exports exports every tensor
+        used = {op.tensor.root_reference.data for op in ops if isinstance(op, ExportOp)}
+        used |= {op.tensor_name for op in ops if isinstance(op, QueryOp)}
+        for op in ops:
+            if isinstance(op, RuleOp | SinkOp) and getattr(op, "tensor_name", None) not in tensors:
+                used |= {o.tensor_name for o in op.body.walk() if isinstance(o, LoadOp)}
+        return used.intersection(tensors)
 
     def scan_state(
         self, block: Block, emitter: BodyEmitter, recurrence: Recurrence, member: Member
@@ -407,6 +435,7 @@ class _Stratifier:
     def step_block(
         self,
         recurrence: Recurrence,
+        kept: Sequence[Member],
         state_types: list[TensorType],
         slice_types: list[Attribute],
         slice_names: list[str],
@@ -416,16 +445,15 @@ class _Stratifier:
         its index, in the recurrence's order, reading the states for the
         members' previous steps, the values computed before for their
         current ones and the named slices for the scanned inputs; it yields
-        the next states."""
+        the next states of the `kept` members."""
         body = Block(arg_types=[*state_types, *slice_types])
         step_values: dict[str, SSAValue] = dict(
             zip(slice_names, body.args[len(state_types) :], strict=True)
         )
-        for member, arg in zip(recurrence.members, body.args, strict=False):
+        for member, arg in zip(kept, body.args, strict=False):
             arg.name_hint = _ssa_name(member.tensor)
             step_values[f"{member.tensor}@state"] = arg
         axes = {member.tensor: member.axis for member in recurrence.members}
-        yielded: list[SSAValue] = []
         for member in recurrence.members:
             for load in member.rule.body.walk():
                 if isinstance(load, LoadOp) and load.tensor_name in axes:
@@ -452,8 +480,7 @@ class _Stratifier:
             if self.declarations[member.tensor].boolean is not None:
                 value = step.unary("step", value)
             step_values[f"{member.tensor}@step"] = value.value
-            yielded.append(value.value)
-        body.add_op(YieldOp(*yielded))
+        body.add_op(YieldOp(*(step_values[f"{member.tensor}@step"] for member in kept)))
         return body
 
     def initial_state(self, block: Block, member: Member) -> SSAValue:
