@@ -48,8 +48,11 @@ previous step where `r = w_N - 1` (`w_N + 1` reversed: one direction for
 all) and the value this step computes where `r = w_N` (Z and Agg at layer
 l read Emb's step before; Emb at l+1 reads this step's Agg). Reads at the
 same step must be well-founded (no member reads itself there, no cycle),
-which orders the members within a step (Z, Agg, Emb), and every member's
-equation steps t over the same values. Each member is marked with its own
+which orders the members within a step (Z, Agg, Emb). The members'
+equations start stepping t together (end together, reversed) and the scan
+takes as many steps as the shortest; a member whose previous step nothing
+reads may step further, and `fuse-stratify` computes those values from the
+finished tensors after the scan. Each member is marked with its own
 axis; a stored scan stacks every state along one, so the axes must agree.
 
 A `*t` index on the left-hand side (`X[i, *t+1]`) makes the scan virtual:
@@ -128,19 +131,32 @@ class Recurrence:
     previous: frozenset[LoadOp]
     reverse: bool
     virtual: bool
+    steps: int  # the fewest values any member's equation steps over
 
     @property
     def tensors(self) -> tuple[str, ...]:
         return tuple(member.tensor for member in self.members)
 
-    @property
-    def steps(self) -> int:
-        first = self.members[0]
-        return first.ranges[first.index].size
+    def first_step(self, member: Member) -> int:
+        """The lowest value of `member`'s index that the scan steps: the
+        members' equations start together (end together, reversed)."""
+        own = member.ranges[member.index]
+        return own.last - self.steps + 1 if self.reverse else own.start
 
     def first_write(self, member: Member) -> int:
-        """The lowest position along its axis that `member`'s rule writes."""
-        return member.ranges[member.index].start + member.write_offset
+        """The lowest position along its axis that the scan writes of `member`."""
+        return self.first_step(member) + member.write_offset
+
+    def further_steps(self, member: Member) -> Range | None:
+        """The values of `member`'s index past the scan's steps (after them;
+        before them, reversed), which its equation computes from the
+        finished tensors once the scan is done: `Agg[n, l, d] = Neig(n, n')
+        Emb[n', l, d]` also reads the last layer of Emb. None: there are none."""
+        own = member.ranges[member.index]
+        if own.size == self.steps:
+            return None
+        start = own.start if self.reverse else own.start + self.steps
+        return Range(start, own.size - self.steps)
 
     def init_position(self, member: Member) -> int:
         """Where `member`'s state before the first step sits along its axis:
@@ -256,9 +272,13 @@ def analyze(
             )
         )
     recurrence = Recurrence(
-        tuple(members), frozenset(previous), directions == {1}, virtual[component[0]]
+        tuple(members),
+        frozenset(previous),
+        directions == {1},
+        virtual[component[0]],
+        min(member.ranges[member.index].size for member in members),
     )
-    return _check_ranges(program, recurrence)
+    return _check_ranges(recurrence)
 
 
 def _step_indices(
@@ -429,22 +449,34 @@ def _step_order(component: Sequence[str], same_step: Mapping[str, set[str]]) -> 
     return order
 
 
-def _check_ranges(program: ProgramOp, recurrence: Recurrence) -> Recurrence | str:
-    """The recurrence, if its members step over one range of their index and
-    their other equations write positions the steps do not."""
-    first = recurrence.members[0]
-    steps = first.ranges[first.index]
-    for member in recurrence.members[1:]:
-        own = member.ranges[member.index]
-        if own != steps:
-            return (
-                f"{member.tensor}'s equation steps '{member.index}' over "
-                f"{own.start}..{own.last} but {first.tensor}'s over {steps.start}..{steps.last}; "
-                "a scan steps them together"
-            )
+def _check_ranges(recurrence: Recurrence) -> Recurrence | str:
+    """The recurrence, if its members' equations start stepping their index
+    together (end together, reversed), only members whose previous step
+    nothing reads step further than the others, and the members' other
+    equations write positions their recursive ones do not."""
+    shortest = min(recurrence.members, key=lambda m: m.ranges[m.index].size)
+    steps = shortest.ranges[shortest.index]
     for member in recurrence.members:
-        start = recurrence.first_write(member)
-        written = range(start, start + recurrence.steps)
+        own = member.ranges[member.index]
+        starts_together = own.last == steps.last if recurrence.reverse else own.start == steps.start
+        if own == steps or (starts_together and not member.carried and not recurrence.virtual):
+            continue
+        why = (
+            "and only a tensor whose previous step nothing reads takes its further steps "
+            "after the scan"
+            if starts_together and not recurrence.virtual
+            else "and these do not start together"
+            if not starts_together
+            else "and a virtual scan keeps no steps to take further ones from"
+        )
+        return (
+            f"{member.tensor}'s equation steps '{member.index}' over {own.start}..{own.last} "
+            f"but {shortest.tensor}'s over {steps.start}..{steps.last}; a scan steps them "
+            f"together, {why}"
+        )
+    for member in recurrence.members:
+        own = member.ranges[member.index]
+        written = range(own.start + member.write_offset, own.last + member.write_offset + 1)
         for base in member.base_rules:
             position = base.indices.data[member.axis]
             if not isinstance(position, int):

@@ -76,7 +76,14 @@ from fuse.dialects.fuse.scan import sliced_type
 from .dataflow_emitter import BodyEmitter, Indexed
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
 from .expr_tree import names_of, yielded_value
-from .index_ranges import EmptyRange, is_affine_rule, is_ranged, ranged_tensors, rule_ranges
+from .index_ranges import (
+    EmptyRange,
+    Range,
+    is_affine_rule,
+    is_ranged,
+    ranged_tensors,
+    rule_ranges,
+)
 from .infer_shapes import location_prefix
 from .recognize_recurrences import (
     FIXPOINT_REASON,
@@ -381,6 +388,35 @@ class _Stratifier:
                 value = self.around_scan(emitter, recurrence, member, result, base)
             value.name_hint = _ssa_name(member.tensor)
             self.values[member.tensor] = value
+        for member in kept:
+            further = recurrence.further_steps(member)
+            if further is not None:
+                value = self.further_steps(block, member, further)
+                value.name_hint = _ssa_name(member.tensor)
+                self.values[member.tensor] = value
+
+    def further_steps(self, block: Block, member: Member, further: Range) -> SSAValue:
+        """A member's tensor with its equation's values past the scan's steps
+        added (`further`: those values of its index), computed from the
+        tensors the scan finished. Nothing reads the member's previous step
+        (`fuse-recognize-recurrences` makes sure), so every tensor these
+        steps read is final: the members they read at the same step come
+        earlier in the recurrence's order."""
+        ranges = {**member.ranges, member.index: further}
+        emitter = BodyEmitter(
+            block,
+            self.values.__getitem__,
+            {n: r.size for n, r in ranges.items()},
+            member.rule,
+            {n: r.start for n, r in ranges.items()},
+        )
+        declaration = self.declarations[member.tensor]
+        names = tuple(str(n) for n in declaration.indices.data)
+        value = self.affine_rule_value(emitter, member.rule, names)
+        if declaration.boolean is not None:
+            value = emitter.unary("step", value)
+        emitter.sizes.update(zip(names, declaration.tensor_type.get_shape(), strict=True))
+        return emitter.binary("add", Indexed(self.values[member.tensor], names), value).value
 
     def read_after(self, tensors: Sequence[str]) -> set[str]:
         """Which of `tensors` (a recursive component) the program exports,
@@ -515,7 +551,7 @@ class _Stratifier:
         xs: list[tuple[SSAValue, int]] = []
         replaced: dict[LoadOp, LoadOp] = {}
         for member in recurrence.members:
-            start = member.ranges[member.index].start
+            start = recurrence.first_step(member)
             for read in member.scanned:
                 key = (read.load.tensor_name, read.dim, start + read.offset)
                 if key not in inputs:

@@ -351,3 +351,37 @@ def test_two_tensors_with_a_virtual_index_keep_their_last_steps(backend: str) ->
     states, gates = gated_reference(w, v, u, x0)
     np.testing.assert_allclose(out["X"], states[:, -1], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(out["G"], gates[:, -1], rtol=1e-5, atol=1e-6)
+
+
+GNN_AGGREGATING_EMB = """
+Emb[n, 0, d] = Feat[n, d]
+Agg[n, l, d] = Neig(n, m) Emb[m, l, d]
+Emb[n, l+1, d] = relu(WAgg[l, d, e] Agg[n, l, e] + WSelf[l, d, e] Emb[n, l, e])
+export Emb, Agg
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_member_stepping_further_finishes_after_the_scan(backend: str) -> None:
+    """Agg reads Emb at every layer, the last one (L) too, where Emb's
+    update stops at L - 1: the scan steps L layers, then Agg[:, L] comes from
+    the finished Emb."""
+    nodes, dim, layers = 5, 3, 3
+    neighbours = (RNG.random((nodes, nodes)) < 0.5).astype(np.float32)
+    feat = rand(nodes, dim)
+    w_agg, w_self = rand(layers, dim, dim, scale=0.5), rand(layers, dim, dim, scale=0.5)
+    out = run(GNN_AGGREGATING_EMB, backend, Feat=feat, Neig=neighbours, WAgg=w_agg, WSelf=w_self)
+    emb = [feat]
+    for layer in range(layers):
+        aggregated = neighbours @ emb[-1]
+        emb.append(np.maximum(aggregated @ w_agg[layer].T + emb[-1] @ w_self[layer].T, 0))
+    np.testing.assert_allclose(out["Emb"], np.stack(emb, axis=1), rtol=1e-5, atol=1e-5)
+    agg = np.stack([neighbours @ e for e in emb], axis=1)  # layers 0..L
+    np.testing.assert_allclose(out["Agg"], agg, rtol=1e-5, atol=1e-5)
+    ops = list(
+        dataflow(
+            GNN_AGGREGATING_EMB, Feat=(5, 3), Neig=(5, 5), WAgg=(3, 3, 3), WSelf=(3, 3, 3)
+        ).walk()
+    )
+    assert any(isinstance(op, ScanOp) for op in ops)
+    assert not any(isinstance(op, FixpointOp) for op in ops)

@@ -164,8 +164,17 @@ builtin.module {
       fuse.yield %35 : !fuse.expr<t>
     }
 
-    // Equations of a group that step over different ranges of their index.
-    // CHECK: fuse.tensor @K[d0] {fuse.fixpoint_reason = "K's equation steps 't' over 0..5 but N's over 0..6; a scan steps them together"} : tensor<7xf32>
+    // N[t] = K[t] steps one value further than K[t+1] = N[t] U[0, t]: the
+    // scan steps both 6 times, then N[6] = K[6] is computed from the
+    // finished K (nothing reads N's previous step, so N can go on alone).
+    // CHECK: fuse.tensor @K[d0] {fuse.scan_axis = 0 : i64} : tensor<7xf32>
+    // CHECK: fuse.tensor @N[t] {fuse.scan_axis = 0 : i64} : tensor<7xf32>
+    // SCAN:      %[[NS:.*]], %K = fuse.scan steps 6 axis 0 in_axes [1] tensors ["N", "K"]
+    // SCAN:      %[[NSTEPS:.*]] = fuse.window %[[NS]] affine_map<(d0) -> ((d0 + 1))> : tensor<7xf32> -> tensor<6xf32>
+    // SCAN:      %[[NSCAN:.*]] = fuse.concat axis 0 (%[[NSTEPS]], %{{.*}}) : (tensor<6xf32>, tensor<1xf32>) -> tensor<7xf32>
+    // SCAN-NEXT: %[[KLAST:.*]] = fuse.window %K affine_map<(d0) -> ((d0 + 6))> : tensor<7xf32> -> tensor<1xf32>
+    // SCAN-NEXT: %[[NLAST:.*]] = fuse.place %[[KLAST]] affine_map<(d0) -> ((d0 + 6))> sum : tensor<1xf32> -> tensor<7xf32>
+    // SCAN-NEXT: %N{{.*}} = fuse.binary add "a,a->a" (%[[NSCAN]], %[[NLAST]])
     fuse.tensor @K[d0] : tensor<7xf32>
     fuse.tensor @N[t] : tensor<7xf32>
     fuse.rule @K[t + 1] sum {
@@ -189,5 +198,6 @@ builtin.module {
     fuse.export @C
     fuse.export @D
     fuse.export @K
+    fuse.export @N
   }
 }
