@@ -215,11 +215,12 @@ def analyze(
     axes, indices = steps
     offsets: dict[str, int] = {}
     virtual: dict[str, bool] = {}
+    ranges: dict[str, dict[str, Range]] = {}
     for tensor in component:
         written = _written_step(program, tensor, recursive[tensor], axes[tensor], indices[tensor])
         if isinstance(written, str):
             return written
-        offsets[tensor], virtual[tensor] = written
+        offsets[tensor], virtual[tensor], ranges[tensor] = written
     if len(set(virtual.values())) > 1:
         return (
             f"{', '.join(t for t in component if virtual[t])} step a virtual index and "
@@ -247,14 +248,7 @@ def analyze(
     carried = {load.tensor_name for load in previous}
     members: list[Member] = []
     for tensor in order:
-        rule = recursive[tensor]
-        try:
-            ranges = rule_ranges(rule, program)
-        except EmptyRange as error:
-            return str(error)
-        index = indices[tensor]
-        if index not in ranges:
-            return f"the range of index '{index}' is unknown"
+        rule, index = recursive[tensor], indices[tensor]
         scanned = _scanned_reads(group, rule, index)
         if isinstance(scanned, str):
             return scanned
@@ -266,7 +260,7 @@ def analyze(
                 axes[tensor],
                 index,
                 offsets[tensor],
-                ranges,
+                ranges[tensor],
                 scanned,
                 tensor in carried,
             )
@@ -290,16 +284,11 @@ def _step_indices(
     `Emb[n', l, d]`, whose dimension 1 steps: Agg's `l` is the step index,
     so its dimension 1 steps too)."""
     group = frozenset(component)
+    accesses = {tensor: _group_accesses(recursive[tensor], group) for tensor in component}
     axes: dict[str, int] = {}
     indices: dict[str, str] = {}
     for tensor in component:
-        rule = recursive[tensor]
-        seeds = [(tensor, rule.indices.data)] + [
-            (load.tensor_name, load.indices.data)
-            for load in _loads(rule)
-            if load.tensor_name in group
-        ]
-        for target, positions in seeds:
+        for target, positions in accesses[tensor]:
             shifted = [d for d, p in enumerate(positions) if not isinstance(p, str | int)]
             if len(shifted) == 1:
                 index = _single_index(as_affine(positions[shifted[0]]))
@@ -310,13 +299,7 @@ def _step_indices(
     while changed:
         changed = False
         for tensor in component:
-            rule = recursive[tensor]
-            accesses = [(tensor, rule.indices.data)] + [
-                (load.tensor_name, load.indices.data)
-                for load in _loads(rule)
-                if load.tensor_name in group
-            ]
-            for target, positions in accesses:
+            for target, positions in accesses[tensor]:
                 if target in axes and tensor not in indices:
                     index = _single_index(as_affine(positions[axes[target]]))
                     if index is not None:
@@ -342,11 +325,22 @@ def _step_indices(
     return axes, indices
 
 
+def _group_accesses(
+    rule: RuleOp, group: frozenset[str]
+) -> list[tuple[str, Sequence[IndexPosition]]]:
+    """The tensor and positions of a recursive equation's left-hand side and
+    of each of its reads of the group."""
+    return [(rule.tensor_name, rule.indices.data)] + [
+        (load.tensor_name, load.indices.data) for load in _loads(rule) if load.tensor_name in group
+    ]
+
+
 def _written_step(
     program: ProgramOp, tensor: str, rule: RuleOp, axis: int, index: str
-) -> tuple[int, bool] | str:
-    """(write offset, virtual) of a recursive equation that writes `index +
-    c` along `axis` and plain indices elsewhere, or why it does not."""
+) -> tuple[int, bool, dict[str, Range]] | str:
+    """(write offset, virtual, index ranges) of a recursive equation that
+    writes `index + c` along `axis` and plain indices elsewhere covering the
+    tensor, or why it does not."""
     write = tuple(rule.indices.data)
     position = as_affine(write[axis])
     if _single_index(position) != index:
@@ -374,7 +368,9 @@ def _written_step(
                 f"{tensor}'s recursive equation does not cover dimension {dim} whole "
                 f"(index '{written}'), so one step does not make a whole state"
             )
-    return position.constant, position.virtual is not None
+    if index not in ranges:
+        return f"the range of index '{index}' is unknown"
+    return position.constant, position.virtual is not None, ranges
 
 
 def _member_reads(
