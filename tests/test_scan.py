@@ -315,6 +315,32 @@ def test_two_tensors_stepping_together_run_as_one_scan(backend: str) -> None:
     assert not any(isinstance(op, FixpointOp) for op in scans)
 
 
+@settings(max_examples=15, deadline=None)
+@given(
+    backend=st.sampled_from(BACKENDS),
+    hidden=st.integers(1, 5),
+    steps=st.integers(1, 9),
+    export_gate=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_two_tensors_stepping_together_over_sizes(
+    backend: str, hidden: int, steps: int, export_gate: bool, seed: int
+) -> None:
+    """Whether the scan carries G (exported) or computes it within each step
+    alone (not exported), X is the same."""
+    rng = np.random.default_rng(seed)
+    w, v = (rng.standard_normal((hidden, hidden)).astype(np.float32) for _ in range(2))
+    u = rng.standard_normal((hidden, steps)).astype(np.float32)
+    x0 = rng.standard_normal(hidden).astype(np.float32)
+    text = GATED if export_gate else GATED.replace("export X, G", "export X")
+    out = run(text, backend, W=w, V=v, U=u, X0=x0)
+    states, gates = gated_reference(w, v, u, x0)
+    np.testing.assert_allclose(out["X"], states, rtol=1e-5, atol=1e-6)
+    assert ("G" in out) == export_gate
+    if export_gate:
+        np.testing.assert_allclose(out["G"], gates, rtol=1e-5, atol=1e-6)
+
+
 BACKWARD_PAIR = """
 B[i, 5] = B0[i]
 C[i, t] = tanh(B[i, t+1] + U[i, t])
