@@ -28,6 +28,7 @@ BENCHMARKS = (
     "export",
     "sharding",
     "convolution",
+    "recurrence",
     "training",
 )
 

@@ -1,7 +1,7 @@
 """Layout plans for `fuse.conv` and `fuse.pool`, shared by the backends.
 
 A `fuse.conv` names its operands' dimensions (`"b01f,01io->b01f"`,
-`fuse.dialects.fuse.window`), and `b`, `f`, `i`, `o` may be absent. Each
+`fuse.dialects.fuse.window`), and `b`, `f`, `i`, `o`, `g` may be absent. Each
 backend's kernel wants one fixed order with every dimension present (torch:
 `N C spatial...`; the NumPy kernel: `N spatial... C`). `Arrangement` is the
 transpose plus the reshape that inserts size-1 dimensions for the absent
@@ -52,8 +52,10 @@ class Arrangement:
 @dataclass(frozen=True)
 class ConvPlan:
     """A `fuse.conv` in one canonical order, `order` being `"channels_last"`
-    (input `b 0.. f`, filter `0.. i o`, output `b 0.. f`) or
-    `"channels_first"` (input `b f 0..`, filter `o i 0..`, output `b f 0..`).
+    (input `b 0.. g f`, filter `0.. g i o`, output `b 0.. g f`) or
+    `"channels_first"` (input `b g f 0..`, filter `g o i 0..`, output
+    `b g f 0..`; a grouped convolution's groups then come first in the
+    merged `g f` and `g o` channels, as torch's `groups=` takes them).
     Apply `input`/`filter`, convolve, then reshape the result to
     `output.present_shape` and transpose by `output.inverse_permutation`."""
 
@@ -65,6 +67,7 @@ class ConvPlan:
     dilations: tuple[int, ...]
     window: Shape  # the filter's spatial sizes
     output_spatial: Shape
+    groups: int  # 1 without `g`
 
     @staticmethod
     def of(
@@ -79,8 +82,8 @@ class ConvPlan:
         n = parsed.spatial_rank
         digits = "".join(str(k) for k in range(n))
         targets = {
-            "channels_last": ("b" + digits + "f", digits + "io"),
-            "channels_first": ("bf" + digits, "oi" + digits),
+            "channels_last": ("b" + digits + "gf", digits + "gio"),
+            "channels_first": ("bgf" + digits, "goi" + digits),
         }
         image_order, filter_order = targets[order]
         input_sizes = dict(zip(parsed.input, input_shape, strict=True))
@@ -91,7 +94,8 @@ class ConvPlan:
             for d, k, s, r in zip(digits, window, strides, dilations, strict=True)
         )
         output_sizes = dict(zip(digits, output_spatial, strict=True))
-        output_sizes |= {"b": input_sizes.get("b", 1), "f": filter_sizes.get("o", 1)}
+        groups = input_sizes.get("g", 1)
+        output_sizes |= {"b": input_sizes.get("b", 1), "f": filter_sizes.get("o", 1), "g": groups}
         output_shape = tuple(output_sizes[c] for c in parsed.output)
         return ConvPlan(
             input=Arrangement.of(parsed.input, input_shape, image_order),
@@ -102,6 +106,7 @@ class ConvPlan:
             dilations=dilations,
             window=window,
             output_spatial=output_spatial,
+            groups=groups,
         )
 
 

@@ -29,6 +29,8 @@ from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType
 from fuse.dialects.fuse import LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, SliceIndex, as_affine
 
+from .dependencies import dependency_graph, strongly_connected_components
+
 
 @dataclass(frozen=True)
 class Range:
@@ -61,14 +63,26 @@ def is_affine_rule(op: RuleOp | SinkOp) -> bool:
 
 
 def ranged_tensors(program: ProgramOp) -> set[str]:
-    """The tensors with a rule that uses index arithmetic: all their rules
-    range their indices (a plain `Y[i] = A[i]` beside `Y[i] += B[i+1]`
-    grows `Y` to hold both, whatever their order)."""
-    return {
+    """The tensors with a rule that uses index arithmetic, and those
+    recursive together with one: all their rules range their indices. A
+    plain `Y[i] = A[i]` beside `Y[i] += B[i+1]` grows `Y` to hold both,
+    whatever their order; and in the paper's GNN, `Z[n, l, e] = relu(W_P[l,
+    e, d] Emb[n, l, d])` takes the L layers `W_P` has from the L + 1 of
+    `Emb[n, l+1, d]`, which reads `Z` back, instead of demanding one size
+    for `l`."""
+    affine = {
         op.tensor_name
         for op in program.body.block.ops
         if isinstance(op, RuleOp) and is_affine_rule(op)
     }
+    if not affine:
+        return affine
+    graph = dependency_graph(program)
+    ranged = set(affine)
+    for component in strongly_connected_components(graph):
+        if len(component) > 1 and affine.intersection(component):
+            ranged.update(component)
+    return ranged
 
 
 def is_ranged(op: RuleOp | SinkOp, ranged: set[str]) -> bool:

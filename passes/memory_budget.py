@@ -198,7 +198,8 @@ def _index_table_needs(op: WindowOp | PlaceOp) -> Iterator[ArrayNeed]:
 
 
 def _conv_rows_need(op: ConvOp) -> Iterator[ArrayNeed]:
-    """The matrix of windows the NumPy convolution multiplies by the filter."""
+    """The matrices of windows the NumPy convolution multiplies by the filter
+    (one per group)."""
     shapes = [v.type for v in (op.input, op.filter)]
     if not all(isinstance(t, TensorType) and t.has_static_shape() for t in shapes):
         return
@@ -211,7 +212,9 @@ def _conv_rows_need(op: ConvOp) -> Iterator[ArrayNeed]:
         "channels_last",
     )
     rows = plan.input.shape[0] * math.prod(plan.output_spatial)
-    shape = (rows, math.prod(plan.window) * plan.input.shape[-1])
+    shape: tuple[int, ...] = (rows, math.prod(plan.window) * plan.input.shape[-1])
+    if plan.groups > 1:  # one matrix per group
+        shape = (plan.groups, *shape)
     yield ArrayNeed(shape, math.prod(shape) * MIN_ELEMENT_BYTES, "matrix of windows (im2col)")
 
 

@@ -14,7 +14,9 @@ image `X`) whose map gives every dimension of `X` as
 
 * `dk` alone: a *batch* dimension if its letter reaches the output and not
   the other operand (the *filter*), an *input feature* if it meets the
-  filter and is summed;
+  filter and is summed, a *group* if it reaches both (a depthwise
+  convolution, `Out[x, c] = Filter[dx, c] Image[x+dx, c]`, or a grouped
+  one with input and output features per group);
 * `s*dx + r*dk + c` (s, r >= 1): a *spatial* dimension, `dx`'s letter in
   the output but not the filter (stride s), `dk`'s in the filter but not the
   output (dilation r);
@@ -135,6 +137,8 @@ def _match(
                 role = "b"
             elif in_filter and not in_output:
                 role = "f"
+            elif in_filter and in_output:
+                role = "g"
             else:
                 return None
             image_dims.append(role)

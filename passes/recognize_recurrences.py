@@ -34,8 +34,30 @@ What makes a recurrence, for a tensor X with one recursive equation R:
   that R writes: they give the initial state and whatever lies outside R's
   range.
 
+Tensors recursive through each other (a strongly connected component)
+make one recurrence when each has one equation reading the component and
+those equations step one index together: the paper's GNN,
+
+    Emb[n, 0, d] = X[n, d]
+    Z[n, l, e] = relu(W_P[l, e, d] Emb[n, l, d])
+    Agg[n, l, d] = Neig(n, n') Z[n', l, d]
+    Emb[n, l+1, d] = relu(W_Agg Agg[n, l, d] + W_Self Emb[n, l, d])
+
+Each member M writes `t + w_M`; a read of member N at `t + r` takes N's
+previous step where `r = w_N - 1` (`w_N + 1` reversed: one direction for
+all) and the value this step computes where `r = w_N` (Z and Agg at layer
+l read Emb's step before; Emb at l+1 reads this step's Agg). Reads at the
+same step must be well-founded (no member reads itself there, no cycle),
+which orders the members within a step (Z, Agg, Emb). The members'
+equations start stepping t together (end together, reversed) and the scan
+takes as many steps as the shortest; a member whose previous step nothing
+reads may step further, and `fuse-stratify` computes those values from the
+finished tensors after the scan. Each member is marked with its own
+axis; a stored scan stacks every state along one, so the axes must agree.
+
 A `*t` index on the left-hand side (`X[i, *t+1]`) makes the scan virtual:
-only the last state is kept.
+only the last state is kept (of every member, all of whose indices are
+virtual).
 
 ```mlir
 // before (shapes inferred)
@@ -49,6 +71,7 @@ fuse.tensor @X[i, d1] {fuse.scan_axis = 1 : i64} : tensor<4x7xf32>
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -59,11 +82,14 @@ from fuse.dialects.fuse import CallOp, LoadOp, ProgramOp, RuleOp, TensorOp
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, as_affine, position_variables
 
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
-from .index_ranges import EmptyRange, Range, is_affine_rule, rule_ranges
+from .index_ranges import EmptyRange, Range, rule_ranges
 from .infer_shapes import location_prefix
 
 SCAN_AXIS = "fuse.scan_axis"
 FIXPOINT_REASON = "fuse.fixpoint_reason"
+# On a `fuse.scan`: the tensors its step computes but carries no state of
+# (nothing reads them after the scan, nor their previous step).
+WITHIN_STEP = "fuse.within_step"
 
 
 @dataclass(frozen=True)
@@ -77,40 +103,78 @@ class ScannedRead:
 
 
 @dataclass(frozen=True)
-class Recurrence:
-    """A recursive tensor that `fuse-stratify` emits as a `fuse.scan`."""
+class Member:
+    """One tensor of a recurrence: for one value of the step index, its
+    recursive equation writes one whole state of it (every dimension but
+    `axis`) at `index + write_offset` along `axis`."""
 
     tensor: str
-    rule: RuleOp  # the recursive equation
+    rule: RuleOp  # the equation that reads the recurrence's tensors
     base_rules: tuple[RuleOp, ...]  # the others: constant positions along the axis
     axis: int
-    index: str  # t
-    write_offset: int  # R writes t + w ...
-    read_offset: int  # ... from t + r
-    ranges: dict[str, Range]  # R's index ranges
+    index: str  # the step index t, as `rule` names it
+    write_offset: int
+    ranges: dict[str, Range]  # the rule's index ranges
     scanned: tuple[ScannedRead, ...]
+    carried: bool  # some equation reads its previous step: the scan carries its state
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """Recursive tensors that `fuse-stratify` emits as one `fuse.scan`.
+    Each step computes every member at its next position, in the order of
+    `members`; a member read in `previous` takes the member's previous step
+    (the state the scan carries), any other the value this step computed
+    before it."""
+
+    members: tuple[Member, ...]
+    previous: frozenset[LoadOp]
+    reverse: bool
     virtual: bool
+    steps: int  # the fewest values any member's equation steps over
 
     @property
-    def reverse(self) -> bool:
-        return self.write_offset < self.read_offset
+    def tensors(self) -> tuple[str, ...]:
+        return tuple(member.tensor for member in self.members)
 
-    @property
-    def steps(self) -> int:
-        return self.ranges[self.index].size
+    def first_step(self, member: Member) -> int:
+        """The lowest value of `member`'s index that the scan steps: the
+        members' equations start together (end together, reversed)."""
+        own = member.ranges[member.index]
+        return own.last - self.steps + 1 if self.reverse else own.start
 
-    @property
-    def first_write(self) -> int:
-        """The lowest position along the axis that R writes."""
-        return self.ranges[self.index].start + self.write_offset
+    def first_write(self, member: Member) -> int:
+        """The lowest position along its axis that the scan writes of `member`."""
+        return self.first_step(member) + member.write_offset
 
-    @property
-    def init_position(self) -> int:
-        """Where the state before the first step sits along the axis: just
-        before the positions R writes (just after them, reversed)."""
+    def further_steps(self, member: Member) -> Range | None:
+        """The values of `member`'s index past the scan's steps (after them;
+        before them, reversed), which its equation computes from the
+        finished tensors once the scan is done: `Agg[n, l, d] = Neig(n, n')
+        Emb[n', l, d]` also reads the last layer of Emb. None: there are none."""
+        own = member.ranges[member.index]
+        if own.size == self.steps:
+            return None
+        start = own.start if self.reverse else own.start + self.steps
+        return Range(start, own.size - self.steps)
+
+    def init_position(self, member: Member) -> int:
+        """Where `member`'s state before the first step sits along its axis:
+        just before the positions its rule writes (just after them,
+        reversed)."""
         if self.reverse:
-            return self.first_write + self.steps
-        return self.first_write - 1
+            return self.first_write(member) + self.steps
+        return self.first_write(member) - 1
+
+    def stored_positions(self, member: Member) -> range:
+        """The positions along its axis that a stored scan gives `member`:
+        its initial state and its steps, or its steps alone where no
+        equation reads its previous step."""
+        first = self.first_write(member)
+        if not member.carried:
+            return range(first, first + self.steps)
+        low = min(self.init_position(member), first)
+        return range(low, low + self.steps + 1)
 
 
 def _loads(rule: RuleOp) -> list[LoadOp]:
@@ -123,119 +187,305 @@ def _another(rule: RuleOp) -> str:
     return f"another equation of {rule.tensor_name}" + (f" (at {where})" if where else "")
 
 
-def analyze(program: ProgramOp, tensor: str, rules: list[RuleOp]) -> Recurrence | str:
-    """The recurrence `tensor`'s equations make, or why they make none
-    (the tensor is recursive on its own: some rule reads it)."""
+def _spelled(tensor: str, positions: Sequence[IndexPosition]) -> str:
+    return f"{tensor}[{', '.join(map(str, positions))}]"
+
+
+def analyze(
+    program: ProgramOp, component: Sequence[str], rules: Mapping[str, list[RuleOp]]
+) -> Recurrence | str:
+    """The recurrence a recursive component's equations make, or why they
+    make none. A component is one tensor that reads itself or tensors that
+    read each other (the paper's GNN: `Agg[n, l, d]` from `Emb[n, l, d]`,
+    `Emb[n, l+1, d]` from `Agg[n, l, d]` and `Emb[n, l, d]`)."""
+    group = frozenset(component)
+    recursive: dict[str, RuleOp] = {}
+    for tensor in component:
+        reading = [r for r in rules[tensor] if any(ld.tensor_name in group for ld in _loads(r))]
+        if len(reading) != 1:
+            what = "it" if len(component) == 1 else ", ".join(component)
+            return f"{len(reading)} equations of {tensor} read {what}; a scan steps one equation"
+        kinds = sorted({r.projection_kind.value for r in rules[tensor]} - {"sum"})
+        if kinds:
+            return f"an equation of {tensor} projects with {kinds[0]}, not a sum"
+        recursive[tensor] = reading[0]
+    steps = _step_indices(component, recursive)
+    if isinstance(steps, str):
+        return steps
+    axes, indices = steps
+    offsets: dict[str, int] = {}
+    virtual: dict[str, bool] = {}
+    ranges: dict[str, dict[str, Range]] = {}
+    for tensor in component:
+        written = _written_step(program, tensor, recursive[tensor], axes[tensor], indices[tensor])
+        if isinstance(written, str):
+            return written
+        offsets[tensor], virtual[tensor], ranges[tensor] = written
+    if len(set(virtual.values())) > 1:
+        return (
+            f"{', '.join(t for t in component if virtual[t])} step a virtual index and "
+            f"{', '.join(t for t in component if not virtual[t])} a stored one; a scan "
+            "keeps all its tensors' steps or none"
+        )
+    if not virtual[component[0]] and len(set(axes.values())) > 1:
+        return (
+            f"{', '.join(component)} step along different dimensions "
+            f"({', '.join(f'{t}: {axes[t]}' for t in component)}); a scan stacks every "
+            "state along one"
+        )
+    reads = _member_reads(component, recursive, axes, indices, offsets, virtual)
+    if isinstance(reads, str):
+        return reads
+    previous, same_step, directions = reads
+    if len(directions) > 1:
+        return (
+            f"{', '.join(component)} read earlier steps of their index in both directions; "
+            "a scan runs one way"
+        )
+    order = _step_order(component, same_step)
+    if isinstance(order, str):
+        return order
+    carried = {load.tensor_name for load in previous}
+    members: list[Member] = []
+    for tensor in order:
+        rule, index = recursive[tensor], indices[tensor]
+        scanned = _scanned_reads(group, rule, index)
+        if isinstance(scanned, str):
+            return scanned
+        members.append(
+            Member(
+                tensor,
+                rule,
+                tuple(r for r in rules[tensor] if r is not rule),
+                axes[tensor],
+                index,
+                offsets[tensor],
+                ranges[tensor],
+                scanned,
+                tensor in carried,
+            )
+        )
+    recurrence = Recurrence(
+        tuple(members),
+        frozenset(previous),
+        directions == {1},
+        virtual[component[0]],
+        min(member.ranges[member.index].size for member in members),
+    )
+    return _check_ranges(recurrence)
+
+
+def _step_indices(
+    component: Sequence[str], recursive: Mapping[str, RuleOp]
+) -> tuple[dict[str, int], dict[str, str]] | str:
+    """The dimension each member steps along and the step index each
+    recursive equation names: seeded by the positions written or read as
+    `t + c`, then carried across the reads (`Agg[n, l, d]` reads
+    `Emb[n', l, d]`, whose dimension 1 steps: Agg's `l` is the step index,
+    so its dimension 1 steps too)."""
+    group = frozenset(component)
+    accesses = {tensor: _group_accesses(recursive[tensor], group) for tensor in component}
+    axes: dict[str, int] = {}
+    indices: dict[str, str] = {}
+    for tensor in component:
+        for target, positions in accesses[tensor]:
+            shifted = [d for d, p in enumerate(positions) if not isinstance(p, str | int)]
+            if len(shifted) == 1:
+                index = _single_index(as_affine(positions[shifted[0]]))
+                if index is not None:
+                    axes.setdefault(target, shifted[0])
+                    indices.setdefault(tensor, index)
+    changed = True
+    while changed:
+        changed = False
+        for tensor in component:
+            for target, positions in accesses[tensor]:
+                if target in axes and tensor not in indices:
+                    index = _single_index(as_affine(positions[axes[target]]))
+                    if index is not None:
+                        indices[tensor] = index
+                        changed = True
+                if tensor in indices and target not in axes:
+                    dims = [
+                        d
+                        for d, p in enumerate(positions)
+                        if indices[tensor] in position_variables(p)
+                    ]
+                    if len(dims) == 1:
+                        axes[target] = dims[0]
+                        changed = True
+    for tensor in component:
+        if tensor not in axes or tensor not in indices:
+            if len(component) == 1:
+                return f"{tensor} reads itself with no index shifted by one: a fixpoint"
+            return (
+                f"{', '.join(component)} read each other, but {tensor} steps no index that "
+                "its reads shift by one: a fixpoint"
+            )
+    return axes, indices
+
+
+def _group_accesses(
+    rule: RuleOp, group: frozenset[str]
+) -> list[tuple[str, Sequence[IndexPosition]]]:
+    """The tensor and positions of a recursive equation's left-hand side and
+    of each of its reads of the group."""
+    return [(rule.tensor_name, rule.indices.data)] + [
+        (load.tensor_name, load.indices.data) for load in _loads(rule) if load.tensor_name in group
+    ]
+
+
+def _written_step(
+    program: ProgramOp, tensor: str, rule: RuleOp, axis: int, index: str
+) -> tuple[int, bool, dict[str, Range]] | str:
+    """(write offset, virtual, index ranges) of a recursive equation that
+    writes `index + c` along `axis` and plain indices elsewhere covering the
+    tensor, or why it does not."""
+    write = tuple(rule.indices.data)
+    position = as_affine(write[axis])
+    if _single_index(position) != index:
+        return (
+            f"{tensor}'s recursive equation writes '{write[axis]}' along dimension {axis}, "
+            f"not '{index} + c': not one index shifted in one dimension"
+        )
     declaration = program.lookup_tensor(tensor)
     assert declaration is not None
     shape = tuple(declaration.tensor_type.get_shape())
-    recursive = [r for r in rules if any(load.tensor_name == tensor for load in _loads(r))]
-    if len(recursive) != 1:
-        return f"{len(recursive)} equations of {tensor} read it; a scan steps one equation"
-    rule = recursive[0]
-    kinds = sorted({r.projection_kind.value for r in rules} - {"sum"})
-    if kinds:
-        return f"an equation of {tensor} projects with {kinds[0]}, not a sum"
-    if not is_affine_rule(rule):
-        return f"{tensor} reads itself with no index shifted by one: a fixpoint"
-    write = tuple(rule.indices.data)
-    found = {
-        _scan_axis(tensor, write, tuple(load.indices.data))
-        for load in _loads(rule)
-        if load.tensor_name == tensor
-    }
-    reasons = sorted(f for f in found if isinstance(f, str))
-    if reasons:
-        return reasons[0]
-    steps = [f for f in found if not isinstance(f, str)]
-    if len(steps) != 1:
-        return f"{tensor} reads itself at different steps of its index; a scan reads one"
-    axis, index, write_offset, read_offset, virtual = steps[0]
+    for dim, written in enumerate(write):
+        if dim == axis:
+            continue
+        if written == index:
+            return f"{tensor} uses '{index}' in more than one dimension of itself"
+        if not isinstance(written, str):
+            return f"{tensor}'s recursive equation writes dimension {dim} at '{written}'"
     try:
         ranges = rule_ranges(rule, program)
     except EmptyRange as error:
         return str(error)
-    if index not in ranges:
-        return f"the range of index '{index}' is unknown"
-    for dim, (position, size) in enumerate(zip(write, shape, strict=True)):
-        if dim == axis:
-            continue
-        if not isinstance(position, str):
-            return f"{tensor}'s recursive equation writes dimension {dim} at '{position}'"
-        if ranges.get(position) != Range(0, size):
+    for dim, (written, size) in enumerate(zip(write, shape, strict=True)):
+        if dim != axis and ranges.get(str(written)) != Range(0, size):
             return (
                 f"{tensor}'s recursive equation does not cover dimension {dim} whole "
-                f"(index '{position}'), so one step does not make a whole state"
+                f"(index '{written}'), so one step does not make a whole state"
             )
-    scanned = _scanned_reads(tensor, rule, index)
-    if isinstance(scanned, str):
-        return scanned
-    recurrence = Recurrence(
-        tensor,
-        rule,
-        tuple(r for r in rules if r is not rule),
-        axis,
-        index,
-        write_offset,
-        read_offset,
-        ranges,
-        scanned,
-        virtual,
-    )
-    written = range(recurrence.first_write, recurrence.first_write + recurrence.steps)
-    for base in recurrence.base_rules:
-        position = base.indices.data[axis]
-        if not isinstance(position, int):
-            return (
-                f"{_another(base)} writes every position along dimension {axis}, not only "
-                "an initial one"
-            )
-        if position in written:
-            return (
-                f"{_another(base)} writes position {position} of dimension {axis}, which "
-                "the recurrence writes too"
-            )
-    return recurrence
+    if index not in ranges:
+        return f"the range of index '{index}' is unknown"
+    return position.constant, position.virtual is not None, ranges
 
 
-def _scan_axis(
-    tensor: str, write: tuple[IndexPosition, ...], read: tuple[IndexPosition, ...]
-) -> tuple[int, str, int, int, bool] | str:
-    """(axis, index, write offset, read offset, virtual) of a self-reference,
-    or why it does not step along one index."""
-    found: tuple[int, str, int, int, bool] | None = None
-    for dim, (written, was_read) in enumerate(zip(write, read, strict=True)):
-        if isinstance(written, str) and isinstance(was_read, str):
+def _member_reads(
+    component: Sequence[str],
+    recursive: Mapping[str, RuleOp],
+    axes: Mapping[str, int],
+    indices: Mapping[str, str],
+    offsets: Mapping[str, int],
+    virtual: Mapping[str, bool],
+) -> tuple[set[LoadOp], dict[str, set[str]], set[int]] | str:
+    """Sorts the members' reads of each other: those of a previous step,
+    the members each member reads at its own step, and the directions
+    (-1: forward, +1: reversed) the previous-step reads look in."""
+    group = frozenset(component)
+    previous: set[LoadOp] = set()
+    same_step: dict[str, set[str]] = {tensor: set() for tensor in component}
+    directions: set[int] = set()
+    for tensor in component:
+        rule, index = recursive[tensor], indices[tensor]
+        write = tuple(rule.indices.data)
+        for load in _loads(rule):
+            target = load.tensor_name
+            if target not in group:
+                continue
+            read = tuple(load.indices.data)
+            whom = "itself" if target == tensor else target
+            axis = axes[target]
+            position = as_affine(read[axis])
+            others = [p for d, p in enumerate(read) if d != axis]
+            if _single_index(position) != index or any(
+                not isinstance(p, str | int) or p == index for p in others
+            ):
+                return (
+                    f"{tensor} reads {whom} at [{', '.join(map(str, read))}] for "
+                    f"[{', '.join(map(str, write))}]: not one index shifted in one dimension"
+                )
+            if (position.virtual is not None) != virtual[target]:
+                return (
+                    f"{tensor} reads {whom} at [{', '.join(map(str, read))}] for "
+                    f"[{', '.join(map(str, write))}]: a virtual index is virtual on both sides"
+                )
+            shift = position.constant - offsets[target]
+            if shift == 0 and target == tensor:
+                return f"{tensor} reads itself at the step it writes along '{index}': a fixpoint"
+            if shift == 0:
+                same_step[tensor].add(target)
+            elif abs(shift) == 1:
+                previous.add(load)
+                directions.add(shift)
+            else:
+                return (
+                    f"{tensor} reads {whom} {abs(shift)} steps away along '{index}'; "
+                    "a scan steps by one"
+                )
+    return previous, same_step, directions
+
+
+def _step_order(component: Sequence[str], same_step: Mapping[str, set[str]]) -> list[str] | str:
+    """The members in an order where each comes after those it reads at
+    its own step (in the component's order where that leaves a choice), or
+    why there is none."""
+    order: list[str] = []
+    waiting = list(component)
+    while waiting:
+        ready = [t for t in waiting if same_step[t] <= set(order)]
+        if not ready:
+            return (
+                f"{', '.join(waiting)} read each other at the same step of their index: a fixpoint"
+            )
+        order.append(ready[0])
+        waiting.remove(ready[0])
+    return order
+
+
+def _check_ranges(recurrence: Recurrence) -> Recurrence | str:
+    """The recurrence, if its members' equations start stepping their index
+    together (end together, reversed), only members whose previous step
+    nothing reads step further than the others, and the members' other
+    equations write positions their recursive ones do not."""
+    shortest = min(recurrence.members, key=lambda m: m.ranges[m.index].size)
+    steps = shortest.ranges[shortest.index]
+    for member in recurrence.members:
+        own = member.ranges[member.index]
+        starts_together = own.last == steps.last if recurrence.reverse else own.start == steps.start
+        if own == steps or (starts_together and not member.carried and not recurrence.virtual):
             continue
-        w, r = as_affine(written), as_affine(was_read)
-        step = _single_index(w), _single_index(r)
-        if step[0] is None or step[0] != step[1] or found is not None:
-            return (
-                f"{tensor} reads itself at [{', '.join(map(str, read))}] for "
-                f"[{', '.join(map(str, write))}]: not one index shifted in one dimension"
-            )
-        if (w.virtual is None) != (r.virtual is None):
-            return (
-                f"{tensor} reads itself at [{', '.join(map(str, read))}] for "
-                f"[{', '.join(map(str, write))}]: a virtual index is virtual on both sides"
-            )
-        shift = w.constant - r.constant
-        if abs(shift) != 1:
-            return (
-                f"{tensor} reads itself {abs(shift)} steps away along '{step[0]}'; "
-                "a scan steps by one"
-            )
-        found = (dim, step[0], w.constant, r.constant, w.virtual is not None)
-    if found is None:
-        return f"{tensor} reads itself with no index shifted by one: a fixpoint"
-    index = found[1]
-    for dim, (written, was_read) in enumerate(zip(write, read, strict=True)):
-        if dim != found[0] and index in (
-            *position_variables(written),
-            *position_variables(was_read),
-        ):
-            return f"{tensor} uses '{index}' in more than one dimension of itself"
-    return found
+        why = (
+            "and only a tensor whose previous step nothing reads takes its further steps "
+            "after the scan"
+            if starts_together and not recurrence.virtual
+            else "and these do not start together"
+            if not starts_together
+            else "and a virtual scan keeps no steps to take further ones from"
+        )
+        return (
+            f"{member.tensor}'s equation steps '{member.index}' over {own.start}..{own.last} "
+            f"but {shortest.tensor}'s over {steps.start}..{steps.last}; a scan steps them "
+            f"together, {why}"
+        )
+    for member in recurrence.members:
+        own = member.ranges[member.index]
+        written = range(own.start + member.write_offset, own.last + member.write_offset + 1)
+        for base in member.base_rules:
+            position = base.indices.data[member.axis]
+            if not isinstance(position, int):
+                return (
+                    f"{_another(base)} writes every position along dimension {member.axis}, "
+                    "not only an initial one"
+                )
+            if position in written:
+                return (
+                    f"{_another(base)} writes position {position} of dimension {member.axis}, "
+                    "which the recurrence writes too"
+                )
+    return recurrence
 
 
 def _single_index(position: AffineIndex) -> str | None:
@@ -245,10 +495,12 @@ def _single_index(position: AffineIndex) -> str | None:
     return None
 
 
-def _scanned_reads(tensor: str, rule: RuleOp, index: str) -> tuple[ScannedRead, ...] | str:
+def _scanned_reads(
+    group: frozenset[str], rule: RuleOp, index: str
+) -> tuple[ScannedRead, ...] | str:
     scanned = []
     for load in _loads(rule):
-        if load.tensor_name == tensor:
+        if load.tensor_name in group:
             continue
         dims = [d for d, p in enumerate(load.indices.data) if index in position_variables(p)]
         if not dims:
@@ -256,7 +508,7 @@ def _scanned_reads(tensor: str, rule: RuleOp, index: str) -> tuple[ScannedRead, 
         position = as_affine(load.indices.data[dims[0]])
         if len(dims) > 1 or _single_index(position) != index:
             return (
-                f"{load.tensor_name}[{', '.join(map(str, load.indices.data))}] reads "
+                f"{_spelled(load.tensor_name, load.indices.data)} reads "
                 f"'{index}' other than as one position '{index} + c'"
             )
         scanned.append(ScannedRead(load, dims[0], position.constant))
@@ -268,8 +520,8 @@ def _scanned_reads(tensor: str, rule: RuleOp, index: str) -> tuple[ScannedRead, 
 
 
 def recurrences(program: ProgramOp) -> dict[str, Recurrence | str]:
-    """Each tensor recursive on its own: its recurrence or why it has none;
-    tensors in a larger recursive component, why they have none."""
+    """Each tensor of a recursive component: the recurrence its component
+    makes or why it makes none."""
     graph = dependency_graph(program)
     rules: dict[str, list[RuleOp]] = {}
     for op in program.body.block.ops:
@@ -277,13 +529,8 @@ def recurrences(program: ProgramOp) -> dict[str, Recurrence | str]:
             rules.setdefault(op.tensor_name, []).append(op)
     found: dict[str, Recurrence | str] = {}
     for component in strongly_connected_components(graph):
-        if not is_recursive(component, graph) or component[0] not in rules:
-            continue
-        if len(component) > 1:
-            why = f"{', '.join(component)} are mutually recursive; a scan steps one tensor"
-            found.update(dict.fromkeys(component, why))
-        else:
-            found[component[0]] = analyze(program, component[0], rules[component[0]])
+        if is_recursive(component, graph) and component[0] in rules:
+            found.update(dict.fromkeys(component, analyze(program, component, rules)))
     return found
 
 
@@ -299,7 +546,8 @@ class RecognizeRecurrencesPass(ModulePass):
                 declaration = program.lookup_tensor(tensor)
                 assert isinstance(declaration, TensorOp)
                 if isinstance(found, Recurrence):
-                    declaration.attributes[SCAN_AXIS] = IntegerAttr(found.axis, i64)
+                    axis = next(m.axis for m in found.members if m.tensor == tensor)
+                    declaration.attributes[SCAN_AXIS] = IntegerAttr(axis, i64)
                     declaration.attributes.pop(FIXPOINT_REASON, None)
                 else:
                     declaration.attributes[FIXPOINT_REASON] = StringAttr(found)

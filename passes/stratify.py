@@ -46,6 +46,7 @@ from xdsl.dialects.builtin import (
     DictionaryAttr,
     ModuleOp,
     StringAttr,
+    TensorType,
 )
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
@@ -59,6 +60,7 @@ from fuse.dialects.fuse import (
     IndexFnOp,
     LoadOp,
     ProgramOp,
+    QueryOp,
     RuleOp,
     ScanOp,
     SinkOp,
@@ -74,9 +76,23 @@ from fuse.dialects.fuse.scan import sliced_type
 from .dataflow_emitter import BodyEmitter, Indexed
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
 from .expr_tree import names_of, yielded_value
-from .index_ranges import EmptyRange, is_affine_rule, is_ranged, ranged_tensors, rule_ranges
+from .index_ranges import (
+    EmptyRange,
+    Range,
+    is_affine_rule,
+    is_ranged,
+    ranged_tensors,
+    rule_ranges,
+)
 from .infer_shapes import location_prefix
-from .recognize_recurrences import FIXPOINT_REASON, SCAN_AXIS, Recurrence, analyze
+from .recognize_recurrences import (
+    FIXPOINT_REASON,
+    SCAN_AXIS,
+    WITHIN_STEP,
+    Member,
+    Recurrence,
+    analyze,
+)
 
 
 def body_emitter(
@@ -282,23 +298,24 @@ class _Stratifier:
 
     def check_virtual(self, component: list[str], recurrence: Recurrence | None) -> None:
         """A virtual index (`X[i, *t + 1]`) is only ever the index of a
-        virtual scan, and nothing else reads that tensor: only its last
-        step exists."""
+        virtual scan, and nothing outside the scan reads its tensors: only
+        their last step exists."""
         if recurrence is not None and recurrence.virtual:
-            name = recurrence.tensor
-            readers = [
-                op
-                for op in self.program.body.block.ops
-                if isinstance(op, RuleOp | SinkOp)
-                and getattr(op, "tensor_name", None) != name
-                and any(isinstance(o, LoadOp) and o.tensor_name == name for o in op.body.walk())
-            ]
-            if readers:
-                raise DiagnosticException(
-                    f"{location_prefix(readers[0])}this reads @{name}, whose index "
-                    f"'{recurrence.index}' is virtual: only its last step exists, "
-                    f"which is what exporting @{name} gives"
-                )
+            for member in recurrence.members:
+                name = member.tensor
+                readers = [
+                    op
+                    for op in self.program.body.block.ops
+                    if isinstance(op, RuleOp | SinkOp)
+                    and getattr(op, "tensor_name", None) not in component
+                    and any(isinstance(o, LoadOp) and o.tensor_name == name for o in op.body.walk())
+                ]
+                if readers:
+                    raise DiagnosticException(
+                        f"{location_prefix(readers[0])}this reads @{name}, whose index "
+                        f"'{member.index}' is virtual: only its last step exists, "
+                        f"which is what exporting @{name} gives"
+                    )
             return
         for name in component:
             for rule in self.rules[name]:
@@ -322,113 +339,196 @@ class _Stratifier:
     def recurrence(self, component: list[str]) -> Recurrence | None:
         """The recurrence `fuse-recognize-recurrences` found for a component
         (None: it stays a fixpoint)."""
-        declaration = self.declarations[component[0]]
-        if len(component) != 1 or SCAN_AXIS not in declaration.attributes:
+        if any(SCAN_AXIS not in self.declarations[name].attributes for name in component):
             return None
-        found = analyze(self.program, component[0], self.rules[component[0]])
+        found = analyze(self.program, component, self.rules)
         return found if isinstance(found, Recurrence) else None
 
     def emit_scan(self, block: Block, recurrence: Recurrence) -> None:
-        """A recurrence as a `fuse.scan`: the other equations give the
-        initial state (and the positions the scan does not cover); the
-        recursive one, with its index fixed, is the step."""
-        name, axis, steps = recurrence.tensor, recurrence.axis, recurrence.steps
-        declaration = self.declarations[name]
-        shape = list(declaration.tensor_type.get_shape())
-        if DYNAMIC_INDEX in shape:
-            raise DiagnosticException(
-                f"{location_prefix(recurrence.rule)}the shape of @{name} is unknown: run "
-                "fuse-infer-shapes first"
-            )
-        state_type = f32_tensor((*shape[:axis], *shape[axis + 1 :]))
-        emitter = BodyEmitter(block, self.values.__getitem__, {}, recurrence.rule)
-        low = min(recurrence.init_position, recurrence.first_write)
-        covered = low == 0 and steps + 1 == shape[axis]
-        base_rules = recurrence.base_rules
-        base = None
-        if not base_rules:
-            init = emitter.constant(np.zeros(state_type.get_shape()))
-        elif covered and all(
-            not is_affine_rule(r) and r.indices.data[axis] == recurrence.init_position
-            for r in base_rules
-        ):
-            # every other equation writes the initial position: computed
-            # there alone, never over the whole tensor
-            init = self.initial_state(block, recurrence)
-        else:
-            base = self.emit_tensor(block, name, self.values.__getitem__, base_rules)
-            init = emitter.emit(TakeOp(base, axis, recurrence.init_position, state_type))
+        """A recurrence as one `fuse.scan`: each member's other equations
+        give its initial state (and the positions the scan does not cover);
+        its recursive one, with the index fixed, is its part of the step.
+        The scan carries a state for each member whose previous step the
+        step reads or that anything after the scan reads; the others (the
+        transformer's Query, Key, ... within a block) live within a step."""
+        first = recurrence.members[0]
+        emitter = BodyEmitter(block, self.values.__getitem__, {}, first.rule)
+        needed = self.read_after(recurrence.tensors)
+        kept = [m for m in recurrence.members if m.carried or m.tensor in needed]
+        inits: list[SSAValue] = []
+        bases: list[SSAValue | None] = []
+        state_types: list[TensorType] = []
+        for member in kept:
+            init, base, state_type = self.scan_state(block, emitter, recurrence, member)
+            inits.append(init)
+            bases.append(base)
+            state_types.append(state_type)
         xs, slice_names, replaced = self.scanned_inputs(emitter, recurrence)
         slice_types = [sliced_type(x.type, a) for x, a in xs]
-        body = self.step_block(recurrence, state_type, slice_types, slice_names, replaced)
+        body = self.step_block(recurrence, kept, state_types, slice_types, slice_names, replaced)
         scan = ScanOp(
-            [name],
-            [init],
+            [member.tensor for member in kept],
+            inits,
             [x for x, _ in xs],
             [a for _, a in xs],
-            steps,
+            recurrence.steps,
             Region(body),
-            axis=None if recurrence.virtual else axis,
+            axis=None if recurrence.virtual else first.axis,
             virtual=recurrence.virtual,
             reverse=recurrence.reverse,
         )
-        scan.location = recurrence.rule.location
+        scan.location = first.rule.location
+        within = [m.tensor for m in recurrence.members if m not in kept]
+        if within:  # what explain() reports as part of the scan
+            scan.attributes[WITHIN_STEP] = ArrayAttr([StringAttr(t) for t in within])
         block.add_op(scan)
-        result = scan.results[0]
-        if not recurrence.virtual:
-            result = self.around_scan(emitter, recurrence, result, base, shape)
-        result.name_hint = _ssa_name(name)
-        self.values[name] = result
+        for member, result, base in zip(kept, scan.results, bases, strict=True):
+            value: SSAValue = result
+            if not recurrence.virtual:
+                value = self.around_scan(emitter, recurrence, member, result, base)
+            value.name_hint = _ssa_name(member.tensor)
+            self.values[member.tensor] = value
+        for member in kept:
+            further = recurrence.further_steps(member)
+            if further is not None:
+                value = self.further_steps(block, member, further)
+                value.name_hint = _ssa_name(member.tensor)
+                self.values[member.tensor] = value
+
+    def further_steps(self, block: Block, member: Member, further: Range) -> SSAValue:
+        """A member's tensor with its equation's values past the scan's steps
+        added (`further`: those values of its index), computed from the
+        tensors the scan finished. Nothing reads the member's previous step
+        (`fuse-recognize-recurrences` makes sure), so every tensor these
+        steps read is final: the members they read at the same step come
+        earlier in the recurrence's order."""
+        ranges = {**member.ranges, member.index: further}
+        emitter = BodyEmitter(
+            block,
+            self.values.__getitem__,
+            {n: r.size for n, r in ranges.items()},
+            member.rule,
+            {n: r.start for n, r in ranges.items()},
+        )
+        declaration = self.declarations[member.tensor]
+        names = tuple(str(n) for n in declaration.indices.data)
+        value = self.affine_rule_value(emitter, member.rule, names)
+        if declaration.boolean is not None:
+            value = emitter.unary("step", value)
+        emitter.sizes.update(zip(names, declaration.tensor_type.get_shape(), strict=True))
+        return emitter.binary("add", Indexed(self.values[member.tensor], names), value).value
+
+    def read_after(self, tensors: Sequence[str]) -> set[str]:
+        """Which of `tensors` (a recursive component) the program exports,
+        queries, or reads outside their own equations."""
+        ops = list(self.program.body.block.ops)
+        if not any(isinstance(op, ExportOp | SinkOp) for op in ops):
+            return set(tensors)  # a program without exports exports every tensor
+        used = {op.tensor.root_reference.data for op in ops if isinstance(op, ExportOp)}
+        used |= {op.tensor_name for op in ops if isinstance(op, QueryOp)}
+        for op in ops:
+            if isinstance(op, RuleOp | SinkOp) and getattr(op, "tensor_name", None) not in tensors:
+                used |= {o.tensor_name for o in op.body.walk() if isinstance(o, LoadOp)}
+        return used.intersection(tensors)
+
+    def scan_state(
+        self, block: Block, emitter: BodyEmitter, recurrence: Recurrence, member: Member
+    ) -> tuple[SSAValue, SSAValue | None, TensorType]:
+        """A member's initial state, the value of its other equations over
+        the whole tensor where the scan needs it (None: zero where the scan
+        does not write), and its state's type. A member whose previous step
+        nothing reads starts from zeros that no step reads."""
+        name, axis = member.tensor, member.axis
+        shape = list(self.declarations[name].tensor_type.get_shape())
+        if DYNAMIC_INDEX in shape:
+            raise DiagnosticException(
+                f"{location_prefix(member.rule)}the shape of @{name} is unknown: run "
+                "fuse-infer-shapes first"
+            )
+        state_type = f32_tensor((*shape[:axis], *shape[axis + 1 :]))
+        stored = recurrence.stored_positions(member)
+        covered = stored.start == 0 and stored.stop == shape[axis]
+        base_rules = member.base_rules
+        init_position = recurrence.init_position(member)
+        if not base_rules:
+            return emitter.constant(np.zeros(state_type.get_shape())), None, state_type
+        if (
+            member.carried
+            and covered
+            and all(
+                not is_affine_rule(r) and r.indices.data[axis] == init_position for r in base_rules
+            )
+        ):
+            # every other equation writes the initial position: computed
+            # there alone, never over the whole tensor
+            return self.initial_state(block, member), None, state_type
+        base = self.emit_tensor(block, name, self.values.__getitem__, base_rules)
+        if not member.carried:
+            return emitter.constant(np.zeros(state_type.get_shape())), base, state_type
+        init = emitter.emit(TakeOp(base, axis, init_position, state_type))
+        return init, base, state_type
 
     def step_block(
         self,
         recurrence: Recurrence,
-        state_type: Attribute,
+        kept: Sequence[Member],
+        state_types: list[TensorType],
         slice_types: list[Attribute],
         slice_names: list[str],
         replaced: dict[LoadOp, LoadOp],
     ) -> Block:
-        """The scan's body: the recursive equation for one value of its
-        index, reading the state for the tensor itself and the named slices
-        for the scanned inputs; it yields the next state."""
-        name, axis = recurrence.tensor, recurrence.axis
-        body = Block(arg_types=[state_type, *slice_types])
-        body.args[0].name_hint = _ssa_name(name)
-        step_values = {
-            f"{name}@state": body.args[0],
-            **dict(zip(slice_names, body.args[1:], strict=True)),
-        }
-        for load in recurrence.rule.body.walk():
-            if isinstance(load, LoadOp) and load.tensor_name == name:
-                replaced[load] = LoadOp(f"{name}@state", _without(load.indices.data, axis))
-        ranges = {n: r for n, r in recurrence.ranges.items() if n != recurrence.index}
-        step = _StepEmitter(
-            body,
-            lambda n: step_values[n] if n in step_values else self.values[n],
-            {n: r.size for n, r in ranges.items()},
-            recurrence.rule,
-            {n: r.start for n, r in ranges.items()},
-            replaced,
-            recurrence.index,
+        """The scan's body: each member's recursive equation for one value of
+        its index, in the recurrence's order, reading the states for the
+        members' previous steps, the values computed before for their
+        current ones and the named slices for the scanned inputs; it yields
+        the next states of the `kept` members."""
+        body = Block(arg_types=[*state_types, *slice_types])
+        step_values: dict[str, SSAValue] = dict(
+            zip(slice_names, body.args[len(state_types) :], strict=True)
         )
-        value = step.lower(yielded_value(recurrence.rule.body))
-        state_names = [str(p) for d, p in enumerate(recurrence.rule.indices.data) if d != axis]
-        value = step.broadcast_to(value, state_names)
-        if self.declarations[name].boolean is not None:
-            value = step.unary("step", value)
-        body.add_op(YieldOp(value.value))
+        for member, arg in zip(kept, body.args, strict=False):
+            arg.name_hint = _ssa_name(member.tensor)
+            step_values[f"{member.tensor}@state"] = arg
+        axes = {member.tensor: member.axis for member in recurrence.members}
+        for member in recurrence.members:
+            for load in member.rule.body.walk():
+                if isinstance(load, LoadOp) and load.tensor_name in axes:
+                    which = "state" if load in recurrence.previous else "step"
+                    replaced[load] = LoadOp(
+                        f"{load.tensor_name}@{which}",
+                        _without(load.indices.data, axes[load.tensor_name]),
+                    )
+            ranges = {n: r for n, r in member.ranges.items() if n != member.index}
+            step = _StepEmitter(
+                body,
+                lambda n: step_values[n] if n in step_values else self.values[n],
+                {n: r.size for n, r in ranges.items()},
+                member.rule,
+                {n: r.start for n, r in ranges.items()},
+                replaced,
+                member.index,
+            )
+            value = step.lower(yielded_value(member.rule.body))
+            state_names = [
+                str(p) for d, p in enumerate(member.rule.indices.data) if d != member.axis
+            ]
+            value = step.broadcast_to(value, state_names)
+            if self.declarations[member.tensor].boolean is not None:
+                value = step.unary("step", value)
+            step_values[f"{member.tensor}@step"] = value.value
+        body.add_op(YieldOp(*(step_values[f"{member.tensor}@step"] for member in kept)))
         return body
 
-    def initial_state(self, block: Block, recurrence: Recurrence) -> SSAValue:
-        """The sum of the equations that write a recurrence's initial
-        position, over the tensor's other dimensions (`step`ped if Boolean)."""
-        declaration = self.declarations[recurrence.tensor]
-        axis = recurrence.axis
+    def initial_state(self, block: Block, member: Member) -> SSAValue:
+        """The sum of the equations that write a member's initial position,
+        over the tensor's other dimensions (`step`ped if Boolean)."""
+        declaration = self.declarations[member.tensor]
+        axis = member.axis
         names = tuple(str(n) for d, n in enumerate(declaration.indices.data) if d != axis)
         shape = [s for d, s in enumerate(declaration.tensor_type.get_shape()) if d != axis]
         combined: Indexed | None = None
         emitter: BodyEmitter | None = None
-        for rule in recurrence.base_rules:
+        for rule in member.base_rules:
             emitter = body_emitter(
                 block, self.values.__getitem__, rule, self.program, self.declarations, self.ranged
             )
@@ -447,39 +547,42 @@ class _Stratifier:
         """The scanned inputs (each with its scan axis), the names the step
         reads their slices by, and the loads of the step that read a slice
         instead of the whole tensor."""
-        start = recurrence.ranges[recurrence.index].start
         inputs: dict[tuple[str, int, int], str] = {}
         xs: list[tuple[SSAValue, int]] = []
         replaced: dict[LoadOp, LoadOp] = {}
-        for read in recurrence.scanned:
-            key = (read.load.tensor_name, read.dim, read.offset)
-            if key not in inputs:
-                inputs[key] = f"{read.load.tensor_name}@{len(inputs)}"
-                tensor = self.values[read.load.tensor_name]
-                xs.append(
-                    (
-                        _along(emitter, tensor, read.dim, start + read.offset, recurrence.steps),
-                        read.dim,
-                    )
+        for member in recurrence.members:
+            start = recurrence.first_step(member)
+            for read in member.scanned:
+                key = (read.load.tensor_name, read.dim, start + read.offset)
+                if key not in inputs:
+                    inputs[key] = f"{read.load.tensor_name}@{len(inputs)}"
+                    tensor = self.values[read.load.tensor_name]
+                    window = _along(emitter, tensor, read.dim, key[2], recurrence.steps)
+                    xs.append((window, read.dim))
+                replaced[read.load] = LoadOp(
+                    inputs[key], _without(read.load.indices.data, read.dim)
                 )
-            replaced[read.load] = LoadOp(inputs[key], _without(read.load.indices.data, read.dim))
         return xs, list(inputs.values()), replaced
 
     def around_scan(
         self,
         emitter: BodyEmitter,
         recurrence: Recurrence,
+        member: Member,
         stacked: SSAValue,
         base: SSAValue | None,
-        shape: list[int],
     ) -> SSAValue:
-        """The whole tensor from a stored scan's states: the positions along
-        the axis before and after them come from the other equations (zero
-        where none writes)."""
-        axis, steps = recurrence.axis, recurrence.steps
-        low = min(recurrence.init_position, recurrence.first_write)
+        """A member's whole tensor from a stored scan's states: the positions
+        along the axis before and after them come from its other equations
+        (zero where none writes). A member whose previous step nothing reads
+        drops the state the scan started it from."""
+        axis, steps = member.axis, recurrence.steps
+        shape = list(self.declarations[member.tensor].tensor_type.get_shape())
+        if not member.carried:
+            stacked = _along(emitter, stacked, axis, 1 - int(recurrence.reverse), steps)
+        stored = recurrence.stored_positions(member)
         pieces: list[SSAValue | None] = []
-        for begin, end in ((0, low), (low + steps + 1, shape[axis])):
+        for begin, end in ((0, stored.start), (stored.stop, shape[axis])):
             if begin >= end:
                 pieces.append(None)
             elif base is None:

@@ -83,8 +83,9 @@ def reference_pool(x: np.ndarray, kind: str, window: tuple[int, ...], strides: t
 
 @st.composite
 def convolutions(draw: st.DrawFn) -> tuple[str, list[np.ndarray], np.ndarray]:
-    """A random `fuse.conv`: spatial rank 1-3, optional batch and features,
-    each operand's dimensions in a random order, strides and dilations."""
+    """A random `fuse.conv`: spatial rank 1-3, optional batch, features and
+    groups, each operand's dimensions in a random order, strides and
+    dilations."""
     n = draw(st.integers(1, 3))
     window = [draw(st.integers(1, 3)) for _ in range(n)]
     strides = tuple(draw(st.integers(1, 3)) for _ in range(n))
@@ -92,15 +93,23 @@ def convolutions(draw: st.DrawFn) -> tuple[str, list[np.ndarray], np.ndarray]:
     sizes = [
         d * (k - 1) + 1 + draw(st.integers(0, 5)) for k, d in zip(window, dilations, strict=True)
     ]
-    batch, features, outputs = (draw(st.sampled_from([None, 1, 2, 3])) for _ in range(3))
+    batch, features, outputs, groups = (draw(st.sampled_from([None, 1, 2, 3])) for _ in range(4))
     digits = [str(k) for k in range(n)]
-    input_dims = digits + ["b"] * (batch is not None) + ["f"] * (features is not None)
+    grouped = ["g"] * (groups is not None)
+    input_dims = digits + ["b"] * (batch is not None) + ["f"] * (features is not None) + grouped
     filter_dims = digits + ["i"] * (features is not None) + ["o"] * (outputs is not None)
-    output_dims = digits + ["b"] * (batch is not None) + ["f"] * (outputs is not None)
+    filter_dims += grouped
+    output_dims = digits + ["b"] * (batch is not None) + ["f"] * (outputs is not None) + grouped
     input_dims, filter_dims, output_dims = (
         draw(st.permutations(dims)) for dims in (input_dims, filter_dims, output_dims)
     )
-    size_of = {"b": batch or 1, "f": features or 1, "i": features or 1, "o": outputs or 1}
+    size_of = {
+        "b": batch or 1,
+        "f": features or 1,
+        "i": features or 1,
+        "o": outputs or 1,
+        "g": groups or 1,
+    }
     out_spatial = [
         (size - d * (k - 1) - 1) // s + 1
         for size, k, s, d in zip(sizes, window, strides, dilations, strict=True)
@@ -124,15 +133,24 @@ func.func @main(%x: {tensor_type(input_shape)}, %w: {tensor_type(filter_shape)})
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     image = rng.standard_normal(input_shape).astype(np.float32)
     kernel = rng.standard_normal(filter_shape).astype(np.float32)
-    # the reference's order: image [b, N.., i], kernel [K.., i, o], result [b, X.., o]
-    canonical_image = _canonical(image, input_dims, ["b", *digits, "f"])
-    canonical_kernel = _canonical(kernel, filter_dims, [*digits, "i", "o"])
-    expected = reference_conv(canonical_image, canonical_kernel, strides, dilations)
+    # the reference's order: image [b, N.., g, i], kernel [K.., g, i, o], result
+    # [b, X.., g, o]; group k convolves image group k with kernel group k alone
+    canonical_image = _canonical(image, input_dims, ["b", *digits, "g", "f"])
+    canonical_kernel = _canonical(kernel, filter_dims, [*digits, "g", "i", "o"])
+    expected = np.stack(
+        [
+            reference_conv(
+                canonical_image[..., k, :], canonical_kernel[..., k, :, :], strides, dilations
+            )
+            for k in range(size_of["g"])
+        ],
+        axis=-2,
+    )
     # back to the op's output layout: drop the unit dimensions it lacks, permute
-    kept = [c for c in ["b", *digits, "f"] if c in output_dims]
+    kept = [c for c in ["b", *digits, "g", "f"] if c in output_dims]
     expected = expected.reshape(
         [
-            size_of["o"] if c == "f" else expected.shape[0] if c == "b" else out_spatial[int(c)]
+            size_of["o"] if c == "f" else size_of[c] if c in "bg" else out_spatial[int(c)]
             for c in kept
         ]
     )
@@ -272,20 +290,50 @@ def test_compile_shows_and_explain_names_the_native_ops() -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_unrecognized_patterns_keep_the_generic_path(backend: str) -> None:
-    """A depthwise filter (the channel reaches the output) is no `fuse.conv`
-    (no feature groups): it stays a window and an einsum, with the same
-    numbers; opt level 0 never recognizes anything."""
-    text = "Depthwise[x, y, ch] = Filter[dx, dy, ch] Image[x+dx, y+dy, ch]\nexport Depthwise"
-    expected = sum(
-        IMAGE[dx : dx + 7, dy : dy + 7] * FILTER[dx, dy] for dx in range(3) for dy in range(2)
-    )
-    program = Program(text, "cnn.fuse")
+def test_depthwise_and_grouped_convolutions_are_grouped_convs(backend: str) -> None:
+    """A depthwise filter (the channel reaches the output) is a `fuse.conv`
+    with one group per channel; a grouped one keeps input and output
+    features per group. Opt level 0 keeps the generic window and einsum,
+    with the same numbers."""
+    depthwise = "Depthwise[x, y, ch] = Filter[dx, dy, ch] Image[x+dx, y+dy, ch]\n"
+    grouped = "Grouped[x, y, g, o] = Filters[dx, dy, g, i, o] Groups[x+dx, y+dy, g, i]\n"
+    groups = RNG.standard_normal((9, 8, 2, 3)).astype(np.float32)
+    filters = RNG.standard_normal((3, 2, 2, 3, 4)).astype(np.float32)
+    inputs = {"Image": IMAGE, "Filter": FILTER, "Groups": groups, "Filters": filters}
+    expected = {
+        "Depthwise": sum(
+            IMAGE[dx : dx + 7, dy : dy + 7] * FILTER[dx, dy] for dx in range(3) for dy in range(2)
+        ),
+        "Grouped": sum(
+            np.einsum("xygi,gio->xygo", groups[dx : dx + 7, dy : dy + 7], filters[dx, dy])
+            for dx in range(3)
+            for dy in range(2)
+        ),
+    }
+    program = Program(depthwise + grouped + "export Depthwise, Grouped", "cnn.fuse")
     for level in (0, 2):
         runner = program.compile(backend, ExecutionConfig(opt_level=level, device="cpu"))
-        out = np.asarray(runner.run(inputs={"Image": IMAGE, "Filter": FILTER})["Depthwise"])
-        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
-        assert "fuse.conv" not in [op.name for op in runner.last_plan.module.walk()]
+        out = runner.run(inputs=inputs)
+        for name, value in expected.items():
+            np.testing.assert_allclose(np.asarray(out[name]), value, rtol=1e-4, atol=1e-4)
+        layouts = [
+            op.layout.data for op in runner.last_plan.module.walk() if op.name == "fuse.conv"
+        ]
+        assert layouts == ([] if level == 0 else ["01g,01g->g01", "01gf,01gio->gf01"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unrecognized_patterns_keep_the_generic_path(backend: str) -> None:
+    """A filter that varies with the output position (`Filter[dx, x]`) is
+    no convolution: it stays a window and an einsum."""
+    text = "Local[x] = Filter[dx, x] Signal[x+dx]\nexport Local"
+    signal = RNG.standard_normal(9).astype(np.float32)
+    local = RNG.standard_normal((3, 7)).astype(np.float32)
+    expected = sum(signal[dx : dx + 7] * local[dx] for dx in range(3))
+    runner = Program(text, "local.fuse").compile(backend, ExecutionConfig(device="cpu"))
+    out = np.asarray(runner.run(inputs={"Signal": signal, "Filter": local})["Local"])
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    assert "fuse.conv" not in [op.name for op in runner.last_plan.module.walk()]
 
 
 def test_torch_gradients_flow_through_conv_and_pool() -> None:

@@ -163,6 +163,19 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def layer_norm(x: np.ndarray) -> np.ndarray:
+    """lnorm over the last axis: (x - mean) / sqrt(var + 1e-5)."""
+    return (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + 1e-5)
+
+
+def positional_encoding(positions: int, d_e: int) -> np.ndarray:
+    """Vaswani et al.: sin at even d, cos at odd d, wavelengths 10000^(d/D_e)."""
+    p, d = np.meshgrid(np.arange(positions), np.arange(d_e), indexing="ij")
+    return np.where(
+        d % 2 == 0, np.sin(p / 10000 ** (d / d_e)), np.cos(p / 10000 ** ((d - 1) / d_e))
+    )
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_transformer_positional_encoding_and_head_merge(backend: str) -> None:
     """Table 2: EmbX = X(p,t) Emb[t,d]; PosEnc as in Vaswani et al.; the
@@ -177,10 +190,7 @@ def test_transformer_positional_encoding_and_head_merge(backend: str) -> None:
     )
     out = run("transformer", backend, X=text, Emb=emb, W_Q=w_q, W_K=w_k, W_V=w_v)
 
-    p, d = np.meshgrid(np.arange(positions), np.arange(d_e), indexing="ij")
-    posenc = np.where(
-        d % 2 == 0, np.sin(p / 10000 ** (d / d_e)), np.cos(p / 10000 ** ((d - 1) / d_e))
-    )
+    posenc = positional_encoding(positions, d_e)
     stream = np.zeros((blocks, positions, d_e))
     stream[0] = text @ emb + posenc  # Stream[0,p,d]: the other blocks stay 0
     query, key, val = (np.einsum("bhkd,bpd->bhpk", w, stream) for w in (w_q, w_k, w_v))
@@ -190,3 +200,130 @@ def test_transformer_positional_encoding_and_head_merge(backend: str) -> None:
     np.testing.assert_allclose(out["PosEnc"], posenc, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out["Stream"], stream, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out["Merge"], merge, rtol=1e-4, atol=1e-5)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0)
+
+
+def sig(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gnn_message_passing_with_its_three_heads(backend: str) -> None:
+    """Table 1: L = 2 rounds of message passing, each an MLP layer Z per
+    node, the sum Agg of the neighbours' Z, and the update Emb[l+1] =
+    relu(W_Agg Agg + W_Self Emb[l]); then node, edge and graph heads on the
+    last layer Emb[n, L, d]. Several equations per layer recurse together,
+    and run as one scan over the layers."""
+    nodes, dim, layers = 6, 4, 2
+    g = rng(12)
+    neighbours = boolean(13, nodes, nodes, density=0.4)
+    features = g.normal(size=(nodes, dim)).astype(np.float32)
+    w_p = (g.normal(size=(layers, dim, dim)) / 2).astype(np.float32)
+    w_agg, w_self = np.float32(0.7), np.float32(-0.4)
+    w_out = g.normal(size=dim).astype(np.float32)
+    out = run(
+        "gnn",
+        backend,
+        X=features,
+        Neig=neighbours,
+        W_P=w_p,
+        W_Agg=w_agg,
+        W_Self=w_self,
+        W_Out=w_out,
+    )
+    embeddings = [features]
+    for layer in range(layers):
+        z = relu(embeddings[-1] @ w_p[layer].T)  # Z[n, d'] = W_P[l, d', d] Emb[n, d]
+        aggregated = neighbours @ z  # the sum over each node's neighbours
+        embeddings.append(relu(w_agg * aggregated + w_self * embeddings[-1]))
+    last = embeddings[-1]
+    np.testing.assert_allclose(out["Emb"], np.stack(embeddings, axis=1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["Y_node"], sig(last @ w_out), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["Y_edge"], sig(last @ last.T), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["Y_graph"], sig((last @ w_out).sum()), rtol=1e-5, atol=1e-6)
+
+
+def test_gnn_layers_run_as_one_scan() -> None:
+    """explain() says the GNN's recursive equations became one scan."""
+    text = (PAPER / "gnn.fuse").read_text()
+    shapes = {
+        "X": (3, 2),
+        "Neig": (3, 3),
+        "W_P": (2, 2, 2),
+        "W_Agg": (),
+        "W_Self": (),
+        "W_Out": (2,),
+    }
+    explanation = Program(text, "gnn.fuse").compile("numpy", input_shapes=shapes).explain()
+    assert explanation.count("runs as a scan: 2 steps, stored along dimension 1") == 4
+    assert "fixpoint" not in explanation
+
+
+TRANSFORMER_SHAPES = {"positions": 5, "tokens": 7, "d_e": 8, "heads": 3, "d_k": 4, "hidden": 16}
+
+
+def transformer_inputs(seed: int, blocks: int) -> Arrays:
+    s = TRANSFORMER_SHAPES
+    g = rng(seed)
+    d_m = s["heads"] * s["d_k"]
+
+    def weights(*shape: int) -> np.ndarray:
+        return (g.normal(size=shape) / np.sqrt(shape[-1])).astype(np.float32)
+
+    attention = (blocks, s["heads"], s["d_k"], s["d_e"])
+    return {
+        "X": np.eye(s["tokens"], dtype=np.float32)[g.integers(0, s["tokens"], s["positions"])],
+        "Emb": g.normal(size=(s["tokens"], s["d_e"])).astype(np.float32),
+        "W_Q": weights(*attention),
+        "W_K": weights(*attention),
+        "W_V": weights(*attention),
+        "W_S": weights(blocks, s["d_e"], d_m),
+        "W_P": weights(blocks, s["hidden"], s["d_e"]),
+        "W_M": weights(blocks, s["d_e"], s["hidden"]),
+        "W_O": weights(s["tokens"], s["d_e"]),
+    }
+
+
+def transformer_reference(inputs: Arrays, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each block: multi-head attention (scaled dot products, softmax over
+    the keys' positions), the heads concatenated head-major, projected and
+    added to the stream, layer-normalized; then a ReLU MLP added back and
+    normalized again. The output is a softmax over tokens of the last
+    block."""
+    text, emb = inputs["X"], inputs["Emb"]
+    stream = [text @ emb + positional_encoding(text.shape[0], emb.shape[1])]
+    for b in range(blocks):
+        x = stream[-1]
+        query, key, val = (np.einsum("hkd,pd->hpk", inputs[w][b], x) for w in ("W_Q", "W_K", "W_V"))
+        comp = softmax(np.einsum("hpk,hqk->hpq", query, key) / np.sqrt(query.shape[-1]))
+        attn = np.einsum("hpq,hqv->hpv", comp, val)
+        merge = attn.transpose(1, 0, 2).reshape(x.shape[0], -1)
+        norm = layer_norm(merge @ inputs["W_S"][b].T + x)
+        mlp = relu(norm @ inputs["W_P"][b].T)
+        stream.append(layer_norm(mlp @ inputs["W_M"][b].T + norm))
+    y = softmax(stream[-1] @ inputs["W_O"].T)
+    return np.stack(stream), y
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_block_transformer_steps_its_stream_by_block(backend: str) -> None:
+    """Table 2 as a whole transformer of B = 2 blocks (transformer_blocks.fuse
+    says where it departs from the table and why)."""
+    inputs = transformer_inputs(14, blocks=2)
+    out = run("transformer_blocks", backend, **inputs)
+    stream, y = transformer_reference(inputs, blocks=2)
+    np.testing.assert_allclose(out["Stream"], stream, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out["Y"], y, rtol=1e-4, atol=1e-5)
+
+
+def test_transformer_blocks_run_as_one_scan() -> None:
+    """The blocks become one scan over b, not a fixpoint."""
+    inputs = transformer_inputs(15, blocks=2)
+    shapes = {name: value.shape for name, value in inputs.items()}
+    text = (PAPER / "transformer_blocks.fuse").read_text()
+    explanation = Program(text, "t.fuse").compile("numpy", input_shapes=shapes).explain()
+    assert explanation.count("runs as a scan: 2 steps, stored along dimension 0") == 10
+    assert "fixpoint" not in explanation

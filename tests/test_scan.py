@@ -282,3 +282,132 @@ def test_virtual_index_misuse_is_a_located_error(text: str, message: str, where:
     with pytest.raises(FuseError) as error:
         Program(text, "v.fuse").compile("numpy").run(inputs={n: inputs[n] for n in names})
     assert message in str(error.value) and f"v.fuse:{where}" in str(error.value)
+
+
+# --- several tensors that step together ----------------------------------------------
+
+GATED = """
+X[i, 0] = X0[i]
+G[i, t] = sig(V[i, j] X[j, t] + U[i, t])
+X[i, t+1] = G[i, t] tanh(W[i, j] X[j, t]) + (1 - G[i, t]) X[i, t]
+export X, G
+"""
+
+
+def gated_reference(w, v, u, x0) -> tuple[np.ndarray, np.ndarray]:
+    """G[:, t] from X[:, t]; X[:, t+1] from G[:, t] and X[:, t]."""
+    states, gates = [x0], []
+    for t in range(u.shape[1]):
+        gates.append(sig(v @ states[-1] + u[:, t]))
+        states.append(gates[-1] * np.tanh(w @ states[-1]) + (1 - gates[-1]) * states[-1])
+    return np.stack(states, axis=1), np.stack(gates, axis=1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_tensors_stepping_together_run_as_one_scan(backend: str) -> None:
+    w, v, u, x0 = rand(4, 4), rand(4, 4), rand(4, 6), rand(4)
+    out = run(GATED, backend, W=w, V=v, U=u, X0=x0)
+    states, gates = gated_reference(w, v, u, x0)
+    np.testing.assert_allclose(out["X"], states, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["G"], gates, rtol=1e-5, atol=1e-6)
+    scans = [op for op in dataflow(GATED, W=(4, 4), V=(4, 4), U=(4, 6), X0=(4,)).walk()]
+    assert [op.tensor_names for op in scans if isinstance(op, ScanOp)] == [["G", "X"]]
+    assert not any(isinstance(op, FixpointOp) for op in scans)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    backend=st.sampled_from(BACKENDS),
+    hidden=st.integers(1, 5),
+    steps=st.integers(1, 9),
+    export_gate=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_two_tensors_stepping_together_over_sizes(
+    backend: str, hidden: int, steps: int, export_gate: bool, seed: int
+) -> None:
+    """Whether the scan carries G (exported) or computes it within each step
+    alone (not exported), X is the same."""
+    rng = np.random.default_rng(seed)
+    w, v = (rng.standard_normal((hidden, hidden)).astype(np.float32) for _ in range(2))
+    u = rng.standard_normal((hidden, steps)).astype(np.float32)
+    x0 = rng.standard_normal(hidden).astype(np.float32)
+    text = GATED if export_gate else GATED.replace("export X, G", "export X")
+    out = run(text, backend, W=w, V=v, U=u, X0=x0)
+    states, gates = gated_reference(w, v, u, x0)
+    np.testing.assert_allclose(out["X"], states, rtol=1e-5, atol=1e-6)
+    assert ("G" in out) == export_gate
+    if export_gate:
+        np.testing.assert_allclose(out["G"], gates, rtol=1e-5, atol=1e-6)
+
+
+BACKWARD_PAIR = """
+B[i, 5] = B0[i]
+C[i, t] = tanh(B[i, t+1] + U[i, t])
+B[i, t] = W[i, j] C[j, t]
+export B, C
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_tensors_stepping_backwards(backend: str) -> None:
+    w, u, b0 = rand(3, 3), rand(3, 5), rand(3)
+    out = run(BACKWARD_PAIR, backend, W=w, U=u, B0=b0)
+    b, c = np.zeros((3, 6), np.float32), np.zeros((3, 5), np.float32)
+    b[:, 5] = b0
+    for t in range(4, -1, -1):
+        c[:, t] = np.tanh(b[:, t + 1] + u[:, t])
+        b[:, t] = w @ c[:, t]
+    np.testing.assert_allclose(out["B"], b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["C"], c, rtol=1e-5, atol=1e-6)
+
+
+VIRTUAL_GATED = """
+X[i, 0] = X0[i]
+G[i, *t] = sig(V[i, j] X[j, *t] + U[i, t])
+X[i, *t+1] = G[i, *t] tanh(W[i, j] X[j, *t]) + (1 - G[i, *t]) X[i, *t]
+export X, G
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_tensors_with_a_virtual_index_keep_their_last_steps(backend: str) -> None:
+    w, v, u, x0 = rand(4, 4), rand(4, 4), rand(4, 7), rand(4)
+    out = run(VIRTUAL_GATED, backend, W=w, V=v, U=u, X0=x0)
+    states, gates = gated_reference(w, v, u, x0)
+    np.testing.assert_allclose(out["X"], states[:, -1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["G"], gates[:, -1], rtol=1e-5, atol=1e-6)
+
+
+GNN_AGGREGATING_EMB = """
+Emb[n, 0, d] = Feat[n, d]
+Agg[n, l, d] = Neig(n, m) Emb[m, l, d]
+Emb[n, l+1, d] = relu(WAgg[l, d, e] Agg[n, l, e] + WSelf[l, d, e] Emb[n, l, e])
+export Emb, Agg
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_member_stepping_further_finishes_after_the_scan(backend: str) -> None:
+    """Agg reads Emb at every layer, the last one (L) too, where Emb's
+    update stops at L - 1: the scan steps L layers, then Agg[:, L] comes from
+    the finished Emb."""
+    nodes, dim, layers = 5, 3, 3
+    neighbours = (RNG.random((nodes, nodes)) < 0.5).astype(np.float32)
+    feat = rand(nodes, dim)
+    w_agg, w_self = rand(layers, dim, dim, scale=0.5), rand(layers, dim, dim, scale=0.5)
+    out = run(GNN_AGGREGATING_EMB, backend, Feat=feat, Neig=neighbours, WAgg=w_agg, WSelf=w_self)
+    emb = [feat]
+    for layer in range(layers):
+        aggregated = neighbours @ emb[-1]
+        emb.append(np.maximum(aggregated @ w_agg[layer].T + emb[-1] @ w_self[layer].T, 0))
+    np.testing.assert_allclose(out["Emb"], np.stack(emb, axis=1), rtol=1e-5, atol=1e-5)
+    agg = np.stack([neighbours @ e for e in emb], axis=1)  # layers 0..L
+    np.testing.assert_allclose(out["Agg"], agg, rtol=1e-5, atol=1e-5)
+    ops = list(
+        dataflow(
+            GNN_AGGREGATING_EMB, Feat=(5, 3), Neig=(5, 5), WAgg=(3, 3, 3), WSelf=(3, 3, 3)
+        ).walk()
+    )
+    assert any(isinstance(op, ScanOp) for op in ops)
+    assert not any(isinstance(op, FixpointOp) for op in ops)

@@ -13,11 +13,15 @@ string `"<input>,<filter>-><output>"` with one character per dimension:
 
 * input: `b` batch, `f` feature (channel), `0`..`9` spatial dimensions;
 * filter: `i` input feature, `o` output feature, `0`..`9` spatial;
-* output: `b` batch, `f` feature (the filter's `o`), `0`..`9` spatial.
+* output: `b` batch, `f` feature (the filter's `o`), `0`..`9` spatial;
+* all three: `g` group, for a grouped convolution: group k of the output
+  reads group k of the input through filter group k only (StableHLO's
+  `feature_group_count`); a depthwise convolution is `"01g,01g->01g"`.
 
-`b`, `f`, `i` and `o` are optional (a single-channel image has none), but
-consistent: the output has `b` iff the input does, the filter has `i` iff
-the input has `f`, and the output has `f` iff the filter has `o`.
+`b`, `f`, `i`, `o` and `g` are optional (a single-channel image has none),
+but consistent: the output has `b` iff the input does, the filter has `i`
+iff the input has `f`, the output has `f` iff the filter has `o`, and all
+three have `g` or none.
 """
 
 from __future__ import annotations
@@ -80,15 +84,15 @@ class ConvLayout:
         spatial = self.spatial_rank
         digits = "".join(str(k) for k in range(spatial))
         for part, letters in (
-            (self.input, "bf"),
-            (self.filter, "io"),
-            (self.output, "bf"),
+            (self.input, "bgf"),
+            (self.filter, "gio"),
+            (self.output, "bgf"),
         ):
             if sorted(part) != sorted(digits + "".join(c for c in letters if c in part)):
                 raise VerifyException(
                     f"fuse.conv layout '{text}': '{part}' must hold the spatial dimensions "
                     f"{', '.join(digits) or '(none)'} once each and optionally "
-                    f"{' and '.join(letters)}, nothing else"
+                    f"{', '.join(letters[:-1])} and {letters[-1]}, nothing else"
                 )
         if spatial == 0:
             raise VerifyException(f"fuse.conv layout '{text}' has no spatial dimension")
@@ -98,6 +102,11 @@ class ConvLayout:
         )
         pairs += (
             ("o" in self.filter, "f" in self.output, "the filter has 'o' iff the output has 'f'"),
+        )
+        groups = "all three operands have 'g' or none"
+        pairs += (
+            ("g" in self.input, "g" in self.filter, groups),
+            ("g" in self.filter, "g" in self.output, groups),
         )
         for left, right, rule in pairs:
             if left != right:
@@ -236,6 +245,8 @@ class ConvOp(IRDLOperation):
         same(("input", "b"), ("result", "b"), "batch sizes differ")
         same(("input", "f"), ("filter", "i"), "input features differ")
         same(("filter", "o"), ("result", "f"), "output features differ")
+        same(("input", "g"), ("filter", "g"), "groups differ")
+        same(("filter", "g"), ("result", "g"), "groups differ")
         for k in range(spatial):
             d = str(k)
             n, window = size["input"][d], size["filter"][d]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from xdsl.dialects.builtin import FileLineColLoc, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, ModuleOp, StringAttr
 from xdsl.ir import Operation
 
 from fuse.dialects.fuse import (
@@ -27,7 +27,7 @@ from fuse.dialects.fuse import (
     RuleOp,
     ScanOp,
 )
-from fuse.passes.recognize_recurrences import FIXPOINT_REASON
+from fuse.passes.recognize_recurrences import FIXPOINT_REASON, WITHIN_STEP
 from fuse.passes.stratify import dependency_graph, is_recursive, strongly_connected_components
 
 
@@ -194,7 +194,9 @@ def how_recursions_run(module: ModuleOp) -> dict[str, str]:
             kind = "virtual" if op.is_virtual else f"stored along dimension {op.stacking_axis}"
             direction = ", reversed" if op.is_reverse else ""
             text = f"a scan: {op.step_count} steps, {kind}{direction}"
-            found.update(dict.fromkeys(op.tensor_names, text))
+            within = op.attributes.get(WITHIN_STEP)
+            inner = [a.data for a in within.data] if isinstance(within, ArrayAttr) else []
+            found.update(dict.fromkeys([*op.tensor_names, *inner], text))
         elif isinstance(op, FixpointOp):
             reason = op.attributes.get(FIXPOINT_REASON)
             text = f"a fixpoint: {reason.data}" if isinstance(reason, StringAttr) else "a fixpoint"

@@ -24,7 +24,7 @@ func.func @main(%x: tensor<8x8xf32>, %k: tensor<3x3xf32>) -> tensor<6x6xf32> {
   func.return %y : tensor<6x6xf32>
 }
 
-// CHECK: fuse.conv layout '01,02->01': '02' must hold the spatial dimensions 0, 1 once each and optionally i and o, nothing else
+// CHECK: fuse.conv layout '01,02->01': '02' must hold the spatial dimensions 0, 1 once each and optionally g, i and o, nothing else
 
 // -----
 
@@ -124,3 +124,21 @@ func.func @main(%x: tensor<7x2xf32>) -> tensor<4xf32> {
 }
 
 // CHECK: fuse.pool result has rank 1, but the operand has rank 2
+
+// -----
+
+func.func @main(%x: tensor<8x2xf32>, %k: tensor<3x2xf32>) -> tensor<6xf32> {
+  %y = fuse.conv %x, %k "0g,0g->0" strides [1] dilations [1] : (tensor<8x2xf32>, tensor<3x2xf32>) -> tensor<6xf32>
+  func.return %y : tensor<6xf32>
+}
+
+// CHECK: fuse.conv layout '0g,0g->0' is inconsistent: all three operands have 'g' or none
+
+// -----
+
+func.func @main(%x: tensor<8x2xf32>, %k: tensor<3x3xf32>) -> tensor<6x2xf32> {
+  %y = fuse.conv %x, %k "0g,0g->0g" strides [1] dilations [1] : (tensor<8x2xf32>, tensor<3x3xf32>) -> tensor<6x2xf32>
+  func.return %y : tensor<6x2xf32>
+}
+
+// CHECK: fuse.conv groups differ: input 'g' has size 2, but filter 'g' has 3

@@ -46,6 +46,17 @@ func.func @variants(%K: tensor<3x3x4xf32>, %B: tensor<2x9x3xf32>, %K1: tensor<3x
   func.return %Strided, %Dilated, %Shifted, %Padded, %Avg : tensor<4x2x4xf32>, tensor<5xf32>, tensor<6xf32>, tensor<8xf32>, tensor<3xf32>
 }
 
+// A depthwise convolution, Out[x, c] = Dw[dx, c] Image[x+dx, c]: the channel
+// reaches the filter and the output, so it is a group (one per channel).
+// CHECK-LABEL: func.func @depthwise
+// CHECK-NEXT: %Out = fuse.conv %Image, %Dw "0g,0g->g0" strides [1] dilations [1] : (tensor<9x3xf32>, tensor<3x3xf32>) -> tensor<3x7xf32>
+// CHECK-NOT: fuse.window
+func.func @depthwise(%Dw: tensor<3x3xf32>, %Image: tensor<9x3xf32>) -> tensor<3x7xf32> {
+  %0 = fuse.window %Image affine_map<(d0, d1, d2) -> ((d0 + d1), d2)> : tensor<9x3xf32> -> tensor<7x3x3xf32>
+  %Out = fuse.einsum "ab,cab->bc" sum (%Dw, %0) : (tensor<3x3xf32>, tensor<7x3x3xf32>) -> tensor<3x7xf32>
+  func.return %Out : tensor<3x7xf32>
+}
+
 // Left alone: a depthwise filter (the channel reaches the output) read at a constant
 // batch position, a max einsum, a window beside two other operands, a constant image
 // position, a shift place

@@ -118,19 +118,74 @@ builtin.module {
       fuse.yield %31 : !fuse.expr<i, t>
     }
 
-    // Two tensors that read each other.
-    // CHECK: fuse.tensor @A[d0] {fuse.fixpoint_reason = "A, C are mutually recursive; a scan steps one tensor"} : tensor<7xf32>
+    // Two tensors that read each other, the paper's GNN layer in small:
+    // C[t] = A[t] U[0, t] reads A's previous step, A[t+1] = tanh(C[t]) the
+    // C this step computed. One scan carries both, C computed first (its
+    // initial state is zeros no step reads).
+    // CHECK: fuse.tensor @A[d0] {fuse.scan_axis = 0 : i64} : tensor<7xf32>
+    // CHECK: fuse.tensor @C[t] {fuse.scan_axis = 0 : i64} : tensor<6xf32>
+    // SCAN:      %[[CS:.*]], %A = fuse.scan steps 6 axis 0 in_axes [1] tensors ["C", "A"] (%{{.*}}, %{{.*}} : tensor<f32>, tensor<f32>) over (%U : tensor<4x6xf32>) -> tensor<7xf32>, tensor<7xf32> {
+    // SCAN-NEXT: ^{{.*}}(%[[C:.*]]: tensor<f32>, %[[A:.*]]: tensor<f32>, %[[UT:.*]]: tensor<4xf32>):
+    // SCAN-NEXT:   %[[U0:.*]] = fuse.window %[[UT]] affine_map<() -> (0)> : tensor<4xf32> -> tensor<f32>
+    // SCAN-NEXT:   %[[CNEXT:.*]] = fuse.einsum ",->" sum (%[[A]], %[[U0]])
+    // SCAN-NEXT:   %[[ANEXT:.*]] = fuse.unary tanh %[[CNEXT]] : tensor<f32>
+    // SCAN-NEXT:   fuse.yield %[[CNEXT]], %[[ANEXT]] : tensor<f32>, tensor<f32>
+    // SCAN-NEXT: }
+    // The C the scan started from is no step of C:
+    // SCAN-NEXT: %C{{.*}} = fuse.window %[[CS]] affine_map<(d0) -> ((d0 + 1))> : tensor<7xf32> -> tensor<6xf32>
     fuse.tensor @A[d0] : tensor<7xf32>
-    fuse.tensor @C[t] : tensor<7xf32>
+    fuse.tensor @C[t] : tensor<6xf32>
     fuse.rule @A[t + 1] sum {
       %32 = fuse.load @C[t] : !fuse.expr<t>
-      %48 = fuse.load @U[0, t] : !fuse.expr<t>
-      %49 = fuse.arith mul %32, %48 : !fuse.expr<t>, !fuse.expr<t>
+      %49 = fuse.call tanh(%32) : (!fuse.expr<t>) -> !fuse.expr<t>
       fuse.yield %49 : !fuse.expr<t>
     }
     fuse.rule @C[t] sum {
       %33 = fuse.load @A[t] : !fuse.expr<t>
-      fuse.yield %33 : !fuse.expr<t>
+      %48 = fuse.load @U[0, t] : !fuse.expr<t>
+      %50 = fuse.arith mul %33, %48 : !fuse.expr<t>, !fuse.expr<t>
+      fuse.yield %50 : !fuse.expr<t>
+    }
+
+    // Two tensors that read each other at the same step: no order computes
+    // either first.
+    // CHECK: fuse.tensor @D[d0] {fuse.fixpoint_reason = "D, H read each other at the same step of their index: a fixpoint"} : tensor<7xf32>
+    // SCAN: fuse.fixpoint naive {tensors = ["D", "H"], fuse.fixpoint_reason = "D, H read each other at the same step of their index: a fixpoint"}
+    fuse.tensor @D[d0] : tensor<7xf32>
+    fuse.tensor @H[t] : tensor<6xf32>
+    fuse.rule @D[t + 1] sum {
+      %34 = fuse.load @H[t] : !fuse.expr<t>
+      %51 = fuse.load @U[0, t] : !fuse.expr<t>
+      %52 = fuse.arith mul %34, %51 : !fuse.expr<t>, !fuse.expr<t>
+      fuse.yield %52 : !fuse.expr<t>
+    }
+    fuse.rule @H[t] sum {
+      %35 = fuse.load @D[t + 1] : !fuse.expr<t>
+      fuse.yield %35 : !fuse.expr<t>
+    }
+
+    // N[t] = K[t] steps one value further than K[t+1] = N[t] U[0, t]: the
+    // scan steps both 6 times, then N[6] = K[6] is computed from the
+    // finished K (nothing reads N's previous step, so N can go on alone).
+    // CHECK: fuse.tensor @K[d0] {fuse.scan_axis = 0 : i64} : tensor<7xf32>
+    // CHECK: fuse.tensor @N[t] {fuse.scan_axis = 0 : i64} : tensor<7xf32>
+    // SCAN:      %[[NS:.*]], %K = fuse.scan steps 6 axis 0 in_axes [1] tensors ["N", "K"]
+    // SCAN:      %[[NSTEPS:.*]] = fuse.window %[[NS]] affine_map<(d0) -> ((d0 + 1))> : tensor<7xf32> -> tensor<6xf32>
+    // SCAN:      %[[NSCAN:.*]] = fuse.concat axis 0 (%[[NSTEPS]], %{{.*}}) : (tensor<6xf32>, tensor<1xf32>) -> tensor<7xf32>
+    // SCAN-NEXT: %[[KLAST:.*]] = fuse.window %K affine_map<(d0) -> ((d0 + 6))> : tensor<7xf32> -> tensor<1xf32>
+    // SCAN-NEXT: %[[NLAST:.*]] = fuse.place %[[KLAST]] affine_map<(d0) -> ((d0 + 6))> sum : tensor<1xf32> -> tensor<7xf32>
+    // SCAN-NEXT: %N{{.*}} = fuse.binary add "a,a->a" (%[[NSCAN]], %[[NLAST]])
+    fuse.tensor @K[d0] : tensor<7xf32>
+    fuse.tensor @N[t] : tensor<7xf32>
+    fuse.rule @K[t + 1] sum {
+      %36 = fuse.load @N[t] : !fuse.expr<t>
+      %53 = fuse.load @U[0, t] : !fuse.expr<t>
+      %54 = fuse.arith mul %36, %53 : !fuse.expr<t>, !fuse.expr<t>
+      fuse.yield %54 : !fuse.expr<t>
+    }
+    fuse.rule @N[t] sum {
+      %37 = fuse.load @K[t] : !fuse.expr<t>
+      fuse.yield %37 : !fuse.expr<t>
     }
 
     fuse.export @X
@@ -140,5 +195,9 @@ builtin.module {
     fuse.export @F
     fuse.export @G
     fuse.export @A
+    fuse.export @C
+    fuse.export @D
+    fuse.export @K
+    fuse.export @N
   }
 }

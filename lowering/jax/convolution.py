@@ -2,7 +2,8 @@
 
 A convolution is one `stablehlo.convolution` whose dimension numbers are
 the op's own layout, so no operand is transposed: XLA picks the memory
-layout. StableHLO needs batch and feature dimensions on every operand;
+layout. A grouped one (`g`) folds the groups into the features, groups
+first (`feature_group_count`), transposing where `g` is not next to them. StableHLO needs batch and feature dimensions on every operand;
 where the layout lacks one, a reshape appends a size-1 dimension (which
 moves no data) and the result drops it again.
 
@@ -58,7 +59,12 @@ def lower_conv(
     parsed = ConvLayout.parse(layout)
     lhs, lhs_dims = _completed(b, x, parsed.input, "bf")
     rhs, rhs_dims = _completed(b, w, parsed.filter, "io")
-    out_dims = parsed.output + "".join(c for c in "bf" if c not in parsed.output)
+    groups = dict(zip(parsed.input, shape_of(x), strict=True)).get("g", 1)
+    if "g" in parsed.input:
+        lhs, lhs_dims = _grouped(b, lhs, lhs_dims, "f")
+        rhs, rhs_dims = _grouped(b, rhs, rhs_dims, "o")
+    wanted = parsed.output.replace("g", "")
+    out_dims = wanted + "".join(c for c in "bf" if c not in wanted)
     sizes = dict(zip(lhs_dims, shape_of(lhs), strict=True))
     kernel_sizes = dict(zip(rhs_dims, shape_of(rhs), strict=True))
     spatial = [str(k) for k in range(parsed.spatial_rank)]
@@ -74,7 +80,7 @@ def lower_conv(
         "dimension_numbers": ConvDimensionNumbersAttr((lhs_dims, rhs_dims, out_dims)),
         "window_strides": _i64_array(strides),
         "rhs_dilation": _i64_array(dilations),
-        "feature_group_count": IntegerAttr(1, i64),
+        "feature_group_count": IntegerAttr(groups, i64),
         "batch_group_count": IntegerAttr(1, i64),
     }
     if b.exact_dots:
@@ -83,9 +89,32 @@ def lower_conv(
     out = b.emit(
         ConvolutionOp.build(operands=[lhs, rhs], result_types=[result_type], properties=properties)
     )
+    if "g" in parsed.output:
+        # the output features hold the groups first: split them off again
+        out_sizes |= {"g": groups, "f": out_sizes["f"] // groups}
+        out_dims = out_dims.replace("f", "gf")
+        out = b.reshape(out, [out_sizes[c] for c in out_dims])
+        ordered = parsed.output + "".join(c for c in out_dims if c not in parsed.output)
+        if ordered != out_dims:
+            out = b.transpose(out, [out_dims.index(c) for c in ordered])
+            out_dims = ordered
     if out_dims == parsed.output:
         return out
     return b.reshape(out, [out_sizes[c] for c in parsed.output])
+
+
+def _grouped(b: HloBuilder, value: SSAValue, dims: str, feature: str) -> tuple[SSAValue, str]:
+    """`value` with its group dimension `g` folded into `feature`, groups
+    first, as `feature_group_count` takes them: transposed so that `g` comes
+    just before `feature`, then reshaped."""
+    sizes = dict(zip(dims, shape_of(value), strict=True))
+    order = [c for c in dims if c != "g"]
+    order.insert(order.index(feature), "g")
+    if order != list(dims):
+        value = b.transpose(value, [dims.index(c) for c in order])
+    merged = "".join(c for c in order if c != "g")
+    shape = [sizes[c] * (sizes["g"] if c == feature else 1) for c in merged]
+    return b.reshape(value, shape), merged
 
 
 def lower_pool(

@@ -1,10 +1,11 @@
 """NumPy kernels for `fuse.conv` and `fuse.pool`.
 
-A convolution is one strided-view contraction: the input in `b 0.. f`
+A convolution is one strided-view contraction: the input in `b 0.. g f`
 order (a transposed view), `sliding_window_view` over its spatial
 dimensions (strides and dilations are steps of that view), the windows laid
-out as rows of `K.. f` (the one copy, im2col), one BLAS matmul with the
-filter as a `(K.. i) x o` matrix. Nothing loops over pixels or over window
+out as rows of `K.. f` per group (the one copy, im2col), one BLAS matmul
+(batched over the groups of a grouped convolution) with the filter as a
+`(K.. i) x o` matrix per group. Nothing loops over pixels or over window
 offsets.
 
 A pool is a reshape when windows tile the operand (window == stride, the
@@ -36,18 +37,21 @@ def conv(
 ) -> Kernel:
     plan = ConvPlan.of(layout, input_shape, filter_shape, strides, dilations, "channels_last")
     n = plan.spatial
-    batch, features = plan.input.shape[0], plan.input.shape[-1]
+    batch, groups, features = plan.input.shape[0], plan.groups, plan.input.shape[-1]
     outputs = plan.filter.shape[-1]
     spans = tuple(d * (k - 1) + 1 for k, d in zip(plan.window, dilations, strict=True))
     spatial_axes = tuple(range(1, n + 1))
-    # windows view: [b, X'.., f, span..] -> every stride-th position, every dilation-th offset
+    # windows view: [b, X'.., g, f, span..] -> every stride-th position, every dilation-th offset
     positions = tuple(slice(None, None, s) for s in strides)
     offsets = tuple(slice(None, None, d) for d in dilations)
-    steps = (slice(None), *positions, slice(None), *offsets)
-    # [b, X.., f, K..] -> [b, X.., K.., f]: rows of one window, features innermost
-    rows_order = (0, *spatial_axes, *range(n + 2, 2 * n + 2), n + 1)
-    rows_shape = (batch * math.prod(plan.output_spatial), math.prod(plan.window) * features)
-    matrix_shape = (math.prod(plan.window) * features, outputs)
+    steps = (slice(None), *positions, slice(None), slice(None), *offsets)
+    # [b, X.., g, f, K..] -> [g, b, X.., K.., f]: per group, rows of one window
+    rows_order = (n + 1, 0, *spatial_axes, *range(n + 3, 2 * n + 3), n + 2)
+    window_size = math.prod(plan.window) * features
+    rows_shape = (groups, batch * math.prod(plan.output_spatial), window_size)
+    # [K.., g, i, o] -> [g, K.., i, o]: per group, a (K.. i) x o matrix
+    matrix_order = (n, *range(n), n + 1, n + 2)
+    matrix_shape = (groups, window_size, outputs)
     result_shape = plan.output.present_shape
     result_order = plan.output.inverse_permutation
 
@@ -55,8 +59,10 @@ def conv(
         image = x.transpose(plan.input.permutation).reshape(plan.input.shape)
         windows = sliding_window_view(image, spans, axis=spatial_axes)[steps]
         rows = windows.transpose(rows_order).reshape(rows_shape)
-        matrix = w.transpose(plan.filter.permutation).reshape(matrix_shape)
-        return (rows @ matrix).reshape(result_shape).transpose(result_order)
+        weights = w.transpose(plan.filter.permutation).reshape(plan.filter.shape)
+        matrix = weights.transpose(matrix_order).reshape(matrix_shape)
+        product = np.matmul(rows, matrix)  # [g, b X'.., o]
+        return product.transpose(1, 0, 2).reshape(result_shape).transpose(result_order)
 
     return kernel
 

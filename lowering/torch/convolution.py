@@ -39,10 +39,19 @@ def conv(
     plan = ConvPlan.of(layout, input_shape, filter_shape, strides, dilations, "channels_first")
     convolve = _CONV.get(plan.spatial, _unfolded_conv(plan))
 
+    # [b, g, f, X..] -> [b, g*f, X..] and [g, o, i, K..] -> [g*o, i, K..]: the
+    # groups first in the channels, as `groups=` takes them
+    b, g, f, *spatial = plan.input.shape
+    image_shape = (b, g * f, *spatial)
+    g, o, i, *window = plan.filter.shape
+    filter_shape = (g * o, i, *window)
+
     def kernel(x: Tensor, w: Tensor) -> Tensor:
-        image = x.permute(plan.input.permutation).reshape(plan.input.shape)
-        weights = w.permute(plan.filter.permutation).reshape(plan.filter.shape)
-        out = convolve(image, weights, stride=plan.strides, dilation=plan.dilations)
+        image = x.permute(plan.input.permutation).reshape(image_shape)
+        weights = w.permute(plan.filter.permutation).reshape(filter_shape)
+        out = convolve(
+            image, weights, stride=plan.strides, dilation=plan.dilations, groups=plan.groups
+        )
         return out.reshape(plan.output.present_shape).permute(plan.output.inverse_permutation)
 
     return kernel
@@ -50,19 +59,24 @@ def conv(
 
 def _unfolded_conv(plan: ConvPlan) -> Kernel:
     """A convolution of any number of spatial dimensions: `unfold` each one
-    into (position, window offset), then one `tensordot` over the features
-    and the window offsets."""
+    into (position, window offset), then one `einsum` per group over the
+    features and the window offsets."""
     n = plan.spatial
+    positions, offsets = "".join(chr(ord("A") + k) for k in range(n)), "klmnpqrstu"[:n]
+    contraction = f"bgf{positions}{offsets},gof{offsets}->bgo{positions}"
 
-    def convolve(image: Tensor, weights: Tensor, stride: Shape, dilation: Shape) -> Tensor:
-        windows = image  # [b, f, X.., then one window axis per unfolded dimension]
+    def convolve(
+        image: Tensor, weights: Tensor, stride: Shape, dilation: Shape, groups: int
+    ) -> Tensor:
+        windows = image  # [b, g*f, X.., then one window axis per unfolded dimension]
         for k in range(n):
             span = dilation[k] * (plan.window[k] - 1) + 1
             windows = windows.unfold(2 + k, span, stride[k])[..., :: dilation[k]]
-        # windows [b, f, X.., K..] . weights [o, f, K..] -> [b, X.., o]
-        contracted = [1, *range(2 + n, 2 + 2 * n)]
-        out = torch.tensordot(windows, weights, dims=(contracted, [1, *range(2, 2 + n)]))
-        return out.permute(0, 1 + n, *range(1, 1 + n))
+        b, channels, *rest = windows.shape
+        windows = windows.reshape(b, groups, channels // groups, *rest)
+        grouped = weights.reshape(groups, weights.shape[0] // groups, *weights.shape[1:])
+        out = torch.einsum(contraction, windows, grouped)
+        return out.reshape(b, -1, *out.shape[3:])
 
     return convolve
 
