@@ -59,8 +59,10 @@ from xdsl.utils.str_enum import StrEnum
 
 from .affine import UnsupportedAffineExpr, linear_forms
 from .attributes import FixpointStrategy, ProjectionKind, check_keyword
+from .checks import ranked_tensor
 from .construction import init_op
 from .declarative import YieldOp
+from .subscripts import verify_subscripts
 from .syntax import (
     parse_keyword,
     parse_signature,
@@ -70,79 +72,6 @@ from .syntax import (
     print_signature,
     print_with_integer_keywords,
 )
-
-# --- subscripts ----------------------------------------------------------------
-
-
-def parse_subscripts(subscripts: str) -> tuple[list[str], str]:
-    """`"ik,kj->ij"` -> (["ik", "kj"], "ij"); raises VerifyException."""
-    if subscripts.count("->") != 1:
-        raise VerifyException(f"subscripts '{subscripts}' must contain one '->'")
-    inputs, output = subscripts.split("->")
-    operands = inputs.split(",") if inputs else []
-    for part in [*operands, output]:
-        if not all(c.isalpha() and c.isascii() for c in part):
-            raise VerifyException(f"subscripts '{subscripts}' may only use letters a-z, A-Z")
-    return operands, output
-
-
-def _tensor_type(value: SSAValue, what: str) -> TensorType:
-    if not isinstance(value.type, TensorType):
-        raise VerifyException(f"{what} must be a ranked tensor, got {value.type}")
-    return value.type
-
-
-def verify_subscripts(
-    op_name: str,
-    subscripts: str,
-    operands: Sequence[SSAValue],
-    result: SSAValue,
-    *,
-    allow_projection: bool,
-) -> None:
-    """Checks operand/result ranks against subscripts and that every letter
-    has one static size."""
-    inputs, output = parse_subscripts(subscripts)
-    if len(inputs) != len(operands):
-        raise VerifyException(
-            f"{op_name} subscripts '{subscripts}' name {len(inputs)} operands, "
-            f"but it has {len(operands)}"
-        )
-    if len(set(output)) != len(output):
-        raise VerifyException(f"{op_name} output subscripts '{output}' repeat a letter")
-    sizes: dict[str, int] = {}
-    typed = [
-        *(
-            (letters, _tensor_type(v, f"{op_name} operand #{n}"))
-            for n, (letters, v) in enumerate(zip(inputs, operands, strict=True))
-        ),
-        (output, _tensor_type(result, f"{op_name} result")),
-    ]
-    for letters, tensor_type in typed:
-        shape = tensor_type.get_shape()
-        if len(shape) != len(letters):
-            raise VerifyException(
-                f"{op_name} subscripts '{letters}' have rank {len(letters)}, "
-                f"but the type {tensor_type} has rank {len(shape)}"
-            )
-        for letter, size in zip(letters, shape, strict=True):
-            if size < 0:
-                continue
-            if sizes.setdefault(letter, size) != size:
-                raise VerifyException(
-                    f"{op_name} dimension '{letter}' has sizes {sizes[letter]} and {size}"
-                )
-    input_letters = set("".join(inputs))
-    missing = [c for c in output if c not in input_letters]
-    if missing and inputs:
-        raise VerifyException(f"{op_name} output index '{missing[0]}' is in no operand")
-    if not allow_projection:
-        projected = sorted(input_letters - set(output))
-        if projected:
-            raise VerifyException(
-                f"{op_name} cannot project away '{projected[0]}': its output must keep "
-                "every operand index"
-            )
 
 
 def _print_subscripted(
@@ -560,7 +489,7 @@ class NormalizeOp(IRDLOperation):
 
     def verify_(self) -> None:
         check_keyword(self.kind.data, NormalizeKind, "normalization")
-        rank = _tensor_type(self.operand, "fuse.normalize operand").get_num_dims()
+        rank = ranked_tensor(self.operand, "fuse.normalize operand").get_num_dims()
         if not 0 <= self.axis.value.data < rank:
             raise VerifyException(
                 f"fuse.normalize axis {self.axis.value.data} is out of range for rank {rank}"
@@ -808,7 +737,7 @@ class ConcatOp(IRDLOperation):
         if not 0 <= axis < rank:
             raise VerifyException(f"fuse.concat axis {axis} is out of range for rank {rank}")
         for n, value in enumerate(self.inputs):
-            if _tensor_type(value, "fuse.concat operand").get_num_dims() != rank:
+            if ranked_tensor(value, "fuse.concat operand").get_num_dims() != rank:
                 raise VerifyException(f"fuse.concat operand #{n} must have rank {rank}")
         # Static sizes must agree: equal off the axis, adding up along it.
         result_shape = self.result.type.get_shape()
@@ -948,7 +877,7 @@ class SampleOp(IRDLOperation):
             raise VerifyException(f"fuse.sample needs samples >= 1, got {samples}")
         if seed < 0:
             raise VerifyException(f"fuse.sample needs a seed >= 0, got {seed}")
-        if _tensor_type(self.weights, "fuse.sample operand").get_num_dims() != 1:
+        if ranked_tensor(self.weights, "fuse.sample operand").get_num_dims() != 1:
             raise VerifyException("fuse.sample draws from a rank-1 tensor of weights")
         if self.result.type != TensorType(i32, [samples]):
             raise VerifyException(
@@ -1012,7 +941,7 @@ class GatherOp(IRDLOperation):
         dim = self.dim.value.data
         if not 0 <= dim < len(shape):
             raise VerifyException(f"fuse.gather dim {dim} is out of range for rank {len(shape)}")
-        indices = _tensor_type(self.indices, "fuse.gather indices")
+        indices = ranked_tensor(self.indices, "fuse.gather indices")
         if indices.get_num_dims() != 1 or not isinstance(indices.element_type, IntegerType):
             raise VerifyException(
                 f"fuse.gather indices must be a rank-1 integer tensor, got {indices}"
