@@ -16,7 +16,6 @@ from .dataflow import (
     BinaryOp,
     ConcatOp,
     ConstantOp,
-    EinsumOp,
     FixpointOp,
     GatherOp,
     IndexFnOp,
@@ -44,6 +43,7 @@ from .declarative import (
     TensorOp,
     YieldOp,
 )
+from .einsum import EinsumOp
 from .scan import ScanOp
 from .window import ConvOp, PoolKindAttr, PoolOp
 

@@ -83,3 +83,12 @@ func.func @f() {
 }
 
 // CHECK: operand expected
+
+// -----
+
+func.func @f(%A: tensor<4xf32>) {
+  %0 = fuse.einsum "i->i" (%A) : (tensor<4xf32>) -> tensor<4xf32>
+  func.return
+}
+
+// CHECK: expected a bare word for 'kind'
