@@ -13,19 +13,15 @@ from xdsl.ir import Dialect
 
 from .attributes import ExprType, IndexListAttr
 from .dataflow import (
-    BinaryOp,
     ConcatOp,
     ConstantOp,
     FixpointOp,
     GatherOp,
     IndexFnOp,
-    NormalizeOp,
     PlaceOp,
     SampleOp,
-    SelectOp,
     TakeOp,
     TopKOp,
-    UnaryOp,
     WindowOp,
 )
 from .declarative import (
@@ -44,6 +40,7 @@ from .declarative import (
     YieldOp,
 )
 from .einsum import EinsumOp
+from .elementwise import BinaryOp, NormalizeOp, SelectOp, UnaryOp
 from .scan import ScanOp
 from .window import ConvOp, PoolKindAttr, PoolOp
 

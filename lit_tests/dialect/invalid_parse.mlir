@@ -61,7 +61,7 @@ func.func @f(%X: tensor<4xf32>) {
   func.return
 }
 
-// CHECK: fuse.select takes a condition and two values
+// CHECK: Expected ','
 
 // -----
 
