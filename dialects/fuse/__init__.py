@@ -12,12 +12,11 @@
 from xdsl.ir import Dialect
 
 from .attributes import ExprType, IndexListAttr
+from .constants import ConstantOp, IndexFnOp
 from .dataflow import (
     ConcatOp,
-    ConstantOp,
     FixpointOp,
     GatherOp,
-    IndexFnOp,
     PlaceOp,
     SampleOp,
     TakeOp,

@@ -25,7 +25,6 @@ from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     AffineMapAttr,
     ArrayAttr,
-    DenseIntOrFPElementsAttr,
     FloatAttr,
     IntegerAttr,
     IntegerType,
@@ -59,7 +58,6 @@ from xdsl.utils.str_enum import StrEnum
 from .affine import UnsupportedAffineExpr, linear_forms
 from .attributes import FixpointStrategy, ProjectionKind, check_keyword
 from .checks import ranked_tensor
-from .construction import init_op
 from .declarative import YieldOp
 from .syntax import (
     parse_keyword,
@@ -76,126 +74,6 @@ def parse_operand_list_unresolved(parser: Parser) -> list:
     return parser.parse_comma_separated_list(
         parser.Delimiter.PAREN, parser.parse_unresolved_operand, "operands"
     )
-
-
-# --- constants and index-built tensors ----------------------------------------------
-
-
-@irdl_op_definition
-class ConstantOp(IRDLOperation):
-    """A literal tensor.
-
-    ```mlir
-    %0 = fuse.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
-    ```
-    """
-
-    name = "fuse.constant"
-
-    value = prop_def(DenseIntOrFPElementsAttr)
-    result = result_def(TensorType)
-
-    traits = traits_def(Pure())
-
-    def __init__(self, value: DenseIntOrFPElementsAttr):
-        init_op(self, properties={"value": value}, result_types=[value.get_type()])
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_attribute(self.value)
-        printer.print_op_attributes(self.attributes)
-
-    @classmethod
-    def parse(cls, parser: Parser) -> ConstantOp:
-        value = parser.parse_attribute()
-        if not isinstance(value, DenseIntOrFPElementsAttr):
-            parser.raise_error("fuse.constant expects a dense elements attribute")
-        op = cls(value)
-        op.attributes |= parser.parse_optional_attr_dict()
-        return op
-
-    def verify_(self) -> None:
-        if self.value.get_type() != self.result.type:
-            raise VerifyException("fuse.constant result type must match its value's type")
-
-
-class IndexFunction(StrEnum):
-    EVEN = "even"
-    ODD = "odd"
-    CAUSAL = "causal"
-    ONEHOT = "onehot"
-    IOTA = "iota"
-
-
-_INDEX_FUNCTION_RANK = {"even": 1, "odd": 1, "causal": 2, "onehot": 1, "iota": 1}
-
-
-@irdl_op_definition
-class IndexFnOp(IRDLOperation):
-    """A tensor computed from index positions: `even`/`odd` (1 where the
-    position's parity matches, else 0), `causal` (1 where column <= row),
-    `onehot` (1 at `position`; used for integer indices on a left-hand
-    side), `iota` (the position itself, 0, 1, 2, ...: an index variable used
-    as a number).
-
-    ```mlir
-    %0 = fuse.index_fn causal : tensor<8x8xf32>
-    %1 = fuse.index_fn onehot {position = 0 : i64} : tensor<5xf32>
-    %2 = fuse.index_fn iota : tensor<5xf32>
-    ```
-    """
-
-    name = "fuse.index_fn"
-
-    fn = prop_def(StringAttr)
-    position = opt_prop_def(IntegerAttr)
-    result = result_def(TensorType)
-
-    traits = traits_def(Pure())
-
-    def __init__(
-        self, fn: IndexFunction | str, result_type: TensorType, position: int | None = None
-    ):
-        super().__init__(
-            properties={
-                "fn": StringAttr(str(fn)),
-                "position": IntegerAttr(position, 64) if position is not None else None,
-            },
-            result_types=[result_type],
-        )
-
-    def verify_(self) -> None:
-        check_keyword(self.fn.data, IndexFunction, "index function")
-        rank = self.result.type.get_num_dims()
-        if rank != _INDEX_FUNCTION_RANK[self.fn.data]:
-            raise VerifyException(
-                f"index function '{self.fn.data}' has rank "
-                f"{_INDEX_FUNCTION_RANK[self.fn.data]}, but the result has rank {rank}"
-            )
-        if (self.position is not None) != (self.fn.data == IndexFunction.ONEHOT):
-            raise VerifyException("'onehot', and only 'onehot', takes a position")
-
-    def print(self, printer: Printer) -> None:
-        print_keyword(printer, self.fn)
-        attributes = dict(self.attributes)
-        if self.position is not None:
-            attributes["position"] = self.position
-        printer.print_op_attributes(attributes)
-        printer.print_string(" : ")
-        printer.print_attribute(self.result.type)
-
-    @classmethod
-    def parse(cls, parser: Parser) -> IndexFnOp:
-        fn = parse_keyword(parser, "index function")
-        attributes = parser.parse_optional_attr_dict()
-        parser.parse_punctuation(":")
-        result_type = parser.parse_type()
-        position = attributes.pop("position", None)
-        op = cls(fn.data, result_type)
-        if position is not None:
-            op.properties["position"] = position
-        op.attributes |= attributes
-        return op
 
 
 # --- structural -------------------------------------------------------------------

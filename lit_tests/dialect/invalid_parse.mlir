@@ -52,7 +52,7 @@ func.func @f() {
   func.return
 }
 
-// CHECK: fuse.constant expects a dense elements attribute
+// CHECK: expected a dense elements attribute, got 1.000000e+00 : f32
 
 // -----
 
