@@ -14,13 +14,8 @@ from xdsl.ir import Dialect
 from .attributes import ExprType, IndexListAttr
 from .constants import ConstantOp, IndexFnOp
 from .dataflow import (
-    ConcatOp,
     FixpointOp,
-    GatherOp,
     PlaceOp,
-    SampleOp,
-    TakeOp,
-    TopKOp,
     WindowOp,
 )
 from .declarative import (
@@ -40,7 +35,9 @@ from .declarative import (
 )
 from .einsum import EinsumOp
 from .elementwise import BinaryOp, NormalizeOp, SelectOp, UnaryOp
+from .sampling import SampleOp
 from .scan import ScanOp
+from .structural import ConcatOp, GatherOp, TakeOp, TopKOp
 from .window import ConvOp, PoolKindAttr, PoolOp
 
 Fuse = Dialect(
