@@ -15,8 +15,6 @@ from .attributes import ExprType, IndexListAttr
 from .constants import ConstantOp, IndexFnOp
 from .dataflow import (
     FixpointOp,
-    PlaceOp,
-    WindowOp,
 )
 from .declarative import (
     ArithOp,
@@ -35,6 +33,7 @@ from .declarative import (
 )
 from .einsum import EinsumOp
 from .elementwise import BinaryOp, NormalizeOp, SelectOp, UnaryOp
+from .index_arithmetic import PlaceOp, WindowOp
 from .sampling import SampleOp
 from .scan import ScanOp
 from .structural import ConcatOp, GatherOp, TakeOp, TopKOp

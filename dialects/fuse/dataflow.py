@@ -22,186 +22,35 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from xdsl.dialects.builtin import (
-    DYNAMIC_INDEX,
-    AffineMapAttr,
     ArrayAttr,
     FloatAttr,
     IntegerAttr,
     StringAttr,
     TensorType,
 )
-from xdsl.ir import Attribute, Region, SSAValue
-from xdsl.ir.affine import AffineMap
+from xdsl.ir import Attribute, Region
 from xdsl.irdl import (
     IRDLOperation,
     irdl_op_definition,
-    operand_def,
     opt_prop_def,
     opt_region_def,
     prop_def,
     region_def,
-    result_def,
     traits_def,
     var_result_def,
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
-from xdsl.traits import Pure, RecursiveMemoryEffect
+from xdsl.traits import RecursiveMemoryEffect
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
-from .affine import UnsupportedAffineExpr, linear_forms
-from .attributes import FixpointStrategy, ProjectionKind, check_keyword
+from .attributes import FixpointStrategy, check_keyword
 from .declarative import YieldOp
 from .syntax import (
     parse_keyword,
     print_keyword,
 )
-
-# --- index arithmetic ------------------------------------------------------------
-
-
-def _verify_affine_access(
-    op: IRDLOperation,
-    affine_map: AffineMapAttr,
-    space: TensorType,
-    tensor: TensorType,
-    what: str,
-) -> None:
-    """Checks that `affine_map` maps the iteration space `space` (its shape:
-    one dimension per map input) into the bounds of `tensor`."""
-    amap = affine_map.data
-    if amap.num_dims != space.get_num_dims():
-        raise VerifyException(
-            f"{op.name} map takes {amap.num_dims} dimensions, but the {what} has rank "
-            f"{space.get_num_dims()}"
-        )
-    if len(amap.results) != tensor.get_num_dims():
-        raise VerifyException(
-            f"{op.name} map gives {len(amap.results)} positions, but the indexed tensor has "
-            f"rank {tensor.get_num_dims()}"
-        )
-    try:
-        forms = linear_forms(amap)
-    except UnsupportedAffineExpr as error:
-        raise VerifyException(f"{op.name} map is not supported: {error}") from None
-    box = space.get_shape()
-    if any(size == DYNAMIC_INDEX for size in (*box, *tensor.get_shape())) or 0 in box:
-        return
-    for dim, (form, size) in enumerate(zip(forms, tensor.get_shape(), strict=True)):
-        low, high = form.bounds(box)
-        if low < 0 or high >= size:
-            raise VerifyException(
-                f"{op.name} map reaches positions {low}..{high} of dimension {dim}, "
-                f"which has size {size}"
-            )
-
-
-@irdl_op_definition
-class WindowOp(IRDLOperation):
-    """Reads a tensor through an affine map: `result[d] = operand[map(d)]`
-    for every `d` in the result's shape. An access with index arithmetic
-    (`Image[x + dx]`) becomes a window over its index variables, which the
-    einsums that follow combine like any plain access
-    (docs/index_arithmetic.md).
-
-    ```mlir
-    %w = fuse.window %image affine_map<(d0, d1) -> (d0 + d1)> : tensor<8xf32> -> tensor<6x3xf32>
-    ```
-    """
-
-    name = "fuse.window"
-
-    map = prop_def(AffineMapAttr)
-    operand = operand_def(TensorType)
-    result = result_def(TensorType)
-
-    traits = traits_def(Pure())
-
-    assembly_format = "$operand $map attr-dict `:` type($operand) `->` type($result)"
-
-    def __init__(self, operand: SSAValue, affine_map: AffineMap, result_type: TensorType):
-        super().__init__(
-            properties={"map": AffineMapAttr(affine_map)},
-            operands=[operand],
-            result_types=[result_type],
-        )
-
-    def verify_(self) -> None:
-        _verify_affine_access(self, self.map, self.result.type, self.operand.type, "result")
-
-
-@irdl_op_definition
-class PlaceOp(IRDLOperation):
-    """Writes a tensor through an affine map: the result starts at zero and
-    each `operand[d]` is combined by `kind` (sum, max, mean) into
-    `result[map(d)]`; elements no `d` reaches stay zero. A left-hand side
-    with index arithmetic (`X[i, t + 1]`, `Pooled[x floordiv 2]`) places the
-    value computed over its index variables.
-
-    ```mlir
-    %p = fuse.place %v affine_map<(d0) -> (d0 floordiv 2)> max : tensor<8xf32> -> tensor<4xf32>
-    ```
-    """
-
-    name = "fuse.place"
-
-    map = prop_def(AffineMapAttr)
-    kind = prop_def(StringAttr)
-    operand = operand_def(TensorType)
-    result = result_def(TensorType)
-
-    traits = traits_def(Pure())
-
-    def __init__(
-        self,
-        operand: SSAValue,
-        affine_map: AffineMap,
-        kind: ProjectionKind | str,
-        result_type: TensorType,
-    ):
-        super().__init__(
-            properties={"map": AffineMapAttr(affine_map), "kind": StringAttr(str(kind))},
-            operands=[operand],
-            result_types=[result_type],
-        )
-
-    def verify_(self) -> None:
-        check_keyword(self.kind.data, ProjectionKind, "fuse.place kind")
-        _verify_affine_access(self, self.map, self.operand.type, self.result.type, "operand")
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.operand)
-        printer.print_string(" ")
-        printer.print_attribute(self.map)
-        print_keyword(printer, self.kind)
-        printer.print_op_attributes(self.attributes)
-        printer.print_string(" : ")
-        printer.print_attribute(self.operand.type)
-        printer.print_string(" -> ")
-        printer.print_attribute(self.result.type)
-
-    @classmethod
-    def parse(cls, parser: Parser) -> PlaceOp:
-        operand = parser.parse_unresolved_operand()
-        affine_map = parser.parse_attribute()
-        if not isinstance(affine_map, AffineMapAttr):
-            parser.raise_error(f"fuse.place expects an affine_map, got {affine_map}")
-        kind = parse_keyword(parser, "combining kind (sum, max, mean)")
-        attributes = parser.parse_optional_attr_dict()
-        parser.parse_punctuation(":")
-        operand_type = parser.parse_type()
-        parser.parse_punctuation("->")
-        result_type = parser.parse_type()
-        if not isinstance(result_type, TensorType):
-            parser.raise_error(f"fuse.place expects a tensor result type, got {result_type}")
-        op = cls(
-            parser.resolve_operand(operand, operand_type), affine_map.data, kind.data, result_type
-        )
-        op.attributes |= attributes
-        return op
-
 
 # --- recursion ------------------------------------------------------------------
 
