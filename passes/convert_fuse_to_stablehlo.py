@@ -144,8 +144,8 @@ from fuse.dialects.fuse import (
     UnaryOp,
     WindowOp,
 )
-from fuse.dialects.fuse.dataflow import DeltaKind
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.fixpoint import DeltaKind
 from fuse.dialects.fuse.scan import ScanOp
 from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.dialects.fuse.window import ConvOp, PoolOp

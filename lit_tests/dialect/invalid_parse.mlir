@@ -63,17 +63,6 @@ func.func @f(%X: tensor<4xf32>) {
 
 // CHECK: Expected ','
 
-// -----
-
-func.func @f(%E: tensor<4xf32>) {
-  %p = fuse.fixpoint naive : tensor<4xf32> {
-  ^bb0(%x: tensor<4xf32>):
-    fuse.yield %x : tensor<4xf32>
-  }
-  func.return
-}
-
-// CHECK: fuse.fixpoint needs a 'tensors' array of names
 
 // -----
 

@@ -1,36 +1,20 @@
-"""The dataflow level of the `fuse` dialect.
+"""`fuse.fixpoint`: recursion as the least fixpoint of a component.
 
-SSA values are ranked tensors inside `func.func @main`. Operand alignment is
-spelled with einsum subscripts (`"ij,j->ij"`): one letter per dimension,
-so every op that combines tensors says which dimensions meet, and a backend
-aligns operands with one shared helper. Recursion is a `fuse.fixpoint`
-region mapping the current values of a strongly connected component to
-their next values.
-
-```mlir
-func.func @main(%A: tensor<4x8xf32>, %B: tensor<8x3xf32>) -> tensor<4x3xf32> {
-  %0 = fuse.einsum "ik,kj->ij" sum (%A, %B) : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
-  %1 = fuse.unary relu %0 : tensor<4x3xf32>
-  func.return %1 : tensor<4x3xf32>
-}
-```
+A strongly connected component of mutually recursive tensors (`Path` from
+`Edge` and itself) becomes one op whose region maps the component's
+current values to their next ones; `fuse-semi-naive` rewrites the ones it
+can into delta iteration (DESIGN.md section 3b).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
-from xdsl.dialects.builtin import (
-    ArrayAttr,
-    FloatAttr,
-    IntegerAttr,
-    StringAttr,
-    TensorType,
-)
+from xdsl.dialects.builtin import ArrayAttr, FloatAttr, IntegerAttr, StringAttr, TensorType
 from xdsl.ir import Attribute, Region
 from xdsl.irdl import (
     IRDLOperation,
+    ParsePropInAttrDict,
     irdl_op_definition,
     opt_prop_def,
     opt_region_def,
@@ -39,20 +23,13 @@ from xdsl.irdl import (
     traits_def,
     var_result_def,
 )
-from xdsl.parser import Parser
-from xdsl.printer import Printer
 from xdsl.traits import RecursiveMemoryEffect
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
 from .attributes import FixpointStrategy, check_keyword
 from .declarative import YieldOp
-from .syntax import (
-    parse_keyword,
-    print_keyword,
-)
-
-# --- recursion ------------------------------------------------------------------
+from .directives import Keyword
 
 
 class DeltaKind(StrEnum):
@@ -102,12 +79,10 @@ class FixpointOp(IRDLOperation):
     init = opt_region_def("single_block")
 
     traits = traits_def(RecursiveMemoryEffect())
-
-    OPTIONAL_PROPERTIES: ClassVar[tuple[str, ...]] = (
-        "deltas",
-        "max_iters",
-        "tolerance",
-        "naive_reason",
+    irdl_options = (ParsePropInAttrDict(),)
+    custom_directives = (Keyword,)
+    assembly_format = (
+        "custom<Keyword>($strategy) attr-dict `:` type($results_) (`init` $init^)? $body"
     )
 
     def __init__(
@@ -174,35 +149,3 @@ class FixpointOp(IRDLOperation):
                 check_keyword(kind.data, DeltaKind, "delta kind")
         elif self.init is not None or self.deltas is not None:
             raise VerifyException("a naive fuse.fixpoint has no init region and no deltas")
-
-    def print(self, printer: Printer) -> None:
-        print_keyword(printer, self.strategy)
-        optional = {k: self.properties[k] for k in self.OPTIONAL_PROPERTIES if k in self.properties}
-        printer.print_op_attributes({"tensors": self.tensors} | optional | dict(self.attributes))
-        printer.print_string(" : ")
-        printer.print_list([r.type for r in self.results_], printer.print_attribute)
-        if self.init is not None:
-            printer.print_string(" init ")
-            printer.print_region(self.init)
-        printer.print_string(" ")
-        printer.print_region(self.body, print_entry_block_args=True)
-
-    @classmethod
-    def parse(cls, parser: Parser) -> FixpointOp:
-        strategy = parse_keyword(parser, "fixpoint strategy")
-        attributes = parser.parse_optional_attr_dict()
-        parser.parse_punctuation(":")
-        result_types = parser.parse_comma_separated_list(
-            parser.Delimiter.NONE, parser.parse_type, "result types"
-        )
-        init = parser.parse_region() if parser.parse_optional_keyword("init") else None
-        body = parser.parse_region()
-        tensors = attributes.pop("tensors", None)
-        if not isinstance(tensors, ArrayAttr):
-            parser.raise_error("fuse.fixpoint needs a 'tensors' array of names")
-        op = cls(strategy.data, [t.data for t in tensors.data], result_types, body, init)
-        for key in cls.OPTIONAL_PROPERTIES:
-            if key in attributes:
-                op.properties[key] = attributes.pop(key)
-        op.attributes |= attributes
-        return op
