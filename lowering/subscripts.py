@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fuse.dialects.fuse.dataflow import parse_subscripts
+from fuse.dialects.fuse.subscripts import parse_subscripts
 
 
 @dataclass(frozen=True)

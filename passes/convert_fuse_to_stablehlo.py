@@ -127,9 +127,27 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 from xdsl_jax.dialects import stablehlo as hlo
 
-from fuse.dialects.fuse import dataflow as df
+from fuse.dialects.fuse import (
+    BinaryOp,
+    ConcatOp,
+    ConstantOp,
+    EinsumOp,
+    FixpointOp,
+    GatherOp,
+    IndexFnOp,
+    NormalizeOp,
+    PlaceOp,
+    SampleOp,
+    SelectOp,
+    TakeOp,
+    TopKOp,
+    UnaryOp,
+    WindowOp,
+)
 from fuse.dialects.fuse.declarative import YieldOp
+from fuse.dialects.fuse.fixpoint import DeltaKind
 from fuse.dialects.fuse.scan import ScanOp
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.lowering.affine_access import (
     AxisAccess,
@@ -273,40 +291,40 @@ class _FunctionLowering:
         self, b: HloBuilder, op: Operation, args: list[SSAValue], env: dict[SSAValue, SSAValue]
     ) -> list[SSAValue]:
         match op:
-            case df.EinsumOp():
+            case EinsumOp():
                 path = (
                     [[i.value.data for i in step.data] for step in op.path.data]
                     if op.path
                     else None
                 )
                 return [lower_einsum(b, op.subscripts.data, op.kind.data, args, path)]
-            case df.BinaryOp():
+            case BinaryOp():
                 lhs, rhs = _aligned(b, op.subscripts.data, args, op.result)
                 return [b.binary(_BINARY_OPS[op.fn.data], lhs, rhs)]
-            case df.SelectOp():
+            case SelectOp():
                 condition, on_true, on_false = _aligned(b, op.subscripts.data, args, op.result)
                 return [b.select(b.compare_scalar("GT", condition, 0.0), on_true, on_false)]
-            case df.UnaryOp():
+            case UnaryOp():
                 temperature = op.temperature.value.data if op.temperature is not None else 1.0
                 return [_unary(b, op.fn.data, args[0], temperature)]
-            case df.NormalizeOp():
+            case NormalizeOp():
                 eps = op.epsilon
                 mask = args[1] if len(args) > 1 else None
                 return [_normalize(b, op.kind.data, op.axis.value.data, args[0], mask, eps)]
-            case df.ConstantOp():
+            case ConstantOp():
                 return [b.convert(b.constant(op.value), self.element_type)]
-            case df.IndexFnOp():
+            case IndexFnOp():
                 position = op.position.value.data if op.position is not None else 0
                 return [_index_fn(b, op.fn.data, shape_of(op.result), position)]
-            case df.TakeOp():
+            case TakeOp():
                 return [_take(b, args[0], op.dim.value.data, op.position.value.data)]
-            case df.ConcatOp():
+            case ConcatOp():
                 return [b.concatenate(args, op.axis.value.data)]
-            case df.TopKOp():
+            case TopKOp():
                 return [_topk(b, args[0], op.k.value.data, op.axis.value.data)]
-            case df.SampleOp():
+            case SampleOp():
                 return [_sample(b, args[0], op.samples.value.data, op.seed.value.data)]
-            case df.GatherOp():
+            case GatherOp():
                 return [b.gather(args[0], op.dim.value.data, args[1])]
             case ConvOp():
                 strides, dilations = op.stride_values, op.dilation_values
@@ -314,11 +332,11 @@ class _FunctionLowering:
             case PoolOp():
                 window, strides = op.window_values, op.stride_values
                 return [lower_pool(b, op.kind.data.value, window, strides, args[0])]
-            case df.WindowOp():
+            case WindowOp():
                 return [_window(b, args[0], forms_of(op.map), shape_of(op.result))]
-            case df.PlaceOp():
+            case PlaceOp():
                 return [_place(b, args[0], forms_of(op.map), op.kind.data, shape_of(op.result))]
-            case df.FixpointOp():
+            case FixpointOp():
                 return self._fixpoint(b, op, env)
             case ScanOp():
                 return self._scan(b, op, env)
@@ -392,7 +410,7 @@ class _FunctionLowering:
     # --- fixpoints ------------------------------------------------------------------
 
     def _fixpoint(
-        self, b: HloBuilder, op: df.FixpointOp, env: dict[SSAValue, SSAValue]
+        self, b: HloBuilder, op: FixpointOp, env: dict[SSAValue, SSAValue]
     ) -> list[SSAValue]:
         if self.in_fixpoint:
             raise _fail("a fuse.fixpoint nested in another one is not supported", op)
@@ -415,7 +433,7 @@ class _FunctionLowering:
         return list(loop.results[3 : 3 + len(op.results_)])
 
     def _initial_state(
-        self, b: HloBuilder, op: df.FixpointOp, env: dict[SSAValue, SSAValue], tolerance: float
+        self, b: HloBuilder, op: FixpointOp, env: dict[SSAValue, SSAValue], tolerance: float
     ) -> list[SSAValue]:
         """(iterations, converged, change, values..., deltas...) before the loop."""
         zeros = [b.full(0.0, shape_of(r)) for r in op.results_]
@@ -431,7 +449,7 @@ class _FunctionLowering:
         return [b.scalar(0, i32), converged, change, *current, *deltas]
 
     def _loop_body(
-        self, b: HloBuilder, op: df.FixpointOp, captured: list[SSAValue], tolerance: float
+        self, b: HloBuilder, op: FixpointOp, captured: list[SSAValue], tolerance: float
     ) -> Region:
         """One application of the fixpoint body, its change and the new state."""
         count = len(op.results_)
@@ -496,7 +514,7 @@ def _aligned(
     b: HloBuilder, subscripts: str, args: Sequence[SSAValue], result: SSAValue
 ) -> list[SSAValue]:
     """Operands laid out along the result's letters, broadcast to its shape."""
-    inputs, output = df.parse_subscripts(subscripts)
+    inputs, output = parse_subscripts(subscripts)
     shape = shape_of(result)
     return [
         align_to(b, take_diagonals(b, letters, value), output, shape)
@@ -687,7 +705,7 @@ def _prefix_sums(b: HloBuilder, x: SSAValue) -> SSAValue:
 
 
 def _delta(b: HloBuilder, kind: str, new: SSAValue, old: SSAValue) -> SSAValue:
-    if kind == df.DeltaKind.DIFFERENCE:
+    if kind == DeltaKind.DIFFERENCE:
         return b.binary(hlo.SubtractOp, new, old)
     return b.select(b.compare("NE", new, old), new, b.full(0.0, shape_of(new)))
 

@@ -81,7 +81,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from fuse.dialects.fuse import ConstantOp, EinsumOp
 from fuse.dialects.fuse.attributes import ProjectionKind
-from fuse.dialects.fuse.dataflow import parse_subscripts
+from fuse.dialects.fuse.subscripts import parse_subscripts
 
 STRATEGIES = {
     "auto": "auto",

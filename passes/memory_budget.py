@@ -51,7 +51,8 @@ from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
-from fuse.dialects.fuse.dataflow import EinsumOp, PlaceOp, WindowOp, parse_subscripts
+from fuse.dialects.fuse import EinsumOp, PlaceOp, WindowOp
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.dialects.fuse.window import ConvOp
 from fuse.lowering.affine_access import flat_positions, forms_of
 from fuse.lowering.convolution import ConvPlan

@@ -67,8 +67,7 @@ from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from fuse.dialects.fuse.attributes import ProjectionKind
-from fuse.dialects.fuse.dataflow import (
+from fuse.dialects.fuse import (
     BinaryOp,
     ConstantOp,
     EinsumOp,
@@ -77,8 +76,9 @@ from fuse.dialects.fuse.dataflow import (
     SampleOp,
     SelectOp,
     UnaryOp,
-    parse_subscripts,
 )
+from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.dialects.fuse.subscripts import parse_subscripts
 
 EXACT_REASON = "fuse.exact_reason"
 

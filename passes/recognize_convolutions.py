@@ -60,8 +60,9 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import VerifyException
 
+from fuse.dialects.fuse import EinsumOp, PlaceOp, WindowOp
 from fuse.dialects.fuse.affine import UnsupportedAffineExpr, linear_forms
-from fuse.dialects.fuse.dataflow import EinsumOp, PlaceOp, WindowOp, parse_subscripts
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.dialects.fuse.window import ConvLayout, ConvOp, PoolOp, pool_output_size
 
 

@@ -99,7 +99,8 @@ from fuse.dialects.fuse import (
     UnaryOp,
     YieldOp,
 )
-from fuse.dialects.fuse.dataflow import DeltaKind, parse_subscripts
+from fuse.dialects.fuse.fixpoint import DeltaKind
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.passes.infer_shapes import location_prefix
 
 STRATEGIES = ("auto", "semi_naive", "naive")

@@ -396,7 +396,7 @@ def test_every_op_is_covered() -> None:
 def test_pretty_syntax_is_readable() -> None:
     text = render(einsum_module(), generic=False)
     assert 'fuse.einsum "ik,kj->ij" sum (%0, %1)' in text
-    assert '{path = [[0 : i64, 1 : i64]], flops = 96 : i64, note = "kept"}' in text
+    assert '{note = "kept", path = [[0 : i64, 1 : i64]], flops = 96 : i64}' in text
 
 
 # --- verifier negative cases ----------------------------------------------------------

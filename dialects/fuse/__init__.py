@@ -3,32 +3,23 @@
 * declarative (`declarative.py`): a `fuse.program` of tensor declarations,
   one rule per equation, sinks, exports and queries; order-free, tensors by
   symbol.
-* dataflow (`dataflow.py`): SSA tensors inside `func.func @main`; einsums,
-  elementwise and normalization ops, `fuse.window`/`fuse.place` for index
-  arithmetic, and `fuse.fixpoint` for recursion;
-* scan (`scan.py`): `fuse.scan`, recurrences along one index as loops.
+* dataflow: SSA tensors inside `func.func @main`, one module per op family:
+  `einsum.py` (join and projection), `elementwise.py` (arithmetic, `case`,
+  functions, normalization), `constants.py` (literal and index-built
+  tensors), `structural.py` (take, gather, concat, topk), `sampling.py`,
+  `index_arithmetic.py` (`fuse.window`/`fuse.place`), `window.py`
+  (convolution and pooling), `fixpoint.py` (recursion) and `scan.py`
+  (recurrences along one index as loops). `subscripts.py` checks the einsum
+  subscripts that align their operands.
+
+This package is the import point for the ops; helpers come from their
+modules (`fuse.dialects.fuse.subscripts.parse_subscripts`).
 """
 
 from xdsl.ir import Dialect
 
 from .attributes import ExprType, IndexListAttr
-from .dataflow import (
-    BinaryOp,
-    ConcatOp,
-    ConstantOp,
-    EinsumOp,
-    FixpointOp,
-    GatherOp,
-    IndexFnOp,
-    NormalizeOp,
-    PlaceOp,
-    SampleOp,
-    SelectOp,
-    TakeOp,
-    TopKOp,
-    UnaryOp,
-    WindowOp,
-)
+from .constants import ConstantOp, IndexFnOp
 from .declarative import (
     ArithOp,
     CallOp,
@@ -45,7 +36,13 @@ from .declarative import (
     TensorOp,
     YieldOp,
 )
+from .einsum import EinsumOp
+from .elementwise import BinaryOp, NormalizeOp, SelectOp, UnaryOp
+from .fixpoint import FixpointOp
+from .index_arithmetic import PlaceOp, WindowOp
+from .sampling import SampleOp
 from .scan import ScanOp
+from .structural import ConcatOp, GatherOp, TakeOp, TopKOp
 from .window import ConvOp, PoolKindAttr, PoolOp
 
 Fuse = Dialect(

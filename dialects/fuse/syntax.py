@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import StringAttr, SymbolRefAttr
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir import Attribute, SSAValue
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 
@@ -53,10 +53,6 @@ def parse_keyword(parser: Parser, what: str) -> StringAttr:
     return StringAttr(parser.parse_identifier(what))
 
 
-def print_attr_dict(printer: Printer, op: Operation, elided: Sequence[str] = ()) -> None:
-    printer.print_op_attributes(op.attributes, reserved_attr_names=elided)
-
-
 def print_operand_list(printer: Printer, values: Sequence[SSAValue]) -> None:
     printer.print_string("(")
     printer.print_list(values, printer.print_operand)
@@ -91,41 +87,3 @@ def parse_signature(parser: Parser) -> tuple[list[Attribute], list[Attribute]]:
     )
     parser.parse_punctuation("->")
     return inputs, parse_types(parser)
-
-
-def print_with_integer_keywords(
-    printer: Printer,
-    op: Operation,
-    operand: SSAValue,
-    keywords: Sequence[tuple[str, int]],
-    result: SSAValue,
-) -> None:
-    """`%x dim 0 index 3 {attrs} : tensor<...> -> tensor<...>`"""
-    printer.print_string(" ")
-    printer.print_operand(operand)
-    for name, value in keywords:
-        printer.print_string(f" {name} {value}")
-    printer.print_op_attributes(op.attributes)
-    printer.print_string(" : ")
-    printer.print_attribute(operand.type)
-    printer.print_string(" -> ")
-    printer.print_attribute(result.type)
-
-
-def parse_with_integer_keywords(
-    parser: Parser, keywords: Sequence[str]
-) -> tuple[SSAValue, list[int], dict[str, Attribute], Attribute]:
-    """Reads what `print_with_integer_keywords` prints: the resolved
-    operand, the integers in `keywords` order, the attributes and the
-    result type."""
-    operand = parser.parse_unresolved_operand()
-    values = []
-    for name in keywords:
-        parser.parse_keyword(name)
-        values.append(parser.parse_integer(allow_boolean=False))
-    attributes = parser.parse_optional_attr_dict()
-    parser.parse_punctuation(":")
-    operand_type = parser.parse_type()
-    parser.parse_punctuation("->")
-    result_type = parser.parse_type()
-    return parser.resolve_operand(operand, operand_type), values, attributes, result_type

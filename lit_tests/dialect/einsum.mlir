@@ -8,9 +8,9 @@ func.func @einsum(%A: tensor<4x8xf32>, %B: tensor<8x3xf32>, %V: tensor<?xf32>) -
   // CHECK-NEXT: %mm = fuse.einsum "ik,kj->ij" sum (%A, %B) : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
   %mm = fuse.einsum "ik,kj->ij" sum (%A, %B) : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
   // CHECK-NEXT: %mx = fuse.einsum "ik,kj->ij" max (%A, %B) {path = {{\[\[}}0 : i64, 1 : i64]], flops = 192 : i64} : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
-  %mx = fuse.einsum "ik,kj->ij" max (%A, %B) {flops = 192 : i64, path = [[0, 1]]} : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
+  %mx = fuse.einsum "ik,kj->ij" max (%A, %B) {path = [[0, 1]], flops = 192 : i64} : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
   // Recorded path and flops stay properties next to discardable attributes.
-  // CHECK-NEXT: %mean = fuse.einsum "ik->i" mean (%A) {flops = 32 : i64, note = "n"} : (tensor<4x8xf32>) -> tensor<4xf32>
+  // CHECK-NEXT: %mean = fuse.einsum "ik->i" mean (%A) {note = "n", flops = 32 : i64} : (tensor<4x8xf32>) -> tensor<4xf32>
   %mean = fuse.einsum "ik->i" mean (%A) {note = "n", flops = 32 : i64} : (tensor<4x8xf32>) -> tensor<4xf32>
   // A dynamic dimension matches any size.
   // CHECK-NEXT: %dot = fuse.einsum "k,k->" sum (%V, %V) : (tensor<?xf32>, tensor<?xf32>) -> tensor<f32>

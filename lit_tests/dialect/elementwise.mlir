@@ -32,8 +32,8 @@ func.func @elementwise(%X: tensor<4x3xf32>, %B: tensor<3xf32>, %S: tensor<f32>) 
   // CHECK-NEXT: %gelu = fuse.unary gelu %X : tensor<4x3xf32>
   // CHECK-NEXT: %sig = fuse.unary sig %X : tensor<4x3xf32>
   // CHECK-NEXT: %sigt = fuse.unary sig %X {temperature = 5.000000e-01 : f32} : tensor<4x3xf32>
-  // CHECK-NEXT: %sigt2 = fuse.unary sig %X {temperature = 0.000000e+00 : f32} attributes {note = 3 : i64} : tensor<4x3xf32>
-  // CHECK-NEXT: %step = fuse.unary step %X attributes {note = 4 : i64} : tensor<4x3xf32>
+  // CHECK-NEXT: %sigt2 = fuse.unary sig %X {note = 3 : i64, temperature = 0.000000e+00 : f32} : tensor<4x3xf32>
+  // CHECK-NEXT: %step = fuse.unary step %X {note = 4 : i64} : tensor<4x3xf32>
   // CHECK-NEXT: %exp = fuse.unary exp %X : tensor<4x3xf32>
   // CHECK-NEXT: %log = fuse.unary log %X : tensor<4x3xf32>
   // CHECK-NEXT: %sqrt = fuse.unary sqrt %X : tensor<4x3xf32>
@@ -46,8 +46,8 @@ func.func @elementwise(%X: tensor<4x3xf32>, %B: tensor<3xf32>, %S: tensor<f32>) 
   %gelu = fuse.unary gelu %X : tensor<4x3xf32>
   %sig = fuse.unary sig %X : tensor<4x3xf32>
   %sigt = fuse.unary sig %X {temperature = 0.5 : f32} : tensor<4x3xf32>
-  %sigt2 = fuse.unary sig %X {temperature = 0.0 : f32} attributes {note = 3 : i64} : tensor<4x3xf32>
-  %step = fuse.unary step %X attributes {note = 4 : i64} : tensor<4x3xf32>
+  %sigt2 = fuse.unary sig %X {temperature = 0.0 : f32, note = 3 : i64} : tensor<4x3xf32>
+  %step = fuse.unary step %X {note = 4 : i64} : tensor<4x3xf32>
   %exp = fuse.unary exp %X : tensor<4x3xf32>
   %log = fuse.unary log %X : tensor<4x3xf32>
   %sqrt = fuse.unary sqrt %X : tensor<4x3xf32>

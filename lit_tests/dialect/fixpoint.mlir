@@ -26,13 +26,13 @@ func.func @naive(%E: tensor<5x5xf32>) -> tensor<5x5xf32> {
 // Two mutually recursive tensors, limits and a reason for staying naive.
 // CHECK-LABEL: func.func @naive_pair
 // xDSL prints a multi-result op with one name per result.
-// CHECK-NEXT:    %ab, %ab_1 = fuse.fixpoint naive {tensors = ["A", "B"], max_iters = 50 : i64, tolerance = 1.000000e-06 : f32, naive_reason = "softmax is not monotone", note = 1 : i64} : tensor<3xf32>, tensor<3xf32> {
+// CHECK-NEXT:    %ab, %ab_1 = fuse.fixpoint naive {note = 1 : i64, tensors = ["A", "B"], max_iters = 50 : i64, tolerance = 1.000000e-06 : f32, naive_reason = "softmax is not monotone"} : tensor<3xf32>, tensor<3xf32> {
 // CHECK-NEXT:    ^bb0(%a: tensor<3xf32>, %b: tensor<3xf32>):
 // CHECK-NEXT:      fuse.yield %b, %a : tensor<3xf32>, tensor<3xf32>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %ab : tensor<3xf32>
 func.func @naive_pair() -> tensor<3xf32> {
-  %ab:2 = fuse.fixpoint naive {note = 1 : i64, tensors = ["A", "B"], tolerance = 1.0e-06 : f32, max_iters = 50 : i64, naive_reason = "softmax is not monotone"} : tensor<3xf32>, tensor<3xf32> {
+  %ab:2 = fuse.fixpoint naive {tensors = ["A", "B"], max_iters = 50 : i64, tolerance = 1.0e-06 : f32, naive_reason = "softmax is not monotone", note = 1 : i64} : tensor<3xf32>, tensor<3xf32> {
   ^bb0(%a: tensor<3xf32>, %b: tensor<3xf32>):
     fuse.yield %b, %a : tensor<3xf32>, tensor<3xf32>
   }

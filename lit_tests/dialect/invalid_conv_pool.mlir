@@ -142,3 +142,75 @@ func.func @main(%x: tensor<8x2xf32>, %k: tensor<3x3xf32>) -> tensor<6x2xf32> {
 }
 
 // CHECK: fuse.conv groups differ: input 'g' has size 2, but filter 'g' has 3
+
+// -----
+
+func.func @main(%x: tensor<?xf32>, %k: tensor<3xf32>) -> tensor<6xf32> {
+  %y = fuse.conv %x, %k "0,0->0" strides [1] dilations [1] : (tensor<?xf32>, tensor<3xf32>) -> tensor<6xf32>
+  func.return %y : tensor<6xf32>
+}
+
+// CHECK: fuse.conv input must be a tensor of static shape, got tensor<?xf32>
+
+// -----
+
+func.func @main(%x: tensor<2xf32>, %k: tensor<2xf32>) -> tensor<f32> {
+  %y = fuse.conv %x, %k "f,i->" strides [] dilations [] : (tensor<2xf32>, tensor<2xf32>) -> tensor<f32>
+  func.return %y : tensor<f32>
+}
+
+// CHECK: fuse.conv layout 'f,i->' has no spatial dimension
+
+// -----
+
+func.func @main(%x: tensor<2x8xf32>, %k: tensor<3xf32>) -> tensor<6xf32> {
+  %y = fuse.conv %x, %k "b0,0->0" strides [1] dilations [1] : (tensor<2x8xf32>, tensor<3xf32>) -> tensor<6xf32>
+  func.return %y : tensor<6xf32>
+}
+
+// CHECK: fuse.conv layout 'b0,0->0' is inconsistent: the input has 'b' iff the output has
+
+// -----
+
+func.func @main(%x: tensor<8xf32>, %k: tensor<3xf32>) -> tensor<6xf32> {
+  %y = fuse.conv %x, %k "0,0->0" strides [1] dilations [0] : (tensor<8xf32>, tensor<3xf32>) -> tensor<6xf32>
+  func.return %y : tensor<6xf32>
+}
+
+// CHECK: fuse.conv dilations must be at least 1, got [0]
+
+// -----
+
+func.func @main(%x: tensor<2x8xf32>, %k: tensor<3xf32>) -> tensor<3x6xf32> {
+  %y = fuse.conv %x, %k "b0,0->b0" strides [1] dilations [1] : (tensor<2x8xf32>, tensor<3xf32>) -> tensor<3x6xf32>
+  func.return %y : tensor<3x6xf32>
+}
+
+// CHECK: fuse.conv batch sizes differ: input 'b' has size 2, but result 'b' has 3
+
+// -----
+
+func.func @main(%x: tensor<8xf32>, %k: tensor<3x4xf32>) -> tensor<6x5xf32> {
+  %y = fuse.conv %x, %k "0,0o->0f" strides [1] dilations [1] : (tensor<8xf32>, tensor<3x4xf32>) -> tensor<6x5xf32>
+  func.return %y : tensor<6x5xf32>
+}
+
+// CHECK: fuse.conv output features differ: filter 'o' has size 4, but result 'f' has 5
+
+// -----
+
+func.func @main(%x: tensor<?xf32>) -> tensor<4xf32> {
+  %y = fuse.pool max %x window [2] strides [2] : tensor<?xf32> -> tensor<4xf32>
+  func.return %y : tensor<4xf32>
+}
+
+// CHECK: fuse.pool operand must be a tensor of static shape, got tensor<?xf32>
+
+// -----
+
+func.func @main(%x: tensor<8xf32>) -> tensor<4xf32> {
+  %y = fuse.pool max %x window [2] strides [0] : tensor<8xf32> -> tensor<4xf32>
+  func.return %y : tensor<4xf32>
+}
+
+// CHECK: fuse.pool strides must be at least 1, got [0]

@@ -312,7 +312,7 @@ func.func @f(%A: tensor<5x4xf32>) {
   func.return
 }
 
-// CHECK: fuse.topk axis 2 is out of range
+// CHECK: fuse.topk axis 2 is out of range for rank 2
 
 // -----
 
@@ -321,7 +321,16 @@ func.func @f(%A: tensor<5x4xf32>) {
   func.return
 }
 
-// CHECK: fuse.topk needs k >= 1
+// CHECK: fuse.topk needs k >= 1, got 0
+
+// -----
+
+func.func @f(%A: tensor<5x4xf32>) {
+  %0 = "fuse.topk"(%A) <{k = 1 : i64, axis = 1 : i64}> : (tensor<5x4xf32>) -> tensor<5x1xf32>
+  func.return
+}
+
+// CHECK: fuse.topk must keep its operand's type
 
 // -----
 

@@ -165,3 +165,15 @@ func.func @f(%E: tensor<4xf32>) {
 }
 
 // CHECK: a naive fuse.fixpoint has no init region and no deltas
+
+// -----
+
+func.func @f(%E: tensor<4xf32>) {
+  %p = fuse.fixpoint naive : tensor<4xf32> {
+  ^bb0(%x: tensor<4xf32>):
+    fuse.yield %x : tensor<4xf32>
+  }
+  func.return
+}
+
+// CHECK: property 'tensors' expected in operation 'fuse.fixpoint'

@@ -60,4 +60,13 @@ func.func @main(%x: tensor<8xf32>) -> tensor<4xf32> {
   func.return %p : tensor<4xf32>
 }
 
-// CHECK: fuse.place expects an affine_map, got 3
+// CHECK: expected an affine_map, got 3 : i64
+
+// -----
+
+func.func @main(%x: tensor<8xf32>) -> tensor<4xf32> {
+  %w = fuse.window %x "d0" : tensor<8xf32> -> tensor<4xf32>
+  func.return %w : tensor<4xf32>
+}
+
+// CHECK: expected an affine_map, got "d0"

@@ -13,15 +13,15 @@
 
 // GREEDY:      fuse.einsum "ab,bc->ac" sum (%A, %B) {flops = 250 : i64}
 // GREEDY-NEXT: fuse.einsum "cd,ac->da" sum (%C, %{{.*}}) {flops = 150 : i64}
-// GREEDY-NEXT: %t = fuse.einsum "da,da->" sum (%D, %{{.*}}) {flops = 30 : i64, fuse.contraction_path = {{\[}}[0 : i64, 1 : i64], [0 : i64, 2 : i64], [0 : i64, 1 : i64]]}
+// GREEDY-NEXT: %t = fuse.einsum "da,da->" sum (%D, %{{.*}}) {fuse.contraction_path = {{\[}}[0 : i64, 1 : i64], [0 : i64, 2 : i64], [0 : i64, 1 : i64]], flops = 30 : i64}
 
 // BEST:      fuse.einsum "ab,da->bd" sum (%A, %D) {flops = 150 : i64}
 // BEST-NEXT: fuse.einsum "bc,cd->bd" sum (%B, %C) {flops = 150 : i64}
-// BEST-NEXT: %t = fuse.einsum "bd,bd->" sum (%{{.*}}, %{{.*}}) {flops = 30 : i64, fuse.contraction_path = {{\[}}[0 : i64, 3 : i64], [0 : i64, 1 : i64], [0 : i64, 1 : i64]]}
+// BEST-NEXT: %t = fuse.einsum "bd,bd->" sum (%{{.*}}, %{{.*}}) {fuse.contraction_path = {{\[}}[0 : i64, 3 : i64], [0 : i64, 1 : i64], [0 : i64, 1 : i64]], flops = 30 : i64}
 
 // DP:      fuse.einsum "ab,da->bd" sum (%A, %D) {flops = 150 : i64}
 // DP-NEXT: fuse.einsum "bc,bd->cd" sum (%B, %{{.*}}) {flops = 150 : i64}
-// DP-NEXT: %t = fuse.einsum "cd,cd->" sum (%C, %{{.*}}) {flops = 30 : i64, fuse.contraction_path = {{\[}}[0 : i64, 3 : i64], [0 : i64, 2 : i64], [0 : i64, 1 : i64]]}
+// DP-NEXT: %t = fuse.einsum "cd,cd->" sum (%C, %{{.*}}) {fuse.contraction_path = {{\[}}[0 : i64, 3 : i64], [0 : i64, 2 : i64], [0 : i64, 1 : i64]], flops = 30 : i64}
 
 // BAD: invalid options for pass 'fuse-einsum-path': strategy 'fast' is not one of auto, greedy, optimal, dp, branch
 

@@ -6,7 +6,7 @@
 // CHECK-LABEL: func.func @chain
 // CHECK-NEXT:    %[[AB:.*]] = fuse.einsum "ab,bc->ac" sum (%A, %B) {flops = 4194304 : i64} : (tensor<64x1024xf32>, tensor<1024x32xf32>) -> tensor<64x32xf32>
 // CHECK-NEXT:    %[[CE:.*]] = fuse.einsum "cd,de->ce" sum (%C, %E) {flops = 4194304 : i64} : (tensor<32x1024xf32>, tensor<1024x64xf32>) -> tensor<32x64xf32>
-// CHECK-NEXT:    %D = fuse.einsum "ac,ce->ae" sum (%[[AB]], %[[CE]]) {flops = 262144 : i64, fuse.contraction_path = {{\[}}[0 : i64, 1 : i64], [0 : i64, 1 : i64], [0 : i64, 1 : i64]]} : (tensor<64x32xf32>, tensor<32x64xf32>) -> tensor<64x64xf32>
+// CHECK-NEXT:    %D = fuse.einsum "ac,ce->ae" sum (%[[AB]], %[[CE]]) {fuse.contraction_path = {{\[}}[0 : i64, 1 : i64], [0 : i64, 1 : i64], [0 : i64, 1 : i64]], flops = 262144 : i64} : (tensor<64x32xf32>, tensor<32x64xf32>) -> tensor<64x64xf32>
 // CHECK-NEXT:    func.return %D
 func.func @chain(%A: tensor<64x1024xf32>, %B: tensor<1024x32xf32>, %C: tensor<32x1024xf32>, %E: tensor<1024x64xf32>) -> tensor<64x64xf32> {
   %D = fuse.einsum "ab,bc,cd,de->ae" sum (%A, %B, %C, %E) : (tensor<64x1024xf32>, tensor<1024x32xf32>, tensor<32x1024xf32>, tensor<1024x64xf32>) -> tensor<64x64xf32>
@@ -21,7 +21,7 @@ func.func @chain(%A: tensor<64x1024xf32>, %B: tensor<1024x32xf32>, %C: tensor<32
 // CHECK-NEXT:    %[[S:.*]] = fuse.einsum ",->" sum (%two, %s) {flops = 1 : i64} : (tensor<f32>, tensor<f32>) -> tensor<f32>
 // CHECK-NEXT:    %[[AV:.*]] = fuse.einsum "ab,b->a" sum (%A, %v) {flops = 20000 : i64} : (tensor<10x1000xf32>, tensor<1000xf32>) -> tensor<10xf32>
 // CHECK-NEXT:    %[[SAV:.*]] = fuse.einsum "a,->a" sum (%[[AV]], %[[S]]) {flops = 10 : i64} : (tensor<10xf32>, tensor<f32>) -> tensor<10xf32>
-// CHECK-NEXT:    %y = fuse.einsum "a,c->ac" sum (%[[SAV]], %w) {flops = 10000 : i64, fuse.contraction_path = {{\[}}[0 : i64, 3 : i64], [0 : i64, 1 : i64], [2 : i64, 1 : i64], [1 : i64, 0 : i64]]} : (tensor<10xf32>, tensor<1000xf32>) -> tensor<10x1000xf32>
+// CHECK-NEXT:    %y = fuse.einsum "a,c->ac" sum (%[[SAV]], %w) {fuse.contraction_path = {{\[}}[0 : i64, 3 : i64], [0 : i64, 1 : i64], [2 : i64, 1 : i64], [1 : i64, 0 : i64]], flops = 10000 : i64} : (tensor<10xf32>, tensor<1000xf32>) -> tensor<10x1000xf32>
 func.func @scalar_into_intermediate(%s: tensor<f32>, %A: tensor<10x1000xf32>, %v: tensor<1000xf32>, %w: tensor<1000xf32>) -> tensor<10x1000xf32> {
   %two = fuse.constant dense<2.0> : tensor<f32>
   %y = fuse.einsum ",ab,b,,c->ac" sum (%two, %A, %v, %s, %w) : (tensor<f32>, tensor<10x1000xf32>, tensor<1000xf32>, tensor<f32>, tensor<1000xf32>) -> tensor<10x1000xf32>
@@ -31,7 +31,7 @@ func.func @scalar_into_intermediate(%s: tensor<f32>, %A: tensor<10x1000xf32>, %v
 // An outer product: the smallest tensor is an operand, so it takes the scalar.
 // CHECK-LABEL: func.func @scalar_into_operand
 // CHECK-NEXT:    %[[SU:.*]] = fuse.einsum "a,->a" sum (%u, %s) {flops = 4 : i64} : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
-// CHECK-NEXT:    %y = fuse.einsum "a,b->ab" sum (%[[SU]], %w) {flops = 400 : i64, fuse.contraction_path = {{\[}}[1 : i64, 0 : i64], [1 : i64, 0 : i64]]} : (tensor<4xf32>, tensor<100xf32>) -> tensor<4x100xf32>
+// CHECK-NEXT:    %y = fuse.einsum "a,b->ab" sum (%[[SU]], %w) {fuse.contraction_path = {{\[}}[1 : i64, 0 : i64], [1 : i64, 0 : i64]], flops = 400 : i64} : (tensor<4xf32>, tensor<100xf32>) -> tensor<4x100xf32>
 func.func @scalar_into_operand(%s: tensor<f32>, %u: tensor<4xf32>, %w: tensor<100xf32>) -> tensor<4x100xf32> {
   %y = fuse.einsum ",a,b->ab" sum (%s, %u, %w) : (tensor<f32>, tensor<4xf32>, tensor<100xf32>) -> tensor<4x100xf32>
   func.return %y : tensor<4x100xf32>
@@ -59,7 +59,7 @@ func.func @left_alone(%A: tensor<4x5xf32>, %B: tensor<5x6xf32>, %C: tensor<6x7xf
 // CHECK-NEXT:    %[[C:.*]] = fuse.einsum "cd->c" sum (%C) {flops = 96 : i64}
 // CHECK-NEXT:    %[[BC:.*]] = fuse.einsum "bc,c->b" sum (%B, %[[C]]) {flops = 60 : i64}
 // CHECK-NEXT:    %[[ABC:.*]] = fuse.einsum "ab,b->a" sum (%A, %[[BC]]) {flops = 40 : i64}
-// CHECK-NEXT:    %m = fuse.einsum "a,->a" sum (%[[ABC]], %[[K]]) {flops = 4 : i64, fuse.contraction_path = {{\[}}[2 : i64], [1 : i64, 3 : i64], [0 : i64, 2 : i64], [1 : i64, 0 : i64]]}
+// CHECK-NEXT:    %m = fuse.einsum "a,->a" sum (%[[ABC]], %[[K]]) {fuse.contraction_path = {{\[}}[2 : i64], [1 : i64, 3 : i64], [0 : i64, 2 : i64], [1 : i64, 0 : i64]], flops = 4 : i64}
 func.func @mean(%A: tensor<4x5xf32>, %B: tensor<5x6xf32>, %C: tensor<6x8xf32>) -> tensor<4xf32> {
   %m = fuse.einsum "ab,bc,cd->a" mean (%A, %B, %C) : (tensor<4x5xf32>, tensor<5x6xf32>, tensor<6x8xf32>) -> tensor<4xf32>
   func.return %m : tensor<4xf32>
@@ -81,7 +81,7 @@ func.func @identity(%A: tensor<4x5xf32>) -> (tensor<4x5xf32>, tensor<5x4xf32>, t
 // result's first letter goes first, so the last GEMM needs no transpose.
 // CHECK-LABEL: func.func @fixpoint
 // CHECK:         %[[P:.*]] = fuse.einsum "xy,yz->xz" sum (%path, %E) {flops = 250 : i64}
-// CHECK-NEXT:    %[[Q:.*]] = fuse.einsum "xz,zw->xw" sum (%[[P]], %E) {flops = 250 : i64, fuse.contraction_path = {{\[}}[0 : i64, 1 : i64], [1 : i64, 0 : i64]]}
+// CHECK-NEXT:    %[[Q:.*]] = fuse.einsum "xz,zw->xw" sum (%[[P]], %E) {fuse.contraction_path = {{\[}}[0 : i64, 1 : i64], [1 : i64, 0 : i64]], flops = 250 : i64}
 // CHECK-NEXT:    fuse.yield %[[Q]]
 func.func @fixpoint(%E: tensor<5x5xf32>) -> tensor<5x5xf32> {
   %p = fuse.fixpoint naive {tensors = ["P"]} : tensor<5x5xf32> {

@@ -77,7 +77,7 @@ builtin.module {
 
     // Transitive closure reads itself where it writes: a fixpoint.
     // CHECK: fuse.tensor @P[x, y] boolean {fuse.fixpoint_reason = "P reads itself with no index shifted by one: a fixpoint"} : tensor<4x4xf32>
-    // SCAN: fuse.fixpoint naive {tensors = ["P"], fuse.fixpoint_reason = "P reads itself with no index shifted by one: a fixpoint"}
+    // SCAN: fuse.fixpoint naive {fuse.fixpoint_reason = "P reads itself with no index shifted by one: a fixpoint", tensors = ["P"]}
     fuse.tensor @P[x, y] boolean : tensor<4x4xf32>
     fuse.rule @P[x, y] sum {
       %19 = fuse.load @E[x, y] : !fuse.expr<x, y>

@@ -24,7 +24,7 @@ from math import prod
 from xdsl.ir import SSAValue
 from xdsl_jax.dialects import stablehlo as hlo
 
-from fuse.dialects.fuse.dataflow import parse_subscripts
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.lowering.subscripts import align
 
 from .hlo_builder import HloBuilder, element_type_of, shape_of

@@ -32,7 +32,7 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from fuse.config import ExecutionConfig
-from fuse.dialects.fuse.dataflow import (
+from fuse.dialects.fuse import (
     BinaryOp,
     ConcatOp,
     ConstantOp,
@@ -48,10 +48,10 @@ from fuse.dialects.fuse.dataflow import (
     TopKOp,
     UnaryOp,
     WindowOp,
-    parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.scan import ScanOp
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering.affine_access import forms_of

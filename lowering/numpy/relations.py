@@ -48,7 +48,7 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import BlockArgument, SSAValue
 
 from fuse.config import ExecutionConfig
-from fuse.dialects.fuse.dataflow import FixpointOp, UnaryOp
+from fuse.dialects.fuse import FixpointOp, UnaryOp
 
 from .kernels import Array, Shape
 from .sparse import Value, to_csr

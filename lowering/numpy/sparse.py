@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from fuse.dialects.fuse.dataflow import parse_subscripts
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.lowering.einsum_plan import identity
 from fuse.lowering.subscripts import align
 

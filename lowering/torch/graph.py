@@ -35,7 +35,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
-from fuse.dialects.fuse.dataflow import (
+from fuse.dialects.fuse import (
     BinaryOp,
     ConcatOp,
     ConstantOp,
@@ -51,10 +51,10 @@ from fuse.dialects.fuse.dataflow import (
     TopKOp,
     UnaryOp,
     WindowOp,
-    parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.scan import ScanOp
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering import backend

@@ -9,7 +9,7 @@ from xdsl.dialects.builtin import TensorType, f32
 from xdsl.ir import SSAValue
 
 from fuse.dialects.fuse import EinsumOp
-from fuse.dialects.fuse.dataflow import parse_subscripts
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.passes.autodiff.sweep import (
     ReverseSweep,
     check_distinct,

@@ -10,7 +10,7 @@ from xdsl.dialects.builtin import TensorType, f32
 from xdsl.ir import SSAValue
 
 from fuse.dialects.fuse import BinaryOp, NormalizeOp, SelectOp, UnaryOp
-from fuse.dialects.fuse.dataflow import parse_subscripts
+from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.passes.autodiff.sweep import (
     LETTERS,
     Emitter,
