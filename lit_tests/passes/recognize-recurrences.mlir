@@ -150,7 +150,7 @@ builtin.module {
     // Two tensors that read each other at the same step: no order computes
     // either first.
     // CHECK: fuse.tensor @D[d0] {fuse.fixpoint_reason = "D, H read each other at the same step of their index: a fixpoint"} : tensor<7xf32>
-    // SCAN: fuse.fixpoint naive {tensors = ["D", "H"], fuse.fixpoint_reason = "D, H read each other at the same step of their index: a fixpoint"}
+    // SCAN: fuse.fixpoint naive {fuse.fixpoint_reason = "D, H read each other at the same step of their index: a fixpoint", tensors = ["D", "H"]}
     fuse.tensor @D[d0] : tensor<7xf32>
     fuse.tensor @H[t] : tensor<6xf32>
     fuse.rule @D[t + 1] sum {
