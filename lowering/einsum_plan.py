@@ -25,7 +25,8 @@ traced). Every contraction is planned once:
 
 Also here, because every kernel of both backends uses them: `relayout`
 (transpose then reshape, skipping no-op halves), `aligner` (an operand laid
-out along an output for broadcasting) and `compose`.
+out along an output for broadcasting) and `compose`. `Plans` binds all of
+it to one backend's `ArrayOps`: the backends' kernels call that.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import opt_einsum
 
-from fuse.lowering.subscripts import Alignment, align
+from fuse.lowering.subscripts import Alignment, align, alignments
 
 Array = Any  # an array of the backend's library
 Kernel = Callable[..., Array]
@@ -144,6 +146,44 @@ def einsum(
     if all(take is identity for take in takes):
         return body
     return lambda *xs: body(*(take(x) for take, x in zip(takes, xs, strict=True)))
+
+
+@dataclass(frozen=True)
+class Plans:
+    """The planners above bound to one backend's array calls, and to its
+    choice of `leading_ones` for operands aligned along an output (see
+    `aligner`): each backend's kernels module holds one."""
+
+    ops: ArrayOps
+    leading_ones: bool = True
+
+    def aligner(self, alignment: Alignment, shape: Shape) -> Transform:
+        return aligner(self.ops, alignment, shape, leading_ones=self.leading_ones)
+
+    def aligned(self, combine: Kernel, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
+        """An elementwise op of two or three operands (`fuse.binary`,
+        `fuse.select`): each operand of `subscripts` laid out along the
+        output letters, then `combine`. Specialized by arity, so a run is
+        one call per layout and one of `combine`."""
+        plans, _ = alignments(subscripts)
+        layouts = [self.aligner(plan, shape) for plan, shape in zip(plans, shapes, strict=True)]
+        if len(layouts) == 2:
+            lhs, rhs = layouts
+            return lambda x, y: combine(lhs(x), rhs(y))
+        first, second, third = layouts
+        return lambda x, y, z: combine(first(x), second(y), third(z))
+
+    def einsum(
+        self,
+        inputs: Sequence[str],
+        output: str,
+        shapes: Sequence[Shape],
+        kind: str,
+        path: Path | None = None,
+        block_size: int | None = None,
+    ) -> Kernel:
+        """The kernel of one `fuse.einsum` with at least one operand."""
+        return einsum(self.ops, inputs, output, shapes, kind, path, block_size)
 
 
 class _Planner:

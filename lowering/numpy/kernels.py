@@ -26,7 +26,6 @@ from fuse.lowering.affine_access import (
     placement_offsets,
     strided_view,
 )
-from fuse.lowering.subscripts import Alignment, alignments
 
 Array = np.ndarray
 Kernel = Callable[..., Array]
@@ -39,7 +38,7 @@ _HALF = np.float32(0.5)
 _SQRT2 = np.float32(math.sqrt(2.0))
 
 
-# --- alignment ---------------------------------------------------------------
+# --- einsum and alignment ------------------------------------------------------
 
 
 class NumpyOps:
@@ -71,31 +70,9 @@ class NumpyOps:
         return np.concatenate(arrays, axis=axis)
 
 
-OPS = NumpyOps()
-
-
-def relayout(permutation: tuple[int, ...], shape: Shape, new_shape: Shape) -> Transform:
-    return einsum_plan.relayout(OPS, permutation, shape, new_shape)
-
-
-def aligner(alignment: Alignment, shape: Shape) -> Transform:
-    return einsum_plan.aligner(OPS, alignment, shape)
-
-
-def einsum(
-    inputs: Sequence[str],
-    output: str,
-    shapes: Sequence[Shape],
-    kind: str,
-    path: einsum_plan.Path | None = None,
-    block_size: int | None = None,
-) -> Kernel:
-    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path, block_size)
-
-
-def aligners(subscripts: str, shapes: Sequence[Shape]) -> list[Transform]:
-    plans, _ = alignments(subscripts)
-    return [aligner(plan, shape) for plan, shape in zip(plans, shapes, strict=True)]
+PLANS = einsum_plan.Plans(NumpyOps())
+einsum = PLANS.einsum
+aligner = PLANS.aligner
 
 
 # --- elementwise ---------------------------------------------------------------
@@ -113,15 +90,16 @@ _BINARY: dict[str, np.ufunc] = {
 
 def binary(fn: str, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
     """`fuse.binary`: operands aligned to the output letters, then one ufunc."""
-    ufunc = _BINARY[fn]
-    lhs, rhs = aligners(subscripts, shapes)
-    return lambda x, y: ufunc(lhs(x), rhs(y))
+    return PLANS.aligned(_BINARY[fn], subscripts, shapes)
 
 
 def select(subscripts: str, shapes: Sequence[Shape]) -> Kernel:
     """`fuse.select`: where(condition > 0, on_true, on_false), aligned."""
-    cond, on_true, on_false = aligners(subscripts, shapes)
-    return lambda c, t, f: np.where(cond(c) > _ZERO, on_true(t), on_false(f))
+    return PLANS.aligned(_where_positive, subscripts, shapes)
+
+
+def _where_positive(condition: Array, on_true: Array, on_false: Array) -> Array:
+    return np.where(condition > _ZERO, on_true, on_false)
 
 
 def _step(x: Array) -> Array:

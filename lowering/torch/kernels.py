@@ -28,7 +28,6 @@ import torch
 
 from fuse.lowering import einsum_plan
 from fuse.lowering.einsum_plan import identity
-from fuse.lowering.subscripts import Alignment, alignments
 
 Tensor = torch.Tensor
 Kernel = Callable[..., Tensor]
@@ -36,7 +35,7 @@ Transform = Callable[[Tensor], Tensor]
 Shape = tuple[int, ...]
 
 
-# --- alignment ---------------------------------------------------------------
+# --- einsum and alignment ------------------------------------------------------
 
 
 class TorchOps:
@@ -80,31 +79,8 @@ class TorchOps:
         return torch.cat(list(arrays), dim=axis)
 
 
-OPS = TorchOps()
-
-
-def relayout(permutation: tuple[int, ...], shape: Shape, new_shape: Shape) -> Transform:
-    return einsum_plan.relayout(OPS, permutation, shape, new_shape)
-
-
-def aligner(alignment: Alignment, shape: Shape) -> Transform:
-    return einsum_plan.aligner(OPS, alignment, shape, leading_ones=False)
-
-
-def einsum(
-    inputs: Sequence[str],
-    output: str,
-    shapes: Sequence[Shape],
-    kind: str,
-    path: einsum_plan.Path | None = None,
-    block_size: int | None = None,
-) -> Kernel:
-    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path, block_size)
-
-
-def aligners(subscripts: str, shapes: Sequence[Shape]) -> list[Transform]:
-    plans, _ = alignments(subscripts)
-    return [aligner(plan, shape) for plan, shape in zip(plans, shapes, strict=True)]
+PLANS = einsum_plan.Plans(TorchOps(), leading_ones=False)
+einsum = PLANS.einsum
 
 
 def in_fp32(kernel: Kernel, dtype: torch.dtype) -> Kernel:
@@ -129,15 +105,16 @@ _BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 
 def binary(fn: str, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
     """`fuse.binary`: operands aligned to the output letters, then one op."""
-    op = _BINARY[fn]
-    lhs, rhs = aligners(subscripts, shapes)
-    return lambda x, y: op(lhs(x), rhs(y))
+    return PLANS.aligned(_BINARY[fn], subscripts, shapes)
 
 
 def select(subscripts: str, shapes: Sequence[Shape]) -> Kernel:
     """`fuse.select`: where(condition > 0, on_true, on_false), aligned."""
-    cond, on_true, on_false = aligners(subscripts, shapes)
-    return lambda c, t, f: torch.where(cond(c) > 0, on_true(t), on_false(f))
+    return PLANS.aligned(_where_positive, subscripts, shapes)
+
+
+def _where_positive(condition: Tensor, on_true: Tensor, on_false: Tensor) -> Tensor:
+    return torch.where(condition > 0, on_true, on_false)
 
 
 def step(dtype: torch.dtype) -> Kernel:
