@@ -228,26 +228,6 @@ def gather(dim: int) -> Kernel:
     return lambda x, indices: np.take(x, indices, axis=dim)
 
 
-# --- constants ---------------------------------------------------------------------
-
-
-def index_tensor(fn: str, shape: Shape, position: int | None) -> Array:
-    """`fuse.index_fn`, evaluated at compile time."""
-    if fn == "causal":
-        rows, cols = shape
-        return np.tril(np.ones((rows, cols), dtype=np.float32))
-    positions = np.arange(shape[0])
-    if fn == "iota":
-        return positions.astype(np.float32)
-    if fn == "even":
-        hits = positions % 2 == 0
-    elif fn == "odd":
-        hits = positions % 2 == 1
-    else:  # onehot
-        hits = positions == position
-    return hits.astype(np.float32)
-
-
 # --- index arithmetic ----------------------------------------------------------------
 
 

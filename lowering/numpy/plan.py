@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 from xdsl.dialects.builtin import (
     ArrayAttr,
     FloatAttr,
@@ -55,10 +54,11 @@ from fuse.dialects.fuse.scan import ScanOp
 from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering.affine_access import forms_of
-from fuse.lowering.backend import static_shape
+from fuse.lowering.backend import declared_names, main_function, static_shape
+from fuse.lowering.op_facts import constant_array, contraction_path, fixpoint_bounds, temperature
 
 from . import build
-from .kernels import Array, Shape, index_tensor
+from .kernels import Shape
 from .recipe import (
     FixpointRecipe,
     KernelRecipe,
@@ -71,12 +71,7 @@ from .relations import Relations, plan_relations
 
 
 def plan_recipe(module: ModuleOp, config: ExecutionConfig) -> PlanRecipe:
-    main = next(
-        (op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == "main"),
-        None,
-    )
-    if main is None:
-        raise FuseError("the module has no func.func @main to run")
+    main = main_function(module)
     relations = plan_relations(main, config)
     planner = _Planner(config, relations)
     for n in relations.inputs:
@@ -94,13 +89,8 @@ def plan_recipe(module: ModuleOp, config: ExecutionConfig) -> PlanRecipe:
 
 
 def _arg_names(main: FuncOp) -> list[str]:
-    attrs = main.arg_attrs.data if main.arg_attrs is not None else ()
-    names = [f"#{n}" for n in range(len(main.body.block.args))]
-    for n, attr in enumerate(attrs):
-        name = attr.data.get("fuse.name")
-        if isinstance(name, StringAttr):
-            names[n] = name.data
-    return names
+    """Declared names, and `#n` for an argument without one."""
+    return [name or f"#{n}" for n, name in enumerate(declared_names(main))]
 
 
 class _Planner:
@@ -157,8 +147,8 @@ class _Planner:
 
     def op(self, op: Operation, depth: int) -> StepRecipe | None:
         """The step of one op, or None for a constant (stored in the template)."""
-        if type(op) in _CONSTANTS:
-            array = _CONSTANTS[type(op)](op, self.shape(op.results[0]))
+        if isinstance(op, ConstantOp | IndexFnOp):
+            array = constant_array(op, self.shape(op.results[0]))
             self.constants[self.slot(op.results[0])] = (array.shape, array.tobytes())
             return None
         if not isinstance(op, FixpointOp | ScanOp) and type(op) not in _KERNELS:
@@ -218,6 +208,7 @@ class _Planner:
         for result, is_sparse in zip(op.results_, held, strict=True):
             self.sparse[self.slot(result)] = is_sparse
         init = self.region(op.init.block, depth + 1, held) if op.init is not None else None
+        tolerance, max_iters = fixpoint_bounds(op, self.config.tolerance, self.config.max_iters)
         return FixpointRecipe(
             tensors=tuple(op.tensor_names),
             body=self.region(op.body.block, depth + 1, held),
@@ -225,8 +216,8 @@ class _Planner:
             deltas=tuple(kind.value for kind in op.delta_kinds) or (None,) * len(held),  # naive
             held_sparse=held,
             shapes=tuple(self.shape(r) for r in op.results_),
-            tolerance=op.tolerance.value.data if op.tolerance else self.config.tolerance,
-            max_iters=op.max_iters.value.data if op.max_iters else self.config.max_iters,
+            tolerance=tolerance,
+            max_iters=max_iters,
             result_slots=tuple(self.slot(r) for r in op.results_),
         )
 
@@ -284,12 +275,8 @@ def _einsum(op: EinsumOp, planner: _Planner) -> KernelRecipe:
     if not op.inputs:
         return KernelRecipe("ones", (planner.shape(op.result),))
     inputs, output = parse_subscripts(op.subscripts.data)
-    path = (
-        tuple(tuple(n.value.data for n in group.data) for group in op.path.data)
-        if op.path
-        else None
-    )
     shapes = tuple(planner.shape(v) for v in op.inputs)
+    path = contraction_path(op)
     args = (tuple(inputs), output, shapes, op.kind.data, path, planner.config.block_size)
     return KernelRecipe("einsum", args)
 
@@ -305,8 +292,7 @@ def _select(op: SelectOp, planner: _Planner) -> KernelRecipe:
 
 
 def _unary(op: UnaryOp, planner: _Planner) -> KernelRecipe:
-    temperature = op.temperature.value.data if op.temperature is not None else None
-    return KernelRecipe("unary", (op.fn.data, temperature))
+    return KernelRecipe("unary", (op.fn.data, temperature(op)))
 
 
 def _normalize(op: NormalizeOp, planner: _Planner) -> KernelRecipe:
@@ -374,16 +360,6 @@ _KERNELS: dict[type[Operation], Callable[[Any, _Planner], KernelRecipe]] = {
 }
 
 
-def _constant(op: ConstantOp, shape: Shape) -> Array:
-    """From the attribute's unpacked values: no text round trip."""
-    return np.array(op.value.get_values(), dtype=np.float32).reshape(shape)
-
-
-def _index_fn(op: IndexFnOp, shape: Shape) -> Array:
-    position = op.position.value.data if op.position is not None else None
-    return index_tensor(op.fn.data, shape, position)
-
-
 def _sparse_einsum(op: EinsumOp, planner: _Planner, maybe_sparse: list[bool]) -> KernelRecipe:
     inputs, output = parse_subscripts(op.subscripts.data)
     shapes = tuple(planner.shape(v) for v in op.inputs)
@@ -403,10 +379,4 @@ def _sparse_binary(op: BinaryOp, planner: _Planner, maybe_sparse: list[bool]) ->
 _SPARSE_KERNELS: dict[type[Operation], Callable[[Any, _Planner, list[bool]], KernelRecipe]] = {
     EinsumOp: _sparse_einsum,
     BinaryOp: _sparse_binary,
-}
-
-
-_CONSTANTS: dict[type[Operation], Callable[[Any, Shape], Array]] = {
-    ConstantOp: _constant,
-    IndexFnOp: _index_fn,
 }

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 from torch.fx import Graph, GraphModule, Node, Proxy
 from torch.fx.proxy import GraphAppendingTracer
-from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
@@ -59,7 +58,8 @@ from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering import backend
 from fuse.lowering.affine_access import flat_positions, forms_of, placement_offsets
-from fuse.lowering.numpy.kernels import index_tensor
+from fuse.lowering.backend import declared_names
+from fuse.lowering.op_facts import constant_array, contraction_path, fixpoint_bounds, temperature
 
 from . import convolution, kernels
 from .fixpoint import FixpointModule, FixpointSpec
@@ -106,24 +106,14 @@ def lower_main(main: FuncOp, settings: Settings) -> Lowered:
     return builder.finish(outputs, private=("get_attr",))
 
 
-def main_function(module: ModuleOp) -> FuncOp:
-    main = next(
-        (op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == "main"),
-        None,
-    )
-    if main is None:
-        raise FuseError("the module has no func.func @main to run")
-    return main
-
-
 def arg_names(main: FuncOp) -> list[str]:
-    attrs = main.arg_attrs.data if main.arg_attrs is not None else ()
-    names = [arg.name_hint or f"arg{n}" for n, arg in enumerate(main.body.block.args)]
-    for n, attr in enumerate(attrs):
-        name = attr.data.get("fuse.name")
-        if name is not None:
-            names[n] = name.data
-    return names
+    """Declared names, else the argument's name hint or `arg<n>`."""
+    return [
+        declared or arg.name_hint or f"arg{n}"
+        for n, (arg, declared) in enumerate(
+            zip(main.body.block.args, declared_names(main), strict=True)
+        )
+    ]
 
 
 def static_shape(value: SSAValue) -> Shape:
@@ -220,7 +210,7 @@ class _Builder:
             self.scan(op)
             return
         if isinstance(op, ConstantOp | IndexFnOp):
-            array = _constant_array(op)
+            array = constant_array(op, static_shape(op.result))
             self.constants[op.result] = array
             self.values[op.result] = self.buffer(array, op.name.removeprefix("fuse."))
             return
@@ -259,8 +249,7 @@ class _Builder:
         captured = _free_values(regions)
         body = _region(op.body.block, captured, settings)
         init = _region(op.init.block, captured, settings) if op.init is not None else None
-        max_iters = op.max_iters.value.data if op.max_iters else settings.max_iters
-        tolerance = op.tolerance.value.data if op.tolerance else settings.tolerance
+        tolerance, max_iters = fixpoint_bounds(op, settings.tolerance, settings.max_iters)
         yielded = [v for region in regions for v in region.last_op.operands]
         spec = FixpointSpec(
             tensors=tuple(op.tensor_names),
@@ -290,19 +279,8 @@ def _is_boolean(value: SSAValue) -> bool:
     """Whether `value` is 0/1 by construction (a `step`)."""
     op = value.owner
     return isinstance(op, UnaryOp) and (
-        op.fn.data == "step"
-        or (op.fn.data == "sig" and op.temperature is not None and op.temperature.value.data == 0.0)
+        op.fn.data == "step" or (op.fn.data == "sig" and temperature(op) == 0.0)
     )
-
-
-def _constant_array(op: ConstantOp | IndexFnOp) -> np.ndarray:
-    """From the attribute's unpacked values (no text round trip), or the
-    index function evaluated."""
-    shape = static_shape(op.result)
-    if isinstance(op, ConstantOp):
-        return np.array(op.value.get_values(), dtype=np.float32).reshape(shape)
-    position = op.position.value.data if op.position is not None else None
-    return index_tensor(op.fn.data, shape, position)
 
 
 def _region(block: Block, captured: Sequence[SSAValue], settings: Settings) -> Lowered:
@@ -357,9 +335,8 @@ def _einsum(op: EinsumOp, builder: _Builder) -> Kernel:
     if not op.inputs:  # the empty product
         ones = builder.buffer(np.ones(static_shape(op.result), dtype=np.float32), "ones")
         return lambda: ones
-    path = [[n.value.data for n in group.data] for group in op.path.data] if op.path else None
     shapes = [static_shape(v) for v in op.inputs]
-    block_size = builder.settings.block_size
+    path, block_size = contraction_path(op), builder.settings.block_size
     return kernels.einsum(inputs, output, shapes, op.kind.data, path, block_size)
 
 
@@ -373,8 +350,7 @@ def _select(op: SelectOp, builder: _Builder) -> Kernel:
 
 
 def _unary(op: UnaryOp, builder: _Builder) -> Kernel:
-    temperature = op.temperature.value.data if op.temperature is not None else None
-    return kernels.unary(op.fn.data, temperature, builder.settings.dtype)
+    return kernels.unary(op.fn.data, temperature(op), builder.settings.dtype)
 
 
 def _normalize(op: NormalizeOp, builder: _Builder) -> Kernel:
