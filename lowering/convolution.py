@@ -19,6 +19,14 @@ from fuse.dialects.fuse.window import ConvLayout, conv_output_size, pool_output_
 Shape = tuple[int, ...]
 
 
+def inverse(permutation: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes `permutation`."""
+    undo = [0] * len(permutation)
+    for position, dim in enumerate(permutation):
+        undo[dim] = position
+    return tuple(undo)
+
+
 @dataclass(frozen=True)
 class Arrangement:
     """How to bring a tensor of dimensions `source` (characters) into the
@@ -43,10 +51,7 @@ class Arrangement:
     @property
     def inverse_permutation(self) -> tuple[int, ...]:
         """The transpose that takes the target order back to the source's."""
-        inverse = [0] * len(self.permutation)
-        for position, dim in enumerate(self.permutation):
-            inverse[dim] = position
-        return tuple(inverse)
+        return inverse(self.permutation)
 
 
 @dataclass(frozen=True)
@@ -150,10 +155,8 @@ class PoolPlan:
 
     @property
     def inverse_permutation(self) -> tuple[int, ...]:
-        inverse = [0] * len(self.permutation)
-        for position, dim in enumerate(self.permutation):
-            inverse[dim] = position
-        return tuple(inverse)
+        """The transpose that puts the dimensions back in operand order."""
+        return inverse(self.permutation)
 
     @property
     def is_tiled(self) -> bool:

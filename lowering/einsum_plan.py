@@ -116,38 +116,6 @@ def aligner(
 # --- einsum --------------------------------------------------------------------
 
 
-def einsum(
-    ops: ArrayOps,
-    inputs: Sequence[str],
-    output: str,
-    shapes: Sequence[Shape],
-    kind: str,
-    path: Path | None = None,
-    block_size: int | None = None,
-) -> Kernel:
-    """The kernel of one `fuse.einsum` with at least one operand."""
-    sizes = {
-        c: n
-        for letters, shape in zip(inputs, shapes, strict=True)
-        for c, n in zip(letters, shape, strict=True)
-    }
-    planner = _Planner(ops, sizes)
-    diagonals = [planner.diagonal(letters) for letters in inputs]
-    distinct = [letters for _, letters in diagonals]
-    if kind == "max":
-        body = planner.max_product(distinct, output, block_size)
-    else:
-        body = planner.sum(distinct, output, path)
-        count = math.prod(sizes[c] for c in set("".join(distinct)) - set(output))
-        if kind == "mean" and count != 1:
-            summed = body
-            body = lambda *xs: ops.divide(summed(*xs), count)  # noqa: E731
-    takes = [take for take, _ in diagonals]
-    if all(take is identity for take in takes):
-        return body
-    return lambda *xs: body(*(take(x) for take, x in zip(takes, xs, strict=True)))
-
-
 @dataclass(frozen=True)
 class Plans:
     """The planners above bound to one backend's array calls, and to its
@@ -183,7 +151,26 @@ class Plans:
         block_size: int | None = None,
     ) -> Kernel:
         """The kernel of one `fuse.einsum` with at least one operand."""
-        return einsum(self.ops, inputs, output, shapes, kind, path, block_size)
+        sizes = {
+            c: n
+            for letters, shape in zip(inputs, shapes, strict=True)
+            for c, n in zip(letters, shape, strict=True)
+        }
+        planner, ops = _Planner(self.ops, sizes), self.ops
+        diagonals = [planner.diagonal(letters) for letters in inputs]
+        distinct = [letters for _, letters in diagonals]
+        if kind == "max":
+            body = planner.max_product(distinct, output, block_size)
+        else:
+            body = planner.sum(distinct, output, path)
+            count = math.prod(sizes[c] for c in set("".join(distinct)) - set(output))
+            if kind == "mean" and count != 1:
+                summed = body
+                body = lambda *xs: ops.divide(summed(*xs), count)  # noqa: E731
+        takes = [take for take, _ in diagonals]
+        if all(take is identity for take in takes):
+            return body
+        return lambda *xs: body(*(take(x) for take, x in zip(takes, xs, strict=True)))
 
 
 class _Planner:
