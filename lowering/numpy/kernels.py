@@ -26,6 +26,7 @@ from fuse.lowering.affine_access import (
     placement_offsets,
     strided_view,
 )
+from fuse.lowering.einsum_plan import identity
 
 Array = np.ndarray
 Kernel = Callable[..., Array]
@@ -191,13 +192,13 @@ def concat(axis: int) -> Kernel:
     return lambda *xs: np.concatenate(xs, axis=axis)
 
 
-def topk(k: int, axis: int) -> Kernel:
+def topk(k: int, axis: int, shape: Shape) -> Kernel:
     """Keeps the k largest entries along `axis`, zero elsewhere. A stable sort
     of -x ranks equal values by position, so ties keep the lower position."""
+    if k >= shape[axis]:
+        return identity
 
     def run(x: Array) -> Array:
-        if k >= x.shape[axis]:
-            return x
         top = np.argsort(-x, axis=axis, kind="stable").take(np.arange(k), axis=axis)
         keep = np.zeros(x.shape, dtype=bool)
         np.put_along_axis(keep, top, True, axis=axis)

@@ -1,11 +1,12 @@
 """The IR walk: `func.func @main` at the dataflow level -> a `PlanRecipe`.
 
-Every op is visited once. Subscripts, permutations, axes and shapes are
-resolved here into kernel recipes (`recipe.py`; `build.py` makes each a
-closure of `kernels.py`, with einsums planned by
-`fuse.lowering.einsum_plan`), each bound to its operand and result slots
-as one step. Constants and index functions are evaluated here and stored in
-the value table's template, so they cost nothing per run.
+Every op is visited once. Its static facts (subscripts, axes, shapes, read
+by `fuse.lowering.op_facts` as for the torch backend) become a kernel
+recipe (`recipe.py`; `build.py` makes each a closure of `kernels.py`, with
+einsums planned by `fuse.lowering.einsum_plan`), bound to its operand and
+result slots as one step. Constants and index functions are evaluated at
+compile time and stored in the value table's template, so they cost
+nothing per run.
 
 Representations are decided here too (`relations.py`): every slot is known
 to be dense or "maybe sparse". An op whose operands are all dense gets its
@@ -33,29 +34,17 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from fuse.config import ExecutionConfig
 from fuse.dialects.fuse.dataflow import (
     BinaryOp,
-    ConcatOp,
     ConstantOp,
     EinsumOp,
     FixpointOp,
-    GatherOp,
     IndexFnOp,
-    NormalizeOp,
-    PlaceOp,
-    SampleOp,
-    SelectOp,
-    TakeOp,
-    TopKOp,
-    UnaryOp,
-    WindowOp,
     parse_subscripts,
 )
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.scan import ScanOp
-from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
-from fuse.lowering.affine_access import forms_of
 from fuse.lowering.backend import declared_names, main_function, static_shape
-from fuse.lowering.op_facts import constant_array, contraction_path, fixpoint_bounds, temperature
+from fuse.lowering.op_facts import constant_array, fixpoint_bounds, has_kernel, kernel_arguments
 
 from . import build
 from .kernels import Shape
@@ -151,7 +140,7 @@ class _Planner:
             array = constant_array(op, self.shape(op.results[0]))
             self.constants[self.slot(op.results[0])] = (array.shape, array.tobytes())
             return None
-        if not isinstance(op, FixpointOp | ScanOp) and type(op) not in _KERNELS:
+        if not isinstance(op, FixpointOp | ScanOp) and not has_kernel(op):
             raise FuseError(f"the numpy backend does not support '{op.name}'")
         label = describe_step(op, depth) if self.config.profile else None
         if isinstance(op, FixpointOp):
@@ -168,7 +157,7 @@ class _Planner:
         its result may be (only a rank-2 one can)."""
         if op.results[0] in self.relations.steps:
             return KernelRecipe("sparse.step"), True
-        dense = _KERNELS[type(op)](op, self)
+        dense = KernelRecipe(*kernel_arguments(op, self.shape, self.config.block_size))
         if not any(maybe_sparse):
             return dense, False
         describe = _SPARSE_KERNELS.get(type(op))
@@ -269,95 +258,6 @@ def _format(attr: Attribute) -> str:
 
 
 # --- per-op kernel builders --------------------------------------------------------
-
-
-def _einsum(op: EinsumOp, planner: _Planner) -> KernelRecipe:
-    if not op.inputs:
-        return KernelRecipe("ones", (planner.shape(op.result),))
-    inputs, output = parse_subscripts(op.subscripts.data)
-    shapes = tuple(planner.shape(v) for v in op.inputs)
-    path = contraction_path(op)
-    args = (tuple(inputs), output, shapes, op.kind.data, path, planner.config.block_size)
-    return KernelRecipe("einsum", args)
-
-
-def _binary(op: BinaryOp, planner: _Planner) -> KernelRecipe:
-    shapes = (planner.shape(op.lhs), planner.shape(op.rhs))
-    return KernelRecipe("binary", (op.fn.data, op.subscripts.data, shapes))
-
-
-def _select(op: SelectOp, planner: _Planner) -> KernelRecipe:
-    shapes = tuple(planner.shape(v) for v in op.operands)
-    return KernelRecipe("select", (op.subscripts.data, shapes))
-
-
-def _unary(op: UnaryOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("unary", (op.fn.data, temperature(op)))
-
-
-def _normalize(op: NormalizeOp, planner: _Planner) -> KernelRecipe:
-    axis = op.axis.value.data
-    if op.kind.data == "lnorm":
-        return KernelRecipe("lnorm", (axis, op.epsilon))
-    return KernelRecipe("masked_softmax" if op.mask is not None else "softmax", (axis,))
-
-
-def _take(op: TakeOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("take", (op.dim.value.data, op.position.value.data))
-
-
-def _concat(op: ConcatOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("concat", (op.axis.value.data,))
-
-
-def _topk(op: TopKOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("topk", (op.k.value.data, op.axis.value.data))
-
-
-def _sample(op: SampleOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("sample", (op.samples.value.data, op.seed.value.data))
-
-
-def _gather(op: GatherOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("gather", (op.dim.value.data,))
-
-
-def _conv(op: ConvOp, planner: _Planner) -> KernelRecipe:
-    shapes = (planner.shape(op.input), planner.shape(op.filter))
-    return KernelRecipe("conv", (op.layout.data, *shapes, op.stride_values, op.dilation_values))
-
-
-def _pool(op: PoolOp, planner: _Planner) -> KernelRecipe:
-    args = (op.kind.data.value, planner.shape(op.operand), op.window_values, op.stride_values)
-    return KernelRecipe("pool", args)
-
-
-def _window(op: WindowOp, planner: _Planner) -> KernelRecipe:
-    shapes = (planner.shape(op.operand), planner.shape(op.result))
-    return KernelRecipe("window", (forms_of(op.map), *shapes))
-
-
-def _place(op: PlaceOp, planner: _Planner) -> KernelRecipe:
-    shapes = (planner.shape(op.operand), planner.shape(op.result))
-    return KernelRecipe("place", (forms_of(op.map), op.kind.data, *shapes))
-
-
-_KERNELS: dict[type[Operation], Callable[[Any, _Planner], KernelRecipe]] = {
-    EinsumOp: _einsum,
-    BinaryOp: _binary,
-    SelectOp: _select,
-    UnaryOp: _unary,
-    NormalizeOp: _normalize,
-    TakeOp: _take,
-    ConcatOp: _concat,
-    TopKOp: _topk,
-    SampleOp: _sample,
-    GatherOp: _gather,
-    ConvOp: _conv,
-    PoolOp: _pool,
-    WindowOp: _window,
-    PlaceOp: _place,
-}
 
 
 def _sparse_einsum(op: EinsumOp, planner: _Planner, maybe_sparse: list[bool]) -> KernelRecipe:
