@@ -26,14 +26,16 @@ traced). Every contraction is planned once:
 Also here, because every kernel of both backends uses them: `relayout`
 (transpose then reshape, skipping no-op halves), `aligner` (an operand laid
 out along an output for broadcasting) and `compose`. `Plans` binds all of
-it to one backend's `ArrayOps`: the backends' kernels call that.
+it to one backend's `ArrayOps`, and builds with it the other ops that are
+operands aligned along an output: `fuse.binary` and `fuse.select`. Each
+backend's kernels module holds one `Plans`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,7 +52,7 @@ Path = Sequence[Sequence[int]]
 
 
 class ArrayOps(Protocol):
-    """The array calls a planned einsum makes."""
+    """The array calls a planned einsum and an aligned elementwise op make."""
 
     def transpose(self, x: Array, permutation: tuple[int, ...]) -> Array: ...
     def reshape(self, x: Array, shape: Shape) -> Array: ...
@@ -62,6 +64,13 @@ class ArrayOps(Protocol):
     def concatenate(self, arrays: Sequence[Array], axis: int) -> Array: ...
     def diagonal(self, spec: str, x: Array) -> Array:
         """A one-operand einsum such as `"iij->ij"`."""
+        ...
+
+    # The elementwise ops (`Plans.binary`, `Plans.select`).
+    binary: Mapping[str, Callable[[Array, Array], Array]]  # by `fuse.binary` function name
+
+    def where_positive(self, condition: Array, on_true: Array, on_false: Array) -> Array:
+        """`where(condition > 0, on_true, on_false)`."""
         ...
 
 
@@ -128,11 +137,18 @@ class Plans:
     def aligner(self, alignment: Alignment, shape: Shape) -> Transform:
         return aligner(self.ops, alignment, shape, leading_ones=self.leading_ones)
 
-    def aligned(self, combine: Kernel, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
-        """An elementwise op of two or three operands (`fuse.binary`,
-        `fuse.select`): each operand of `subscripts` laid out along the
-        output letters, then `combine`. Specialized by arity, so a run is
-        one call per layout and one of `combine`."""
+    def binary(self, fn: str, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
+        """`fuse.binary`: operands aligned to the output letters, then one op."""
+        return self._aligned(self.ops.binary[fn], subscripts, shapes)
+
+    def select(self, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
+        """`fuse.select`: where(condition > 0, on_true, on_false), aligned."""
+        return self._aligned(self.ops.where_positive, subscripts, shapes)
+
+    def _aligned(self, combine: Kernel, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
+        """Each operand of `subscripts` laid out along the output letters,
+        then `combine`. Specialized by arity (two or three operands), so a
+        run is one call per layout and one of `combine`."""
         plans, _ = alignments(subscripts)
         layouts = [self.aligner(plan, shape) for plan, shape in zip(plans, shapes, strict=True)]
         if len(layouts) == 2:

@@ -39,11 +39,12 @@ _HALF = np.float32(0.5)
 _SQRT2 = np.float32(math.sqrt(2.0))
 
 
-# --- einsum and alignment ------------------------------------------------------
+# --- einsum, alignment and aligned elementwise ops -----------------------------
 
 
 class NumpyOps:
-    """The array calls of a planned einsum, on NumPy arrays."""
+    """The array calls of a planned einsum and of `fuse.binary`/`fuse.select`,
+    on NumPy arrays."""
 
     transpose = staticmethod(np.transpose)
     reshape = staticmethod(np.reshape)
@@ -70,37 +71,29 @@ class NumpyOps:
     def concatenate(arrays: Sequence[Array], axis: int) -> Array:
         return np.concatenate(arrays, axis=axis)
 
+    binary: dict[str, np.ufunc] = {
+        "add": np.add,
+        "sub": np.subtract,
+        "mul": np.multiply,
+        "div": np.divide,
+        "pow": np.power,
+        "max": np.maximum,
+        "min": np.minimum,
+    }
+
+    @staticmethod
+    def where_positive(condition: Array, on_true: Array, on_false: Array) -> Array:
+        return np.where(condition > _ZERO, on_true, on_false)
+
 
 PLANS = einsum_plan.Plans(NumpyOps())
 einsum = PLANS.einsum
 aligner = PLANS.aligner
+binary = PLANS.binary
+select = PLANS.select
 
 
 # --- elementwise ---------------------------------------------------------------
-
-_BINARY: dict[str, np.ufunc] = {
-    "add": np.add,
-    "sub": np.subtract,
-    "mul": np.multiply,
-    "div": np.divide,
-    "pow": np.power,
-    "max": np.maximum,
-    "min": np.minimum,
-}
-
-
-def binary(fn: str, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
-    """`fuse.binary`: operands aligned to the output letters, then one ufunc."""
-    return PLANS.aligned(_BINARY[fn], subscripts, shapes)
-
-
-def select(subscripts: str, shapes: Sequence[Shape]) -> Kernel:
-    """`fuse.select`: where(condition > 0, on_true, on_false), aligned."""
-    return PLANS.aligned(_where_positive, subscripts, shapes)
-
-
-def _where_positive(condition: Array, on_true: Array, on_false: Array) -> Array:
-    return np.where(condition > _ZERO, on_true, on_false)
 
 
 def _step(x: Array) -> Array:

@@ -35,12 +35,12 @@ Transform = Callable[[Tensor], Tensor]
 Shape = tuple[int, ...]
 
 
-# --- einsum and alignment ------------------------------------------------------
+# --- einsum, alignment and aligned elementwise ops -----------------------------
 
 
 class TorchOps:
-    """The array calls of a planned einsum, on torch tensors (or the
-    `torch.fx` proxies a graph is traced with)."""
+    """The array calls of a planned einsum and of `fuse.binary`/`fuse.select`,
+    on torch tensors (or the `torch.fx` proxies a graph is traced with)."""
 
     @staticmethod
     def transpose(x: Tensor, permutation: tuple[int, ...]) -> Tensor:
@@ -78,9 +78,25 @@ class TorchOps:
     def concatenate(arrays: Sequence[Tensor], axis: int) -> Tensor:
         return torch.cat(list(arrays), dim=axis)
 
+    binary: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+        "add": torch.add,
+        "sub": torch.sub,
+        "mul": torch.mul,
+        "div": torch.div,
+        "pow": torch.pow,
+        "max": torch.maximum,
+        "min": torch.minimum,
+    }
+
+    @staticmethod
+    def where_positive(condition: Tensor, on_true: Tensor, on_false: Tensor) -> Tensor:
+        return torch.where(condition > 0, on_true, on_false)
+
 
 PLANS = einsum_plan.Plans(TorchOps(), leading_ones=False)
 einsum = PLANS.einsum
+binary = PLANS.binary
+select = PLANS.select
 
 
 def in_fp32(kernel: Kernel, dtype: torch.dtype) -> Kernel:
@@ -91,30 +107,6 @@ def in_fp32(kernel: Kernel, dtype: torch.dtype) -> Kernel:
 
 
 # --- elementwise ---------------------------------------------------------------
-
-_BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "add": torch.add,
-    "sub": torch.sub,
-    "mul": torch.mul,
-    "div": torch.div,
-    "pow": torch.pow,
-    "max": torch.maximum,
-    "min": torch.minimum,
-}
-
-
-def binary(fn: str, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
-    """`fuse.binary`: operands aligned to the output letters, then one op."""
-    return PLANS.aligned(_BINARY[fn], subscripts, shapes)
-
-
-def select(subscripts: str, shapes: Sequence[Shape]) -> Kernel:
-    """`fuse.select`: where(condition > 0, on_true, on_false), aligned."""
-    return PLANS.aligned(_where_positive, subscripts, shapes)
-
-
-def _where_positive(condition: Tensor, on_true: Tensor, on_false: Tensor) -> Tensor:
-    return torch.where(condition > 0, on_true, on_false)
 
 
 def step(dtype: torch.dtype) -> Kernel:
