@@ -6,17 +6,22 @@ backend's kernel wants one fixed order with every dimension present (torch:
 `N C spatial...`; the NumPy kernel: `N spatial... C`). `Arrangement` is the
 transpose plus the reshape that inserts size-1 dimensions for the absent
 ones, and `Arrangement.undo` the way back for the result. Nothing here
-touches data: the backends apply the plans with their own calls.
+touches data: the backends apply the plans with their own calls, each
+writing its convolution as a kernel of a `ConvPlan` (`conv_builder`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fuse.dialects.fuse.window import ConvLayout, conv_output_size, pool_output_size
 
 Shape = tuple[int, ...]
+Kernel = TypeVar("Kernel")
 
 
 def inverse(permutation: tuple[int, ...]) -> tuple[int, ...]:
@@ -162,3 +167,26 @@ class PoolPlan:
     def is_tiled(self) -> bool:
         """Whether windows tile the (padded) dimensions: window == stride."""
         return self.window == self.strides
+
+
+def conv_builder(
+    order: str,
+) -> Callable[[Callable[[ConvPlan], Kernel]], Callable[..., Kernel]]:
+    """Turns a backend's kernel of a `ConvPlan` in `order` into its `conv`
+    builder, which `fuse.lowering.op_facts.kernel_arguments` calls with the
+    op's layout, operand shapes, strides and dilations (`ConvPlan.of`)."""
+
+    def wrap(kernel: Callable[[ConvPlan], Kernel]) -> Callable[..., Kernel]:
+        @functools.wraps(kernel)
+        def build(
+            layout: str,
+            input_shape: Shape,
+            filter_shape: Shape,
+            strides: tuple[int, ...],
+            dilations: tuple[int, ...],
+        ) -> Kernel:
+            return kernel(ConvPlan.of(layout, input_shape, filter_shape, strides, dilations, order))
+
+        return build
+
+    return wrap
