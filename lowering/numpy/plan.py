@@ -79,7 +79,7 @@ def plan_recipe(module: ModuleOp, config: ExecutionConfig) -> PlanRecipe:
 
 def _arg_names(main: FuncOp) -> list[str]:
     """Declared names, and `#n` for an argument without one."""
-    return [name or f"#{n}" for n, name in enumerate(declared_names(main))]
+    return [name if name is not None else f"#{n}" for n, name in enumerate(declared_names(main))]
 
 
 class _Planner:

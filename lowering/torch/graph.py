@@ -103,7 +103,7 @@ def lower_main(main: FuncOp, settings: Settings) -> Lowered:
 def arg_names(main: FuncOp) -> list[str]:
     """Declared names, else the argument's name hint or `arg<n>`."""
     return [
-        declared or arg.name_hint or f"arg{n}"
+        declared if declared is not None else arg.name_hint or f"arg{n}"
         for n, (arg, declared) in enumerate(
             zip(main.body.block.args, declared_names(main), strict=True)
         )
