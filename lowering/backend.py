@@ -28,6 +28,7 @@ from typing import Protocol
 
 import numpy as np
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.func import FuncOp
 from xdsl.ir import Attribute, BlockArgument, SSAValue
 
 from fuse.config import ExecutionConfig
@@ -66,6 +67,26 @@ class FixpointDivergence(FuseError):
         """The same divergence, its message placed by `locate` (at the
         recursive equation: backends know only the tensors' names)."""
         return FixpointDivergence(self.tensors, self.iterations, self.last_change, locate)
+
+
+def main_function(module: ModuleOp) -> FuncOp:
+    """The `func.func @main` every backend compiles."""
+    for op in module.ops:
+        if isinstance(op, FuncOp) and op.sym_name.data == "main":
+            return op
+    raise FuseError("the module has no func.func @main to run (run fuse-stratify first)")
+
+
+def declared_names(main: FuncOp) -> list[str | None]:
+    """Each argument's `fuse.name` (None where it has none): the name the
+    host runtime passes it by. Each backend names the others its own way."""
+    attrs = main.arg_attrs.data if main.arg_attrs is not None else ()
+    names: list[str | None] = [None] * len(main.body.block.args)
+    for n, attr in enumerate(attrs):
+        name = attr.data.get("fuse.name")
+        if isinstance(name, StringAttr):
+            names[n] = name.data
+    return names
 
 
 def static_shape(value: SSAValue, backend: str) -> tuple[int, ...]:

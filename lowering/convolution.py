@@ -6,17 +6,30 @@ backend's kernel wants one fixed order with every dimension present (torch:
 `N C spatial...`; the NumPy kernel: `N spatial... C`). `Arrangement` is the
 transpose plus the reshape that inserts size-1 dimensions for the absent
 ones, and `Arrangement.undo` the way back for the result. Nothing here
-touches data: the backends apply the plans with their own calls.
+touches data: the backends apply the plans with their own calls, each
+writing its convolution as a kernel of a `ConvPlan` (`conv_builder`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fuse.dialects.fuse.window import ConvLayout, conv_output_size, pool_output_size
 
 Shape = tuple[int, ...]
+Kernel = TypeVar("Kernel")
+
+
+def inverse(permutation: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes `permutation`."""
+    undo = [0] * len(permutation)
+    for position, dim in enumerate(permutation):
+        undo[dim] = position
+    return tuple(undo)
 
 
 @dataclass(frozen=True)
@@ -43,10 +56,7 @@ class Arrangement:
     @property
     def inverse_permutation(self) -> tuple[int, ...]:
         """The transpose that takes the target order back to the source's."""
-        inverse = [0] * len(self.permutation)
-        for position, dim in enumerate(self.permutation):
-            inverse[dim] = position
-        return tuple(inverse)
+        return inverse(self.permutation)
 
 
 @dataclass(frozen=True)
@@ -155,12 +165,33 @@ class PoolPlan:
 
     @property
     def inverse_permutation(self) -> tuple[int, ...]:
-        inverse = [0] * len(self.permutation)
-        for position, dim in enumerate(self.permutation):
-            inverse[dim] = position
-        return tuple(inverse)
+        """The transpose that puts the dimensions back in operand order."""
+        return inverse(self.permutation)
 
     @property
     def is_tiled(self) -> bool:
         """Whether windows tile the (padded) dimensions: window == stride."""
         return self.window == self.strides
+
+
+def conv_builder(
+    order: str,
+) -> Callable[[Callable[[ConvPlan], Kernel]], Callable[..., Kernel]]:
+    """Turns a backend's kernel of a `ConvPlan` in `order` into its `conv`
+    builder, which `fuse.lowering.op_facts.kernel_arguments` calls with the
+    op's layout, operand shapes, strides and dilations (`ConvPlan.of`)."""
+
+    def wrap(kernel: Callable[[ConvPlan], Kernel]) -> Callable[..., Kernel]:
+        @functools.wraps(kernel)
+        def build(
+            layout: str,
+            input_shape: Shape,
+            filter_shape: Shape,
+            strides: tuple[int, ...],
+            dilations: tuple[int, ...],
+        ) -> Kernel:
+            return kernel(ConvPlan.of(layout, input_shape, filter_shape, strides, dilations, order))
+
+        return build
+
+    return wrap

@@ -25,19 +25,23 @@ traced). Every contraction is planned once:
 
 Also here, because every kernel of both backends uses them: `relayout`
 (transpose then reshape, skipping no-op halves), `aligner` (an operand laid
-out along an output for broadcasting) and `compose`.
+out along an output for broadcasting) and `compose`. `Plans` binds all of
+it to one backend's `ArrayOps`, and builds with it the other ops that are
+operands aligned along an output: `fuse.binary` and `fuse.select`. Each
+backend's kernels module holds one `Plans`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import opt_einsum
 
-from fuse.lowering.subscripts import Alignment, align
+from fuse.lowering.subscripts import Alignment, align, alignments
 
 Array = Any  # an array of the backend's library
 Kernel = Callable[..., Array]
@@ -48,7 +52,7 @@ Path = Sequence[Sequence[int]]
 
 
 class ArrayOps(Protocol):
-    """The array calls a planned einsum makes."""
+    """The array calls a planned einsum and an aligned elementwise op make."""
 
     def transpose(self, x: Array, permutation: tuple[int, ...]) -> Array: ...
     def reshape(self, x: Array, shape: Shape) -> Array: ...
@@ -60,6 +64,13 @@ class ArrayOps(Protocol):
     def concatenate(self, arrays: Sequence[Array], axis: int) -> Array: ...
     def diagonal(self, spec: str, x: Array) -> Array:
         """A one-operand einsum such as `"iij->ij"`."""
+        ...
+
+    # The elementwise ops (`Plans.binary`, `Plans.select`).
+    binary: Mapping[str, Callable[[Array, Array], Array]]  # by `fuse.binary` function name
+
+    def where_positive(self, condition: Array, on_true: Array, on_false: Array) -> Array:
+        """`where(condition > 0, on_true, on_false)`."""
         ...
 
 
@@ -114,36 +125,68 @@ def aligner(
 # --- einsum --------------------------------------------------------------------
 
 
-def einsum(
-    ops: ArrayOps,
-    inputs: Sequence[str],
-    output: str,
-    shapes: Sequence[Shape],
-    kind: str,
-    path: Path | None = None,
-    block_size: int | None = None,
-) -> Kernel:
-    """The kernel of one `fuse.einsum` with at least one operand."""
-    sizes = {
-        c: n
-        for letters, shape in zip(inputs, shapes, strict=True)
-        for c, n in zip(letters, shape, strict=True)
-    }
-    planner = _Planner(ops, sizes)
-    diagonals = [planner.diagonal(letters) for letters in inputs]
-    distinct = [letters for _, letters in diagonals]
-    if kind == "max":
-        body = planner.max_product(distinct, output, block_size)
-    else:
-        body = planner.sum(distinct, output, path)
-        count = math.prod(sizes[c] for c in set("".join(distinct)) - set(output))
-        if kind == "mean" and count != 1:
-            summed = body
-            body = lambda *xs: ops.divide(summed(*xs), count)  # noqa: E731
-    takes = [take for take, _ in diagonals]
-    if all(take is identity for take in takes):
-        return body
-    return lambda *xs: body(*(take(x) for take, x in zip(takes, xs, strict=True)))
+@dataclass(frozen=True)
+class Plans:
+    """The planners above bound to one backend's array calls, and to its
+    choice of `leading_ones` for operands aligned along an output (see
+    `aligner`): each backend's kernels module holds one."""
+
+    ops: ArrayOps
+    leading_ones: bool = True
+
+    def aligner(self, alignment: Alignment, shape: Shape) -> Transform:
+        return aligner(self.ops, alignment, shape, leading_ones=self.leading_ones)
+
+    def binary(self, fn: str, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
+        """`fuse.binary`: operands aligned to the output letters, then one op."""
+        return self._aligned(self.ops.binary[fn], subscripts, shapes)
+
+    def select(self, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
+        """`fuse.select`: where(condition > 0, on_true, on_false), aligned."""
+        return self._aligned(self.ops.where_positive, subscripts, shapes)
+
+    def _aligned(self, combine: Kernel, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
+        """Each operand of `subscripts` laid out along the output letters,
+        then `combine`. Specialized by arity (two or three operands), so a
+        run is one call per layout and one of `combine`."""
+        plans, _ = alignments(subscripts)
+        layouts = [self.aligner(plan, shape) for plan, shape in zip(plans, shapes, strict=True)]
+        if len(layouts) == 2:
+            lhs, rhs = layouts
+            return lambda x, y: combine(lhs(x), rhs(y))
+        first, second, third = layouts
+        return lambda x, y, z: combine(first(x), second(y), third(z))
+
+    def einsum(
+        self,
+        inputs: Sequence[str],
+        output: str,
+        shapes: Sequence[Shape],
+        kind: str,
+        path: Path | None = None,
+        block_size: int | None = None,
+    ) -> Kernel:
+        """The kernel of one `fuse.einsum` with at least one operand."""
+        sizes = {
+            c: n
+            for letters, shape in zip(inputs, shapes, strict=True)
+            for c, n in zip(letters, shape, strict=True)
+        }
+        planner, ops = _Planner(self.ops, sizes), self.ops
+        diagonals = [planner.diagonal(letters) for letters in inputs]
+        distinct = [letters for _, letters in diagonals]
+        if kind == "max":
+            body = planner.max_product(distinct, output, block_size)
+        else:
+            body = planner.sum(distinct, output, path)
+            count = math.prod(sizes[c] for c in set("".join(distinct)) - set(output))
+            if kind == "mean" and count != 1:
+                summed = body
+                body = lambda *xs: ops.divide(summed(*xs), count)  # noqa: E731
+        takes = [take for take, _ in diagonals]
+        if all(take is identity for take in takes):
+            return body
+        return lambda *xs: body(*(take(x) for take, x in zip(takes, xs, strict=True)))
 
 
 class _Planner:

@@ -53,6 +53,7 @@ from fuse.errors import FuseError
 from fuse.lowering.backend import (
     EXPORT_STATUS_KEY,
     FixpointDivergence,
+    main_function,
     sharding_axes,
     unique_names,
 )
@@ -100,7 +101,7 @@ class JaxBackend:
             conversion.apply(Context(), lowered)
         except PassFailedException as error:
             raise FuseError(f"jax backend: {error}") from error
-        main = _find_main(lowered)
+        main = main_function(lowered)
         main.detach()
         signature = _signature(main)
         mesh = _mesh(config.mesh, signature) if config.mesh is not None else None
@@ -394,13 +395,6 @@ def _resolve_precision(precision: str, platform: str) -> str:
             "(use 'fp32', 'bf16' or 'auto')"
         )
     return precision
-
-
-def _find_main(module: ModuleOp) -> func.FuncOp:
-    for op in module.ops:
-        if isinstance(op, func.FuncOp) and op.sym_name.data == "main":
-            return op
-    raise FuseError("jax backend: the module has no func.func @main (run fuse-stratify first)")
 
 
 def _print_generic(module: ModuleOp) -> str:

@@ -19,7 +19,8 @@ step costs in proportion to its delta; results are always dense.
 Files: `plan.py` (IR walk), `recipe.py` (the plan as data), `build.py`
 (recipe to closures), `kernels.py` (one builder per op kind),
 `relations.py` (which values are sparse) and `sparse.py` (their kernels),
-`fixpoint.py` (the loop), `region.py` (the value table's steps),
+`fixpoint.py` (the loop; when it stops: `fuse.lowering.fixpoint_loop`),
+`region.py` (the value table's steps),
 `profile.py` (timers), `executable.py` (the callable).
 """
 

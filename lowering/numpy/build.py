@@ -149,17 +149,7 @@ class _Builder:
         return self.profile.timed(entry, step) if timed else step
 
     def scan(self, recipe: ScanRecipe) -> Scan:
-        return Scan(
-            body=self.region(recipe.body),
-            steps=recipe.steps,
-            reverse=recipe.reverse,
-            init_slots=recipe.init_slots,
-            xs_slots=recipe.xs_slots,
-            in_axes=recipe.in_axes,
-            axis=recipe.axis,
-            stacked_shapes=recipe.stacked_shapes,
-            result_slots=recipe.result_slots,
-        )
+        return Scan(recipe, self.region(recipe.body))
 
     def fixpoint(self, recipe: FixpointRecipe) -> Fixpoint:
         return Fixpoint(

@@ -23,20 +23,14 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from fuse.lowering.convolution import ConvPlan, PoolPlan
+from fuse.lowering.convolution import ConvPlan, PoolPlan, conv_builder
 
 from .kernels import Array, Kernel, Shape
 
 
-def conv(
-    layout: str,
-    input_shape: Shape,
-    filter_shape: Shape,
-    strides: tuple[int, ...],
-    dilations: tuple[int, ...],
-) -> Kernel:
-    plan = ConvPlan.of(layout, input_shape, filter_shape, strides, dilations, "channels_last")
-    n = plan.spatial
+@conv_builder("channels_last")
+def conv(plan: ConvPlan) -> Kernel:
+    n, strides, dilations = plan.spatial, plan.strides, plan.dilations
     batch, groups, features = plan.input.shape[0], plan.groups, plan.input.shape[-1]
     outputs = plan.filter.shape[-1]
     spans = tuple(d * (k - 1) + 1 for k, d in zip(plan.window, dilations, strict=True))

@@ -15,6 +15,7 @@ delta holds values, not changes, so its size says nothing about
 convergence under a float tolerance. Iterations count body applications,
 the init region counting as one; the count reaching `max_iters` without
 convergence raises `FixpointDivergence`. A NaN change never converges.
+(`fuse.lowering.fixpoint_loop` decides when to stop, as for torch.)
 
 A result held sparse (`relations.py`) is Boolean: every value it takes is
 a `step` (or the zeros it starts from), all 0 or 1. Its change and delta
@@ -27,14 +28,14 @@ needs only `cur != prev`, and a `difference` delta is `cur - prev`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from fuse.lowering.backend import FixpointDivergence
-from fuse.lowering.progress import LoopProgress
+from fuse.lowering.fixpoint_loop import converge
 
 from .kernels import Array
 from .profile import Profile
@@ -125,31 +126,27 @@ class Fixpoint:
     profile: Profile | None  # records changed elements per iteration
 
     def __call__(self, values: Values) -> None:
-        prev = self.zeros
-        cur = self.init(values, ()) if self.init else self.body(values, self.zeros)
-        count = 1
-        progress = LoopProgress(f"fixpoint {', '.join(self.tensors)}", self.progress)
-        try:
-            while True:
-                tracked = [
-                    track(c, p) for track, c, p in zip(self.trackers, cur, prev, strict=True)
-                ]
-                change = float(np.max([c for c, _ in tracked], initial=0.0))
-                if self.profile is not None:
-                    self.profile.changed(", ".join(self.tensors), _changed(cur, prev))
-                if change <= self.tolerance:
-                    break
-                if count >= self.max_iters:
-                    raise FixpointDivergence(self.tensors, self.max_iters, change)
-                progress.step(count, change)
-                deltas = [d for _, d in tracked if d is not None]  # naive: none
-                prev, cur = cur, self.body(values, [*cur, *deltas])
-                count += 1
-        finally:
-            progress.close()
+        outcome = converge(
+            self._steps(values), self.tensors, self.tolerance, self.max_iters, self.progress
+        )
+        if outcome.diverged:
+            raise FixpointDivergence(self.tensors, self.max_iters, outcome.change)
         key = ", ".join(self.tensors)
-        self.iterations[key] = self.iterations.get(key, 0) + count
-        for name, slot, value in zip(self.tensors, self.result_slots, cur, strict=True):
+        self.iterations[key] = self.iterations.get(key, 0) + outcome.iterations
+        for name, slot, value in zip(self.tensors, self.result_slots, outcome.values, strict=True):
             values[slot] = value
             if sp.issparse(value):
                 self.held_sparse.add(name)
+
+    def _steps(self, values: Values) -> Iterator[tuple[float, Sequence[Value]]]:
+        """Each iteration's change and values (`fixpoint_loop.converge`);
+        resumed, one more body application."""
+        prev = self.zeros
+        cur = self.init(values, ()) if self.init else self.body(values, self.zeros)
+        while True:
+            tracked = [track(c, p) for track, c, p in zip(self.trackers, cur, prev, strict=True)]
+            if self.profile is not None:
+                self.profile.changed(", ".join(self.tensors), _changed(cur, prev))
+            yield float(np.max([c for c, _ in tracked], initial=0.0)), cur
+            deltas = [d for _, d in tracked if d is not None]  # naive: none
+            prev, cur = cur, self.body(values, [*cur, *deltas])

@@ -26,7 +26,7 @@ from fuse.lowering.affine_access import (
     placement_offsets,
     strided_view,
 )
-from fuse.lowering.subscripts import Alignment, alignments
+from fuse.lowering.einsum_plan import identity
 
 Array = np.ndarray
 Kernel = Callable[..., Array]
@@ -39,11 +39,12 @@ _HALF = np.float32(0.5)
 _SQRT2 = np.float32(math.sqrt(2.0))
 
 
-# --- alignment ---------------------------------------------------------------
+# --- einsum, alignment and aligned elementwise ops -----------------------------
 
 
 class NumpyOps:
-    """The array calls of a planned einsum, on NumPy arrays."""
+    """The array calls of a planned einsum and of `fuse.binary`/`fuse.select`,
+    on NumPy arrays."""
 
     transpose = staticmethod(np.transpose)
     reshape = staticmethod(np.reshape)
@@ -70,58 +71,29 @@ class NumpyOps:
     def concatenate(arrays: Sequence[Array], axis: int) -> Array:
         return np.concatenate(arrays, axis=axis)
 
+    binary: dict[str, np.ufunc] = {
+        "add": np.add,
+        "sub": np.subtract,
+        "mul": np.multiply,
+        "div": np.divide,
+        "pow": np.power,
+        "max": np.maximum,
+        "min": np.minimum,
+    }
 
-OPS = NumpyOps()
-
-
-def relayout(permutation: tuple[int, ...], shape: Shape, new_shape: Shape) -> Transform:
-    return einsum_plan.relayout(OPS, permutation, shape, new_shape)
-
-
-def aligner(alignment: Alignment, shape: Shape) -> Transform:
-    return einsum_plan.aligner(OPS, alignment, shape)
-
-
-def einsum(
-    inputs: Sequence[str],
-    output: str,
-    shapes: Sequence[Shape],
-    kind: str,
-    path: einsum_plan.Path | None = None,
-    block_size: int | None = None,
-) -> Kernel:
-    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path, block_size)
+    @staticmethod
+    def where_positive(condition: Array, on_true: Array, on_false: Array) -> Array:
+        return np.where(condition > _ZERO, on_true, on_false)
 
 
-def aligners(subscripts: str, shapes: Sequence[Shape]) -> list[Transform]:
-    plans, _ = alignments(subscripts)
-    return [aligner(plan, shape) for plan, shape in zip(plans, shapes, strict=True)]
+PLANS = einsum_plan.Plans(NumpyOps())
+einsum = PLANS.einsum
+aligner = PLANS.aligner
+binary = PLANS.binary
+select = PLANS.select
 
 
 # --- elementwise ---------------------------------------------------------------
-
-_BINARY: dict[str, np.ufunc] = {
-    "add": np.add,
-    "sub": np.subtract,
-    "mul": np.multiply,
-    "div": np.divide,
-    "pow": np.power,
-    "max": np.maximum,
-    "min": np.minimum,
-}
-
-
-def binary(fn: str, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
-    """`fuse.binary`: operands aligned to the output letters, then one ufunc."""
-    ufunc = _BINARY[fn]
-    lhs, rhs = aligners(subscripts, shapes)
-    return lambda x, y: ufunc(lhs(x), rhs(y))
-
-
-def select(subscripts: str, shapes: Sequence[Shape]) -> Kernel:
-    """`fuse.select`: where(condition > 0, on_true, on_false), aligned."""
-    cond, on_true, on_false = aligners(subscripts, shapes)
-    return lambda c, t, f: np.where(cond(c) > _ZERO, on_true(t), on_false(f))
 
 
 def _step(x: Array) -> Array:
@@ -213,13 +185,13 @@ def concat(axis: int) -> Kernel:
     return lambda *xs: np.concatenate(xs, axis=axis)
 
 
-def topk(k: int, axis: int) -> Kernel:
+def topk(k: int, axis: int, shape: Shape) -> Kernel:
     """Keeps the k largest entries along `axis`, zero elsewhere. A stable sort
     of -x ranks equal values by position, so ties keep the lower position."""
+    if k >= shape[axis]:
+        return identity
 
     def run(x: Array) -> Array:
-        if k >= x.shape[axis]:
-            return x
         top = np.argsort(-x, axis=axis, kind="stable").take(np.arange(k), axis=axis)
         keep = np.zeros(x.shape, dtype=bool)
         np.put_along_axis(keep, top, True, axis=axis)
@@ -248,26 +220,6 @@ def sample(samples: int, seed: int) -> Kernel:
 
 def gather(dim: int) -> Kernel:
     return lambda x, indices: np.take(x, indices, axis=dim)
-
-
-# --- constants ---------------------------------------------------------------------
-
-
-def index_tensor(fn: str, shape: Shape, position: int | None) -> Array:
-    """`fuse.index_fn`, evaluated at compile time."""
-    if fn == "causal":
-        rows, cols = shape
-        return np.tril(np.ones((rows, cols), dtype=np.float32))
-    positions = np.arange(shape[0])
-    if fn == "iota":
-        return positions.astype(np.float32)
-    if fn == "even":
-        hits = positions % 2 == 0
-    elif fn == "odd":
-        hits = positions % 2 == 1
-    else:  # onehot
-        hits = positions == position
-    return hits.astype(np.float32)
 
 
 # --- index arithmetic ----------------------------------------------------------------

@@ -1,11 +1,12 @@
 """The IR walk: `func.func @main` at the dataflow level -> a `PlanRecipe`.
 
-Every op is visited once. Subscripts, permutations, axes and shapes are
-resolved here into kernel recipes (`recipe.py`; `build.py` makes each a
-closure of `kernels.py`, with einsums planned by
-`fuse.lowering.einsum_plan`), each bound to its operand and result slots
-as one step. Constants and index functions are evaluated here and stored in
-the value table's template, so they cost nothing per run.
+Every op is visited once. Its static facts (subscripts, axes, shapes, read
+by `fuse.lowering.op_facts` as for the torch backend) become a kernel
+recipe (`recipe.py`; `build.py` makes each a closure of `kernels.py`, with
+einsums planned by `fuse.lowering.einsum_plan`), bound to its operand and
+result slots as one step. Constants and index functions are evaluated at
+compile time and stored in the value table's template, so they cost
+nothing per run.
 
 Representations are decided here too (`relations.py`): every slot is known
 to be dense or "maybe sparse". An op whose operands are all dense gets its
@@ -20,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 from xdsl.dialects.builtin import (
     ArrayAttr,
     FloatAttr,
@@ -34,31 +34,20 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from fuse.config import ExecutionConfig
 from fuse.dialects.fuse import (
     BinaryOp,
-    ConcatOp,
     ConstantOp,
     EinsumOp,
     FixpointOp,
-    GatherOp,
     IndexFnOp,
-    NormalizeOp,
-    PlaceOp,
-    SampleOp,
-    SelectOp,
-    TakeOp,
-    TopKOp,
-    UnaryOp,
-    WindowOp,
 )
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.scan import ScanOp
 from fuse.dialects.fuse.subscripts import parse_subscripts
-from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
-from fuse.lowering.affine_access import forms_of
-from fuse.lowering.backend import static_shape
+from fuse.lowering.backend import declared_names, main_function, static_shape
+from fuse.lowering.op_facts import constant_array, fixpoint_bounds, has_kernel, kernel_arguments
 
 from . import build
-from .kernels import Array, Shape, index_tensor
+from .kernels import Shape
 from .recipe import (
     FixpointRecipe,
     KernelRecipe,
@@ -71,12 +60,7 @@ from .relations import Relations, plan_relations
 
 
 def plan_recipe(module: ModuleOp, config: ExecutionConfig) -> PlanRecipe:
-    main = next(
-        (op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == "main"),
-        None,
-    )
-    if main is None:
-        raise FuseError("the module has no func.func @main to run")
+    main = main_function(module)
     relations = plan_relations(main, config)
     planner = _Planner(config, relations)
     for n in relations.inputs:
@@ -94,13 +78,8 @@ def plan_recipe(module: ModuleOp, config: ExecutionConfig) -> PlanRecipe:
 
 
 def _arg_names(main: FuncOp) -> list[str]:
-    attrs = main.arg_attrs.data if main.arg_attrs is not None else ()
-    names = [f"#{n}" for n in range(len(main.body.block.args))]
-    for n, attr in enumerate(attrs):
-        name = attr.data.get("fuse.name")
-        if isinstance(name, StringAttr):
-            names[n] = name.data
-    return names
+    """Declared names, and `#n` for an argument without one."""
+    return [name if name is not None else f"#{n}" for n, name in enumerate(declared_names(main))]
 
 
 class _Planner:
@@ -157,11 +136,11 @@ class _Planner:
 
     def op(self, op: Operation, depth: int) -> StepRecipe | None:
         """The step of one op, or None for a constant (stored in the template)."""
-        if type(op) in _CONSTANTS:
-            array = _CONSTANTS[type(op)](op, self.shape(op.results[0]))
+        if isinstance(op, ConstantOp | IndexFnOp):
+            array = constant_array(op, self.shape(op.results[0]))
             self.constants[self.slot(op.results[0])] = (array.shape, array.tobytes())
             return None
-        if not isinstance(op, FixpointOp | ScanOp) and type(op) not in _KERNELS:
+        if not isinstance(op, FixpointOp | ScanOp) and not has_kernel(op):
             raise FuseError(f"the numpy backend does not support '{op.name}'")
         label = describe_step(op, depth) if self.config.profile else None
         if isinstance(op, FixpointOp):
@@ -178,7 +157,7 @@ class _Planner:
         its result may be (only a rank-2 one can)."""
         if op.results[0] in self.relations.steps:
             return KernelRecipe("sparse.step"), True
-        dense = _KERNELS[type(op)](op, self)
+        dense = KernelRecipe(*kernel_arguments(op, self.shape, self.config.block_size))
         if not any(maybe_sparse):
             return dense, False
         describe = _SPARSE_KERNELS.get(type(op))
@@ -218,6 +197,7 @@ class _Planner:
         for result, is_sparse in zip(op.results_, held, strict=True):
             self.sparse[self.slot(result)] = is_sparse
         init = self.region(op.init.block, depth + 1, held) if op.init is not None else None
+        tolerance, max_iters = fixpoint_bounds(op, self.config.tolerance, self.config.max_iters)
         return FixpointRecipe(
             tensors=tuple(op.tensor_names),
             body=self.region(op.body.block, depth + 1, held),
@@ -225,8 +205,8 @@ class _Planner:
             deltas=tuple(kind.value for kind in op.delta_kinds) or (None,) * len(held),  # naive
             held_sparse=held,
             shapes=tuple(self.shape(r) for r in op.results_),
-            tolerance=op.tolerance.value.data if op.tolerance else self.config.tolerance,
-            max_iters=op.max_iters.value.data if op.max_iters else self.config.max_iters,
+            tolerance=tolerance,
+            max_iters=max_iters,
             result_slots=tuple(self.slot(r) for r in op.results_),
         )
 
@@ -280,110 +260,6 @@ def _format(attr: Attribute) -> str:
 # --- per-op kernel builders --------------------------------------------------------
 
 
-def _einsum(op: EinsumOp, planner: _Planner) -> KernelRecipe:
-    if not op.inputs:
-        return KernelRecipe("ones", (planner.shape(op.result),))
-    inputs, output = parse_subscripts(op.subscripts.data)
-    path = (
-        tuple(tuple(n.value.data for n in group.data) for group in op.path.data)
-        if op.path
-        else None
-    )
-    shapes = tuple(planner.shape(v) for v in op.inputs)
-    args = (tuple(inputs), output, shapes, op.kind.data, path, planner.config.block_size)
-    return KernelRecipe("einsum", args)
-
-
-def _binary(op: BinaryOp, planner: _Planner) -> KernelRecipe:
-    shapes = (planner.shape(op.lhs), planner.shape(op.rhs))
-    return KernelRecipe("binary", (op.fn.data, op.subscripts.data, shapes))
-
-
-def _select(op: SelectOp, planner: _Planner) -> KernelRecipe:
-    shapes = tuple(planner.shape(v) for v in op.operands)
-    return KernelRecipe("select", (op.subscripts.data, shapes))
-
-
-def _unary(op: UnaryOp, planner: _Planner) -> KernelRecipe:
-    temperature = op.temperature.value.data if op.temperature is not None else None
-    return KernelRecipe("unary", (op.fn.data, temperature))
-
-
-def _normalize(op: NormalizeOp, planner: _Planner) -> KernelRecipe:
-    axis = op.axis.value.data
-    if op.kind.data == "lnorm":
-        return KernelRecipe("lnorm", (axis, op.epsilon))
-    return KernelRecipe("masked_softmax" if op.mask is not None else "softmax", (axis,))
-
-
-def _take(op: TakeOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("take", (op.dim.value.data, op.position.value.data))
-
-
-def _concat(op: ConcatOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("concat", (op.axis.value.data,))
-
-
-def _topk(op: TopKOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("topk", (op.k.value.data, op.axis.value.data))
-
-
-def _sample(op: SampleOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("sample", (op.samples.value.data, op.seed.value.data))
-
-
-def _gather(op: GatherOp, planner: _Planner) -> KernelRecipe:
-    return KernelRecipe("gather", (op.dim.value.data,))
-
-
-def _conv(op: ConvOp, planner: _Planner) -> KernelRecipe:
-    shapes = (planner.shape(op.input), planner.shape(op.filter))
-    return KernelRecipe("conv", (op.layout.data, *shapes, op.stride_values, op.dilation_values))
-
-
-def _pool(op: PoolOp, planner: _Planner) -> KernelRecipe:
-    args = (op.kind.data.value, planner.shape(op.operand), op.window_values, op.stride_values)
-    return KernelRecipe("pool", args)
-
-
-def _window(op: WindowOp, planner: _Planner) -> KernelRecipe:
-    shapes = (planner.shape(op.operand), planner.shape(op.result))
-    return KernelRecipe("window", (forms_of(op.map), *shapes))
-
-
-def _place(op: PlaceOp, planner: _Planner) -> KernelRecipe:
-    shapes = (planner.shape(op.operand), planner.shape(op.result))
-    return KernelRecipe("place", (forms_of(op.map), op.kind.data, *shapes))
-
-
-_KERNELS: dict[type[Operation], Callable[[Any, _Planner], KernelRecipe]] = {
-    EinsumOp: _einsum,
-    BinaryOp: _binary,
-    SelectOp: _select,
-    UnaryOp: _unary,
-    NormalizeOp: _normalize,
-    TakeOp: _take,
-    ConcatOp: _concat,
-    TopKOp: _topk,
-    SampleOp: _sample,
-    GatherOp: _gather,
-    ConvOp: _conv,
-    PoolOp: _pool,
-    WindowOp: _window,
-    PlaceOp: _place,
-}
-
-
-def _constant(op: ConstantOp, shape: Shape) -> Array:
-    """From the attribute's unpacked values: no text round trip."""
-    return np.array(op.value.get_values(), dtype=np.float32).reshape(shape)
-
-
-def _index_fn(op: IndexFnOp, shape: Shape) -> Array:
-    position = op.position.value.data if op.position is not None else None
-    return index_tensor(op.fn.data, shape, position)
-
-
 def _sparse_einsum(op: EinsumOp, planner: _Planner, maybe_sparse: list[bool]) -> KernelRecipe:
     inputs, output = parse_subscripts(op.subscripts.data)
     shapes = tuple(planner.shape(v) for v in op.inputs)
@@ -403,10 +279,4 @@ def _sparse_binary(op: BinaryOp, planner: _Planner, maybe_sparse: list[bool]) ->
 _SPARSE_KERNELS: dict[type[Operation], Callable[[Any, _Planner, list[bool]], KernelRecipe]] = {
     EinsumOp: _sparse_einsum,
     BinaryOp: _sparse_binary,
-}
-
-
-_CONSTANTS: dict[type[Operation], Callable[[Any, Shape], Array]] = {
-    ConstantOp: _constant,
-    IndexFnOp: _index_fn,
 }

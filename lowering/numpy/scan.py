@@ -14,51 +14,45 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import Shape
+from .recipe import ScanRecipe
 from .region import Region, Values
 
 
 @dataclass(frozen=True)
 class Scan:
-    """One compiled `fuse.scan`; called as a step of its parent region.
-    `stacked_shapes` are the stored results' shapes with the scan axis
-    first (None: virtual)."""
+    """One compiled `fuse.scan`, called as a step of its parent region: the
+    static facts of `recipe` (slots, axes, steps, stored results' shapes with
+    the scan axis first) and its `body`, built."""
 
+    recipe: ScanRecipe
     body: Region
-    steps: int
-    reverse: bool
-    init_slots: tuple[int, ...]
-    xs_slots: tuple[int, ...]
-    in_axes: tuple[int, ...]
-    axis: int | None
-    stacked_shapes: tuple[Shape, ...] | None
-    result_slots: tuple[int, ...]
 
     def __call__(self, values: Values) -> None:
-        states = [values[slot] for slot in self.init_slots]
+        recipe, steps, reverse = self.recipe, self.recipe.steps, self.recipe.reverse
+        states = [values[slot] for slot in recipe.init_slots]
         xs = [
             np.moveaxis(values[slot], axis, 0)
-            for slot, axis in zip(self.xs_slots, self.in_axes, strict=True)
+            for slot, axis in zip(recipe.xs_slots, recipe.in_axes, strict=True)
         ]
         outs = (
-            [np.empty(shape, dtype=np.float32) for shape in self.stacked_shapes]
-            if self.stacked_shapes is not None
+            [np.empty(shape, dtype=np.float32) for shape in recipe.stacked_shapes]
+            if recipe.stacked_shapes is not None
             else None
         )
         # A stored state's position: after step k, k + 1 forward and k
         # reversed; the initial state sits just before the first step.
-        offset = 0 if self.reverse else 1
+        offset = 0 if reverse else 1
         if outs is not None:
             for out, state in zip(outs, states, strict=True):
-                out[self.steps if self.reverse else 0] = state
-        order = range(self.steps - 1, -1, -1) if self.reverse else range(self.steps)
+                out[steps if reverse else 0] = state
+        order = range(steps - 1, -1, -1) if reverse else range(steps)
         for k in order:
             states = self.body(values, [*states, *(x[k] for x in xs)])
             if outs is not None:
                 for out, state in zip(outs, states, strict=True):
                     out[k + offset] = state
         if outs is not None:
-            assert self.axis is not None
-            states = [np.moveaxis(out, 0, self.axis) for out in outs]
-        for slot, value in zip(self.result_slots, states, strict=True):
+            assert recipe.axis is not None
+            states = [np.moveaxis(out, 0, recipe.axis) for out in outs]
+        for slot, value in zip(recipe.result_slots, states, strict=True):
             values[slot] = value

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from fuse.lowering.convolution import ConvPlan, PoolPlan
+from fuse.lowering.convolution import ConvPlan, PoolPlan, conv_builder
 
 from .kernels import Kernel, Shape, Tensor
 
@@ -29,14 +29,8 @@ _MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
-def conv(
-    layout: str,
-    input_shape: Shape,
-    filter_shape: Shape,
-    strides: tuple[int, ...],
-    dilations: tuple[int, ...],
-) -> Kernel:
-    plan = ConvPlan.of(layout, input_shape, filter_shape, strides, dilations, "channels_first")
+@conv_builder("channels_first")
+def conv(plan: ConvPlan) -> Kernel:
     convolve = _CONV.get(plan.spatial, _unfolded_conv(plan))
 
     # [b, g, f, X..] -> [b, g*f, X..] and [g, o, i, K..] -> [g*o, i, K..]: the

@@ -12,11 +12,11 @@ from xdsl.dialects.builtin import ModuleOp
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
-from fuse.lowering.backend import FixpointDivergence, unique_names
+from fuse.lowering.backend import FixpointDivergence, main_function, unique_names
 
 from . import saved
 from .device import resolve_device, resolve_dtype
-from .graph import Settings, StatusRow, arg_names, lower_main, main_function, static_shape
+from .graph import Settings, StatusRow, arg_names, lower_main, static_shape
 from .saved import SavedModule
 
 

@@ -38,13 +38,13 @@ once when a nested fixpoint hits its bound.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch._higher_order_ops import while_loop
 
-from fuse.lowering.progress import LoopProgress
+from fuse.lowering.fixpoint_loop import converge
 
 Tensor = torch.Tensor
 Rows = Tensor | None  # status rows of nested fixpoints, if any
@@ -146,32 +146,38 @@ class FixpointModule(torch.nn.Module):
         return first, init_rows, body_rows
 
     def host_loop(self, captured: Sequence[Tensor]) -> tuple[Tensor, ...]:
-        """The loop in Python around the region graphs (eager runs)."""
+        """The loop in Python around the region graphs (eager runs), stopped
+        by `fixpoint_loop.converge` as on NumPy."""
         spec = self.spec
+        first, init_rows, body_rows = self._start(captured)
         prev = self.zeros()
-        cur, init_rows, body_rows = self._start(captured)
-        count, hit_bound = 1, False
-        progress = LoopProgress(f"fixpoint {', '.join(spec.tensors)}", spec.progress)
-        try:
+
+        def steps() -> Iterator[tuple[float, list[Tensor]]]:
+            nonlocal prev, body_rows
+            cur = first
             while True:
-                change = self._host_change(cur, prev)
-                if _nested_hit_bound(init_rows, body_rows) or change <= spec.tolerance:
-                    break
-                if count >= spec.max_iters:
-                    hit_bound = True
-                    change = float(_change(cur, prev))  # its size, for the report
-                    break
-                progress.step(count, change)
+                yield self._host_change(cur, prev), cur
                 deltas = _deltas(spec.deltas, cur, prev)
                 prev = cur  # the previous values die before the body allocates
                 outputs = self.body(*cur, *deltas, *captured)
                 cur, rows = _split(outputs, self.results, spec.body_rows)
                 if rows is not None:
                     body_rows = _accumulate(body_rows, rows)
-                count += 1
-        finally:
-            progress.close()
-        own = torch.tensor([[float(hit_bound), count, change]], device=prev[0].device)
+
+        outcome = converge(
+            steps(),
+            spec.tensors,
+            spec.tolerance,
+            spec.max_iters,
+            spec.progress,
+            halted=lambda: _nested_hit_bound(init_rows, body_rows),
+        )
+        cur = outcome.values
+        # On divergence, the change's size for the report (not just "changed").
+        change = float(_change(cur, prev)) if outcome.diverged else outcome.change
+        own = torch.tensor(
+            [[float(outcome.diverged), outcome.iterations, change]], device=prev[0].device
+        )
         nested = [rows for rows in (init_rows, body_rows) if rows is not None]
         return (*cur, torch.cat([own, *nested]) if nested else own)
 

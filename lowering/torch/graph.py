@@ -1,10 +1,10 @@
 """The IR walk: a dataflow-level block -> a `torch.fx.GraphModule`.
 
-Every op is visited once. Its static facts (subscripts, axes, shapes) pick
-a kernel (`kernels.py`; einsums planned by `fuse.lowering.einsum_plan`), and
-the kernel is called on
-`torch.fx.Proxy` values, which records its torch calls as graph nodes.
-Constants and index functions are evaluated here and become buffers of the
+Every op is visited once. Its static facts (subscripts, axes, shapes, read
+by `fuse.lowering.op_facts` as for the NumPy backend) pick a kernel
+(`kernels.py`; einsums planned by `fuse.lowering.einsum_plan`), and the
+kernel is called on `torch.fx.Proxy` values, which records its torch calls
+as graph nodes. Constants and index functions become buffers of the
 module (`get_attr` nodes), so they move with `.to(device)` and cost nothing
 per run. A fixpoint becomes a `FixpointModule` submodule whose body and
 init regions are GraphModules built the same way; it is called with the
@@ -20,46 +20,40 @@ rows of every fixpoint (`fixpoint.py`), which the executable checks.
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch.fx import Graph, GraphModule, Node, Proxy
 from torch.fx.proxy import GraphAppendingTracer
-from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
 from fuse.dialects.fuse import (
-    BinaryOp,
-    ConcatOp,
     ConstantOp,
-    EinsumOp,
     FixpointOp,
-    GatherOp,
     IndexFnOp,
     NormalizeOp,
-    PlaceOp,
-    SampleOp,
-    SelectOp,
-    TakeOp,
-    TopKOp,
     UnaryOp,
-    WindowOp,
 )
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.scan import ScanOp
-from fuse.dialects.fuse.subscripts import parse_subscripts
-from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.errors import FuseError
 from fuse.lowering import backend
-from fuse.lowering.affine_access import flat_positions, forms_of, placement_offsets
-from fuse.lowering.numpy.kernels import index_tensor
+from fuse.lowering.affine_access import Forms, flat_positions, placement_offsets
+from fuse.lowering.backend import declared_names
+from fuse.lowering.op_facts import (
+    constant_array,
+    fixpoint_bounds,
+    has_kernel,
+    kernel_arguments,
+    temperature,
+)
 
 from . import convolution, kernels
 from .fixpoint import FixpointModule, FixpointSpec
@@ -106,24 +100,14 @@ def lower_main(main: FuncOp, settings: Settings) -> Lowered:
     return builder.finish(outputs, private=("get_attr",))
 
 
-def main_function(module: ModuleOp) -> FuncOp:
-    main = next(
-        (op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == "main"),
-        None,
-    )
-    if main is None:
-        raise FuseError("the module has no func.func @main to run")
-    return main
-
-
 def arg_names(main: FuncOp) -> list[str]:
-    attrs = main.arg_attrs.data if main.arg_attrs is not None else ()
-    names = [arg.name_hint or f"arg{n}" for n, arg in enumerate(main.body.block.args)]
-    for n, attr in enumerate(attrs):
-        name = attr.data.get("fuse.name")
-        if name is not None:
-            names[n] = name.data
-    return names
+    """Declared names, else the argument's name hint or `arg<n>`."""
+    return [
+        declared if declared is not None else arg.name_hint or f"arg{n}"
+        for n, (arg, declared) in enumerate(
+            zip(main.body.block.args, declared_names(main), strict=True)
+        )
+    ]
 
 
 def static_shape(value: SSAValue) -> Shape:
@@ -159,6 +143,27 @@ class _Builder:
         self.rows: list[StatusRow] = []
         self.names: set[str] = set()  # placeholder names
         self.constants: dict[SSAValue, np.ndarray] = {}
+        dtype = settings.dtype
+        # Kernel builders by the names `op_facts.kernel_arguments` gives.
+        self.builders: dict[str, Callable[..., Kernel]] = {
+            "ones": self.ones,
+            "einsum": kernels.einsum,
+            "binary": kernels.binary,
+            "select": kernels.select,
+            "unary": functools.partial(kernels.unary, dtype=dtype),
+            "softmax": functools.partial(kernels.softmax, dtype=dtype),
+            "masked_softmax": functools.partial(kernels.masked_softmax, dtype=dtype),
+            "lnorm": functools.partial(kernels.lnorm, dtype=dtype),
+            "take": kernels.take,
+            "concat": kernels.concat,
+            "topk": kernels.topk,
+            "sample": kernels.sample,
+            "gather": kernels.gather,
+            "conv": convolution.conv,
+            "pool": convolution.pool,
+            "window": self.window,
+            "place": self.place,
+        }
 
     # --- graph plumbing -----------------------------------------------------------
 
@@ -220,17 +225,60 @@ class _Builder:
             self.scan(op)
             return
         if isinstance(op, ConstantOp | IndexFnOp):
-            array = _constant_array(op)
+            array = constant_array(op, static_shape(op.result))
             self.constants[op.result] = array
             self.values[op.result] = self.buffer(array, op.name.removeprefix("fuse."))
             return
-        build = _KERNELS.get(type(op))
-        if build is None:
+        if not has_kernel(op):
             raise FuseError(f"the torch backend does not support '{op.name}'")
         for result in op.results:
             static_shape(result)
-        kernel = build(op, self)
+        kernel = self.kernel(op)
         self.values[op.results[0]] = kernel(*(self.values[v] for v in op.operands))
+
+    def kernel(self, op: Operation) -> Kernel:
+        """`op`'s kernel: the builder `kernel_arguments` names, called with
+        the op's static arguments. A softmax whose mask is a compile-time
+        constant is the one op whose kernel depends on more than those."""
+        if isinstance(op, NormalizeOp) and op.kind.data != "lnorm" and op.mask in self.constants:
+            return self.constant_mask_softmax(op.axis.value.data, self.constants[op.mask])
+        name, args = kernel_arguments(op, static_shape, self.settings.block_size)
+        return self.builders[name](*args)
+
+    # --- kernels that need the module (buffers) ------------------------------------
+
+    def ones(self, shape: Shape) -> Kernel:
+        """The empty product: a buffer of ones."""
+        ones = self.buffer(np.ones(shape, dtype=np.float32), "ones")
+        return lambda: ones
+
+    def constant_mask_softmax(self, axis: int, mask: np.ndarray) -> Kernel:
+        """A masked softmax whose mask is known: its Boolean form, and where
+        a row has no valid position, as buffers (`kernels.constant_mask_softmax`)."""
+        valid = mask > 0
+        rows = valid.any(axis=axis, keepdims=True)
+        return kernels.constant_mask_softmax(
+            axis,
+            self.settings.dtype,
+            self.buffer(valid, "valid"),
+            None if rows.all() else self.buffer(rows, "valid_rows"),
+        )
+
+    def window(self, forms: Forms, operand_shape: Shape, shape: Shape) -> Kernel:
+        positions = flat_positions(forms, shape, operand_shape)
+        return kernels.window(self.index_buffer(positions, "window"), shape)
+
+    def place(self, forms: Forms, kind: str, operand_shape: Shape, shape: Shape) -> Kernel:
+        offsets = placement_offsets(forms, len(operand_shape))
+        if offsets is not None:
+            order, lows = offsets
+            pads: list[int] = []
+            for low, j, size in reversed(list(zip(lows, order, shape, strict=True))):
+                pads += [low, size - low - operand_shape[j]]
+            return kernels.shift(order, pads)
+        targets = flat_positions(forms, operand_shape, shape).ravel()
+        size = math.prod(shape)
+        return kernels.place(self.index_buffer(targets, "place"), kind, size, shape)
 
     def scan(self, op: ScanOp) -> None:
         captured = _free_values([op.body.block])
@@ -259,8 +307,7 @@ class _Builder:
         captured = _free_values(regions)
         body = _region(op.body.block, captured, settings)
         init = _region(op.init.block, captured, settings) if op.init is not None else None
-        max_iters = op.max_iters.value.data if op.max_iters else settings.max_iters
-        tolerance = op.tolerance.value.data if op.tolerance else settings.tolerance
+        tolerance, max_iters = fixpoint_bounds(op, settings.tolerance, settings.max_iters)
         yielded = [v for region in regions for v in region.last_op.operands]
         spec = FixpointSpec(
             tensors=tuple(op.tensor_names),
@@ -290,19 +337,8 @@ def _is_boolean(value: SSAValue) -> bool:
     """Whether `value` is 0/1 by construction (a `step`)."""
     op = value.owner
     return isinstance(op, UnaryOp) and (
-        op.fn.data == "step"
-        or (op.fn.data == "sig" and op.temperature is not None and op.temperature.value.data == 0.0)
+        op.fn.data == "step" or (op.fn.data == "sig" and temperature(op) == 0.0)
     )
-
-
-def _constant_array(op: ConstantOp | IndexFnOp) -> np.ndarray:
-    """From the attribute's unpacked values (no text round trip), or the
-    index function evaluated."""
-    shape = static_shape(op.result)
-    if isinstance(op, ConstantOp):
-        return np.array(op.value.get_values(), dtype=np.float32).reshape(shape)
-    position = op.position.value.data if op.position is not None else None
-    return index_tensor(op.fn.data, shape, position)
 
 
 def _region(block: Block, captured: Sequence[SSAValue], settings: Settings) -> Lowered:
@@ -347,120 +383,3 @@ def _identifier(name: str, taken: set[str]) -> str:
         unique, n = f"{name}_{n}", n + 1
     taken.add(unique)
     return unique
-
-
-# --- per-op kernel builders --------------------------------------------------------
-
-
-def _einsum(op: EinsumOp, builder: _Builder) -> Kernel:
-    inputs, output = parse_subscripts(op.subscripts.data)
-    if not op.inputs:  # the empty product
-        ones = builder.buffer(np.ones(static_shape(op.result), dtype=np.float32), "ones")
-        return lambda: ones
-    path = [[n.value.data for n in group.data] for group in op.path.data] if op.path else None
-    shapes = [static_shape(v) for v in op.inputs]
-    block_size = builder.settings.block_size
-    return kernels.einsum(inputs, output, shapes, op.kind.data, path, block_size)
-
-
-def _binary(op: BinaryOp, builder: _Builder) -> Kernel:
-    shapes = [static_shape(op.lhs), static_shape(op.rhs)]
-    return kernels.binary(op.fn.data, op.subscripts.data, shapes)
-
-
-def _select(op: SelectOp, builder: _Builder) -> Kernel:
-    return kernels.select(op.subscripts.data, [static_shape(v) for v in op.operands])
-
-
-def _unary(op: UnaryOp, builder: _Builder) -> Kernel:
-    temperature = op.temperature.value.data if op.temperature is not None else None
-    return kernels.unary(op.fn.data, temperature, builder.settings.dtype)
-
-
-def _normalize(op: NormalizeOp, builder: _Builder) -> Kernel:
-    axis, dtype = op.axis.value.data, builder.settings.dtype
-    if op.kind.data == "lnorm":
-        eps = op.epsilon
-        return kernels.lnorm(axis, eps, dtype)
-    if op.mask is None:
-        return kernels.softmax(axis, dtype)
-    mask = builder.constants.get(op.mask)
-    if mask is None:
-        return kernels.masked_softmax(axis, dtype)
-    valid = mask > 0
-    rows = valid.any(axis=axis, keepdims=True)
-    return kernels.constant_mask_softmax(
-        axis,
-        dtype,
-        builder.buffer(valid, "valid"),
-        None if rows.all() else builder.buffer(rows, "valid_rows"),
-    )
-
-
-def _take(op: TakeOp, builder: _Builder) -> Kernel:
-    return kernels.take(op.dim.value.data, op.position.value.data)
-
-
-def _concat(op: ConcatOp, builder: _Builder) -> Kernel:
-    return kernels.concat(op.axis.value.data)
-
-
-def _topk(op: TopKOp, builder: _Builder) -> Kernel:
-    return kernels.topk(op.k.value.data, op.axis.value.data, static_shape(op.operand))
-
-
-def _sample(op: SampleOp, builder: _Builder) -> Kernel:
-    return kernels.sample(op.samples.value.data, op.seed.value.data)
-
-
-def _gather(op: GatherOp, builder: _Builder) -> Kernel:
-    return kernels.gather(op.dim.value.data)
-
-
-def _conv(op: ConvOp, builder: _Builder) -> Kernel:
-    shapes = (static_shape(op.input), static_shape(op.filter))
-    return convolution.conv(op.layout.data, *shapes, op.stride_values, op.dilation_values)
-
-
-def _pool(op: PoolOp, builder: _Builder) -> Kernel:
-    shape = static_shape(op.operand)
-    return convolution.pool(op.kind.data.value, shape, op.window_values, op.stride_values)
-
-
-def _window(op: WindowOp, builder: _Builder) -> Kernel:
-    shape = static_shape(op.result)
-    positions = flat_positions(forms_of(op.map), shape, static_shape(op.operand))
-    return kernels.window(builder.index_buffer(positions, "window"), shape)
-
-
-def _place(op: PlaceOp, builder: _Builder) -> Kernel:
-    shape = static_shape(op.result)
-    operand_shape = static_shape(op.operand)
-    offsets = placement_offsets(forms_of(op.map), len(operand_shape))
-    if offsets is not None:
-        order, lows = offsets
-        pads: list[int] = []
-        for low, j, size in reversed(list(zip(lows, order, shape, strict=True))):
-            pads += [low, size - low - operand_shape[j]]
-        return kernels.shift(order, pads)
-    targets = flat_positions(forms_of(op.map), static_shape(op.operand), shape).ravel()
-    size = math.prod(shape)
-    return kernels.place(builder.index_buffer(targets, "place"), op.kind.data, size, shape)
-
-
-_KERNELS: dict[type[Operation], Callable[[Any, _Builder], Kernel]] = {
-    EinsumOp: _einsum,
-    BinaryOp: _binary,
-    SelectOp: _select,
-    UnaryOp: _unary,
-    NormalizeOp: _normalize,
-    TakeOp: _take,
-    ConcatOp: _concat,
-    TopKOp: _topk,
-    SampleOp: _sample,
-    GatherOp: _gather,
-    ConvOp: _conv,
-    PoolOp: _pool,
-    WindowOp: _window,
-    PlaceOp: _place,
-}

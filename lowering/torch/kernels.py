@@ -28,7 +28,6 @@ import torch
 
 from fuse.lowering import einsum_plan
 from fuse.lowering.einsum_plan import identity
-from fuse.lowering.subscripts import Alignment, alignments
 
 Tensor = torch.Tensor
 Kernel = Callable[..., Tensor]
@@ -36,12 +35,12 @@ Transform = Callable[[Tensor], Tensor]
 Shape = tuple[int, ...]
 
 
-# --- alignment ---------------------------------------------------------------
+# --- einsum, alignment and aligned elementwise ops -----------------------------
 
 
 class TorchOps:
-    """The array calls of a planned einsum, on torch tensors (or the
-    `torch.fx` proxies a graph is traced with)."""
+    """The array calls of a planned einsum and of `fuse.binary`/`fuse.select`,
+    on torch tensors (or the `torch.fx` proxies a graph is traced with)."""
 
     @staticmethod
     def transpose(x: Tensor, permutation: tuple[int, ...]) -> Tensor:
@@ -79,32 +78,25 @@ class TorchOps:
     def concatenate(arrays: Sequence[Tensor], axis: int) -> Tensor:
         return torch.cat(list(arrays), dim=axis)
 
+    binary: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+        "add": torch.add,
+        "sub": torch.sub,
+        "mul": torch.mul,
+        "div": torch.div,
+        "pow": torch.pow,
+        "max": torch.maximum,
+        "min": torch.minimum,
+    }
 
-OPS = TorchOps()
-
-
-def relayout(permutation: tuple[int, ...], shape: Shape, new_shape: Shape) -> Transform:
-    return einsum_plan.relayout(OPS, permutation, shape, new_shape)
-
-
-def aligner(alignment: Alignment, shape: Shape) -> Transform:
-    return einsum_plan.aligner(OPS, alignment, shape, leading_ones=False)
-
-
-def einsum(
-    inputs: Sequence[str],
-    output: str,
-    shapes: Sequence[Shape],
-    kind: str,
-    path: einsum_plan.Path | None = None,
-    block_size: int | None = None,
-) -> Kernel:
-    return einsum_plan.einsum(OPS, inputs, output, shapes, kind, path, block_size)
+    @staticmethod
+    def where_positive(condition: Tensor, on_true: Tensor, on_false: Tensor) -> Tensor:
+        return torch.where(condition > 0, on_true, on_false)
 
 
-def aligners(subscripts: str, shapes: Sequence[Shape]) -> list[Transform]:
-    plans, _ = alignments(subscripts)
-    return [aligner(plan, shape) for plan, shape in zip(plans, shapes, strict=True)]
+PLANS = einsum_plan.Plans(TorchOps(), leading_ones=False)
+einsum = PLANS.einsum
+binary = PLANS.binary
+select = PLANS.select
 
 
 def in_fp32(kernel: Kernel, dtype: torch.dtype) -> Kernel:
@@ -115,29 +107,6 @@ def in_fp32(kernel: Kernel, dtype: torch.dtype) -> Kernel:
 
 
 # --- elementwise ---------------------------------------------------------------
-
-_BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "add": torch.add,
-    "sub": torch.sub,
-    "mul": torch.mul,
-    "div": torch.div,
-    "pow": torch.pow,
-    "max": torch.maximum,
-    "min": torch.minimum,
-}
-
-
-def binary(fn: str, subscripts: str, shapes: Sequence[Shape]) -> Kernel:
-    """`fuse.binary`: operands aligned to the output letters, then one op."""
-    op = _BINARY[fn]
-    lhs, rhs = aligners(subscripts, shapes)
-    return lambda x, y: op(lhs(x), rhs(y))
-
-
-def select(subscripts: str, shapes: Sequence[Shape]) -> Kernel:
-    """`fuse.select`: where(condition > 0, on_true, on_false), aligned."""
-    cond, on_true, on_false = aligners(subscripts, shapes)
-    return lambda c, t, f: torch.where(cond(c) > 0, on_true(t), on_false(f))
 
 
 def step(dtype: torch.dtype) -> Kernel:
