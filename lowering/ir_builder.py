@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -61,6 +61,7 @@ from fuse.dialects.fuse.declarative import concat_part
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend import ast
 from fuse.frontend.builtins import ALIASES, Builtin, BuiltinKind, lookup
+from fuse.frontend.domains import DomainTable
 from fuse.frontend.index_arith import IndexArithmeticError, fold_index, slice_bounds
 
 PROJECTION_OF_OPERATOR: dict[str, ProjectionKind] = {
@@ -499,7 +500,10 @@ class IRBuilder:
         return affine_position(form.terms, form.constant, form.divisor, form.virtual)
 
     def build(self, program: ast.Program) -> ModuleOp:
-        ops: list[Operation] = [self.declaration(info) for info in collect_tensors(program)]
+        domains = cast(DomainTable | None, program.domains)
+        ops: list[Operation] = [
+            self.declaration(info, domains) for info in collect_tensors(program)
+        ]
         for statement in program.statements:
             op = self.statement(statement)
             if op is not None:
@@ -508,10 +512,23 @@ class IRBuilder:
         return ModuleOp([ProgramOp(ops)])
 
     @staticmethod
-    def declaration(info: TensorInfo) -> TensorOp:
+    def declaration(info: TensorInfo, domains: DomainTable | None = None) -> TensorOp:
         tensor_type = _unknown_tensor_type(info.rank)
         if info.facts is not None:  # a relation given by facts: sized by its domains
             tensor_type = TensorType(f32, info.facts.shape)
+        elif domains is not None and info.defined:
+            # A position an equation writes at a symbol (`D[A, y] = ...`)
+            # is as large as the symbol's domain, not as the largest
+            # position written.
+            tensor_type = TensorType(
+                f32,
+                [
+                    domains.domain(info.name, k).size
+                    if (info.name, k) in domains.symbol_written
+                    else DYNAMIC_INDEX
+                    for k in range(info.rank)
+                ],
+            )
         return TensorOp(
             info.name,
             info.indices,
