@@ -63,6 +63,7 @@ from fuse.frontend import ast
 from fuse.frontend.builtins import ALIASES, Builtin, BuiltinKind, lookup
 from fuse.frontend.domains import DomainTable
 from fuse.frontend.index_arith import IndexArithmeticError, fold_index, slice_bounds
+from fuse.passes.resolve_symbols import DOMAINS_ATTRIBUTE, domains_attribute
 
 PROJECTION_OF_OPERATOR: dict[str, ProjectionKind] = {
     "=": ProjectionKind.SUM,
@@ -501,15 +502,19 @@ class IRBuilder:
 
     def build(self, program: ast.Program) -> ModuleOp:
         domains = cast(DomainTable | None, program.domains)
-        ops: list[Operation] = [
-            self.declaration(info, domains) for info in collect_tensors(program)
-        ]
+        tensors = collect_tensors(program)
+        ops: list[Operation] = [self.declaration(info, domains) for info in tensors]
         for statement in program.statements:
             op = self.statement(statement)
             if op is not None:
                 op.location = _location(statement.span)
                 ops.append(op)
-        return ModuleOp([ProgramOp(ops)])
+        program_op = ProgramOp(ops)
+        if domains is not None:
+            table = domains_attribute(domains, ((info.name, info.rank) for info in tensors))
+            if table.data:
+                program_op.attributes[DOMAINS_ATTRIBUTE] = table
+        return ModuleOp([program_op])
 
     @staticmethod
     def declaration(info: TensorInfo, domains: DomainTable | None = None) -> TensorOp:

@@ -24,7 +24,7 @@ import numpy as np
 
 from fuse.errors import Diagnostic, FuseError
 from fuse.frontend.ast import Span
-from fuse.runtime.symbols import TOKEN, SymbolTable
+from fuse.runtime.symbols import SymbolTable
 
 Kind = Literal["auto", "numeric", "relation"]
 """How to read a .csv/.tsv: by content (`auto`), or forced."""
@@ -493,7 +493,7 @@ def is_vocabulary_matrix(array: np.ndarray, tables: Sequence[SymbolTable | None]
         array.ndim == 2
         and tables[0] is None
         and tables[1] is not None
-        and tables[1].domain == TOKEN
+        and tables[1].vocabulary
     )
 
 

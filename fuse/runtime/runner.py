@@ -360,6 +360,8 @@ class Runner:
                     continue  # integers, or integers beside symbols: written as positions
                 name = f"domain:{table_of.key(declaration.name, k)}"
                 table = self.io.symbols.table(name)
+                source = declaration.source or ""
+                table.vocabulary |= k == 1 and source.lower().endswith(".txt")
                 if not len(table):
                     for symbol in domain.symbols:
                         table.intern(symbol)
@@ -381,11 +383,15 @@ class Runner:
         if gradient is not None and gradient.loss is not None:
             _export_loss(module, gradient.loss)
         try:
-            run_passes(module, DECLARATIVE_PASSES[:2])
+            # Up to fuse-demand: explain() and sinks' domains read the
+            # canonical rules before they are stratified.
+            canonical = DECLARATIVE_PASSES.index("fuse-demand") + 1
+            run_passes(module, DECLARATIVE_PASSES[:canonical])
             program = next(o for o in module.walk() if isinstance(o, ProgramOp))
             explanation = describe_rules(program)
             domains = sink_domains(program, self.source_domains())
-            run_passes(module, (*DECLARATIVE_PASSES[2:], *dataflow_passes(self.config, gradient)))
+            rest = (*DECLARATIVE_PASSES[canonical:], *dataflow_passes(self.config, gradient))
+            run_passes(module, rest)
             explanation = with_native_ops(explanation, module)
         except ShapeConflict as error:
             conflict = self._conflict_as_written(shapes) or error

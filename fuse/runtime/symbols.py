@@ -38,6 +38,9 @@ class SymbolTable:
         self._symbols: list[str] = []
         self._index: dict[str, int] = {}
         self.frozen = False
+        # Whether the symbols are a text's tokens: a position x token
+        # matrix over them is written as text or top-k records.
+        self.vocabulary = domain == TOKEN
         # Why a symbol can no longer be added, once frozen (for the error).
         self.frozen_because = (
             "tensors over it were built; scan every source before loading any "
