@@ -398,3 +398,18 @@ def test_whether_a_line_is_read_in_bulk_does_not_depend_on_its_neighbours() -> N
     assert [type(s).__name__ for s in statements] == ["Fact", "Facts"]
     runs = parse("A(B)\nA(C, D)\nA(E)").statements
     assert [(s.rank, s.first_line) for s in runs] == [(1, 1), (2, 2), (1, 3)]
+
+
+def test_a_cached_plan_follows_the_symbols_of_its_files(tmp_path) -> None:
+    """A symbol constant is folded to its number, which the file decides:
+    the same program text over a file whose symbols come in another order
+    is another plan, not the cached one with a stale number."""
+    text = 'Likes(x, y) = "likes.tsv"\nLikes(Ann, y)?\n'
+    for rows in ("Ann\tTea\nBo\tJam\n", "Bo\tJam\nAnn\tTea\n"):
+        (tmp_path / "likes.tsv").write_text(rows)
+        runner = Program(text, str(tmp_path / "kb.fuse")).compile(cache_dir=tmp_path / "cache")
+        answer = runner.run()["Query_Likes"]
+        assert dict(zip(runner.symbols("Likes", "y"), answer.tolist(), strict=True)) == {
+            "Tea": 1.0,
+            "Jam": 0.0,
+        }

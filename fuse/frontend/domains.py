@@ -20,6 +20,7 @@ Ancestor(x, y) <- Parent(x, y)           the rule joins them through x and y
 from __future__ import annotations
 
 import difflib
+import hashlib
 import itertools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -163,6 +164,15 @@ class DomainTable:
         the domains of `relation`'s."""
         for k in range(rank):
             self._union((relation, k), (tensor, k))
+
+    def fingerprint(self) -> str:
+        """A digest of every domain's symbols in order: the numbers the
+        program's constants were folded to, which its symbol files (not
+        only its text) decide, for caches keyed by the program."""
+        digest = hashlib.sha256()
+        for root, domain in sorted(self._domains.items()):
+            digest.update(repr((root, list(domain.symbols), domain.largest_integer)).encode())
+        return digest.hexdigest()
 
     def key(self, tensor: str, k: int) -> str:
         """A name of the domain of position k of `tensor`, the same for every

@@ -470,6 +470,7 @@ class Runner:
     def _cache_key(
         self, shapes: Mapping[str, tuple[int, ...]], gradient: GradientRequest | None
     ) -> str:
+        table = self.program.ast.domains
         return cache_key(
             {
                 "gradient": gradient.pass_spec() if gradient is not None else None,
@@ -479,6 +480,7 @@ class Runner:
                 "config": self.config.key(),
                 "shapes": sorted(shapes.items()),
                 "domains": sorted(f"{t}#{k}={d}" for (t, k), d in self.source_domains().items()),
+                "symbols": table.fingerprint() if table is not None else None,
                 "policies": self.policies.fingerprint(),
             }
         )
