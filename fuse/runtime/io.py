@@ -323,7 +323,11 @@ class IOContext:
             )
         columns = list(tables) if tables is not None else [self.symbols.table(ENTITY)] * rank
         if len(columns) != rank or any(t is None for t in columns):
-            raise file_error(table.path, f"holds a relation of {rank} columns of symbols")
+            raise file_error(
+                table.path,
+                f"holds a relation of {rank} columns of symbols, but the program numbered "
+                f"{len(columns)} columns of symbols when it was checked (did the file change?)",
+            )
         positions = _intern_relation(table, columns)  # type: ignore[arg-type]
         for dim, column in zip(dims or (), columns, strict=False):
             self.symbols.bind(dim, column.domain)  # type: ignore[union-attr]

@@ -680,7 +680,7 @@ class Runner:
 
     def symbols(self, tensor: str, index: str) -> list[str]:
         """The names of the positions along `tensor`'s index `index` (its
-        domain's symbols, from facts), so that a query's answer can be read
+        domain's symbols, from facts and symbol files), so that a query's answer can be read
         by name: `dict(zip(runner.symbols("Ancestor", "y"), answer))`."""
         from fuse.runtime.query import index_symbols
 
