@@ -201,7 +201,8 @@ class IOContext:
         tree (only the run may read where `allow_paths` permits) and one
         that cannot be read now (the run reports why)."""
         target = self.resolve(path)
-        if not target.resolve().is_relative_to(self.base_dir.resolve()):
+        inside = target.resolve().is_relative_to(self.base_dir.resolve())
+        if not inside or not target.is_file():  # a pipe or a device is never read here
             return None
         ext = target.suffix.lower()
         try:
