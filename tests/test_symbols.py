@@ -6,7 +6,10 @@ tuples, rules applied until nothing changes)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -413,3 +416,17 @@ def test_a_cached_plan_follows_the_symbols_of_its_files(tmp_path) -> None:
             "Tea": 1.0,
             "Jam": 0.0,
         }
+
+
+def test_checking_a_program_never_reads_a_pipe_for_symbols(tmp_path) -> None:
+    """Symbol files are read when the program is checked: a pipe named like
+    a relation would block that read forever, so only regular files are."""
+    os.mkfifo(tmp_path / "pipe.tsv")
+    script = (
+        "import sys\nfrom fuse import Program\n"
+        "Program('P(x, y) = \"pipe.tsv\"\\nexport P', sys.argv[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "kb.fuse")], timeout=120, check=False
+    )
+    assert done.returncode == 0
