@@ -28,6 +28,7 @@ from fuse.passes.registry import all_passes
 # `fuse-demand` answers queries and is a no-op on a program without any, so
 # it runs in every mode: a query is itself the demand.
 DECLARATIVE_PASSES = (
+    "fuse-resolve-symbols",
     "fuse-canonicalize-projections",
     "fuse-demand",
     "fuse-infer-shapes",

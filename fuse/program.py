@@ -32,15 +32,19 @@ class Program:
     def __init__(
         self, text: str, file: str = "<string>", base_dir: str | os.PathLike | None = None
     ):
+        from fuse.runtime.io import IOContext
+
         self.text = text
         self.file = file
         self.source = SourceText(text, file)
-        self.ast: ast.Program = load(text, file)
         self.base_dir = (
             Path(base_dir)
             if base_dir is not None
             else (Path(file).resolve().parent if file != "<string>" else Path.cwd())
         )
+        # Symbol files are read into the program's domains now, from its own
+        # directory tree only (fuse.runtime.confinement).
+        self.ast: ast.Program = load(text, file, IOContext(self.base_dir).symbol_file)
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:

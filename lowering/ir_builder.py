@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -61,7 +61,9 @@ from fuse.dialects.fuse.declarative import concat_part
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend import ast
 from fuse.frontend.builtins import ALIASES, Builtin, BuiltinKind, lookup
+from fuse.frontend.domains import DomainTable
 from fuse.frontend.index_arith import IndexArithmeticError, fold_index, slice_bounds
+from fuse.passes.resolve_symbols import DOMAINS_ATTRIBUTE, domains_attribute
 
 PROJECTION_OF_OPERATOR: dict[str, ProjectionKind] = {
     "=": ProjectionKind.SUM,
@@ -499,19 +501,39 @@ class IRBuilder:
         return affine_position(form.terms, form.constant, form.divisor, form.virtual)
 
     def build(self, program: ast.Program) -> ModuleOp:
-        ops: list[Operation] = [self.declaration(info) for info in collect_tensors(program)]
+        domains = cast(DomainTable | None, program.domains)
+        tensors = collect_tensors(program)
+        ops: list[Operation] = [self.declaration(info, domains) for info in tensors]
         for statement in program.statements:
             op = self.statement(statement)
             if op is not None:
                 op.location = _location(statement.span)
                 ops.append(op)
-        return ModuleOp([ProgramOp(ops)])
+        program_op = ProgramOp(ops)
+        if domains is not None:
+            table = domains_attribute(domains, ((info.name, info.rank) for info in tensors))
+            if table.data:
+                program_op.attributes[DOMAINS_ATTRIBUTE] = table
+        return ModuleOp([program_op])
 
     @staticmethod
-    def declaration(info: TensorInfo) -> TensorOp:
+    def declaration(info: TensorInfo, domains: DomainTable | None = None) -> TensorOp:
         tensor_type = _unknown_tensor_type(info.rank)
         if info.facts is not None:  # a relation given by facts: sized by its domains
             tensor_type = TensorType(f32, info.facts.shape)
+        elif domains is not None and info.defined:
+            # A position an equation writes at a symbol (`D[A, y] = ...`)
+            # is as large as the symbol's domain, not as the largest
+            # position written.
+            tensor_type = TensorType(
+                f32,
+                [
+                    domains.domain(info.name, k).size
+                    if (info.name, k) in domains.symbol_written
+                    else DYNAMIC_INDEX
+                    for k in range(info.rank)
+                ],
+            )
         return TensorOp(
             info.name,
             info.indices,

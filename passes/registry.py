@@ -42,6 +42,7 @@ def all_passes() -> dict[str, PassFactory]:
         "fuse-monte-carlo": _lazy("monte_carlo", "MonteCarloPass"),
         "fuse-recognize-convolutions": _lazy("recognize_convolutions", "RecognizeConvolutionsPass"),
         "fuse-recognize-recurrences": _lazy("recognize_recurrences", "RecognizeRecurrencesPass"),
+        "fuse-resolve-symbols": _lazy("resolve_symbols", "ResolveSymbolsPass"),
         "fuse-semi-naive": _lazy("semi_naive", "SemiNaivePass"),
         "fuse-stratify": _lazy("stratify", "StratifyPass"),
     }

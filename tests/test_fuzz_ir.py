@@ -26,8 +26,8 @@ CORPUS = sorted(
     if "Output" not in path.parts and "RUN: not" not in path.read_text()
 )
 PIPELINES = (
-    "fuse-canonicalize-projections,fuse-demand,fuse-infer-shapes,fuse-recognize-recurrences,"
-    "fuse-stratify",
+    "fuse-resolve-symbols,fuse-canonicalize-projections,fuse-demand,fuse-infer-shapes,"
+    "fuse-recognize-recurrences,fuse-stratify",
     "cse,dce,fuse-einsum-path",
     "convert-fuse-to-stablehlo",
 )

@@ -327,3 +327,57 @@ def test_transformer_blocks_run_as_one_scan() -> None:
     explanation = Program(text, "t.fuse").compile("numpy", input_shapes=shapes).explain()
     assert explanation.count("runs as a scan: 2 steps, stored along dimension 0") == 10
     assert "fixpoint" not in explanation
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_text_file_read_into_a_matrix(backend: str, tmp_path: Path) -> None:
+    """Section 3.1: "Alice loves Bob" read into M gives M[0,Alice] =
+    M[1,loves] = M[2,Bob] = 1 and 0 elsewhere."""
+    (tmp_path / "text.txt").write_text("Alice loves Bob")
+    out = run("text_file", backend, directory=tmp_path)
+    answers = [out[name] for name in ("Query_M", "Query_M_1", "Query_M_2", "Query_M_3")]
+    assert answers == [1, 1, 1, 0]
+
+
+OBJECTS = 3  # A, B, C
+DIMENSION = 256
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_named_object_in_a_set(backend: str) -> None:
+    """Section 5: with S the superposition of the set {A, C}, D[A] = S[d]
+    Emb[A,d] is about 1 and D[B] about 0."""
+    emb = unit_rows(12, OBJECTS, DIMENSION)
+    out = run("named_set", backend, Emb=emb)
+    superposition = emb[0] + emb[2]
+    expected = np.array([superposition @ emb[0], superposition @ emb[1], 0.0])
+    np.testing.assert_allclose(out["D"], expected, rtol=1e-4, atol=1e-5)
+    assert out["D"][0] > 0.5 > out["D"][1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_named_objects_in_a_relation(backend: str) -> None:
+    """Section 5: D[A,B] = EmbR[i,j] Emb[A,i] Emb[B,j] retrieves R(A,B)."""
+    emb = unit_rows(13, OBJECTS, DIMENSION)
+    relation = np.zeros((OBJECTS, OBJECTS))
+    relation[0, 1] = relation[1, 2] = 1  # R(A,B), R(B,C)
+    emb_r = emb.T @ relation @ emb
+    out = run("named_relation", backend, Emb=emb)
+    expected = np.zeros((OBJECTS, OBJECTS))
+    expected[0, 1] = emb[0] @ emb_r @ emb[1]
+    np.testing.assert_allclose(out["D"], expected, rtol=1e-4, atol=1e-5)
+    assert out["D"][0, 1] > 0.5
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_objects_related_to_a_named_one(backend: str) -> None:
+    """Section 5: D[A,y] is about R(A,y): 1 at B, 0 at A and C."""
+    emb = unit_rows(14, OBJECTS, DIMENSION)
+    relation = np.zeros((OBJECTS, OBJECTS))
+    relation[0, 1] = relation[1, 2] = 1
+    emb_r = emb.T @ relation @ emb
+    out = run("named_relation_row", backend, Emb=emb)
+    expected = np.zeros((OBJECTS, OBJECTS))
+    expected[0] = emb[0] @ emb_r @ emb.T
+    np.testing.assert_allclose(out["D"], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(out["D"][0] > 0.5, relation[0] > 0)

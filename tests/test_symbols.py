@@ -6,7 +6,10 @@ tuples, rules applied until nothing changes)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -263,7 +266,9 @@ def test_quoted_symbols_print_quoted(capsys: pytest.CaptureFixture[str], tmp_pat
 def test_symbol_constants_on_a_left_hand_side(backend: str) -> None:
     """Reasoning about named objects in embedding space: `D[Alice, Carol]
     = sig(E[Alice, d] E[Carol, d])` defines one element the way a fact
-    does; its symbols join D's domains."""
+    does. A symbol on both sides is one object, so D's positions share E's
+    domain (Obj's people) and D is as large as that domain; elements no
+    equation writes are 0."""
     emb = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
     text = """
 Emb[i, d] = [[1, 0], [0, 1], [1, 1]]
@@ -276,7 +281,9 @@ D[Bob, Carol] = sig(E[Bob, d] E[Carol, d])
 export D
 """
     sig = 1 / (1 + np.exp(-(emb @ emb.T)))
-    np.testing.assert_allclose(run(text, backend)["D"], [[sig[0, 2]], [sig[1, 2]]], rtol=1e-6)
+    expected = np.zeros((3, 3), np.float32)
+    expected[0, 2], expected[1, 2] = sig[0, 2], sig[1, 2]
+    np.testing.assert_allclose(run(text, backend)["D"], expected, rtol=1e-6)
 
 
 def test_an_unknown_quoted_symbol_lists_the_nearest() -> None:
@@ -311,13 +318,73 @@ def test_sinks_of_fact_relations_write_symbols(backend: str, tmp_path) -> None:
     assert written == naive_ancestors(set(pairs))
 
 
-def test_symbols_from_a_file_and_from_facts_in_one_domain_are_refused(tmp_path) -> None:
-    """Until files and facts share one symbol table, a join between them
-    would pair unrelated symbols: refused, not answered wrongly."""
-    (tmp_path / "sister.tsv").write_text("Erin\tAlice\n")
-    text = 'Parent(Alice, Bob)\nSister(x, y) = "sister.tsv"\nAunt(x, z) <- Sister(x, y), Parent(y, z)\nexport Aunt'
-    runner = Program(text, str(tmp_path / "kb.fuse")).compile("numpy")
-    with pytest.raises(FuseError, match="symbols from files and from facts cannot share a domain"):
+JOINED_RULES = """Link(x, y) = "link.tsv"
+Path(x, z) <- Link(x, z)
+Path(x, z) <- Edge(x, z)
+Path(x, z) <- Path(x, y), Link(y, z)
+Path(x, z) <- Path(x, y), Edge(y, z)
+"path.tsv" = Path(x, z)
+"""
+
+
+def joined_paths(
+    links: list[tuple[str, str]], edges: list[tuple[str, str]], backend: str, directory
+) -> set[tuple[str, ...]]:
+    """Path over a relation file (`Link`) and facts (`Edge`) whose symbols
+    share one domain, as the sink writes it."""
+    (directory / "link.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in links))
+    text = "".join(f"Edge({a}, {b})\n" for a, b in edges) + JOINED_RULES
+    Program(text, str(directory / "kb.fuse")).compile(backend).run()
+    lines = (directory / "path.tsv").read_text().splitlines()
+    return {tuple(line.split("\t")) for line in lines}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_symbols_from_a_file_and_from_facts_share_a_domain(backend: str, tmp_path) -> None:
+    """A `.tsv` relation and facts whose positions share a variable number
+    their symbols in one domain, so their join pairs the same people."""
+    links, edges = [("Erin", "Alice"), ("Bob", "Carol")], [("Alice", "Bob"), ("Carol", "Dan")]
+    assert joined_paths(links, edges, backend, tmp_path) == naive_ancestors({*links, *edges})
+
+
+PEOPLE = st.sampled_from(["Ann", "Bo", "Cy", "Di", "Ed"])
+PAIRS = st.lists(st.tuples(PEOPLE, PEOPLE), min_size=1, max_size=6, unique=True)
+
+
+@settings(max_examples=8, deadline=None)
+@given(links=PAIRS, edges=PAIRS)
+def test_a_join_of_a_file_and_facts_is_the_join_of_their_pairs(
+    links: list[tuple[str, str]], edges: list[tuple[str, str]], tmp_path_factory
+) -> None:
+    directory = tmp_path_factory.mktemp("joined")
+    assert joined_paths(links, edges, "numpy", directory) == naive_ancestors({*links, *edges})
+
+
+def test_symbols_are_read_when_the_program_is_checked(tmp_path) -> None:
+    """A symbol file's symbols are numbered when the program is checked; one
+    the file gains before the run is an error naming it, not a silent
+    renumbering."""
+    (tmp_path / "link.tsv").write_text("Ann\tBo\n")
+    runner = Program('Link(x, y) = "link.tsv"\nexport Link', str(tmp_path / "kb.fuse")).compile()
+    (tmp_path / "link.tsv").write_text("Ann\tBo\nBo\tCy\n")
+    with pytest.raises(FuseError, match=r"link\.tsv:2:1: error: symbol 'Bo' is new .*file change"):
+        runner.run()
+
+
+def test_a_symbol_file_outside_the_program_tree_may_not_join_its_domains(tmp_path) -> None:
+    """Only the run may read a file outside the program's directory (with
+    allow_paths), so its symbols are not the program's: a join of them with
+    facts is refused rather than answered under two numberings."""
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "sister.tsv").write_text("Erin\tAlice\n")
+    (tmp_path / "kb").mkdir()
+    text = (
+        'Parent(Alice, Bob)\nSister(x, y) = "../shared/sister.tsv"\n'
+        "Aunt(x, z) <- Sister(x, y), Parent(y, z)\nexport Aunt"
+    )
+    program = Program(text, str(tmp_path / "kb" / "kb.fuse"))
+    runner = program.compile("numpy", allow_paths=[tmp_path / "shared"])
+    with pytest.raises(FuseError, match="shares a domain with symbols the program numbered"):
         runner.run()
 
 
@@ -334,3 +401,32 @@ def test_whether_a_line_is_read_in_bulk_does_not_depend_on_its_neighbours() -> N
     assert [type(s).__name__ for s in statements] == ["Fact", "Facts"]
     runs = parse("A(B)\nA(C, D)\nA(E)").statements
     assert [(s.rank, s.first_line) for s in runs] == [(1, 1), (2, 2), (1, 3)]
+
+
+def test_a_cached_plan_follows_the_symbols_of_its_files(tmp_path) -> None:
+    """A symbol constant is folded to its number, which the file decides:
+    the same program text over a file whose symbols come in another order
+    is another plan, not the cached one with a stale number."""
+    text = 'Likes(x, y) = "likes.tsv"\nLikes(Ann, y)?\n'
+    for rows in ("Ann\tTea\nBo\tJam\n", "Bo\tJam\nAnn\tTea\n"):
+        (tmp_path / "likes.tsv").write_text(rows)
+        runner = Program(text, str(tmp_path / "kb.fuse")).compile(cache_dir=tmp_path / "cache")
+        answer = runner.run()["Query_Likes"]
+        assert dict(zip(runner.symbols("Likes", "y"), answer.tolist(), strict=True)) == {
+            "Tea": 1.0,
+            "Jam": 0.0,
+        }
+
+
+def test_checking_a_program_never_reads_a_pipe_for_symbols(tmp_path) -> None:
+    """Symbol files are read when the program is checked: a pipe named like
+    a relation would block that read forever, so only regular files are."""
+    os.mkfifo(tmp_path / "pipe.tsv")
+    script = (
+        "import sys\nfrom fuse import Program\n"
+        "Program('P(x, y) = \"pipe.tsv\"\\nexport P', sys.argv[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "kb.fuse")], timeout=120, check=False
+    )
+    assert done.returncode == 0

@@ -10,6 +10,7 @@ from fuse.collector import cyclic_gc_paused
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend.ast import Program, Span
 from fuse.frontend.desugar import desugar
+from fuse.frontend.domains import SymbolReader
 from fuse.frontend.parser import parse, parse_partial, sort_diagnostics
 from fuse.frontend.printer import dump_ast, print_program
 from fuse.frontend.sema import check, diagnose
@@ -26,13 +27,15 @@ __all__ = [
 
 
 @cyclic_gc_paused()
-def load(text: str, file: str = "<string>") -> Program:
+def load(text: str, file: str = "<string>", read_symbols: SymbolReader | None = None) -> Program:
     """Parses and checks `text`. Raises one `FuseError` with the syntax
     errors and the semantic errors of every statement that parsed, so a
-    user fixes a file in one round."""
+    user fixes a file in one round. `read_symbols` reads the symbols of the
+    program's `.tsv`/`.csv`/`.txt` sources into its domains (`fuse.Program`
+    passes one confined to the program's directory)."""
     source = SourceText(text, file)
     program, diagnostics = parse_partial(source)
-    program, problems = desugar(program, source)
+    program, problems = desugar(program, source, read_symbols)
     diagnostics += problems
     diagnostics += diagnose(program, source, complete=not diagnostics)
     if diagnostics:

@@ -9,8 +9,8 @@
   `Emb[n, L, d]` reads position 2 (an index *variable* begins with a
   lowercase letter or `_`; DESIGN.md section 3b). An uppercase name in an
   index position that names no constant is an error, never a silent
-  variable (symbols of relation domains are not yet known to the front
-  end, so `Ancestor(Alice, x)` is refused rather than answered wrongly).
+  variable; a symbol of the position's domain (`Ancestor(Alice, x)`) is its
+  number there (`fuse/frontend/domains.py`).
 * **Index values as numbers**: an index variable of an equation used as a
   value outside brackets (`sin(p / L^(d / D))` in `PosEnc[p, d] = ...`) is
   its coordinate, `iota(p)`.
@@ -67,7 +67,7 @@ from fuse.frontend.ast import (
     symbol_of,
 )
 from fuse.frontend.builtins import BUILTINS
-from fuse.frontend.domains import DomainTable, FactGroup, fact_groups
+from fuse.frontend.domains import DomainTable, FactGroup, SymbolReader, fact_groups
 from fuse.frontend.index_arith import index_problem
 from fuse.frontend.parser import sort_diagnostics
 
@@ -402,7 +402,9 @@ def _index_literal_lhs(equation: Equation) -> Equation:
 
 
 class _Desugarer:
-    def __init__(self, program: Program, source: SourceText):
+    def __init__(
+        self, program: Program, source: SourceText, read_symbols: SymbolReader | None = None
+    ):
         self.source = source
         self.diagnostics: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
@@ -418,7 +420,7 @@ class _Desugarer:
             for s in program.statements
             if isinstance(s, Equation) and not s.lhs.indices and _is_integer(s.rhs)
         }
-        self.domains = DomainTable.of(program, walk_expr, self.constants)
+        self.domains = DomainTable.of(program, walk_expr, self.constants, read_symbols)
         self.expanding: list[str] = []
 
     def error(self, message: str, span: Span) -> None:
@@ -594,17 +596,24 @@ class _Desugarer:
         self.expanding = []
 
 
-def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnostic]]:
-    """`program` with user functions inlined and the paper's builtin
-    spellings resolved, and the problems found on the way."""
-    desugarer = _Desugarer(program, source)
+def desugar(
+    program: Program, source: SourceText, read_symbols: SymbolReader | None = None
+) -> tuple[Program, list[Diagnostic]]:
+    """`program` with user functions inlined, the paper's builtin spellings
+    resolved and symbols numbered (`read_symbols` reads the symbols of the
+    program's symbol files), and the problems found on the way."""
+    desugarer = _Desugarer(program, source, read_symbols)
     desugarer.check_definitions()
     if desugarer.diagnostics:
         return program, desugarer.diagnostics
-    statements = tuple(desugarer.statement(s) for s in program.statements)
-    statements, problems = _fact_tables(statements, desugarer.domains, source)
+    rewritten = tuple(desugarer.statement(s) for s in program.statements)
+    statements, problems = _fact_tables(rewritten, desugarer.domains, source)
     if desugarer.diagnostics or problems:
-        return program, sort_diagnostics(desugarer.diagnostics + problems)
+        # The rewritten statements, so that the semantic checks that follow
+        # see whole-tensor sources at their rank (`M = "text.txt"` beside
+        # `M[0, Alise]?` is one error, not two).
+        partial = dataclasses.replace(program, statements=rewritten)
+        return partial, sort_diagnostics(desugarer.diagnostics + problems)
     desugared = dataclasses.replace(
         program,
         statements=statements,

@@ -24,7 +24,7 @@ import numpy as np
 
 from fuse.errors import Diagnostic, FuseError
 from fuse.frontend.ast import Span
-from fuse.runtime.symbols import TOKEN, SymbolTable
+from fuse.runtime.symbols import SymbolTable
 
 Kind = Literal["auto", "numeric", "relation"]
 """How to read a .csv/.tsv: by content (`auto`), or forced."""
@@ -489,12 +489,7 @@ def render_jsonl_records(array: np.ndarray, tables: Sequence[SymbolTable | None]
 
 def is_vocabulary_matrix(array: np.ndarray, tables: Sequence[SymbolTable | None]) -> bool:
     """A position x token matrix: rank 2, the last dim over the text vocabulary."""
-    return (
-        array.ndim == 2
-        and tables[0] is None
-        and tables[1] is not None
-        and tables[1].domain == TOKEN
-    )
+    return array.ndim == 2 and tables[0] is None and tables[1] is not None and tables[1].vocabulary
 
 
 def render_topk(array: np.ndarray, vocabulary: SymbolTable) -> str:

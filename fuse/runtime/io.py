@@ -34,7 +34,10 @@ Sources
 Symbols: one `SymbolRegistry` per run; symbols are numbered in order of first
 appearance (sources in the order given, rows top to bottom, cells left to
 right), and a table's size is the size of every dimension over it, so all
-symbol sources are scanned before any tensor is built (`load_all`).
+symbol sources are scanned before any tensor is built (`load_all`). A
+program's sources take the tables of its domains instead (`SourceSpec.tables`:
+the front end numbered their symbols when it checked the program, reading
+them with `symbol_file`).
 
 Sinks
 -----
@@ -78,6 +81,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fuse.errors import Diagnostic, FuseError
+from fuse.frontend.domains import SymbolFile
 from fuse.runtime import formats
 from fuse.runtime.formats import Kind, Records, Table, file_error
 from fuse.runtime.symbols import ENTITY, TOKEN, SymbolRegistry, SymbolTable
@@ -124,6 +128,10 @@ class SourceSpec:
     # Where the program names the file: a problem with the file that has no
     # place of its own in it (a missing file, a wrong shape) is shown there.
     statement: Diagnostic | None = None
+    # The symbol table of each dimension (None: integer positions), where
+    # the program's domains number the file's symbols; else the shared
+    # `entity`/`token` tables do.
+    tables: tuple[SymbolTable | None, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -173,12 +181,43 @@ class IOContext:
         specs = list(sources)
         for spec in specs:
             with _located_at(spec.statement):
-                self.scan(spec.path, kind=spec.kind)
+                if spec.tables is None:
+                    self.scan(spec.path, kind=spec.kind)
+                else:
+                    _check_file(self.resolve(spec.path))
         loaded = {}
         for spec in specs:
             with _located_at(spec.statement):
-                loaded[spec.name] = self.load(spec.name, spec.path, dims=spec.dims, kind=spec.kind)
+                loaded[spec.name] = self.load(
+                    spec.name, spec.path, dims=spec.dims, kind=spec.kind, tables=spec.tables
+                )
         return loaded
+
+    def symbol_file(self, path: str | os.PathLike[str]) -> SymbolFile | None:
+        """The symbols of a `.tsv`/`.csv` relation (its rank and its cells,
+        row by row) or of a `.txt` text (rank 2: each token after its
+        position), for the program's domain table; None for a file of
+        another format or holding numbers, one outside the base directory's
+        tree (only the run may read where `allow_paths` permits) and one
+        that cannot be read now (the run reports why)."""
+        target = self.resolve(path)
+        inside = target.resolve().is_relative_to(self.base_dir.resolve())
+        if not inside or not target.is_file():  # a pipe or a device is never read here
+            return None
+        ext = target.suffix.lower()
+        try:
+            if ext in _DELIMITERS:
+                table = self._table(target, ext)
+                if not table.rows or formats.classify(table, "auto")[0] != "relation":
+                    return None
+                formats.check_symbols(table)
+                return len(table.rows[0]), [cell for row in table.rows for cell in row]
+            if ext == ".txt":
+                tokens = self._tokens(target)
+                return 2, [c for position, token in enumerate(tokens) for c in (position, token)]
+        except FuseError:
+            return None
+        return None
 
     def scan(self, path: str | os.PathLike[str], *, kind: Kind = "auto") -> None:
         """Adds the symbols of a symbol source (relation, text, symbol
@@ -189,7 +228,8 @@ class IOContext:
         if ext in _DELIMITERS:
             table = self._table(target, ext)
             if formats.classify(table, kind)[0] == "relation":
-                _intern_relation(table, self.symbols.table(ENTITY))
+                entities = self.symbols.table(ENTITY)
+                _intern_relation(table, [entities] * len(table.rows[0] if table.rows else ()))
         elif ext == ".txt":
             _intern_tokens(str(target), self._tokens(target), self.symbols.table(TOKEN))
         elif ext == ".jsonl":
@@ -206,12 +246,14 @@ class IOContext:
         *,
         dims: Sequence[str] | None = None,
         kind: Kind = "auto",
+        tables: Sequence[SymbolTable | None] | None = None,
     ) -> np.ndarray:
         """Tensor `name`'s value, read from `path`. `name` picks an array in a several-array
         `.npz` and names the tensor in errors; `dims` (the tensor's index
         names) fixes the rank (size-1 axes are dropped to fit, so a
         one-column CSV reads as a vector) and records which index names
-        range over a symbol table, for sinks."""
+        range over a symbol table, for sinks. `tables` number a relation's
+        or a text's symbols per dimension instead of the shared tables."""
         target = self.resolve(path)
         ext = _extension(target, SOURCE_FORMATS, "source")
         shown = str(target)
@@ -223,10 +265,10 @@ class IOContext:
             table = self._table(target, ext)
             reading, start = formats.classify(table, kind)
             if reading == "relation":
-                return self._relation(table, dims, name)
+                return self._relation(table, dims, name, tables)
             array = formats.numeric_matrix(table, start)
         elif ext == ".txt":
-            return self._text(target, dims, name)
+            return self._text(target, dims, name, tables)
         elif ext == ".json":
             array = formats.parse_json(shown, _read_text(target))
         else:
@@ -260,7 +302,13 @@ class IOContext:
     def _jsonl(self, target: Path) -> np.ndarray | Records:
         return self._parse(target, ".jsonl", formats.parse_jsonl)  # type: ignore[return-value]
 
-    def _relation(self, table: Table, dims: Sequence[str] | None, name: str | None) -> np.ndarray:
+    def _relation(
+        self,
+        table: Table,
+        dims: Sequence[str] | None,
+        name: str | None,
+        tables: Sequence[SymbolTable | None] | None = None,
+    ) -> np.ndarray:
         rank = len(table.rows[0]) if table.rows else None
         if rank is None:
             if dims is None:
@@ -274,25 +322,38 @@ class IOContext:
                 table.path,
                 f"holds a relation of {rank} columns, but {_who(name)} has {len(dims)} indices",
             )
-        entities = self.symbols.table(ENTITY)
-        positions = _intern_relation(table, entities)
-        for dim in dims or ():
-            self.symbols.bind(dim, ENTITY)
-        return _tensor(table.path, positions, [entities] * rank, [0] * rank)
+        columns = list(tables) if tables is not None else [self.symbols.table(ENTITY)] * rank
+        if len(columns) != rank or any(t is None for t in columns):
+            raise file_error(
+                table.path,
+                f"holds a relation of {rank} columns of symbols, but the program numbered "
+                f"{len(columns)} columns of symbols when it was checked (did the file change?)",
+            )
+        positions = _intern_relation(table, columns)  # type: ignore[arg-type]
+        for dim, column in zip(dims or (), columns, strict=False):
+            self.symbols.bind(dim, column.domain)  # type: ignore[union-attr]
+        return _tensor(table.path, positions, columns, [0] * rank)
 
-    def _text(self, target: Path, dims: Sequence[str] | None, name: str | None) -> np.ndarray:
+    def _text(
+        self,
+        target: Path,
+        dims: Sequence[str] | None,
+        name: str | None,
+        tables: Sequence[SymbolTable | None] | None = None,
+    ) -> np.ndarray:
         if dims is not None and len(dims) != 2:
             raise file_error(
                 str(target),
                 f"a .txt source is a position x token matrix, but "
                 f"{_who(name)} has {len(dims)} indices",
             )
-        vocabulary = self.symbols.table(TOKEN)
+        vocabulary = tables[1] if tables is not None else self.symbols.table(TOKEN)
+        assert vocabulary is not None
         tokens = self._tokens(target)
         ids = _intern_tokens(str(target), tokens, vocabulary)
         positions = [[p, token] for p, token in enumerate(ids)]
         if dims is not None:
-            self.symbols.bind(dims[1], TOKEN)
+            self.symbols.bind(dims[1], vocabulary.domain)
         return _tensor(str(target), positions, [None, vocabulary], [len(tokens), 0])
 
     def _records(
@@ -678,17 +739,17 @@ def _intern(table: SymbolTable, symbol: str, error: Callable[[str], FuseError]) 
     """`table.intern`, reporting a symbol that arrives too late at its file."""
     if table.frozen and symbol not in table:
         raise error(
-            f"symbol {symbol!r} is new to the {table.domain!r} table after tensors over it "
-            "were built; scan every source before loading any (IOContext.load_all does)"
+            f"symbol {symbol!r} is new to the {table.domain!r} table after {table.frozen_because}"
         )
     return table.intern(symbol)
 
 
-def _intern_relation(table: Table, entities: SymbolTable) -> list[list[int]]:
+def _intern_relation(table: Table, columns: Sequence[SymbolTable]) -> list[list[int]]:
+    """Each row's cells as positions in their column's table."""
     formats.check_symbols(table)
     return [
         [
-            _intern(entities, cell, lambda m, r=r, c=c: table.error(m, r, c))
+            _intern(columns[c], cell, lambda m, r=r, c=c: table.error(m, r, c))
             for c, cell in enumerate(row)
         ]
         for r, row in enumerate(table.rows)

@@ -49,6 +49,7 @@ from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights
 from fuse.runtime.sharding import annotate_main, describe_sharding, resolve_sharding
+from fuse.runtime.symbols import SymbolTable
 
 BACKEND_NAMES = ("numpy", "torch", "jax", "xla")
 
@@ -233,7 +234,26 @@ class Runner:
             declaration.source,
             _dim_keys(declaration.name, declaration.rank),
             statement=self.program.source.diagnostic("", declaration.span),
+            tables=self._domain_tables(declaration),
         )
+
+    def _domain_tables(
+        self, declaration: TensorDeclaration
+    ) -> tuple[SymbolTable | None, ...] | None:
+        """The tables of the program's domains that number a symbol file's
+        dimensions (None at integer positions), if the front end read it
+        and every dimension holding symbols has one."""
+        table_of = self.program.ast.domains
+        if table_of is None or declaration.name not in table_of.symbol_sources:
+            return None
+        names = self._program_domains()
+        tables = []
+        for k in range(declaration.rank):
+            name = names.get((declaration.name, k))
+            if name is None and table_of.domain(declaration.name, k).symbols:
+                return None  # symbols beside integers: the loader numbers them
+            tables.append(self.io.symbols.table(name) if name is not None else None)
+        return tuple(tables)
 
     def known_shapes(self, inputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """Shapes of the given inputs, of `input_shapes` and of every file
@@ -296,50 +316,59 @@ class Runner:
         return plan
 
     def source_domains(self) -> dict[tuple[str, int], str]:
-        """Symbol domains of source dimensions, as the loader recorded them,
-        and of the dimensions of relations given by facts."""
-        domains = self._fact_domains()
+        """Symbol domains of source dimensions: the program's domains for
+        relations given by facts and for the symbol files the front end
+        read, the loader's tables for the other symbol sources."""
+        domains = self._program_domains()
         for declaration in self.declarations:
             for k, key in enumerate(_dim_keys(declaration.name, declaration.rank)):
                 table = self.io.symbols.table_for(key)
-                if table is not None:
+                if table is not None and (declaration.name, k) not in domains:
                     self._refuse_mixed_numbering(declaration.name, k)
                     domains[(declaration.name, k)] = table.domain
         return domains
 
     def _refuse_mixed_numbering(self, source: str, k: int) -> None:
-        """A symbol file's dimension that shares a domain with facts: the
-        file's symbols are numbered by the loader, the facts' by the front
-        end, so a join between them would pair unrelated symbols. Refused
-        until both use one table (docs/dsl_reference.md)."""
+        """A dimension the loader numbered (a `.jsonl` of symbol records, or
+        a symbol file outside the program's tree, which the front end does
+        not read) that shares a domain with the program's symbols: a join
+        between them would pair unrelated symbols, so it is refused."""
         table_of = self.program.ast.domains
         if table_of is not None and table_of.domain(source, k).symbols:
             raise FuseError(
                 f"source '{source}' reads symbols into position {k + 1}, which shares a domain "
-                "with symbols of facts; symbols from files and from facts cannot share a "
-                "domain yet (give the facts in the file, or the file's rows as facts)"
+                "with symbols the program numbered when it was checked (facts, or symbol files "
+                "in its directory); the symbols of this file are not among them (give them as "
+                "a .tsv/.csv/.txt file in the program's directory, or as facts)"
             )
 
-    def _fact_domains(self) -> dict[tuple[str, int], str]:
-        """The symbol domains of relations given by facts, each registered
-        once as a table of the loader's registry (the front end's symbols,
-        in their order), so sinks write their symbols as they write a
-        relation file's."""
+    def _program_domains(self) -> dict[tuple[str, int], str]:
+        """The dimensions of relations given by facts and of symbol files
+        the front end read, each over its domain's table in the loader's
+        registry (the front end's symbols, in their order), so those files
+        load with the program's numbering and sinks write names."""
         table_of = self.program.ast.domains
         domains: dict[tuple[str, int], str] = {}
+        if table_of is None:
+            return domains
         for declaration in self.declarations:
-            if declaration.facts is None or table_of is None:
+            if declaration.facts is None and declaration.name not in table_of.symbol_sources:
                 continue
             for k in range(declaration.rank):
                 domain = table_of.domain(declaration.name, k)
                 if not domain.symbols or domain.size != len(domain.symbols):
                     continue  # integers, or integers beside symbols: written as positions
-                name = f"facts:{table_of.key(declaration.name, k)}"
+                name = f"domain:{table_of.key(declaration.name, k)}"
                 table = self.io.symbols.table(name)
+                source = declaration.source or ""
+                table.vocabulary |= k == 1 and source.lower().endswith(".txt")
                 if not len(table):
                     for symbol in domain.symbols:
                         table.intern(symbol)
-                    table.freeze()
+                    table.freeze(
+                        "the program was checked, which numbered the symbols of its files "
+                        "(did the file change since?)"
+                    )
                 domains[(declaration.name, k)] = name
         return domains
 
@@ -354,11 +383,15 @@ class Runner:
         if gradient is not None and gradient.loss is not None:
             _export_loss(module, gradient.loss)
         try:
-            run_passes(module, DECLARATIVE_PASSES[:2])
+            # Up to fuse-demand: explain() and sinks' domains read the
+            # canonical rules before they are stratified.
+            canonical = DECLARATIVE_PASSES.index("fuse-demand") + 1
+            run_passes(module, DECLARATIVE_PASSES[:canonical])
             program = next(o for o in module.walk() if isinstance(o, ProgramOp))
             explanation = describe_rules(program)
             domains = sink_domains(program, self.source_domains())
-            run_passes(module, (*DECLARATIVE_PASSES[2:], *dataflow_passes(self.config, gradient)))
+            rest = (*DECLARATIVE_PASSES[canonical:], *dataflow_passes(self.config, gradient))
+            run_passes(module, rest)
             explanation = with_native_ops(explanation, module)
         except ShapeConflict as error:
             conflict = self._conflict_as_written(shapes) or error
@@ -437,6 +470,7 @@ class Runner:
     def _cache_key(
         self, shapes: Mapping[str, tuple[int, ...]], gradient: GradientRequest | None
     ) -> str:
+        table = self.program.ast.domains
         return cache_key(
             {
                 "gradient": gradient.pass_spec() if gradient is not None else None,
@@ -446,6 +480,7 @@ class Runner:
                 "config": self.config.key(),
                 "shapes": sorted(shapes.items()),
                 "domains": sorted(f"{t}#{k}={d}" for (t, k), d in self.source_domains().items()),
+                "symbols": table.fingerprint() if table is not None else None,
                 "policies": self.policies.fingerprint(),
             }
         )
@@ -645,7 +680,7 @@ class Runner:
 
     def symbols(self, tensor: str, index: str) -> list[str]:
         """The names of the positions along `tensor`'s index `index` (its
-        domain's symbols, from facts), so that a query's answer can be read
+        domain's symbols, from facts and symbol files), so that a query's answer can be read
         by name: `dict(zip(runner.symbols("Ancestor", "y"), answer))`."""
         from fuse.runtime.query import index_symbols
 

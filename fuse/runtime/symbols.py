@@ -38,6 +38,14 @@ class SymbolTable:
         self._symbols: list[str] = []
         self._index: dict[str, int] = {}
         self.frozen = False
+        # Whether the symbols are a text's tokens: a position x token
+        # matrix over them is written as text or top-k records.
+        self.vocabulary = domain == TOKEN
+        # Why a symbol can no longer be added, once frozen (for the error).
+        self.frozen_because = (
+            "tensors over it were built; scan every source before loading any "
+            "(IOContext.load_all does)"
+        )
         for symbol in symbols:
             self.intern(symbol)
 
@@ -48,8 +56,7 @@ class SymbolTable:
             return position
         if self.frozen:
             raise FuseError(
-                f"symbol {symbol!r} is new to the {self.domain!r} table after tensors over it "
-                "were built; scan every source before loading any (IOContext.load_all does)"
+                f"symbol {symbol!r} is new to the {self.domain!r} table after {self.frozen_because}"
             )
         self._index[symbol] = len(self._symbols)
         self._symbols.append(symbol)
@@ -70,8 +77,10 @@ class SymbolTable:
         """All symbols in position order (a copy)."""
         return list(self._symbols)
 
-    def freeze(self) -> None:
+    def freeze(self, because: str | None = None) -> None:
         self.frozen = True
+        if because is not None:
+            self.frozen_because = because
 
     def __len__(self) -> int:
         return len(self._symbols)
