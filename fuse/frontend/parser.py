@@ -276,10 +276,15 @@ class _Parser:
         """`Parent(Alice, Bob)`: every position is a constant (a symbol,
         which begins with an uppercase letter, or an integer)."""
         for index in atom.indices:
-            if isinstance(index, IndexVar) and (index.dotted or not index.name[:1].isupper()):
+            if isinstance(index, IndexVar) and not _is_constant_position(index):
                 self._fail(
                     f"a fact names constants, but '{index.name}' is a variable (symbols "
                     "begin with an uppercase letter)",
+                    index.span,
+                )
+            if not isinstance(index, IndexVar | IndexConst):
+                self._fail(
+                    "a fact names constants (symbols or integers), not index arithmetic or a slice",
                     index.span,
                 )
         return Fact(atom.name, atom.indices, 1, atom.span)
@@ -599,13 +604,16 @@ class _Parser:
 
 def _is_fact_atom(lhs: Lhs) -> bool:
     """`X(1)`, `Parent(Alice, Bob)`: a Boolean atom at constant positions."""
-    return (
-        lhs.boolean
-        and bool(lhs.indices)
-        and all(
-            isinstance(i, IndexConst) or (not i.dotted and i.name[:1].isupper())
-            for i in lhs.indices
-        )
+    return lhs.boolean and bool(lhs.indices) and all(map(_is_constant_position, lhs.indices))
+
+
+def _is_constant_position(index: Index) -> bool:
+    """An integer or a symbol (a plain name that begins with an uppercase letter)."""
+    return isinstance(index, IndexConst) or (
+        isinstance(index, IndexVar)
+        and not index.dotted
+        and not index.virtual
+        and index.name[:1].isupper()
     )
 
 
