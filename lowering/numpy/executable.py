@@ -57,8 +57,8 @@ class NumpyExecutable:
         # Relations stay dense beside a NaN or an infinity: a sparse join
         # skips zeros, dropping the NaN of `0 * inf` that IEEE gives (and
         # every backend's dense path), which made a false Boolean true.
-        sparse_inputs = plan.relation_inputs if all(map(_finite, arrays)) else ()
-        for n in sparse_inputs:
+        relations = plan.relation_inputs
+        for n in relations if relations and all(map(_finite, arrays)) else ():
             arrays[n] = plan.to_relation(arrays[n])
             if sp.issparse(arrays[n]):
                 self._held_sparse.add(plan.arg_names[n])
