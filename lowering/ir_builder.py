@@ -494,7 +494,8 @@ class IRBuilder:
     def build(self, program: ast.Program) -> ModuleOp:
         ops: list[Operation] = [self.declaration(info) for info in collect_tensors(program)]
         for statement in program.statements:
-            for op in self.statement(statement):
+            op = self.statement(statement)
+            if op is not None:
                 op.location = _location(statement.span)
                 ops.append(op)
         return ModuleOp([ProgramOp(ops)])
@@ -510,19 +511,15 @@ class IRBuilder:
             boolean=info.boolean,
         )
 
-    def statement(self, statement: ast.Statement) -> list[Operation]:
+    def statement(self, statement: ast.Statement) -> Operation | None:
         match statement:
             case ast.Equation(lhs=lhs, op=op, rhs=rhs):
                 indices = [self.position(p) for p in lhs.indices]
-                kind = PROJECTION_OF_OPERATOR[op]
-                return [
-                    RuleOp(lhs.name, indices, kind, self.body(term, lhs))
-                    for term in _separately_ranged_terms(statement)
-                ]
+                return RuleOp(lhs.name, indices, PROJECTION_OF_OPERATOR[op], self.body(rhs, lhs))
             case ast.Sink(path=path, rhs=rhs):
-                return [SinkOp(path, self.body(rhs, None))]
+                return SinkOp(path, self.body(rhs, None))
             case ast.Export(name=name):
-                return [ExportOp(name)]
+                return ExportOp(name)
             case ast.Query(tensor=name, indices=indices):
                 for index in indices:
                     if not isinstance(index, ast.IndexVar | ast.IndexConst):
@@ -530,9 +527,9 @@ class IRBuilder:
                             "a query takes index names and integers, not index arithmetic",
                             index.span,
                         )
-                return [QueryOp(name, [self.position(p) for p in indices])]
+                return QueryOp(name, [self.position(p) for p in indices])
             case ast.Source() | ast.FunctionDef():
-                return []  # recorded on the declaration; inlined by the front end
+                return None  # recorded on the declaration; inlined by the front end
         raise AssertionError(f"unhandled statement {statement!r}")
 
     def body(self, rhs: ast.Expr, lhs: ast.Lhs | None) -> Region:
@@ -540,54 +537,6 @@ class IRBuilder:
         value = _RuleBodyBuilder(self, lhs, block).build(rhs)
         block.add_op(YieldOp(value))
         return Region(block)
-
-
-def _separately_ranged_terms(equation: ast.Equation) -> list[ast.Expr]:
-    """The right-hand sides of the rules `equation` becomes: one per term of
-    its top-level sum where the equation uses index arithmetic (or a slice)
-    under a sum or mean, else the whole right-hand side. Under `=`, `L = t1
-    + t2` means `L = t1` plus `L += t2` (DESIGN.md section 3), and each rule
-    ranges its own variables (docs/index_arithmetic.md): `Y[i] = A[i] +
-    B[i+1]` keeps all of `A`, not only the `i` where `B[i+1]` exists too.
-    Not under `max=` (which does not distribute over `+`), nor for a
-    recurrence (the rule reads its own tensor: one step reads every term at
-    the same `t`)."""
-    rhs = equation.rhs
-    if equation.op == "max=" or not _uses_index_arithmetic(equation):
-        return [rhs]
-    terms: list[ast.Expr] = []
-    pending: list[tuple[ast.Expr, bool]] = [(rhs, False)]
-    while pending:
-        expr, negated = pending.pop()
-        if isinstance(expr, ast.BinaryOp) and expr.op in ("+", "-"):
-            pending.append((expr.rhs, negated != (expr.op == "-")))
-            pending.append((expr.lhs, negated))
-        else:
-            terms.append(ast.Negate(expr, expr.span) if negated else expr)
-    return terms
-
-
-def _uses_index_arithmetic(equation: ast.Equation) -> bool:
-    """Whether `equation` has index arithmetic or a slice in some position
-    and does not read its own tensor."""
-    positions = list(equation.lhs.indices)
-    pending: list[ast.Expr] = [equation.rhs]
-    while pending:
-        expr = pending.pop()
-        match expr:
-            case ast.TensorRef(name=name, indices=indices):
-                if name == equation.lhs.name:
-                    return False
-                positions += indices
-            case ast.BinaryOp(lhs=lhs, rhs=rhs):
-                pending += [lhs, rhs]
-            case ast.Negate(operand=operand) | ast.Not(operand=operand):
-                pending.append(operand)
-            case ast.Call(args=args, kwargs=kwargs):
-                pending += [*args, *(keyword.value for keyword in kwargs)]
-            case ast.ListLiteral(items=items) | ast.TupleLiteral(items=items):
-                pending += items
-    return any(isinstance(p, ast.IndexArith | ast.IndexSlice) for p in positions)
 
 
 def collect_tensors(program: ast.Program) -> list[TensorInfo]:

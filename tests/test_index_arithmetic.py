@@ -346,32 +346,6 @@ def test_left_hand_side_shift_leaves_the_first_step_zero() -> None:
     assert_matches("Y[i, t+1] = 2 X[i, t]\nexport Y", {"X": x}, {"Y": expected})
 
 
-@settings(max_examples=10, deadline=None)
-@given(
-    n_a=st.integers(1, 5), n_b=st.integers(1, 5), shift=st.integers(1, 2), seed=st.integers(0, 99)
-)
-def test_each_term_of_a_sum_ranges_its_own_variables(
-    n_a: int, n_b: int, shift: int, seed: int
-) -> None:
-    """`Y[i] = A[i] + 2 B[i+s] - C[i, j]` is `Y[i] = A[i]` plus `Y[i] += 2 B[i+s]`
-    plus `Y[i] += -C[i, j]` (DESIGN.md section 3): each term keeps its own
-    range of `i`, zero beyond it (it intersected them, dropping `A[i]` where
-    `B[i+s]` does not exist). Under `max=` the sum stays one rule."""
-    rng = np.random.default_rng(seed)
-    a, b, c = normal(rng, n_a), normal(rng, n_b), normal(rng, n_a, 2)
-    n_b_term = max(n_b - shift, 0)
-    y = np.zeros(max(n_a, n_b_term))
-    y[:n_a] += a - c.sum(axis=1)
-    y[:n_b_term] += 2 * b[shift:]
-    text = f"Y[i] = A[i] + 2 B[i+{shift}] - C[i, j]\nZ[i] max= A[i] + B[i+{shift}]\nexport Y, Z"
-    both = min(n_a, n_b_term)
-    if both == 0:  # `Z`'s one rule has no `i` for which both terms exist
-        with pytest.raises(FuseError, match="index 'i' has no value"):
-            Program(text).compile(backend="numpy").run({"A": a, "B": b, "C": c})
-        return
-    assert_matches(text, {"A": a, "B": b, "C": c}, {"Y": y, "Z": a[:both] + b[shift:][:both]})
-
-
 def test_hand_written_padding_gives_a_same_convolution() -> None:
     """docs/index_arithmetic.md: pad with its own equations, then convolve."""
     rng = np.random.default_rng(4)
