@@ -221,30 +221,44 @@ class BodyEmitter:
 
     def factors(self, value: SSAValue) -> list[Indexed]:
         """The operands of a product tree, so a projected join is one einsum.
-        Division by a scalar is a factor of its reciprocal: `Q K / 2`
-        projected over e is one contraction, never a P x E x P product."""
+        Division by a scalar stays one contraction, never a P x E x P
+        product: a literal divisor is a factor of its reciprocal (`Q K / 2`),
+        and any other scalar divides the smallest factor before the einsum
+        sums (`Q K / T` is `(Q / T) K`). Multiplying by `1 / T` instead would
+        change the value where `1 / T` is infinite: with `T = 0` at run time,
+        `sum_e (x_e / 0)` is NaN for mixed signs, `(sum_e x_e) * inf` is not."""
         op = value.owner
         if isinstance(op, ArithOp) and op.fn.data == "mul":
             return self.factors(op.lhs) + self.factors(op.rhs)
         if isinstance(op, ArithOp) and op.fn.data == "div" and not self.index_names(op.rhs):
-            inverse = self.reciprocal(op.rhs)
+            numerator = self.factors(op.lhs)
+            inverse = self.literal_reciprocal(op.rhs)
             if inverse is not None:
-                return [*self.factors(op.lhs), inverse]
+                return [*numerator, inverse]
+            smallest = min(range(len(numerator)), key=lambda k: self.extent(numerator[k]))
+            numerator[smallest] = self.binary("div", numerator[smallest], self.lower(op.rhs))
+            return numerator
         return [self.lower(value)]
 
-    def reciprocal(self, scalar: SSAValue) -> Indexed | None:
-        """`1 / scalar` as a factor, folded for a literal. None for a literal
-        of infinite reciprocal (0.0, -0.0, below 2^-128): a product with an
-        infinity is not IEEE division once einsum sums before it multiplies
-        (`(-1 + 3) * -inf` is -inf, `-1 / -0.0 + 3 / -0.0` is NaN), so such a
-        division stays a division."""
+    def extent(self, value: Indexed) -> tuple[int, int]:
+        """How large `value` is, for ordering: its unknown sizes, then the
+        product of its known ones."""
+        sizes = [self.size(n) for n in value.names]
+        known = [s for s in sizes if s != DYNAMIC_INDEX]
+        return len(sizes) - len(known), math.prod(known)
+
+    def literal_reciprocal(self, scalar: SSAValue) -> Indexed | None:
+        """`1 / scalar` as a constant factor for a literal of finite
+        reciprocal; None otherwise. A literal of infinite reciprocal (0.0,
+        -0.0, below 2^-128) is not folded: a product with an infinity is not
+        IEEE division once einsum sums before it multiplies (`(-1 + 3) *
+        -inf` is -inf, `-1 / -0.0 + 3 / -0.0` is NaN)."""
         literal = scalar.owner
-        if isinstance(literal, LiteralOp) and isinstance(literal.value, FloatAttr):
-            with np.errstate(divide="ignore", over="ignore"):
-                inverse = np.float32(1.0) / np.float32(literal.value.value.data)
-            return Indexed(self.constant(inverse), ()) if np.isfinite(inverse) else None
-        one = Indexed(self.constant(np.float32(1.0)), ())
-        return self.binary("div", one, self.lower(scalar))
+        if not (isinstance(literal, LiteralOp) and isinstance(literal.value, FloatAttr)):
+            return None
+        with np.errstate(divide="ignore", over="ignore"):
+            inverse = np.float32(1.0) / np.float32(literal.value.value.data)
+        return Indexed(self.constant(inverse), ()) if np.isfinite(inverse) else None
 
     def lower_load(self, op: LoadOp) -> Indexed:
         if self.ranged or not op.indices.is_plain:

@@ -86,8 +86,12 @@ def ranged_tensors(program: ProgramOp) -> set[str]:
 
 
 def is_ranged(op: RuleOp | SinkOp, ranged: set[str]) -> bool:
-    """Whether `op` ranges its indices (`ranged`: `ranged_tensors`)."""
-    return is_affine_rule(op) or (isinstance(op, RuleOp) and op.tensor_name in ranged)
+    """Whether `op` ranges its indices (`ranged`: `ranged_tensors` of its
+    program, which holds the tensor of every affine rule, so a rule's body
+    need not be walked again: compile time on large programs)."""
+    if isinstance(op, RuleOp):
+        return op.tensor_name in ranged
+    return is_affine_rule(op)
 
 
 def _shape(program: ProgramOp, tensor: str) -> tuple[int, ...]:

@@ -346,6 +346,16 @@ def test_left_hand_side_shift_leaves_the_first_step_zero() -> None:
     assert_matches("Y[i, t+1] = 2 X[i, t]\nexport Y", {"X": x}, {"Y": expected})
 
 
+def test_terms_sharing_an_index_range_as_documented() -> None:
+    """docs/index_arithmetic.md: a left-hand-side variable ranges where every
+    term is in bounds; a variable projected inside a term over that term."""
+    a = np.arange(1, 6, dtype=np.float32)
+    b = 10 * a
+    text = "Y[i] = A[i] + B[i+1]\nZ[i] = A[i]\nZ[i] += B[i+1]\nS = A[j] + B[j+1]\nexport Y, Z, S"
+    expected = {"Y": a[:4] + b[1:], "Z": a + np.append(b[1:], 0), "S": a.sum() + b.sum()}
+    assert_matches(text, {"A": a, "B": b}, expected)
+
+
 def test_hand_written_padding_gives_a_same_convolution() -> None:
     """docs/index_arithmetic.md: pad with its own equations, then convolve."""
     rng = np.random.default_rng(4)

@@ -215,6 +215,18 @@ def test_a_fact_with_a_variable_is_an_error() -> None:
         Program("Parent(Alice, x)", "kb.fuse")
 
 
+@pytest.mark.parametrize(
+    ("statement", "column"),
+    [("Sister(Beth, Bob :).", 14), ("X(1+1).", 3), ("X(1+1) = 1", 1), ("X(2:) = 1", 3)],
+)
+def test_a_fact_with_arithmetic_or_a_slice_is_a_located_error(statement: str, column: int) -> None:
+    """Found by the program mutation fuzzer: a slice or index arithmetic in a
+    fact's positions escaped as an AttributeError."""
+    with pytest.raises(FuseError) as raised:
+        Program(f"Sister(Beth, Bob).\n{statement}\nexport X", "kb.fuse").compile("numpy").run({})
+    assert f"kb.fuse:2:{column}: error:" in str(raised.value)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_one_argument_concat_merges_heads(backend: str) -> None:
     """The paper's `Merge[b, p, d_m] = concat(Attn[b, h, p, d_v])`: the

@@ -105,6 +105,26 @@ def test_division_by_literal_zero_is_ieee(backend: str) -> None:
     np.testing.assert_array_equal(np.asarray(out["F"]), expected)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("divisor", [0.0, -0.0, 2.0, np.inf])
+def test_projected_division_by_a_runtime_scalar_divides_each_element(
+    backend: str, divisor: float
+) -> None:
+    """`Y[i] = A[i, j] / s` is `sum_j (A[i, j] / s)`: with `s = 0` at run time
+    a row of mixed signs is NaN, a row of one sign a signed infinity (it was
+    `(sum_j A[i, j]) * (1 / s)`, an infinity for every row)."""
+    text = "Y[i] = A[i, j] / s\nZ[i] = A[i, j] B[j] / s\nexport Y, Z"
+    a = np.array([[1, -2, 3], [1, 2, 3], [0, 1, 1], [-1, -1, -4]], np.float32)
+    b = np.array([2, 0.5, -1], np.float32)
+    s = np.float32(divisor)
+    out = Program(text).compile(backend).run(inputs={"A": a, "B": b, "s": s})
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        expected_y = (a / s).sum(axis=1)
+        expected_z = (a * b / s).sum(axis=1)
+    np.testing.assert_allclose(np.asarray(out["Y"]), expected_y, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(out["Z"]), expected_z, rtol=1e-6)
+
+
 def _fuse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fuse", *args], cwd=cwd, capture_output=True, text=True

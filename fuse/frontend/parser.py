@@ -283,10 +283,15 @@ class _Parser:
         """`Parent(Alice, Bob)`: every position is a constant (a symbol,
         which begins with an uppercase letter, or an integer)."""
         for index in atom.indices:
-            if isinstance(index, IndexVar) and (index.dotted or not is_constant_name(index.name)):
+            if isinstance(index, IndexVar) and not _is_constant_position(index):
                 self._fail(
                     f"a fact names constants, but '{index.name}' is a variable (symbols "
                     "begin with an uppercase letter)",
+                    index.span,
+                )
+            if not isinstance(index, IndexVar | IndexConst):
+                self._fail(
+                    "a fact names constants (symbols or integers), not index arithmetic or a slice",
                     index.span,
                 )
         return Fact(atom.name, atom.indices, 1, atom.span)
@@ -609,13 +614,17 @@ class _Parser:
 
 def _is_fact_atom(lhs: Lhs) -> bool:
     """`X(1)`, `Parent(Alice, Bob)`: a Boolean atom at constant positions."""
-    return (
-        lhs.boolean
-        and bool(lhs.indices)
-        and all(
-            isinstance(i, IndexConst) or (not i.dotted and is_constant_name(i.name))
-            for i in lhs.indices
-        )
+    return lhs.boolean and bool(lhs.indices) and all(map(_is_constant_position, lhs.indices))
+
+
+def _is_constant_position(index: Index) -> bool:
+    """An integer or a symbol (a plain name that is a constant's: uppercase
+    first, or quoted)."""
+    return isinstance(index, IndexConst) or (
+        isinstance(index, IndexVar)
+        and not index.dotted
+        and not index.virtual
+        and is_constant_name(index.name)
     )
 
 

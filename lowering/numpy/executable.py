@@ -54,7 +54,11 @@ class NumpyExecutable:
                 )
         self._iterations.clear()
         self._held_sparse.clear()
-        for n in plan.relation_inputs:
+        # Relations stay dense beside a NaN or an infinity: a sparse join
+        # skips zeros, dropping the NaN of `0 * inf` that IEEE gives (and
+        # every backend's dense path), which made a false Boolean true.
+        relations = plan.relation_inputs
+        for n in relations if relations and all(map(_finite, arrays)) else ():
             arrays[n] = plan.to_relation(arrays[n])
             if sp.issparse(arrays[n]):
                 self._held_sparse.add(plan.arg_names[n])
@@ -83,3 +87,7 @@ class NumpyExecutable:
     @property
     def held_sparse(self) -> frozenset[str]:
         return frozenset(self._held_sparse)
+
+
+def _finite(array: np.ndarray) -> bool:
+    return bool(np.isfinite(array).all())

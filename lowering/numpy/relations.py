@@ -18,7 +18,9 @@ can be:
 * Inputs (`@main` arguments) of rank 2 that feed a Boolean value are
   *candidates*; at run time each is converted to CSR if the rule holds for
   its observed density (one `count_nonzero`). Under `relations="sparse"`
-  they are converted without a look.
+  they are converted without a look. No input is converted when one of
+  the run's inputs holds a NaN or an infinity (`NumpyExecutable`): a
+  sparse join skips zeros and would drop the NaN of `0 * inf`.
 * Boolean values are the results of `fuse.unary step` (as `fuse-stratify`
   emits them), the fixpoint values whose every yield is such a step, and
   their deltas. A step's representation is fixed at compile time, which
