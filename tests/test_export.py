@@ -176,3 +176,12 @@ def test_cli_compile_with_shape(tmp_path: Path, capsys: pytest.CaptureFixture[st
     program.write_text(FIXPOINT)
     assert fuse_main(["compile", str(program), "--emit", "stablehlo", "--shape", "Edge=3x3"]) == 0
     assert "tensor<3x3xf32>" in capsys.readouterr().out
+
+
+def test_exporting_again_reuses_the_compiled_plan() -> None:
+    runner = Program(FIXPOINT).compile(backend="numpy", input_shapes={"Edge": (3, 3)})
+    runner.export("jax")
+    jax_runner = runner.for_backend("jax")
+    runner.export("stablehlo")
+    assert runner.for_backend("jax") is jax_runner
+    assert len(jax_runner.plans) == 1, "the second export compiled nothing"

@@ -117,6 +117,9 @@ class Runner:
     last_run_seconds: float = field(init=False, default=0.0)
     # Compiled training steps of `fit` (jax), by loss and optimizer.
     training_steps: dict[tuple, Any] = field(init=False, default_factory=dict)
+    # Runners like this one for other backends (`for_backend`), kept so that
+    # their plans are compiled once, not on every `export`.
+    siblings: dict[str, Runner] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.backend = get_backend(self.backend_name)
@@ -574,18 +577,22 @@ class Runner:
 
     def for_backend(self, backend: str) -> Runner:
         """This runner, or one like it (same program, configuration,
-        policies, paths and shapes) compiled for `backend`."""
-        if get_backend(backend).name == self.backend.name:
+        policies, paths and shapes) compiled for `backend`; made once, so
+        its compiled plans are reused by later calls."""
+        name = get_backend(backend).name
+        if name == self.backend.name:
             return self
-        return Runner(
-            self.program,
-            backend,
-            self.config,
-            self.cache_dir,
-            self.policies,
-            self.allow_paths,
-            self.input_shapes,
-        )
+        if name not in self.siblings:
+            self.siblings[name] = Runner(
+                self.program,
+                backend,
+                self.config,
+                self.cache_dir,
+                self.policies,
+                self.allow_paths,
+                self.input_shapes,
+            )
+        return self.siblings[name]
 
     def query(
         self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int | str
