@@ -142,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print the artifact's StableHLO as text (jax and stablehlo formats)",
     )
+    export.add_argument(
+        "--vjp-order",
+        type=int,
+        default=0,
+        metavar="N",
+        help="jax format: orders of derivatives the artifact carries (1: jax.grad works on it)",
+    )
     repl = commands.add_parser(
         "repl", help="type statements and queries one at a time (docs/repl.md)"
     )
@@ -314,7 +321,11 @@ def command_export(args: argparse.Namespace) -> None:
         **{name: np.shape(value) for name, value in _inputs(args.input, runner).items()},
         **_shapes(args.shape),
     }
-    artifact = runner.export(args.format, out=args.out, input_shapes=shapes)
+    if args.vjp_order and args.format != "jax":
+        raise FuseError("--vjp-order is for --format jax (the other artifacts carry no VJP)")
+    artifact = runner.export(
+        args.format, out=args.out, input_shapes=shapes, vjp_order=args.vjp_order
+    )
     if args.emit:
         if args.format == "torch":
             raise FuseError("--emit prints StableHLO: use it with --format jax or stablehlo")

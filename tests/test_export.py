@@ -185,3 +185,58 @@ def test_exporting_again_reuses_the_compiled_plan() -> None:
     runner.export("stablehlo")
     assert runner.for_backend("jax") is jax_runner
     assert len(jax_runner.plans) == 1, "the second export compiled nothing"
+
+
+LAYER = """
+B[i] = "b.npy"
+H[i] = relu(W[i, j] X[j] + B[i])
+L = H[i] H[i]
+"h.npy" = H[i]
+export L
+export H
+"""
+
+
+def _layer_reference(w: np.ndarray, x: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    """L = sum relu(W x + b)^2 and its gradients, by hand."""
+    z = w @ x + b
+    h = np.maximum(z, 0)
+    dz = 2 * h * (z > 0)
+    return {"L": np.sum(h * h), "H": h, "grad/W": np.outer(dz, x), "grad/X": w.T @ dz}
+
+
+def test_jax_grad_of_an_artifact_loaded_without_fuse(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    w, x, b = (rng.standard_normal(s).astype(np.float32) for s in ((3, 5), (5,), (3,)))
+    np.save(tmp_path / "b.npy", b)
+    runner = Program(LAYER, "layer.fuse", base_dir=tmp_path).compile(backend="numpy")
+    shapes = {"W": w.shape, "X": x.shape}
+    runner.export("jax", out=tmp_path / "layer.jax", input_shapes=shapes, vjp_order=1)
+    (tmp_path / "layer.loss.txt").write_text("L")
+    np.savez(tmp_path / "layer.inputs.npz", W=w, X=x)
+    loaded = subprocess.run(
+        [sys.executable, str(LOADER), "jax", str(tmp_path)], capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    outputs = dict(np.load(tmp_path / "layer.outputs.npz"))
+    loss, gradients = runner.value_and_grad("L", ["W", "X"], {"W": w, "X": x})
+    expected = _layer_reference(w, x, b)
+    assert set(outputs) == {"L", "H", "h.npy", "grad/W", "grad/X"}
+    for name, value in expected.items():
+        np.testing.assert_allclose(outputs[name], value, rtol=1e-5, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(outputs["grad/W"], gradients["W"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outputs["grad/X"], gradients["X"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outputs["L"], loss, rtol=1e-5)
+
+
+def test_cli_vjp_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import jax
+
+    program = tmp_path / "layer.fuse"
+    program.write_text(LAYER)
+    np.save(tmp_path / "b.npy", np.ones(2, np.float32))
+    argv = ["export", str(program), "--shape", "W=2x3", "--shape", "X=3", "--vjp-order", "1"]
+    assert fuse_main([*argv, "--format", "jax", "--out", str(tmp_path / "l.jax")]) == 0
+    assert jax.export.deserialize(bytearray((tmp_path / "l.jax").read_bytes())).has_vjp()
+    assert fuse_main([*argv, "--format", "torch", "--out", str(tmp_path / "l.pt2")]) == 1
+    assert "--vjp-order is for --format jax" in capsys.readouterr().err

@@ -37,6 +37,7 @@ import numpy as np
 from fuse.errors import FuseError
 
 if TYPE_CHECKING:
+    from fuse.pipeline import GradientRequest
     from fuse.runtime.cache import CompiledPlan
     from fuse.runtime.runner import Runner
 
@@ -97,15 +98,36 @@ def export_plan(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> 
 
 
 def export_jax(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:
-    """A `jax.export.Exported` of the program (see the module docstring)."""
+    """A `jax.export.Exported` of the program (see the module docstring),
+    differentiable in its runtime inputs: serialized with `vjp_order=1` it
+    carries the program's gradient program as its VJP."""
     import jax
 
     planned = export_plan(runner, input_shapes)
-    function = planned.plan.executable.exportable(planned.constants)
     specs = {
         name: jax.ShapeDtypeStruct(shape, np.float32) for name, shape in planned.shapes.items()
     }
-    return jax.export.export(jax.jit(function))(specs)
+    call = differentiable_export(runner, planned)
+    return jax.export.export(jax.jit(lambda inputs: call(inputs, {})))(specs)
+
+
+def differentiable_export(runner: Runner, planned: ExportPlan) -> Callable[..., Any]:
+    """`call(inputs, {}) -> {export, sink or "fixpoint_status": value}` with
+    the constants bound, whose VJP (`jax.custom_vjp`, as for
+    `runner.xla_callable`) runs the vector-Jacobian program of the exports
+    (`fuse-autodiff cotangents=true`). Only exports are differentiated:
+    the cotangents of sinks and status rows are dropped, as the gradient
+    program takes one cotangent per export."""
+    from fuse.runtime.jax_gradients import differentiable_call
+
+    shapes = {**{n: np.shape(v) for n, v in planned.constants.items()}, **planned.shapes}
+
+    def run_plan(arguments: Mapping[str, Any], gradient: GradientRequest | None) -> dict[str, Any]:
+        plan = planned.plan if gradient is None else runner.plan_for_shapes(shapes, gradient)
+        taken = {name: value for name, value in arguments.items() if name in plan.arguments}
+        return plan.executable.exportable(planned.constants)(taken)
+
+    return differentiable_call(run_plan)
 
 
 def export_stablehlo(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> bytes:
@@ -148,10 +170,12 @@ def export(runner: Runner, format: str, input_shapes: Mapping[str, tuple[int, ..
     return exporter(runner.for_backend(backend), input_shapes)
 
 
-def artifact_bytes(format: str, artifact: Any) -> bytes:
-    """What `fuse export --out FILE` writes for an artifact of `format`."""
+def artifact_bytes(format: str, artifact: Any, vjp_order: int = 0) -> bytes:
+    """What `fuse export --out FILE` writes for an artifact of `format`; a
+    `jax` artifact with `vjp_order` orders of derivatives (each builds the
+    gradient program of the one before; see `differentiable_export`)."""
     if format == "jax":
-        return bytes(artifact.serialize())
+        return bytes(artifact.serialize(vjp_order=vjp_order))
     if format == "stablehlo":
         return artifact
     import io
@@ -175,9 +199,9 @@ def artifact_text(format: str, artifact: Any) -> str:
         return str(stablehlo.deserialize_portable_artifact(context, artifact))
 
 
-def write_artifact(format: str, artifact: Any, path: str | Path) -> None:
+def write_artifact(format: str, artifact: Any, path: str | Path, vjp_order: int = 0) -> None:
     """Writes the artifact atomically (a failed export leaves no file)."""
     from fuse.runtime.io import atomic_write
 
-    data = artifact_bytes(format, artifact)
+    data = artifact_bytes(format, artifact, vjp_order)
     atomic_write(Path(path), lambda stream: stream.write(data))

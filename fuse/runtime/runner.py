@@ -561,18 +561,21 @@ class Runner:
         format: str,
         out: str | os.PathLike[str] | None = None,
         input_shapes: Mapping[str, Sequence[int]] | None = None,
+        vjp_order: int = 0,
     ) -> Any:
         """The program as an artifact that runs without Fuse: `format` is
         "jax" (a `jax.export.Exported`), "stablehlo" (portable bytecode) or
         "torch" (a `torch.export.ExportedProgram`); written to `out` when
-        given. Sizes of runtime inputs come from `input_shapes` (else the
-        runner's). See fuse.runtime.export and docs/export.md."""
+        given, a `jax` one with `vjp_order` orders of derivatives
+        (`jax.grad` of the loaded artifact runs the gradient program). Sizes
+        of runtime inputs come from `input_shapes` (else the runner's). See
+        fuse.runtime.export and docs/export.md."""
         from fuse.runtime.export import export, write_artifact
 
         shapes = input_shapes if input_shapes is not None else self.input_shapes
         artifact = export(self, format, self.checked_shapes(shapes))
         if out is not None:
-            write_artifact(format, artifact, out)
+            write_artifact(format, artifact, out, vjp_order)
         return artifact
 
     def for_backend(self, backend: str) -> Runner:

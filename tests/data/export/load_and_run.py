@@ -3,7 +3,9 @@
 Usage: python load_and_run.py FORMAT DIRECTORY. For each `NAME.inputs.npz`
 in DIRECTORY it loads the artifact `NAME.<suffix>`, calls it with those
 inputs and saves the outputs to `NAME.outputs.npz` (fixpoint status rows
-under `fixpoint_status/<tensors>`). Exits 1 if anything imported `fuse`.
+under `fixpoint_status/<tensors>`). Where `NAME.loss.txt` names a scalar
+export (jax format), it also saves `jax.grad` of that export with respect
+to every input, under `grad/<input>`. Exits 1 if anything imported `fuse`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ def run_jax(path: Path, inputs: dict[str, np.ndarray]) -> dict:
     import jax
 
     exported = jax.export.deserialize(bytearray(path.read_bytes()))
-    return jax.jit(exported.call)(inputs)
+    results = jax.jit(exported.call)(inputs)
+    loss_file = path.with_suffix(".loss.txt")
+    if loss_file.exists():
+        loss = loss_file.read_text().strip()
+        results["grad"] = jax.jit(jax.grad(lambda x: exported.call(x)[loss]))(inputs)
+    return results
 
 
 def run_stablehlo(path: Path, inputs: dict[str, np.ndarray]) -> dict:
