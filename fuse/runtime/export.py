@@ -27,7 +27,7 @@ yet (the lowering to StableHLO and to FX specializes on sizes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from fuse.pipeline import GradientRequest
     from fuse.runtime.cache import CompiledPlan
     from fuse.runtime.runner import Runner
+    from fuse.runtime.symbolic import SymbolicSizes
 
 FORMATS = ("jax", "stablehlo", "torch")
 SUFFIXES = {"jax": ".jax", "stablehlo": ".mlirbc", "torch": ".pt2"}
@@ -66,35 +67,88 @@ def parse_shape(binding: str) -> tuple[str, tuple[int, ...]]:
 @dataclass(frozen=True)
 class ExportPlan:
     """A plan specialized for export: the compiled plan, the runtime inputs
-    the artifact takes (in `@main` order) with their shapes, and the
+    the artifact takes (in `@main` order) with their shapes (probe sizes
+    where `sizes` makes them symbolic, fuse.runtime.symbolic), and the
     constants it bakes in."""
 
+    runner: Runner
     plan: CompiledPlan
     shapes: dict[str, tuple[int, ...]]
     constants: dict[str, np.ndarray]
+    sizes: SymbolicSizes | None = None
 
     @property
     def output_names(self) -> list[str]:
         return [spec.name if spec.path is None else spec.path for spec in self.plan.outputs]
 
+    def dims(self, name: str) -> tuple[int | str, ...]:
+        """Runtime input `name`'s sizes: numbers, or symbols."""
+        return self.sizes.dims[name] if self.sizes is not None else self.shapes[name]
+
+    def plan_for(self, gradient: GradientRequest) -> CompiledPlan:
+        """The plan with `gradient` at the same sizes."""
+        shapes = {**{n: np.shape(v) for n, v in self.constants.items()}, **self.shapes}
+        if self.sizes is None:
+            return self.runner.plan_for_shapes(shapes, gradient)
+        return _probe_plan(self.runner, shapes, self.sizes, gradient)
+
 
 def export_plan(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> ExportPlan:
-    """Compiles `runner`'s program for the given runtime-input sizes, with
-    every source and weight read now to become a constant."""
-    runtime = [d for d in runner.declarations if d.source is None]
+    """Compiles `runner`'s program for the given runtime-input sizes, the
+    others symbolic, with every source and weight read now to become a
+    constant."""
     shapes = runner.checked_shapes(input_shapes)
     constants = runner.load_sources(shapes, require_all=False)
-    missing = [d.name for d in runtime if d.name not in shapes and d.name not in constants]
-    if missing:
-        raise FuseError(
-            f"exporting needs the size of input '{missing[0]}': give it with "
-            f"--shape {missing[0]}=... (input_shapes= in Python); symbolic sizes are not "
-            "supported yet"
-        )
-    plan = runner.plan_for_shapes({**{n: np.shape(v) for n, v in constants.items()}, **shapes})
-    inputs = {name: shapes[name] for name in plan.arguments if name not in constants}
+    known = {**{n: np.shape(v) for n, v in constants.items()}, **shapes}
+    unsized = [d for d in runner.declarations if d.source is None and d.name not in known]
+    sizes = None
+    if not unsized:
+        plan = runner.plan_for_shapes(known)
+    else:
+        sizes = runner.symbolic_sizes(known, [d.name for d in unsized])
+        known |= sizes.probe(0)
+        plan = _probe_plan(runner, known, sizes, None)
+    inputs = {name: known[name] for name in plan.arguments if name not in constants}
     used = {name: constants[name] for name in plan.arguments if name in constants}
-    return ExportPlan(plan, inputs, used)
+    return ExportPlan(runner, plan, inputs, used, sizes)
+
+
+def _probe_plan(
+    runner: Runner,
+    shapes: Mapping[str, tuple[int, ...]],
+    sizes: SymbolicSizes,
+    gradient: GradientRequest | None,
+) -> CompiledPlan:
+    """The shape-polymorphic plan for `shapes` (at probe 0), checked against
+    the same plan at probe 1: the two lowered programs must be the same
+    text, else some size follows the symbols in a way the artifact cannot
+    express (fuse.runtime.symbolic)."""
+    plans = []
+    for probe in (0, 1):
+        probed = {**shapes, **sizes.probe(probe)}
+        try:
+            plans.append(runner.probe_plan(probed, lambda n, p=probe: sizes.read(n, p), gradient))
+        except FuseError as error:
+            raise FuseError(
+                f"exporting with symbolic sizes ({sizes.describe()}) failed: {error}\n(the "
+                "sizes above are probe values standing for the symbols; give the sizes with "
+                "--shape NAME=... or input_shapes= to export static sizes)"
+            ) from None
+    texts = [plan.executable.symbolic_text for plan in plans]
+    if texts[0] != texts[1]:
+        line = next(
+            (a, b)
+            for a, b in zip(texts[0].splitlines(), texts[1].splitlines(), strict=False)
+            if a != b
+        )
+        raise FuseError(
+            f"exporting with symbolic sizes ({sizes.describe()}): some size of the program "
+            "follows the symbols in a way an artifact cannot express (index arithmetic such as "
+            "X[i + 1], a concat along a symbolic index, a size-dependent choice); give the "
+            f"sizes with --shape NAME=... (input_shapes= in Python). The lowered program "
+            f"differs between two probe sizes at:\n  {line[0].strip()}\n  {line[1].strip()}"
+        )
+    return plans[0]
 
 
 def export_jax(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:
@@ -104,14 +158,26 @@ def export_jax(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> A
     import jax
 
     planned = export_plan(runner, input_shapes)
+    scope = jax.export.SymbolicScope()
     specs = {
-        name: jax.ShapeDtypeStruct(shape, np.float32) for name, shape in planned.shapes.items()
+        name: jax.ShapeDtypeStruct(_jax_shape(planned.dims(name), scope), np.float32)
+        for name in planned.shapes
     }
-    call = differentiable_export(runner, planned)
+    call = differentiable_export(planned)
     return jax.export.export(jax.jit(lambda inputs: call(inputs, {})))(specs)
 
 
-def differentiable_export(runner: Runner, planned: ExportPlan) -> Callable[..., Any]:
+def _jax_shape(dims: Sequence[int | str], scope: Any) -> tuple[Any, ...]:
+    """A shape for `jax.export`: symbols are `jax.export.symbolic_shape`
+    dimensions of the one `scope` all inputs share."""
+    import jax
+
+    if all(isinstance(d, int) for d in dims):
+        return tuple(dims)
+    return jax.export.symbolic_shape(", ".join(map(str, dims)), scope=scope)
+
+
+def differentiable_export(planned: ExportPlan) -> Callable[..., Any]:
     """`call(inputs, {}) -> {export, sink or "fixpoint_status": value}` with
     the constants bound, whose VJP (`jax.custom_vjp`, as for
     `runner.xla_callable`) runs the vector-Jacobian program of the exports
@@ -120,10 +186,8 @@ def differentiable_export(runner: Runner, planned: ExportPlan) -> Callable[..., 
     program takes one cotangent per export."""
     from fuse.runtime.jax_gradients import differentiable_call
 
-    shapes = {**{n: np.shape(v) for n, v in planned.constants.items()}, **planned.shapes}
-
     def run_plan(arguments: Mapping[str, Any], gradient: GradientRequest | None) -> dict[str, Any]:
-        plan = planned.plan if gradient is None else runner.plan_for_shapes(shapes, gradient)
+        plan = planned.plan if gradient is None else planned.plan_for(gradient)
         taken = {name: value for name, value in arguments.items() if name in plan.arguments}
         return plan.executable.exportable(planned.constants)(taken)
 
@@ -136,10 +200,12 @@ def export_stablehlo(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]
 
 
 def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:
-    """A `torch.export.ExportedProgram` of the program."""
+    """A `torch.export.ExportedProgram` of the program, with one
+    `torch.export.Dim` per symbolic size."""
     import torch
 
     from fuse.lowering.torch.export import ExportableProgram
+    from fuse.lowering.torch.symbolic import dynamic_shapes
 
     planned = export_plan(runner, input_shapes)
     executable = planned.plan.executable
@@ -150,8 +216,24 @@ def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) ->
         planned.output_names,
         executable.status_names,
     )
-    example = {name: torch.zeros(shape) for name, shape in planned.shapes.items()}
-    return torch.export.export(module, (example,))
+    if planned.sizes is None:
+        example = {name: torch.zeros(shape) for name, shape in planned.shapes.items()}
+        return torch.export.export(module, (example,))
+    dims = {name: planned.dims(name) for name in planned.shapes}
+    # Small distinct example sizes: the graph holds no probe size any more.
+    symbols = {symbol: 16 + n for n, symbol in enumerate(planned.sizes.symbols)}
+    example = {
+        name: torch.zeros([symbols[d] if isinstance(d, str) else d for d in row])
+        for name, row in dims.items()
+    }
+    try:
+        return torch.export.export(module, (example,), dynamic_shapes=(dynamic_shapes(dims),))
+    except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes
+        summary = " ".join(str(error).strip().splitlines()[:3])
+        raise FuseError(
+            f"torch.export cannot keep the sizes of {planned.sizes.describe()} symbolic: "
+            f"{summary}; give them with --shape NAME=... (input_shapes= in Python)"
+        ) from None
 
 
 EXPORTERS: dict[str, tuple[str, Callable[[Runner, Mapping[str, tuple[int, ...]]], Any]]] = {

@@ -30,6 +30,7 @@ from fuse.errors import Diagnostic, FuseError, diagnostic_from_pass
 from fuse.frontend import ast
 from fuse.frontend.sema import tensor_accesses
 from fuse.lowering.backend import Backend, FixpointDivergence
+from fuse.lowering.symbolic_sizes import SizeReader
 from fuse.passes.autodiff import COTANGENT_PREFIX, GRAD_PREFIX
 from fuse.passes.infer_shapes import ShapeConflict, infer_program_shapes
 from fuse.passes.memory_budget import MemoryBudgetExceeded, check_memory
@@ -49,6 +50,7 @@ from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights
 from fuse.runtime.sharding import annotate_main, describe_sharding, resolve_sharding
+from fuse.runtime.symbolic import SymbolicSizes
 
 BACKEND_NAMES = ("numpy", "torch", "jax", "xla")
 
@@ -374,6 +376,36 @@ class Runner:
         self._check_memory(module)
         with _out_of_memory_as_error(self.backend_name, "compiling the program"):
             executable = self.backend.compile(module, self.config)
+        return CompiledPlan(module, executable, arguments, outputs, explanation, domains)
+
+    def symbolic_sizes(
+        self, known: Mapping[str, tuple[int, ...]], symbolic: Sequence[str]
+    ) -> SymbolicSizes:
+        """Sizes of the runtime inputs `symbolic` following the program's
+        indices, given the `known` shapes (fuse.runtime.symbolic)."""
+        from fuse.runtime.symbolic import symbolic_sizes
+
+        indices = {d.name: d.indices for d in self.declarations}
+        return symbolic_sizes(
+            self._declarative_module(known), [(name, indices[name]) for name in symbolic]
+        )
+
+    def probe_plan(
+        self,
+        shapes: Mapping[str, tuple[int, ...]],
+        sizes: SizeReader,
+        gradient: GradientRequest | None = None,
+    ) -> CompiledPlan:
+        """The plan at the probe sizes `shapes` of symbolic sizes that
+        `sizes` reads back (fuse.runtime.symbolic), lowered shape-polymorphic
+        by the backend: for export, so neither cached nor checked against
+        `max_memory` (nothing runs at probe sizes)."""
+        module, explanation, domains = self.specialized_module(shapes, gradient)
+        arguments, outputs = main_signature(module)
+        compile_symbolic = getattr(self.backend, "compile_symbolic", None)
+        if compile_symbolic is None:
+            raise FuseError(f"the {self.backend_name} backend has no symbolic sizes")
+        executable = compile_symbolic(module, self.config, sizes)
         return CompiledPlan(module, executable, arguments, outputs, explanation, domains)
 
     def _check_memory(self, module: ModuleOp) -> None:
