@@ -287,6 +287,13 @@ def command_compile(args: argparse.Namespace) -> None:
         input_shapes=_shapes(args.shape),
     )
     shapes = runner.known_shapes(_inputs(args.input, runner))
+    if args.emit == "stablehlo" and any(d.name not in shapes for d in runner.declarations):
+        # Inputs without sizes: the StableHLO has dynamic dimensions.
+        from fuse.runtime.export import symbolic_plan
+
+        plan, _ = symbolic_plan(runner.for_backend("jax"), shapes, args.grad)
+        sys.stdout.write(plan.executable.stablehlo_text)
+        return
     module, _, _ = runner.specialized_module(shapes, args.grad)
     if args.emit == "dataflow":
         _emit_ir(module)

@@ -83,7 +83,9 @@ class ExportPlan:
 
     def dims(self, name: str) -> tuple[int | str, ...]:
         """Runtime input `name`'s sizes: numbers, or symbols."""
-        return self.sizes.dims[name] if self.sizes is not None else self.shapes[name]
+        if self.sizes is not None and name in self.sizes.dims:
+            return self.sizes.dims[name]
+        return self.shapes[name]
 
     def plan_for(self, gradient: GradientRequest) -> CompiledPlan:
         """The plan with `gradient` at the same sizes."""
@@ -105,12 +107,24 @@ def export_plan(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> 
     if not unsized:
         plan = runner.plan_for_shapes(known)
     else:
-        sizes = runner.symbolic_sizes(known, [d.name for d in unsized])
+        plan, sizes = symbolic_plan(runner, known)
         known |= sizes.probe(0)
-        plan = _probe_plan(runner, known, sizes, None)
     inputs = {name: known[name] for name in plan.arguments if name not in constants}
     used = {name: constants[name] for name in plan.arguments if name in constants}
     return ExportPlan(runner, plan, inputs, used, sizes)
+
+
+def symbolic_plan(
+    runner: Runner,
+    known: Mapping[str, tuple[int, ...]],
+    gradient: GradientRequest | None = None,
+) -> tuple[CompiledPlan, SymbolicSizes]:
+    """The shape-polymorphic plan of `runner`'s program when only the
+    `known` shapes are given (the other runtime inputs' sizes symbolic),
+    and those sizes."""
+    unsized = [d.name for d in runner.declarations if d.name not in known]
+    sizes = runner.symbolic_sizes(known, unsized)
+    return _probe_plan(runner, {**known, **sizes.probe(0)}, sizes, gradient), sizes
 
 
 def _probe_plan(
@@ -130,7 +144,7 @@ def _probe_plan(
             plans.append(runner.probe_plan(probed, lambda n, p=probe: sizes.read(n, p), gradient))
         except FuseError as error:
             raise FuseError(
-                f"exporting with symbolic sizes ({sizes.describe()}) failed: {error}\n(the "
+                f"with symbolic sizes ({sizes.describe()}): {error}\n(the "
                 "sizes above are probe values standing for the symbols; give the sizes with "
                 "--shape NAME=... or input_shapes= to export static sizes)"
             ) from None

@@ -649,12 +649,20 @@ class Runner:
 
     @property
     def fx_module(self) -> Any:
-        """Backend `torch`: the `torch.fx.GraphModule` of the last run (or,
-        for a program whose inputs are all sources, of its only plan)."""
+        """Backend `torch`: the `torch.fx.GraphModule` of the last run, else
+        of the sizes known without running (sources, `input_shapes`), where
+        the sizes of other runtime inputs are symbolic: read from the
+        inputs (fuse.runtime.symbolic)."""
         if self.backend_name != "torch":
             raise ValueError(
                 f"fx_module needs backend='torch', this runner uses {self.backend_name!r}"
             )
+        if self.last_plan is None:
+            shapes = self.known_shapes({})
+            if any(d.name not in shapes for d in self.declarations):
+                from fuse.runtime.export import symbolic_plan
+
+                return symbolic_plan(self, shapes)[0].executable.fx_module
         return self._current_plan().executable.fx_module
 
     def _current_plan(self) -> CompiledPlan:
