@@ -34,8 +34,3 @@ class Size:
 
 
 SizeReader = Callable[[int], Size]
-
-
-def static_reader(size: int) -> Size:
-    """The reader of a plan without symbols."""
-    return Size(size)

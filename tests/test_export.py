@@ -60,6 +60,13 @@ def test_conformance_cases_run_from_artifacts_without_fuse(format: str, tmp_path
                 assert converged == 1, (name, key, status)
 
 
+def _run_in_fresh_process(format: str, directory: Path) -> None:
+    loaded = subprocess.run(
+        [sys.executable, str(LOADER), format, str(directory)], capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+
+
 FIXPOINT = """
 Path(x, y) = Edge(x, y)
 Path(x, z) += Path(x, y) Edge(y, z)
@@ -222,27 +229,28 @@ def _layer_reference(w: np.ndarray, x: np.ndarray, b: np.ndarray) -> dict[str, n
 
 
 def test_jax_grad_of_an_artifact_loaded_without_fuse(tmp_path: Path) -> None:
+    """Exported with symbolic sizes (`j`; `i` is the source's 3), at two sizes."""
     rng = np.random.default_rng(7)
-    w, x, b = (rng.standard_normal(s).astype(np.float32) for s in ((3, 5), (5,), (3,)))
+    b = rng.standard_normal(3).astype(np.float32)
     np.save(tmp_path / "b.npy", b)
     runner = Program(LAYER, "layer.fuse", base_dir=tmp_path).compile(backend="numpy")
-    shapes = {"W": w.shape, "X": x.shape}
-    runner.export("jax", out=tmp_path / "layer.jax", input_shapes=shapes, vjp_order=1)
+    runner.export("jax", out=tmp_path / "layer.jax", vjp_order=1)
     (tmp_path / "layer.loss.txt").write_text("L")
-    np.savez(tmp_path / "layer.inputs.npz", W=w, X=x)
-    loaded = subprocess.run(
-        [sys.executable, str(LOADER), "jax", str(tmp_path)], capture_output=True, text=True
-    )
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
-    outputs = dict(np.load(tmp_path / "layer.outputs.npz"))
-    loss, gradients = runner.value_and_grad("L", ["W", "X"], {"W": w, "X": x})
-    expected = _layer_reference(w, x, b)
-    assert set(outputs) == {"L", "H", "h.npy", "grad/W", "grad/X"}
-    for name, value in expected.items():
-        np.testing.assert_allclose(outputs[name], value, rtol=1e-5, atol=1e-5, err_msg=name)
-    np.testing.assert_allclose(outputs["grad/W"], gradients["W"], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(outputs["grad/X"], gradients["X"], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(outputs["L"], loss, rtol=1e-5)
+    runs = {}
+    for size in (5, 2):
+        w, x = rng.standard_normal((3, size), np.float32), rng.standard_normal(size, np.float32)
+        np.savez(tmp_path / f"layer@{size}.inputs.npz", W=w, X=x)
+        runs[size] = (w, x)
+    _run_in_fresh_process("jax", tmp_path)
+    for size, (w, x) in runs.items():
+        outputs = dict(np.load(tmp_path / f"layer@{size}.outputs.npz"))
+        loss, gradients = runner.value_and_grad("L", ["W", "X"], {"W": w, "X": x})
+        assert set(outputs) == {"L", "H", "h.npy", "grad/W", "grad/X"}
+        for name, value in _layer_reference(w, x, b).items():
+            np.testing.assert_allclose(outputs[name], value, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(outputs["grad/W"], gradients["W"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(outputs["grad/X"], gradients["X"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(outputs["L"], loss, rtol=1e-5)
 
 
 def test_cli_vjp_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -256,13 +264,6 @@ def test_cli_vjp_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert jax.export.deserialize(bytearray((tmp_path / "l.jax").read_bytes())).has_vjp()
     assert fuse_main([*argv, "--format", "torch", "--out", str(tmp_path / "l.pt2")]) == 1
     assert "--vjp-order is for --format jax" in capsys.readouterr().err
-
-
-def _run_in_fresh_process(format: str, directory: Path) -> None:
-    loaded = subprocess.run(
-        [sys.executable, str(LOADER), format, str(directory)], capture_output=True, text=True
-    )
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
 
 
 NORMALIZED = """
