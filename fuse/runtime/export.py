@@ -20,9 +20,10 @@ last change]` on jax/stablehlo and `[hit bound, iterations, last change]` on
 torch, since a host callback that raises cannot be serialized: the caller
 checks the row instead.
 
-Shapes are static: every runtime input needs a size, from `input_shapes=` /
-`--shape A=6x40` (sources give their own). Symbolic sizes are not supported
-yet (the lowering to StableHLO and to FX specializes on sizes).
+A runtime input's size is static where `input_shapes=` / `--shape A=6x40`
+gives it (sources give their own) and symbolic otherwise, one symbol per
+class of dimensions the program's indices tie together
+(fuse.runtime.symbolic; docs/export.md says what must stay static).
 """
 
 from __future__ import annotations
