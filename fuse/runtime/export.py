@@ -151,11 +151,8 @@ def _probe_plan(
             ) from None
     texts = [plan.executable.symbolic_text for plan in plans]
     if texts[0] != texts[1]:
-        line = next(
-            (a, b)
-            for a, b in zip(texts[0].splitlines(), texts[1].splitlines(), strict=False)
-            if a != b
-        )
+        pairs = zip(texts[0].splitlines(), texts[1].splitlines(), strict=False)
+        line = next(((a, b) for a, b in pairs if a != b), ("(one program is longer)", ""))
         raise FuseError(
             f"exporting with symbolic sizes ({sizes.describe()}): some size of the program "
             "follows the symbols in a way an artifact cannot express (index arithmetic such as "

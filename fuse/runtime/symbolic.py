@@ -16,10 +16,11 @@ How the compiler sees them. The pipeline and the backends are written for
 numbers, so a symbolic plan is compiled at *probe sizes*: each symbol gets a
 distinct prime (`SymbolicSizes.probe`), and a size in the compiled program
 is read back as an expression (`Size`) by factoring it over those primes:
-`1009` is `i`, `1009 * 1013 * 2` is `2 * i * j`. Compiling once more at other
-primes checks that reading: a size that is not the same expression at both
-probes (`X[i + 1]` gives `i - 1`, a `concat` gives `i + j`) follows the
-symbols in a way an artifact cannot express, and exporting names it. The
+`1009` is `i`, `1009 * 1013 * 2` is `2 * i * j`. Compiling once more at
+twice those sizes checks that reading: a size that is not the same
+expression at both probes (`X[i + 1]` gives `i - 1`, a `concat` gives
+`i + j`) follows the symbols in a way an artifact cannot express, and
+exporting names it (fuse.runtime.export compares the two lowerings). The
 backends then turn the probe-size plan into a shape-polymorphic one
 (fuse.lowering.jax.symbolic, fuse.lowering.torch.symbolic).
 """
