@@ -146,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print the artifact's StableHLO as text (jax and stablehlo formats)",
     )
+    export.add_argument(
+        "--vjp-order",
+        type=int,
+        default=0,
+        metavar="N",
+        help="jax format: orders of derivatives the artifact carries (1: jax.grad works on it)",
+    )
     repl = commands.add_parser(
         "repl", help="type statements and queries one at a time (docs/repl.md)"
     )
@@ -290,6 +297,13 @@ def command_compile(args: argparse.Namespace) -> None:
         input_shapes=_shapes(args.shape),
     )
     shapes = runner.known_shapes(_inputs(args.input, runner))
+    if args.emit == "stablehlo" and any(d.name not in shapes for d in runner.declarations):
+        # Inputs without sizes: the StableHLO has dynamic dimensions.
+        from fuse.runtime.export import symbolic_plan
+
+        plan, _ = symbolic_plan(runner.for_backend("jax"), shapes, args.grad)
+        sys.stdout.write(plan.executable.stablehlo_text)
+        return
     module, _, _ = runner.specialized_module(shapes, args.grad)
     if args.emit == "dataflow":
         _emit_ir(module)
@@ -324,7 +338,11 @@ def command_export(args: argparse.Namespace) -> None:
         **{name: np.shape(value) for name, value in _inputs(args.input, runner).items()},
         **_shapes(args.shape),
     }
-    artifact = runner.export(args.format, out=args.out, input_shapes=shapes)
+    if args.vjp_order and args.format != "jax":
+        raise FuseError("--vjp-order is for --format jax (the other artifacts carry no VJP)")
+    artifact = runner.export(
+        args.format, out=args.out, input_shapes=shapes, vjp_order=args.vjp_order
+    )
     if args.emit:
         if args.format == "torch":
             raise FuseError("--emit prints StableHLO: use it with --format jax or stablehlo")

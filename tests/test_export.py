@@ -60,6 +60,13 @@ def test_conformance_cases_run_from_artifacts_without_fuse(format: str, tmp_path
                 assert converged == 1, (name, key, status)
 
 
+def _run_in_fresh_process(format: str, directory: Path) -> None:
+    loaded = subprocess.run(
+        [sys.executable, str(LOADER), format, str(directory)], capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+
+
 FIXPOINT = """
 Path(x, y) = Edge(x, y)
 Path(x, z) += Path(x, y) Edge(y, z)
@@ -102,8 +109,23 @@ def test_fx_module_before_any_run_with_input_shapes() -> None:
     runner = Program(FIXPOINT).compile(backend="torch", input_shapes={"Edge": (3, 3)})
     module = runner.fx_module
     assert isinstance(module, torch.fx.GraphModule)
-    with pytest.raises(FuseError, match="the size of input 'Edge' is not known yet"):
+    with pytest.raises(FuseError, match="zero of symbolic shape"):  # a torch fixpoint's state
         _ = Program(FIXPOINT).compile(backend="torch").fx_module
+
+
+def test_fx_module_before_any_run_with_symbolic_sizes() -> None:
+    import torch
+
+    runner = Program(NORMALIZED).compile(backend="torch")
+    module = runner.fx_module
+    assert isinstance(module, torch.fx.GraphModule)
+    rng = np.random.default_rng(3)
+    for n, m, k in ((2, 3, 4), (6, 5, 3)):
+        w, x = rng.standard_normal((n, m), np.float32), rng.standard_normal((m, k), np.float32)
+        y, normalized = module(torch.from_numpy(w), torch.from_numpy(x))
+        expected = _normalized_reference(w, x)
+        np.testing.assert_allclose(y.numpy(), expected["Y"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(normalized.numpy(), expected["N"], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +134,6 @@ def test_fx_module_before_any_run_with_input_shapes() -> None:
         ({"Nope": (2, 2)}, "input_shapes names 'Nope', which is not an input"),
         ({"Edge": (2,)}, "gives 'Edge' the shape \\(2,\\), but the program uses it with rank 2"),
         ({"Edge": (0, 2)}, "sizes must be positive"),
-        ({}, "exporting needs the size of input 'Edge'"),
     ],
 )
 def test_bad_shapes_are_named(shapes: dict, message: str) -> None:
@@ -162,12 +183,14 @@ def test_cli_export_and_emit(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         == 1
     )
     assert "torch.export.load reads .pt2 files" in capsys.readouterr().err
+    shifted = tmp_path / "shifted.fuse"
+    shifted.write_text("Y[i] = X[i + 1]\nexport Y\n")
     assert (
-        fuse_main(["export", str(program), "--format", "jax", "--out", str(tmp_path / "y.jax")])
+        fuse_main(["export", str(shifted), "--format", "jax", "--out", str(tmp_path / "y.jax")])
         == 1
     )
     err = capsys.readouterr().err
-    assert "exporting needs the size of input 'Edge'" in err
+    assert "follows the symbols in a way an artifact cannot express" in err
     assert not (tmp_path / "y.jax").exists(), "a failed export leaves no file"
 
 
@@ -176,3 +199,187 @@ def test_cli_compile_with_shape(tmp_path: Path, capsys: pytest.CaptureFixture[st
     program.write_text(FIXPOINT)
     assert fuse_main(["compile", str(program), "--emit", "stablehlo", "--shape", "Edge=3x3"]) == 0
     assert "tensor<3x3xf32>" in capsys.readouterr().out
+
+
+def test_exporting_again_reuses_the_compiled_plan() -> None:
+    runner = Program(FIXPOINT).compile(backend="numpy", input_shapes={"Edge": (3, 3)})
+    runner.export("jax")
+    jax_runner = runner.for_backend("jax")
+    runner.export("stablehlo")
+    assert runner.for_backend("jax") is jax_runner
+    assert len(jax_runner.plans) == 1, "the second export compiled nothing"
+
+
+LAYER = """
+B[i] = "b.npy"
+H[i] = relu(W[i, j] X[j] + B[i])
+L = H[i] H[i]
+"h.npy" = H[i]
+export L
+export H
+"""
+
+
+def _layer_reference(w: np.ndarray, x: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    """L = sum relu(W x + b)^2 and its gradients, by hand."""
+    z = w @ x + b
+    h = np.maximum(z, 0)
+    dz = 2 * h * (z > 0)
+    return {"L": np.sum(h * h), "H": h, "grad/W": np.outer(dz, x), "grad/X": w.T @ dz}
+
+
+def test_jax_grad_of_an_artifact_loaded_without_fuse(tmp_path: Path) -> None:
+    """Exported with symbolic sizes (`j`; `i` is the source's 3), at two sizes."""
+    rng = np.random.default_rng(7)
+    b = rng.standard_normal(3).astype(np.float32)
+    np.save(tmp_path / "b.npy", b)
+    runner = Program(LAYER, "layer.fuse", base_dir=tmp_path).compile(backend="numpy")
+    runner.export("jax", out=tmp_path / "layer.jax", vjp_order=1)
+    (tmp_path / "layer.loss.txt").write_text("L")
+    runs = {}
+    for size in (5, 2):
+        w, x = rng.standard_normal((3, size), np.float32), rng.standard_normal(size, np.float32)
+        np.savez(tmp_path / f"layer@{size}.inputs.npz", W=w, X=x)
+        runs[size] = (w, x)
+    _run_in_fresh_process("jax", tmp_path)
+    for size, (w, x) in runs.items():
+        outputs = dict(np.load(tmp_path / f"layer@{size}.outputs.npz"))
+        loss, gradients = runner.value_and_grad("L", ["W", "X"], {"W": w, "X": x})
+        assert set(outputs) == {"L", "H", "h.npy", "grad/W", "grad/X"}
+        for name, value in _layer_reference(w, x, b).items():
+            np.testing.assert_allclose(outputs[name], value, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(outputs["grad/W"], gradients["W"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(outputs["grad/X"], gradients["X"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(outputs["L"], loss, rtol=1e-5)
+
+
+def test_cli_vjp_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import jax
+
+    program = tmp_path / "layer.fuse"
+    program.write_text(LAYER)
+    np.save(tmp_path / "b.npy", np.ones(2, np.float32))
+    argv = ["export", str(program), "--shape", "W=2x3", "--shape", "X=3", "--vjp-order", "1"]
+    assert fuse_main([*argv, "--format", "jax", "--out", str(tmp_path / "l.jax")]) == 0
+    assert jax.export.deserialize(bytearray((tmp_path / "l.jax").read_bytes())).has_vjp()
+    assert fuse_main([*argv, "--format", "torch", "--out", str(tmp_path / "l.pt2")]) == 1
+    assert "--vjp-order is for --format jax" in capsys.readouterr().err
+
+
+NORMALIZED = """
+H[i, k] = relu(W[i, j] X[j, k])
+Y[i, k.] = softmax(H[i, k])
+N[i, k.] = lnorm(H[i, k])
+export Y
+export N
+"""
+
+
+def _normalized_reference(w: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
+    h = np.maximum(w @ x, 0)
+    e = np.exp(h - h.max(axis=1, keepdims=True))
+    centered = h - h.mean(axis=1, keepdims=True)
+    n = centered / np.sqrt((centered**2).mean(axis=1, keepdims=True) + 1e-5)
+    return {"Y": e / e.sum(axis=1, keepdims=True), "N": n}
+
+
+def _closure_reference(edge: np.ndarray) -> dict[str, np.ndarray]:
+    path = edge.copy()
+    for _ in range(len(edge)):
+        path = np.minimum(path + path @ edge, 1)
+    return {"Path": path, "deg.npy": edge.sum(axis=1)}
+
+
+def _chain(size: int) -> np.ndarray:
+    edge = np.zeros((size, size), np.float32)
+    edge[np.arange(size - 1), np.arange(1, size)] = 1
+    return edge
+
+
+SYMBOLIC_CASES = {
+    "normalized": (
+        NORMALIZED,
+        lambda n, m, k: {
+            "W": np.random.default_rng(n).standard_normal((n, m)).astype(np.float32),
+            "X": np.random.default_rng(k).standard_normal((m, k)).astype(np.float32),
+        },
+        lambda inputs: _normalized_reference(inputs["W"], inputs["X"]),
+    ),
+    "closure": (
+        FIXPOINT,
+        lambda n, m, k: {"Edge": _chain(n)},
+        lambda i: _closure_reference(i["Edge"]),
+    ),
+}
+
+
+@pytest.mark.parametrize("format", ["jax", "torch"])
+def test_symbolic_artifacts_run_at_two_sizes_without_fuse(format: str, tmp_path: Path) -> None:
+    """Exported without sizes, each artifact runs in a process without Fuse
+    at two sizes and matches `runner.run` and a NumPy reference at both."""
+    cases = {n: c for n, c in SYMBOLIC_CASES.items() if format == "jax" or n != "closure"}
+    runs = {}
+    for name, (text, make_inputs, reference) in cases.items():
+        runner = Program(text, f"{name}.fuse", base_dir=tmp_path).compile(backend="numpy")
+        runner.export(format, out=tmp_path / f"{name}{SUFFIXES[format]}")
+        for tag, sizes in (("small", (3, 4, 5)), ("large", (7, 2, 6))):
+            inputs = make_inputs(*sizes)
+            np.savez(tmp_path / f"{name}@{tag}.inputs.npz", **inputs)
+            runs[f"{name}@{tag}"] = (runner.run(inputs), reference(inputs))
+    _run_in_fresh_process(format, tmp_path)
+    for run, (expected, reference) in runs.items():
+        outputs = dict(np.load(tmp_path / f"{run}.outputs.npz"))
+        for key, value in reference.items():
+            np.testing.assert_allclose(outputs[key], value, rtol=1e-5, atol=1e-5, err_msg=run)
+            if key in expected:
+                np.testing.assert_allclose(outputs[key], expected[key], rtol=1e-5, atol=1e-6)
+
+
+def test_symbols_follow_the_program_indices() -> None:
+    import torch
+
+    runner = Program(NORMALIZED).compile(input_shapes={"X": (5, 8)})
+    exported = runner.export("jax", input_shapes={})
+    assert [str(a.shape) for a in exported.in_avals] == ["(i, j)", "(j, k)"]
+    assert [str(a.shape) for a in exported.out_avals] == ["(i, k)", "(i, k)"]
+    given = runner.export("jax")  # X's size given: j and k static, i symbolic
+    assert [str(a.shape) for a in given.in_avals] == ["(i, 5)", "(5, 8)"]
+    program = runner.export("torch", input_shapes={}).module()
+    for rows in (2, 9):
+        out = program({"W": torch.ones(rows, 3), "X": torch.ones(3, 4)})
+        assert tuple(out["Y"].shape) == (rows, 4)
+
+
+def test_stablehlo_without_sizes_has_dynamic_dimensions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    program = tmp_path / "normalized.fuse"
+    program.write_text(NORMALIZED)
+    assert fuse_main(["compile", str(program), "--emit", "stablehlo"]) == 0
+    text = capsys.readouterr().out
+    assert "tensor<?x?xf32>" in text and "stablehlo.dynamic_broadcast_in_dim" in text
+    artifact = tmp_path / "n.mlirbc"
+    assert (
+        fuse_main(
+            ["export", str(program), "--format", "stablehlo", "--out", str(artifact), "--emit"]
+        )
+        == 0
+    )
+    assert "func.func public @main(%arg0: tensor<?x?xf32>" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "format", "message", "shapes"),
+    [
+        ("Y[i] = X[i + 1]\nexport Y\n", "jax", "differs between two probe sizes", {"X": (6,)}),
+        ("Y[i] = X[i] even(i)\nexport Y\n", "torch", "index fn of symbolic shape", {"X": (6,)}),
+        (FIXPOINT, "torch", "zero of symbolic shape", {"Edge": (3, 3)}),
+    ],
+)
+def test_sizes_that_cannot_be_symbolic_are_named(
+    text: str, format: str, message: str, shapes: dict
+) -> None:
+    runner = Program(text).compile()
+    with pytest.raises(FuseError, match=message):
+        runner.export(format)
+    assert runner.export(format, input_shapes=shapes) is not None, "static sizes export"

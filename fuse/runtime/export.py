@@ -20,14 +20,15 @@ last change]` on jax/stablehlo and `[hit bound, iterations, last change]` on
 torch, since a host callback that raises cannot be serialized: the caller
 checks the row instead.
 
-Shapes are static: every runtime input needs a size, from `input_shapes=` /
-`--shape A=6x40` (sources give their own). Symbolic sizes are not supported
-yet (the lowering to StableHLO and to FX specializes on sizes).
+A runtime input's size is static where `input_shapes=` / `--shape A=6x40`
+gives it (sources give their own) and symbolic otherwise, one symbol per
+class of dimensions the program's indices tie together
+(fuse.runtime.symbolic; docs/export.md says what must stay static).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,8 +38,10 @@ import numpy as np
 from fuse.errors import FuseError
 
 if TYPE_CHECKING:
+    from fuse.pipeline import GradientRequest
     from fuse.runtime.cache import CompiledPlan
     from fuse.runtime.runner import Runner
+    from fuse.runtime.symbolic import SymbolicSizes
 
 FORMATS = ("jax", "stablehlo", "torch")
 SUFFIXES = {"jax": ".jax", "stablehlo": ".mlirbc", "torch": ".pt2"}
@@ -65,47 +68,142 @@ def parse_shape(binding: str) -> tuple[str, tuple[int, ...]]:
 @dataclass(frozen=True)
 class ExportPlan:
     """A plan specialized for export: the compiled plan, the runtime inputs
-    the artifact takes (in `@main` order) with their shapes, and the
+    the artifact takes (in `@main` order) with their shapes (probe sizes
+    where `sizes` makes them symbolic, fuse.runtime.symbolic), and the
     constants it bakes in."""
 
+    runner: Runner
     plan: CompiledPlan
     shapes: dict[str, tuple[int, ...]]
     constants: dict[str, np.ndarray]
+    sizes: SymbolicSizes | None = None
 
     @property
     def output_names(self) -> list[str]:
         return [spec.name if spec.path is None else spec.path for spec in self.plan.outputs]
 
+    def dims(self, name: str) -> tuple[int | str, ...]:
+        """Runtime input `name`'s sizes: numbers, or symbols."""
+        if self.sizes is not None and name in self.sizes.dims:
+            return self.sizes.dims[name]
+        return self.shapes[name]
+
+    def plan_for(self, gradient: GradientRequest) -> CompiledPlan:
+        """The plan with `gradient` at the same sizes."""
+        shapes = {**{n: np.shape(v) for n, v in self.constants.items()}, **self.shapes}
+        if self.sizes is None:
+            return self.runner.plan_for_shapes(shapes, gradient)
+        return _probe_plan(self.runner, shapes, self.sizes, gradient)
+
 
 def export_plan(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> ExportPlan:
-    """Compiles `runner`'s program for the given runtime-input sizes, with
-    every source and weight read now to become a constant."""
-    runtime = [d for d in runner.declarations if d.source is None]
+    """Compiles `runner`'s program for the given runtime-input sizes, the
+    others symbolic, with every source and weight read now to become a
+    constant."""
     shapes = runner.checked_shapes(input_shapes)
     constants = runner.load_sources(shapes, require_all=False)
-    missing = [d.name for d in runtime if d.name not in shapes and d.name not in constants]
-    if missing:
-        raise FuseError(
-            f"exporting needs the size of input '{missing[0]}': give it with "
-            f"--shape {missing[0]}=... (input_shapes= in Python); symbolic sizes are not "
-            "supported yet"
-        )
-    plan = runner.plan_for_shapes({**{n: np.shape(v) for n, v in constants.items()}, **shapes})
-    inputs = {name: shapes[name] for name in plan.arguments if name not in constants}
+    known = {**{n: np.shape(v) for n, v in constants.items()}, **shapes}
+    unsized = [d for d in runner.declarations if d.source is None and d.name not in known]
+    sizes = None
+    if not unsized:
+        plan = runner.plan_for_shapes(known)
+    else:
+        plan, sizes = symbolic_plan(runner, known)
+        known |= sizes.probe(0)
+    inputs = {name: known[name] for name in plan.arguments if name not in constants}
     used = {name: constants[name] for name in plan.arguments if name in constants}
-    return ExportPlan(plan, inputs, used)
+    return ExportPlan(runner, plan, inputs, used, sizes)
+
+
+def symbolic_plan(
+    runner: Runner,
+    known: Mapping[str, tuple[int, ...]],
+    gradient: GradientRequest | None = None,
+) -> tuple[CompiledPlan, SymbolicSizes]:
+    """The shape-polymorphic plan of `runner`'s program when only the
+    `known` shapes are given (the other runtime inputs' sizes symbolic),
+    and those sizes."""
+    unsized = [d.name for d in runner.declarations if d.name not in known]
+    sizes = runner.symbolic_sizes(known, unsized)
+    return _probe_plan(runner, {**known, **sizes.probe(0)}, sizes, gradient), sizes
+
+
+def _probe_plan(
+    runner: Runner,
+    shapes: Mapping[str, tuple[int, ...]],
+    sizes: SymbolicSizes,
+    gradient: GradientRequest | None,
+) -> CompiledPlan:
+    """The shape-polymorphic plan for `shapes` (at probe 0), checked against
+    the same plan at probe 1: the two lowered programs must be the same
+    text, else some size follows the symbols in a way the artifact cannot
+    express (fuse.runtime.symbolic)."""
+    plans = []
+    for probe in (0, 1):
+        probed = {**shapes, **sizes.probe(probe)}
+        try:
+            plans.append(runner.probe_plan(probed, lambda n, p=probe: sizes.read(n, p), gradient))
+        except FuseError as error:
+            raise FuseError(
+                f"with symbolic sizes ({sizes.describe()}): {error}\n(the "
+                "sizes above are probe values standing for the symbols; give the sizes with "
+                "--shape NAME=... or input_shapes= to export static sizes)"
+            ) from None
+    texts = [plan.executable.symbolic_text for plan in plans]
+    if texts[0] != texts[1]:
+        pairs = zip(texts[0].splitlines(), texts[1].splitlines(), strict=False)
+        line = next(((a, b) for a, b in pairs if a != b), ("(one program is longer)", ""))
+        raise FuseError(
+            f"exporting with symbolic sizes ({sizes.describe()}): some size of the program "
+            "follows the symbols in a way an artifact cannot express (index arithmetic such as "
+            "X[i + 1], a concat along a symbolic index, a size-dependent choice); give the "
+            f"sizes with --shape NAME=... (input_shapes= in Python). The lowered program "
+            f"differs between two probe sizes at:\n  {line[0].strip()}\n  {line[1].strip()}"
+        )
+    return plans[0]
 
 
 def export_jax(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:
-    """A `jax.export.Exported` of the program (see the module docstring)."""
+    """A `jax.export.Exported` of the program (see the module docstring),
+    differentiable in its runtime inputs: serialized with `vjp_order=1` it
+    carries the program's gradient program as its VJP."""
     import jax
 
     planned = export_plan(runner, input_shapes)
-    function = planned.plan.executable.exportable(planned.constants)
+    scope = jax.export.SymbolicScope()
     specs = {
-        name: jax.ShapeDtypeStruct(shape, np.float32) for name, shape in planned.shapes.items()
+        name: jax.ShapeDtypeStruct(_jax_shape(planned.dims(name), scope), np.float32)
+        for name in planned.shapes
     }
-    return jax.export.export(jax.jit(function))(specs)
+    call = differentiable_export(planned)
+    return jax.export.export(jax.jit(lambda inputs: call(inputs, {})))(specs)
+
+
+def _jax_shape(dims: Sequence[int | str], scope: Any) -> tuple[Any, ...]:
+    """A shape for `jax.export`: symbols are `jax.export.symbolic_shape`
+    dimensions of the one `scope` all inputs share."""
+    import jax
+
+    if all(isinstance(d, int) for d in dims):
+        return tuple(dims)
+    return jax.export.symbolic_shape(", ".join(map(str, dims)), scope=scope)
+
+
+def differentiable_export(planned: ExportPlan) -> Callable[..., Any]:
+    """`call(inputs, {}) -> {export, sink or "fixpoint_status": value}` with
+    the constants bound, whose VJP (`jax.custom_vjp`, as for
+    `runner.xla_callable`) runs the vector-Jacobian program of the exports
+    (`fuse-autodiff cotangents=true`). Only exports are differentiated:
+    the cotangents of sinks and status rows are dropped, as the gradient
+    program takes one cotangent per export."""
+    from fuse.runtime.jax_gradients import differentiable_call
+
+    def run_plan(arguments: Mapping[str, Any], gradient: GradientRequest | None) -> dict[str, Any]:
+        plan = planned.plan if gradient is None else planned.plan_for(gradient)
+        taken = {name: value for name, value in arguments.items() if name in plan.arguments}
+        return plan.executable.exportable(planned.constants)(taken)
+
+    return differentiable_call(run_plan)
 
 
 def export_stablehlo(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> bytes:
@@ -114,10 +212,12 @@ def export_stablehlo(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]
 
 
 def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:
-    """A `torch.export.ExportedProgram` of the program."""
+    """A `torch.export.ExportedProgram` of the program, with one
+    `torch.export.Dim` per symbolic size."""
     import torch
 
     from fuse.lowering.torch.export import ExportableProgram
+    from fuse.lowering.torch.symbolic import dynamic_shapes
 
     planned = export_plan(runner, input_shapes)
     executable = planned.plan.executable
@@ -128,8 +228,24 @@ def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) ->
         planned.output_names,
         executable.status_names,
     )
-    example = {name: torch.zeros(shape) for name, shape in planned.shapes.items()}
-    return torch.export.export(module, (example,))
+    if planned.sizes is None:
+        example = {name: torch.zeros(shape) for name, shape in planned.shapes.items()}
+        return torch.export.export(module, (example,))
+    dims = {name: planned.dims(name) for name in planned.shapes}
+    # Small distinct example sizes: the graph holds no probe size any more.
+    symbols = {symbol: 16 + n for n, symbol in enumerate(planned.sizes.symbols)}
+    example = {
+        name: torch.zeros([symbols[d] if isinstance(d, str) else d for d in row])
+        for name, row in dims.items()
+    }
+    try:
+        return torch.export.export(module, (example,), dynamic_shapes=(dynamic_shapes(dims),))
+    except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes
+        summary = " ".join(str(error).strip().splitlines()[:3])
+        raise FuseError(
+            f"torch.export cannot keep the sizes of {planned.sizes.describe()} symbolic: "
+            f"{summary}; give them with --shape NAME=... (input_shapes= in Python)"
+        ) from None
 
 
 EXPORTERS: dict[str, tuple[str, Callable[[Runner, Mapping[str, tuple[int, ...]]], Any]]] = {
@@ -148,10 +264,12 @@ def export(runner: Runner, format: str, input_shapes: Mapping[str, tuple[int, ..
     return exporter(runner.for_backend(backend), input_shapes)
 
 
-def artifact_bytes(format: str, artifact: Any) -> bytes:
-    """What `fuse export --out FILE` writes for an artifact of `format`."""
+def artifact_bytes(format: str, artifact: Any, vjp_order: int = 0) -> bytes:
+    """What `fuse export --out FILE` writes for an artifact of `format`; a
+    `jax` artifact with `vjp_order` orders of derivatives (each builds the
+    gradient program of the one before; see `differentiable_export`)."""
     if format == "jax":
-        return bytes(artifact.serialize())
+        return bytes(artifact.serialize(vjp_order=vjp_order))
     if format == "stablehlo":
         return artifact
     import io
@@ -175,9 +293,9 @@ def artifact_text(format: str, artifact: Any) -> str:
         return str(stablehlo.deserialize_portable_artifact(context, artifact))
 
 
-def write_artifact(format: str, artifact: Any, path: str | Path) -> None:
+def write_artifact(format: str, artifact: Any, path: str | Path, vjp_order: int = 0) -> None:
     """Writes the artifact atomically (a failed export leaves no file)."""
     from fuse.runtime.io import atomic_write
 
-    data = artifact_bytes(format, artifact)
+    data = artifact_bytes(format, artifact, vjp_order)
     atomic_write(Path(path), lambda stream: stream.write(data))

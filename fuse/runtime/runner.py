@@ -30,6 +30,7 @@ from fuse.errors import Diagnostic, FuseError, diagnostic_from_pass
 from fuse.frontend import ast
 from fuse.frontend.sema import tensor_accesses
 from fuse.lowering.backend import Backend, FixpointDivergence
+from fuse.lowering.symbolic_sizes import SizeReader
 from fuse.passes.autodiff import COTANGENT_PREFIX, GRAD_PREFIX
 from fuse.passes.infer_shapes import ShapeConflict, infer_program_shapes
 from fuse.passes.memory_budget import MemoryBudgetExceeded, check_memory
@@ -49,6 +50,7 @@ from fuse.runtime.inputs import checked_input
 from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
 from fuse.runtime.policies import RuntimePolicies, Weights
 from fuse.runtime.sharding import annotate_main, describe_sharding, resolve_sharding
+from fuse.runtime.symbolic import SymbolicSizes
 from fuse.runtime.symbols import SymbolTable
 
 BACKEND_NAMES = ("numpy", "torch", "jax", "xla")
@@ -118,6 +120,9 @@ class Runner:
     last_run_seconds: float = field(init=False, default=0.0)
     # Compiled training steps of `fit` (jax), by loss and optimizer.
     training_steps: dict[tuple, Any] = field(init=False, default_factory=dict)
+    # Runners like this one for other backends (`for_backend`), kept so that
+    # their plans are compiled once, not on every `export`.
+    siblings: dict[str, Runner] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.backend = get_backend(self.backend_name)
@@ -452,6 +457,36 @@ class Runner:
             executable = self.backend.compile(module, self.config)
         return CompiledPlan(module, executable, arguments, outputs, explanation, domains)
 
+    def symbolic_sizes(
+        self, known: Mapping[str, tuple[int, ...]], symbolic: Sequence[str]
+    ) -> SymbolicSizes:
+        """Sizes of the runtime inputs `symbolic` following the program's
+        indices, given the `known` shapes (fuse.runtime.symbolic)."""
+        from fuse.runtime.symbolic import symbolic_sizes
+
+        indices = {d.name: d.indices for d in self.declarations}
+        return symbolic_sizes(
+            self._declarative_module(known), [(name, indices[name]) for name in symbolic]
+        )
+
+    def probe_plan(
+        self,
+        shapes: Mapping[str, tuple[int, ...]],
+        sizes: SizeReader,
+        gradient: GradientRequest | None = None,
+    ) -> CompiledPlan:
+        """The plan at the probe sizes `shapes` of symbolic sizes that
+        `sizes` reads back (fuse.runtime.symbolic), lowered shape-polymorphic
+        by the backend: for export, so neither cached nor checked against
+        `max_memory` (nothing runs at probe sizes)."""
+        module, explanation, domains = self.specialized_module(shapes, gradient)
+        arguments, outputs = main_signature(module)
+        compile_symbolic = getattr(self.backend, "compile_symbolic", None)
+        if compile_symbolic is None:
+            raise FuseError(f"the {self.backend_name} backend has no symbolic sizes")
+        executable = compile_symbolic(module, self.config, sizes)
+        return CompiledPlan(module, executable, arguments, outputs, explanation, domains)
+
     def _check_memory(self, module: ModuleOp) -> None:
         """Refuses the plan if one of its arrays exceeds
         `ExecutionConfig.max_memory`, before the backend allocates it."""
@@ -639,34 +674,41 @@ class Runner:
         format: str,
         out: str | os.PathLike[str] | None = None,
         input_shapes: Mapping[str, Sequence[int]] | None = None,
+        vjp_order: int = 0,
     ) -> Any:
         """The program as an artifact that runs without Fuse: `format` is
         "jax" (a `jax.export.Exported`), "stablehlo" (portable bytecode) or
         "torch" (a `torch.export.ExportedProgram`); written to `out` when
-        given. Sizes of runtime inputs come from `input_shapes` (else the
-        runner's). See fuse.runtime.export and docs/export.md."""
+        given, a `jax` one with `vjp_order` orders of derivatives
+        (`jax.grad` of the loaded artifact runs the gradient program). Sizes
+        of runtime inputs come from `input_shapes` (else the runner's). See
+        fuse.runtime.export and docs/export.md."""
         from fuse.runtime.export import export, write_artifact
 
         shapes = input_shapes if input_shapes is not None else self.input_shapes
         artifact = export(self, format, self.checked_shapes(shapes))
         if out is not None:
-            write_artifact(format, artifact, out)
+            write_artifact(format, artifact, out, vjp_order)
         return artifact
 
     def for_backend(self, backend: str) -> Runner:
         """This runner, or one like it (same program, configuration,
-        policies, paths and shapes) compiled for `backend`."""
-        if get_backend(backend).name == self.backend.name:
+        policies, paths and shapes) compiled for `backend`; made once, so
+        its compiled plans are reused by later calls."""
+        name = get_backend(backend).name
+        if name == self.backend.name:
             return self
-        return Runner(
-            self.program,
-            backend,
-            self.config,
-            self.cache_dir,
-            self.policies,
-            self.allow_paths,
-            self.input_shapes,
-        )
+        if name not in self.siblings:
+            self.siblings[name] = Runner(
+                self.program,
+                backend,
+                self.config,
+                self.cache_dir,
+                self.policies,
+                self.allow_paths,
+                self.input_shapes,
+            )
+        return self.siblings[name]
 
     def query(
         self, tensor: str, inputs: Mapping[str, Any] | None = None, **bindings: int | str
@@ -697,12 +739,20 @@ class Runner:
 
     @property
     def fx_module(self) -> Any:
-        """Backend `torch`: the `torch.fx.GraphModule` of the last run (or,
-        for a program whose inputs are all sources, of its only plan)."""
+        """Backend `torch`: the `torch.fx.GraphModule` of the last run, else
+        of the sizes known without running (sources, `input_shapes`), where
+        the sizes of other runtime inputs are symbolic: read from the
+        inputs (fuse.runtime.symbolic)."""
         if self.backend_name != "torch":
             raise ValueError(
                 f"fx_module needs backend='torch', this runner uses {self.backend_name!r}"
             )
+        if self.last_plan is None:
+            shapes = self.known_shapes({})
+            if any(d.name not in shapes for d in self.declarations):
+                from fuse.runtime.export import symbolic_plan
+
+                return symbolic_plan(self, shapes)[0].executable.fx_module
         return self._current_plan().executable.fx_module
 
     def _current_plan(self) -> CompiledPlan:

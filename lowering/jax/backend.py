@@ -43,7 +43,14 @@ from typing import Any
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    ArrayAttr,
+    DictionaryAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+)
 from xdsl.ir import Attribute
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import PassFailedException
@@ -57,7 +64,10 @@ from fuse.lowering.backend import (
     sharding_axes,
     unique_names,
 )
+from fuse.lowering.symbolic_sizes import SizeReader
 from fuse.passes.convert_fuse_to_stablehlo import STATUS_ATTR, ConvertFuseToStablehloPass
+
+from .symbolic import SymbolicSignature, generalize, static_signature
 
 _CACHE_SIZE = 64
 
@@ -89,6 +99,19 @@ class JaxBackend:
     aliases = ("xla",)
 
     def compile(self, module: ModuleOp, config: ExecutionConfig) -> JaxExecutable:
+        return self._compile(module, config, None)
+
+    def compile_symbolic(
+        self, module: ModuleOp, config: ExecutionConfig, sizes: SizeReader
+    ) -> JaxExecutable:
+        """`module` is a plan at probe sizes that `sizes` reads back: the
+        executable is shape-polymorphic (fuse.lowering.jax.symbolic), for
+        `exportable` only."""
+        return self._compile(module, config, sizes)
+
+    def _compile(
+        self, module: ModuleOp, config: ExecutionConfig, sizes: SizeReader | None
+    ) -> JaxExecutable:
         if config.jax_enable_xla_cache:
             _enable_persistent_cache(config.jax_cache_dir)
         platform, device = _select_device(config.device)
@@ -103,9 +126,11 @@ class JaxBackend:
             raise FuseError(f"jax backend: {error}") from error
         main = main_function(lowered)
         main.detach()
+        symbolic = generalize(main, sizes) if sizes is not None else None
         signature = _signature(main)
         mesh = _mesh(config.mesh, signature) if config.mesh is not None else None
-        return JaxExecutable(_print_generic(ModuleOp([main])), signature, platform, device, mesh)
+        text = _print_generic(ModuleOp([main]))
+        return JaxExecutable(text, signature, platform, device, mesh, symbolic)
 
 
 class JaxExecutable:
@@ -113,14 +138,28 @@ class JaxExecutable:
     contract), `xla_callable` on JAX arrays inside or outside `jax.jit`."""
 
     def __init__(
-        self, text: str, signature: Signature, platform: str, device: Any, mesh: Any = None
+        self,
+        text: str,
+        signature: Signature,
+        platform: str,
+        device: Any,
+        mesh: Any = None,
+        symbolic: SymbolicSignature | None = None,
     ):
         self.stablehlo_text = text
         self.signature = signature
         self.platform = platform
         self.device = device
         self.mesh = mesh
+        # The sizes of a shape-polymorphic `main` (dynamic dimensions), which
+        # only `exportable` can trace; None: static shapes.
+        self.symbolic = symbolic
         self.cache_info = CacheInfo()
+
+    @property
+    def symbolic_text(self) -> str:
+        """The lowered program, to compare two probes' lowerings by."""
+        return self.stablehlo_text
 
     def __call__(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         host = self._host_arguments(args)
@@ -144,16 +183,15 @@ class JaxExecutable:
 
     @cached_property
     def _program(self) -> Any:
-        import jax
-
         from .xla_call import StableHloProgram
 
         signature = self.signature
+        results = _all_result_types(signature)
+        sizes = self.symbolic or static_signature(
+            [s for s, _ in signature.arg_types], [s for s, _ in results]
+        )
         return StableHloProgram(
-            self.stablehlo_text,
-            tuple(jax.core.ShapedArray(s, t) for s, t in signature.arg_types),
-            tuple(jax.core.ShapedArray(s, t) for s, t in _all_result_types(signature)),
-            self._execute,
+            self.stablehlo_text, sizes, tuple(t for _, t in results), self._execute
         )
 
     @property
@@ -352,8 +390,13 @@ def _raise_divergence(names: Sequence[str], status: Any) -> None:
 
 
 def _checked_shape(name: str, array: Any, shape: tuple[int, ...]) -> Any:
-    if tuple(array.shape) != shape:
-        raise ValueError(f"input {name!r} has shape {tuple(array.shape)}, expected {shape}")
+    """`array`, whose shape must be `shape` (a dynamic dimension: any size)."""
+    actual = tuple(array.shape)
+    if len(actual) != len(shape) or any(
+        n not in (DYNAMIC_INDEX, e) for e, n in zip(actual, shape, strict=True)
+    ):
+        expected = tuple("?" if n == DYNAMIC_INDEX else n for n in shape)
+        raise ValueError(f"input {name!r} has shape {actual}, expected {expected}")
     return array
 
 

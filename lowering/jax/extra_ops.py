@@ -17,6 +17,10 @@ also the form the backend hands to XLA).
   (`fuse.lowering.jax.convolution`).
 * `stablehlo.dynamic_update_slice`: a stored `fuse.scan` writes each step's
   state into its stacked result at the loop counter.
+* `stablehlo.get_dimension_size`, `stablehlo.dynamic_iota`,
+  `stablehlo.dynamic_reshape`, `stablehlo.real_dynamic_slice`: a program
+  with symbolic sizes (`fuse.lowering.jax.symbolic`) computes the shapes of
+  its broadcasts, iotas, reshapes and slices at run time.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     IntegerAttr,
     TensorType,
+    i32,
     i64,
 )
 from xdsl.dialects.utils import EnumAttribute, StrEnum
@@ -223,3 +228,82 @@ class ReduceWindowOp(IRDLOperation):
     irdl_options = (SameVariadicOperandSize(),)
 
     traits = traits_def(RecursiveMemoryEffect())
+
+
+@irdl_op_definition
+class GetDimensionSizeOp(IRDLOperation):
+    """The size of `operand`'s dimension `dimension`, as `tensor<i32>`."""
+
+    name = "stablehlo.get_dimension_size"
+
+    operand = operand_def(TensorType)
+    result = result_def(TensorType)
+    dimension = prop_def(IntegerAttr)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, operand: SSAValue, dimension: int):
+        super().__init__(
+            operands=[operand],
+            result_types=[TensorType(i32, [])],
+            properties={"dimension": IntegerAttr(dimension, i64)},
+        )
+
+
+@irdl_op_definition
+class DynamicIotaOp(IRDLOperation):
+    """`iota` of the shape `output_shape` (a rank-1 integer tensor)."""
+
+    name = "stablehlo.dynamic_iota"
+
+    output_shape = operand_def(TensorType)
+    result = result_def(TensorType)
+    iota_dimension = prop_def(IntegerAttr)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, output_shape: SSAValue, dimension: int, result_type: Attribute):
+        super().__init__(
+            operands=[output_shape],
+            result_types=[result_type],
+            properties={"iota_dimension": IntegerAttr(dimension, i64)},
+        )
+
+
+@irdl_op_definition
+class DynamicReshapeOp(IRDLOperation):
+    """`operand` reshaped to `output_shape` (a rank-1 integer tensor)."""
+
+    name = "stablehlo.dynamic_reshape"
+
+    operand = operand_def(TensorType)
+    output_shape = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(self, operand: SSAValue, output_shape: SSAValue, result_type: Attribute):
+        super().__init__(operands=[operand, output_shape], result_types=[result_type])
+
+
+@irdl_op_definition
+class RealDynamicSliceOp(IRDLOperation):
+    """`slice` whose start, limit and stride indices are rank-1 tensors."""
+
+    name = "stablehlo.real_dynamic_slice"
+
+    operand = operand_def(TensorType)
+    start_indices = operand_def(TensorType)
+    limit_indices = operand_def(TensorType)
+    strides = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+
+    def __init__(
+        self,
+        operand: SSAValue,
+        bounds: tuple[SSAValue, SSAValue, SSAValue],
+        result_type: Attribute,
+    ):
+        super().__init__(operands=[operand, *bounds], result_types=[result_type])

@@ -23,24 +23,50 @@ executable.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jax.extend.core import Primitive
+
+if TYPE_CHECKING:
+    from fuse.lowering.symbolic_sizes import Size
+
+    from .symbolic import SymbolicSignature
 
 
 @dataclass(eq=False)  # hashed by identity: a static parameter of the primitive
 class StableHloProgram:
     """A lowered module: `text` (generic MLIR with a `main` function), the
-    abstract values of `main`'s arguments and results, and `execute`, which
-    runs the compiled executable on concrete arrays."""
+    sizes of `main`'s arguments and results (expressions of symbols where
+    its shapes are dynamic, fuse.lowering.jax.symbolic), its result dtypes,
+    and `execute`, which runs the compiled executable on concrete arrays."""
 
     text: str
-    in_avals: tuple[Any, ...]
-    out_avals: tuple[Any, ...]
+    signature: SymbolicSignature
+    result_dtypes: tuple[Any, ...]
     execute: Callable[[Sequence[Any]], list[Any]] = field(repr=False)
+
+    def result_avals(self, avals: Sequence[Any]) -> list[Any]:
+        """The abstract results for arguments `avals`: each symbol is the
+        extent of the first argument dimension that is exactly it."""
+        import jax
+
+        extents: dict[str, Any] = {}
+        for aval, sizes in zip(avals, self.signature.arguments, strict=True):
+            for extent, size in zip(aval.shape, sizes, strict=True):
+                if size.symbol is not None:
+                    extents.setdefault(size.symbol, extent)
+
+        def extent(size: Size) -> Any:
+            return math.prod((extents[s] for s in size.symbols), start=size.factor)
+
+        return [
+            jax.core.ShapedArray(tuple(extent(size) for size in sizes), dtype)
+            for sizes, dtype in zip(self.signature.results, self.result_dtypes, strict=True)
+        ]
 
 
 def call_program(program: StableHloProgram, args: Sequence[Any]) -> list[Any]:
@@ -54,7 +80,7 @@ def _primitive() -> Primitive:
 
     primitive = Primitive("fuse_stablehlo_call")
     primitive.multiple_results = True
-    primitive.def_abstract_eval(lambda *_, program: list(program.out_avals))
+    primitive.def_abstract_eval(lambda *avals, program: program.result_avals(avals))
     primitive.def_impl(lambda *args, program: program.execute(args))
     mlir.register_lowering(primitive, _lower)
     return primitive

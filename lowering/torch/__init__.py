@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from xdsl.dialects.builtin import ModuleOp
 
 from fuse.config import ExecutionConfig
+from fuse.lowering.symbolic_sizes import SizeReader
 
 if TYPE_CHECKING:
     from torch.fx import GraphModule
@@ -46,6 +47,19 @@ class TorchBackend:
         from .executable import build_executable
 
         return build_executable(module, config)
+
+    def compile_symbolic(
+        self, module: ModuleOp, config: ExecutionConfig, sizes: SizeReader
+    ) -> TorchExecutable:
+        """`module` is a plan at probe sizes that `sizes` reads back: the
+        executable's graph reads those sizes from its inputs
+        (`symbolic.py`), for `torch.export` with symbolic shapes."""
+        from .executable import build_executable
+        from .symbolic import generalize
+
+        executable = build_executable(module, config)
+        generalize(executable.fx_module, executable.arg_shapes, sizes)
+        return executable
 
     def save(self, executable: TorchExecutable) -> bytes | None:
         """`executable`'s code, buffers and signature, which `load` reads

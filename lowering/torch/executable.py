@@ -136,6 +136,15 @@ class TorchExecutable:
             return self.module
         return torch.fx.symbolic_trace(self.module)
 
+    @property
+    def symbolic_text(self) -> str:
+        """The generated code and the buffers' shapes, to compare two
+        probes' lowerings by (fuse.runtime.export)."""
+        from . import graph_code
+
+        buffers = [f"# {name}: {tuple(b.shape)}" for name, b in self.fx_module.named_buffers()]
+        return "\n".join([graph_code(self.fx_module), *buffers])
+
     def __call__(self, args: Sequence[Any]) -> list[torch.Tensor]:
         if len(args) != len(self.arg_shapes):
             raise FuseError(f"the program takes {len(self.arg_shapes)} inputs, got {len(args)}")

@@ -2,8 +2,12 @@
 
 Usage: python load_and_run.py FORMAT DIRECTORY. For each `NAME.inputs.npz`
 in DIRECTORY it loads the artifact `NAME.<suffix>`, calls it with those
-inputs and saves the outputs to `NAME.outputs.npz` (fixpoint status rows
-under `fixpoint_status/<tensors>`). Exits 1 if anything imported `fuse`.
+inputs and saves the outputs to `NAME.outputs.npz`; `NAME@TAG.inputs.npz`
+calls the same artifact `NAME.<suffix>` again (an artifact with symbolic
+sizes, at other sizes) and saves `NAME@TAG.outputs.npz` (fixpoint status rows
+under `fixpoint_status/<tensors>`). Where `NAME.loss.txt` names a scalar
+export (jax format), it also saves `jax.grad` of that export with respect
+to every input, under `grad/<input>`. Exits 1 if anything imported `fuse`.
 """
 
 from __future__ import annotations
@@ -30,7 +34,12 @@ def run_jax(path: Path, inputs: dict[str, np.ndarray]) -> dict:
     import jax
 
     exported = jax.export.deserialize(bytearray(path.read_bytes()))
-    return jax.jit(exported.call)(inputs)
+    results = jax.jit(exported.call)(inputs)
+    loss_file = path.with_suffix(".loss.txt")
+    if loss_file.exists():
+        loss = loss_file.read_text().strip()
+        results["grad"] = jax.jit(jax.grad(lambda x: exported.call(x)[loss]))(inputs)
+    return results
 
 
 def run_stablehlo(path: Path, inputs: dict[str, np.ndarray]) -> dict:
@@ -77,7 +86,8 @@ def main() -> int:
     for inputs_file in sorted(directory.glob("*.inputs.npz")):
         name = inputs_file.name.removesuffix(".inputs.npz")
         inputs = dict(np.load(inputs_file))
-        results = flatten(run(directory / f"{name}{suffix}", inputs))
+        artifact = name.partition("@")[0]
+        results = flatten(run(directory / f"{artifact}{suffix}", inputs))
         np.savez(directory / f"{name}.outputs.npz", **results)
     return 1 if "fuse" in sys.modules else 0
 

@@ -1,0 +1,277 @@
+"""Probe sizes to dynamic dimensions: `@main` of a plan compiled at probe
+sizes (fuse.runtime.symbolic) made shape-polymorphic StableHLO.
+
+`convert-fuse-to-stablehlo` emits static shapes. For a plan with symbolic
+sizes it runs at probe sizes, one prime per symbol, and `generalize` then
+reads every size back as an expression of the symbols (`SizeReader`):
+
+* every type's symbolic dimensions become dynamic (`tensor<?x40xf32>`);
+* ops whose result shape is an attribute get it at run time, from the
+  sizes of values they can see (`get_dimension_size` of a block argument
+  or an earlier result with that symbol): `broadcast_in_dim` becomes
+  `dynamic_broadcast_in_dim`, `iota` `dynamic_iota`, `reshape`
+  `dynamic_reshape`, a `slice` up to a symbolic limit `real_dynamic_slice`,
+  a splat `constant` of symbolic shape a broadcast scalar;
+* a scalar constant whose value is a symbolic size (the `n` a layer norm
+  divides by) becomes that size, converted.
+
+What is left static must not depend on the symbols: an op attribute that
+still holds a symbolic size (a `gather`'s or `dynamic_slice`'s slice sizes,
+a window) is an error naming the op. The caller compiles the plan at a
+second probe and compares the generalized modules, which catches sizes
+that follow the symbols in a way no expression here captures (`i - 1`).
+
+The result is what `jax.export` makes of shape-polymorphic code: XLA
+compiles it once the sizes are bound, after StableHLO's shape refinement
+(`jax.export` runs it when an artifact is called).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    FunctionType,
+    IntegerAttr,
+    IntegerType,
+    TensorType,
+    i64,
+)
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.rewriter import Rewriter
+from xdsl_jax.dialects import stablehlo as hlo
+
+from fuse.errors import FuseError
+from fuse.lowering.symbolic_sizes import Size, SizeReader
+
+from .extra_ops import DynamicIotaOp, DynamicReshapeOp, GetDimensionSizeOp, RealDynamicSliceOp
+from .hlo_builder import element_type_of, shape_of
+
+Sizes = tuple[Size, ...]
+
+
+@dataclass(frozen=True)
+class SymbolicSignature:
+    """The sizes of `@main`'s arguments and results (status rows included)."""
+
+    arguments: tuple[Sizes, ...]
+    results: tuple[Sizes, ...]
+
+
+def static_signature(
+    arguments: Sequence[Sequence[int]], results: Sequence[Sequence[int]]
+) -> SymbolicSignature:
+    """The signature of a `main` with static shapes."""
+    return SymbolicSignature(
+        tuple(tuple(Size(n) for n in shape) for shape in arguments),
+        tuple(tuple(Size(n) for n in shape) for shape in results),
+    )
+
+
+def generalize(main: func.FuncOp, read: SizeReader) -> SymbolicSignature:
+    """Rewrites `main` in place (module docstring); returns its sizes."""
+    arguments = tuple(tuple(read(n) for n in shape_of(a)) for a in main.body.block.args)
+    ret = main.body.block.last_op
+    assert isinstance(ret, func.ReturnOp)
+    results = tuple(tuple(read(n) for n in shape_of(v)) for v in ret.operands)
+    _Generalizer(read).block(main.body.block, _Scope())
+    main.function_type = FunctionType.from_lists(
+        [a.type for a in main.body.block.args], [v.type for v in ret.operands]
+    )
+    return SymbolicSignature(arguments, results)
+
+
+@dataclass
+class _Scope:
+    """Where a block finds each symbol's size: a value and a dimension that
+    is exactly that symbol, from its own arguments and earlier results,
+    else from the enclosing blocks."""
+
+    parent: _Scope | None = None
+    sources: dict[str, tuple[SSAValue, int]] = field(default_factory=dict)
+
+    def add(self, value: SSAValue, sizes: Sizes) -> None:
+        for dim, size in enumerate(sizes):
+            if size.symbol is not None:
+                self.sources.setdefault(size.symbol, (value, dim))
+
+    def find(self, symbol: str) -> tuple[SSAValue, int] | None:
+        if symbol in self.sources:
+            return self.sources[symbol]
+        return self.parent.find(symbol) if self.parent is not None else None
+
+
+class _Generalizer:
+    def __init__(self, read: SizeReader):
+        self.read = read
+
+    def sizes(self, value: SSAValue) -> Sizes:
+        return tuple(self.read(n) for n in shape_of(value))
+
+    def retype(self, value: SSAValue, scope: _Scope) -> None:
+        """`value` with its symbolic dimensions dynamic, made known to `scope`."""
+        if not isinstance(value.type, TensorType):
+            return
+        sizes = self.sizes(value)
+        if not all(size.is_static for size in sizes):
+            shape = [size.factor if size.is_static else DYNAMIC_INDEX for size in sizes]
+            value = Rewriter.replace_value_with_new_type(
+                value, TensorType(element_type_of(value), shape)
+            )
+        scope.add(value, sizes)
+
+    def block(self, block: Block, parent: _Scope) -> None:
+        scope = _Scope(parent)
+        for argument in list(block.args):
+            self.retype(argument, scope)
+        for op in list(block.ops):
+            for region in op.regions:
+                for inner in region.blocks:
+                    self.block(inner, scope)
+            # Sizes are read from the probe-size types, before retyping.
+            results = [self.sizes(r) if isinstance(r.type, TensorType) else () for r in op.results]
+            replacement = self.rewrite(op, results, scope)
+            for result in replacement.results:
+                self.retype(result, scope)
+
+    def rewrite(self, op: Operation, results: list[Sizes], scope: _Scope) -> Operation:
+        """`op`, or the dynamic op that replaces it, for these result sizes."""
+        symbolic = any(not s.is_static for sizes in results for s in sizes)
+        builder = _ShapeBuilder(op, scope, self.read)
+        replacement: Operation | None = None
+        if isinstance(op, hlo.BroadcastInDimOp) and symbolic:
+            replacement = hlo.DynamicBroadcastInDimOp.build(
+                operands=[op.operand, builder.shape(results[0])],
+                result_types=[op.result.type],
+                properties={"broadcast_dimensions": op.broadcast_dimensions},
+            )
+        elif isinstance(op, hlo.IotaOp) and symbolic:
+            dimension = op.iota_dimension.value.data
+            replacement = DynamicIotaOp(builder.shape(results[0]), dimension, op.output.type)
+        elif isinstance(op, hlo.ReshapeOp) and symbolic:
+            replacement = DynamicReshapeOp(op.operand, builder.shape(results[0]), op.result.type)
+        elif isinstance(op, hlo.SliceOp):
+            replacement = self.slice(op, builder)
+        elif isinstance(op, hlo.ConstantOp):
+            replacement = self.constant(op, results[0], builder)
+        if replacement is None:
+            self.check_attributes(op)
+            return op
+        Rewriter.replace_op(op, replacement)
+        return replacement
+
+    def slice(self, op: hlo.SliceOp, builder: _ShapeBuilder) -> Operation | None:
+        bounds = [
+            [self.read(n) for n in attr.get_values()]
+            for attr in (op.start_indices, op.limit_indices, op.strides)
+        ]
+        if all(size.is_static for row in bounds for size in row):
+            return None
+        tensors = builder.shape(bounds[0]), builder.shape(bounds[1]), builder.shape(bounds[2])
+        return RealDynamicSliceOp(op.operand, tensors, op.result.type)
+
+    def constant(
+        self, op: hlo.ConstantOp, sizes: Sizes, builder: _ShapeBuilder
+    ) -> Operation | None:
+        """A splat of symbolic shape: the scalar, broadcast; a scalar whose
+        value is a symbolic size: that size at run time."""
+        value = op.value
+        assert isinstance(value, DenseIntOrFPElementsAttr)
+        values = value.get_values()
+        result = op.output
+        if all(s.is_static for s in sizes):
+            if sizes or len(values) != 1 or not _positive_integer(values[0]):
+                return None
+            size = self.read(int(values[0]))
+            if size.is_static:
+                return None
+            return hlo.ConvertOp(builder.size(size), value.get_type())
+        if len(set(values)) != 1:
+            raise _not_symbolic(op, "a constant of symbolic shape that is not one value")
+        scalar_type = TensorType(element_type_of(result), [])
+        scalar = builder.emit(
+            hlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(scalar_type, [values[0]]))
+        )
+        return hlo.DynamicBroadcastInDimOp.build(
+            operands=[scalar, builder.shape(sizes)],
+            result_types=[result.type],
+            properties={"broadcast_dimensions": DenseArrayBase.from_list(i64, [])},
+        )
+
+    def check_attributes(self, op: Operation) -> None:
+        """An op left as it is may not keep a symbolic size in an attribute."""
+        for name, attr in op.properties.items():
+            if not isinstance(attr, DenseArrayBase) or not isinstance(attr.elt_type, IntegerType):
+                continue
+            if any(not self.read(n).is_static for n in attr.get_values() if n > 0):
+                raise _not_symbolic(op, f"its attribute {name} holds a symbolic size")
+
+
+class _ShapeBuilder:
+    """Emits, before `op`, rank-1 i64 tensors of sizes computed at run time."""
+
+    def __init__(self, op: Operation, scope: _Scope, read: SizeReader):
+        self.op = op
+        self.scope = scope
+        self.read = read
+        assert op.parent is not None
+        self.block = op.parent
+
+    def emit(self, op: Operation) -> SSAValue:
+        self.block.insert_op_before(op, self.op)
+        return op.results[0]
+
+    def shape(self, sizes: Sequence[Size]) -> SSAValue:
+        """`tensor<N x i64>` holding `sizes` (N >= 1)."""
+        parts = [self.reshape(self.size(size), [1]) for size in sizes]
+        if len(parts) == 1:
+            return parts[0]
+        return self.emit(
+            hlo.ConcatenateOp.build(
+                operands=[parts],
+                result_types=[TensorType(i64, [len(parts)])],
+                properties={"dimension": IntegerAttr(0, i64)},
+            )
+        )
+
+    def size(self, size: Size) -> SSAValue:
+        """`tensor<i64>` holding `size`: its symbols' extents multiplied."""
+        factors = []
+        for symbol in size.symbols:
+            source = self.scope.find(symbol)
+            if source is None:
+                raise _not_symbolic(self.op, f"no value in reach has the size '{symbol}'")
+            extent = self.emit(GetDimensionSizeOp(*source))
+            factors.append(self.emit(hlo.ConvertOp(extent, TensorType(i64, []))))
+        if size.factor != 1 or not factors:
+            factors.insert(0, self.constant(size.factor))
+        value = factors[0]
+        for factor in factors[1:]:
+            value = self.emit(hlo.MultiplyOp(value, factor))
+        return value
+
+    def constant(self, number: int) -> SSAValue:
+        attr = DenseIntOrFPElementsAttr.from_list(TensorType(i64, []), [number])
+        return self.emit(hlo.ConstantOp(attr))
+
+    def reshape(self, value: SSAValue, shape: list[int]) -> SSAValue:
+        return self.emit(
+            hlo.ReshapeOp.build(operands=[value], result_types=[TensorType(i64, shape)])
+        )
+
+
+def _positive_integer(value: float) -> bool:
+    return math.isfinite(value) and value > 0 and value == int(value)
+
+
+def _not_symbolic(op: Operation, why: str) -> FuseError:
+    return FuseError(
+        f"this program cannot be exported with symbolic sizes: '{op.name}' needs static "
+        f"sizes ({why}); give the sizes with --shape NAME=... (input_shapes= in Python)"
+    )

@@ -1,0 +1,99 @@
+"""Probe sizes to symbolic sizes in a program's `torch.fx.GraphModule`.
+
+The graph builder records static sizes (a reshape's target, a divisor that
+is a count). For a plan with symbolic sizes it runs at probe sizes
+(fuse.runtime.symbolic); `generalize` then replaces every integer argument
+of a call that reads as a symbolic size by that size computed at run time,
+`X.size(d)` of an input whose dimension d is that symbol (products for
+merged dimensions). `torch.export` with one `torch.export.Dim` per symbol
+then traces it with symbolic sizes and refuses, naming the `Dim`, any size
+the graph still fixes.
+
+A buffer of symbolic shape (a constant or index function over a symbolic
+index, a fixpoint's zero state) cannot follow the sizes: that is an error
+naming it. Fixpoints and scans run as submodules with their own graphs and
+are not generalized: their state shapes are buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.fx import GraphModule, Node
+from torch.fx.node import map_aggregate
+
+from fuse.errors import FuseError
+from fuse.lowering.symbolic_sizes import Size, SizeReader
+
+
+def generalize(
+    module: GraphModule, arg_shapes: Sequence[Sequence[int]], read: SizeReader
+) -> GraphModule:
+    """`module` with its probe sizes symbolic (module docstring), in place."""
+    for name, buffer in module.named_buffers():
+        if any(not read(n).is_static for n in buffer.shape):
+            what = name.rsplit(".", 1)[-1].rstrip("0123456789") or name
+            raise FuseError(
+                f"this program cannot be exported for torch with symbolic sizes: a "
+                f"{what.replace('_', ' ')} of symbolic shape ({name}) is a constant of the "
+                "module; give the sizes with --shape NAME=... (input_shapes= in Python)"
+            )
+    graph = module.graph
+    placeholders = [node for node in graph.nodes if node.op == "placeholder"]
+    sources: dict[str, tuple[Node, int]] = {}
+    for node, shape in zip(placeholders, arg_shapes, strict=True):
+        for dim, size in enumerate(shape):
+            symbol = read(size).symbol
+            if symbol is not None:
+                sources.setdefault(symbol, (node, dim))
+    extents: dict[str, Node] = {}
+
+    def extent(symbol: str) -> Node:
+        if symbol not in extents:
+            node, dim = sources[symbol]
+            with graph.inserting_after(placeholders[-1]):
+                extents[symbol] = graph.call_method("size", (node, dim))
+        return extents[symbol]
+
+    def expression(size: Size, before: Node) -> Any:
+        factors: list[Any] = [extent(symbol) for symbol in size.symbols]
+        if size.factor != 1:
+            factors.insert(0, size.factor)
+        value = factors[0]
+        with graph.inserting_before(before):
+            for factor in factors[1:]:
+                value = graph.call_function(_multiply, (value, factor))
+        return value
+
+    for node in list(graph.nodes):
+        if node.op not in ("call_function", "call_method", "call_module"):
+            continue
+
+        def symbolic(value: Any, node: Node = node) -> Any:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 1:
+                return value
+            size = read(value)
+            return value if size.is_static else expression(size, node)
+
+        node.args = map_aggregate(node.args, symbolic)
+        node.kwargs = map_aggregate(node.kwargs, symbolic)
+    graph.lint()
+    module.recompile()
+    return module
+
+
+def _multiply(a: Any, b: Any) -> Any:
+    return a * b
+
+
+def dynamic_shapes(dims: dict[str, Sequence[int | str]]) -> dict[str, dict[int, Any]]:
+    """`torch.export`'s `dynamic_shapes` for the artifact's one dict
+    argument: one `Dim` per symbol, shared by every dimension it sizes."""
+    symbols = {d for row in dims.values() for d in row if isinstance(d, str)}
+    named = {symbol: torch.export.Dim(symbol) for symbol in sorted(symbols)}
+    return {
+        name: {k: named[d] for k, d in enumerate(row) if isinstance(d, str)}
+        for name, row in dims.items()
+    }
