@@ -51,6 +51,31 @@ def test_long_fixpoint_shows_a_bar_on_a_terminal(
     assert "fixpoint Path" in shown and "change=" in shown
 
 
+# A recurrence along t: a scan of 40 steps (fuse-recognize-recurrences).
+RNN = """
+H[i, 0] = H0[i]
+H[i, t+1] = tanh(W[i, j] H[j, t] + U[i, t])
+export H
+"""
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_long_scan_shows_its_steps_out_of_the_total(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen = terminal(monkeypatch)
+    inputs = {"H0": np.zeros(3, np.float32), "W": np.eye(3, dtype=np.float32)}
+    inputs["U"] = np.ones((3, 40), np.float32)
+    runner = Program(RNN).compile(backend=backend)
+    runner.run(inputs)
+    assert "scan" in runner.explain()
+    assert "scan H" in screen.getvalue() and "40/40" in screen.getvalue()
+    config = ExecutionConfig(progress=False)
+    quiet = terminal(monkeypatch)
+    Program(RNN).compile(backend=backend, config=config).run(inputs)
+    assert quiet.getvalue() == ""
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_no_bar_when_turned_off(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     screen = terminal(monkeypatch)

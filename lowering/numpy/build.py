@@ -149,7 +149,7 @@ class _Builder:
         return self.profile.timed(entry, step) if timed else step
 
     def scan(self, recipe: ScanRecipe) -> Scan:
-        return Scan(recipe, self.region(recipe.body))
+        return Scan(recipe, self.region(recipe.body), self.progress)
 
     def fixpoint(self, recipe: FixpointRecipe) -> Fixpoint:
         return Fixpoint(

@@ -178,6 +178,7 @@ class _Planner:
                 for shape in (self.shape(r) for r in op.results_)
             )
         return ScanRecipe(
+            tensors=op.tensor_names,
             body=self.region(op.body.block, depth + 1, (False,) * len(op.init)),
             steps=op.step_count,
             reverse=op.is_reverse,

@@ -56,6 +56,7 @@ class ScanRecipe:
     its stored results' stacking axis and shapes, scan axis first (None:
     virtual)."""
 
+    tensors: tuple[str, ...]
     body: RegionRecipe
     steps: int
     reverse: bool

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fuse.lowering.progress import LoopProgress
+
 from .recipe import ScanRecipe
 from .region import Region, Values
 
@@ -22,10 +24,12 @@ from .region import Region, Values
 class Scan:
     """One compiled `fuse.scan`, called as a step of its parent region: the
     static facts of `recipe` (slots, axes, steps, stored results' shapes with
-    the scan axis first) and its `body`, built."""
+    the scan axis first) and its `body`, built; a long scan shows a
+    progress bar where `progress` allows it (fuse.lowering.progress)."""
 
     recipe: ScanRecipe
     body: Region
+    progress: bool
 
     def __call__(self, values: Values) -> None:
         recipe, steps, reverse = self.recipe, self.recipe.steps, self.recipe.reverse
@@ -46,11 +50,16 @@ class Scan:
             for out, state in zip(outs, states, strict=True):
                 out[steps if reverse else 0] = state
         order = range(steps - 1, -1, -1) if reverse else range(steps)
-        for k in order:
-            states = self.body(values, [*states, *(x[k] for x in xs)])
-            if outs is not None:
-                for out, state in zip(outs, states, strict=True):
-                    out[k + offset] = state
+        bar = LoopProgress(f"scan {', '.join(recipe.tensors)}", self.progress, total=steps)
+        try:
+            for count, k in enumerate(order, start=1):
+                states = self.body(values, [*states, *(x[k] for x in xs)])
+                if outs is not None:
+                    for out, state in zip(outs, states, strict=True):
+                        out[k + offset] = state
+                bar.step(count)
+        finally:
+            bar.close()
         if outs is not None:
             assert recipe.axis is not None
             states = [np.moveaxis(out, 0, recipe.axis) for out in outs]

@@ -286,11 +286,13 @@ class _Builder:
         if body.rows:
             raise FuseError("the torch backend does not run a fuse.fixpoint inside a fuse.scan")
         spec = ScanSpec(
+            tensors=op.tensor_names,
             states=len(op.init),
             steps=op.step_count,
             in_axes=op.scanned_axes,
             axis=None if op.is_virtual else op.stacking_axis,
             reverse=op.is_reverse,
+            progress=self.settings.progress,
         )
         name = f"scan{sum(1 for _ in self.root.children())}"
         self.root.add_module(name, ScanModule(spec, body.module))

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch.fx import GraphModule
 
+from fuse.lowering.progress import LoopProgress
+
 Tensor = torch.Tensor
 
 
@@ -24,11 +26,13 @@ Tensor = torch.Tensor
 class ScanSpec:
     """What is static about one scan (`fuse.scan`'s attributes)."""
 
+    tensors: tuple[str, ...]
     states: int
     steps: int
     in_axes: tuple[int, ...]
     axis: int | None  # None: virtual
     reverse: bool
+    progress: bool  # a bar on a terminal for a long scan (fuse.lowering.progress)
 
 
 class ScanModule(torch.nn.Module):
@@ -52,11 +56,16 @@ class ScanModule(torch.nn.Module):
         step = self.body.forward
         history: list[list[Tensor]] = [[state] for state in states]
         order = range(spec.steps - 1, -1, -1) if spec.reverse else range(spec.steps)
-        for k in order:
-            states = list(step(*states, *(x[k] for x in xs), *captured))
-            if spec.axis is not None:
-                for kept, state in zip(history, states, strict=True):
-                    kept.append(state)
+        bar = LoopProgress(f"scan {', '.join(spec.tensors)}", spec.progress, total=spec.steps)
+        try:
+            for count, k in enumerate(order, start=1):
+                states = list(step(*states, *(x[k] for x in xs), *captured))
+                if spec.axis is not None:
+                    for kept, state in zip(history, states, strict=True):
+                        kept.append(state)
+                bar.step(count)
+        finally:
+            bar.close()
         if spec.axis is None:
             return tuple(states)
         if spec.reverse:  # index order: the initial state last
