@@ -39,6 +39,9 @@ Executable = Callable[[Sequence[np.ndarray]], list[np.ndarray]]
 
 class Backend(Protocol):
     name: str
+    # Whether `run` may hand the executable a scipy.sparse matrix given as a
+    # runtime input (a relation it may hold as CSR); others get it dense.
+    takes_sparse_relations: bool
 
     def compile(self, module: ModuleOp, config: ExecutionConfig) -> Executable: ...
 

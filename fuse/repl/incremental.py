@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from fuse.errors import FuseError
 from fuse.frontend import ast, check, print_program
@@ -92,6 +94,10 @@ class IncrementalProgram:
         self.program = program
         self.config = config
         self.kept: dict[str, np.ndarray] = previous.carried_to(self) if previous else {}
+        # The fact relations as CSR, for backends that take sparse relations
+        # (no dense pass over a relation on each run); kept in step with
+        # `arrays` by `add_facts`.
+        self._sparse: dict[str, sp.csr_array] = {}
         self._runners: dict[str, Runner] = {}
         self.last_runner: Runner | None = None
         self.last_computed: tuple[str, ...] = ()
@@ -174,6 +180,10 @@ class IncrementalProgram:
                 positions.append((relation, position))
         for relation, position in positions:
             self.arrays[relation][position] = 1
+            if relation in self._sparse:
+                with warnings.catch_warnings():  # one element: cheap at this size
+                    warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+                    self._sparse[relation][position] = 1
         for tensor in self.downstream(relation for relation, _ in positions):
             self.kept.pop(tensor, None)
         return True
@@ -221,7 +231,7 @@ class IncrementalProgram:
             except FuseError:
                 return None
             self._runners[key] = runner
-        given = {**self.arrays, **self.kept}
+        given = {**self._relations(runner.backend.takes_sparse_relations), **self.kept}
         inputs = {d.name: given[d.name] for d in runner.declarations if d.name in given}
         exports = runner.run(inputs)
         for tensor in kept_now:
@@ -229,6 +239,15 @@ class IncrementalProgram:
         self.last_runner, self.last_computed = runner, tuple(computed)
         ((_, name),) = query_outputs(runner.program.ast, exports)
         return format_answer(resolved, to_host(exports[name]), self.domains)
+
+    def _relations(self, sparse: bool) -> Mapping[str, np.ndarray | sp.csr_array]:
+        """The fact relations, as CSR matrices where `sparse` (rank 2)."""
+        if not sparse:
+            return self.arrays
+        for name, array in self.arrays.items():
+            if array.ndim == 2 and name not in self._sparse:
+                self._sparse[name] = sp.csr_array(array)
+        return {**self.arrays, **self._sparse}
 
     def _resolved(self, query: ast.Query) -> ast.Query | None:
         indices: list[ast.Index] = []

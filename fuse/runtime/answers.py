@@ -39,8 +39,11 @@ def query_outputs(program: Program, outputs: Mapping[str, object]) -> list[tuple
 
 
 def format_answer(query: Query, answer: np.ndarray, domains: DomainTable | None) -> str:
+    positions = range(len(query.indices))
+    names = [domains.domain(query.tensor, k).name if domains else str for k in positions]
+
     def symbol(k: int, position: int) -> str:
-        return domains.domain(query.tensor, k).name(position) if domains else str(position)
+        return names[k](position)
 
     bound = [
         symbol(k, i.value) if isinstance(i, IndexConst) else i.name

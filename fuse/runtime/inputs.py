@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from fuse.errors import FuseError
 
@@ -30,6 +31,9 @@ def checked_input(name: str, value: Any) -> Any:
     Anything else is a `FuseError` naming input `name`."""
     if isinstance(value, np.ndarray) and value.dtype == np.float32:
         return value  # the common case: nothing to check
+    if sp.issparse(value):  # a relation given sparse: its stored values are checked
+        checked_input(name, value.data)
+        return value
     dtype = getattr(value, "dtype", None)
     if dtype is None:
         value = _as_array(name, value)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr, TensorType, f32
 from xdsl.utils.exceptions import DiagnosticException
@@ -171,7 +172,10 @@ class Runner:
         bound: dict[str, np.ndarray] = {}
         for declaration in self.declarations:
             if declaration.name in inputs:
-                array = prepare(checked_input(declaration.name, inputs[declaration.name]))
+                value = checked_input(declaration.name, inputs[declaration.name])
+                if sp.issparse(value) and not self.backend.takes_sparse_relations:
+                    value = value.toarray()
+                array = prepare(value)
             elif declaration.name in stored:
                 array = stored[declaration.name]
             elif missing_ok:
@@ -875,6 +879,11 @@ def _defensive_copy(value: Any) -> Any:
     return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
 
 
-def _as_float32(value: Any) -> np.ndarray:
-    """How backends without their own `prepare_input` take runtime inputs."""
+def _as_float32(value: Any) -> Any:
+    """How backends without their own `prepare_input` take runtime inputs: a
+    scipy.sparse matrix (given only to a backend that takes sparse
+    relations) as fp32 CSR, a copy the run may canonicalize, anything else
+    as an fp32 NumPy array."""
+    if sp.issparse(value):
+        return sp.csr_array(value, dtype=np.float32, copy=True)
     return np.asarray(to_host(value), dtype=np.float32)

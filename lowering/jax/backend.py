@@ -96,6 +96,7 @@ class JaxBackend:
     """Compiles dataflow-level modules for XLA (see the module docstring)."""
 
     name = "jax"
+    takes_sparse_relations = False
     aliases = ("xla",)
 
     def compile(self, module: ModuleOp, config: ExecutionConfig) -> JaxExecutable:

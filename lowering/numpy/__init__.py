@@ -39,6 +39,7 @@ __all__ = ["NumpyBackend", "NumpyExecutable"]
 
 class NumpyBackend:
     name = "numpy"
+    takes_sparse_relations = True
 
     def compile(self, module: ModuleOp, config: ExecutionConfig) -> NumpyExecutable:
         """`config.profile` times every op of each run (see `last_profile`)."""

@@ -46,7 +46,7 @@ class NumpyExecutable:
         plan = self._plan
         if len(args) != len(plan.arg_shapes):
             raise FuseError(f"the program takes {len(plan.arg_shapes)} inputs, got {len(args)}")
-        arrays = [np.asarray(arg, dtype=np.float32) for arg in args]
+        arrays = [arg if sp.issparse(arg) else np.asarray(arg, dtype=np.float32) for arg in args]
         for name, array, shape in zip(plan.arg_names, arrays, plan.arg_shapes, strict=True):
             if array.shape != shape:
                 raise FuseError(
@@ -58,10 +58,14 @@ class NumpyExecutable:
         # skips zeros, dropping the NaN of `0 * inf` that IEEE gives (and
         # every backend's dense path), which made a false Boolean true.
         relations = plan.relation_inputs
-        for n in relations if relations and all(map(_finite, arrays)) else ():
+        converted = relations if relations and all(map(_finite, arrays)) else ()
+        for n in converted:
             arrays[n] = plan.to_relation(arrays[n])
             if sp.issparse(arrays[n]):
                 self._held_sparse.add(plan.arg_names[n])
+        for n, array in enumerate(arrays):  # given sparse, but not a relation input here
+            if n not in converted and sp.issparse(array):
+                arrays[n] = array.toarray()
         if self._profile is not None:
             self._profile.reset()
         with np.errstate(all="ignore"):
@@ -89,5 +93,5 @@ class NumpyExecutable:
         return frozenset(self._held_sparse)
 
 
-def _finite(array: np.ndarray) -> bool:
-    return bool(np.isfinite(array).all())
+def _finite(array: np.ndarray | sp.csr_array) -> bool:
+    return bool(np.isfinite(array.data if sp.issparse(array) else array).all())

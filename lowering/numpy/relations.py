@@ -46,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import BlockArgument, SSAValue
 
@@ -77,7 +78,11 @@ def input_converter(config: ExecutionConfig) -> Callable[[Array], Value]:
     if config.relations == "sparse":
         return to_csr
 
-    def convert(array: Array) -> Value:
+    def convert(array: Value) -> Value:
+        if sp.issparse(array):  # given sparse: no dense pass over it
+            density = array.nnz / math.prod(array.shape)
+            sparse = prefers_sparse(config, array.shape, density)
+            return to_csr(array) if sparse else array.toarray()
         density = np.count_nonzero(array) / array.size
         return to_csr(array) if prefers_sparse(config, array.shape, density) else array
 

@@ -46,10 +46,15 @@ def to_dense(x: Value) -> Array:
     return x.toarray() if sp.issparse(x) else x
 
 
-def to_csr(x: Array) -> Sparse:
+def to_csr(x: Array | Sparse) -> Sparse:
     """A dense matrix as canonical CSR. The positions come from a Boolean
     mask's `flatnonzero`, several times faster than scipy's conversion
-    (`np.nonzero` of the float matrix); in row-major order, they are sorted."""
+    (`np.nonzero` of the float matrix); in row-major order, they are sorted.
+    A sparse matrix (a relation given sparse) is made canonical in place."""
+    if sp.issparse(x):
+        x.sum_duplicates()
+        x.eliminate_zeros()
+        return x
     rows, cols = x.shape
     positions = np.flatnonzero(x != _ZERO)
     index = np.int32 if max(len(positions), cols) < 2**31 else np.int64

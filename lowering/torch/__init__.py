@@ -34,6 +34,7 @@ __all__ = ["TorchBackend", "fx_code", "graph_code"]
 
 class TorchBackend:
     name = "torch"
+    takes_sparse_relations = False
 
     def __init__(self) -> None:
         # Imported once here, not in `prepare_input`: the runner calls that
