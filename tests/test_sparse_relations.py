@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from ir_helpers import parse_module
+from test_semi_naive import closure
 from xdsl.dialects.func import FuncOp
 
 from fuse import ExecutionConfig, Program
@@ -389,16 +390,6 @@ def test_step_kernel() -> None:
         assert result.format == "csr" and result.has_canonical_format
         expected = (sparse.to_dense(operand) > 0).astype(np.float32)
         np.testing.assert_array_equal(result.toarray(), expected)
-
-
-def closure(edges: np.ndarray) -> np.ndarray:
-    """Transitive closure by repeated squaring with Boolean matrix products."""
-    reach = edges > 0
-    while True:
-        grown = reach | ((reach.astype(np.int64) @ reach.astype(np.int64)) > 0)
-        if (grown == reach).all():
-            return reach.astype(np.float32)
-        reach = grown
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
