@@ -384,8 +384,9 @@ def test_a_symbol_file_outside_the_program_tree_may_not_join_its_domains(tmp_pat
     )
     program = Program(text, str(tmp_path / "kb" / "kb.fuse"))
     runner = program.compile("numpy", allow_paths=[tmp_path / "shared"])
-    with pytest.raises(FuseError, match="shares a domain with symbols the program numbered"):
+    with pytest.raises(FuseError, match="shares a domain with symbols the program numbered") as e:
         runner.run()
+    assert e.value.render().startswith(f"{tmp_path / 'kb' / 'kb.fuse'}:2:1: error: source")
 
 
 def test_a_call_in_a_fact_line_comment_is_not_a_fact() -> None:

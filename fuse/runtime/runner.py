@@ -333,23 +333,24 @@ class Runner:
             for k, key in enumerate(_dim_keys(declaration.name, declaration.rank)):
                 table = self.io.symbols.table_for(key)
                 if table is not None and (declaration.name, k) not in domains:
-                    self._refuse_mixed_numbering(declaration.name, k)
+                    self._refuse_mixed_numbering(declaration, k)
                     domains[(declaration.name, k)] = table.domain
         return domains
 
-    def _refuse_mixed_numbering(self, source: str, k: int) -> None:
+    def _refuse_mixed_numbering(self, declaration: TensorDeclaration, k: int) -> None:
         """A dimension the loader numbered (a `.jsonl` of symbol records, or
         a symbol file outside the program's tree, which the front end does
         not read) that shares a domain with the program's symbols: a join
         between them would pair unrelated symbols, so it is refused."""
-        table_of = self.program.ast.domains
+        table_of, source = self.program.ast.domains, declaration.name
         if table_of is not None and table_of.domain(source, k).symbols:
-            raise FuseError(
+            message = (
                 f"source '{source}' reads symbols into position {k + 1}, which shares a domain "
                 "with symbols the program numbered when it was checked (facts, or symbol files "
                 "in its directory); the symbols of this file are not among them (give them as "
                 "a .tsv/.csv/.txt file in the program's directory, or as facts)"
             )
+            raise FuseError([self.program.source.diagnostic(message, declaration.span)])
 
     def _program_domains(self) -> dict[tuple[str, int], str]:
         """The dimensions of relations given by facts and of symbol files
