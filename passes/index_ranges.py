@@ -24,10 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType
+from xdsl.dialects.builtin import DYNAMIC_INDEX, DictionaryAttr, IntegerAttr, TensorType
 
 from fuse.dialects.fuse import LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, SliceIndex, as_affine
+from fuse.dialects.fuse.scan import STEPS
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,10 @@ def accesses(
             read.update(inner.result.type.names)
             yield inner.result.type.names, tuple(inner.value.type.get_shape())
     if isinstance(op, RuleOp):
+        steps = op.attributes.get(STEPS)
+        for name, count in steps.data.items() if isinstance(steps, DictionaryAttr) else ():
+            assert isinstance(count, IntegerAttr)
+            yield (name,), (count.value.data,)
         shape = _shape(program, op.tensor_name)
         lhs_shape = [
             size if isinstance(position, str) and position not in read else DYNAMIC_INDEX

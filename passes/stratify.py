@@ -599,8 +599,11 @@ class _StepEmitter(BodyEmitter):
         self.replaced = replaced
         self.index = index
 
+    def source_load(self, op: LoadOp) -> LoadOp:
+        return self.replaced.get(op, op)
+
     def lower_load(self, op: LoadOp) -> Indexed:
-        return super().lower_load(self.replaced.get(op, op))
+        return super().lower_load(self.source_load(op))
 
     def index_names(self, value: SSAValue) -> tuple[str, ...]:
         return tuple(n for n in names_of(value) if n != self.index)

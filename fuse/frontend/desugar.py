@@ -399,13 +399,33 @@ class _Desugarer:
             )
         if isinstance(statement, Equation):
             rhs = _index_values(self.expr(statement.rhs), statement, self.tensors)
-            return dataclasses.replace(statement, rhs=rhs)
+            return dataclasses.replace(statement, rhs=rhs, steps=self.step_counts(statement.lhs))
         if isinstance(statement, Sink):
             return dataclasses.replace(statement, rhs=self.expr(statement.rhs))
         if isinstance(statement, Query):
             indices = self.indices(statement.indices, statement.tensor)
             return dataclasses.replace(statement, indices=indices)
         return statement
+
+    def step_counts(self, lhs: Lhs) -> tuple[tuple[str, int], ...]:
+        """The step count of each virtual left-hand-side index that a named
+        constant of its name in upper case gives (`S = 100` for `*s`): how
+        a loop that no tensor bounds, such as an optimizer's, says how long
+        it runs (docs/learning.md)."""
+        counts: dict[str, int] = {}
+        for index in lhs.indices:
+            for variable in index_variables(index):
+                count = self.constants.get(variable.name.upper())
+                if not variable.virtual or count is None:
+                    continue
+                if count < 1:
+                    self.error(
+                        f"virtual index '*{variable.name}' runs {count} steps "
+                        f"('{variable.name.upper()} = {count}'): a loop takes at least one",
+                        variable.span,
+                    )
+                counts[variable.name] = count
+        return tuple(counts.items())
 
     def whole_tensor(self, name: str, span: Span) -> tuple[Index, ...]:
         """Indices that cover all of a tensor written without any: `W =
