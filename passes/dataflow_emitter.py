@@ -366,6 +366,8 @@ class BodyEmitter:
         if loss.value.type.get_num_dims() != 0:
             raise self.error(f"the loss of grad must be a scalar, it has type {loss.value.type}")
         ops = list(self.block.ops)
+        if target.owner in ops:  # what computed W is no part of the gradient
+            ops = ops[ops.index(target.owner) + 1 :]
         emitter = Emitter(self.block, location=self.location)
         sweep = ReverseSweep(emitter, active_values(ops, {target}))
         sweep.accumulate(loss.value, emitter.scalar(1.0))

@@ -49,7 +49,8 @@ fuse.tensor @X[i, d1] {fuse.scan_axis = 1 : i64} : tensor<4x7xf32>
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
@@ -90,6 +91,11 @@ class Recurrence:
     ranges: dict[str, Range]  # R's index ranges
     scanned: tuple[ScannedRead, ...]
     virtual: bool
+    # A virtual recurrence's per-step tensors (a training loop: the loss
+    # and gradient at the current step, `G[i, *s] = grad(Loss[*s], W[i,
+    # *s])`), each with the dimension its `*s` is at, in evaluation order:
+    # the step computes them from the state before the next state.
+    per_step: tuple[tuple[str, int], ...] = ()
 
     @property
     def reverse(self) -> bool:
@@ -267,6 +273,94 @@ def _scanned_reads(tensor: str, rule: RuleOp, index: str) -> tuple[ScannedRead, 
     return tuple(scanned)
 
 
+def _virtual_dim(positions: Sequence[IndexPosition], index: str) -> int | str:
+    """The one dimension an access holds `*index` at (plain, unshifted),
+    or why it holds it otherwise."""
+    dims = [d for d, p in enumerate(positions) if index in position_variables(p)]
+    if len(dims) != 1:
+        return f"does not hold '*{index}' in exactly one position"
+    position = as_affine(positions[dims[0]])
+    if position.virtual != index or position.constant != 0 or len(position.terms) != 1:
+        return f"is not at the current step '*{index}'"
+    return dims[0]
+
+
+def _spelled(tensor: str, positions: Sequence[IndexPosition]) -> str:
+    return f"{tensor}[{', '.join(map(str, positions))}]"
+
+
+def analyze_loop(
+    program: ProgramOp,
+    component: list[str],
+    rules: dict[str, list[RuleOp]],
+    graph: dict[str, list[str]],
+) -> Recurrence | str:
+    """A virtual recurrence whose step reads tensors that read its current
+    state (`W[i, *s+1] = W[i, *s] - Eta G[i, *s]` with `G[i, *s] =
+    grad(Loss[*s], W[i, *s])`): one scan whose step computes the per-step
+    tensors, or why the component is none."""
+    mutual = f"{', '.join(component)} are mutually recursive; a scan steps one tensor"
+    stepped = [n for n in component if n in graph[n] and n in rules]
+    if len(stepped) != 1 or any(n not in rules for n in component):
+        return mutual
+    found = analyze(program, stepped[0], rules[stepped[0]])
+    if isinstance(found, str):
+        return f"{mutual}, and {found}"
+    if not found.virtual:
+        return f"{mutual}; only a virtual recurrence (*{found.index}) computes others per step"
+    members = set(component)
+    for base in found.base_rules:
+        if any(load.tensor_name in members for load in _loads(base)):
+            return f"{_another(base)} reads the loop's tensors: an initial state comes before it"
+    per_step = [n for n in component if n != found.tensor]
+    dims: dict[str, int] = {}
+    for name in per_step:
+        for rule in rules[name]:
+            dim = _virtual_dim(rule.indices.data, found.index)
+            if isinstance(dim, str):
+                return (
+                    f"the loop of {found.tensor} computes {name} at each step, but "
+                    f"{_spelled(name, rule.indices.data)} {dim}"
+                )
+            dims[name] = dim
+            for load in _loads(rule):
+                if not any(found.index in position_variables(p) for p in load.indices.data):
+                    continue
+                read = _virtual_dim(load.indices.data, found.index)
+                if load.tensor_name not in members:
+                    read = f"reads '*{found.index}', which only the loop's own tensors have"
+                if isinstance(read, str):
+                    access = _spelled(load.tensor_name, load.indices.data)
+                    return f"in the loop of {found.tensor}, {access} {read}"
+    for read in found.scanned:
+        if read.load.tensor_name in members and read.offset != 0:
+            return (
+                f"{found.tensor} reads {read.load.tensor_name} at '*{found.index} + "
+                f"{read.offset}': a step reads the loop's tensors at the current step"
+            )
+    order = _evaluation_order(per_step, graph)
+    if order is None:
+        return f"{', '.join(per_step)} read each other within a step: a step computes them in order"
+    return replace(
+        found,
+        scanned=tuple(r for r in found.scanned if r.load.tensor_name not in members),
+        per_step=tuple((n, dims[n]) for n in order),
+    )
+
+
+def _evaluation_order(names: list[str], graph: dict[str, list[str]]) -> list[str] | None:
+    """`names` with each after the ones of them it reads; None on a cycle."""
+    order: list[str] = []
+    remaining = list(names)
+    while remaining:
+        ready = [n for n in remaining if not any(r in remaining for r in graph[n])]
+        if not ready:
+            return None
+        order += ready
+        remaining = [n for n in remaining if n not in ready]
+    return order
+
+
 def recurrences(program: ProgramOp) -> dict[str, Recurrence | str]:
     """Each tensor recursive on its own: its recurrence or why it has none;
     tensors in a larger recursive component, why they have none."""
@@ -280,8 +374,8 @@ def recurrences(program: ProgramOp) -> dict[str, Recurrence | str]:
         if not is_recursive(component, graph) or component[0] not in rules:
             continue
         if len(component) > 1:
-            why = f"{', '.join(component)} are mutually recursive; a scan steps one tensor"
-            found.update(dict.fromkeys(component, why))
+            loop = analyze_loop(program, component, rules, graph)
+            found.update(dict.fromkeys(component, loop))
         else:
             found[component[0]] = analyze(program, component[0], rules[component[0]])
     return found
@@ -299,8 +393,9 @@ class RecognizeRecurrencesPass(ModulePass):
                 declaration = program.lookup_tensor(tensor)
                 assert isinstance(declaration, TensorOp)
                 if isinstance(found, Recurrence):
-                    declaration.attributes[SCAN_AXIS] = IntegerAttr(found.axis, i64)
                     declaration.attributes.pop(FIXPOINT_REASON, None)
+                    if tensor == found.tensor:  # not its loop's per-step tensors
+                        declaration.attributes[SCAN_AXIS] = IntegerAttr(found.axis, i64)
                 else:
                     declaration.attributes[FIXPOINT_REASON] = StringAttr(found)
                     declaration.attributes.pop(SCAN_AXIS, None)

@@ -76,7 +76,13 @@ from .dependencies import dependency_graph, is_recursive, strongly_connected_com
 from .expr_tree import names_of, yielded_value
 from .index_ranges import EmptyRange, is_affine_rule, is_ranged, ranged_tensors, rule_ranges
 from .infer_shapes import location_prefix
-from .recognize_recurrences import FIXPOINT_REASON, SCAN_AXIS, Recurrence, analyze
+from .recognize_recurrences import (
+    FIXPOINT_REASON,
+    SCAN_AXIS,
+    Recurrence,
+    analyze,
+    analyze_loop,
+)
 
 
 def body_emitter(
@@ -285,20 +291,20 @@ class _Stratifier:
         virtual scan, and nothing else reads that tensor: only its last
         step exists."""
         if recurrence is not None and recurrence.virtual:
-            name = recurrence.tensor
-            readers = [
-                op
-                for op in self.program.body.block.ops
-                if isinstance(op, RuleOp | SinkOp)
-                and getattr(op, "tensor_name", None) != name
-                and any(isinstance(o, LoadOp) and o.tensor_name == name for o in op.body.walk())
-            ]
-            if readers:
-                raise DiagnosticException(
-                    f"{location_prefix(readers[0])}this reads @{name}, whose index "
-                    f"'{recurrence.index}' is virtual: only its last step exists, "
-                    f"which is what exporting @{name} gives"
-                )
+            for name in component:
+                readers = [
+                    op
+                    for op in self.program.body.block.ops
+                    if isinstance(op, RuleOp | SinkOp)
+                    and getattr(op, "tensor_name", None) not in component
+                    and any(isinstance(o, LoadOp) and o.tensor_name == name for o in op.body.walk())
+                ]
+                if readers:
+                    raise DiagnosticException(
+                        f"{location_prefix(readers[0])}this reads @{name}, whose index "
+                        f"'{recurrence.index}' is virtual: only its last step exists, "
+                        f"which is what exporting @{name} gives"
+                    )
             return
         for name in component:
             for rule in self.rules[name]:
@@ -322,11 +328,15 @@ class _Stratifier:
     def recurrence(self, component: list[str]) -> Recurrence | None:
         """The recurrence `fuse-recognize-recurrences` found for a component
         (None: it stays a fixpoint)."""
-        declaration = self.declarations[component[0]]
-        if len(component) != 1 or SCAN_AXIS not in declaration.attributes:
+        if len(component) > 1:
+            found = analyze_loop(self.program, component, self.rules, self.graph)
+        elif SCAN_AXIS in self.declarations[component[0]].attributes:
+            found = analyze(self.program, component[0], self.rules[component[0]])
+        else:
             return None
-        found = analyze(self.program, component[0], self.rules[component[0]])
-        return found if isinstance(found, Recurrence) else None
+        if not isinstance(found, Recurrence):
+            return None
+        return found if SCAN_AXIS in self.declarations[found.tensor].attributes else None
 
     def emit_scan(self, block: Block, recurrence: Recurrence) -> None:
         """A recurrence as a `fuse.scan`: the other equations give the
@@ -379,6 +389,14 @@ class _Stratifier:
             result = self.around_scan(emitter, recurrence, result, base, shape)
         result.name_hint = _ssa_name(name)
         self.values[name] = result
+        # A per-step tensor's last step is its value at the last state;
+        # computed (all of them, they read each other) only where an export
+        # or a sink asks for one.
+        if self.exported_or_sunk() & {t for t, _ in recurrence.per_step}:
+            final = {f"{name}@state": result}
+            for tensor, _ in recurrence.per_step:
+                value = self.per_step_value(block, recurrence, tensor, final.__getitem__)
+                final[f"{tensor}@state"] = self.values[tensor] = value
 
     def step_block(
         self,
@@ -401,6 +419,11 @@ class _Stratifier:
         for load in recurrence.rule.body.walk():
             if isinstance(load, LoadOp) and load.tensor_name == name:
                 replaced[load] = LoadOp(f"{name}@state", _without(load.indices.data, axis))
+        for tensor, _ in recurrence.per_step:
+            step_values[f"{tensor}@state"] = self.per_step_value(
+                body, recurrence, tensor, step_values.__getitem__
+            )
+        replaced.update(self.current_step_loads(recurrence, recurrence.rule))
         ranges = {n: r for n, r in recurrence.ranges.items() if n != recurrence.index}
         step = _StepEmitter(
             body,
@@ -418,6 +441,59 @@ class _Stratifier:
             value = step.unary("step", value)
         body.add_op(YieldOp(value.value))
         return body
+
+    def current_step_loads(self, recurrence: Recurrence, rule: RuleOp) -> dict[LoadOp, LoadOp]:
+        """A loop's tensors read at the current step (`W[i, *s]`, `G[i,
+        *s]`) in `rule`: each load -> the load of its value at this step."""
+        loop = {recurrence.tensor: recurrence.axis, **dict(recurrence.per_step)}
+        return {
+            load: LoadOp(f"{load.tensor_name}@state", _without(load.indices.data, dim))
+            for load in rule.body.walk()
+            if isinstance(load, LoadOp)
+            and (dim := loop.get(load.tensor_name)) is not None
+            and not (load.tensor_name == recurrence.tensor and rule is recurrence.rule)
+        }
+
+    def per_step_value(
+        self,
+        block: Block,
+        recurrence: Recurrence,
+        tensor: str,
+        step_value: Callable[[str], SSAValue],
+    ) -> SSAValue:
+        """A per-step tensor of a loop (`Loss[*s]`, `G[i, *s]`) at one step:
+        its equations with the step index fixed, reading the loop's tensors
+        at that step through `step_value` (`W@state`, `Loss@state`), other
+        tensors as they are. Equations of one tensor add up."""
+        axis = dict(recurrence.per_step)[tensor]
+        declaration = self.declarations[tensor]
+        names = tuple(str(n) for d, n in enumerate(declaration.indices.data) if d != axis)
+        combined: Indexed | None = None
+        step: _StepEmitter | None = None
+        for rule in self.rules[tensor]:
+            try:
+                ranges = rule_ranges(rule, self.program)
+            except EmptyRange as error:
+                raise DiagnosticException(f"{location_prefix(rule)}{error}") from None
+            ranges = {n: r for n, r in ranges.items() if n != recurrence.index}
+            step = _StepEmitter(
+                block,
+                lambda n: step_value(n) if n.endswith("@state") else self.values[n],
+                {n: r.size for n, r in ranges.items()},
+                rule,
+                {n: r.start for n, r in ranges.items()},
+                self.current_step_loads(recurrence, rule),
+                recurrence.index,
+            )
+            written = [str(p) for d, p in enumerate(rule.indices.data) if d != axis]
+            value = step.broadcast_to(step.lower(yielded_value(rule.body)), written)
+            value = Indexed(value.value, names)  # by position: the declared names
+            combined = value if combined is None else step.binary("add", combined, value)
+        assert combined is not None and step is not None
+        if declaration.boolean is not None:
+            combined = step.unary("step", combined)
+        combined.value.name_hint = _ssa_name(tensor)
+        return combined.value
 
     def initial_state(self, block: Block, recurrence: Recurrence) -> SSAValue:
         """The sum of the equations that write a recurrence's initial
@@ -526,6 +602,18 @@ class _Stratifier:
         for name, result in zip(component, fixpoint.results, strict=True):
             result.name_hint = _ssa_name(name)
             self.values[name] = result
+
+    def exported_or_sunk(self) -> set[str]:
+        """The tensors a run returns or writes (all defined ones where the
+        program names none)."""
+        ops = list(self.program.body.block.ops)
+        exports = {op.tensor.root_reference.data for op in ops if isinstance(op, ExportOp)}
+        sinks = [op for op in ops if isinstance(op, SinkOp)]
+        if not exports and not sinks:
+            return set(self.rules)
+        return exports | {
+            o.tensor_name for sink in sinks for o in sink.body.walk() if isinstance(o, LoadOp)
+        }
 
     def outputs(self, block: Block) -> tuple[list[SSAValue], list[DictionaryAttr]]:
         results: list[SSAValue] = []
