@@ -25,6 +25,19 @@ export W, Loss
 """
 
 
+# The paper's spelling: the gradient and the loss without the step index
+# are the current step's.
+PAPER_SPELLING = """
+S = {steps}
+Eta = {eta}
+W[i, 0] = W0[i]
+W[i, *s+1] = W[i, *s] - Eta G[i]
+G[i] = grad(Loss, W[i])
+Loss = (Y[e] - W[i] X[e, i])^2 / N
+export W, Loss
+"""
+
+
 def to_numpy(value: object) -> np.ndarray:
     return np.asarray(value.detach().cpu() if hasattr(value, "detach") else value)
 
@@ -40,13 +53,14 @@ def gradient_descent(
     return w, float(np.sum((y - x @ w) ** 2) / n)
 
 
+@pytest.mark.parametrize("spelling", [LINEAR_REGRESSION, PAPER_SPELLING])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_linear_regression_by_gradient_descent(backend: str) -> None:
+def test_linear_regression_by_gradient_descent(backend: str, spelling: str) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(20, 3)).astype(np.float32)
     y = (x @ np.array([1.5, -2.0, 0.5]) + 0.1 * rng.normal(size=20)).astype(np.float32)
     w0 = np.zeros(3, np.float32)
-    text = LINEAR_REGRESSION.format(steps=40, eta=0.1)
+    text = spelling.format(steps=40, eta=0.1)
     runner = Program(text).compile(backend=backend)
     out = runner.run(inputs={"X": x, "Y": y, "W0": w0, "N": np.float32(20)})
     w, loss = gradient_descent(x, y, w0, 20.0, 0.1, 40)
@@ -152,6 +166,16 @@ def test_gradient_of_a_loss_that_does_not_depend_on_w_is_zero() -> None:
             "G[i, *s] = grad(Loss[*s], W[i, *s])\nLoss[*s] = W[i, *s] W[i, *s]\n"
             "Report[*s] = Loss[*s] + 1\nexport W, Report",
             "this reads 'Loss', whose index 's' is virtual",
+        ),
+        (
+            "S = 3\nW[i, 0] = W0[i]\nW[i, *s+1] = W[i, *s] - G[i]\nG[i] = grad(Loss, W[i])\n"
+            "Loss = W[i] W[i]\nReport = Loss + 1\nexport W, Report",
+            "<string>:6:10: error: 'Loss' is computed at each step of '*s' in the loop of 'W'",
+        ),
+        (
+            "S = 3\nW[i, 0] = W0[i]\nW[i, *s+1] = W[i, *s] - G[i]\nG[i] = grad(Loss, W[i])\n"
+            "Loss = W[i] W[i]\nNorm = W[i] W[i]\nexport W, Norm",
+            "<string>:6:8: error: 'W' without its index '*s' is its loop's current step",
         ),
     ],
 )

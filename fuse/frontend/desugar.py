@@ -18,7 +18,15 @@
   `Even(d)` and `Odd(d)`, become `step`, `even` and `odd` calls, unless the
   program defines a tensor of that name (then `Even(x, y)` reads it).
 
-Both run on the syntax tree before the semantic checks, so the rest of the
+* **A loop's current step**: in a training loop, `W[i, *s+1] = W[i, *s] -
+  Eta G[i]` with `G[i] = grad(Loss, W[i])` and `Loss = ... W[i] ...`, the
+  tensors that read `W` without its virtual index and that its step reads
+  back (its strongly connected component) are computed at each step: they
+  get `*s` on their left-hand side and wherever the loop reads them, and
+  `W[i]` becomes `W[i, *s]` (docs/learning.md). Reading them from outside
+  the loop is a located error: only their last step exists.
+
+These run on the syntax tree before the semantic checks, so the rest of the
 compiler never sees them. Trees are rebuilt by `map_expr`, a loop rather
 than a recursion, so a generated thousand-term sum is no problem.
 """
@@ -28,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -506,6 +515,127 @@ class _Desugarer:
         self.expanding = []
 
 
+@dataclass(frozen=True)
+class _Loop:
+    """A tensor stepped along a virtual index: `W[i, *s+1] = ... W[i, *s]`."""
+
+    tensor: str
+    index: str  # s
+    position: int  # where *s stands among W's indices
+    rank: int  # W's rank, *s included
+
+
+class _LoopSteps:
+    """The current-step rewrite of the module docstring."""
+
+    def __init__(self, statements: tuple[Statement, ...], desugarer: _Desugarer):
+        self.statements = statements
+        self.desugarer = desugarer
+        equations = [s for s in statements if isinstance(s, Equation)]
+        self.reads: dict[str, set[str]] = {}
+        for equation in equations:
+            names = {n.name for n in _walk(equation.rhs) if isinstance(n, TensorRef)}
+            self.reads.setdefault(equation.lhs.name, set()).update(names)
+        self.loops: dict[str, _Loop] = {}
+        for equation in equations:
+            name = equation.lhs.name
+            for k, index in enumerate(equation.lhs.indices):
+                virtual = [v for v in index_variables(index) if v.virtual]
+                if virtual and name in self.reads[name]:
+                    self.loops[name] = _Loop(name, virtual[0].name, k, len(equation.lhs.indices))
+        # Per-step tensors written without the loop's index: tensor -> loop.
+        self.per_step: dict[str, _Loop] = {}
+        for loop in self.loops.values():
+            for name in self._component(loop.tensor) - {loop.tensor}:
+                lhs_indices = [e.lhs.indices for e in equations if e.lhs.name == name]
+                if not any(_mentions(i, loop.index) for i in lhs_indices):
+                    self.per_step[name] = loop
+
+    def _component(self, tensor: str) -> set[str]:
+        """The tensors that `tensor` reads and that read it (transitively)."""
+        readers: dict[str, set[str]] = {}
+        for name, read in self.reads.items():
+            for r in read:
+                readers.setdefault(r, set()).add(name)
+        return _reachable(tensor, self.reads) & _reachable(tensor, readers)
+
+    def loop_of(self, tensor: str) -> _Loop | None:
+        return self.loops.get(tensor) or self.per_step.get(tensor)
+
+    def rewrite(self) -> tuple[Statement, ...]:
+        if not self.loops:
+            return self.statements
+        return tuple(self.statement(s) for s in self.statements)
+
+    def statement(self, statement: Statement) -> Statement:
+        if isinstance(statement, Sink):
+            return dataclasses.replace(statement, rhs=self.outside(statement.rhs))
+        if not isinstance(statement, Equation):
+            return statement
+        loop = self.loop_of(statement.lhs.name)
+        if loop is None:
+            return dataclasses.replace(statement, rhs=self.outside(statement.rhs))
+        lhs = statement.lhs
+        if self.per_step.get(lhs.name) is loop:
+            lhs = dataclasses.replace(lhs, indices=(*lhs.indices, self.step(loop, lhs.span)))
+        rhs = map_expr(statement.rhs, lambda node: self.inside(node, loop))
+        return dataclasses.replace(statement, lhs=lhs, rhs=rhs)
+
+    @staticmethod
+    def step(loop: _Loop, span: Span) -> IndexVar:
+        return IndexVar(loop.index, False, span, virtual=True)
+
+    def inside(self, node: Expr, loop: _Loop) -> Expr:
+        """Within the loop: `W[i]` is `W[i, *s]`, a per-step `G[i]` is `G[i, *s]`."""
+        if not isinstance(node, TensorRef):
+            return node
+        step = self.step(loop, node.span)
+        if node.name == loop.tensor and len(node.indices) == loop.rank - 1:
+            indices = list(node.indices)
+            indices.insert(loop.position, step)
+            return dataclasses.replace(node, indices=tuple(indices))
+        if self.per_step.get(node.name) is loop:
+            return dataclasses.replace(node, indices=(*node.indices, step))
+        return node
+
+    def outside(self, expr: Expr) -> Expr:
+        """Outside its loop, a current step does not exist: a located error
+        (the access then reads as the loop's, so no rank error repeats it)."""
+        return map_expr(expr, self.read_outside)
+
+    def read_outside(self, node: Expr) -> Expr:
+        if not isinstance(node, TensorRef):
+            return node
+        loop = self.per_step.get(node.name)
+        if loop is not None:
+            what = f"'{node.name}' is computed at each step of '*{loop.index}' in the loop of '{loop.tensor}'"
+        elif node.name in self.loops and len(node.indices) == self.loops[node.name].rank - 1:
+            loop = self.loops[node.name]
+            what = f"'{node.name}' without its index '*{loop.index}' is its loop's current step"
+        else:
+            return node
+        self.desugarer.error(
+            f"{what}, which only the equations of that loop read: after the run only "
+            f"its last step exists, which is what exporting '{node.name}' gives",
+            node.span,
+        )
+        return self.inside(node, loop)
+
+
+def _mentions(indices: tuple[Index, ...], variable: str) -> bool:
+    return any(v.name == variable for i in indices for v in index_variables(i))
+
+
+def _reachable(start: str, graph: dict[str, set[str]]) -> set[str]:
+    seen, stack = {start}, [start]
+    while stack:
+        for successor in graph.get(stack.pop(), ()):
+            if successor not in seen:
+                seen.add(successor)
+                stack.append(successor)
+    return seen
+
+
 def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnostic]]:
     """`program` with user functions inlined and the paper's builtin
     spellings resolved, and the problems found on the way."""
@@ -518,5 +648,6 @@ def desugar(program: Program, source: SourceText) -> tuple[Program, list[Diagnos
     if desugarer.diagnostics:
         return program, desugarer.diagnostics
     statements = _facts_as_equations(statements, desugarer.domains)
+    statements = _LoopSteps(statements, desugarer).rewrite()
     desugared = dataclasses.replace(program, statements=statements, domains=desugarer.domains)
     return desugared, sort_diagnostics(desugarer.diagnostics)
