@@ -187,8 +187,22 @@ def variable_ranges(
 
 
 def rule_ranges(op: RuleOp | SinkOp, program: ProgramOp) -> dict[str, Range]:
-    """`variable_ranges` of a rule's accesses."""
-    return variable_ranges(list(accesses(op, program)))
+    """`variable_ranges` of a rule's accesses. A plain left-hand-side
+    variable that the right-hand side reads but does not bound (`P[e, c] =
+    X[e, i] W[i, c, *s]` with W's size along c still unknown) ranges over
+    the left-hand side's dimension where its size is known, so the size
+    flows back to the tensors read."""
+    access_list = list(accesses(op, program))
+    ranges = variable_ranges(access_list)
+    if isinstance(op, RuleOp):
+        unbounded = [
+            ((position,), (size,))
+            for position, size in zip(op.indices.data, _shape(program, op.tensor_name), strict=True)
+            if isinstance(position, str) and position not in ranges and size != DYNAMIC_INDEX
+        ]
+        if unbounded:
+            ranges = variable_ranges(access_list + unbounded)
+    return ranges
 
 
 def reached_extent(position: IndexPosition, ranges: Mapping[str, Range]) -> int | None:
