@@ -177,6 +177,12 @@ def test_gradient_of_a_loss_that_does_not_depend_on_w_is_zero() -> None:
             "Loss = W[i] W[i]\nNorm = W[i] W[i]\nexport W, Norm",
             "<string>:6:8: error: 'W' without its index '*s' is its loop's current step",
         ),
+        (
+            "S = 3\nW[i, 0] = W0[i]\nV[i, 0] = W0[i]\nW[i, *s+1] = W[i, *s] - G[i]\n"
+            "V[i, *s+1] = V[i, *s] - H[i]\nG[i] = grad(Loss, W[i])\nH[i] = grad(Loss, V[i])\n"
+            "Loss = W[i] V[i]\nexport W, V",
+            "<string>:4:1: error: V and W are stepped in one loop",
+        ),
     ],
 )
 def test_loop_errors_are_located(text: str, message: str) -> None:

@@ -523,6 +523,7 @@ class _Loop:
     index: str  # s
     position: int  # where *s stands among W's indices
     rank: int  # W's rank, *s included
+    span: Span  # its stepping equation's left-hand side
 
 
 class _LoopSteps:
@@ -542,11 +543,24 @@ class _LoopSteps:
             for k, index in enumerate(equation.lhs.indices):
                 virtual = [v for v in index_variables(index) if v.virtual]
                 if virtual and name in self.reads[name]:
-                    self.loops[name] = _Loop(name, virtual[0].name, k, len(equation.lhs.indices))
+                    self.loops[name] = _Loop(
+                        name, virtual[0].name, k, len(equation.lhs.indices), equation.lhs.span
+                    )
         # Per-step tensors written without the loop's index: tensor -> loop.
         self.per_step: dict[str, _Loop] = {}
-        for loop in self.loops.values():
-            for name in self._component(loop.tensor) - {loop.tensor}:
+        self.refused: set[str] = set()  # loops already reported
+        for loop in list(self.loops.values()):
+            component = self._component(loop.tensor)
+            together = sorted(n for n in component if n in self.loops)
+            if len(together) > 1:
+                desugarer.error(
+                    f"{' and '.join(together)} are stepped in one loop (each reads the "
+                    "other's current step); a loop steps one tensor: stack them into one",
+                    loop.span,
+                )
+                self.refused.add(loop.tensor)
+                continue
+            for name in component - {loop.tensor}:
                 lhs_indices = [e.lhs.indices for e in equations if e.lhs.name == name]
                 if not any(_mentions(i, loop.index) for i in lhs_indices):
                     self.per_step[name] = loop
@@ -614,6 +628,8 @@ class _LoopSteps:
             what = f"'{node.name}' without its index '*{loop.index}' is its loop's current step"
         else:
             return node
+        if loop.tensor in self.refused:
+            return self.inside(node, loop)
         self.desugarer.error(
             f"{what}, which only the equations of that loop read: after the run only "
             f"its last step exists, which is what exporting '{node.name}' gives",
