@@ -69,7 +69,7 @@ from fuse.dialects.fuse import (
 )
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition
 from fuse.dialects.fuse.attributes import f32_tensor
-from fuse.dialects.fuse.scan import sliced_type
+from fuse.dialects.fuse.scan import PER_STEP, sliced_type
 
 from .dataflow_emitter import BodyEmitter, Indexed
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
@@ -383,6 +383,8 @@ class _Stratifier:
             reverse=recurrence.reverse,
         )
         scan.location = recurrence.rule.location
+        if recurrence.per_step:
+            scan.attributes[PER_STEP] = ArrayAttr([StringAttr(t) for t, _ in recurrence.per_step])
         block.add_op(scan)
         result = scan.results[0]
         if not recurrence.virtual:

@@ -190,3 +190,12 @@ def test_loop_errors_are_located(text: str, message: str) -> None:
         Program(text).compile(backend="numpy").run(inputs={"W0": np.ones(2, np.float32)})
     assert message in str(error.value)
     assert "<string>:" in str(error.value)
+
+
+def test_explain_says_the_loss_and_gradient_run_at_each_step() -> None:
+    runner = Program(PAPER_SPELLING.format(steps=3, eta=0.1)).compile(
+        input_shapes={"X": (4, 2), "Y": (4,), "W0": (2,), "N": ()}
+    )
+    text = str(runner.explain())
+    assert "runs as a scan: 3 steps, virtual" in text
+    assert "runs as part of the scan of W, at each step" in text

@@ -42,6 +42,9 @@ from .declarative import YieldOp
 # indices (`{fuse.steps = {s = 100 : i64}}` for `S = 100` and `W[i, *s + 1]`):
 # the range of an index that no tensor bounds, such as an optimizer loop's.
 STEPS = "fuse.steps"
+# On a `fuse.scan`, the tensors its body computes at each step besides its
+# states (a training loop's loss and gradient): what `explain()` reports.
+PER_STEP = "fuse.per_step"
 
 
 def stacked_type(state: TensorType, axis: int, steps: int) -> TensorType:

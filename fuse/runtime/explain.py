@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from xdsl.dialects.builtin import FileLineColLoc, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, ModuleOp, StringAttr
 from xdsl.ir import Operation
 
 from fuse.dialects.fuse import (
@@ -27,6 +27,7 @@ from fuse.dialects.fuse import (
     RuleOp,
     ScanOp,
 )
+from fuse.dialects.fuse.scan import PER_STEP
 from fuse.passes.recognize_recurrences import FIXPOINT_REASON
 from fuse.passes.stratify import dependency_graph, is_recursive, strongly_connected_components
 
@@ -195,6 +196,9 @@ def how_recursions_run(module: ModuleOp) -> dict[str, str]:
             direction = ", reversed" if op.is_reverse else ""
             text = f"a scan: {op.step_count} steps, {kind}{direction}"
             found.update(dict.fromkeys(op.tensor_names, text))
+            per_step = op.attributes.get(PER_STEP)
+            for name in per_step.data if isinstance(per_step, ArrayAttr) else ():
+                found[name.data] = f"part of the scan of {', '.join(op.tensor_names)}, at each step"
         elif isinstance(op, FixpointOp):
             reason = op.attributes.get(FIXPOINT_REASON)
             text = f"a fixpoint: {reason.data}" if isinstance(reason, StringAttr) else "a fixpoint"
