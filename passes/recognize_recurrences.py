@@ -53,11 +53,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.passes import ModulePass
 
 from fuse.dialects.fuse import CallOp, LoadOp, ProgramOp, RuleOp, TensorOp
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, as_affine, position_variables
+from fuse.dialects.fuse.scan import STEPS
 
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
 from .index_ranges import EmptyRange, Range, is_affine_rule, rule_ranges
@@ -163,6 +164,13 @@ def analyze(program: ProgramOp, tensor: str, rules: list[RuleOp]) -> Recurrence 
         return str(error)
     if index not in ranges:
         return f"the range of index '{index}' is unknown"
+    counts = rule.attributes.get(STEPS)
+    count = counts.data.get(index) if isinstance(counts, DictionaryAttr) else None
+    if isinstance(count, IntegerAttr) and count.value.data != ranges[index].size:
+        return (
+            f"'{index.upper()} = {count.value.data}' gives '*{index}' {count.value.data} steps, "
+            f"but the tensors it indexes allow {ranges[index].size}"
+        )
     for dim, (position, size) in enumerate(zip(write, shape, strict=True)):
         if dim == axis:
             continue

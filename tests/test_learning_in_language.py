@@ -199,3 +199,10 @@ def test_explain_says_the_loss_and_gradient_run_at_each_step() -> None:
     text = str(runner.explain())
     assert "runs as a scan: 3 steps, virtual" in text
     assert "runs as part of the scan of W, at each step" in text
+
+
+def test_a_step_count_that_the_inputs_contradict_is_located() -> None:
+    text = "T = 5\nX[i, 0] = X0[i]\nX[i, *t+1] = tanh(X[i, *t] + U[i, t])\nexport X"
+    inputs = {"X0": np.ones(2, np.float32), "U": np.ones((2, 2), np.float32)}
+    with pytest.raises(FuseError, match=r"<string>:3:1: .*'T = 5' gives '\*t' 5 steps, but"):
+        Program(text).compile(backend="numpy").run(inputs=inputs)
