@@ -26,6 +26,7 @@ from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     ArrayAttr,
     DenseIntOrFPElementsAttr,
+    DictionaryAttr,
     FileLineColLoc,
     FloatAttr,
     IntAttr,
@@ -34,6 +35,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
     f32,
+    i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
@@ -58,6 +60,7 @@ from fuse.dialects.fuse import (
 from fuse.dialects.fuse.affine import IndexPosition, SliceIndex, affine_position
 from fuse.dialects.fuse.attributes import ProjectionKind, expr_type
 from fuse.dialects.fuse.declarative import concat_part
+from fuse.dialects.fuse.scan import STEPS
 from fuse.errors import Diagnostic, FuseError, SourceText
 from fuse.frontend import ast
 from fuse.frontend.builtins import ALIASES, Builtin, BuiltinKind, lookup
@@ -264,6 +267,8 @@ class _RuleBodyBuilder:
                 keywords[keyword] = value
             else:  # a tensor expression: an operand, so the graph sees what it reads
                 args.append(self.build(value))
+        if name == "grad":
+            return self.insert(CallOp(name, args, expr_type(_names(args[1]))))
         if name == "tucker_dense":
             result = args[0]
             for arg in args[1:]:
@@ -545,9 +550,14 @@ class IRBuilder:
 
     def statement(self, statement: ast.Statement) -> Operation | None:
         match statement:
-            case ast.Equation(lhs=lhs, op=op, rhs=rhs):
+            case ast.Equation(lhs=lhs, op=op, rhs=rhs, steps=steps):
                 indices = [self.position(p) for p in lhs.indices]
-                return RuleOp(lhs.name, indices, PROJECTION_OF_OPERATOR[op], self.body(rhs, lhs))
+                rule = RuleOp(lhs.name, indices, PROJECTION_OF_OPERATOR[op], self.body(rhs, lhs))
+                if steps:
+                    rule.attributes[STEPS] = DictionaryAttr(
+                        {name: IntegerAttr(count, i64) for name, count in steps}
+                    )
+                return rule
             case ast.Sink(path=path, rhs=rhs):
                 return SinkOp(path, self.body(rhs, None))
             case ast.Export(name=name):

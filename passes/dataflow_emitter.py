@@ -55,6 +55,7 @@ from fuse.dialects.fuse.affine import IndexPosition, access_map, position_variab
 from fuse.dialects.fuse.attributes import ProjectionKind, f32_tensor
 from fuse.dialects.fuse.declarative import part_of
 
+from .autodiff import Emitter, ReverseSweep, active_values, static_shape
 from .expr_tree import names_of
 from .infer_shapes import location_prefix
 
@@ -345,6 +346,8 @@ class BodyEmitter:
         callee = op.callee.data
         if op.index_args is not None:
             return self.lower_index_call(callee, [str(n) for n in op.index_args.data])
+        if callee == "grad":
+            return self.lower_grad(op)
         args = [self.lower(a) for a in op.args]
         if callee in _UNARY_BUILTINS:
             return self.unary(callee, args[0])
@@ -352,6 +355,42 @@ class BodyEmitter:
         if lowering is None:
             raise self.error(f"builtin '{callee}' has no dataflow lowering")
         return lowering(op, args)
+
+    def source_load(self, op: LoadOp) -> LoadOp:
+        """The load that `op` reads through (a scan's step reads states and
+        slices in place of some loads)."""
+        return op
+
+    def lower_grad(self, op: CallOp) -> Indexed:
+        """`grad(Loss, W[i, j])`: fuse-autodiff's reverse sweep, from the
+        loss back to W's value, over the ops this block holds so far (the
+        loss is computed before its gradient: the equation reads it). In a
+        training loop's step that is the loss at the current step's W. A
+        loss that does not depend on W has a zero gradient."""
+        loss_arg, wrt_arg = op.args
+        assert isinstance(wrt_arg.owner, LoadOp), "the front end checks grad's arguments"
+        wrt = self.lower(wrt_arg)
+        target = self.tensor_value(self.source_load(wrt_arg.owner).tensor_name)
+        if wrt.value is not target:
+            raise self.error(
+                f"grad differentiates by the whole of @{wrt_arg.owner.tensor_name}, and this "
+                "access reads part of it"
+            )
+        loss = self.lower(loss_arg)
+        if loss.value.type.get_num_dims() != 0:
+            raise self.error(f"the loss of grad must be a scalar, it has type {loss.value.type}")
+        ops = list(self.block.ops)
+        if target.owner in ops:  # what computed W is no part of the gradient
+            ops = ops[ops.index(target.owner) + 1 :]
+        emitter = Emitter(self.block, location=self.location)
+        sweep = ReverseSweep(emitter, active_values(ops, {target}))
+        sweep.accumulate(loss.value, emitter.scalar(1.0))
+        sweep.run(ops)
+        gradient = sweep.adjoints.get(target)
+        if gradient is None:
+            shape = static_shape(target, op, "a zero gradient")
+            gradient = emitter.constant(np.zeros(shape))
+        return Indexed(gradient, wrt.names)
 
     def lower_index_call(self, callee: str, indices: list[str]) -> Indexed:
         sizes = [self.static_size(i, callee) for i in indices]

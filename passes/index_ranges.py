@@ -24,10 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType
+from xdsl.dialects.builtin import DYNAMIC_INDEX, DictionaryAttr, IntegerAttr, TensorType
 
 from fuse.dialects.fuse import LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, SliceIndex, as_affine
+from fuse.dialects.fuse.scan import STEPS
 
 from .dependencies import dependency_graph, strongly_connected_components
 
@@ -117,6 +118,10 @@ def accesses(
             read.update(inner.result.type.names)
             yield inner.result.type.names, tuple(inner.value.type.get_shape())
     if isinstance(op, RuleOp):
+        steps = op.attributes.get(STEPS)
+        for name, count in steps.data.items() if isinstance(steps, DictionaryAttr) else ():
+            assert isinstance(count, IntegerAttr)
+            yield (name,), (count.value.data,)
         shape = _shape(program, op.tensor_name)
         lhs_shape = [
             size if isinstance(position, str) and position not in read else DYNAMIC_INDEX
@@ -200,8 +205,22 @@ def variable_ranges(
 
 
 def rule_ranges(op: RuleOp | SinkOp, program: ProgramOp) -> dict[str, Range]:
-    """`variable_ranges` of a rule's accesses."""
-    return variable_ranges(list(accesses(op, program)))
+    """`variable_ranges` of a rule's accesses. A plain left-hand-side
+    variable that the right-hand side reads but does not bound (`P[e, c] =
+    X[e, i] W[i, c, *s]` with W's size along c still unknown) ranges over
+    the left-hand side's dimension where its size is known, so the size
+    flows back to the tensors read."""
+    access_list = list(accesses(op, program))
+    ranges = variable_ranges(access_list)
+    if isinstance(op, RuleOp):
+        unbounded = [
+            ((position,), (size,))
+            for position, size in zip(op.indices.data, _shape(program, op.tensor_name), strict=True)
+            if isinstance(position, str) and position not in ranges and size != DYNAMIC_INDEX
+        ]
+        if unbounded:
+            ranges = variable_ranges(access_list + unbounded)
+    return ranges
 
 
 def reached_extent(position: IndexPosition, ranges: Mapping[str, Range]) -> int | None:

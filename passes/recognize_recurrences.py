@@ -59,6 +59,14 @@ A `*t` index on the left-hand side (`X[i, *t+1]`) makes the scan virtual:
 only the last state is kept (of every member, all of whose indices are
 virtual).
 
+A training loop is a virtual group: `W[i, *s+1] = W[i, *s] - Eta G[i, *s]`,
+`G[i, *s] = grad(Loss[*s], W[i, *s])`, `Loss[*s]` from `W[i, *s]`. Loss and
+G read W's previous step and live within the step; after the run they
+hold their value at W's last state, so their equations may step one
+further than W's (`_at_last_state`). A named constant's step count
+(`{fuse.steps = {s = 100}}` on a rule, from `S = 100`) must agree with the
+tensors the index reads.
+
 ```mlir
 // before (shapes inferred)
 fuse.tensor @X[i, d1] : tensor<4x7xf32>
@@ -75,11 +83,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.passes import ModulePass
 
 from fuse.dialects.fuse import CallOp, LoadOp, ProgramOp, RuleOp, TensorOp
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, as_affine, position_variables
+from fuse.dialects.fuse.scan import STEPS
 
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
 from .index_ranges import EmptyRange, Range, rule_ranges
@@ -370,6 +379,13 @@ def _written_step(
             )
     if index not in ranges:
         return f"the range of index '{index}' is unknown"
+    counts = rule.attributes.get(STEPS)
+    count = counts.data.get(index) if isinstance(counts, DictionaryAttr) else None
+    if isinstance(count, IntegerAttr) and count.value.data != ranges[index].size:
+        return (
+            f"'{index.upper()} = {count.value.data}' gives '*{index}' {count.value.data} steps, "
+            f"but the tensors it indexes allow {ranges[index].size}"
+        )
     return position.constant, position.virtual is not None, ranges
 
 
@@ -448,8 +464,9 @@ def _step_order(component: Sequence[str], same_step: Mapping[str, set[str]]) -> 
 def _check_ranges(recurrence: Recurrence) -> Recurrence | str:
     """The recurrence, if its members' equations start stepping their index
     together (end together, reversed), only members whose previous step
-    nothing reads step further than the others, and the members' other
-    equations write positions their recursive ones do not."""
+    nothing reads step further than the others (in a virtual scan, one
+    step further: see `_at_last_state`), and the members' other equations
+    write positions their recursive ones do not."""
     shortest = min(recurrence.members, key=lambda m: m.ranges[m.index].size)
     steps = shortest.ranges[shortest.index]
     for member in recurrence.members:
@@ -457,13 +474,16 @@ def _check_ranges(recurrence: Recurrence) -> Recurrence | str:
         starts_together = own.last == steps.last if recurrence.reverse else own.start == steps.start
         if own == steps or (starts_together and not member.carried and not recurrence.virtual):
             continue
+        at_last_state = _at_last_state(recurrence, member) if starts_together else None
+        if at_last_state == "":
+            continue
         why = (
             "and only a tensor whose previous step nothing reads takes its further steps "
             "after the scan"
             if starts_together and not recurrence.virtual
             else "and these do not start together"
             if not starts_together
-            else "and a virtual scan keeps no steps to take further ones from"
+            else f"and a virtual scan keeps no steps to take further ones from ({at_last_state})"
         )
         return (
             f"{member.tensor}'s equation steps '{member.index}' over {own.start}..{own.last} "
@@ -486,6 +506,29 @@ def _check_ranges(recurrence: Recurrence) -> Recurrence | str:
                     "which the recurrence writes too"
                 )
     return recurrence
+
+
+def _at_last_state(recurrence: Recurrence, member: Member) -> str:
+    """Why a virtual scan's `member`, whose equation steps further than the
+    scan, cannot take its value at the scan's last state ("" where it can).
+    A training loop's `Loss[*s] = ... W[i, *s] ...` and `G[i, *s] =
+    grad(Loss[*s], W[i, *s])` range over every state of W, one more than
+    the steps `S` gives W's update: after the scan, `fuse-stratify` computes
+    them once more from the last state (the loss at the trained W). That
+    takes a member that steps exactly one further, whose previous step
+    nothing reads, that reads no input slice and, at its own step, only
+    members that step further too."""
+    own = member.ranges[member.index].size
+    if member.carried or own != recurrence.steps + 1:
+        return f"{member.tensor} would have to step exactly one further and not be carried"
+    if member.scanned:
+        return f"{member.tensor} reads an input slice at each step"
+    steps = {m.tensor: m.ranges[m.index].size for m in recurrence.members}
+    for load in _loads(member.rule):
+        name = load.tensor_name
+        if name in steps and load not in recurrence.previous and steps[name] != own:
+            return f"{member.tensor} reads {name} at its own step, which stops a step earlier"
+    return ""
 
 
 def _single_index(position: AffineIndex) -> str | None:

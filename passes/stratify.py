@@ -350,11 +350,19 @@ class _Stratifier:
         its recursive one, with the index fixed, is its part of the step.
         The scan carries a state for each member whose previous step the
         step reads or that anything after the scan reads; the others (the
-        transformer's Query, Key, ... within a block) live within a step."""
+        transformer's Query, Key, ... within a block) live within a step.
+        A virtual scan's members that `at_last_state` names are not carried
+        either: they are computed once more after the scan, from its final
+        states (a training loop's exported loss is the trained W's)."""
         first = recurrence.members[0]
         emitter = BodyEmitter(block, self.values.__getitem__, {}, first.rule)
         needed = self.read_after(recurrence.tensors)
-        kept = [m for m in recurrence.members if m.carried or m.tensor in needed]
+        after = self.at_last_state(recurrence, needed)
+        kept = [
+            m
+            for m in recurrence.members
+            if m.carried or (m.tensor in needed and m.tensor not in after)
+        ]
         inits: list[SSAValue] = []
         bases: list[SSAValue | None] = []
         state_types: list[TensorType] = []
@@ -394,6 +402,44 @@ class _Stratifier:
                 value = self.further_steps(block, member, further)
                 value.name_hint = _ssa_name(member.tensor)
                 self.values[member.tensor] = value
+        if after:
+            final = {f"{m.tensor}@state": self.values[m.tensor] for m in kept}
+            members = [m for m in recurrence.members if m.tensor in after]
+            self.emit_step(block, recurrence, members, final, self.step_loads(recurrence))
+            for member in members:
+                self.values[member.tensor] = final[f"{member.tensor}@step"]
+
+    @staticmethod
+    def at_last_state(recurrence: Recurrence, needed: set[str]) -> set[str]:
+        """The members of a virtual recurrence that hold their value at its
+        last state after the run: those read after the scan that it does not
+        carry, with the members they read at the same step, where all of
+        these read only earlier states (of carried members), each other and
+        no input slice. `Loss[*s]` and `G[i, *s] = grad(Loss[*s], W[i, *s])`
+        of a training loop are defined at the trained W too; a gate that
+        reads an input's slice at `t` exists only for the steps taken (then
+        the scan carries it: its last step). Empty: every member read after
+        the scan is carried."""
+        if not recurrence.virtual:
+            return set()
+        members = {m.tensor: m for m in recurrence.members}
+        wanted = [t for t in needed if not members[t].carried]
+        closure: set[str] = set()
+        while wanted:
+            member = members[wanted.pop()]
+            if member.carried or member.scanned:
+                return set()
+            if member.tensor in closure:
+                continue
+            closure.add(member.tensor)
+            wanted += [
+                load.tensor_name
+                for load in member.rule.body.walk()
+                if isinstance(load, LoadOp)
+                and load.tensor_name in members
+                and load not in recurrence.previous
+            ]
+        return closure
 
     def further_steps(self, block: Block, member: Member, further: Range) -> SSAValue:
         """A member's tensor with its equation's values past the scan's steps
@@ -489,18 +535,43 @@ class _Stratifier:
         for member, arg in zip(kept, body.args, strict=False):
             arg.name_hint = _ssa_name(member.tensor)
             step_values[f"{member.tensor}@state"] = arg
+        replaced.update(self.step_loads(recurrence))
+        self.emit_step(body, recurrence, recurrence.members, step_values, replaced)
+        body.add_op(YieldOp(*(step_values[f"{member.tensor}@step"] for member in kept)))
+        return body
+
+    @staticmethod
+    def step_loads(recurrence: Recurrence) -> dict[LoadOp, LoadOp]:
+        """The members' reads of each other, each -> the load of the state
+        (`X@state`, a previous step) or of the value this step computed
+        (`X@step`) that stands for it."""
         axes = {member.tensor: member.axis for member in recurrence.members}
-        for member in recurrence.members:
-            for load in member.rule.body.walk():
-                if isinstance(load, LoadOp) and load.tensor_name in axes:
-                    which = "state" if load in recurrence.previous else "step"
-                    replaced[load] = LoadOp(
-                        f"{load.tensor_name}@{which}",
-                        _without(load.indices.data, axes[load.tensor_name]),
-                    )
+        return {
+            load: LoadOp(
+                f"{load.tensor_name}@{'state' if load in recurrence.previous else 'step'}",
+                _without(load.indices.data, axes[load.tensor_name]),
+            )
+            for member in recurrence.members
+            for load in member.rule.body.walk()
+            if isinstance(load, LoadOp) and load.tensor_name in axes
+        }
+
+    def emit_step(
+        self,
+        block: Block,
+        recurrence: Recurrence,
+        members: Sequence[Member],
+        step_values: dict[str, SSAValue],
+        replaced: dict[LoadOp, LoadOp],
+    ) -> None:
+        """Emits `members`' recursive equations (in the recurrence's order)
+        for one value of the index into `block`, reading `step_values` for
+        the loads `replaced` names (states, slices) and adding each member's
+        value there as `X@step`."""
+        for member in members:
             ranges = {n: r for n, r in member.ranges.items() if n != member.index}
             step = _StepEmitter(
-                body,
+                block,
                 lambda n: step_values[n] if n in step_values else self.values[n],
                 {n: r.size for n, r in ranges.items()},
                 member.rule,
@@ -515,9 +586,8 @@ class _Stratifier:
             value = step.broadcast_to(value, state_names)
             if self.declarations[member.tensor].boolean is not None:
                 value = step.unary("step", value)
+            value.value.name_hint = _ssa_name(member.tensor)
             step_values[f"{member.tensor}@step"] = value.value
-        body.add_op(YieldOp(*(step_values[f"{member.tensor}@step"] for member in kept)))
-        return body
 
     def initial_state(self, block: Block, member: Member) -> SSAValue:
         """The sum of the equations that write a member's initial position,
@@ -702,8 +772,11 @@ class _StepEmitter(BodyEmitter):
         self.replaced = replaced
         self.index = index
 
+    def source_load(self, op: LoadOp) -> LoadOp:
+        return self.replaced.get(op, op)
+
     def lower_load(self, op: LoadOp) -> Indexed:
-        return super().lower_load(self.replaced.get(op, op))
+        return super().lower_load(self.source_load(op))
 
     def index_names(self, value: SSAValue) -> tuple[str, ...]:
         return tuple(n for n in names_of(value) if n != self.index)

@@ -53,6 +53,27 @@ def test_fit_recovers_least_squares(backend: str) -> None:
     assert isinstance(result.params["W"], np.ndarray)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw"])
+def test_torch_steps_in_place_but_leaves_the_callers_arrays(optimizer: str) -> None:
+    """On torch fit updates its own copies in place (torch._foreach_ ops);
+    the initial values passed in stay as they were, and the steps are the
+    NumPy backend's."""
+    start = {"W": np.full(3, 0.5, np.float32), "B": np.ones((), np.float32)}
+    kept = {name: value.copy() for name, value in start.items()}
+    results = {}
+    for backend in ("torch", "numpy"):
+        runner = Program(REGRESSION).compile(backend=backend)
+        results[backend] = runner.fit(
+            "Loss", start, _data(), optimizer=optimizer, lr=0.05, steps=5, progress=False
+        )
+    for name, value in kept.items():
+        np.testing.assert_array_equal(start[name], value)
+        np.testing.assert_allclose(
+            results["torch"].params[name], results["numpy"].params[name], rtol=1e-5, atol=1e-6
+        )
+    np.testing.assert_allclose(results["torch"].losses, results["numpy"].losses, rtol=1e-5)
+
+
 def test_backends_take_the_same_steps() -> None:
     runs = [
         Program(REGRESSION)

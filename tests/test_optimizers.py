@@ -59,6 +59,54 @@ def test_matches_torch_optim(kind: str, name: str, seed: int, lr: float) -> None
         np.testing.assert_allclose(np.asarray(params[n]), p.detach().numpy(), rtol=rtol, atol=1e-7)
 
 
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**16), lr=st.sampled_from([1e-3, 0.05, 0.3]))
+def test_in_place_torch_step_matches_the_pure_one(name: str, seed: int, lr: float) -> None:
+    """`update_in_place` (torch._foreach_ ops, what fit runs on torch) is
+    `update`'s step: same parameters and state after several steps."""
+    rng = np.random.default_rng(seed)
+    start = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    grads = [
+        {n: torch.tensor(rng.standard_normal(v.shape)) for n, v in start.items()} for _ in range(4)
+    ]
+    optimizer = make_optimizer(name, lr)
+    pure = {n: torch.tensor(v) for n, v in start.items()}
+    pure_state = optimizer.init(pure)
+    in_place = {n: torch.tensor(v) for n, v in start.items()}
+    state = optimizer.init(in_place)
+    assert optimizer.update_in_place is not None
+    for step in grads:
+        pure, pure_state = optimizer.update(pure, step, pure_state)
+        state = optimizer.update_in_place(in_place, step, state)
+    assert state["step"] == pure_state["step"] == len(grads)
+    for n in start:
+        torch.testing.assert_close(in_place[n], pure[n], rtol=1e-12, atol=1e-12)
+    for group in ("m", "v", "velocity"):
+        for n in pure_state.get(group, {}):
+            torch.testing.assert_close(
+                state[group][n], pure_state[group][n], rtol=1e-12, atol=1e-12
+            )
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_in_place_momentum_matches_torch(nesterov: bool) -> None:
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(4)
+    reference = torch.tensor(w, requires_grad=True)
+    optim = torch.optim.SGD([reference], lr=0.1, momentum=0.9, nesterov=nesterov)
+    optimizer = make_optimizer("momentum", 0.1, nesterov=nesterov)
+    params = {"w": torch.tensor(w)}
+    state = optimizer.init(params)
+    assert optimizer.update_in_place is not None
+    for _ in range(3):
+        g = torch.tensor(rng.standard_normal(4))
+        reference.grad = g.clone()
+        optim.step()
+        state = optimizer.update_in_place(params, {"w": g}, state)
+    torch.testing.assert_close(params["w"], reference.detach(), rtol=1e-12, atol=1e-12)
+
+
 def test_nesterov_matches_torch() -> None:
     rng = np.random.default_rng(0)
     w = rng.standard_normal(4)

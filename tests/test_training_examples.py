@@ -43,6 +43,12 @@ def test_cnn_on_digits_learns_in_two_epochs(backend: str) -> None:
     assert _number(r"test accuracy: ([\d.]+)", out) >= 0.6
 
 
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_softmax_regression_trained_in_the_language(backend: str) -> None:
+    out = _run("softmax_regression", "--backend", backend)
+    assert _number(r"test accuracy: ([\d.]+)", out) >= 0.95
+
+
 def test_tucker_recovers_the_planted_tensor() -> None:
     out = _run("tucker_learning")
     assert _number(r"relative error ([\d.e+-]+)", out) < 1e-2

@@ -38,6 +38,11 @@ from xdsl.utils.exceptions import VerifyException
 
 from .declarative import YieldOp
 
+# On a `fuse.rule`, the step counts that named constants give its virtual
+# indices (`{fuse.steps = {s = 100 : i64}}` for `S = 100` and `W[i, *s + 1]`):
+# the range of an index that no tensor bounds, such as an optimizer loop's.
+STEPS = "fuse.steps"
+
 
 def stacked_type(state: TensorType, axis: int, steps: int) -> TensorType:
     """The type of a stored scan's result: its `steps + 1` states (the

@@ -269,6 +269,9 @@ class Equation:
     op: ProjectionOperator
     rhs: Expr
     span: Span = _span()
+    # The step counts the front end gives the left-hand side's virtual
+    # indices from named constants (`S = 100` bounds `*s`): (index, count).
+    steps: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

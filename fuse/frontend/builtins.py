@@ -110,6 +110,9 @@ BUILTINS: dict[str, Builtin] = {
         _b("const", BuiltinKind.STRUCTURAL, 1, 1),
         _b("case", BuiltinKind.STRUCTURAL, 1, None),
         _b("tucker_dense", BuiltinKind.STRUCTURAL, 2, None),
+        # `grad(Loss, W[i, j])`: the gradient of a scalar loss with respect
+        # to a tensor, built by fuse-autodiff's reverse sweep (docs/learning.md).
+        _b("grad", BuiltinKind.STRUCTURAL, 2, 2),
     )
 }
 

@@ -18,7 +18,15 @@
   `Even(d)` and `Odd(d)`, become `step`, `even` and `odd` calls, unless the
   program defines a tensor of that name (then `Even(x, y)` reads it).
 
-Both run on the syntax tree before the semantic checks, so the rest of the
+* **A loop's current step**: in a training loop, `W[i, *s+1] = W[i, *s] -
+  Eta G[i]` with `G[i] = grad(Loss, W[i])` and `Loss = ... W[i] ...`, the
+  tensors that read `W` without its virtual index and that its step reads
+  back (its strongly connected component) are computed at each step: they
+  get `*s` on their left-hand side and wherever the loop reads them, and
+  `W[i]` becomes `W[i, *s]` (docs/learning.md). Reading them from outside
+  the loop is a located error: only their last step exists.
+
+These run on the syntax tree before the semantic checks, so the rest of the
 compiler never sees them. Trees are rebuilt by `map_expr`, a loop rather
 than a recursion, so a generated thousand-term sum is no problem.
 """
@@ -516,13 +524,33 @@ class _Desugarer:
             )
         if isinstance(statement, Equation):
             rhs = _index_values(self.expr(statement.rhs), statement, self.tensors)
-            return dataclasses.replace(statement, rhs=rhs)
+            return dataclasses.replace(statement, rhs=rhs, steps=self.step_counts(statement.lhs))
         if isinstance(statement, Sink):
             return dataclasses.replace(statement, rhs=self.expr(statement.rhs))
         if isinstance(statement, Query):
             indices = self.indices(statement.indices, statement.tensor)
             return dataclasses.replace(statement, indices=indices)
         return statement
+
+    def step_counts(self, lhs: Lhs) -> tuple[tuple[str, int], ...]:
+        """The step count of each virtual left-hand-side index that a named
+        constant of its name in upper case gives (`S = 100` for `*s`): how
+        a loop that no tensor bounds, such as an optimizer's, says how long
+        it runs (docs/learning.md)."""
+        counts: dict[str, int] = {}
+        for index in lhs.indices:
+            for variable in index_variables(index):
+                count = self.constants.get(variable.name.upper())
+                if not variable.virtual or count is None:
+                    continue
+                if count < 1:
+                    self.error(
+                        f"virtual index '*{variable.name}' runs {count} steps "
+                        f"('{variable.name.upper()} = {count}'): a loop takes at least one",
+                        variable.span,
+                    )
+                counts[variable.name] = count
+        return tuple(counts.items())
 
     def whole_tensor(self, name: str, span: Span) -> tuple[Index, ...]:
         """Indices that cover all of a tensor written without any: `W =
@@ -596,6 +624,143 @@ class _Desugarer:
         self.expanding = []
 
 
+@dataclass(frozen=True)
+class _Loop:
+    """A tensor stepped along a virtual index: `W[i, *s+1] = ... W[i, *s]`."""
+
+    tensor: str
+    index: str  # s
+    position: int  # where *s stands among W's indices
+    rank: int  # W's rank, *s included
+    span: Span  # its stepping equation's left-hand side
+
+
+class _LoopSteps:
+    """The current-step rewrite of the module docstring."""
+
+    def __init__(self, statements: tuple[Statement, ...], desugarer: _Desugarer):
+        self.statements = statements
+        self.desugarer = desugarer
+        equations = [s for s in statements if isinstance(s, Equation)]
+        self.reads: dict[str, set[str]] = {}
+        for equation in equations:
+            names = {n.name for n in walk_expr(equation.rhs) if isinstance(n, TensorRef)}
+            self.reads.setdefault(equation.lhs.name, set()).update(names)
+        self.loops: dict[str, _Loop] = {}
+        for equation in equations:
+            name = equation.lhs.name
+            for k, index in enumerate(equation.lhs.indices):
+                virtual = [v for v in index_variables(index) if v.virtual]
+                if virtual and name in self.reads[name]:
+                    self.loops[name] = _Loop(
+                        name, virtual[0].name, k, len(equation.lhs.indices), equation.lhs.span
+                    )
+        # Per-step tensors written without the loop's index: tensor -> loop.
+        self.per_step: dict[str, _Loop] = {}
+        self.refused: set[str] = set()  # loops already reported
+        for loop in list(self.loops.values()):
+            component = self._component(loop.tensor)
+            together = sorted(n for n in component if n in self.loops)
+            if len(together) > 1:
+                desugarer.error(
+                    f"{' and '.join(together)} are stepped in one loop (each reads the "
+                    "other's current step); a loop steps one tensor: stack them into one",
+                    loop.span,
+                )
+                self.refused.add(loop.tensor)
+                continue
+            for name in component - {loop.tensor}:
+                lhs_indices = [e.lhs.indices for e in equations if e.lhs.name == name]
+                if not any(_mentions(i, loop.index) for i in lhs_indices):
+                    self.per_step[name] = loop
+
+    def _component(self, tensor: str) -> set[str]:
+        """The tensors that `tensor` reads and that read it (transitively)."""
+        readers: dict[str, set[str]] = {}
+        for name, read in self.reads.items():
+            for r in read:
+                readers.setdefault(r, set()).add(name)
+        return _reachable(tensor, self.reads) & _reachable(tensor, readers)
+
+    def loop_of(self, tensor: str) -> _Loop | None:
+        return self.loops.get(tensor) or self.per_step.get(tensor)
+
+    def rewrite(self) -> tuple[Statement, ...]:
+        if not self.loops:
+            return self.statements
+        return tuple(self.statement(s) for s in self.statements)
+
+    def statement(self, statement: Statement) -> Statement:
+        if isinstance(statement, Sink):
+            return dataclasses.replace(statement, rhs=self.outside(statement.rhs))
+        if not isinstance(statement, Equation):
+            return statement
+        loop = self.loop_of(statement.lhs.name)
+        if loop is None:
+            return dataclasses.replace(statement, rhs=self.outside(statement.rhs))
+        lhs = statement.lhs
+        if self.per_step.get(lhs.name) is loop:
+            lhs = dataclasses.replace(lhs, indices=(*lhs.indices, self.step(loop, lhs.span)))
+        rhs = map_expr(statement.rhs, lambda node: self.inside(node, loop))
+        return dataclasses.replace(statement, lhs=lhs, rhs=rhs)
+
+    @staticmethod
+    def step(loop: _Loop, span: Span) -> IndexVar:
+        return IndexVar(loop.index, False, span, virtual=True)
+
+    def inside(self, node: Expr, loop: _Loop) -> Expr:
+        """Within the loop: `W[i]` is `W[i, *s]`, a per-step `G[i]` is `G[i, *s]`."""
+        if not isinstance(node, TensorRef):
+            return node
+        step = self.step(loop, node.span)
+        if node.name == loop.tensor and len(node.indices) == loop.rank - 1:
+            indices = list(node.indices)
+            indices.insert(loop.position, step)
+            return dataclasses.replace(node, indices=tuple(indices))
+        if self.per_step.get(node.name) is loop:
+            return dataclasses.replace(node, indices=(*node.indices, step))
+        return node
+
+    def outside(self, expr: Expr) -> Expr:
+        """Outside its loop, a current step does not exist: a located error
+        (the access then reads as the loop's, so no rank error repeats it)."""
+        return map_expr(expr, self.read_outside)
+
+    def read_outside(self, node: Expr) -> Expr:
+        if not isinstance(node, TensorRef):
+            return node
+        loop = self.per_step.get(node.name)
+        if loop is not None:
+            what = f"'{node.name}' is computed at each step of '*{loop.index}' in the loop of '{loop.tensor}'"
+        elif node.name in self.loops and len(node.indices) == self.loops[node.name].rank - 1:
+            loop = self.loops[node.name]
+            what = f"'{node.name}' without its index '*{loop.index}' is its loop's current step"
+        else:
+            return node
+        if loop.tensor in self.refused:
+            return self.inside(node, loop)
+        self.desugarer.error(
+            f"{what}, which only the equations of that loop read: after the run only "
+            f"its last step exists, which is what exporting '{node.name}' gives",
+            node.span,
+        )
+        return self.inside(node, loop)
+
+
+def _mentions(indices: tuple[Index, ...], variable: str) -> bool:
+    return any(v.name == variable for i in indices for v in index_variables(i))
+
+
+def _reachable(start: str, graph: dict[str, set[str]]) -> set[str]:
+    seen, stack = {start}, [start]
+    while stack:
+        for successor in graph.get(stack.pop(), ()):
+            if successor not in seen:
+                seen.add(successor)
+                stack.append(successor)
+    return seen
+
+
 def desugar(
     program: Program, source: SourceText, read_symbols: SymbolReader | None = None
 ) -> tuple[Program, list[Diagnostic]]:
@@ -614,6 +779,7 @@ def desugar(
         # `M[0, Alise]?` is one error, not two).
         partial = dataclasses.replace(program, statements=rewritten)
         return partial, sort_diagnostics(desugarer.diagnostics + problems)
+    statements = _LoopSteps(statements, desugarer).rewrite()
     desugared = dataclasses.replace(
         program,
         statements=statements,

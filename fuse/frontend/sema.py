@@ -483,6 +483,9 @@ class _Checker:
             return
         self._arity(call, builtin)
         keywords = self._keywords(call, builtin)
+        if call.func == "grad":
+            self._grad(call, lhs)
+            return
         if builtin.index_args:
             self._index_args(call, builtin, keywords.get("axis"), known)
             return
@@ -490,6 +493,48 @@ class _Checker:
             if name in keywords:
                 self._index_keyword(call, builtin, keywords[name], lhs, known)
         self._distinct_index_roles(call, keywords)
+
+    def _grad(self, call: Call, lhs: Lhs | None) -> None:
+        """`grad(Loss, W[i, j])`: the loss is a scalar tensor written by name
+        (a per-step `Loss[*s]` inside a training loop), and W an access by
+        distinct index variables that the left-hand side has, so the
+        gradient varies over exactly W's indices."""
+        if len(call.args) != 2:
+            return  # _arity said so
+        loss, wrt = call.args
+        if not isinstance(loss, TensorRef) or any(
+            not (isinstance(i, IndexVar) and i.virtual) for i in loss.indices
+        ):
+            self._error(
+                "the first argument of 'grad' is the loss: a scalar tensor written by its "
+                "name, as in grad(Loss, W[i, j])",
+                loss.span,
+            )
+        if not isinstance(wrt, TensorRef):
+            self._error(
+                "the second argument of 'grad' is the tensor to differentiate by, written "
+                "as an access by index variables, as in grad(Loss, W[i, j])",
+                wrt.span,
+            )
+            return
+        lhs_names = {v.name for i in lhs.indices for v in index_variables(i)} if lhs else set()
+        seen: set[str] = set()
+        for index in wrt.indices:
+            if not isinstance(index, IndexVar) or index.name in seen:
+                self._error(
+                    f"'grad' differentiates by the whole of '{wrt.name}': each position of "
+                    "its access is a distinct index variable",
+                    index.span,
+                )
+            elif not index.virtual and index.name not in lhs_names:
+                self._error(
+                    f"index '{index.name}' of '{wrt.name}' is not on the left-hand side: "
+                    f"the gradient varies over every index of '{wrt.name}', so the "
+                    "left-hand side names them all",
+                    index.span,
+                )
+            if isinstance(index, IndexVar):
+                seen.add(index.name)
 
     def _distinct_index_roles(self, call: Call, keywords: dict[str, Keyword]) -> None:
         """`rope(x, pos=j, axis=j)`: one index cannot be both the position

@@ -194,9 +194,12 @@ def how_recursions_run(module: ModuleOp) -> dict[str, str]:
             kind = "virtual" if op.is_virtual else f"stored along dimension {op.stacking_axis}"
             direction = ", reversed" if op.is_reverse else ""
             text = f"a scan: {op.step_count} steps, {kind}{direction}"
+            found.update(dict.fromkeys(op.tensor_names, text))
             within = op.attributes.get(WITHIN_STEP)
-            inner = [a.data for a in within.data] if isinstance(within, ArrayAttr) else []
-            found.update(dict.fromkeys([*op.tensor_names, *inner], text))
+            for name in within.data if isinstance(within, ArrayAttr) else ():
+                found[name.data] = (
+                    f"{text}, within each step of the scan of {', '.join(op.tensor_names)}"
+                )
         elif isinstance(op, FixpointOp):
             reason = op.attributes.get(FIXPOINT_REASON)
             text = f"a fixpoint: {reason.data}" if isinstance(reason, StringAttr) else "a fixpoint"

@@ -89,6 +89,8 @@ def fit(
         if checkpoint is None or not Path(checkpoint).exists():
             raise FuseError(f"resume=True needs an existing checkpoint, got {checkpoint!r}")
         result, state = load_checkpoint(checkpoint, chosen)
+    # Fresh backend arrays, never views of the caller's: torch's step
+    # updates them in place.
     to_backend = _converter(runner.backend_name)
     current = {name: to_backend(value) for name, value in result.params.items()}
     state = _map_arrays(state, to_backend)
@@ -123,7 +125,8 @@ def _step_function(runner: Any, loss: str, optimizer: Optimizer) -> StepFunction
     """One training step. On jax, with the loss exported, the whole step
     (forward, gradient through `xla_callable`'s custom VJP, and the
     optimizer's update) is one `jax.jit` program, as hand-written JAX
-    training is; elsewhere the gradient program runs, then the update."""
+    training is; elsewhere the gradient program runs, then the update (in
+    place on torch)."""
     if runner.backend_name in ("jax", "xla") and loss in _exports(runner):
         # One compiled step per runner, loss and optimizer: fit called again
         # (more epochs, a resumed run) does not trace and compile it again.
@@ -132,8 +135,15 @@ def _step_function(runner: Any, loss: str, optimizer: Optimizer) -> StepFunction
             runner.training_steps[key] = _jitted_step(runner, loss, optimizer)
         return runner.training_steps[key]
 
+    # On torch the optimizer overwrites fit's own tensors with torch._foreach_
+    # ops, as torch.optim does: an eager update per tensor cost more than the
+    # forward and backward passes of a small MLP.
+    in_place = runner.backend_name == "torch" and optimizer.update_in_place is not None
+
     def step(params: Any, state: Any, batch: Any) -> tuple[Any, Any, Any]:
         value, grads = runner.value_and_grad(loss, list(params), {**batch, **params})
+        if in_place:
+            return params, optimizer.update_in_place(params, grads, state), value
         params, state = optimizer.update(params, grads, state)
         return params, state, value
 
@@ -230,7 +240,7 @@ def _converter(backend: str) -> Any:
     if backend == "torch":
         import torch
 
-        return lambda value: torch.as_tensor(np.asarray(value, dtype=np.float32))
+        return lambda value: torch.tensor(np.asarray(value, dtype=np.float32))
     if backend in ("jax", "xla"):
         import jax.numpy as jnp
 

@@ -428,6 +428,8 @@ class CallOp(IRDLOperation):
         arguments' indices."""
         if index_args:
             return tuple(index_args)
+        if callee == "grad":  # grad(Loss, W[i, j]) varies over W's indices
+            return tuple(arg_indices[1])
         if callee == "concat" and merged and axis is not None:
             return (*(n for n in arg_indices[0] if n not in merged), axis)
         if callee == "attention":
