@@ -297,11 +297,16 @@ def _size_from_integer_positions(rules: Sequence[RuleOp], program: ProgramOp) ->
     positions the size largest position + 1 (`X(1) = 1`: nothing else sizes
     it); returns the tensors whose shapes grew."""
     largest: dict[tuple[str, int], int] = {}
+    stepped: set[tuple[str, int]] = set()  # `X[i, *t+1]`: a recurrence's axis grows with it
     for rule in rules:
         for n, index in enumerate(rule.indices.data):
             if isinstance(index, int):
                 key = (rule.tensor_name, n)
                 largest[key] = max(largest.get(key, -1), index)
+            elif not isinstance(index, str):
+                stepped.add((rule.tensor_name, n))
+    for key in stepped:
+        largest.pop(key, None)
     grown: list[str] = []
     for (tensor, n), position in largest.items():
         declaration = program.lookup_tensor(tensor)
