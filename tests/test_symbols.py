@@ -375,15 +375,15 @@ def test_a_symbol_file_outside_the_program_tree_may_not_join_its_domains(tmp_pat
     """Only the run may read a file outside the program's directory (with
     allow_paths), so its symbols are not the program's: a join of them with
     facts is refused rather than answered under two numberings."""
-    (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "sister.tsv").write_text("Erin\tAlice\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "sister.tsv").write_text("Erin\tAlice\n")
     (tmp_path / "kb").mkdir()
     text = (
-        'Parent(Alice, Bob)\nSister(x, y) = "../shared/sister.tsv"\n'
+        'Parent(Alice, Bob)\nSister(x, y) = "../elsewhere/sister.tsv"\n'
         "Aunt(x, z) <- Sister(x, y), Parent(y, z)\nexport Aunt"
     )
     program = Program(text, str(tmp_path / "kb" / "kb.fuse"))
-    runner = program.compile("numpy", allow_paths=[tmp_path / "shared"])
+    runner = program.compile("numpy", allow_paths=[tmp_path / "elsewhere"])
     with pytest.raises(FuseError, match="shares a domain with symbols the program numbered") as e:
         runner.run()
     assert e.value.render().startswith(f"{tmp_path / 'kb' / 'kb.fuse'}:2:1: error: source")
