@@ -78,6 +78,7 @@ from fuse.frontend.builtins import BUILTINS
 from fuse.frontend.domains import DomainTable, FactGroup, SymbolReader, fact_groups
 from fuse.frontend.index_arith import index_problem
 from fuse.frontend.parser import sort_diagnostics
+from fuse.graphs import reachable, reversed_graph
 
 # The paper's capitalized spellings and the builtins they name.
 PAPER_SPELLINGS = {"H": "step", "Even": "even", "Odd": "odd"}
@@ -676,11 +677,8 @@ class _LoopSteps:
 
     def _component(self, tensor: str) -> set[str]:
         """The tensors that `tensor` reads and that read it (transitively)."""
-        readers: dict[str, set[str]] = {}
-        for name, read in self.reads.items():
-            for r in read:
-                readers.setdefault(r, set()).add(name)
-        return _reachable(tensor, self.reads) & _reachable(tensor, readers)
+        readers = reversed_graph(self.reads)
+        return reachable([tensor], self.reads) & reachable([tensor], readers)
 
     def loop_of(self, tensor: str) -> _Loop | None:
         return self.loops.get(tensor) or self.per_step.get(tensor)
@@ -749,16 +747,6 @@ class _LoopSteps:
 
 def _mentions(indices: tuple[Index, ...], variable: str) -> bool:
     return any(v.name == variable for i in indices for v in index_variables(i))
-
-
-def _reachable(start: str, graph: dict[str, set[str]]) -> set[str]:
-    seen, stack = {start}, [start]
-    while stack:
-        for successor in graph.get(stack.pop(), ()):
-            if successor not in seen:
-                seen.add(successor)
-                stack.append(successor)
-    return seen
 
 
 def desugar(

@@ -48,6 +48,7 @@ from fuse.errors import FuseError
 from fuse.frontend import ast, check, print_program
 from fuse.frontend.desugar import walk_expr
 from fuse.frontend.domains import DomainTable
+from fuse.graphs import reachable, reversed_graph
 from fuse.runtime.answers import format_answer, query_outputs
 from fuse.runtime.runner import Runner, to_host
 
@@ -88,11 +89,13 @@ class IncrementalProgram:
                 self.reads.setdefault(name, set())
                 if isinstance(statement, ast.Equation):
                     self.reads[name] |= _tensors_read(statement.rhs)
+        self.readers = reversed_graph(self.reads)
         self.sink_reads = set().union(
             *(_tensors_read(s.rhs) for s in self.statements if isinstance(s, ast.Sink))
         )
         self.program = program
         self.config = config
+        self.keepable = self._keepable()
         self.kept: dict[str, np.ndarray] = previous.carried_to(self) if previous else {}
         # The fact relations as CSR, for backends that take sparse relations
         # (no dense pass over a relation on each run); kept in step with
@@ -106,29 +109,13 @@ class IncrementalProgram:
 
     def downstream(self, changed: Iterable[str]) -> set[str]:
         """`changed` and every tensor that reads one of them, transitively."""
-        readers: dict[str, set[str]] = {}
-        for tensor, reads in self.reads.items():
-            for read in reads:
-                readers.setdefault(read, set()).add(tensor)
-        found, work = set(), list(changed)
-        while work:
-            tensor = work.pop()
-            if tensor not in found:
-                found.add(tensor)
-                work += readers.get(tensor, ())
-        return found
+        return reachable(changed, self.readers)
 
     def upstream(self, tensors: Iterable[str]) -> set[str]:
         """`tensors` and every tensor they read, transitively."""
-        found, work = set(), list(tensors)
-        while work:
-            tensor = work.pop()
-            if tensor not in found:
-                found.add(tensor)
-                work += self.reads.get(tensor, ())
-        return found
+        return reachable(tensors, self.reads)
 
-    def keepable(self) -> set[str]:
+    def _keepable(self) -> set[str]:
         """The computed tensors whose values depend on nothing but the
         program: not on a source file nor on a runtime input."""
         external = {
@@ -162,8 +149,7 @@ class IncrementalProgram:
             if before is None or after is None or not np.array_equal(before, after):
                 changed.add(relation)
         stale = successor.downstream(changed)
-        keepable = successor.keepable()
-        return {t: v for t, v in self.kept.items() if t not in stale and t in keepable}
+        return {t: v for t, v in self.kept.items() if t not in stale and t in successor.keepable}
 
     # --- facts ------------------------------------------------------------------
 
@@ -219,10 +205,9 @@ class IncrementalProgram:
         ):
             return None
         bound = any(isinstance(i, ast.IndexConst) for i in resolved.indices)
-        keepable = self.keepable()
         needed = self.upstream({query.tensor} | self.sink_reads)
         computed = [t for t in self.definitions if t in needed and t not in self.kept]
-        kept_now = [t for t in computed if t in keepable and not (bound and t == query.tensor)]
+        kept_now = [t for t in computed if t in self.keepable and not (bound and t == query.tensor)]
         key = repr((backend, resolved, computed, kept_now))
         runner = self._runners.get(key)
         if runner is None:
