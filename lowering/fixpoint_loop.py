@@ -47,14 +47,11 @@ def converge(
     halted: Callable[[], bool] = lambda: False,
 ) -> Outcome[Values]:
     """Runs `steps` until it converges, diverges or `halted()` says so."""
-    bar = LoopProgress(f"fixpoint {', '.join(tensors)}", progress)
-    try:
+    with LoopProgress(f"fixpoint {', '.join(tensors)}", progress) as bar:
         for count, (change, values) in enumerate(steps, start=1):
             if halted() or change <= tolerance:
                 return Outcome(values, count, change, diverged=False)
             if count >= max_iters:
                 return Outcome(values, count, change, diverged=True)
             bar.step(count, change)
-    finally:
-        bar.close()
     raise ValueError("a fixpoint's steps ended before it converged")

@@ -57,3 +57,9 @@ class LoopProgress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+    def __enter__(self) -> LoopProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

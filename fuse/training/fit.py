@@ -95,9 +95,8 @@ def fit(
     current = {name: to_backend(value) for name, value in result.params.items()}
     state = _map_arrays(state, to_backend)
     done = len(result.history)
-    bar = LoopProgress("training", progress, measure="loss")
     train_step = _step_function(runner, loss, chosen)
-    try:
+    with LoopProgress("training", progress, measure="loss") as bar:
         for step in range(done, total):
             epoch, batch = batches.at(step)
             current, state, value = train_step(current, state, batch)
@@ -110,8 +109,6 @@ def fit(
             bar.step(step + 1, loss_value)
             if checkpoint is not None and (step + 1) % checkpoint_every == 0:
                 _save(checkpoint, current, state, result.history, chosen)
-    finally:
-        bar.close()
     result.params = {name: _host(value) for name, value in current.items()}
     if checkpoint is not None:
         _save(checkpoint, current, state, result.history, chosen)

@@ -50,16 +50,14 @@ class Scan:
             for out, state in zip(outs, states, strict=True):
                 out[steps if reverse else 0] = state
         order = range(steps - 1, -1, -1) if reverse else range(steps)
-        bar = LoopProgress(f"scan {', '.join(recipe.tensors)}", self.progress, total=steps)
-        try:
+        label = f"scan {', '.join(recipe.tensors)}"
+        with LoopProgress(label, self.progress, total=steps) as bar:
             for count, k in enumerate(order, start=1):
                 states = self.body(values, [*states, *(x[k] for x in xs)])
                 if outs is not None:
                     for out, state in zip(outs, states, strict=True):
                         out[k + offset] = state
                 bar.step(count)
-        finally:
-            bar.close()
         if outs is not None:
             assert recipe.axis is not None
             states = [np.moveaxis(out, 0, recipe.axis) for out in outs]

@@ -56,16 +56,14 @@ class ScanModule(torch.nn.Module):
         step = self.body.forward
         history: list[list[Tensor]] = [[state] for state in states]
         order = range(spec.steps - 1, -1, -1) if spec.reverse else range(spec.steps)
-        bar = LoopProgress(f"scan {', '.join(spec.tensors)}", spec.progress, total=spec.steps)
-        try:
+        label = f"scan {', '.join(spec.tensors)}"
+        with LoopProgress(label, spec.progress, total=spec.steps) as bar:
             for count, k in enumerate(order, start=1):
                 states = list(step(*states, *(x[k] for x in xs), *captured))
                 if spec.axis is not None:
                     for kept, state in zip(history, states, strict=True):
                         kept.append(state)
                 bar.step(count)
-        finally:
-            bar.close()
         if spec.axis is None:
             return tuple(states)
         if spec.reverse:  # index order: the initial state last
