@@ -14,6 +14,7 @@ from fuse.errors import FuseError
 from .build import build_plan
 from .profile import Profile
 from .recipe import PlanRecipe
+from .sparse import to_dense
 
 
 class NumpyExecutable:
@@ -64,8 +65,8 @@ class NumpyExecutable:
             if sp.issparse(arrays[n]):
                 self._held_sparse.add(plan.arg_names[n])
         for n, array in enumerate(arrays):  # given sparse, but not a relation input here
-            if n not in converted and sp.issparse(array):
-                arrays[n] = array.toarray()
+            if n not in converted:
+                arrays[n] = to_dense(array)
         if self._profile is not None:
             self._profile.reset()
         with np.errstate(all="ignore"):

@@ -54,7 +54,7 @@ from fuse.config import ExecutionConfig
 from fuse.dialects.fuse import FixpointOp, UnaryOp
 
 from .kernels import Array, Shape
-from .sparse import Value, to_csr
+from .sparse import Value, to_csr, to_dense
 
 DENSITY_CUTOFF = 0.05
 """Measured at n = 2000: a CSR product of two matrices of this density
@@ -79,12 +79,10 @@ def input_converter(config: ExecutionConfig) -> Callable[[Array], Value]:
         return to_csr
 
     def convert(array: Value) -> Value:
-        if sp.issparse(array):  # given sparse: no dense pass over it
-            density = array.nnz / math.prod(array.shape)
-            sparse = prefers_sparse(config, array.shape, density)
-            return to_csr(array) if sparse else array.toarray()
-        density = np.count_nonzero(array) / array.size
-        return to_csr(array) if prefers_sparse(config, array.shape, density) else array
+        # A relation given sparse is counted without a dense pass over it.
+        nonzero = array.nnz if sp.issparse(array) else np.count_nonzero(array)
+        density = nonzero / math.prod(array.shape)
+        return to_csr(array) if prefers_sparse(config, array.shape, density) else to_dense(array)
 
     return convert
 
