@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -153,22 +154,8 @@ class Session:
         return self._program
 
     def names(self) -> list[str]:
-        """The tensors the statements so far name (for completion): read
-        from the statements as typed, so a relation given by bulk facts
-        counts and the front end's own tables (`<R>_facts`) do not."""
-        try:
-            statements = parse(self.text, "<repl>").statements
-        except FuseError:
-            return []
-        names = set()
-        for statement in statements:
-            if isinstance(statement, ast.Fact | ast.Facts):
-                names.add(statement.relation)
-            elif isinstance(statement, ast.Equation):
-                names.add(statement.lhs.name)
-            elif isinstance(statement, ast.Source):
-                names.add(statement.tensor)
-        return sorted(names)
+        """The tensors the statements so far name (for completion)."""
+        return list(_named_tensors(self.text))
 
     # --- commands ---------------------------------------------------------------
 
@@ -251,6 +238,26 @@ COMMANDS: dict[str, Callable[[Session, str], str]] = {
     ":help": _no_argument(":help", lambda session, _: HELP),
     ":quit": _no_argument(":quit", Session.quit),
 }
+
+
+@functools.lru_cache(maxsize=1)
+def _named_tensors(text: str) -> tuple[str, ...]:
+    """The tensors `text`'s statements name, read from the statements as
+    typed, so a relation given by bulk facts counts and the front end's own
+    tables (`<R>_facts`) do not. Cached: completion asks on every key."""
+    try:
+        statements = parse(text, "<repl>").statements
+    except FuseError:
+        return ()
+    names = set()
+    for statement in statements:
+        if isinstance(statement, ast.Fact | ast.Facts):
+            names.add(statement.relation)
+        elif isinstance(statement, ast.Equation):
+            names.add(statement.lhs.name)
+        elif isinstance(statement, ast.Source):
+            names.add(statement.tensor)
+    return tuple(sorted(names))
 
 
 def _joined(program: str, addition: str) -> str:
