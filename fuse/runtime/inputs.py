@@ -1,4 +1,5 @@
-"""The one check every backend applies to a value given in `run(inputs=...)`.
+"""Values given in `run(inputs=...)`: the one check every backend applies,
+and the conversions between the caller's arrays and the backends'.
 
 Backends compute in fp32 and take runtime inputs as real numbers. A value
 that is not one (complex, strings, objects, a ragged nested list) or that
@@ -91,3 +92,30 @@ def _check_torch(name: str, tensor: Any) -> None:
         )
     if tensor.dtype.is_floating_point and tensor.dtype.itemsize > 4:
         _check_range(name, tensor.detach().abs())
+
+
+def to_host(value: Any) -> np.ndarray:
+    """A NumPy array of a result or input from any backend (torch tensors,
+    possibly on a device or requiring grad; JAX arrays; NumPy arrays)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def defensive_copy(value: Any) -> Any:
+    """`ExecutionConfig(zero_copy=False)`: results the caller owns outright
+    (a backend may hand back read-only or shared buffers, e.g. constants),
+    and inputs the backend cannot alias."""
+    if hasattr(value, "clone"):
+        return value.clone()
+    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+
+
+def as_float32(value: Any) -> Any:
+    """How backends without their own `prepare_input` take runtime inputs: a
+    scipy.sparse matrix (given only to a backend that takes sparse
+    relations) as fp32 CSR, a copy the run may canonicalize, anything else
+    as an fp32 NumPy array."""
+    if sp.issparse(value):
+        return sp.csr_array(value, dtype=np.float32, copy=True)
+    return np.asarray(to_host(value), dtype=np.float32)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr, TensorType, f32
 from xdsl.utils.exceptions import DiagnosticException
@@ -36,9 +35,10 @@ from fuse.passes.autodiff import COTANGENT_PREFIX, GRAD_PREFIX
 from fuse.passes.infer_shapes import ShapeConflict, infer_program_shapes
 from fuse.passes.memory_budget import MemoryBudgetExceeded, check_memory
 from fuse.pipeline import DECLARATIVE_PASSES, GradientRequest, dataflow_passes, run_passes
+from fuse.runtime.binding import RunnerInputs
 from fuse.runtime.cache import ArtifactCache, CompiledPlan, OutputSpec, cache_key
 from fuse.runtime.confinement import check_file_access
-from fuse.runtime.declarations import TensorDeclaration, tensor_declarations
+from fuse.runtime.declarations import tensor_declarations
 from fuse.runtime.domains import sink_domains
 from fuse.runtime.explain import (
     ExplainReport,
@@ -47,12 +47,11 @@ from fuse.runtime.explain import (
     with_native_ops,
     with_recursions,
 )
-from fuse.runtime.inputs import checked_input
-from fuse.runtime.io import IOContext, SinkSpec, SourceSpec
+from fuse.runtime.inputs import defensive_copy, to_host
+from fuse.runtime.io import IOContext, SinkSpec
 from fuse.runtime.policies import RuntimePolicies, Weights
 from fuse.runtime.sharding import annotate_main, describe_sharding, resolve_sharding
 from fuse.runtime.symbolic import SymbolicSizes
-from fuse.runtime.symbols import SymbolTable
 
 BACKEND_NAMES = ("numpy", "torch", "jax", "xla")
 
@@ -101,7 +100,7 @@ def main_signature(module: ModuleOp) -> tuple[list[str], list[OutputSpec]]:
 
 
 @dataclass
-class Runner:
+class Runner(RunnerInputs):
     """A program compiled for one backend and configuration."""
 
     program: Any  # fuse.program.Program
@@ -145,161 +144,6 @@ class Runner:
             )
         self.answers_queries = any(isinstance(s, ast.Query) for s in self.program.ast.statements)
 
-    # --- inputs -----------------------------------------------------------------
-
-    def bind_inputs(
-        self, inputs: Mapping[str, Any] | None, *, missing_ok: bool = False
-    ) -> dict[str, np.ndarray]:
-        """Every input and source as an fp32 array: runtime inputs override
-        the policies' weights, which override file sources. With
-        `missing_ok`, a runtime input not given is left out rather than an
-        error (the plan for these shapes may not need it)."""
-        inputs = dict(inputs or {})
-        known = {d.name for d in self.declarations}
-        unknown = sorted(set(inputs) - known)
-        if unknown:
-            raise FuseError(
-                f"unknown input '{unknown[0]}': the program's inputs are "
-                f"{', '.join(sorted(known)) or 'none'}"
-            )
-        # With every declaration given at run time (the names are known and
-        # distinct, so counting them suffices) there is nothing to load, and
-        # skipping the loader's bookkeeping saves about 1 us a run.
-        stored = self._stored_values(inputs) if len(inputs) < len(self.declarations) else {}
-        prepare = getattr(self.backend, "prepare_input", _as_float32)
-        if not self.config.zero_copy:
-            inputs = {name: _defensive_copy(value) for name, value in inputs.items()}
-        bound: dict[str, np.ndarray] = {}
-        for declaration in self.declarations:
-            if declaration.name in inputs:
-                value = checked_input(declaration.name, inputs[declaration.name])
-                if sp.issparse(value) and not self.backend.takes_sparse_relations:
-                    value = value.toarray()
-                array = prepare(value)
-            elif declaration.name in stored:
-                array = stored[declaration.name]
-            elif missing_ok:
-                continue
-            else:
-                raise self._missing_input(declaration.name)
-            if array.ndim != declaration.rank:
-                message = (
-                    f"input '{declaration.name}' has rank {array.ndim} "
-                    f"(shape {tuple(array.shape)}), but the program uses it with rank "
-                    f"{declaration.rank}"
-                )
-                raise FuseError([self.program.source.diagnostic(message, declaration.span)])
-            bound[declaration.name] = array
-        return bound
-
-    def load_sources(
-        self, overridden: Collection[str], *, require_all: bool = True
-    ) -> dict[str, np.ndarray]:
-        """Every weight and file source not `overridden` by a runtime input.
-        With `require_all`, a runtime input missing from `overridden` is an
-        error."""
-        if require_all:
-            for declaration in self.declarations:
-                if (
-                    declaration.input
-                    and declaration.name not in overridden
-                    and declaration.name not in self.weights.supplied
-                ):
-                    raise self._missing_input(declaration.name)
-        return self._stored_values(overridden)
-
-    def _stored_values(self, overridden: Collection[str]) -> dict[str, np.ndarray]:
-        """fp32 values of the inputs not `overridden`: from the policies
-        (weight store, dequantized, adapted) where they supply one, else from
-        the source file. Sources are read in one pass so relation files share
-        symbol tables."""
-        supplied = self.weights.supplied
-        loaded = self.io.load_all(
-            self._source_spec(d)
-            for d in self.declarations
-            if d.source is not None and d.name not in overridden and d.name not in supplied
-        )
-        values = {name: np.asarray(array, dtype=np.float32) for name, array in loaded.items()}
-        values.update(
-            (d.name, d.facts.dense())
-            for d in self.declarations
-            if d.facts is not None and d.name not in overridden and d.name not in supplied
-        )
-        values.update((n, self.weights.value(n)) for n in supplied if n not in overridden)
-        return values
-
-    def _read_source(self, name: str) -> tuple[np.ndarray, str] | None:
-        """Tensor `name`'s source file, read for the policies, and its path."""
-        for declaration in self.declarations:
-            if declaration.name == name and declaration.source is not None:
-                spec = self._source_spec(declaration)
-                return self.io.load_all([spec])[name], str(self.io.resolve(declaration.source))
-        return None
-
-    def _source_spec(self, declaration: TensorDeclaration) -> SourceSpec:
-        assert declaration.source is not None
-        return SourceSpec(
-            declaration.name,
-            declaration.source,
-            _dim_keys(declaration.name, declaration.rank),
-            statement=self.program.source.diagnostic("", declaration.span),
-            tables=self._domain_tables(declaration),
-        )
-
-    def _domain_tables(
-        self, declaration: TensorDeclaration
-    ) -> tuple[SymbolTable | None, ...] | None:
-        """The tables of the program's domains that number a symbol file's
-        dimensions (None at integer positions), if the front end read it
-        and every dimension holding symbols has one."""
-        table_of = self.program.ast.domains
-        if table_of is None or declaration.name not in table_of.symbol_sources:
-            return None
-        names = self._program_domains()
-        tables = []
-        for k in range(declaration.rank):
-            name = names.get((declaration.name, k))
-            if name is None and table_of.domain(declaration.name, k).symbols:
-                return None  # symbols beside integers: the loader numbers them
-            tables.append(self.io.symbols.table(name) if name is not None else None)
-        return tuple(tables)
-
-    def known_shapes(self, inputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
-        """Shapes of the given inputs, of `input_shapes` and of every file
-        source, for compiling without running (`fuse compile`); other inputs
-        stay dynamic."""
-        declared = self.checked_shapes(self.input_shapes)
-        sources = self.load_sources({*declared, *inputs}, require_all=False)
-        given = {name: np.shape(value) for name, value in {**sources, **inputs}.items()}
-        facts = {d.name: d.facts.shape for d in self.declarations if d.facts is not None}
-        return {**facts, **declared, **given}
-
-    def checked_shapes(
-        self, shapes: Mapping[str, Sequence[int]] | None
-    ) -> dict[str, tuple[int, ...]]:
-        """`input_shapes` checked against the program: known input names,
-        ranks as the program uses them, positive sizes."""
-        ranks = {d.name: d.rank for d in self.declarations}
-        checked = {}
-        for name, shape in (shapes or {}).items():
-            if name not in ranks:
-                raise FuseError(
-                    f"input_shapes names '{name}', which is not an input of the program "
-                    f"(its inputs are {', '.join(sorted(ranks)) or 'none'})"
-                )
-            sizes = tuple(int(size) for size in shape)
-            if len(sizes) != ranks[name]:
-                raise FuseError(
-                    f"input_shapes gives '{name}' the shape {sizes}, but the program uses it "
-                    f"with rank {ranks[name]}"
-                )
-            if any(size <= 0 for size in sizes):
-                raise FuseError(
-                    f"input_shapes gives '{name}' the shape {sizes}: sizes must be positive"
-                )
-            checked[name] = sizes
-        return checked
-
     # --- compiling --------------------------------------------------------------
 
     def plan_for(
@@ -323,64 +167,6 @@ class Runner:
             plan = self._compile(shapes, gradient)
             self.plans[key] = plan
         return plan
-
-    def source_domains(self) -> dict[tuple[str, int], str]:
-        """Symbol domains of source dimensions: the program's domains for
-        relations given by facts and for the symbol files the front end
-        read, the loader's tables for the other symbol sources."""
-        domains = self._program_domains()
-        for declaration in self.declarations:
-            for k, key in enumerate(_dim_keys(declaration.name, declaration.rank)):
-                table = self.io.symbols.table_for(key)
-                if table is not None and (declaration.name, k) not in domains:
-                    self._refuse_mixed_numbering(declaration, k)
-                    domains[(declaration.name, k)] = table.domain
-        return domains
-
-    def _refuse_mixed_numbering(self, declaration: TensorDeclaration, k: int) -> None:
-        """A dimension the loader numbered (a `.jsonl` of symbol records, or
-        a symbol file outside the program's tree, which the front end does
-        not read) that shares a domain with the program's symbols: a join
-        between them would pair unrelated symbols, so it is refused."""
-        table_of, source = self.program.ast.domains, declaration.name
-        if table_of is not None and table_of.domain(source, k).symbols:
-            message = (
-                f"source '{source}' reads symbols into position {k + 1}, which shares a domain "
-                "with symbols the program numbered when it was checked (facts, or symbol files "
-                "in its directory); the symbols of this file are not among them (give them as "
-                "a .tsv/.csv/.txt file in the program's directory, or as facts)"
-            )
-            raise FuseError([self.program.source.diagnostic(message, declaration.span)])
-
-    def _program_domains(self) -> dict[tuple[str, int], str]:
-        """The dimensions of relations given by facts and of symbol files
-        the front end read, each over its domain's table in the loader's
-        registry (the front end's symbols, in their order), so those files
-        load with the program's numbering and sinks write names."""
-        table_of = self.program.ast.domains
-        domains: dict[tuple[str, int], str] = {}
-        if table_of is None:
-            return domains
-        for declaration in self.declarations:
-            if declaration.facts is None and declaration.name not in table_of.symbol_sources:
-                continue
-            for k in range(declaration.rank):
-                domain = table_of.domain(declaration.name, k)
-                if not domain.symbols or domain.size != len(domain.symbols):
-                    continue  # integers, or integers beside symbols: written as positions
-                name = f"domain:{table_of.key(declaration.name, k)}"
-                table = self.io.symbols.table(name)
-                source = declaration.source or ""
-                table.vocabulary |= k == 1 and source.lower().endswith(".txt")
-                if not len(table):
-                    for symbol in domain.symbols:
-                        table.intern(symbol)
-                    table.freeze(
-                        "the program was checked, which numbered the symbols of its files "
-                        "(did the file change since?)"
-                    )
-                domains[(declaration.name, k)] = name
-        return domains
 
     @cyclic_gc_paused()
     def specialized_module(
@@ -555,7 +341,7 @@ class Runner:
                 tables = tuple(self.io.symbols.table(d) if d else None for d in next(domains))
                 sinks.append(SinkSpec(spec.path, to_host(value), spec.dims, tables=tables))
             elif spec.name is not None:
-                exports[spec.name] = value if self.config.zero_copy else _defensive_copy(value)
+                exports[spec.name] = value if self.config.zero_copy else defensive_copy(value)
         self.io.write_all(sinks)
         return exports
 
@@ -572,12 +358,6 @@ class Runner:
             if any(ref.name in tensors for ref in tensor_accesses(equation.rhs)):
                 return equation.lhs.span
         return equations[0].lhs.span if equations else None
-
-    def _missing_input(self, name: str) -> FuseError:
-        """Located at the input's first access: a mistyped name shows there."""
-        span = next((d.span for d in self.declarations if d.name == name), None)
-        message = f"missing runtime input '{name}': pass it in run(inputs=...)"
-        return FuseError([self.program.source.diagnostic(message, span)])
 
     def _require_arguments(self, arguments: Collection[str], given: Collection[str]) -> None:
         """`@main`'s arguments must all be given (inputs left out of binding
@@ -829,20 +609,6 @@ def _export_loss(module: ModuleOp, loss: str) -> None:
         program.body.block.add_op(ExportOp(loss))
 
 
-def _dim_keys(tensor: str, rank: int) -> tuple[str, ...]:
-    """Loader index names unique to each source dimension, so the symbol
-    registry records domains per (tensor, dimension)."""
-    return tuple(f"{tensor}#{k}" for k in range(rank))
-
-
-def to_host(value: Any) -> np.ndarray:
-    """A NumPy array of a result or input from any backend (torch tensors,
-    possibly on a device or requiring grad; JAX arrays; NumPy arrays)."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
 def _device_of(value: Any) -> str:
     """Where an array lives: `cpu` for NumPy and host arrays, else the
     torch device (`cuda:0`) or the JAX device's platform and id."""
@@ -869,22 +635,3 @@ def _check_device_transfers(inputs: Mapping[str, Any], executable: Any) -> None:
                 f"ExecutionConfig.validate_device_transfers: input '{name}' is on {source} but "
                 f"the program runs on {target}; move it there explicitly first"
             )
-
-
-def _defensive_copy(value: Any) -> Any:
-    """`ExecutionConfig(zero_copy=False)`: results the caller owns outright
-    (a backend may hand back read-only or shared buffers, e.g. constants),
-    and inputs the backend cannot alias."""
-    if hasattr(value, "clone"):
-        return value.clone()
-    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
-
-
-def _as_float32(value: Any) -> Any:
-    """How backends without their own `prepare_input` take runtime inputs: a
-    scipy.sparse matrix (given only to a backend that takes sparse
-    relations) as fp32 CSR, a copy the run may canonicalize, anything else
-    as an fp32 NumPy array."""
-    if sp.issparse(value):
-        return sp.csr_array(value, dtype=np.float32, copy=True)
-    return np.asarray(to_host(value), dtype=np.float32)
