@@ -37,7 +37,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import DYNAMIC_INDEX, FileLineColLoc, ModuleOp, TensorType
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    DictionaryAttr,
+    FileLineColLoc,
+    IntegerAttr,
+    ModuleOp,
+    TensorType,
+    i64,
+)
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
@@ -52,8 +60,10 @@ from fuse.dialects.fuse import (
     SinkOp,
     TensorOp,
 )
+from fuse.dialects.fuse.affine import AffineIndex, as_affine
 from fuse.dialects.fuse.attributes import IndexPosition, ProjectionKind
 from fuse.dialects.fuse.declarative import part_of
+from fuse.dialects.fuse.scan import STEPS
 
 from .index_ranges import (
     EmptyRange,
@@ -292,22 +302,43 @@ def _bind_read_tensors(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramO
     return grown
 
 
-def _size_from_integer_positions(rules: Sequence[RuleOp], program: ProgramOp) -> list[str]:
+def _size_from_integer_positions(
+    statements: Sequence[RuleOp | SinkOp], program: ProgramOp
+) -> list[str]:
     """Gives every still unknown dimension that rules write at integer
     positions the size largest position + 1 (`X(1) = 1`: nothing else sizes
-    it); returns the tensors whose shapes grew."""
-    largest: dict[tuple[str, int], int] = {}
-    stepped: set[tuple[str, int]] = set()  # `X[i, *t+1]`: a recurrence's axis grows with it
-    for rule in rules:
-        for n, index in enumerate(rule.indices.data):
-            if isinstance(index, int):
-                key = (rule.tensor_name, n)
-                largest[key] = max(largest.get(key, -1), index)
-            elif not isinstance(index, str):
-                stepped.add((rule.tensor_name, n))
-    for key in stepped:
-        largest.pop(key, None)
+    it); returns the tensors whose shapes grew.
+
+    A recurrence's axis (`Emb[n, l+1, d]`) grows with each step, so what
+    its rules write does not bound it; the integer positions it is read at
+    do, as the paper's GNN reads `Emb[n, L, d]` for L layers: `Emb[n, 3,
+    d]` sizes the axis 4 and stops the stepping variable where it writes
+    position 3 (`{fuse.steps = {l = 3}}`, as `S = 3` does for `*s`)."""
+    written: dict[tuple[str, int], int] = {}
+    read: dict[tuple[str, int], int] = {}
+    stepping: dict[tuple[str, int], list[tuple[RuleOp, AffineIndex]]] = {}
+    for statement in statements:
+        if isinstance(statement, RuleOp):
+            for n, index in enumerate(statement.indices.data):
+                key = (statement.tensor_name, n)
+                if isinstance(index, int):
+                    written[key] = max(written.get(key, -1), index)
+                elif not isinstance(index, str):
+                    stepping.setdefault(key, []).append((statement, as_affine(index)))
+        for access in _accesses(statement):
+            if isinstance(access, LoadOp):
+                for n, index in enumerate(access.indices.data):
+                    if isinstance(index, int):
+                        key = (access.tensor_name, n)
+                        read[key] = max(read.get(key, -1), index)
+    largest = {key: position for key, position in written.items() if key not in stepping}
     grown: list[str] = []
+    for (tensor, n), rules in stepping.items():
+        declaration = program.lookup_tensor(tensor)
+        assert declaration is not None
+        unknown = declaration.tensor_type.get_shape()[n] == DYNAMIC_INDEX
+        if unknown and (tensor, n) in read and _bound_steps(rules, read[tensor, n]):
+            largest[tensor, n] = max(read[tensor, n], written.get((tensor, n), -1))
     for (tensor, n), position in largest.items():
         declaration = program.lookup_tensor(tensor)
         assert declaration is not None
@@ -317,6 +348,29 @@ def _size_from_integer_positions(rules: Sequence[RuleOp], program: ProgramOp) ->
             declaration.tensor_type = TensorType(declaration.tensor_type.element_type, shape)
             grown.append(tensor)
     return grown
+
+
+def _bound_steps(rules: Sequence[tuple[RuleOp, AffineIndex]], last: int) -> bool:
+    """Gives each rule stepping an axis at `v + k` the step count `last + 1
+    - k` for `v`, so it writes up to position `last`; False (nothing
+    changed) where a position is not one variable plus a constant, or a
+    rule already has a count for it."""
+    counts: list[tuple[RuleOp, str, int]] = []
+    for rule, position in rules:
+        if len(position.terms) != 1 or position.terms[0][1] != 1 or position.divisor != 1:
+            return False
+        variable = position.terms[0][0]
+        steps = rule.attributes.get(STEPS)
+        if isinstance(steps, DictionaryAttr) and variable in steps.data:
+            return False
+        counts.append((rule, variable, last + 1 - position.constant))
+    if any(count < 1 for _, _, count in counts):
+        return False
+    for rule, variable, count in counts:
+        steps = rule.attributes.get(STEPS)
+        given = dict(steps.data) if isinstance(steps, DictionaryAttr) else {}
+        rule.attributes[STEPS] = DictionaryAttr({**given, variable: IntegerAttr(count, i64)})
+    return True
 
 
 def _propagate_sink(sink: SinkOp, program: ProgramOp) -> list[str]:
@@ -353,11 +407,10 @@ def infer_program_shapes(program: ProgramOp) -> None:
             return _propagate_rule(statement, program, ranged)
         return _propagate_sink(statement, program)
 
-    rules = [statement for statement in statements if isinstance(statement, RuleOp)]
     accessed = [_accessed(statement) for statement in statements]
     while True:
         sweep_until_stable(accessed, run)
-        if not _size_from_integer_positions(rules, program):
+        if not _size_from_integer_positions(statements, program):
             return
 
 

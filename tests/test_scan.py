@@ -104,6 +104,38 @@ def test_gnn_layers_and_the_last_layer_read(backend: str) -> None:
     np.testing.assert_allclose(out["Y"], sig(emb @ w_out), rtol=1e-5, atol=1e-6)
 
 
+WEIGHT_TIED_GNN = """
+Emb[n, 0, d] = Feat[n, d]
+Emb[n, l+1, d] = relu(W[d, e] Neig(n, m) Emb[m, l, e])
+Y[n, d] = Emb[n, L, d]
+export Y, Emb
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=4, deadline=None)
+@given(layers=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_weight_tied_layers_are_counted_by_the_layer_read(
+    backend: str, layers: int, seed: int
+) -> None:
+    """Nothing indexed by `l` sizes it (one weight matrix for every layer):
+    reading `Emb[n, L, d]` asks for L layers, and the recurrence is a scan of
+    exactly L steps, not a fixpoint growing its axis."""
+    rng = np.random.default_rng(seed)
+    feat, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 3)) * 0.5
+    neighbours = (rng.random((5, 5)) < 0.5).astype(np.float64)
+    text = f"L = {layers}\n" + WEIGHT_TIED_GNN
+    out = run(text, backend, Feat=feat, Neig=neighbours, W=w)
+    emb = [feat]
+    for _ in range(layers):
+        emb.append(np.maximum(neighbours @ emb[-1] @ w.T, 0))
+    np.testing.assert_allclose(out["Emb"], np.stack(emb, axis=1), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["Y"], emb[-1], rtol=1e-4, atol=1e-5)
+    ops = list(dataflow(text, Feat=(5, 3), Neig=(5, 5), W=(3, 3)).walk())
+    assert sum(isinstance(op, ScanOp) for op in ops) == 1
+    assert not any(isinstance(op, FixpointOp) for op in ops)
+
+
 def test_recurrences_compile_to_scans_not_fixpoints() -> None:
     for text, shapes in [
         (RNN, {"W": (3, 3), "U": (3, 4), "X0": (3,)}),

@@ -102,3 +102,29 @@ fuse.program {
 }
 
 // CHECK: fuse.tensor @P[i] : tensor<6xf32>
+
+// -----
+
+// A recurrence's axis that nothing else sizes (one weight matrix for every
+// layer) is as long as the last position read, and its stepping rule stops
+// there: Emb[n, 3, d] asks for layers 0..3, so l takes 3 values.
+fuse.program {
+  fuse.tensor @X[n] input : tensor<4xf32>
+  fuse.tensor @Emb[n, l] : tensor<4x?xf32>
+  fuse.tensor @Y[n] : tensor<?xf32>
+  fuse.rule @Emb[n, 0] sum {
+    %0 = fuse.load @X[n] : !fuse.expr<n>
+    fuse.yield %0 : !fuse.expr<n>
+  }
+  fuse.rule @Emb[n, l + 1] sum {
+    %0 = fuse.load @Emb[n, l] : !fuse.expr<n, l>
+    fuse.yield %0 : !fuse.expr<n, l>
+  }
+  fuse.rule @Y[n] sum {
+    %0 = fuse.load @Emb[n, 3] : !fuse.expr<n>
+    fuse.yield %0 : !fuse.expr<n>
+  }
+}
+
+// CHECK:      fuse.tensor @Emb[n, l] : tensor<4x4xf32>
+// CHECK:      fuse.rule @Emb[n, l + 1] sum attributes {fuse.steps = {l = 3 : i64}}
