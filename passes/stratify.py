@@ -66,6 +66,7 @@ from fuse.dialects.fuse import (
     SinkOp,
     TakeOp,
     TensorOp,
+    UnaryOp,
     WindowOp,
     YieldOp,
 )
@@ -167,6 +168,13 @@ class _Stratifier:
         for declaration, arg in zip(inputs, block.args, strict=True):
             arg.name_hint = _ssa_name(declaration.tensor_name)
             self.values[declaration.tensor_name] = arg
+            if declaration.boolean is not None:
+                # A relation given as data (`Parent(x, y) = "parent.tsv"`,
+                # or at run time) is Boolean like one given by rules: its
+                # numbers go through `step` once, here.
+                stepped = UnaryOp("step", arg)
+                block.add_op(stepped)
+                self.values[declaration.tensor_name] = stepped.result
             attrs: dict[str, Attribute] = {"fuse.name": StringAttr(declaration.tensor_name)}
             if declaration.source is not None:
                 attrs["fuse.source"] = declaration.source
