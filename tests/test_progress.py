@@ -106,14 +106,15 @@ def test_no_bar_off_a_terminal_or_before_the_delay(monkeypatch: pytest.MonkeyPat
     assert progress.bar is None and screen.getvalue() == ""
 
 
-def test_cli_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_cli_quiet(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from fuse.cli import main
 
     screen = terminal(monkeypatch)
     program = tmp_path / "closure.fuse"
     program.write_text(CLOSURE)
     np.save(tmp_path / "edge.npy", _chain(16))
-    argv = ["run", str(program), "--input", f"Edge={tmp_path / 'edge.npy'}"]
+    argv = ["run", str(program), "--input", f"Edge={tmp_path / 'edge.npy'}", "--backend", backend]
     assert main([*argv, "--quiet", "--out", str(tmp_path / "a.npy")]) == 0
     assert "fixpoint" not in screen.getvalue()
     assert main([*argv, "--out", str(tmp_path / "b.npy")]) == 0
