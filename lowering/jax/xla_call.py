@@ -111,7 +111,7 @@ def _lower(ctx: Any, *args: Any, program: StableHloProgram) -> Sequence[Any]:
     with module_context.context:
         submodule = ir.Module.parse(program.text)
         if program.progress is not None:
-            _report_progress(ctx, submodule, program.progress)
+            _emit_progress_callbacks(ctx, submodule, program.progress)
         main = ir.SymbolTable(submodule.operation)["main"]  # a func.FuncOp view
         result_types = list(main.type.results)
         name = mlir.merge_mlir_modules(
@@ -123,7 +123,7 @@ def _lower(ctx: Any, *args: Any, program: StableHloProgram) -> Sequence[Any]:
 _SCALAR_DTYPES = {"i1": np.bool_, "i32": np.int32, "f32": np.float32}
 
 
-def _report_progress(ctx: Any, module: Any, reports: LoopReports) -> None:
+def _emit_progress_callbacks(ctx: Any, module: Any, reports: LoopReports) -> None:
     """Replaces each `@fuse.progress` placeholder of `module` by a host
     callback, emitted where the placeholder was (inside its loop body), that
     passes its operands to the loop's reporter."""
