@@ -62,8 +62,9 @@ class ExecutionConfig:
       described in docs/backend_matrix.md.
     * `profile`: time every step of each run, for `runner.explain()`.
     * `progress`: show a progress bar (iterations, last change) for a loop
-      that runs longer than a second, when stderr is a terminal (numpy and
-      eager torch fixpoints; `fuse run --quiet` turns it off).
+      that runs longer than a second, when stderr is a terminal (numpy,
+      eager torch and jax fixpoints and scans; `fuse run --quiet` turns it
+      off).
     * `max_memory`: the most bytes any one array of a plan may take (every
       intermediate and result, einsum contraction steps and Monte-Carlo
       samples included; inputs are not counted). A plan with a larger array

@@ -65,6 +65,19 @@ else 0), `change = max |delta|`. The next values are materialized first, so
 the change and the deltas are computed from the values the loop carries. `converged` is `change <= tolerance`.
 `max_iters` and `tolerance` come from the op, else from the pass options.
 
+Progress. With the option `progress`, the body of each fixpoint's and
+each scan's `while` ends with a placeholder
+`stablehlo.custom_call @fuse.progress(...)` (side-effecting, its
+`backend_config` the loop's label, e.g. `fixpoint Path`) carrying the
+iteration count and, for a fixpoint, the change and the converged flag; a
+scan's also carries `fuse.steps`, its number of steps. Its one result, a
+`tensor<i32>`, is unused: xdsl-jax's verifier rejects a custom_call
+without results, which StableHLO allows. XLA knows no such
+target: the jax backend replaces each placeholder by a host callback that
+draws the loop's progress bar (fuse.lowering.jax.xla_call), or drops it
+with `strip_progress_reports`, which leaves exactly the module lowered
+without the option. Without the option nothing is emitted.
+
 After the loop the function exposes, per fixpoint, one extra trailing
 result `tensor<3xf32>` = [converged (1 or 0), iterations, last change],
 with the result attribute `fuse.fixpoint_status = ["TensorA", ...]` naming
@@ -109,11 +122,13 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
     BFloat16Type,
+    BoolAttr,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     Float16Type,
     Float32Type,
     FunctionType,
+    IntegerAttr,
     IntegerType,
     ModuleOp,
     Signedness,
@@ -121,6 +136,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     i1,
     i32,
+    i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
@@ -173,6 +189,9 @@ PRECISIONS: dict[str, Callable[[], Attribute]] = {
 STATUS_ATTR = "fuse.fixpoint_status"
 STATUS_TYPE = TensorType(F32, [3])
 
+PROGRESS_TARGET = "fuse.progress"
+PROGRESS_STEPS_ATTR = "fuse.steps"
+
 _UNARY_OPS: dict[str, type[Operation]] = {
     "exp": hlo.ExponentialOp,
     "log": hlo.LogOp,
@@ -204,6 +223,7 @@ class ConvertFuseToStablehloPass(ModulePass):
     precision: str = "fp32"
     max_iters: int = 1000
     tolerance: float = 1e-6
+    progress: bool = False  # placeholders reporting each loop step (module docstring)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.precision not in PRECISIONS:
@@ -388,6 +408,8 @@ class _FunctionLowering:
             at = position if op.is_reverse else body.binary(hlo.AddOp, counter, body.scalar(1, i32))
             outs = [body.dynamic_put(o, s, 0, at) for o, s in zip(outs, next_states, strict=True)]
         step = body.binary(hlo.AddOp, counter, body.scalar(1, i32))
+        if self.options.progress:
+            _report_progress(body, f"scan {', '.join(op.tensor_names)}", [step], steps)
         carried = rest[count + len(stacked) :]
         body.block.add_op(hlo.ReturnOp([step, *next_states, *outs, *carried]))
         cond = b.nested(Block(arg_types=types))
@@ -471,6 +493,9 @@ class _FunctionLowering:
             change = _max_abs(b, [b.binary(hlo.SubtractOp, n, c) for n, c in pairs])
         converged = b.compare("LE", change, b.scalar(tolerance, F32))
         next_iteration = b.binary(hlo.AddOp, iterations, b.scalar(1, i32))
+        if self.options.progress:
+            label = f"fixpoint {', '.join(op.tensor_names)}"
+            _report_progress(b, label, [next_iteration, change, converged])
         state = [next_iteration, converged, change, *next_values, *new_deltas, *captured_args]
         b.block.add_op(hlo.ReturnOp(state))
         return Region(b.block)
@@ -486,6 +511,37 @@ def _loop_condition(b: HloBuilder, max_iters: int) -> Block:
     below_bound = b.compare("LT", iterations, b.scalar(max_iters, i32))
     b.block.add_op(hlo.ReturnOp([b.binary(hlo.AndOp, running, below_bound)]))
     return b.block
+
+
+def _report_progress(
+    b: HloBuilder, label: str, operands: Sequence[SSAValue], steps: int | None = None
+) -> None:
+    """The `@fuse.progress` placeholder of a loop step (module docstring)."""
+    report = hlo.CustomCallOp.create(
+        operands=operands,
+        result_types=[TensorType(i32, [])],  # unused (module docstring)
+        properties={
+            "call_target_name": StringAttr(PROGRESS_TARGET),
+            "has_side_effect": BoolAttr.from_bool(True),
+            "backend_config": StringAttr(label),
+        },
+    )
+    if steps is not None:
+        report.attributes[PROGRESS_STEPS_ATTR] = IntegerAttr(steps, i64)
+    b.block.add_op(report)
+
+
+def strip_progress_reports(module: ModuleOp) -> None:
+    """Erases the `@fuse.progress` placeholders (nothing uses their
+    results): what remains is the module lowered without `progress`."""
+    reports = [
+        op
+        for op in module.walk()
+        if isinstance(op, hlo.CustomCallOp) and op.call_target_name.data == PROGRESS_TARGET
+    ]
+    for op in reports:
+        op.detach()
+        op.erase()
 
 
 def _status(b: HloBuilder, iterations: SSAValue, converged: SSAValue, change: SSAValue) -> SSAValue:

@@ -27,15 +27,27 @@ marked `fuse.fixpoint_status`; the executable strips them and raises
 `lax.cond`, so it costs nothing unless the bound is hit, and then surfaces
 as a `JaxRuntimeError` carrying the `FixpointDivergence` message.
 
+Progress: where a bar is wanted (`ExecutionConfig.progress`, stderr a
+terminal, no mesh), the pass also emits a `@fuse.progress` placeholder in
+each loop body; the executable keeps that text as `progress_text` and runs
+it, with a host callback in place of each placeholder
+(fuse.lowering.jax.xla_call), when called on NumPy arrays. `stablehlo_text`
+(what `fuse compile --emit stablehlo`, the cache, `xla_callable` and
+exports use) is the placeholders stripped, the very text of a compile
+without progress; otherwise nothing differs, so a run without a bar
+compiles no callback.
+
 JAX is imported only when a program is compiled, never by `import fuse`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -65,7 +77,11 @@ from fuse.lowering.backend import (
     unique_names,
 )
 from fuse.lowering.symbolic_sizes import SizeReader
-from fuse.passes.convert_fuse_to_stablehlo import STATUS_ATTR, ConvertFuseToStablehloPass
+from fuse.passes.convert_fuse_to_stablehlo import (
+    STATUS_ATTR,
+    ConvertFuseToStablehloPass,
+    strip_progress_reports,
+)
 
 from .symbolic import SymbolicSignature, generalize, static_signature
 
@@ -117,9 +133,13 @@ class JaxBackend:
             _enable_persistent_cache(config.jax_cache_dir)
         platform, device = _select_device(config.device)
         precision = _resolve_precision(config.precision, platform)
+        progress = config.progress and sizes is None and config.mesh is None and sys.stderr.isatty()
         lowered = module.clone()
         conversion = ConvertFuseToStablehloPass(
-            precision=precision, max_iters=config.max_iters, tolerance=config.tolerance
+            precision=precision,
+            max_iters=config.max_iters,
+            tolerance=config.tolerance,
+            progress=progress,
         )
         try:
             conversion.apply(Context(), lowered)
@@ -130,8 +150,13 @@ class JaxBackend:
         symbolic = generalize(main, sizes) if sizes is not None else None
         signature = _signature(main)
         mesh = _mesh(config.mesh, signature) if config.mesh is not None else None
-        text = _print_generic(ModuleOp([main]))
-        return JaxExecutable(text, signature, platform, device, mesh, symbolic)
+        program = ModuleOp([main])
+        progress_text = None
+        if progress:
+            progress_text = _print_generic(program)
+            strip_progress_reports(program)
+        text = _print_generic(program)
+        return JaxExecutable(text, signature, platform, device, mesh, symbolic, progress_text)
 
 
 class JaxExecutable:
@@ -146,8 +171,11 @@ class JaxExecutable:
         device: Any,
         mesh: Any = None,
         symbolic: SymbolicSignature | None = None,
+        progress_text: str | None = None,
     ):
         self.stablehlo_text = text
+        # `text` with the loops' progress placeholders, where a bar is wanted
+        self.progress_text = progress_text
         self.signature = signature
         self.platform = platform
         self.device = device
@@ -165,8 +193,10 @@ class JaxExecutable:
     def __call__(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         host = self._host_arguments(args)
         if self.mesh is None:
-            outputs = list(self._dispatch(*host))
-            return [np.asarray(v) for v in self._check_statuses(outputs)]
+            progress = self._running_program.progress
+            with progress or contextlib.nullcontext():  # closes the bars this run left
+                outputs = list(self._dispatch(*host))
+                return [np.asarray(v) for v in self._check_statuses(outputs)]
         outputs = list(self._dispatch(*self._on_mesh(host)))
         return [_gathered(v) for v in self._check_statuses(outputs)]
 
@@ -195,6 +225,26 @@ class JaxExecutable:
             self.stablehlo_text, sizes, tuple(t for _, t in results), self._execute
         )
 
+    @cached_property
+    def _running_program(self) -> Any:
+        """What `__call__` runs: the program with its loops' progress
+        callbacks where a bar is wanted, else `_program`. Outside `jax.jit`
+        (`jax.disable_jit()`) both run `stablehlo_text`, without a bar."""
+        if self.progress_text is None:
+            return self._program
+        from fuse.lowering.progress import LoopReports
+
+        from .xla_call import StableHloProgram
+
+        program = self._program
+        return StableHloProgram(
+            self.progress_text,
+            program.signature,
+            program.result_dtypes,
+            self._execute,
+            LoopReports(),
+        )
+
     @property
     def compiled_variants(self) -> int:
         """How many input signatures `jax.jit` has compiled this program for."""
@@ -209,7 +259,7 @@ class JaxExecutable:
 
         from .xla_call import call_program
 
-        program = self._program
+        program = self._running_program
         if self.mesh is None:
             on_device = jax.sharding.SingleDeviceSharding(self.device)
             return jax.jit(lambda *args: call_program(program, args), in_shardings=on_device)
@@ -565,4 +615,4 @@ def _enable_persistent_cache(directory: str | None) -> None:
 def stablehlo_text(module: ModuleOp, config: ExecutionConfig) -> str:
     """`@main` as the generic-form StableHLO handed to XLA
     (`fuse compile --emit stablehlo`)."""
-    return JaxBackend().compile(module, config).stablehlo_text
+    return JaxBackend().compile(module, replace(config, progress=False)).stablehlo_text

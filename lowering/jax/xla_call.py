@@ -13,6 +13,15 @@ round trip per call); `jax.export.deserialize` needs a serialized `Exported`
 whose private fields (shardings, effects, VJP) would have to be forged; the
 deprecated `stablehlo.custom_call` routes need C++ registration.
 
+A program lowered with progress placeholders (`@fuse.progress`, see
+passes/convert_fuse_to_stablehlo.py) carries the `LoopReports` that draws
+its bars: the lowering rule replaces each placeholder, inside its `while`
+body, by a host callback emitted by JAX's own machinery
+(`jax.interpreters.mlir.emit_python_callback`, the primitive behind
+`jax.debug.callback`), which hands each step to the loop's reporter. Only
+`JaxExecutable.__call__` runs such a program; `xla_callable`, exports and
+the cache get the program without placeholders, so no callback.
+
 The primitive has no differentiation or batching rules of its own:
 `runner.xla_callable` wraps it in a `jax.custom_vjp` that runs the program's
 gradient program (fuse/runtime/jax_gradients.py), and `jax.vmap` fails with
@@ -25,13 +34,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from jax.extend.core import Primitive
 
+from fuse.passes.convert_fuse_to_stablehlo import PROGRESS_STEPS_ATTR, PROGRESS_TARGET
+
 if TYPE_CHECKING:
+    from fuse.lowering.progress import LoopReports
     from fuse.lowering.symbolic_sizes import Size
 
     from .symbolic import SymbolicSignature
@@ -42,12 +55,15 @@ class StableHloProgram:
     """A lowered module: `text` (generic MLIR with a `main` function), the
     sizes of `main`'s arguments and results (expressions of symbols where
     its shapes are dynamic, fuse.lowering.jax.symbolic), its result dtypes,
-    and `execute`, which runs the compiled executable on concrete arrays."""
+    `execute`, which runs the compiled executable on concrete arrays, and
+    `progress`, the reports of a text lowered with progress placeholders
+    (None: it has none)."""
 
     text: str
     signature: SymbolicSignature
     result_dtypes: tuple[Any, ...]
     execute: Callable[[Sequence[Any]], list[Any]] = field(repr=False)
+    progress: LoopReports | None = field(default=None, repr=False)
 
     def result_avals(self, avals: Sequence[Any]) -> list[Any]:
         """The abstract results for arguments `avals`: each symbol is the
@@ -94,9 +110,66 @@ def _lower(ctx: Any, *args: Any, program: StableHloProgram) -> Sequence[Any]:
     module_context = ctx.module_context
     with module_context.context:
         submodule = ir.Module.parse(program.text)
+        if program.progress is not None:
+            _emit_progress_callbacks(ctx, submodule, program.progress)
         main = ir.SymbolTable(submodule.operation)["main"]  # a func.FuncOp view
         result_types = list(main.type.results)
         name = mlir.merge_mlir_modules(
             module_context.module, "fuse_program", submodule, dst_symtab=module_context.symbol_table
         )
         return func.CallOp(result_types, ir.FlatSymbolRefAttr.get(name), list(args)).results
+
+
+_SCALAR_DTYPES = {"i1": np.bool_, "i32": np.int32, "f32": np.float32}
+
+
+def _emit_progress_callbacks(ctx: Any, module: Any, reports: LoopReports) -> None:
+    """Replaces each `@fuse.progress` placeholder of `module` by a host
+    callback, emitted where the placeholder was (inside its loop body), that
+    passes its operands to the loop's reporter."""
+    import jax
+    from jax.extend.mlir import ir
+    from jax.interpreters import mlir
+
+    placeholders: list[Any] = []
+
+    def collect(op: Any) -> Any:
+        if (
+            op.name == "stablehlo.custom_call"
+            and _string(op.attributes["call_target_name"]) == PROGRESS_TARGET
+        ):
+            placeholders.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(collect)
+    for placeholder in placeholders:
+        attributes = placeholder.attributes
+        steps = (
+            ir.IntegerAttr(attributes[PROGRESS_STEPS_ATTR]).value
+            if PROGRESS_STEPS_ATTR in attributes
+            else None
+        )
+        report = reports.reporter(_string(attributes["backend_config"]), steps)
+        operands = list(placeholder.operands)
+        avals = [
+            jax.core.ShapedArray((), _SCALAR_DTYPES[str(ir.RankedTensorType(v.type).element_type)])
+            for v in operands
+        ]
+        with ir.InsertionPoint(placeholder):
+            mlir.emit_python_callback(
+                replace(ctx, avals_in=avals, avals_out=[]),
+                report,
+                None,
+                operands,
+                avals,
+                [],
+                has_side_effect=True,
+                returns_token=False,
+            )
+        placeholder.erase()
+
+
+def _string(attribute: Any) -> str:
+    from jax.extend.mlir import ir
+
+    return ir.StringAttr(attribute).value
