@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
+from fuse.frontend import ast
 from fuse.lowering.backend import Backend
 from fuse.runtime.declarations import TensorDeclaration
 from fuse.runtime.inputs import as_float32, checked_input, defensive_copy
@@ -56,7 +57,11 @@ class RunnerInputs:
         # With every declaration given at run time (the names are known and
         # distinct, so counting them suffices) there is nothing to load, and
         # skipping the loader's bookkeeping saves about 1 us a run.
-        stored = self._stored_values(inputs) if len(inputs) < len(self.declarations) else {}
+        stored = (
+            self._stored_values(inputs, sparse_facts=self.backend.takes_sparse_relations)
+            if len(inputs) < len(self.declarations)
+            else {}
+        )
         prepare = getattr(self.backend, "prepare_input", as_float32)
         if not self.config.zero_copy:
             inputs = {name: defensive_copy(value) for name, value in inputs.items()}
@@ -99,11 +104,15 @@ class RunnerInputs:
                     raise self._missing_input(declaration.name)
         return self._stored_values(overridden)
 
-    def _stored_values(self, overridden: Collection[str]) -> dict[str, np.ndarray]:
+    def _stored_values(
+        self, overridden: Collection[str], *, sparse_facts: bool = False
+    ) -> dict[str, Any]:
         """fp32 values of the inputs not `overridden`: from the policies
         (weight store, dequantized, adapted) where they supply one, else from
-        the source file. Sources are read in one pass so relation files share
-        symbol tables."""
+        the source file or the program's facts. Sources are read in one pass
+        so relation files share symbol tables. With `sparse_facts`, a binary
+        relation given by facts is CSR (a relation of 100,000 facts over
+        4,096 people would be 16 million dense zeros to write on every run)."""
         supplied = self.weights.supplied
         loaded = self.io.load_all(
             self._source_spec(d)
@@ -112,7 +121,10 @@ class RunnerInputs:
         )
         values = {name: np.asarray(array, dtype=np.float32) for name, array in loaded.items()}
         values.update(
-            (d.name, d.facts.dense())
+            (
+                d.name,
+                _sparse(d.facts) if sparse_facts and len(d.facts.shape) == 2 else d.facts.dense(),
+            )
             for d in self.declarations
             if d.facts is not None and d.name not in overridden and d.name not in supplied
         )
@@ -260,3 +272,8 @@ def dim_keys(tensor: str, rank: int) -> tuple[str, ...]:
     """Loader index names unique to each source dimension, so the symbol
     registry records domains per (tensor, dimension)."""
     return tuple(f"{tensor}#{k}" for k in range(rank))
+
+
+def _sparse(facts: ast.FactTable) -> sp.csr_array:
+    rows, columns = facts.coordinates.T
+    return sp.csr_array((facts.values, (rows, columns)), facts.shape, dtype=np.float32)
