@@ -392,6 +392,19 @@ def test_step_kernel() -> None:
         np.testing.assert_array_equal(result.toarray(), expected)
 
 
+@pytest.mark.parametrize("dim", [0, 1])
+def test_take_kernel_reads_a_line_without_densifying(
+    dim: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = relation((9, 7), negative=True)
+    monkeypatch.setattr(sparse, "to_dense", lambda _: pytest.fail("densified"))
+    for position in range(x.shape[dim]):
+        kernel = sparse.take(dim, position)
+        expected = np.take(x, position, axis=dim)
+        for operand in (x, sparse.to_csr(x)):
+            np.testing.assert_array_equal(kernel(operand), expected)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_relation_given_as_a_scipy_sparse_matrix(backend: str, seed: int) -> None:

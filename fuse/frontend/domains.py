@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import itertools
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -106,10 +106,10 @@ class Domain:
 
     symbols: dict[str, int] = field(default_factory=dict)
     largest_integer: int = -1
-    # `symbols` inverted, for printing answers: rebuilt when symbols were
-    # added (they are only ever added, each with the next number).
-    _by_position: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
-    _inverted_at: int = field(default=-1, repr=False, compare=False)
+    # Each position's spelling, for printing answers: rebuilt when symbols
+    # were added (they are only ever added, each with the next number).
+    _spelled: list[str] = field(default_factory=list, repr=False, compare=False)
+    _spelled_at: int = field(default=-1, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -119,13 +119,17 @@ class Domain:
         """The symbol at `position` as a program spells it (quoted unless it
         begins with an uppercase letter), or the position itself where the
         domain has no symbol for it."""
-        if self._inverted_at != len(self.symbols):
-            self._by_position = {number: symbol for symbol, number in self.symbols.items()}
-            self._inverted_at = len(self.symbols)
-        symbol = self._by_position.get(position)
-        if symbol is None:
-            return str(position)
-        return symbol if symbol[:1].isupper() else f'"{symbol}"'
+        return self.names([position])[0]
+
+    def names(self, positions: Sequence[int]) -> list[str]:
+        """`name` of each of `positions`, for many answers at once."""
+        if self._spelled_at != len(self.symbols):
+            spelled = [str(p) for p in range(max(self.symbols.values(), default=-1) + 1)]
+            for symbol, number in self.symbols.items():
+                spelled[number] = symbol if symbol[:1].isupper() else f'"{symbol}"'
+            self._spelled, self._spelled_at = spelled, len(self.symbols)
+        spelled = self._spelled
+        return [spelled[p] if 0 <= p < len(spelled) else str(p) for p in positions]
 
     def nearest(self, name: str) -> list[str]:
         return difflib.get_close_matches(name, self.symbols, n=3, cutoff=0.5)

@@ -49,6 +49,7 @@ from fuse.frontend import ast, check, print_program
 from fuse.frontend.desugar import walk_expr
 from fuse.frontend.domains import DomainTable
 from fuse.graphs import reachable, reversed_graph
+from fuse.lowering.numpy.relations import DENSITY_CUTOFF
 from fuse.runtime.answers import format_answer, query_outputs
 from fuse.runtime.runner import Runner, to_host
 
@@ -96,11 +97,13 @@ class IncrementalProgram:
         self.program = program
         self.config = config
         self.keepable = self._keepable()
-        self.kept: dict[str, np.ndarray] = previous.carried_to(self) if previous else {}
         # The fact relations as CSR, for backends that take sparse relations
         # (no dense pass over a relation on each run); kept in step with
         # `arrays` by `add_facts`.
         self._sparse: dict[str, sp.csr_array] = {}
+        self.kept: dict[str, np.ndarray | sp.csr_array] = (
+            previous.carried_to(self) if previous else {}
+        )
         self._runners: dict[str, Runner] = {}
         self.last_runner: Runner | None = None
         self.last_computed: tuple[str, ...] = ()
@@ -131,7 +134,7 @@ class IncrementalProgram:
         }
         return set(self.definitions) - self.downstream(external)
 
-    def carried_to(self, successor: IncrementalProgram) -> dict[str, np.ndarray]:
+    def carried_to(self, successor: IncrementalProgram) -> dict[str, np.ndarray | sp.csr_array]:
         """The values `successor` (the program re-checked after a change)
         may keep: those whose definitions, domains and everything upstream
         of them are unchanged."""
@@ -148,6 +151,8 @@ class IncrementalProgram:
             before, after = self.arrays.get(relation), successor.arrays.get(relation)
             if before is None or after is None or not np.array_equal(before, after):
                 changed.add(relation)
+            elif relation in self._sparse:  # the same relation: no second conversion
+                successor._sparse[relation] = self._sparse[relation]
         stale = successor.downstream(changed)
         return {t: v for t, v in self.kept.items() if t not in stale and t in successor.keepable}
 
@@ -216,11 +221,12 @@ class IncrementalProgram:
             except FuseError:
                 return None
             self._runners[key] = runner
-        given = {**self._relations(runner.backend.takes_sparse_relations), **self.kept}
+        sparse = runner.backend.takes_sparse_relations
+        given = {**self._relations(sparse), **self.kept}
         inputs = {d.name: given[d.name] for d in runner.declarations if d.name in given}
         exports = runner.run(inputs)
         for tensor in kept_now:
-            self.kept[tensor] = np.asarray(to_host(exports[tensor]))
+            self.kept[tensor] = _as_kept(np.asarray(to_host(exports[tensor])), sparse)
         self.last_runner, self.last_computed = runner, tuple(computed)
         ((_, name),) = query_outputs(runner.program.ast, exports)
         return format_answer(resolved, to_host(exports[name]), self.domains)
@@ -317,3 +323,14 @@ def try_build(
         return IncrementalProgram(program, config, previous)
     except FuseError:
         return None
+
+
+def _as_kept(value: np.ndarray, sparse: bool) -> np.ndarray | sp.csr_array:
+    """A computed value as the session keeps it: a sparse matrix (2-D, few
+    nonzeros) as CSR for a backend that takes sparse relations, since every
+    later query passes it in (and a dense one would be scanned for its
+    density on each run); anything else as it is. Backends that do not take
+    sparse inputs densify it."""
+    if sparse and value.ndim == 2 and np.count_nonzero(value) < DENSITY_CUTOFF * value.size:
+        return sp.csr_array(value)
+    return value

@@ -16,7 +16,7 @@ symbols (`fuse/frontend/domains.py`), else by number.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -40,28 +40,38 @@ def query_outputs(program: Program, outputs: Mapping[str, object]) -> list[tuple
 
 def format_answer(query: Query, answer: np.ndarray, domains: DomainTable | None) -> str:
     positions = range(len(query.indices))
-    names = [domains.domain(query.tensor, k).name if domains else str for k in positions]
-
-    def symbol(k: int, position: int) -> str:
-        return names[k](position)
-
+    spell = [_spelling(domains, query.tensor, k) for k in positions]
     bound = [
-        symbol(k, i.value) if isinstance(i, IndexConst) else i.name
+        spell[k]([i.value])[0] if isinstance(i, IndexConst) else i.name
         for k, i in enumerate(query.indices)
     ]
     lines = [f"{query.tensor}({', '.join(bound)})?"]
     free = [(k, i.name) for k, i in enumerate(query.indices) if isinstance(i, IndexVar)]
     answer = np.asarray(answer)
     boolean = bool(np.isin(answer, (0.0, 1.0)).all())
-    for position in zip(*np.nonzero(answer), strict=True) if answer.ndim else [()]:
-        value = float(answer[position])
+    where = np.nonzero(answer) if answer.ndim else ()
+    values = answer[where].tolist() if answer.ndim else [float(answer)]
+    # Spelled a column at a time: an answer can have thousands of rows.
+    columns = [
+        [f"{name} = {symbol}" for symbol in spell[k](coordinates.tolist())]
+        for (k, name), coordinates in zip(free, where, strict=True)
+    ]
+    rows = zip(*columns, strict=True) if columns else [()] * len(values)
+    for pieces, value in zip(rows, values, strict=True):
         if value == 0.0:
             continue
-        text = ", ".join(
-            f"{name} = {symbol(k, p)}" for (k, name), p in zip(free, position, strict=True)
-        )
-        text = text or "true"
+        text = ", ".join(pieces) or "true"
         lines.append(f"  {text}" if boolean else f"  {text}: {value:g}")
     if len(lines) == 1:
         lines.append("  (no answers)")
     return "\n".join(lines)
+
+
+def _spelling(
+    domains: DomainTable | None, tensor: str, k: int
+) -> Callable[[Sequence[int]], list[str]]:
+    """How position `k` of `tensor` prints: by symbol where its domain has
+    symbols, else by number."""
+    if domains is None:
+        return lambda positions: [str(p) for p in positions]
+    return domains.domain(tensor, k).names

@@ -82,6 +82,7 @@ BUILDERS: dict[str, Callable[..., Kernel | None]] = {
     "sparse.einsum": sparse.einsum,
     "sparse.binary": sparse.binary,
     "sparse.step": lambda: sparse.step,
+    "sparse.take": sparse.take,
     "sparse.to_dense": lambda: sparse.to_dense,
     "densified": lambda dense, maybe_sparse: sparse.densified(kernel(dense), maybe_sparse),
 }

@@ -38,6 +38,7 @@ from fuse.dialects.fuse import (
     EinsumOp,
     FixpointOp,
     IndexFnOp,
+    TakeOp,
 )
 from fuse.dialects.fuse.declarative import YieldOp
 from fuse.dialects.fuse.scan import ScanOp
@@ -275,9 +276,14 @@ def _sparse_binary(op: BinaryOp, planner: _Planner, maybe_sparse: list[bool]) ->
     )
 
 
+def _sparse_take(op: TakeOp, planner: _Planner, maybe_sparse: list[bool]) -> KernelRecipe:
+    return KernelRecipe("sparse.take", (op.dim.value.data, op.position.value.data))
+
+
 # Ops that may have kernels for maybe-sparse operands (`build.kernel` gives
 # None where these operands have none: densify after all).
 _SPARSE_KERNELS: dict[type[Operation], Callable[[Any, _Planner, list[bool]], KernelRecipe]] = {
     EinsumOp: _sparse_einsum,
     BinaryOp: _sparse_binary,
+    TakeOp: _sparse_take,
 }

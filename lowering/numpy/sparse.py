@@ -34,6 +34,7 @@ from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.lowering.einsum_plan import identity
 from fuse.lowering.subscripts import align
 
+from . import kernels
 from .kernels import Array, Kernel, Shape, Transform, aligner
 
 Sparse = sp.csr_array
@@ -87,6 +88,21 @@ def densified(kernel: Kernel, maybe_sparse: Sequence[bool]) -> Kernel:
         return lambda x: kernel(to_dense(x))
     flags = tuple(maybe_sparse)
     return lambda *xs: kernel(*(to_dense(x) if s else x for x, s in zip(xs, flags, strict=True)))
+
+
+def take(dim: int, position: int) -> Kernel:
+    """`fuse.take` of a maybe-sparse matrix: one row or column, dense (a
+    vector is never held sparse), read from CSR without densifying the
+    matrix (`Ancestor(Alice, x)?` over a closure of millions of pairs)."""
+    dense = kernels.take(dim, position)
+
+    def run(x: Array) -> Array:
+        if not sp.issparse(x):
+            return dense(x)
+        line = x[[position], :] if dim == 0 else x[:, [position]]
+        return line.toarray().reshape(-1)
+
+    return run
 
 
 # --- step ------------------------------------------------------------------------
