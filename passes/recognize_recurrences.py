@@ -126,6 +126,10 @@ class Member:
     ranges: dict[str, Range]  # the rule's index ranges
     scanned: tuple[ScannedRead, ...]
     carried: bool  # some equation reads its previous step: the scan carries its state
+    # The `iota(t)` calls of `rule`: it reads the step number as a value
+    # (Adam's bias correction `B1^(s+1)`), which the scan gives each step as
+    # the slice of a scanned constant, as it would an input `Step[t]`.
+    step_values: tuple[CallOp, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,9 @@ def analyze(
         scanned = _scanned_reads(group, rule, index)
         if isinstance(scanned, str):
             return scanned
+        step_values = _step_values(rule, index)
+        if isinstance(step_values, str):
+            return step_values
         members.append(
             Member(
                 tensor,
@@ -272,6 +279,7 @@ def analyze(
                 ranges[tensor],
                 scanned,
                 tensor in carried,
+                step_values,
             )
         )
     recurrence = Recurrence(
@@ -523,6 +531,8 @@ def _at_last_state(recurrence: Recurrence, member: Member) -> str:
         return f"{member.tensor} would have to step exactly one further and not be carried"
     if member.scanned:
         return f"{member.tensor} reads an input slice at each step"
+    if member.step_values:
+        return f"{member.tensor} reads the step number '{member.index}'"
     steps = {m.tensor: m.ranges[m.index].size for m in recurrence.members}
     for load in _loads(member.rule):
         name = load.tensor_name
@@ -555,11 +565,28 @@ def _scanned_reads(
                 f"'{index}' other than as one position '{index} + c'"
             )
         scanned.append(ScannedRead(load, dims[0], position.constant))
+    return tuple(scanned)
+
+
+def _step_values(rule: RuleOp, index: str) -> tuple[CallOp, ...] | str:
+    """The calls of a recursive equation that read the step index `t` as a
+    number, `iota(t)` (the index written as a value), or why one cannot:
+    another index function of `t` (`even(t)`, a mask over `t` and another
+    index) would need the steps as a dimension, which a scan does not have."""
+    found: list[CallOp] = []
     for op in rule.body.walk():
         arguments = op.index_args.data if isinstance(op, CallOp) and op.index_args else ()
-        if index in [str(n) for n in arguments]:
-            return f"{op.callee.data} uses the value of '{index}' itself"
-    return tuple(scanned)
+        names = [str(n) for n in arguments]
+        if index not in names:
+            continue
+        assert isinstance(op, CallOp)
+        if op.callee.data != "iota" or names != [index]:
+            return (
+                f"{op.callee.data}({', '.join(names)}) uses the step index '{index}' as a "
+                "dimension; a scan reads it only as a number (the index written as a value)"
+            )
+        found.append(op)
+    return tuple(found)
 
 
 def recurrences(program: ProgramOp) -> dict[str, Recurrence | str]:

@@ -48,12 +48,13 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
 )
-from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.dialects.fuse import (
+    CallOp,
     ConcatOp,
     ExportOp,
     FixpointOp,
@@ -427,7 +428,7 @@ class _Stratifier:
         closure: set[str] = set()
         while wanted:
             member = members[wanted.pop()]
-            if member.carried or member.scanned:
+            if member.carried or member.scanned or member.step_values:
                 return set()
             if member.tensor in closure:
                 continue
@@ -521,7 +522,7 @@ class _Stratifier:
         state_types: list[TensorType],
         slice_types: list[Attribute],
         slice_names: list[str],
-        replaced: dict[LoadOp, LoadOp],
+        replaced: dict[Operation, LoadOp],
     ) -> Block:
         """The scan's body: each member's recursive equation for one value of
         its index, in the recurrence's order, reading the states for the
@@ -562,7 +563,7 @@ class _Stratifier:
         recurrence: Recurrence,
         members: Sequence[Member],
         step_values: dict[str, SSAValue],
-        replaced: dict[LoadOp, LoadOp],
+        replaced: dict[Operation, LoadOp],
     ) -> None:
         """Emits `members`' recursive equations (in the recurrence's order)
         for one value of the index into `block`, reading `step_values` for
@@ -613,13 +614,13 @@ class _Stratifier:
 
     def scanned_inputs(
         self, emitter: BodyEmitter, recurrence: Recurrence
-    ) -> tuple[list[tuple[SSAValue, int]], list[str], dict[LoadOp, LoadOp]]:
+    ) -> tuple[list[tuple[SSAValue, int]], list[str], dict[Operation, LoadOp]]:
         """The scanned inputs (each with its scan axis), the names the step
         reads their slices by, and the loads of the step that read a slice
         instead of the whole tensor."""
         inputs: dict[tuple[str, int, int], str] = {}
         xs: list[tuple[SSAValue, int]] = []
-        replaced: dict[LoadOp, LoadOp] = {}
+        replaced: dict[Operation, LoadOp] = {}
         for member in recurrence.members:
             start = recurrence.first_step(member)
             for read in member.scanned:
@@ -632,6 +633,16 @@ class _Stratifier:
                 replaced[read.load] = LoadOp(
                     inputs[key], _without(read.load.indices.data, read.dim)
                 )
+            if member.step_values:
+                # The step number: a scanned constant of the index's values
+                # over the scan's steps, sliced as an input `Step[t]` would be.
+                key = ("step number", 0, start)
+                if key not in inputs:
+                    inputs[key] = f"{member.index}@{len(inputs)}"
+                    numbers = np.arange(start, start + recurrence.steps, dtype=np.float32)
+                    xs.append((emitter.constant(numbers), 0))
+                for call in member.step_values:
+                    replaced[call] = LoadOp(inputs[key], [])
         return xs, list(inputs.values()), replaced
 
     def around_scan(
@@ -765,7 +776,7 @@ class _StepEmitter(BodyEmitter):
         sizes: dict[str, int],
         located: RuleOp,
         starts: dict[str, int],
-        replaced: dict[LoadOp, LoadOp],
+        replaced: dict[Operation, LoadOp],
         index: str,
     ):
         super().__init__(block, tensor_value, sizes, located, starts)
@@ -777,6 +788,12 @@ class _StepEmitter(BodyEmitter):
 
     def lower_load(self, op: LoadOp) -> Indexed:
         return super().lower_load(self.source_load(op))
+
+    def lower_call(self, op: CallOp) -> Indexed:
+        """`iota(t)` of the step index reads the step number's slice."""
+        if op in self.replaced:
+            return super().lower_load(self.replaced[op])
+        return super().lower_call(op)
 
     def index_names(self, value: SSAValue) -> tuple[str, ...]:
         return tuple(n for n in names_of(value) if n != self.index)
