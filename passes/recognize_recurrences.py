@@ -29,7 +29,9 @@ What makes a recurrence, for a tensor X with one recursive equation R:
   `X[t+1]`); at every other dimension R writes and reads plain indices,
   none of them t, and R's own indices cover that dimension whole;
 * every other tensor R reads at t reads it at one position as `t + c`
-  (its per-step slice), and nothing else in R depends on t;
+  (its per-step slice), and nothing else in R depends on t but the step
+  number, t written as a value (`iota(t)`: `fuse-stratify` scans it in as
+  the slices of a constant, as it would an input `Step[t]`);
 * the other equations of X write constant positions along the axis, none
   that R writes: they give the initial state and whatever lies outside R's
   range.
@@ -63,7 +65,9 @@ A training loop is a virtual group: `W[i, *s+1] = W[i, *s] - Eta G[i, *s]`,
 `G[i, *s] = grad(Loss[*s], W[i, *s])`, `Loss[*s]` from `W[i, *s]`. Loss and
 G read W's previous step and live within the step; after the run they
 hold their value at W's last state, so their equations may step one
-further than W's (`_at_last_state`). A named constant's step count
+further than W's (`_at_last_state`). Momentum or Adam step more tensors in
+the same group (`V[i, *s+1] = Mu V[i, *s] + G[i, *s]` read at its own step
+by `W[i, *s+1] = W[i, *s] - Eta V[i, *s+1]`): more carried members. A named constant's step count
 (`{fuse.steps = {s = 100}}` on a rule, from `S = 100`) must agree with the
 tensors the index reads.
 

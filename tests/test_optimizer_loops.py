@@ -254,6 +254,28 @@ def test_gradient_through_a_scan_that_reads_its_step_number() -> None:
         np.testing.assert_allclose(to_numpy(grads["W"]), numeric, rtol=1e-3)
 
 
+def test_jax_gradient_through_a_virtual_scan_that_reads_its_step_number() -> None:
+    """A virtual scan's gradient (fuse-autodiff with cotangents, behind
+    `jax.grad` of `xla_callable`) reruns the recurrence as a stored scan,
+    with the step numbers scanned in as in the forward one."""
+    import jax
+    import jax.numpy as jnp
+
+    text = "T = 3\nX[i, 0] = A[i]\nX[i, *t+1] = tanh(W X[i, *t] + 0.5 t)\nexport X"
+    a = np.array([0.3, -0.7], np.float32)
+
+    def loss(w: float) -> float:
+        x = a.astype(np.float64)
+        for t in range(3):
+            x = np.tanh(w * x + 0.5 * t)
+        return float((x**2).sum())
+
+    call = Program(text).compile(backend="jax").xla_callable
+    gradient = jax.grad(lambda w: jnp.sum(call({"A": a, "W": w})["X"] ** 2))(jnp.float32(0.8))
+    numeric = (loss(0.8 + 1e-6) - loss(0.8 - 1e-6)) / 2e-6
+    np.testing.assert_allclose(float(gradient), numeric, rtol=1e-3)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_per_step_tensor_that_reads_the_step_number_holds_its_last_step(backend: str) -> None:
     """Like one that reads an input's slice at the step, a per-step tensor

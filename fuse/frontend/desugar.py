@@ -23,8 +23,12 @@
   tensors that read `W` without its virtual index and that its step reads
   back (its strongly connected component) are computed at each step: they
   get `*s` on their left-hand side and wherever the loop reads them, and
-  `W[i]` becomes `W[i, *s]` (docs/learning.md). Reading them from outside
-  the loop is a located error: only their last step exists.
+  `W[i]` becomes `W[i, *s]` (docs/learning.md). Several tensors stepped
+  along one index that read each other's current step (two weight
+  matrices, momentum's velocity beside the weights) are one loop, with one
+  component. Reading a loop's per-step tensors from outside it is a
+  located error (only their last step exists), and so are tensors stepped
+  along different indices that read each other.
 
 These run on the syntax tree before the semantic checks, so the rest of the
 compiler never sees them. Trees are rebuilt by `map_expr`, a loop rather
