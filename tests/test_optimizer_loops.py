@@ -276,17 +276,25 @@ def test_jax_gradient_through_a_virtual_scan_that_reads_its_step_number() -> Non
     np.testing.assert_allclose(float(gradient), numeric, rtol=1e-3)
 
 
+PER_STEP_STEP_NUMBER = [
+    "S = 3\nW[i, 0] = A[i]\nW[i, *s+1] = W[i, *s] - G[i, *s]\n"
+    "G[i, *s] = grad(Loss[*s], W[i, *s])\nLoss[*s] = W[i, *s] W[i, *s] s\nexport W, Loss",
+    # The paper's spelling: the front end gives Loss its *s, and s is its step number.
+    "S = 3\nW[i, 0] = A[i]\nW[i, *s+1] = W[i, *s] - G[i]\n"
+    "G[i] = grad(Loss, W[i])\nLoss = W[i] W[i] s\nexport W, Loss",
+]
+
+
+@pytest.mark.parametrize("text", PER_STEP_STEP_NUMBER)
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_per_step_tensor_that_reads_the_step_number_holds_its_last_step(backend: str) -> None:
+def test_a_per_step_tensor_that_reads_the_step_number_holds_its_last_step(
+    backend: str, text: str
+) -> None:
     """Like one that reads an input's slice at the step, a per-step tensor
     that reads the step number exists for the steps taken only: exported,
     it is its value at the last step (s = 2, before the last update), not
     at the trained weights. Loss[s] = s |W|^2, so G = 2 s W: W goes 1, 1,
     -1, 3 and the last step's loss is 2 |(-1, -1)|^2 = 4."""
-    text = (
-        "S = 3\nW[i, 0] = A[i]\nW[i, *s+1] = W[i, *s] - G[i, *s]\n"
-        "G[i, *s] = grad(Loss[*s], W[i, *s])\nLoss[*s] = W[i, *s] W[i, *s] s\nexport W, Loss"
-    )
     out = Program(text).compile(backend=backend).run(inputs={"A": np.ones(2, np.float32)})
     np.testing.assert_allclose(to_numpy(out["W"]), [3.0, 3.0])
     np.testing.assert_allclose(to_numpy(out["Loss"]), 4.0)

@@ -738,9 +738,17 @@ class _LoopSteps:
             return dataclasses.replace(statement, rhs=self.outside(statement.rhs))
         lhs = statement.lhs
         if self.per_step.get(lhs.name) is loop:
+            # As if written `G[i, *s] = ...`: its step count, and `s` written
+            # as a value is the step number.
             lhs = dataclasses.replace(lhs, indices=(*lhs.indices, self.step(loop.index, lhs.span)))
+            statement = dataclasses.replace(
+                statement, lhs=lhs, steps=self.desugarer.step_counts(lhs)
+            )
+            statement = dataclasses.replace(
+                statement, rhs=_index_values(statement.rhs, statement, self.desugarer.tensors)
+            )
         rhs = map_expr(statement.rhs, lambda node: self.inside(node, loop))
-        return dataclasses.replace(statement, lhs=lhs, rhs=rhs)
+        return dataclasses.replace(statement, rhs=rhs)
 
     @staticmethod
     def step(index: str, span: Span) -> IndexVar:
