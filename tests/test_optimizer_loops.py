@@ -309,3 +309,47 @@ def test_the_step_index_as_a_dimension_in_a_scan_is_located() -> None:
         "stays a fixpoint: even(s) uses the step index 's' as a dimension; a scan reads it "
         "only as a number (the index written as a value)"
     ) in str(error.value)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_further_steps_read_the_step_number_of_their_position(backend: str) -> None:
+    """A group member whose previous step nothing reads steps past the scan
+    (Agg at l = 3, from the finished Emb); those values read l as the number
+    of their position, not from 0."""
+    text = (
+        "Emb[n, 0] = X[n]\nAgg[n, l] = Emb[n, l] + l\nEmb[n, l+1] = 0.5 Agg[n, l] + U[l]\n"
+        "export Agg, Emb"
+    )
+    x = np.array([1.0, 2.0], np.float32)
+    emb, agg = [x.astype(np.float64)], []
+    for layer in range(4):
+        agg.append(emb[-1] + layer)
+        emb.append(0.5 * agg[-1])
+    out = Program(text).compile(backend=backend).run(inputs={"X": x, "U": np.zeros(3, np.float32)})
+    np.testing.assert_allclose(to_numpy(out["Agg"]), np.stack(agg, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(out["Emb"]), np.stack(emb[:4], axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_index_values_under_index_arithmetic_are_the_position(backend: str) -> None:
+    """`Y[i] = X[i - 1] + i` ranges i over 1..3; i as a value is that
+    position (the same mechanism as a scan's further steps above)."""
+    x = np.array([10.0, 20.0, 30.0], np.float32)
+    expected = {
+        "Y[i] = X[i - 1] + i": [0.0, 11.0, 22.0, 33.0],
+        "Y[i] = X[i - 1] + even(i)": [0.0, 10.0, 21.0, 30.0],
+        "Y[i] = X[i - 1] + odd(i)": [0.0, 11.0, 20.0, 31.0],
+    }
+    for equation, values in expected.items():
+        out = Program(f"{equation}\nexport Y").compile(backend=backend).run(inputs={"X": x})
+        np.testing.assert_allclose(to_numpy(out["Y"]), values)
+
+
+def test_a_causal_mask_over_shifted_indices_is_located() -> None:
+    text = "Y[i, j] = X[i - 1] X[j] causal_mask(i, j)\nexport Y"
+    with pytest.raises(FuseError) as error:
+        Program(text).compile().run(inputs={"X": np.ones(3, np.float32)})
+    assert (
+        "<string>:1:1: error: causal_mask(i, j) over indices that index arithmetic starts at "
+        "different values (i from 1, j from 0) is not supported"
+    ) in str(error.value)
