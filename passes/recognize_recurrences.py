@@ -66,10 +66,10 @@ A training loop is a virtual group: `W[i, *s+1] = W[i, *s] - Eta G[i, *s]`,
 G read W's previous step and live within the step; after the run they
 hold their value at W's last state, so their equations may step one
 further than W's (`_at_last_state`). Momentum or Adam step more tensors in
-the same group (`V[i, *s+1] = Mu V[i, *s] + G[i, *s]` read at its own step
-by `W[i, *s+1] = W[i, *s] - Eta V[i, *s+1]`): more carried members. A named constant's step count
-(`{fuse.steps = {s = 100}}` on a rule, from `S = 100`) must agree with the
-tensors the index reads.
+the same group (`V[i, *s+1] = Mu V[i, *s] + G[i, *s]`, read at its own
+step by `W[i, *s+1] = W[i, *s] - Eta V[i, *s+1]`): more carried members.
+A named constant's step count (`{fuse.steps = {s = 100}}` on a rule, from
+`S = 100`) must agree with the tensors the index reads.
 
 ```mlir
 // before (shapes inferred)
@@ -133,7 +133,7 @@ class Member:
     # The `iota(t)` calls of `rule`: it reads the step number as a value
     # (Adam's bias correction `B1^(s+1)`), which the scan gives each step as
     # the slice of a scanned constant, as it would an input `Step[t]`.
-    step_values: tuple[CallOp, ...] = ()
+    step_values: tuple[CallOp, ...]
 
 
 @dataclass(frozen=True)

@@ -616,8 +616,9 @@ class _Stratifier:
         self, emitter: BodyEmitter, recurrence: Recurrence
     ) -> tuple[list[tuple[SSAValue, int]], list[str], dict[Operation, LoadOp]]:
         """The scanned inputs (each with its scan axis), the names the step
-        reads their slices by, and the loads of the step that read a slice
-        instead of the whole tensor."""
+        reads their slices by, and the ops of the step that read a slice
+        instead: loads of a whole tensor, and `iota(t)` calls of the step
+        number (a scanned constant of the step index's values)."""
         inputs: dict[tuple[str, int, int], str] = {}
         xs: list[tuple[SSAValue, int]] = []
         replaced: dict[Operation, LoadOp] = {}
@@ -765,9 +766,9 @@ def _require_dimension_sizes(
 
 class _StepEmitter(BodyEmitter):
     """Emits a recurrence's equation for one value of its index: loads of
-    the tensor itself read the state, loads of scanned inputs their slices
-    (`replaced`: each load -> the load that stands for it), and no value
-    varies over the index."""
+    the tensor itself read the state, loads of scanned inputs and `iota` of
+    the index (the step number) their slices (`replaced`: each op -> the
+    load that stands for it), and no value varies over the index."""
 
     def __init__(
         self,
