@@ -353,3 +353,19 @@ def test_a_causal_mask_over_shifted_indices_is_located() -> None:
         "<string>:1:1: error: causal_mask(i, j) over indices that index arithmetic starts at "
         "different values (i from 1, j from 0) is not supported"
     ) in str(error.value)
+
+
+def test_stepped_tensors_that_read_each_others_next_step_are_located() -> None:
+    """Within a step each tensor comes after those whose next value it reads;
+    W and V each reading the other's next value have no such order."""
+    text = (
+        "S = 3\nW[i, 0] = A[i]\nV[i, 0] = A[i]\nW[i, *s+1] = W[i, *s] - G[i] + V[i, *s+1]\n"
+        "V[i, *s+1] = V[i, *s] - H[i] + W[i, *s+1]\nG[i] = grad(Loss, W[i])\n"
+        "H[i] = grad(Loss, V[i])\nLoss = W[i] V[i]\nexport W, V"
+    )
+    with pytest.raises(FuseError) as error:
+        Program(text).compile().run(inputs={"A": np.ones(2, np.float32)})
+    assert (
+        "<string>:4:1: error: a virtual index steps a recurrence that runs as a scan, but 'W' "
+        "stays a fixpoint: W, V read each other at the same step of their index"
+    ) in str(error.value)
