@@ -20,7 +20,7 @@ import numpy as np
 from fuse import Program
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent))  # the digits helper shared by the examples
 
 from digits import load_digits  # noqa: E402
 
