@@ -393,9 +393,27 @@ class BodyEmitter:
         return Indexed(gradient, wrt.names)
 
     def lower_index_call(self, callee: str, indices: list[str]) -> Indexed:
+        """An index function over the rule's indices. Under index arithmetic
+        an index may start past 0 (dimension d stands for the value d +
+        start), and the function is of the value: `iota` adds the start,
+        `even`/`odd` swap where it is odd."""
         sizes = [self.static_size(i, callee) for i in indices]
+        starts = [self.starts.get(i, 0) for i in indices]
         fn = {"causal_mask": "causal"}.get(callee, callee)
-        return Indexed(self.emit(IndexFnOp(fn, f32_tensor(tuple(sizes)))), indices)
+        if fn in ("even", "odd") and starts and starts[0] % 2:
+            fn = "odd" if fn == "even" else "even"
+        if fn == "causal" and len(set(starts)) > 1:
+            ranges = ", ".join(
+                f"{i} from {start}" for i, start in zip(indices, starts, strict=True)
+            )
+            raise self.error(
+                f"causal_mask({', '.join(indices)}) over indices that index arithmetic starts "
+                f"at different values ({ranges}) is not supported"
+            )
+        value = Indexed(self.emit(IndexFnOp(fn, f32_tensor(tuple(sizes)))), indices)
+        if fn == "iota" and starts[0]:
+            value = self.binary("add", value, Indexed(self.constant(np.float32(starts[0])), ()))
+        return value
 
     def lower_sig(self, op: CallOp, args: list[Indexed]) -> Indexed:
         if len(args) == 2:

@@ -29,7 +29,9 @@ What makes a recurrence, for a tensor X with one recursive equation R:
   `X[t+1]`); at every other dimension R writes and reads plain indices,
   none of them t, and R's own indices cover that dimension whole;
 * every other tensor R reads at t reads it at one position as `t + c`
-  (its per-step slice), and nothing else in R depends on t;
+  (its per-step slice), and nothing else in R depends on t but the step
+  number, t written as a value (`iota(t)`: `fuse-stratify` scans it in as
+  the slices of a constant, as it would an input `Step[t]`);
 * the other equations of X write constant positions along the axis, none
   that R writes: they give the initial state and whatever lies outside R's
   range.
@@ -63,9 +65,11 @@ A training loop is a virtual group: `W[i, *s+1] = W[i, *s] - Eta G[i, *s]`,
 `G[i, *s] = grad(Loss[*s], W[i, *s])`, `Loss[*s]` from `W[i, *s]`. Loss and
 G read W's previous step and live within the step; after the run they
 hold their value at W's last state, so their equations may step one
-further than W's (`_at_last_state`). A named constant's step count
-(`{fuse.steps = {s = 100}}` on a rule, from `S = 100`) must agree with the
-tensors the index reads.
+further than W's (`_at_last_state`). Momentum or Adam step more tensors in
+the same group (`V[i, *s+1] = Mu V[i, *s] + G[i, *s]`, read at its own
+step by `W[i, *s+1] = W[i, *s] - Eta V[i, *s+1]`): more carried members.
+A named constant's step count (`{fuse.steps = {s = 100}}` on a rule, from
+`S = 100`) must agree with the tensors the index reads.
 
 ```mlir
 // before (shapes inferred)
@@ -126,6 +130,10 @@ class Member:
     ranges: dict[str, Range]  # the rule's index ranges
     scanned: tuple[ScannedRead, ...]
     carried: bool  # some equation reads its previous step: the scan carries its state
+    # The `iota(t)` calls of `rule`: it reads the step number as a value
+    # (Adam's bias correction `B1^(s+1)`), which the scan gives each step as
+    # the slice of a scanned constant, as it would an input `Step[t]`.
+    step_values: tuple[CallOp, ...]
 
 
 @dataclass(frozen=True)
@@ -261,6 +269,9 @@ def analyze(
         scanned = _scanned_reads(group, rule, index)
         if isinstance(scanned, str):
             return scanned
+        step_values = _step_values(rule, index)
+        if isinstance(step_values, str):
+            return step_values
         members.append(
             Member(
                 tensor,
@@ -272,6 +283,7 @@ def analyze(
                 ranges[tensor],
                 scanned,
                 tensor in carried,
+                step_values,
             )
         )
     recurrence = Recurrence(
@@ -523,6 +535,8 @@ def _at_last_state(recurrence: Recurrence, member: Member) -> str:
         return f"{member.tensor} would have to step exactly one further and not be carried"
     if member.scanned:
         return f"{member.tensor} reads an input slice at each step"
+    if member.step_values:
+        return f"{member.tensor} reads the step number '{member.index}'"
     steps = {m.tensor: m.ranges[m.index].size for m in recurrence.members}
     for load in _loads(member.rule):
         name = load.tensor_name
@@ -555,11 +569,28 @@ def _scanned_reads(
                 f"'{index}' other than as one position '{index} + c'"
             )
         scanned.append(ScannedRead(load, dims[0], position.constant))
+    return tuple(scanned)
+
+
+def _step_values(rule: RuleOp, index: str) -> tuple[CallOp, ...] | str:
+    """The calls of a recursive equation that read the step index `t` as a
+    number, `iota(t)` (the index written as a value), or why one cannot:
+    another index function of `t` (`even(t)`, a mask over `t` and another
+    index) would need the steps as a dimension, which a scan does not have."""
+    found: list[CallOp] = []
     for op in rule.body.walk():
         arguments = op.index_args.data if isinstance(op, CallOp) and op.index_args else ()
-        if index in [str(n) for n in arguments]:
-            return f"{op.callee.data} uses the value of '{index}' itself"
-    return tuple(scanned)
+        names = [str(n) for n in arguments]
+        if index not in names:
+            continue
+        assert isinstance(op, CallOp)
+        if op.callee.data != "iota" or names != [index]:
+            return (
+                f"{op.callee.data}({', '.join(names)}) uses the step index '{index}' as a "
+                "dimension; a scan reads it only as a number (the index written as a value)"
+            )
+        found.append(op)
+    return tuple(found)
 
 
 def recurrences(program: ProgramOp) -> dict[str, Recurrence | str]:

@@ -48,12 +48,13 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
 )
-from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.dialects.fuse import (
+    CallOp,
     ConcatOp,
     ExportOp,
     FixpointOp,
@@ -435,7 +436,7 @@ class _Stratifier:
         closure: set[str] = set()
         while wanted:
             member = members[wanted.pop()]
-            if member.carried or member.scanned:
+            if member.carried or member.scanned or member.step_values:
                 return set()
             if member.tensor in closure:
                 continue
@@ -529,7 +530,7 @@ class _Stratifier:
         state_types: list[TensorType],
         slice_types: list[Attribute],
         slice_names: list[str],
-        replaced: dict[LoadOp, LoadOp],
+        replaced: dict[Operation, LoadOp],
     ) -> Block:
         """The scan's body: each member's recursive equation for one value of
         its index, in the recurrence's order, reading the states for the
@@ -570,7 +571,7 @@ class _Stratifier:
         recurrence: Recurrence,
         members: Sequence[Member],
         step_values: dict[str, SSAValue],
-        replaced: dict[LoadOp, LoadOp],
+        replaced: dict[Operation, LoadOp],
     ) -> None:
         """Emits `members`' recursive equations (in the recurrence's order)
         for one value of the index into `block`, reading `step_values` for
@@ -621,13 +622,14 @@ class _Stratifier:
 
     def scanned_inputs(
         self, emitter: BodyEmitter, recurrence: Recurrence
-    ) -> tuple[list[tuple[SSAValue, int]], list[str], dict[LoadOp, LoadOp]]:
+    ) -> tuple[list[tuple[SSAValue, int]], list[str], dict[Operation, LoadOp]]:
         """The scanned inputs (each with its scan axis), the names the step
-        reads their slices by, and the loads of the step that read a slice
-        instead of the whole tensor."""
+        reads their slices by, and the ops of the step that read a slice
+        instead: loads of a whole tensor, and `iota(t)` calls of the step
+        number (a scanned constant of the step index's values)."""
         inputs: dict[tuple[str, int, int], str] = {}
         xs: list[tuple[SSAValue, int]] = []
-        replaced: dict[LoadOp, LoadOp] = {}
+        replaced: dict[Operation, LoadOp] = {}
         for member in recurrence.members:
             start = recurrence.first_step(member)
             for read in member.scanned:
@@ -640,6 +642,16 @@ class _Stratifier:
                 replaced[read.load] = LoadOp(
                     inputs[key], _without(read.load.indices.data, read.dim)
                 )
+            if member.step_values:
+                # The step number: a scanned constant of the index's values
+                # over the scan's steps, sliced as an input `Step[t]` would be.
+                key = ("step number", 0, start)
+                if key not in inputs:
+                    inputs[key] = f"{member.index}@{len(inputs)}"
+                    numbers = np.arange(start, start + recurrence.steps, dtype=np.float32)
+                    xs.append((emitter.constant(numbers), 0))
+                for call in member.step_values:
+                    replaced[call] = LoadOp(inputs[key], [])
         return xs, list(inputs.values()), replaced
 
     def around_scan(
@@ -762,9 +774,9 @@ def _require_dimension_sizes(
 
 class _StepEmitter(BodyEmitter):
     """Emits a recurrence's equation for one value of its index: loads of
-    the tensor itself read the state, loads of scanned inputs their slices
-    (`replaced`: each load -> the load that stands for it), and no value
-    varies over the index."""
+    the tensor itself read the state, loads of scanned inputs and `iota` of
+    the index (the step number) their slices (`replaced`: each op -> the
+    load that stands for it), and no value varies over the index."""
 
     def __init__(
         self,
@@ -773,7 +785,7 @@ class _StepEmitter(BodyEmitter):
         sizes: dict[str, int],
         located: RuleOp,
         starts: dict[str, int],
-        replaced: dict[LoadOp, LoadOp],
+        replaced: dict[Operation, LoadOp],
         index: str,
     ):
         super().__init__(block, tensor_value, sizes, located, starts)
@@ -785,6 +797,12 @@ class _StepEmitter(BodyEmitter):
 
     def lower_load(self, op: LoadOp) -> Indexed:
         return super().lower_load(self.source_load(op))
+
+    def lower_call(self, op: CallOp) -> Indexed:
+        """`iota(t)` of the step index reads the step number's slice."""
+        if op in self.replaced:
+            return super().lower_load(self.replaced[op])
+        return super().lower_call(op)
 
     def index_names(self, value: SSAValue) -> tuple[str, ...]:
         return tuple(n for n in names_of(value) if n != self.index)

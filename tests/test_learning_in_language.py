@@ -178,10 +178,20 @@ def test_gradient_of_a_loss_that_does_not_depend_on_w_is_zero() -> None:
             "<string>:6:8: error: 'W' without its index '*s' is its loop's current step",
         ),
         (
-            "S = 3\nW[i, 0] = W0[i]\nV[i, 0] = W0[i]\nW[i, *s+1] = W[i, *s] - G[i]\n"
-            "V[i, *s+1] = V[i, *s] - H[i]\nG[i] = grad(Loss, W[i])\nH[i] = grad(Loss, V[i])\n"
+            "S = 3\nT = 3\nW[i, 0] = W0[i]\nV[i, 0] = W0[i]\nW[i, *s+1] = W[i, *s] - G[i]\n"
+            "V[i, *t+1] = V[i, *t] - H[i]\nG[i] = grad(Loss, W[i])\nH[i] = grad(Loss, V[i])\n"
             "Loss = W[i] V[i]\nexport W, V",
-            "<string>:4:1: error: V and W are stepped in one loop",
+            "<string>:6:1: error: 'W' and 'V' read each other's current step but are stepped "
+            "along different virtual indices ('W' along '*s', 'V' along '*t')",
+        ),
+        (
+            "S = 3\nW[i, 0] = W0[i]\nV[i, 0] = W0[i]\nW[i, *s+1] = W[i, *s] - G[i]\n"
+            "V[i, *s+1] = V[i, *s] - G[i]\nG[i] = grad(Loss, W[i])\nLoss = W[i] W[i]\n"
+            "export W, V",
+            "<string>:5:25: error: 'G' is computed at each step of '*s' in the loop of 'W', "
+            "which only the equations of that loop read: after the run only its last step "
+            "exists, which is what exporting 'G' gives; 'V' steps in a loop of its own, as the "
+            "loop of 'W' does not read it",
         ),
     ],
 )

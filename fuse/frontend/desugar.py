@@ -23,8 +23,12 @@
   tensors that read `W` without its virtual index and that its step reads
   back (its strongly connected component) are computed at each step: they
   get `*s` on their left-hand side and wherever the loop reads them, and
-  `W[i]` becomes `W[i, *s]` (docs/learning.md). Reading them from outside
-  the loop is a located error: only their last step exists.
+  `W[i]` becomes `W[i, *s]` (docs/learning.md). Several tensors stepped
+  along one index that read each other's current step (two weight
+  matrices, momentum's velocity beside the weights) are one loop, with one
+  component. Reading a loop's per-step tensors from outside it is a
+  located error (only their last step exists), and so are tensors stepped
+  along different indices that read each other.
 
 These run on the syntax tree before the semantic checks, so the rest of the
 compiler never sees them. Trees are rebuilt by `map_expr`, a loop rather
@@ -626,7 +630,7 @@ class _Desugarer:
 
 
 @dataclass(frozen=True)
-class _Loop:
+class _Stepped:
     """A tensor stepped along a virtual index: `W[i, *s+1] = ... W[i, *s]`."""
 
     tensor: str
@@ -634,6 +638,27 @@ class _Loop:
     position: int  # where *s stands among W's indices
     rank: int  # W's rank, *s included
     span: Span  # its stepping equation's left-hand side
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """The tensors of one training loop: those stepped along its virtual
+    index (two weight matrices, momentum's velocity beside the weights),
+    which read each other's current step, and so run as one scan."""
+
+    stepped: tuple[_Stepped, ...]
+
+    @property
+    def index(self) -> str:
+        return self.stepped[0].index
+
+    def member(self, tensor: str) -> _Stepped | None:
+        return next((m for m in self.stepped if m.tensor == tensor), None)
+
+    def spelled(self) -> str:
+        """`'W'`, `'W1' and 'W2'`, `'W1', 'V1' and 'W2'`: the loop's name in errors."""
+        names = [f"'{m.tensor}'" for m in self.stepped]
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 class _LoopSteps:
@@ -647,33 +672,48 @@ class _LoopSteps:
         for equation in equations:
             names = {n.name for n in walk_expr(equation.rhs) if isinstance(n, TensorRef)}
             self.reads.setdefault(equation.lhs.name, set()).update(names)
-        self.loops: dict[str, _Loop] = {}
+        stepped: dict[str, _Stepped] = {}
         for equation in equations:
             name = equation.lhs.name
             for k, index in enumerate(equation.lhs.indices):
                 virtual = [v for v in index_variables(index) if v.virtual]
                 if virtual and name in self.reads[name]:
-                    self.loops[name] = _Loop(
+                    stepped[name] = _Stepped(
                         name, virtual[0].name, k, len(equation.lhs.indices), equation.lhs.span
                     )
-        # Per-step tensors written without the loop's index: tensor -> loop.
+        # Stepped tensors that read each other's current step (through the
+        # loss and its gradients) are one loop; the other tensors of their
+        # component are computed at each of its steps: tensor -> loop.
+        self.loops: dict[str, _Loop] = {}
         self.per_step: dict[str, _Loop] = {}
-        self.refused: set[str] = set()  # loops already reported
-        for loop in list(self.loops.values()):
-            component = self._component(loop.tensor)
-            together = sorted(n for n in component if n in self.loops)
-            if len(together) > 1:
-                desugarer.error(
-                    f"{' and '.join(together)} are stepped in one loop (each reads the "
-                    "other's current step); a loop steps one tensor: stack them into one",
-                    loop.span,
-                )
-                self.refused.add(loop.tensor)
+        self.refused: set[_Loop] = set()  # loops already reported
+        for tensor in stepped:
+            if tensor in self.loops:
                 continue
-            for name in component - {loop.tensor}:
+            component = self._component(tensor)
+            loop = _Loop(tuple(s for name, s in stepped.items() if name in component))
+            self.loops.update(dict.fromkeys((m.tensor for m in loop.stepped), loop))
+            if len({m.index for m in loop.stepped}) > 1:
+                self.refuse_mixed_indices(loop)
+                continue
+            for name in component - set(self.loops):
                 lhs_indices = [e.lhs.indices for e in equations if e.lhs.name == name]
                 if not any(_mentions(i, loop.index) for i in lhs_indices):
                     self.per_step[name] = loop
+
+    def refuse_mixed_indices(self, loop: _Loop) -> None:
+        """Tensors stepped along different virtual indices that read each
+        other's current step: one scan steps one index, and two scans that
+        each need the other's steps cannot run one after the other."""
+        indices = ", ".join(f"'{m.tensor}' along '*{m.index}'" for m in loop.stepped)
+        for member in loop.stepped:
+            self.desugarer.error(
+                f"{loop.spelled()} read each other's current step but are stepped along "
+                f"different virtual indices ({indices}); the tensors of one loop step one "
+                "index together",
+                member.span,
+            )
+        self.refused.add(loop)
 
     def _component(self, tensor: str) -> set[str]:
         """The tensors that `tensor` reads and that read it (transitively)."""
@@ -698,48 +738,73 @@ class _LoopSteps:
             return dataclasses.replace(statement, rhs=self.outside(statement.rhs))
         lhs = statement.lhs
         if self.per_step.get(lhs.name) is loop:
-            lhs = dataclasses.replace(lhs, indices=(*lhs.indices, self.step(loop, lhs.span)))
+            # As if written `G[i, *s] = ...`: its step count, and `s` written
+            # as a value is the step number.
+            lhs = dataclasses.replace(lhs, indices=(*lhs.indices, self.step(loop.index, lhs.span)))
+            statement = dataclasses.replace(
+                statement, lhs=lhs, steps=self.desugarer.step_counts(lhs)
+            )
+            statement = dataclasses.replace(
+                statement, rhs=_index_values(statement.rhs, statement, self.desugarer.tensors)
+            )
         rhs = map_expr(statement.rhs, lambda node: self.inside(node, loop))
-        return dataclasses.replace(statement, lhs=lhs, rhs=rhs)
+        return dataclasses.replace(statement, rhs=rhs)
 
     @staticmethod
-    def step(loop: _Loop, span: Span) -> IndexVar:
-        return IndexVar(loop.index, False, span, virtual=True)
+    def step(index: str, span: Span) -> IndexVar:
+        return IndexVar(index, False, span, virtual=True)
 
     def inside(self, node: Expr, loop: _Loop) -> Expr:
-        """Within the loop: `W[i]` is `W[i, *s]`, a per-step `G[i]` is `G[i, *s]`."""
+        """Within the loop: a stepped `W[i]` is `W[i, *s]`, a per-step `G[i]`
+        is `G[i, *s]`."""
         if not isinstance(node, TensorRef):
             return node
-        step = self.step(loop, node.span)
-        if node.name == loop.tensor and len(node.indices) == loop.rank - 1:
+        member = loop.member(node.name)
+        if member is not None and len(node.indices) == member.rank - 1:
             indices = list(node.indices)
-            indices.insert(loop.position, step)
+            indices.insert(member.position, self.step(member.index, node.span))
             return dataclasses.replace(node, indices=tuple(indices))
         if self.per_step.get(node.name) is loop:
-            return dataclasses.replace(node, indices=(*node.indices, step))
-        return node
+            return dataclasses.replace(
+                node, indices=(*node.indices, self.step(loop.index, node.span))
+            )
+        return self.read_outside(node, loop)
 
     def outside(self, expr: Expr) -> Expr:
         """Outside its loop, a current step does not exist: a located error
         (the access then reads as the loop's, so no rank error repeats it)."""
         return map_expr(expr, self.read_outside)
 
-    def read_outside(self, node: Expr) -> Expr:
+    def read_outside(self, node: Expr, reader: _Loop | None = None) -> Expr:
+        """`node` read by an equation outside its loop: by one of no loop,
+        or of `reader`, another loop."""
         if not isinstance(node, TensorRef):
             return node
         loop = self.per_step.get(node.name)
+        member = self.loops[node.name].member(node.name) if node.name in self.loops else None
         if loop is not None:
-            what = f"'{node.name}' is computed at each step of '*{loop.index}' in the loop of '{loop.tensor}'"
-        elif node.name in self.loops and len(node.indices) == self.loops[node.name].rank - 1:
+            what = (
+                f"'{node.name}' is computed at each step of '*{loop.index}' in the loop of "
+                f"{loop.spelled()}"
+            )
+        elif member is not None and len(node.indices) == member.rank - 1:
             loop = self.loops[node.name]
-            what = f"'{node.name}' without its index '*{loop.index}' is its loop's current step"
+            what = f"'{node.name}' without its index '*{member.index}' is its loop's current step"
         else:
             return node
-        if loop.tensor in self.refused:
+        if loop in self.refused:
             return self.inside(node, loop)
+        hint = ""
+        if reader is not None:  # stepped beside the loop, but the loop never reads it
+            one = len(reader.stepped) == 1
+            hint = (
+                f"; {reader.spelled()} step{'s' if one else ''} in a loop of "
+                f"{'its' if one else 'their'} own, as the loop of {loop.spelled()} does not "
+                f"read {'it' if one else 'them'}"
+            )
         self.desugarer.error(
             f"{what}, which only the equations of that loop read: after the run only "
-            f"its last step exists, which is what exporting '{node.name}' gives",
+            f"its last step exists, which is what exporting '{node.name}' gives{hint}",
             node.span,
         )
         return self.inside(node, loop)

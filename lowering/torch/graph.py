@@ -376,12 +376,21 @@ _RESERVED = {*keyword.kwlist, *dir(builtins), "torch", "self"}
 
 def _identifier(name: str, taken: set[str]) -> str:
     """A placeholder name that is a fresh Python identifier and shadows
-    nothing the generated code uses (a tensor may be called `torch`)."""
+    nothing the generated code uses (a tensor may be called `torch`).
+    FX's code starts by renaming each placeholder to its snake-cased node
+    name (`v = V`), so a name must differ from the others' node names too:
+    else an argument `v` beside a tensor `V` reads `V` (`v_1 = v`)."""
     name = re.sub(r"\W", "_", name)
     if not name.isidentifier() or name in _RESERVED:
         name = f"t_{name}"
     unique, n = name, 1
-    while unique in taken:
+    while unique in taken or _fx_node_name(unique) in taken:
         unique, n = f"{name}_{n}", n + 1
-    taken.add(unique)
+    taken.update((unique, _fx_node_name(unique)))
     return unique
+
+
+def _fx_node_name(name: str) -> str:
+    """The node name FX gives a placeholder of this name (`torch.fx`'s
+    `_snake_case`: `MyTensor` -> `my_tensor`, `V` -> `v`)."""
+    return re.sub(r"(?<=[a-z])([A-Z])", r"_\1", name).lower()
