@@ -74,6 +74,7 @@ from fuse.dialects.fuse import (
 )
 from fuse.dialects.fuse.affine import rename_position
 from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.dialects.fuse.declarative import programs
 
 from .expr_tree import BodyRebuilder, names_of, yielded_value
 from .index_ranges import ranged_tensors
@@ -529,5 +530,5 @@ class CanonicalizeProjectionsPass(ModulePass):
     name = "fuse-canonicalize-projections"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             canonicalize_program(program)

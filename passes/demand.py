@@ -95,6 +95,7 @@ from fuse.dialects.fuse import (
     YieldOp,
 )
 from fuse.dialects.fuse.attributes import IndexPosition, ProjectionKind
+from fuse.dialects.fuse.declarative import programs
 from fuse.frontend.builtins import BuiltinKind, lookup
 
 from .canonicalize_projections import canonicalize_rule, merge_rules
@@ -560,5 +561,5 @@ class DemandPass(ModulePass):
     name = "fuse-demand"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             _Demand(program).run()

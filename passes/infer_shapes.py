@@ -53,7 +53,7 @@ from fuse.dialects.fuse import (
     TensorOp,
 )
 from fuse.dialects.fuse.attributes import IndexPosition, ProjectionKind
-from fuse.dialects.fuse.declarative import part_of
+from fuse.dialects.fuse.declarative import part_of, programs
 
 from .index_ranges import (
     EmptyRange,
@@ -376,5 +376,5 @@ class InferShapesPass(ModulePass):
     name = "fuse-infer-shapes"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             infer_program_shapes(program)

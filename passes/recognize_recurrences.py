@@ -88,6 +88,7 @@ from xdsl.passes import ModulePass
 
 from fuse.dialects.fuse import CallOp, LoadOp, ProgramOp, RuleOp, TensorOp
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, as_affine, position_variables
+from fuse.dialects.fuse.declarative import programs
 from fuse.dialects.fuse.scan import STEPS
 
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
@@ -584,7 +585,7 @@ class RecognizeRecurrencesPass(ModulePass):
     name = "fuse-recognize-recurrences"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             for tensor, found in recurrences(program).items():
                 declaration = program.lookup_tensor(tensor)
                 assert isinstance(declaration, TensorOp)

@@ -52,6 +52,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.dialects.fuse import FactsOp, LoadOp, ProgramOp, QueryOp, RuleOp, SinkOp, TensorOp
+from fuse.dialects.fuse.declarative import programs
 from fuse.frontend.domains import DomainTable
 from fuse.passes.infer_shapes import location_prefix
 
@@ -210,5 +211,5 @@ class ResolveSymbolsPass(ModulePass):
     name = "fuse-resolve-symbols"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             check_domains(program)

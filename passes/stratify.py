@@ -71,6 +71,7 @@ from fuse.dialects.fuse import (
 )
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition
 from fuse.dialects.fuse.attributes import f32_tensor
+from fuse.dialects.fuse.declarative import programs
 from fuse.dialects.fuse.scan import sliced_type
 
 from .dataflow_emitter import BodyEmitter, Indexed
@@ -825,7 +826,7 @@ class StratifyPass(ModulePass):
     name = "fuse-stratify"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             function = stratify_program(program)
             parent = program.parent_block()
             assert parent is not None

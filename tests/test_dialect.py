@@ -71,6 +71,7 @@ from fuse.dialects.fuse import (
     WindowOp,
     YieldOp,
 )
+from fuse.dialects.fuse.declarative import programs
 from fuse.dialects.fuse.window import ConvLayout
 from fuse.opt import available_dialects
 
@@ -702,3 +703,18 @@ def test_lookup_tensor_follows_declarations_added_and_erased() -> None:
     added.sym_name = StringAttr("C")
     assert program.lookup_tensor("B") is None
     assert program.lookup_tensor("C") is added
+
+
+def test_programs_are_found_in_walk_order_without_walking_their_bodies(monkeypatch) -> None:
+    """Passes find programs with `programs`, which must find what a walk
+    finds (programs in nested modules, in order) without entering a
+    program: that walk cost each pass as much as walking all the IR."""
+    first, second = ProgramOp([TensorOp("A", ["i"], tensor(-1))]), ProgramOp()
+    module = ModuleOp([first, ModuleOp([second])])
+    expected = [op for op in module.walk() if isinstance(op, ProgramOp)]
+
+    def no_walk(self: Block, **_: object) -> None:
+        raise AssertionError("walked a program's body")
+
+    monkeypatch.setattr(Block, "walk", no_walk)
+    assert programs(module) == expected == [first, second]
