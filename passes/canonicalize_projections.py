@@ -76,7 +76,7 @@ from fuse.dialects.fuse.affine import rename_position
 from fuse.dialects.fuse.attributes import ProjectionKind
 from fuse.dialects.fuse.declarative import programs
 
-from .expr_tree import BodyRebuilder, names_of, yielded_value
+from .expr_tree import BodyRebuilder, body_ops, names_of, yielded_value
 from .index_ranges import ranged_tensors
 from .infer_shapes import location_prefix
 
@@ -478,7 +478,7 @@ class _ScopingRebuilder(BodyRebuilder):
 
 
 def _projected_twice(body: Region) -> bool:
-    axes = [str(a) for op in body.walk() if isinstance(op, ProjectOp) for a in op.axes.data]
+    axes = [str(a) for op in body_ops(body) if isinstance(op, ProjectOp) for a in op.axes.data]
     return len(axes) != len(set(axes))
 
 

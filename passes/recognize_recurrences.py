@@ -92,6 +92,7 @@ from fuse.dialects.fuse.declarative import programs
 from fuse.dialects.fuse.scan import STEPS
 
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
+from .expr_tree import body_ops
 from .index_ranges import EmptyRange, Range, rule_ranges
 from .infer_shapes import location_prefix
 
@@ -188,7 +189,7 @@ class Recurrence:
 
 
 def _loads(rule: RuleOp) -> list[LoadOp]:
-    return [op for op in rule.body.walk() if isinstance(op, LoadOp)]
+    return [op for op in body_ops(rule.body) if isinstance(op, LoadOp)]
 
 
 def _another(rule: RuleOp) -> str:
@@ -556,7 +557,7 @@ def _scanned_reads(
                 f"'{index}' other than as one position '{index} + c'"
             )
         scanned.append(ScannedRead(load, dims[0], position.constant))
-    for op in rule.body.walk():
+    for op in body_ops(rule.body):
         arguments = op.index_args.data if isinstance(op, CallOp) and op.index_args else ()
         if index in [str(n) for n in arguments]:
             return f"{op.callee.data} uses the value of '{index}' itself"
