@@ -46,8 +46,10 @@ def body_ops(body: Region) -> list[Operation]:
 
 def yielded_value(body: Region) -> SSAValue:
     terminator = body.block.last_op
-    assert isinstance(terminator, YieldOp) and len(terminator.values) == 1
-    return terminator.values[0]
+    # `operands`, not the `values` accessor: passes ask for it thousands of
+    # times, and the accessor costs twice as much.
+    assert isinstance(terminator, YieldOp) and len(terminator.operands) == 1
+    return terminator.operands[0]
 
 
 def names_of(value: SSAValue) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from enum import auto
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -127,7 +128,9 @@ class ExprType(ParametrizedAttribute, TypeAttribute):
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(str(p) for p in self.indices.data)
+        # Every position is a name (`verify`, which runs on construction):
+        # no copy, as passes ask every value of every body for its names.
+        return cast(tuple[str, ...], self.indices.data)
 
     def verify(self) -> None:
         names = self.indices.data

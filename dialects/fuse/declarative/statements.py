@@ -113,6 +113,8 @@ class ProgramOp(IRDLOperation):
         return op if isinstance(op, TensorOp) else None
 
     def _is_symbol_here(self, op: Operation, name: str) -> bool:
+        if isinstance(op, TensorOp):  # nearly every lookup: no trait to look up
+            return op.parent is self.body.block and op.sym_name.data == name
         symbol = op.get_trait(SymbolOpInterface)
         if op.parent_block() is not self.body.block or symbol is None:
             return False
