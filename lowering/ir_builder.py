@@ -501,6 +501,10 @@ class IRBuilder:
     def position(self, index: ast.Index) -> IndexPosition:
         """An index position of the AST (named constants already integers)
         as the IR spells it: a name, an integer or an `AffineIndex`."""
+        if isinstance(index, ast.IndexVar) and not index.virtual:
+            return index.name  # what the affine form of a lone variable comes to
+        if isinstance(index, ast.IndexConst):
+            return index.value
         if isinstance(index, ast.IndexSlice):
             raise self.error(
                 "a slice reads a range of a tensor: it belongs on a right-hand side", index.span
