@@ -183,15 +183,16 @@ class TensorOp(IRDLOperation):
         is_input: bool = False,
         boolean: bool = False,
     ):
-        super().__init__(
+        init_op(
+            self,
             properties={
                 "sym_name": StringAttr(name),
-                "indices": IndexListAttr(tuple(indices)),
+                "indices": index_list(tuple(indices)),
                 "tensor_type": tensor_type,
                 "source": StringAttr(source) if source is not None else None,
                 "input": UnitAttr() if is_input else None,
                 "boolean": UnitAttr() if boolean else None,
-            }
+            },
         )
 
     @property
