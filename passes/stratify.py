@@ -322,7 +322,9 @@ class _Stratifier:
             return
         for name in component:
             for rule in self.rules[name]:
-                if not _has_virtual(rule):
+                # A virtual position is index arithmetic: only a ranged
+                # tensor's rules can hold one, and the rest need no walk.
+                if not is_ranged(rule, self.ranged) or not _has_virtual(rule):
                     continue
                 if not is_recursive(component, self.graph):
                     problem = f"@{name} does not read itself"
