@@ -28,13 +28,9 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     FileLineColLoc,
-    FloatAttr,
-    IntAttr,
     IntegerAttr,
     ModuleOp,
-    StringAttr,
     TensorType,
-    f32,
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -58,7 +54,14 @@ from fuse.dialects.fuse import (
     YieldOp,
 )
 from fuse.dialects.fuse.affine import IndexPosition, SliceIndex, affine_position
-from fuse.dialects.fuse.attributes import ProjectionKind, expr_type
+from fuse.dialects.fuse.attributes import (
+    ProjectionKind,
+    expr_type,
+    f32_attr,
+    f32_tensor,
+    int_attr,
+    keyword,
+)
 from fuse.dialects.fuse.declarative import concat_part
 from fuse.dialects.fuse.scan import STEPS
 from fuse.errors import Diagnostic, FuseError, SourceText
@@ -119,11 +122,11 @@ def _canonical_names(positions: Sequence[ast.Index]) -> tuple[str, ...]:
 
 
 def _location(span: ast.Span) -> FileLineColLoc:
-    return FileLineColLoc(StringAttr(span.file), IntAttr(span.line), IntAttr(span.col))
+    return FileLineColLoc(keyword(span.file), int_attr(span.line), int_attr(span.col))
 
 
 def _unknown_tensor_type(rank: int) -> TensorType:
-    return TensorType(f32, [DYNAMIC_INDEX] * rank)
+    return f32_tensor((DYNAMIC_INDEX,) * rank)
 
 
 @dataclass
@@ -209,7 +212,7 @@ class _RuleBodyBuilder:
                 load.location = _location(span)  # shape errors point at the access
                 return self.insert(load)
             case ast.Number(value=value):
-                return self.insert(LiteralOp(FloatAttr(float(value), f32), expr_type(())))
+                return self.insert(LiteralOp(f32_attr(float(value)), expr_type(())))
             case ast.BinaryOp(op=op, lhs=lhs, rhs=rhs):
                 return self.insert(
                     ArithOp(_ARITH_OF_OPERATOR[op], self.build(lhs), self.build(rhs))
@@ -217,7 +220,7 @@ class _RuleBodyBuilder:
             case ast.Negate(operand=operand):
                 return self.insert(NegateOp(self.build(operand)))
             case ast.Not(operand=operand):
-                one = self.insert(LiteralOp(FloatAttr(1.0, f32), expr_type(())))
+                one = self.insert(LiteralOp(f32_attr(1.0), expr_type(())))
                 return self.insert(ArithOp("sub", one, self.build(operand)))
             case ast.Call():
                 return self.build_call(expr)
@@ -262,9 +265,9 @@ class _RuleBodyBuilder:
             ]
         else:
             args = [self.build(arg) for arg in call.args[: builtin.max_args]]
-        for keyword, value in self.tensor_keywords(builtin, call, keywords):
+        for tensor_keyword, value in self.tensor_keywords(builtin, call, keywords):
             if _is_number(value):
-                keywords[keyword] = value
+                keywords[tensor_keyword] = value
             else:  # a tensor expression: an operand, so the graph sees what it reads
                 args.append(self.build(value))
         if name == "grad":
@@ -395,7 +398,7 @@ class _RuleBodyBuilder:
                 call.span,
             ) from None
         if array.ndim == 0:
-            return self.insert(LiteralOp(FloatAttr(float(array), f32), expr_type(())))
+            return self.insert(LiteralOp(f32_attr(float(array)), expr_type(())))
         names = self.lhs_names()
         if len(names) < array.ndim:
             raise self.outer.error(
@@ -403,7 +406,7 @@ class _RuleBodyBuilder:
                 f"indices to vary over, found {len(names)}",
                 call.span,
             )
-        tensor_type = TensorType(f32, array.shape)
+        tensor_type = f32_tensor(array.shape)
         dense = DenseIntOrFPElementsAttr.from_list(tensor_type, array.ravel().tolist())
         literal = LiteralOp(dense, expr_type(names[: array.ndim]))
         literal.location = _location(call.span)
@@ -412,17 +415,17 @@ class _RuleBodyBuilder:
     def keyword_attribute(self, value: ast.Expr) -> Attribute:
         match value:
             case ast.String(value=text):
-                return StringAttr(text)
+                return keyword(text)
             case ast.TensorRef(name=name, indices=()):
-                return StringAttr(name)
+                return keyword(name)
             # A count (`k=`, checked to fit) is an integer; a number such as
             # `sig`'s T is a float even when written as a 20-digit integer.
             case ast.Number(value=number) if isinstance(number, int) and -(2**63) <= number < 2**63:
                 return IntegerAttr(number, 64)
             case ast.Number(value=number):
-                return FloatAttr(float(number), f32)
+                return f32_attr(float(number))
             case ast.Negate(operand=ast.Number(value=number)):
-                return FloatAttr(-float(number), f32)
+                return f32_attr(-float(number))
             case ast.TupleLiteral(items=items) | ast.ListLiteral(items=items):
                 return ArrayAttr([self.keyword_attribute(item) for item in items])
         raise self.outer.error("keyword values must be literals or index names", value.span)
@@ -498,6 +501,10 @@ class IRBuilder:
     def position(self, index: ast.Index) -> IndexPosition:
         """An index position of the AST (named constants already integers)
         as the IR spells it: a name, an integer or an `AffineIndex`."""
+        if isinstance(index, ast.IndexVar) and not index.virtual:
+            return index.name  # what the affine form of a lone variable comes to
+        if isinstance(index, ast.IndexConst):
+            return index.value
         if isinstance(index, ast.IndexSlice):
             raise self.error(
                 "a slice reads a range of a tensor: it belongs on a right-hand side", index.span
@@ -525,19 +532,18 @@ class IRBuilder:
     def declaration(info: TensorInfo, domains: DomainTable | None = None) -> TensorOp:
         tensor_type = _unknown_tensor_type(info.rank)
         if info.facts is not None:  # a relation given by facts: sized by its domains
-            tensor_type = TensorType(f32, info.facts.shape)
+            tensor_type = f32_tensor(tuple(info.facts.shape))
         elif domains is not None and info.defined:
             # A position an equation writes at a symbol (`D[A, y] = ...`)
             # is as large as the symbol's domain, not as the largest
             # position written.
-            tensor_type = TensorType(
-                f32,
-                [
+            tensor_type = f32_tensor(
+                tuple(
                     domains.domain(info.name, k).size
                     if (info.name, k) in domains.symbol_written
                     else DYNAMIC_INDEX
                     for k in range(info.rank)
-                ],
+                )
             )
         return TensorOp(
             info.name,

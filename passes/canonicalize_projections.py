@@ -72,10 +72,11 @@ from fuse.dialects.fuse import (
     RuleOp,
     YieldOp,
 )
-from fuse.dialects.fuse.affine import rename_position
+from fuse.dialects.fuse.affine import IndexPosition, rename_position
 from fuse.dialects.fuse.attributes import ProjectionKind
+from fuse.dialects.fuse.declarative import programs
 
-from .expr_tree import BodyRebuilder, names_of, yielded_value
+from .expr_tree import BodyRebuilder, body_ops, names_of, yielded_value
 from .index_ranges import ranged_tensors
 from .infer_shapes import location_prefix
 
@@ -377,6 +378,50 @@ def _names_used(op: Operation) -> list[str]:
     return names
 
 
+def _rebuilds_as_is(
+    rule: RuleOp,
+    root: _Node,
+    rename: dict[str, str],
+    placements: dict[int, list[str]],
+    indices: list[IndexPosition],
+) -> bool:
+    """Whether canonicalizing `rule` would give back the rule as it is:
+    nothing to project, rename or fold, and a body the rebuilder would only
+    move, op by op, in the order it already has (each op used once, by the
+    next up the tree, and carrying no attributes). Most rules of a large
+    program are canonical as written, and rebuilding them was most of the
+    pass's time."""
+    if placements or any(old != new for old, new in rename.items()):
+        return False
+    if indices != list(rule.indices.data) or set(rule.properties) != _RULE_PROPERTIES:
+        return False
+    in_order: list[Operation] = []  # the rebuilder's order: operands first
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            in_order.append(node.op)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node.children))
+    ops = body_ops(rule.body)
+    terminator = ops.pop()
+    return (
+        ops == in_order
+        and _as_built(terminator)
+        and all(
+            not isinstance(op, ProjectOp)
+            and _as_built(op)
+            and len(op.results) == 1
+            and op.results[0].has_one_use()
+            for op in ops
+        )
+    )
+
+
+_RULE_PROPERTIES = {"tensor", "indices", "projection"}  # what `RuleOp(...)` gives a rule
+
+
 def canonicalize_rule(rule: RuleOp, declared: tuple[str, ...]) -> None:
     rename = positional_renaming(rule, declared)
     root = _body_tree(yielded_value(rule.body))
@@ -385,16 +430,14 @@ def canonicalize_rule(rule: RuleOp, declared: tuple[str, ...]) -> None:
     for index in names_of(root.value):
         if index not in kept:
             place_projection(index, root, rule.projection_kind, placements)
+    indices = [
+        declared[n] if isinstance(p, str) else rename_position(p, lambda v: rename.get(v, v))
+        for n, p in enumerate(rule.indices.data)
+    ]
+    if _rebuilds_as_is(rule, root, rename, placements, indices):
+        return
     body = _ProjectingRebuilder(rename, placements, rule.projection_kind).into_region(root)
-    canonical = RuleOp(
-        rule.tensor_name,
-        [
-            declared[n] if isinstance(p, str) else rename_position(p, lambda v: rename.get(v, v))
-            for n, p in enumerate(rule.indices.data)
-        ],
-        rule.projection_kind,
-        body,
-    )
+    canonical = RuleOp(rule.tensor_name, indices, rule.projection_kind, body)
     canonical.location = rule.location
     canonical.attributes |= rule.attributes
     block = rule.parent_block()
@@ -477,7 +520,7 @@ class _ScopingRebuilder(BodyRebuilder):
 
 
 def _projected_twice(body: Region) -> bool:
-    axes = [str(a) for op in body.walk() if isinstance(op, ProjectOp) for a in op.axes.data]
+    axes = [str(a) for op in body_ops(body) if isinstance(op, ProjectOp) for a in op.axes.data]
     return len(axes) != len(set(axes))
 
 
@@ -529,5 +572,5 @@ class CanonicalizeProjectionsPass(ModulePass):
     name = "fuse-canonicalize-projections"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             canonicalize_program(program)

@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
-    DenseIntOrFPElementsAttr,
     FileLineColLoc,
     FloatAttr,
     IntegerAttr,
@@ -52,7 +51,7 @@ from fuse.dialects.fuse import (
     WindowOp,
 )
 from fuse.dialects.fuse.affine import IndexPosition, access_map, position_variables
-from fuse.dialects.fuse.attributes import ProjectionKind, f32_tensor
+from fuse.dialects.fuse.attributes import ProjectionKind, f32_dense, f32_tensor
 from fuse.dialects.fuse.declarative import part_of
 
 from .autodiff import Emitter, ReverseSweep, active_values, static_shape
@@ -146,10 +145,7 @@ class BodyEmitter:
         return op.results[0]
 
     def constant(self, array: np.ndarray) -> SSAValue:
-        array = np.asarray(array, dtype=np.float32)
-        tensor_type = f32_tensor(array.shape)
-        values = [float(v) for v in array.ravel()]
-        return self.emit(ConstantOp(DenseIntOrFPElementsAttr.from_list(tensor_type, values)))
+        return self.emit(ConstantOp(f32_dense(array)))
 
     def einsum(
         self, operands: Sequence[Indexed], out: Sequence[str], kind: ProjectionKind | str = "sum"

@@ -95,10 +95,11 @@ from fuse.dialects.fuse import (
     YieldOp,
 )
 from fuse.dialects.fuse.attributes import IndexPosition, ProjectionKind
+from fuse.dialects.fuse.declarative import programs
 from fuse.frontend.builtins import BuiltinKind, lookup
 
 from .canonicalize_projections import canonicalize_rule, merge_rules
-from .expr_tree import BodyRebuilder, names_of, yielded_value
+from .expr_tree import BodyRebuilder, body_ops, names_of, yielded_value
 from .index_ranges import is_affine_rule
 from .stratify import dependency_graph, strongly_connected_components
 
@@ -233,7 +234,7 @@ def _binding(positions: Sequence[IndexPosition], bound: Collection[str]) -> Bind
 def _constant_use(rule: RuleOp, constants: Collection[str]) -> str | None:
     """Why the rule's body cannot take constants for these indices: only
     loads and elementwise operations may vary over them."""
-    for op in rule.body.walk():
+    for op in body_ops(rule.body):
         if isinstance(op, CallOp | LiteralOp):
             varying = [n for n in names_of(op.results[0]) if n in constants]
             if not varying:
@@ -443,7 +444,7 @@ class _Demand:
     def rewrite_rule(self, adorned: _Adorned) -> None:
         rule = adorned.rule
         assert rule is not None
-        loads = [op for op in rule.body.walk() if isinstance(op, LoadOp)]
+        loads = [op for op in body_ops(rule.body) if isinstance(op, LoadOp)]
         reads = {load: self.rewritten(adorned, load) for load in loads}
         copy = adorned.name != adorned.tensor
         unchanged = all(
@@ -538,7 +539,9 @@ class _Demand:
             if isinstance(op, ExportOp):
                 stack.append(op.tensor.root_reference.data)
             elif isinstance(op, SinkOp):
-                stack += (load.tensor_name for load in op.body.walk() if isinstance(load, LoadOp))
+                stack += (
+                    load.tensor_name for load in body_ops(op.body) if isinstance(load, LoadOp)
+                )
         needed: set[str] = set()
         while stack:
             name = stack.pop()
@@ -560,5 +563,5 @@ class DemandPass(ModulePass):
     name = "fuse-demand"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             _Demand(program).run()

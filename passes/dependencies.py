@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from fuse.dialects.fuse import LoadOp, ProgramOp, RuleOp, TensorOp
 
+from .expr_tree import body_ops
+
 
 def dependency_graph(program: ProgramOp) -> dict[str, list[str]]:
     """Tensor -> the tensors its rules read, in first-read order."""
@@ -15,7 +17,7 @@ def dependency_graph(program: ProgramOp) -> dict[str, list[str]]:
     for rule in program.body.block.ops:
         if isinstance(rule, RuleOp):
             reads = graph[rule.tensor_name]
-            for op in rule.body.walk():
+            for op in body_ops(rule.body):
                 if isinstance(op, LoadOp) and op.tensor_name not in reads:
                     reads.append(op.tensor_name)
     return graph

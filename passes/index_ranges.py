@@ -31,6 +31,7 @@ from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, SliceIndex, as
 from fuse.dialects.fuse.scan import STEPS
 
 from .dependencies import dependency_graph, strongly_connected_components
+from .expr_tree import body_ops
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def is_affine_rule(op: RuleOp | SinkOp) -> bool:
     """Whether a rule or sink uses index arithmetic or slices anywhere."""
     if isinstance(op, RuleOp) and not op.indices.is_plain:
         return True
-    return any(isinstance(o, LoadOp) and not o.indices.is_plain for o in op.body.walk())
+    return any(isinstance(o, LoadOp) and not o.indices.is_plain for o in body_ops(op.body))
 
 
 def ranged_tensors(program: ProgramOp) -> set[str]:
@@ -110,7 +111,7 @@ def accesses(
     the dimension's size; other positions only need to be at least 0, and
     the tensor grows to hold what the rule writes there."""
     read: set[str] = set()
-    for inner in op.body.walk():
+    for inner in body_ops(op.body):
         if isinstance(inner, LoadOp):
             read.update(inner.indices.names())
             yield inner.indices.data, _shape(program, inner.tensor_name)

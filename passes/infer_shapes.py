@@ -62,9 +62,10 @@ from fuse.dialects.fuse import (
 )
 from fuse.dialects.fuse.affine import AffineIndex, as_affine
 from fuse.dialects.fuse.attributes import IndexPosition, ProjectionKind
-from fuse.dialects.fuse.declarative import part_of
+from fuse.dialects.fuse.declarative import part_of, programs
 from fuse.dialects.fuse.scan import STEPS
 
+from .expr_tree import body_ops
 from .index_ranges import (
     EmptyRange,
     is_affine_rule,
@@ -146,7 +147,7 @@ def _in_different_terms(rule: RuleOp, first: str, second: str) -> bool:
     def loaded(value: SSAValue) -> set[str]:
         return {op.tensor_name for op in _tree(value) if isinstance(op, LoadOp)}
 
-    for op in rule.body.walk():
+    for op in body_ops(rule.body):
         if isinstance(op, ArithOp) and op.fn.data in ("add", "sub"):
             left, right = loaded(op.lhs), loaded(op.rhs)
             if (first in left and second in right) or (second in left and first in right):
@@ -163,7 +164,7 @@ def _tree(value: SSAValue) -> Iterator[Operation]:
 
 
 def _accesses(op: RuleOp | SinkOp) -> Iterator[LoadOp | LiteralOp]:
-    for inner in op.body.walk():
+    for inner in body_ops(op.body):
         if isinstance(inner, LoadOp | LiteralOp):
             yield inner
 
@@ -182,7 +183,7 @@ def _bind_body(sizes: _RuleSizes, op: RuleOp | SinkOp, program: ProgramOp) -> No
                 access.result.type.names, access.value.type.get_shape(), strict=True
             ):
                 sizes.bind(index, size, "const literal", access)
-    for call in op.body.walk():
+    for call in body_ops(op.body):
         if isinstance(call, CallOp) and call.callee.data == "concat" and call.axis is not None:
             if call.merged:
                 _bind_merged(sizes, call, call.merged, call.axis)
@@ -219,7 +220,7 @@ def _propagate_affine_rule(rule: RuleOp | SinkOp, program: ProgramOp) -> list[st
     grown: list[str] = []
     targets: list[tuple[str, Sequence[IndexPosition]]] = [
         (load.tensor_name, load.indices.data)
-        for load in rule.body.walk()
+        for load in body_ops(rule.body)
         if isinstance(load, LoadOp)
     ]
     if isinstance(rule, RuleOp):
@@ -429,5 +430,5 @@ class InferShapesPass(ModulePass):
     name = "fuse-infer-shapes"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             infer_program_shapes(program)

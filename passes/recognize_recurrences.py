@@ -92,9 +92,11 @@ from xdsl.passes import ModulePass
 
 from fuse.dialects.fuse import CallOp, LoadOp, ProgramOp, RuleOp, TensorOp
 from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, as_affine, position_variables
+from fuse.dialects.fuse.declarative import programs
 from fuse.dialects.fuse.scan import STEPS
 
 from .dependencies import dependency_graph, is_recursive, strongly_connected_components
+from .expr_tree import body_ops
 from .index_ranges import EmptyRange, Range, rule_ranges
 from .infer_shapes import location_prefix
 
@@ -195,7 +197,7 @@ class Recurrence:
 
 
 def _loads(rule: RuleOp) -> list[LoadOp]:
-    return [op for op in rule.body.walk() if isinstance(op, LoadOp)]
+    return [op for op in body_ops(rule.body) if isinstance(op, LoadOp)]
 
 
 def _another(rule: RuleOp) -> str:
@@ -578,7 +580,7 @@ def _step_values(rule: RuleOp, index: str) -> tuple[CallOp, ...] | str:
     another index function of `t` (`even(t)`, a mask over `t` and another
     index) would need the steps as a dimension, which a scan does not have."""
     found: list[CallOp] = []
-    for op in rule.body.walk():
+    for op in body_ops(rule.body):
         arguments = op.index_args.data if isinstance(op, CallOp) and op.index_args else ()
         names = [str(n) for n in arguments]
         if index not in names:
@@ -615,7 +617,7 @@ class RecognizeRecurrencesPass(ModulePass):
     name = "fuse-recognize-recurrences"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             for tensor, found in recurrences(program).items():
                 declaration = program.lookup_tensor(tensor)
                 assert isinstance(declaration, TensorOp)

@@ -52,7 +52,9 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.dialects.fuse import FactsOp, LoadOp, ProgramOp, QueryOp, RuleOp, SinkOp, TensorOp
+from fuse.dialects.fuse.declarative import programs
 from fuse.frontend.domains import DomainTable
+from fuse.passes.expr_tree import body_ops
 from fuse.passes.infer_shapes import location_prefix
 
 DOMAINS_ATTRIBUTE = "fuse.domains"
@@ -162,7 +164,9 @@ def _accesses(op: RuleOp | SinkOp | QueryOp) -> list[tuple[str, tuple]]:
         return [(op.tensor_name, op.indices.data)]
     accesses = [(op.tensor_name, op.indices.data)] if isinstance(op, RuleOp) else []
     return accesses + [
-        (load.tensor_name, load.indices.data) for load in op.body.walk() if isinstance(load, LoadOp)
+        (load.tensor_name, load.indices.data)
+        for load in body_ops(op.body)
+        if isinstance(load, LoadOp)
     ]
 
 
@@ -210,5 +214,5 @@ class ResolveSymbolsPass(ModulePass):
     name = "fuse-resolve-symbols"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for program in [o for o in op.walk() if isinstance(o, ProgramOp)]:
+        for program in programs(op):
             check_domains(program)

@@ -71,6 +71,8 @@ from fuse.dialects.fuse import (
     WindowOp,
     YieldOp,
 )
+from fuse.dialects.fuse.attributes import f32_attr, f32_dense
+from fuse.dialects.fuse.declarative import programs
 from fuse.dialects.fuse.window import ConvLayout
 from fuse.opt import available_dialects
 
@@ -702,3 +704,27 @@ def test_lookup_tensor_follows_declarations_added_and_erased() -> None:
     added.sym_name = StringAttr("C")
     assert program.lookup_tensor("B") is None
     assert program.lookup_tensor("C") is added
+
+
+def test_programs_are_found_in_walk_order_without_walking_their_bodies(monkeypatch) -> None:
+    """Passes find programs with `programs`, which must find what a walk
+    finds (programs in nested modules, in order) without entering a
+    program: that walk cost each pass as much as walking all the IR."""
+    first, second = ProgramOp([TensorOp("A", ["i"], tensor(-1))]), ProgramOp()
+    module = ModuleOp([first, ModuleOp([second])])
+    expected = [op for op in module.walk() if isinstance(op, ProgramOp)]
+
+    def no_walk(self: Block, **_: object) -> None:
+        raise AssertionError("walked a program's body")
+
+    monkeypatch.setattr(Block, "walk", no_walk)
+    assert programs(module) == expected == [first, second]
+
+
+def test_shared_scalar_attributes_keep_the_sign_of_zero() -> None:
+    """Scalar literals are interned (compile time); `-0.0 == 0.0` in
+    Python, but the two divide differently, so they are not shared."""
+    assert f32_attr(-0.0) is not f32_attr(0.0)
+    assert str(f32_attr(-0.0)) == "-0.000000e+00 : f32"
+    assert f32_attr(0.5) is f32_attr(0.5)
+    assert str(f32_dense(np.float32(-0.0))) != str(f32_dense(np.float32(0.0)))

@@ -12,11 +12,23 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from enum import auto
 from functools import lru_cache
+from typing import cast
 
-from xdsl.dialects.builtin import StringAttr, SymbolRefAttr, TensorType, f32
+import numpy as np
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntAttr,
+    IntegerAttr,
+    StringAttr,
+    SymbolRefAttr,
+    TensorType,
+    f32,
+)
 from xdsl.ir import Data, ParametrizedAttribute, TypeAttribute
 from xdsl.irdl import irdl_attr_definition, param_def
 from xdsl.parser import AttrParser
@@ -116,7 +128,9 @@ class ExprType(ParametrizedAttribute, TypeAttribute):
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(str(p) for p in self.indices.data)
+        # Every position is a name (`verify`, which runs on construction):
+        # no copy, as passes ask every value of every body for its names.
+        return cast(tuple[str, ...], self.indices.data)
 
     def verify(self) -> None:
         names = self.indices.data
@@ -150,7 +164,8 @@ def check_keyword(value: str, allowed: type[StrEnum], what: str) -> None:
 
 # Attributes are immutable, so equal ones can be shared. Interning the ones
 # every rule body creates over and over (index lists, expression types,
-# symbol references, keywords) makes building IR for large programs several
+# symbol references, keywords, function names and subscripts, locations'
+# parts, scalar literals) makes building IR for large programs several
 # times faster: xDSL verifies each attribute it constructs.
 
 
@@ -169,12 +184,58 @@ def symbol_ref(name: str) -> SymbolRefAttr:
     return SymbolRefAttr(name)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=8192)
 def keyword(text: str) -> StringAttr:
+    """A string that many ops repeat: a keyword, a function or tensor name,
+    einsum subscripts, a file name."""
     return StringAttr(text)
+
+
+@lru_cache(maxsize=8192)
+def int_attr(value: int) -> IntAttr:
+    """A small integer such as a line or column of a location."""
+    return IntAttr(value)
+
+
+@lru_cache(maxsize=1024)
+def i64_attr(value: int) -> IntegerAttr:
+    return IntegerAttr(value, 64)
+
+
+def f32_attr(value: float) -> FloatAttr:
+    """`value : f32`, shared between equal literals. Equal is bit-equal:
+    `-0.0 == 0.0`, yet the two print (and divide) differently."""
+    return _f32_of_bits(struct.pack("<d", value))
+
+
+@lru_cache(maxsize=1024)
+def _f32_of_bits(bits: bytes) -> FloatAttr:
+    return FloatAttr(struct.unpack("<d", bits)[0], f32)
 
 
 @lru_cache(maxsize=8192)
 def f32_tensor(shape: tuple[int, ...]) -> TensorType:
     """`tensor<...xf32>` of `shape` (-1: dynamic), the dataflow level's type."""
     return TensorType(f32, shape)
+
+
+_SHARED_DENSE_ELEMENTS = 64  # larger constants are rarely repeated
+
+
+def f32_dense(array: np.ndarray) -> DenseIntOrFPElementsAttr:
+    """The elements of `array` as f32, shared between equal small arrays
+    (scalar literals, the ones a broadcast multiplies by)."""
+    array = np.asarray(array, dtype=np.float32)
+    if array.size <= _SHARED_DENSE_ELEMENTS:
+        return _small_f32_dense(array.shape, array.tobytes())
+    return _f32_dense_of(array)
+
+
+@lru_cache(maxsize=1024)
+def _small_f32_dense(shape: tuple[int, ...], data: bytes) -> DenseIntOrFPElementsAttr:
+    return _f32_dense_of(np.frombuffer(data, dtype=np.float32).reshape(shape))
+
+
+def _f32_dense_of(array: np.ndarray) -> DenseIntOrFPElementsAttr:
+    values = [float(v) for v in array.ravel()]
+    return DenseIntOrFPElementsAttr.from_list(f32_tensor(array.shape), values)

@@ -24,7 +24,7 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
-from .attributes import ProjectionKind, check_keyword
+from .attributes import ProjectionKind, check_keyword, keyword
 from .construction import init_op
 from .directives import Keyword
 from .subscripts import verify_subscripts
@@ -73,7 +73,7 @@ class EinsumOp(IRDLOperation):
     ):
         init_op(
             self,
-            properties={"subscripts": StringAttr(subscripts), "kind": StringAttr(str(kind))},
+            properties={"subscripts": keyword(subscripts), "kind": keyword(str(kind))},
             operands=[inputs],
             result_types=[result_type],
         )

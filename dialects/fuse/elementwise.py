@@ -26,7 +26,7 @@ from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
-from .attributes import check_keyword
+from .attributes import check_keyword, i64_attr, keyword
 from .checks import check_axis, ranked_tensor
 from .construction import init_op
 from .directives import Keyword, SameType
@@ -78,7 +78,7 @@ class BinaryOp(IRDLOperation):
     ):
         init_op(
             self,
-            properties={"fn": StringAttr(str(fn)), "subscripts": StringAttr(subscripts)},
+            properties={"fn": keyword(str(fn)), "subscripts": keyword(subscripts)},
             operands=[lhs, rhs],
             result_types=[result_type],
         )
@@ -185,7 +185,7 @@ class UnaryOp(IRDLOperation):
         init_op(
             self,
             properties={
-                "fn": StringAttr(str(fn)),
+                "fn": keyword(str(fn)),
                 "temperature": FloatAttr(temperature, 32) if temperature is not None else None,
             },
             operands=[operand],
@@ -248,8 +248,8 @@ class NormalizeOp(IRDLOperation):
     ):
         super().__init__(
             properties={
-                "kind": StringAttr(str(kind)),
-                "axis": IntegerAttr(axis, 64),
+                "kind": keyword(str(kind)),
+                "axis": i64_attr(axis),
                 "eps": FloatAttr(eps, 32) if eps is not None else None,
             },
             operands=[operand, [mask] if mask is not None else []],

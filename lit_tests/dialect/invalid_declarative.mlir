@@ -410,3 +410,13 @@ fuse.program {
 }
 
 // CHECK: facts of @Parent: the relation needs a static shape, got tensor<?x3xf32>
+
+// -----
+
+fuse.program {
+  fuse.program {
+    fuse.tensor @A[i] input : tensor<?xf32>
+  }
+}
+
+// CHECK: a fuse.program cannot be nested in another fuse.program

@@ -43,6 +43,7 @@ from .statements import (
     SinkOp,
     TensorOp,
     YieldOp,
+    programs,
 )
 
 __all__ = [
@@ -65,4 +66,5 @@ __all__ = [
     "concat_part",
     "ordered_union",
     "part_of",
+    "programs",
 ]

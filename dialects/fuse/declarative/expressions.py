@@ -402,8 +402,8 @@ class CallOp(IRDLOperation):
         init_op(
             self,
             properties={
-                "callee": StringAttr(callee),
-                "index_args": IndexListAttr(tuple(index_args)) if index_args else None,
+                "callee": keyword(callee),
+                "index_args": index_list(tuple(index_args)) if index_args else None,
                 "keywords": DictionaryAttr(keywords) if keywords else None,
             },
             operands=[args],

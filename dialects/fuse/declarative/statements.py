@@ -88,6 +88,14 @@ class ProgramOp(IRDLOperation):
     def __init__(self, ops: Sequence[Operation] = ()):
         super().__init__(regions=[Region(Block(ops))])
 
+    def verify_(self) -> None:
+        # Passes find programs without walking into them (`programs`).
+        parent = self.parent_op()
+        while parent is not None:
+            if isinstance(parent, ProgramOp):
+                raise VerifyException("a fuse.program cannot be nested in another fuse.program")
+            parent = parent.parent_op()
+
     def lookup_tensor(self, name: str) -> TensorOp | None:
         """The declaration of tensor `name`, in amortized constant time.
 
@@ -105,6 +113,8 @@ class ProgramOp(IRDLOperation):
         return op if isinstance(op, TensorOp) else None
 
     def _is_symbol_here(self, op: Operation, name: str) -> bool:
+        if isinstance(op, TensorOp):  # nearly every lookup: no trait to look up
+            return op.parent is self.body.block and op.sym_name.data == name
         symbol = op.get_trait(SymbolOpInterface)
         if op.parent_block() is not self.body.block or symbol is None:
             return False
@@ -119,6 +129,24 @@ class ProgramOp(IRDLOperation):
                 index.setdefault(sym_name.data, op)
         self._symbol_index = index
         return index
+
+
+def programs(root: Operation) -> list[ProgramOp]:
+    """The `fuse.program` ops in `root`, in walk order, found without
+    walking their bodies: a program holds no program (its verifier says
+    so), and walking every rule body of a large program just to find it
+    cost each pass as much as a walk over the whole IR."""
+    found: list[ProgramOp] = []
+    stack = [root]
+    while stack:
+        op = stack.pop()
+        if isinstance(op, ProgramOp):
+            found.append(op)
+            continue
+        for region in reversed(op.regions):
+            for block in reversed(region.blocks):
+                stack.extend(reversed(list(block.ops)))
+    return found
 
 
 @irdl_op_definition
@@ -155,15 +183,16 @@ class TensorOp(IRDLOperation):
         is_input: bool = False,
         boolean: bool = False,
     ):
-        super().__init__(
+        init_op(
+            self,
             properties={
                 "sym_name": StringAttr(name),
-                "indices": IndexListAttr(tuple(indices)),
+                "indices": index_list(tuple(indices)),
                 "tensor_type": tensor_type,
                 "source": StringAttr(source) if source is not None else None,
                 "input": UnitAttr() if is_input else None,
                 "boolean": UnitAttr() if boolean else None,
-            }
+            },
         )
 
     @property
