@@ -73,8 +73,14 @@ the component. The host raises `FixpointDivergence` where converged is 0.
 Precision. The option `precision` (`fp32`, `bf16`, `fp16`) is the element
 type of all computation: arguments are converted on entry and results back
 to their declared types on return, constants are converted after creation.
-Sums accumulate in f32 (`dot_general` produces f32, `reduce` adds in f32);
-fp32 dots ask for `HIGHEST` precision so GPUs do not silently use TF32.
+Sums accumulate in f32 (`dot_general` produces f32, `reduce` adds in f32).
+The option `dot_precision` (`highest`, the default, or `default`) is what
+fp32 dots and convolutions ask of XLA: `highest` keeps GPUs from silently
+using TF32 (or TPUs bf16 passes); `default` leaves the attribute off, which
+the jax backend does when it compiles for CPU, where XLA computes f32 dots
+in f32 at every precision setting (the results are bit for bit the same)
+and the attribute only makes XLA's program differ from what `jnp.dot`
+gives it.
 
 ```mlir
 // before
@@ -170,6 +176,9 @@ PRECISIONS: dict[str, Callable[[], Attribute]] = {
     "fp16": Float16Type,
 }
 
+# `dot_precision`: whether fp32 dots and convolutions ask for HIGHEST.
+DOT_PRECISIONS = ("highest", "default")
+
 STATUS_ATTR = "fuse.fixpoint_status"
 STATUS_TYPE = TensorType(F32, [3])
 
@@ -204,12 +213,18 @@ class ConvertFuseToStablehloPass(ModulePass):
     precision: str = "fp32"
     max_iters: int = 1000
     tolerance: float = 1e-6
+    dot_precision: str = "highest"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.precision not in PRECISIONS:
             raise PassFailedException(
                 f"convert-fuse-to-stablehlo: precision '{self.precision}' is not one of "
                 f"{', '.join(PRECISIONS)}"
+            )
+        if self.dot_precision not in DOT_PRECISIONS:
+            raise PassFailedException(
+                f"convert-fuse-to-stablehlo: dot_precision '{self.dot_precision}' is not one of "
+                f"{', '.join(DOT_PRECISIONS)}"
             )
         for func_op in [o for o in op.ops if isinstance(o, func.FuncOp)]:
             if not func_op.is_declaration:
@@ -238,9 +253,10 @@ class _FunctionLowering:
         block = Block(arg_types=old_block.arg_types)
         for old, new in zip(old_block.args, block.args, strict=True):
             new.name_hint = old.name_hint
-        b = HloBuilder(
-            block, self.element_type, exact_dots=isinstance(self.element_type, Float32Type)
+        exact_dots = (
+            isinstance(self.element_type, Float32Type) and self.options.dot_precision == "highest"
         )
+        b = HloBuilder(block, self.element_type, exact_dots=exact_dots)
         env: dict[SSAValue, SSAValue] = {
             old: b.convert(new, self.element_type)
             for old, new in zip(old_block.args, block.args, strict=True)
