@@ -50,8 +50,9 @@ Lowering of each op kind (the semantics are the ops' docstrings):
   values...)`; `cond` is `k < steps`. The body reads step k's slice of each
   scanned input with `dynamic_slice` (position `steps - 1 - k` when
   reversed), applies the step, and a stored scan writes the new states
-  into its stacked results with `dynamic_update_slice`; a virtual scan
-  carries only the current states.
+  into its stacked results (one row per step) with `dynamic_update_slice`
+  and joins the initial states on after the loop; a virtual scan carries
+  only the current states.
 
 Fixpoints. The loop carries `(iterations: i32, converged: i1, change: f32,
 current values..., [deltas...,] captured values...)`; values the body reads
@@ -366,13 +367,14 @@ class _FunctionLowering:
         # Steps are the leading dimension inside the loop, so each step reads
         # and writes one contiguous slab; one transpose on each side moves
         # the scan axis where the op has it.
-        stacked = []
-        if not op.is_virtual:
-            first = b.scalar(op.step_count if op.is_reverse else 0, i32)
-            stacked = [
-                b.dynamic_put(b.full(0.0, (op.step_count + 1, *shape_of(v))), env[v], 0, first)
-                for v in op.init
-            ]
+        # A stored scan stacks the states its steps make in a buffer of one
+        # row per step, zeros at first, and joins the initial states on
+        # after the loop, as `jax.lax.scan` code does: XLA then compiles the
+        # same program as for that code (a buffer that started as the
+        # initial states padded with zeros measured ~10% slower on CPU).
+        stacked = (
+            [] if op.is_virtual else [b.full(0.0, (op.step_count, *shape_of(v))) for v in op.init]
+        )
         scanned = [
             b.transpose(env[v], [a, *(d for d in range(len(shape_of(v))) if d != a)])
             for v, a in zip(op.xs, op.scanned_axes, strict=True)
@@ -399,10 +401,10 @@ class _FunctionLowering:
         inner = dict(zip(op.body.block.args, [*states, *slices], strict=True))
         inner.update(zip(captured, rest[len(rest) - len(captured) :], strict=True))
         next_states = self.lower_block(body, op.body.block, inner)
-        if not op.is_virtual:
-            # after step k: position k + 1 forward, k reversed (index order)
-            at = position if op.is_reverse else body.binary(hlo.AddOp, counter, body.scalar(1, i32))
-            outs = [body.dynamic_put(o, s, 0, at) for o, s in zip(outs, next_states, strict=True)]
+        if not op.is_virtual:  # the states after step k are row `position` of the buffers
+            outs = [
+                body.dynamic_put(o, s, 0, position) for o, s in zip(outs, next_states, strict=True)
+            ]
         step = body.binary(hlo.AddOp, counter, body.scalar(1, i32))
         carried = rest[count + len(stacked) :]
         body.block.add_op(hlo.ReturnOp([step, *next_states, *outs, *carried]))
@@ -418,10 +420,14 @@ class _FunctionLowering:
         if op.is_virtual:
             return list(loop.results[1 : 1 + count])
         axis = op.stacking_axis
-        return [
-            b.transpose(out, [*range(1, axis + 1), 0, *range(axis + 1, len(shape_of(out)))])
-            for out in loop.results[1 + count : 1 + 2 * count]
-        ]
+        results = []
+        for initial, rows in zip(op.init, loop.results[1 + count : 1 + 2 * count], strict=True):
+            # the initial states are index 0 forward, index `steps` reversed
+            first = b.reshape(env[initial], (1, *shape_of(initial)))
+            out = b.concatenate([rows, first] if op.is_reverse else [first, rows], 0)
+            order = [*range(1, axis + 1), 0, *range(axis + 1, len(shape_of(out)))]
+            results.append(b.transpose(out, order))
+        return results
 
     # --- fixpoints ------------------------------------------------------------------
 
