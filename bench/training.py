@@ -8,17 +8,25 @@ the same run:
   (target <= 1.2x);
 * numpy: Fuse's NumPy step against torch's CPU step (target <= 3x).
 
+Each side runs the same number of steps on the same batches per timed
+round: Fuse a whole `runner.fit` call (copying the parameters in, picking
+shuffled batches, fetching the trained parameters back), the hand-written
+side its step loop. Both read every step's loss on the host, and on jax
+both read it one step late, after dispatching the next step, as `fit`
+does (fuse.training.fit). The two sides of a row alternate round by round
+and each keeps its best round, so a busy machine slows both alike.
+
     python -m bench.training
 """
 
 from __future__ import annotations
 
 import itertools
-import time
+from collections.abc import Callable
 
 import numpy as np
 
-from bench.common import Row, print_table, row
+from bench.common import Row, print_table, race, row
 from fuse import Program
 
 MLP = """
@@ -44,7 +52,8 @@ def _data(steps: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, n
     return params, {"X": x, "Y": y}
 
 
-def _fuse_step_seconds(backend: str, steps: int) -> float:
+def _fuse_steps(backend: str, steps: int) -> Callable[[], object]:
+    """`runner.fit` for `steps` Adam steps, compiled and warmed up."""
     params, data = _data(steps)
     runner = Program(MLP).compile(backend=backend)
     options = {
@@ -55,12 +64,11 @@ def _fuse_step_seconds(backend: str, steps: int) -> float:
         "progress": False,
     }
     runner.fit("Loss", params, data, steps=2, **options)  # compile, warm up
-    start = time.perf_counter()
-    runner.fit("Loss", params, data, steps=steps, **options)
-    return (time.perf_counter() - start) / steps
+    return lambda: runner.fit("Loss", params, data, steps=steps, **options)
 
 
-def _jax_step_seconds(steps: int) -> float:
+def _jax_steps(steps: int) -> Callable[[], object]:
+    """`steps` hand-written JAX steps, compiled and warmed up."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -82,21 +90,29 @@ def _jax_step_seconds(steps: int) -> float:
         return optax.apply_updates(p, updates), state, value
 
     p = {k: jnp.asarray(v) for k, v in params.items()}
-    state = optimizer.init(p)
+    trained = [p, optimizer.init(p)]
     batches = [
         (data["X"][i * BATCH : (i + 1) * BATCH], data["Y"][i * BATCH : (i + 1) * BATCH])
         for i in range(steps)
     ]
-    p, state, value = step(p, state, *batches[0])
-    value.block_until_ready()
-    start = time.perf_counter()
-    for x, y in batches:
-        p, state, value = step(p, state, x, y)
-        float(value)  # the loss on the host each step, as fit records it
-    return (time.perf_counter() - start) / steps
+
+    def loop() -> None:
+        p, state = trained
+        unread = None
+        for x, y in batches:
+            p, state, value = step(p, state, x, y)
+            if unread is not None:
+                float(unread)  # the loss on the host each step, one step late, as fit reads it
+            unread = value
+        float(unread)
+        trained[:] = p, state
+
+    loop()
+    return loop
 
 
-def _torch_step_seconds(steps: int) -> float:
+def _torch_steps(steps: int) -> Callable[[], object]:
+    """`steps` hand-written torch steps, warmed up."""
     import torch
 
     params, data = _data(steps)
@@ -115,37 +131,33 @@ def _torch_step_seconds(steps: int) -> float:
         optimizer.step()
         return float(value)
 
+    def loop() -> None:
+        for i in range(steps):
+            one(i)
+
     one(0)
-    start = time.perf_counter()
-    for i in range(steps):
-        one(i)
-    return (time.perf_counter() - start) / steps
+    return loop
 
 
-def run(steps: int = 30) -> list[Row]:
-    torch_seconds = _torch_step_seconds(steps)
+def run(steps: int = 30, repeat: int = 5) -> list[Row]:
+    def per_step(fuse: Callable[[], object], other: Callable[[], object]) -> tuple[float, float]:
+        fuse_seconds, other_seconds = race(fuse, other, repeat)
+        return fuse_seconds / steps, other_seconds / steps
+
+    jax_fuse, jax_hand = per_step(_fuse_steps("jax", steps), _jax_steps(steps))
+    torch_loop = _torch_steps(steps)
+    torch_fuse, torch_hand = per_step(_fuse_steps("torch", steps), torch_loop)
+    numpy_fuse, torch_hand_again = per_step(_fuse_steps("numpy", steps), torch_loop)
     return [
         row(
             "training step, MLP 64-256-256-10, batch 128: jax",
-            _fuse_step_seconds("jax", steps),
+            jax_fuse,
             "jax.jit(value_and_grad) + optax",
-            _jax_step_seconds(steps),
+            jax_hand,
             1.2,
         ),
-        row(
-            "training step: torch",
-            _fuse_step_seconds("torch", steps),
-            "torch autograd + torch.optim",
-            torch_seconds,
-            1.2,
-        ),
-        row(
-            "training step: numpy",
-            _fuse_step_seconds("numpy", steps),
-            "torch CPU step",
-            torch_seconds,
-            3.0,
-        ),
+        row("training step: torch", torch_fuse, "torch autograd + torch.optim", torch_hand, 1.2),
+        row("training step: numpy", numpy_fuse, "torch CPU step", torch_hand_again, 3.0),
     ]
 
 

@@ -50,8 +50,9 @@ Lowering of each op kind (the semantics are the ops' docstrings):
   values...)`; `cond` is `k < steps`. The body reads step k's slice of each
   scanned input with `dynamic_slice` (position `steps - 1 - k` when
   reversed), applies the step, and a stored scan writes the new states
-  into its stacked results with `dynamic_update_slice`; a virtual scan
-  carries only the current states.
+  into its stacked results (one row per step) with `dynamic_update_slice`
+  and joins the initial states on after the loop; a virtual scan carries
+  only the current states.
 
 Fixpoints. The loop carries `(iterations: i32, converged: i1, change: f32,
 current values..., [deltas...,] captured values...)`; values the body reads
@@ -86,8 +87,14 @@ the component. The host raises `FixpointDivergence` where converged is 0.
 Precision. The option `precision` (`fp32`, `bf16`, `fp16`) is the element
 type of all computation: arguments are converted on entry and results back
 to their declared types on return, constants are converted after creation.
-Sums accumulate in f32 (`dot_general` produces f32, `reduce` adds in f32);
-fp32 dots ask for `HIGHEST` precision so GPUs do not silently use TF32.
+Sums accumulate in f32 (`dot_general` produces f32, `reduce` adds in f32).
+The option `dot_precision` (`highest`, the default, or `default`) is what
+fp32 dots and convolutions ask of XLA: `highest` keeps GPUs from silently
+using TF32 (or TPUs bf16 passes); `default` leaves the attribute off, which
+the jax backend does when it compiles for CPU, where XLA computes f32 dots
+in f32 at every precision setting (the results are bit for bit the same)
+and the attribute only makes XLA's program differ from what `jnp.dot`
+gives it.
 
 ```mlir
 // before
@@ -186,6 +193,9 @@ PRECISIONS: dict[str, Callable[[], Attribute]] = {
     "fp16": Float16Type,
 }
 
+# `dot_precision`: whether fp32 dots and convolutions ask for HIGHEST.
+DOT_PRECISIONS = ("highest", "default")
+
 STATUS_ATTR = "fuse.fixpoint_status"
 STATUS_TYPE = TensorType(F32, [3])
 
@@ -223,6 +233,7 @@ class ConvertFuseToStablehloPass(ModulePass):
     precision: str = "fp32"
     max_iters: int = 1000
     tolerance: float = 1e-6
+    dot_precision: str = "highest"
     progress: bool = False  # placeholders reporting each loop step (module docstring)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
@@ -230,6 +241,11 @@ class ConvertFuseToStablehloPass(ModulePass):
             raise PassFailedException(
                 f"convert-fuse-to-stablehlo: precision '{self.precision}' is not one of "
                 f"{', '.join(PRECISIONS)}"
+            )
+        if self.dot_precision not in DOT_PRECISIONS:
+            raise PassFailedException(
+                f"convert-fuse-to-stablehlo: dot_precision '{self.dot_precision}' is not one of "
+                f"{', '.join(DOT_PRECISIONS)}"
             )
         for func_op in [o for o in op.ops if isinstance(o, func.FuncOp)]:
             if not func_op.is_declaration:
@@ -258,9 +274,10 @@ class _FunctionLowering:
         block = Block(arg_types=old_block.arg_types)
         for old, new in zip(old_block.args, block.args, strict=True):
             new.name_hint = old.name_hint
-        b = HloBuilder(
-            block, self.element_type, exact_dots=isinstance(self.element_type, Float32Type)
+        exact_dots = (
+            isinstance(self.element_type, Float32Type) and self.options.dot_precision == "highest"
         )
+        b = HloBuilder(block, self.element_type, exact_dots=exact_dots)
         env: dict[SSAValue, SSAValue] = {
             old: b.convert(new, self.element_type)
             for old, new in zip(old_block.args, block.args, strict=True)
@@ -370,13 +387,15 @@ class _FunctionLowering:
         # Steps are the leading dimension inside the loop, so each step reads
         # and writes one contiguous slab; one transpose on each side moves
         # the scan axis where the op has it.
-        stacked = []
-        if not op.is_virtual:
-            first = b.scalar(op.step_count if op.is_reverse else 0, i32)
-            stacked = [
-                b.dynamic_put(b.full(0.0, (op.step_count + 1, *shape_of(v))), env[v], 0, first)
-                for v in op.init
-            ]
+        # A stored scan stacks the states its steps make in a buffer of one
+        # row per step, zeros at first, and joins the initial states on
+        # after the loop, as `jax.lax.scan` code does: XLA then compiles the
+        # same program as for that code (a buffer that started as the
+        # initial states padded with zeros compiled to a `pad` fill and a
+        # steps + 1 row loop buffer, which timed 0-15% slower on CPU).
+        stacked = (
+            [] if op.is_virtual else [b.full(0.0, (op.step_count, *shape_of(v))) for v in op.init]
+        )
         scanned = [
             b.transpose(env[v], [a, *(d for d in range(len(shape_of(v))) if d != a)])
             for v, a in zip(op.xs, op.scanned_axes, strict=True)
@@ -403,10 +422,10 @@ class _FunctionLowering:
         inner = dict(zip(op.body.block.args, [*states, *slices], strict=True))
         inner.update(zip(captured, rest[len(rest) - len(captured) :], strict=True))
         next_states = self.lower_block(body, op.body.block, inner)
-        if not op.is_virtual:
-            # after step k: position k + 1 forward, k reversed (index order)
-            at = position if op.is_reverse else body.binary(hlo.AddOp, counter, body.scalar(1, i32))
-            outs = [body.dynamic_put(o, s, 0, at) for o, s in zip(outs, next_states, strict=True)]
+        if not op.is_virtual:  # the states after step k are row `position` of the buffers
+            outs = [
+                body.dynamic_put(o, s, 0, position) for o, s in zip(outs, next_states, strict=True)
+            ]
         step = body.binary(hlo.AddOp, counter, body.scalar(1, i32))
         if self.options.progress:
             _report_progress(body, f"scan {', '.join(op.tensor_names)}", [step], steps)
@@ -424,10 +443,14 @@ class _FunctionLowering:
         if op.is_virtual:
             return list(loop.results[1 : 1 + count])
         axis = op.stacking_axis
-        return [
-            b.transpose(out, [*range(1, axis + 1), 0, *range(axis + 1, len(shape_of(out)))])
-            for out in loop.results[1 + count : 1 + 2 * count]
-        ]
+        results = []
+        for initial, rows in zip(op.init, loop.results[1 + count : 1 + 2 * count], strict=True):
+            # the initial states are index 0 forward, index `steps` reversed
+            first = b.reshape(env[initial], (1, *shape_of(initial)))
+            out = b.concatenate([rows, first] if op.is_reverse else [first, rows], 0)
+            order = [*range(1, axis + 1), 0, *range(axis + 1, len(shape_of(out)))]
+            results.append(b.transpose(out, order))
+        return results
 
     # --- fixpoints ------------------------------------------------------------------
 

@@ -95,8 +95,9 @@ def test_backends_take_the_same_steps() -> None:
         np.testing.assert_allclose(other.losses, runs[0].losses, rtol=1e-5)
 
 
-def test_resume_continues_where_the_checkpoint_stopped(tmp_path: Path) -> None:
-    runner = Program(REGRESSION).compile()
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_resume_continues_where_the_checkpoint_stopped(tmp_path: Path, backend: str) -> None:
+    runner = Program(REGRESSION).compile(backend=backend)
     options = {
         "batch_index": "e",
         "batch_size": 16,
@@ -198,3 +199,104 @@ def test_cli_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "training loss" in svg and "step" in svg
     assert main([*argv[:-1], str(tmp_path / "trained.npz")]) == 1
     assert "written as *.safetensors" in capsys.readouterr().err
+
+
+def test_every_backend_stops_at_the_step_whose_loss_is_not_finite() -> None:
+    """Losses are read one step late; the error still names the step (and
+    epoch) where the loss stopped being finite, the same on every backend."""
+    messages = set()
+    for backend in ("numpy", "torch", "jax"):
+        runner = Program(REGRESSION).compile(backend=backend)
+        with pytest.raises(FuseError, match="the loss became") as error:
+            runner.fit("Loss", _start(), _data(), optimizer="sgd", lr=1e4, steps=50, progress=False)
+        messages.add(str(error.value))
+    assert len(messages) == 1, messages
+    # SGD on the least-squares loss in float32, from its gradient by hand;
+    # all the data each step, so each step is an epoch
+    data, w, b, step = _data(), np.zeros(3, np.float32), np.float32(0), 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        while True:
+            residual = data["Y"] - data["X"] @ w - b
+            loss = np.float32((residual**2).sum() / 16)
+            if not np.isfinite(loss):
+                break
+            w = w + np.float32(1e4 * 2 / 16) * (data["X"].T @ residual)
+            b = b + np.float32(1e4 * 2 / 16) * residual.sum()
+            step += 1
+    assert f"the loss became {loss} at step {step} (epoch {step})" in messages.pop()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_checkpoints_hold_the_loss_of_the_step_they_save(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint taken mid-run has every step's loss up to its own,
+    though fit reads each loss one step late."""
+    from fuse.training import fit as fit_module
+
+    saved = []
+    monkeypatch.setattr(
+        fit_module,
+        "_save",
+        lambda path, params, state, history, optimizer: saved.append(
+            (int(state["step"]), [row["step"] for row in history])
+        ),
+    )
+    runner = Program(REGRESSION).compile(backend=backend)
+    runner.fit(
+        "Loss",
+        _start(),
+        _data(),
+        steps=5,
+        checkpoint=tmp_path / "run.safetensors",
+        checkpoint_every=2,
+        progress=False,
+    )
+    assert saved == [(2, [0, 1]), (4, [0, 1, 2, 3]), (5, [0, 1, 2, 3, 4])]
+
+
+def test_jax_step_is_compiled_once_and_donates_fits_own_copies() -> None:
+    """On jax the whole step is one jitted program, compiled once (the step
+    count enters as an int32 array from the start) and donating the
+    parameters and optimizer state, which are fit's copies: the caller's
+    arrays are left as they were and the steps are the NumPy backend's."""
+    start = {"W": np.full(3, 0.5, np.float32), "B": np.ones((), np.float32)}
+    kept = {name: value.copy() for name, value in start.items()}
+    options = {"batch_index": "e", "batch_size": 16, "optimizer": "adam", "lr": 0.05}
+    runner = Program(REGRESSION).compile(backend="jax")
+    result = runner.fit("Loss", start, _data(), steps=6, progress=False, **options)
+    reference = (
+        Program(REGRESSION)
+        .compile(backend="numpy")
+        .fit("Loss", start, _data(), steps=6, progress=False, **options)
+    )
+    for name, value in kept.items():
+        np.testing.assert_array_equal(start[name], value)
+        np.testing.assert_allclose(result.params[name], reference.params[name], rtol=1e-4)
+    np.testing.assert_allclose(result.losses, reference.losses, rtol=1e-5)
+    (step,) = runner.training_steps.values()
+    assert step._cache_size() == 1
+    import jax
+
+    specs = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), np.float32), start)
+    state = {"step": jax.ShapeDtypeStruct((), np.int32), "m": specs, "v": specs}
+    batch = {
+        "X": jax.ShapeDtypeStruct((16, 3), np.float32),
+        "Y": jax.ShapeDtypeStruct((16,), np.float32),
+    }
+    donated = step.lower(specs, state, batch).as_text().count("tf.aliasing_output")
+    assert donated == 7  # W, B, the step count, m and v of W and B
+
+
+def test_batches_draw_each_epochs_order_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = Program(REGRESSION).compile()
+    data = {"X": np.zeros((12, 3), np.float32), "Y": np.zeros(12, np.float32)}
+    batches = Batches(runner, data, "e", 3, seed=1)
+    drawn = []
+    generator = np.random.default_rng
+    monkeypatch.setattr(
+        np.random, "default_rng", lambda seed: drawn.append(seed) or generator(seed)
+    )
+    for step in range(8):
+        batches.at(step)
+    assert drawn == [[1, 0], [1, 1]]

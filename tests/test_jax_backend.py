@@ -529,6 +529,21 @@ def test_auto_precision_is_fp32_on_cpu() -> None:
     assert "bf16" not in executable.stablehlo_text
 
 
+def test_cpu_dots_leave_precision_to_xla_and_match_jnp_dot_bit_for_bit() -> None:
+    """On CPU an fp32 dot asks for no precision (HIGHEST would only make
+    XLA's program differ from hand-written JAX's): the same bits as
+    `jnp.dot` under `jax.jit`."""
+    import jax
+    import jax.numpy as jnp
+
+    x, y = rand(8, 16), rand(16, 4)
+    executable = compile_text(MATMUL, ExecutionConfig(device="cpu"))
+    assert "HIGHEST" not in executable.stablehlo_text
+    (result,) = executable([x, y])
+    np.testing.assert_array_equal(result, np.asarray(jax.jit(jnp.dot)(x, y)))
+    np.testing.assert_allclose(result, x @ y, rtol=1e-5, atol=1e-5)
+
+
 def test_fp16_is_refused_on_cpu() -> None:
     with pytest.raises(ValueError, match=re.escape("ExecutionConfig.precision='fp16'")):
         compile_text(MATMUL, ExecutionConfig(device="cpu", precision="fp16"))

@@ -227,6 +227,21 @@ def test_hand_written_scan(backend: str, virtual: bool, reverse: bool) -> None:
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_jax_stacks_a_stored_scan_in_one_row_per_step(reverse: bool) -> None:
+    """XLA's loop carries a buffer of 5 rows for 5 steps (with the scanned
+    input's 5 slices), not 6 rows that start as the padded initial states:
+    the initial states are joined on after the loop, as `jax.lax.scan` code
+    does, so XLA compiles the same program as for that code (the values
+    are checked by `test_hand_written_scan`)."""
+    flags = "reverse" if reverse else ""
+    text = SCAN.format(flags=flags, axis="axis 1", result="tensor<3x6xf32>")
+    executable = get_backend("jax").compile(parse_module(text), ExecutionConfig(device="cpu"))
+    (loop,) = [line for line in executable.compiled_hlo().splitlines() if " while(" in line]
+    carried = loop.split(" while(")[0]
+    assert carried.count("f32[5,3]") == 2 and "f32[6,3]" not in carried, carried
+
+
 # --- gradients through time -----------------------------------------------------------
 
 

@@ -23,10 +23,19 @@ Each step runs the program's gradient program (`runner.value_and_grad`,
   continues from it.
 * A progress bar with the loss appears on a terminal after a second
   (`progress=False` turns it off).
+
+Each step's loss is read back one step late, after the next step has been
+handed to the backend: on jax, whose steps run asynchronously, the host
+then picks the next batch and dispatches it while the device still
+computes, instead of waiting for every loss before doing anything else.
+The bar and the history hold every step's loss all the same (the bar is
+one step behind the steps dispatched), and a non-finite loss still stops
+training with the step it happened at.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Collection, Iterator, Mapping
@@ -89,30 +98,52 @@ def fit(
         if checkpoint is None or not Path(checkpoint).exists():
             raise FuseError(f"resume=True needs an existing checkpoint, got {checkpoint!r}")
         result, state = load_checkpoint(checkpoint, chosen)
-    # Fresh backend arrays, never views of the caller's: torch's step
-    # updates them in place.
-    to_backend = _converter(runner.backend_name)
-    current = {name: to_backend(value) for name, value in result.params.items()}
-    state = _map_arrays(state, to_backend)
-    done = len(result.history)
+    current, state = _on_backend(runner.backend_name, (result.params, state))
     train_step = _step_function(runner, loss, chosen)
     with LoopProgress("training", progress, measure="loss") as bar:
-        for step in range(done, total):
+        losses = _LossReader(result.history, bar)
+        for step in range(len(result.history), total):
             epoch, batch = batches.at(step)
             current, state, value = train_step(current, state, batch)
-            if not math.isfinite(loss_value := _scalar(value)):
-                raise FuseError(
-                    f"the loss became {loss_value} at step {step} (epoch {epoch}): "
-                    "lower the learning rate"
-                )
-            result.history.append({"step": step, "epoch": epoch, "loss": loss_value})
-            bar.step(step + 1, loss_value)
+            losses.add(step, epoch, value)
             if checkpoint is not None and (step + 1) % checkpoint_every == 0:
+                losses.read()
                 _save(checkpoint, current, state, result.history, chosen)
-    result.params = {name: _host(value) for name, value in current.items()}
+        losses.read()
+    result.params = {
+        name: _host(value) for name, value in _fetched(runner.backend_name, current).items()
+    }
     if checkpoint is not None:
         _save(checkpoint, current, state, result.history, chosen)
     return result
+
+
+class _LossReader:
+    """Reads each step's loss one step late (see the module docstring):
+    `add` keeps the loss just dispatched and reads the one before; `read`
+    reads the one kept. Reading checks the loss is finite, appends the
+    step's history row and moves the bar."""
+
+    def __init__(self, history: list[dict[str, float]], bar: LoopProgress):
+        self.history = history
+        self.bar = bar
+        self.unread: tuple[int, int, Any] | None = None
+
+    def add(self, step: int, epoch: int, value: Any) -> None:
+        self.read()
+        self.unread = (step, epoch, value)
+
+    def read(self) -> None:
+        if self.unread is None:
+            return
+        step, epoch, value = self.unread
+        self.unread = None
+        if not math.isfinite(loss := _scalar(value)):
+            raise FuseError(
+                f"the loss became {loss} at step {step} (epoch {epoch}): lower the learning rate"
+            )
+        self.history.append({"step": step, "epoch": epoch, "loss": loss})
+        self.bar.step(step + 1, loss)
 
 
 StepFunction = Any  # (params, state, batch) -> (params, state, loss value)
@@ -148,7 +179,10 @@ def _step_function(runner: Any, loss: str, optimizer: Optimizer) -> StepFunction
 
 
 def _jitted_step(runner: Any, loss: str, optimizer: Optimizer) -> StepFunction:
-    """The whole step as one `jax.jit` program."""
+    """The whole step as one `jax.jit` program. The parameters and the
+    optimizer state are donated: fit owns them (`_on_backend`'s copies)
+    and never reads a step's inputs again, so XLA writes the new values
+    over the old buffers instead of allocating new ones every step."""
     import jax
 
     call = runner.xla_callable
@@ -156,7 +190,7 @@ def _jitted_step(runner: Any, loss: str, optimizer: Optimizer) -> StepFunction:
     def loss_of(params: Mapping[str, Any], batch: Mapping[str, Any]) -> Any:
         return call({**batch, **params})[loss]
 
-    @jax.jit
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
     def jitted(params: Any, state: Any, batch: Any) -> tuple[Any, Any, Any]:
         value, grads = jax.value_and_grad(loss_of)(params, batch)
         params, state = optimizer.update(params, grads, state)
@@ -186,6 +220,7 @@ class Batches:
         self.data = {name: np.asarray(value) for name, value in data.items()}
         self.seed = seed
         self.axes: dict[str, int] = {}
+        self._order: tuple[int, np.ndarray] | None = None  # (epoch, its row order)
         if batch_index is None:
             self.size, self.batch_size = 1, 1
             return
@@ -206,13 +241,20 @@ class Batches:
     def per_epoch(self) -> int:
         return self.size // self.batch_size if self.axes else 1
 
+    def order(self, epoch: int) -> np.ndarray:
+        """The rows of `epoch` in the order its batches take them, drawn
+        once per epoch (a generator seeded per step cost more than the
+        step's own host work)."""
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.size))
+        return self._order[1]
+
     def at(self, step: int) -> tuple[int, dict[str, np.ndarray]]:
         """The epoch of `step` and its batch."""
         epoch, position = divmod(step, self.per_epoch)
         if not self.axes:
             return epoch, self.data
-        order = np.random.default_rng([self.seed, epoch]).permutation(self.size)
-        rows = order[position * self.batch_size : (position + 1) * self.batch_size]
+        rows = self.order(epoch)[position * self.batch_size : (position + 1) * self.batch_size]
         batch = dict(self.data)
         for name, axis in self.axes.items():
             batch[name] = np.take(self.data[name], rows, axis=axis)
@@ -233,16 +275,31 @@ def _initial_params(runner: Any, params: Mapping[str, Any] | Collection[str]) ->
     return {name: stored[name] for name in names}
 
 
-def _converter(backend: str) -> Any:
+def _on_backend(backend: str, arrays: Any) -> Any:
+    """Backend copies of the arrays in `arrays` (dicts and tuples of arrays
+    and step counts), never views of the caller's: torch's step overwrites
+    them, jax's donates them. On jax one batched transfer, the step count
+    included (as an int32 array, the type the step returns, so the first
+    step and the others share one compiled program)."""
+    as_float = _map_arrays(arrays, lambda value: np.asarray(value, dtype=np.float32))
+    if backend in ("jax", "xla"):
+        import jax
+
+        return jax.device_put(_map_arrays(as_float, lambda v: v, np.int32), may_alias=False)
     if backend == "torch":
         import torch
 
-        return lambda value: torch.tensor(np.asarray(value, dtype=np.float32))
-    if backend in ("jax", "xla"):
-        import jax.numpy as jnp
+        return _map_arrays(as_float, torch.tensor)
+    return as_float  # NumPy steps make new arrays
 
-        return lambda value: jnp.asarray(value, dtype=jnp.float32)
-    return lambda value: np.asarray(value, dtype=np.float32)
+
+def _fetched(backend: str, arrays: dict[str, Any]) -> dict[str, Any]:
+    """`arrays` on the host (JAX arrays in one batched transfer)."""
+    if backend in ("jax", "xla"):
+        import jax
+
+        return jax.device_get(arrays)
+    return arrays
 
 
 def _host(value: Any) -> np.ndarray:
@@ -255,10 +312,16 @@ def _scalar(value: Any) -> float:
     return float(_host(value).reshape(()))
 
 
-def _map_arrays(state: Any, convert: Any) -> Any:
+def _map_arrays(state: Any, convert: Any, count: Any = None) -> Any:
+    """`convert` applied to every array in dicts and tuples of them, and
+    `count` (if given) to the step counts, which are Python numbers."""
     if isinstance(state, dict):
-        return {key: _map_arrays(value, convert) for key, value in state.items()}
-    return state if isinstance(state, int | float) else convert(state)
+        return {key: _map_arrays(value, convert, count) for key, value in state.items()}
+    if isinstance(state, tuple):
+        return tuple(_map_arrays(value, convert, count) for value in state)
+    if isinstance(state, int | float):
+        return state if count is None else count(state)
+    return convert(state)
 
 
 # --- checkpoints ----------------------------------------------------------------

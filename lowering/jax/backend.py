@@ -19,6 +19,10 @@ Device and precision (from `ExecutionConfig`):
   CPU, where XLA emulates it slowly and with different rounding), `auto`
   (bf16 on GPU/TPU, else fp32). The pass converts arguments to that type on
   entry and results back to the declared types, accumulating sums in f32.
+  fp32 dots and convolutions ask for `HIGHEST` precision (no TF32) except on
+  CPU, where XLA computes them in f32 anyway: there they carry no precision
+  attribute (`dot_precision=default`), as `jnp.dot`'s do, so XLA compiles
+  the same program as for hand-written JAX.
 
 Fixpoints report `[converged, iterations, last change]` in trailing results
 marked `fuse.fixpoint_status`; the executable strips them and raises
@@ -140,6 +144,8 @@ class JaxBackend:
             max_iters=config.max_iters,
             tolerance=config.tolerance,
             progress=progress,
+            # f32 dots are exact on CPU whatever they ask; HIGHEST elsewhere
+            dot_precision="default" if platform == "cpu" else "highest",
         )
         try:
             conversion.apply(Context(), lowered)
