@@ -31,7 +31,7 @@ func.func @closure(%E: tensor<4x4xf32> {fuse.name = "Edge"}) -> (tensor<4x4xf32>
 // CHECK:         stablehlo.while
 // CHECK:         } do {
 // CHECK:           stablehlo.dynamic_update_slice
-// CHECK-NEXT:      %[[STEP:.*]] = stablehlo.add %{{.*}}, %{{.*}} : tensor<i32>
+// CHECK:           %[[STEP:.*]] = stablehlo.add %{{.*}}, %{{.*}} : tensor<i32>
 // CHECK-NEXT:      %{{.*}} = stablehlo.custom_call @fuse.progress(%[[STEP]]) {fuse.steps = 3 : i64, has_side_effect = true, backend_config = "scan X"} : (tensor<i32>) -> tensor<i32>
 // CHECK-NEXT:      stablehlo.return %[[STEP]]
 func.func @recurrence(%W: tensor<2x2xf32> {fuse.name = "W"}, %U: tensor<2x3xf32> {fuse.name = "U"},
