@@ -54,11 +54,13 @@ from fuse.lowering.op_facts import (
     kernel_arguments,
     temperature,
 )
+from fuse.lowering.symbolic_sizes import SizeReader
 
 from . import convolution, kernels
 from .fixpoint import FixpointModule, FixpointSpec
 from .kernels import Kernel, Shape
 from .scan import ScanModule, ScanSpec
+from .symbolic import refuse_symbolic_buffer
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class Settings:
     max_iters: int
     block_size: int | None = None
     progress: bool = False
+    # A plan at probe sizes (fuse.lowering.torch.symbolic): a table over a
+    # symbolic size is refused before it is built, as it would be refused
+    # after (and its probe size can take gigabytes).
+    sizes: SizeReader | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,12 @@ class _Builder:
         self.root.register_buffer(name, tensor)
         return self.tracer.create_proxy("get_attr", name, (), {})
 
+    def static_table(self, shape: Shape, hint: str) -> None:
+        """Refuses, in a plan at probe sizes, an index table of symbolic
+        `shape` before building it."""
+        if self.settings.sizes is not None:
+            refuse_symbolic_buffer(self.settings.sizes, shape, hint)
+
     def index_buffer(self, array: np.ndarray, hint: str) -> Proxy:
         """A compile-time int64 index array as a buffer of the module."""
         name = f"{hint}{len(self.root._buffers)}"
@@ -265,6 +277,7 @@ class _Builder:
         )
 
     def window(self, forms: Forms, operand_shape: Shape, shape: Shape) -> Kernel:
+        self.static_table(shape, "window")
         positions = flat_positions(forms, shape, operand_shape)
         return kernels.window(self.index_buffer(positions, "window"), shape)
 
@@ -276,6 +289,7 @@ class _Builder:
             for low, j, size in reversed(list(zip(lows, order, shape, strict=True))):
                 pads += [low, size - low - operand_shape[j]]
             return kernels.shift(order, pads)
+        self.static_table(operand_shape, "place")
         targets = flat_positions(forms, operand_shape, shape).ravel()
         size = math.prod(shape)
         return kernels.place(self.index_buffer(targets, "place"), kind, size, shape)

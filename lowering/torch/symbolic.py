@@ -33,13 +33,7 @@ def generalize(
 ) -> GraphModule:
     """`module` with its probe sizes symbolic (module docstring), in place."""
     for name, buffer in module.named_buffers():
-        if any(not read(n).is_static for n in buffer.shape):
-            what = name.rsplit(".", 1)[-1].rstrip("0123456789") or name
-            raise FuseError(
-                f"this program cannot be exported for torch with symbolic sizes: a "
-                f"{what.replace('_', ' ')} of symbolic shape ({name}) is a constant of the "
-                "module; give the sizes with --shape NAME=... (input_shapes= in Python)"
-            )
+        refuse_symbolic_buffer(read, buffer.shape, name)
     graph = module.graph
     placeholders = [node for node in graph.nodes if node.op == "placeholder"]
     sources: dict[str, tuple[Node, int]] = {}
@@ -82,6 +76,18 @@ def generalize(
     graph.lint()
     module.recompile()
     return module
+
+
+def refuse_symbolic_buffer(read: SizeReader, shape: Sequence[int], name: str) -> None:
+    """A buffer (a constant of the module, `name`) cannot have a symbolic
+    `shape`: an error naming it."""
+    if any(not read(n).is_static for n in shape):
+        what = name.rsplit(".", 1)[-1].rstrip("0123456789") or name
+        raise FuseError(
+            f"this program cannot be exported for torch with symbolic sizes: a "
+            f"{what.replace('_', ' ')} of symbolic shape ({name}) is a constant of the "
+            "module; give the sizes with --shape NAME=... (input_shapes= in Python)"
+        )
 
 
 def _multiply(a: Any, b: Any) -> Any:

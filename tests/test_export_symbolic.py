@@ -1,0 +1,146 @@
+"""Every conformance program exported with symbolic sizes, run at two sizes
+in a fresh process that never imports Fuse (tests/data/export/load_and_run.py).
+
+The first size is the case's own inputs, checked against its independent
+NumPy reference and `runner.run`; the second grows every symbol by two
+(`_grown`), checked against `runner.run` at that size. The `stablehlo`
+artifact has dynamic dimensions: the loader refines them with StableHLO's
+own passes (the recipe in docs/export.md) before XLA compiles it.
+
+The programs that cannot be symbolic in a format are listed with the
+reason, so the test fails both when one of them starts to export (update
+the list and docs/export.md) and when another stops.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fuse import FuseError
+from fuse.lowering.symbolic_sizes import Size
+from fuse.runtime.export import SUFFIXES, input_dims
+from fuse.runtime.symbolic import SymbolicSizes
+from tests.conformance.programs import CASES, Case
+
+LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
+
+ARITHMETIC = "differs between two probe sizes"
+# Programs whose sizes follow the symbols by index arithmetic (`X[i + 1]`,
+# `x/S`, `V[2:5]`) or through a size attribute: static in every format.
+STATIC_ONLY = {
+    "paper_cnn_conv_and_max_pool": ARITHMETIC,
+    "mlp_by_layer_reads_the_previous_layer": ARITHMETIC,
+    "slices_and_shifts": ARITHMETIC,
+    "stored_time_recurrence": "'stablehlo.dynamic_slice' needs static sizes",
+    "builtin_attention_and_causal_mask": ARITHMETIC,
+    "builtin_rope": "rope needs an even feature size",
+}
+# A concat's size is a sum of symbols, which the StableHLO types cannot
+# express; torch.cat needs no size.
+CONCATS = dict.fromkeys(
+    ["builtin_concat", "builtin_concat_parts_of_different_sizes_transposed"], ARITHMETIC
+)
+# torch.export cannot take a constant of the module (a buffer) of symbolic
+# shape, and specializes a `Dim` that an op fixes.
+TORCH_BUFFER = "of symbolic shape"
+TORCH_SPECIALIZED = "Constraints violated"
+STATIC_ONLY_IN = {
+    "jax": STATIC_ONLY | CONCATS,
+    "stablehlo": STATIC_ONLY | CONCATS,
+    "torch": {
+        **STATIC_ONLY,
+        **dict.fromkeys(
+            [
+                "datalog_spelling_and_negation",  # fixpoints: zero state
+                "ancestor_random_dag",
+                "ancestor_with_cycles",
+                "ancestor_naive_strategy",
+                "non_linear_recursion",
+                "mutual_recursion",
+                "max_recursion",
+                "float_linear_recursion",
+                "builtin_attention_and_causal_mask",  # masks, index functions
+                "builtin_causal_mask",
+                "builtin_even_odd",
+                "constant_index_on_the_left",
+                "paper_cnn_conv_and_max_pool",  # window tables
+                "mlp_by_layer_reads_the_previous_layer",
+                "stored_time_recurrence",
+            ],
+            TORCH_BUFFER,
+        ),
+        "builtin_topk_ties": TORCH_SPECIALIZED,  # topk along a symbolic size
+        "constant_index_on_the_right": TORCH_SPECIALIZED,  # a constant position
+    },
+}
+
+
+def _grown(case: Case, dims: dict[str, tuple[int | str, ...]]) -> dict[str, np.ndarray]:
+    """The case's inputs with every symbol two larger: each input padded
+    with zeros along the symbols' dimensions (a zero row keeps a graph a
+    DAG and a gather index in range, where random values would not)."""
+    return {
+        name: np.pad(value, [(0, 2 if isinstance(d, str) else 0) for d in dims[name]])
+        if value.ndim
+        else value
+        for name, value in case.inputs.items()
+    }
+
+
+@pytest.mark.parametrize("format", ["jax", "stablehlo", "torch"])
+def test_conformance_programs_run_symbolic_artifacts_at_two_sizes(
+    format: str, tmp_path: Path
+) -> None:
+    static_only = STATIC_ONLY_IN[format]
+    refused, runs = {}, {}
+    for case in CASES:
+        workdir = tmp_path / case.name
+        workdir.mkdir()
+        runner = case.program(workdir).compile(backend="numpy", config=case.config)
+        dims = input_dims(runner, {})
+        if not any(isinstance(d, str) for row in dims.values() for d in row):
+            continue  # every size known (the examples read all inputs from files)
+        try:
+            runner.export(format, out=tmp_path / f"{case.name}{SUFFIXES[format]}", input_shapes={})
+        except FuseError as error:
+            refused[case.name] = str(error)
+            continue
+        np.savez(tmp_path / f"{case.name}@own.inputs.npz", **case.inputs)
+        runs[f"{case.name}@own"] = (case, runner.run(case.inputs), case.expected())
+        grown = _grown(case, dims)
+        np.savez(tmp_path / f"{case.name}@grown.inputs.npz", **grown)
+        runs[f"{case.name}@grown"] = (case, runner.run(grown), {})
+    assert set(refused) == set(static_only), (
+        f"newly refused: {set(refused) - set(static_only)}; "
+        f"now exporting: {set(static_only) - set(refused)}"
+    )
+    for name, error in refused.items():
+        assert static_only[name] in error, (name, error)
+    loaded = subprocess.run(
+        [sys.executable, str(LOADER), format, str(tmp_path)], capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    for run, (case, expected, reference) in runs.items():
+        outputs = dict(np.load(tmp_path / f"{run}.outputs.npz"))
+        for key, value in [*reference.items(), *expected.items()]:
+            assert outputs[key].shape == np.shape(value), (run, key)
+            np.testing.assert_allclose(
+                outputs[key], value, rtol=case.rtol, atol=case.atol, err_msg=f"{run}: {key}"
+            )
+        for key, status in outputs.items():
+            if key.startswith("fixpoint_status/"):
+                converged = status[0] if format != "torch" else 1 - status[0]
+                assert converged == 1, (run, key, status)
+
+
+def test_zero_reads_as_a_number() -> None:
+    """A slice's start 0 is a number (every prime divides it: reading it
+    once looped, growing without bound)."""
+    sizes = SymbolicSizes({"X": ("i", 3)})
+    assert sizes.read(0) == Size(0)
+    assert sizes.read(2 * 1009) == Size(2, ("i",))
