@@ -30,54 +30,34 @@ from tests.conformance.programs import CASES, Case
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
 
 ARITHMETIC = "differs between two probe sizes"
+TORCH_BUFFER = "of symbolic shape"  # a constant of the module (an index table)
+TORCH_SPECIALIZED = "Constraints violated"  # torch.export fixes a `Dim`
 # Programs whose sizes follow the symbols by index arithmetic (`X[i + 1]`,
-# `x/S`, `V[2:5]`) or through a size attribute: static in every format.
+# `x/S`, `V[2:5]`), through a size attribute or a size that must be even.
 STATIC_ONLY = {
-    "paper_cnn_conv_and_max_pool": ARITHMETIC,
-    "mlp_by_layer_reads_the_previous_layer": ARITHMETIC,
     "slices_and_shifts": ARITHMETIC,
-    "stored_time_recurrence": "'stablehlo.dynamic_slice' needs static sizes",
-    "builtin_attention_and_causal_mask": ARITHMETIC,
     "builtin_rope": "rope needs an even feature size",
 }
-# A concat's size is a sum of symbols, which the StableHLO types cannot
-# express; torch.cat needs no size.
-CONCATS = dict.fromkeys(
-    ["builtin_concat", "builtin_concat_parts_of_different_sizes_transposed"], ARITHMETIC
-)
-# torch.export cannot take a constant of the module (a buffer) of symbolic
-# shape, and specializes a `Dim` that an op fixes.
-TORCH_BUFFER = "of symbolic shape"
-TORCH_SPECIALIZED = "Constraints violated"
 STATIC_ONLY_IN = {
-    "jax": STATIC_ONLY | CONCATS,
-    "stablehlo": STATIC_ONLY | CONCATS,
+    "jax": {
+        **STATIC_ONLY,
+        "paper_cnn_conv_and_max_pool": ARITHMETIC,
+        "mlp_by_layer_reads_the_previous_layer": ARITHMETIC,
+        "stored_time_recurrence": "'stablehlo.dynamic_slice' needs static sizes",
+        # a sum of symbols, which StableHLO types cannot express
+        "builtin_concat": ARITHMETIC,
+        "builtin_concat_parts_of_different_sizes_transposed": ARITHMETIC,
+    },
     "torch": {
         **STATIC_ONLY,
-        **dict.fromkeys(
-            [
-                "datalog_spelling_and_negation",  # fixpoints: zero state
-                "ancestor_random_dag",
-                "ancestor_with_cycles",
-                "ancestor_naive_strategy",
-                "non_linear_recursion",
-                "mutual_recursion",
-                "max_recursion",
-                "float_linear_recursion",
-                "builtin_attention_and_causal_mask",  # masks, index functions
-                "builtin_causal_mask",
-                "builtin_even_odd",
-                "constant_index_on_the_left",
-                "paper_cnn_conv_and_max_pool",  # window tables
-                "mlp_by_layer_reads_the_previous_layer",
-                "stored_time_recurrence",
-            ],
-            TORCH_BUFFER,
-        ),
+        "paper_cnn_conv_and_max_pool": TORCH_BUFFER,  # window tables
+        "mlp_by_layer_reads_the_previous_layer": TORCH_BUFFER,
+        "stored_time_recurrence": TORCH_BUFFER,
         "builtin_topk_ties": TORCH_SPECIALIZED,  # topk along a symbolic size
         "constant_index_on_the_right": TORCH_SPECIALIZED,  # a constant position
     },
 }
+STATIC_ONLY_IN["stablehlo"] = STATIC_ONLY_IN["jax"]
 
 
 def _grown(case: Case, dims: dict[str, tuple[int | str, ...]]) -> dict[str, np.ndarray]:

@@ -144,11 +144,15 @@ class TorchExecutable:
 
     @property
     def symbolic_text(self) -> str:
-        """The generated code and the buffers' shapes, to compare two
+        """The generated code and the buffers' shapes (and the values of
+        scalars, such as a scale that may follow the sizes), to compare two
         probes' lowerings by (fuse.runtime.export)."""
         from . import graph_code
 
-        buffers = [f"# {name}: {tuple(b.shape)}" for name, b in self.fx_module.named_buffers()]
+        buffers = [
+            f"# {name}: {tuple(b.shape)}" + (f" = {b.item()}" if b.numel() == 1 else "")
+            for name, b in self.fx_module.named_buffers()
+        ]
         return "\n".join([graph_code(self.fx_module), *buffers])
 
     def __call__(self, args: Sequence[Any]) -> list[torch.Tensor]:

@@ -27,13 +27,32 @@ from torch.fx.node import map_aggregate
 from fuse.errors import FuseError
 from fuse.lowering.symbolic_sizes import Size, SizeReader
 
+# `node.meta` key of a region graph's placeholder: its shape at probe sizes
+# (fuse.lowering.torch.graph records it; the root graph's shapes are the
+# executable's argument shapes).
+PROBE_SHAPE = "fuse_probe_shape"
+
 
 def generalize(
     module: GraphModule, arg_shapes: Sequence[Sequence[int]], read: SizeReader
 ) -> GraphModule:
-    """`module` with its probe sizes symbolic (module docstring), in place."""
+    """`module` with its probe sizes symbolic (module docstring), in place:
+    its graph and the region graphs of its fixpoints and scans."""
     for name, buffer in module.named_buffers():
         refuse_symbolic_buffer(read, buffer.shape, name)
+    _generalize_graph(module, arg_shapes, read)
+    for submodule in module.modules():
+        if submodule is not module and isinstance(submodule, GraphModule):
+            placeholders = [n for n in submodule.graph.nodes if n.op == "placeholder"]
+            shapes = [node.meta.get(PROBE_SHAPE, ()) for node in placeholders]
+            _generalize_graph(submodule, shapes, read)
+    return module
+
+
+def _generalize_graph(
+    module: GraphModule, arg_shapes: Sequence[Sequence[int]], read: SizeReader
+) -> None:
+    """One graph of `generalize`: sizes read off its own placeholders."""
     graph = module.graph
     placeholders = [node for node in graph.nodes if node.op == "placeholder"]
     sources: dict[str, tuple[Node, int]] = {}
@@ -45,6 +64,12 @@ def generalize(
     extents: dict[str, Node] = {}
 
     def extent(symbol: str) -> Node:
+        if symbol not in sources:
+            raise FuseError(
+                f"this program cannot be exported for torch with symbolic sizes: a graph "
+                f"of a fixpoint or scan uses the size '{symbol}' but has no input of that "
+                "size; give the sizes with --shape NAME=... (input_shapes= in Python)"
+            )
         if symbol not in extents:
             node, dim = sources[symbol]
             with graph.inserting_after(placeholders[-1]):
@@ -75,7 +100,6 @@ def generalize(
         node.kwargs = map_aggregate(node.kwargs, symbolic)
     graph.lint()
     module.recompile()
-    return module
 
 
 def refuse_symbolic_buffer(read: SizeReader, shape: Sequence[int], name: str) -> None:
