@@ -9,10 +9,14 @@ merged dimensions). `torch.export` with one `torch.export.Dim` per symbol
 then traces it with symbolic sizes and refuses, naming the `Dim`, any size
 the graph still fixes.
 
-A buffer of symbolic shape (a constant or index function over a symbolic
-index, a fixpoint's zero state) cannot follow the sizes: that is an error
-naming it. Fixpoints and scans run as submodules with their own graphs and
-are not generalized: their state shapes are buffers.
+Fixpoints and scans run as submodules with their own region graphs,
+generalized the same way from their own inputs' sizes (the graph builder
+records each region input's probe shape). Constants, index functions and
+fixpoint zero states of symbolic shape are made in the graph
+(`torch.full`, `torch.arange`, `new_zeros`) rather than held as buffers,
+so their sizes are generalized too; what is left as a buffer of symbolic
+shape (a window's or placement's index table) cannot follow the sizes and
+is an error naming it.
 """
 
 from __future__ import annotations
