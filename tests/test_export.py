@@ -392,3 +392,16 @@ def test_sizes_that_cannot_be_symbolic_are_named(
     with pytest.raises(FuseError, match=message):
         runner.export(format)
     assert runner.export(format, input_shapes=shapes) is not None, "static sizes export"
+
+
+def test_a_symbolic_torch_export_after_a_static_one() -> None:
+    """A fixpoint exported at fixed sizes first left size guards in
+    dynamo's caches that made the next symbolic export fail (`12 != x`)."""
+    import torch
+
+    maximum = "Best[x, y] max= P[x, y]\nBest[x, z] max= Best[x, y] P[y, z]\nexport Best\n"
+    Program(maximum).compile().export("torch", input_shapes={"P": (12, 12)})
+    program = Program(FIXPOINT).compile().export("torch", input_shapes={}).module()
+    for size in (4, 12):
+        path = program({"Edge": torch.from_numpy(_chain(size))})["Path"]
+        np.testing.assert_array_equal(path.numpy(), _closure_reference(_chain(size))["Path"])

@@ -263,6 +263,11 @@ def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) ->
         name: torch.zeros([symbols[d] if isinstance(d, str) else d for d in row])
         for name, row in dims.items()
     }
+    # Dynamo's caches from an earlier export in this process (a fixpoint's
+    # loop traced at fixed sizes) leak their size guards into this trace, as
+    # `12 != x`, which torch then reports as the `Dim` specialized: start
+    # from empty caches (later torch.compile calls recompile).
+    torch._dynamo.reset()
     try:
         return torch.export.export(module, (example,), dynamic_shapes=(dynamic_shapes(dims),))
     except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes

@@ -74,9 +74,10 @@ class Settings:
     max_iters: int
     block_size: int | None = None
     progress: bool = False
-    # A plan at probe sizes (fuse.lowering.torch.symbolic): a table over a
-    # symbolic size is refused before it is built, as it would be refused
-    # after (and its probe size can take gigabytes).
+    # A plan at probe sizes (fuse.lowering.torch.symbolic): constants of
+    # symbolic shape are made in the graph, and an index table over a
+    # symbolic size is refused before it is built (at probe sizes it can
+    # take gigabytes; as a buffer it could not follow the sizes anyway).
     sizes: SizeReader | None = None
 
 
@@ -289,10 +290,11 @@ class _Builder:
 
     def _make(self, factory: Callable[..., torch.Tensor], args: tuple) -> Proxy:
         """`factory(*args)` in the compute type, on the device of the
-        graph's first input."""
-        first = next(node for node in self.graph.nodes if node.op == "placeholder")
-        device = Proxy(first, self.tracer).device
-        kwargs = {"dtype": self.settings.dtype, "device": device}
+        graph's first input (if it has one)."""
+        kwargs: dict[str, object] = {"dtype": self.settings.dtype}
+        first = next((node for node in self.graph.nodes if node.op == "placeholder"), None)
+        if first is not None:
+            kwargs["device"] = Proxy(first, self.tracer).device
         return self.tracer.create_proxy("call_function", factory, args, kwargs)
 
     def size_constant(self, op: ConstantOp | IndexFnOp, shape: Shape) -> Proxy | None:
@@ -313,6 +315,7 @@ class _Builder:
         if isinstance(op, ConstantOp):
             values = set(op.value.get_values())
             if len(values) != 1:
+                assert self.settings.sizes is not None  # is_symbolic(shape) holds
                 refuse_symbolic_buffer(self.settings.sizes, shape, "constant")
             return self.filled(shape, float(values.pop()))
         fn = op.fn.data
