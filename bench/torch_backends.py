@@ -218,7 +218,7 @@ def _fixpoint_loops(repeat: int) -> list[tuple[str, str, float]]:
         host = _closure_executable(edge)
         eager_while = _closure_executable(edge)
         for fixpoint in _fixpoints(eager_while):
-            fixpoint.forward = lambda *captured, f=fixpoint: f.compiled_loop(captured)
+            fixpoint.forward = lambda *arguments, f=fixpoint: f.compiled_loop(*f.split(arguments))
         compiled_bodies = _closure_executable(edge)
         for fixpoint in _fixpoints(compiled_bodies):
             fixpoint.body, fixpoint.init = (

@@ -109,8 +109,13 @@ def test_fx_module_before_any_run_with_input_shapes() -> None:
     runner = Program(FIXPOINT).compile(backend="torch", input_shapes={"Edge": (3, 3)})
     module = runner.fx_module
     assert isinstance(module, torch.fx.GraphModule)
-    with pytest.raises(FuseError, match="zero of symbolic shape"):  # a torch fixpoint's state
-        _ = Program(FIXPOINT).compile(backend="torch").fx_module
+    # Without sizes, a fixpoint's zero state is made from its input's size.
+    symbolic = Program(FIXPOINT).compile(backend="torch").fx_module
+    for size in (3, 6):
+        path, degrees, _status = symbolic(torch.from_numpy(_chain(size)))
+        expected = _closure_reference(_chain(size))
+        np.testing.assert_array_equal(path.numpy(), expected["Path"])
+        np.testing.assert_array_equal(degrees.numpy(), expected["deg.npy"])
 
 
 def test_fx_module_before_any_run_with_symbolic_sizes() -> None:
@@ -317,9 +322,8 @@ SYMBOLIC_CASES = {
 def test_symbolic_artifacts_run_at_two_sizes_without_fuse(format: str, tmp_path: Path) -> None:
     """Exported without sizes, each artifact runs in a process without Fuse
     at two sizes and matches `runner.run` and a NumPy reference at both."""
-    cases = {n: c for n, c in SYMBOLIC_CASES.items() if format == "jax" or n != "closure"}
     runs = {}
-    for name, (text, make_inputs, reference) in cases.items():
+    for name, (text, make_inputs, reference) in SYMBOLIC_CASES.items():
         runner = Program(text, f"{name}.fuse", base_dir=tmp_path).compile(backend="numpy")
         runner.export(format, out=tmp_path / f"{name}{SUFFIXES[format]}")
         for tag, sizes in (("small", (3, 4, 5)), ("large", (7, 2, 6))):
@@ -372,8 +376,13 @@ def test_stablehlo_without_sizes_has_dynamic_dimensions(
     ("text", "format", "message", "shapes"),
     [
         ("Y[i] = X[i + 1]\nexport Y\n", "jax", "differs between two probe sizes", {"X": (6,)}),
-        ("Y[i] = X[i] even(i)\nexport Y\n", "torch", "index fn of symbolic shape", {"X": (6,)}),
-        (FIXPOINT, "torch", "zero of symbolic shape", {"Edge": (3, 3)}),
+        (
+            "Y[i, j] = W[i, j, k] X[i - 1, k]\nexport Y\n",
+            "torch",
+            "window of symbolic shape",
+            {"W": (4, 3, 5), "X": (4, 5)},
+        ),
+        ("Y[t] = X[t, 3]\nexport Y\n", "torch", "Constraints violated", {"X": (2, 5)}),
     ],
 )
 def test_sizes_that_cannot_be_symbolic_are_named(
@@ -383,3 +392,16 @@ def test_sizes_that_cannot_be_symbolic_are_named(
     with pytest.raises(FuseError, match=message):
         runner.export(format)
     assert runner.export(format, input_shapes=shapes) is not None, "static sizes export"
+
+
+def test_a_symbolic_torch_export_after_a_static_one() -> None:
+    """A fixpoint exported at fixed sizes first left size guards in
+    dynamo's caches that made the next symbolic export fail (`12 != x`)."""
+    import torch
+
+    maximum = "Best[x, y] max= P[x, y]\nBest[x, z] max= Best[x, y] P[y, z]\nexport Best\n"
+    Program(maximum).compile().export("torch", input_shapes={"P": (12, 12)})
+    program = Program(FIXPOINT).compile().export("torch", input_shapes={}).module()
+    for size in (4, 12):
+        path = program({"Edge": torch.from_numpy(_chain(size))})["Path"]
+        np.testing.assert_array_equal(path.numpy(), _closure_reference(_chain(size))["Path"])

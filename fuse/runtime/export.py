@@ -96,14 +96,39 @@ class ExportPlan:
         return _probe_plan(self.runner, shapes, self.sizes, gradient)
 
 
+def _known_shapes(
+    runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]
+) -> tuple[dict[str, tuple[int, ...]], dict[str, np.ndarray], list[str]]:
+    """The shapes an export knows (`input_shapes`, checked, and the sources
+    and weights, read now to become constants), those constants, and the
+    runtime inputs whose sizes are symbolic."""
+    shapes = runner.checked_shapes(input_shapes)
+    constants = runner.load_sources(shapes, require_all=False)
+    known = {**{n: np.shape(v) for n, v in constants.items()}, **shapes}
+    unsized = [d.name for d in runner.declarations if d.source is None and d.name not in known]
+    return known, constants, unsized
+
+
+def input_dims(
+    runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]
+) -> dict[str, tuple[int | str, ...]]:
+    """The sizes of each runtime input of an artifact exported with
+    `input_shapes`: numbers where known, else symbols (fuse.runtime.symbolic).
+    Compiles nothing."""
+    known, constants, unsized = _known_shapes(runner, input_shapes)
+    dims: dict[str, tuple[int | str, ...]] = {
+        name: shape for name, shape in known.items() if name not in constants
+    }
+    if unsized:
+        dims |= runner.symbolic_sizes(known, unsized).dims
+    return dims
+
+
 def export_plan(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> ExportPlan:
     """Compiles `runner`'s program for the given runtime-input sizes, the
     others symbolic, with every source and weight read now to become a
     constant."""
-    shapes = runner.checked_shapes(input_shapes)
-    constants = runner.load_sources(shapes, require_all=False)
-    known = {**{n: np.shape(v) for n, v in constants.items()}, **shapes}
-    unsized = [d for d in runner.declarations if d.source is None and d.name not in known]
+    known, constants, unsized = _known_shapes(runner, input_shapes)
     sizes = None
     if not unsized:
         plan = runner.plan_for_shapes(known)
@@ -238,6 +263,11 @@ def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) ->
         name: torch.zeros([symbols[d] if isinstance(d, str) else d for d in row])
         for name, row in dims.items()
     }
+    # Dynamo's caches from an earlier export in this process (a fixpoint's
+    # loop traced at fixed sizes) leak their size guards into this trace, as
+    # `12 != x`, which torch then reports as the `Dim` specialized: start
+    # from empty caches (later torch.compile calls recompile).
+    torch._dynamo.reset()
     try:
         return torch.export.export(module, (example,), dynamic_shapes=(dynamic_shapes(dims),))
     except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes

@@ -101,7 +101,10 @@ class SymbolicSizes:
         """A size of the plan compiled at `probe(probe)`, as an expression.
         A size that is no such expression reads as a number that differs
         between the probes (`i + 1`: 1010 and 2019; `i / 2` at probe 1: a
-        negative number), which the comparison of the two probes reports."""
+        negative number), which the comparison of the two probes reports.
+        Zero (a slice's start) is a number: every prime divides it."""
+        if size == 0:
+            return Size(0)
         symbols = []
         for symbol, prime in self.primes().items():
             while size % prime == 0:

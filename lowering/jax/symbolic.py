@@ -13,7 +13,8 @@ reads every size back as an expression of the symbols (`SizeReader`):
   `dynamic_reshape`, a `slice` up to a symbolic limit `real_dynamic_slice`,
   a splat `constant` of symbolic shape a broadcast scalar;
 * a scalar constant whose value is a symbolic size (the `n` a layer norm
-  divides by) becomes that size, converted.
+  divides by) becomes that size, converted; one that is its inverse square
+  root (attention's default scale `1/sqrt(|d|)`) that size's `rsqrt`.
 
 What is left static must not depend on the symbols: an op attribute that
 still holds a symbolic size (a `gather`'s or `dynamic_slice`'s slice sizes,
@@ -28,7 +29,6 @@ compiles it once the sizes are bound, after StableHLO's shape refinement
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -48,7 +48,7 @@ from xdsl.rewriter import Rewriter
 from xdsl_jax.dialects import stablehlo as hlo
 
 from fuse.errors import FuseError
-from fuse.lowering.symbolic_sizes import Size, SizeReader
+from fuse.lowering.symbolic_sizes import Size, SizeReader, size_in_constant
 
 from .extra_ops import DynamicIotaOp, DynamicReshapeOp, GetDimensionSizeOp, RealDynamicSliceOp
 from .hlo_builder import element_type_of, shape_of
@@ -180,18 +180,18 @@ class _Generalizer:
         self, op: hlo.ConstantOp, sizes: Sizes, builder: _ShapeBuilder
     ) -> Operation | None:
         """A splat of symbolic shape: the scalar, broadcast; a scalar whose
-        value is a symbolic size: that size at run time."""
+        value is a symbolic size (or its inverse square root): that size at
+        run time (`size_in_constant`)."""
         value = op.value
         assert isinstance(value, DenseIntOrFPElementsAttr)
         values = value.get_values()
         result = op.output
         if all(s.is_static for s in sizes):
-            if sizes or len(values) != 1 or not _positive_integer(values[0]):
+            found = size_in_constant(values[0], self.read) if len(values) == 1 else None
+            if sizes or found is None:
                 return None
-            size = self.read(int(values[0]))
-            if size.is_static:
-                return None
-            return hlo.ConvertOp(builder.size(size), value.get_type())
+            converted = hlo.ConvertOp(builder.size(found.size), value.get_type())
+            return hlo.RsqrtOp(builder.emit(converted)) if found.inverse_root else converted
         if len(set(values)) != 1:
             raise _not_symbolic(op, "a constant of symbolic shape that is not one value")
         scalar_type = TensorType(element_type_of(result), [])
@@ -264,10 +264,6 @@ class _ShapeBuilder:
         return self.emit(
             hlo.ReshapeOp.build(operands=[value], result_types=[TensorType(i64, shape)])
         )
-
-
-def _positive_integer(value: float) -> bool:
-    return math.isfinite(value) and value > 0 and value == int(value)
 
 
 def _not_symbolic(op: Operation, why: str) -> FuseError:

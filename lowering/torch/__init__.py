@@ -58,7 +58,7 @@ class TorchBackend:
         from .executable import build_executable
         from .symbolic import generalize
 
-        executable = build_executable(module, config)
+        executable = build_executable(module, config, sizes)
         generalize(executable.fx_module, executable.arg_shapes, sizes)
         return executable
 

@@ -13,6 +13,7 @@ from xdsl.dialects.builtin import ModuleOp
 from fuse.config import ExecutionConfig
 from fuse.errors import FuseError
 from fuse.lowering.backend import FixpointDivergence, main_function, unique_names
+from fuse.lowering.symbolic_sizes import SizeReader
 
 from . import saved
 from .device import resolve_device, resolve_dtype
@@ -33,7 +34,11 @@ def as_tensor(value: Any) -> torch.Tensor:
     return torch.from_numpy(array if array.flags.writeable else array.copy())
 
 
-def build_executable(module: ModuleOp, config: ExecutionConfig) -> TorchExecutable:
+def build_executable(
+    module: ModuleOp, config: ExecutionConfig, sizes: SizeReader | None = None
+) -> TorchExecutable:
+    """The executable of `module`; with `sizes`, a plan at probe sizes that
+    `sizes` reads back (fuse.lowering.torch.symbolic)."""
     device = resolve_device(config)
     settings = Settings(
         resolve_dtype(config, device),
@@ -41,6 +46,7 @@ def build_executable(module: ModuleOp, config: ExecutionConfig) -> TorchExecutab
         config.max_iters,
         config.block_size,
         config.progress,
+        sizes,
     )
     main = main_function(module)
     lowered = lower_main(main, settings)
@@ -138,11 +144,15 @@ class TorchExecutable:
 
     @property
     def symbolic_text(self) -> str:
-        """The generated code and the buffers' shapes, to compare two
+        """The generated code and the buffers' shapes (and the values of
+        scalars, such as a scale that may follow the sizes), to compare two
         probes' lowerings by (fuse.runtime.export)."""
         from . import graph_code
 
-        buffers = [f"# {name}: {tuple(b.shape)}" for name, b in self.fx_module.named_buffers()]
+        buffers = [
+            f"# {name}: {tuple(b.shape)}" + (f" = {b.item()}" if b.numel() == 1 else "")
+            for name, b in self.fx_module.named_buffers()
+        ]
         return "\n".join([graph_code(self.fx_module), *buffers])
 
     def __call__(self, args: Sequence[Any]) -> list[torch.Tensor]:

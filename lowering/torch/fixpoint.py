@@ -101,41 +101,52 @@ def _deltas(kinds: Sequence[str], cur: Sequence[Tensor], prev: Sequence[Tensor])
 
 
 class FixpointModule(torch.nn.Module):
-    """One `fuse.fixpoint`: `forward(*captured) -> (*results, status)`."""
+    """One `fuse.fixpoint`: `forward(*captured) -> (*results, status)`, or
+    `forward(*zeros, *captured)` where the caller passes the zero states."""
 
     def __init__(
         self,
         spec: FixpointSpec,
         body: torch.fx.GraphModule,
         init: torch.fx.GraphModule | None,
-        zeros: Sequence[Tensor],
+        zeros: Sequence[Tensor] | int,
     ):
+        """`zeros`: the results' zero states as buffers, or how many of them
+        the caller passes first (a graph with symbolic sizes makes them
+        from its inputs' sizes, fuse.lowering.torch.symbolic)."""
         super().__init__()
         self.spec = spec
         self.body = body
         self.init = init
-        self.results = len(zeros)
-        for n, zero in enumerate(zeros):
+        self.passed = isinstance(zeros, int)
+        self.results = zeros if isinstance(zeros, int) else len(zeros)
+        for n, zero in enumerate(() if isinstance(zeros, int) else zeros):
             self.register_buffer(f"zero{n}", zero)
 
-    def zeros(self) -> list[Tensor]:
-        return [getattr(self, f"zero{n}") for n in range(self.results)]
+    def split(self, arguments: Sequence[Tensor]) -> tuple[list[Tensor], Sequence[Tensor]]:
+        """`forward`'s arguments as (zero states, captured values)."""
+        if self.passed:
+            return list(arguments[: self.results]), arguments[self.results :]
+        return [getattr(self, f"zero{n}") for n in range(self.results)], arguments
 
-    def forward(self, *captured: Tensor) -> tuple[Tensor, ...]:
+    def forward(self, *arguments: Tensor) -> tuple[Tensor, ...]:
+        zeros, captured = self.split(arguments)
         if not torch.compiler.is_compiling():
-            return self.host_loop(captured)
+            return self.host_loop(zeros, captured)
         differentiating = torch.is_grad_enabled() and any(t.requires_grad for t in captured)
         if differentiating and not torch.compiler.is_exporting():
             # Inductor cannot compile `while_loop`'s backward: run this
             # fixpoint eagerly (autograd records it) and compile the rest.
-            return _eager_host_loop(self, captured)
-        return self.compiled_loop(captured)
+            return _eager_host_loop(self, zeros, captured)
+        return self.compiled_loop(zeros, captured)
 
-    def _start(self, captured: Sequence[Tensor]) -> tuple[list[Tensor], Rows, Rows]:
+    def _start(
+        self, zeros: Sequence[Tensor], captured: Sequence[Tensor]
+    ) -> tuple[list[Tensor], Rows, Rows]:
         """First values (init, or the body applied to zeros) and the status
         rows of nested fixpoints in the init region and in the body (None
         where there are none)."""
-        spec, zeros = self.spec, self.zeros()
+        spec = self.spec
         if self.init is None:
             first, body_rows = _split(self.body(*zeros, *captured), self.results, spec.body_rows)
             return first, None, body_rows
@@ -145,12 +156,12 @@ class FixpointModule(torch.nn.Module):
             body_rows = torch.zeros((spec.body_rows, STATUS_COLUMNS), device=zeros[0].device)
         return first, init_rows, body_rows
 
-    def host_loop(self, captured: Sequence[Tensor]) -> tuple[Tensor, ...]:
+    def host_loop(self, zeros: Sequence[Tensor], captured: Sequence[Tensor]) -> tuple[Tensor, ...]:
         """The loop in Python around the region graphs (eager runs), stopped
         by `fixpoint_loop.converge` as on NumPy."""
         spec = self.spec
-        first, init_rows, body_rows = self._start(captured)
-        prev = self.zeros()
+        first, init_rows, body_rows = self._start(zeros, captured)
+        prev = list(zeros)
 
         def steps() -> Iterator[tuple[float, list[Tensor]]]:
             nonlocal prev, body_rows
@@ -189,12 +200,14 @@ class FixpointModule(torch.nn.Module):
             return float(_change(cur, prev))
         return 0.0 if all(torch.equal(c, p) for c, p in zip(cur, prev, strict=True)) else math.inf
 
-    def compiled_loop(self, captured: Sequence[Tensor]) -> tuple[Tensor, ...]:
+    def compiled_loop(
+        self, zeros: Sequence[Tensor], captured: Sequence[Tensor]
+    ) -> tuple[Tensor, ...]:
         """The loop as torch's `while_loop` (compiled and exported runs).
         Absent status rows become empty tensors: loop-carried values must be
         tensors, and in a compiled graph they cost nothing."""
-        spec, zeros, results = self.spec, self.zeros(), self.results
-        cur, init_rows, body_rows = self._start(captured)
+        spec, results = self.spec, self.results
+        cur, init_rows, body_rows = self._start(zeros, captured)
         device = zeros[0].device
         init_rows = _rows_or_empty(init_rows, device)
         body_rows = _rows_or_empty(body_rows, device)
@@ -224,8 +237,10 @@ class FixpointModule(torch.nn.Module):
 
 
 @torch.compiler.disable
-def _eager_host_loop(module: FixpointModule, captured: Sequence[Tensor]) -> tuple[Tensor, ...]:
-    return module.host_loop(captured)
+def _eager_host_loop(
+    module: FixpointModule, zeros: Sequence[Tensor], captured: Sequence[Tensor]
+) -> tuple[Tensor, ...]:
+    return module.host_loop(zeros, captured)
 
 
 def _rows_or_empty(rows: Rows, device: torch.device) -> Tensor:

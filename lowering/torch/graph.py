@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.fx import Graph, GraphModule, Node, Proxy
 from torch.fx.proxy import GraphAppendingTracer
+from xdsl.dialects.builtin import TensorType
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
@@ -54,11 +55,13 @@ from fuse.lowering.op_facts import (
     kernel_arguments,
     temperature,
 )
+from fuse.lowering.symbolic_sizes import SizeReader, size_in_constant
 
 from . import convolution, kernels
 from .fixpoint import FixpointModule, FixpointSpec
 from .kernels import Kernel, Shape
 from .scan import ScanModule, ScanSpec
+from .symbolic import PROBE_SHAPE, refuse_symbolic_buffer
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,11 @@ class Settings:
     max_iters: int
     block_size: int | None = None
     progress: bool = False
+    # A plan at probe sizes (fuse.lowering.torch.symbolic): constants of
+    # symbolic shape are made in the graph, and an index table over a
+    # symbolic size is refused before it is built (at probe sizes it can
+    # take gigabytes; as a buffer it could not follow the sizes anyway).
+    sizes: SizeReader | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,12 @@ class _Builder:
         self.root.register_buffer(name, tensor)
         return self.tracer.create_proxy("get_attr", name, (), {})
 
+    def static_table(self, shape: Shape, hint: str) -> None:
+        """Refuses, in a plan at probe sizes, an index table of symbolic
+        `shape` before building it."""
+        if self.settings.sizes is not None:
+            refuse_symbolic_buffer(self.settings.sizes, shape, hint)
+
     def index_buffer(self, array: np.ndarray, hint: str) -> Proxy:
         """A compile-time int64 index array as a buffer of the module."""
         name = f"{hint}{len(self.root._buffers)}"
@@ -225,7 +239,15 @@ class _Builder:
             self.scan(op)
             return
         if isinstance(op, ConstantOp | IndexFnOp):
-            array = constant_array(op, static_shape(op.result))
+            shape = static_shape(op.result)
+            found = self.size_constant(op, shape)
+            if found is not None:
+                self.values[op.result] = found
+                return
+            if self.is_symbolic(shape):
+                self.values[op.result] = self.symbolic_constant(op, shape)
+                return
+            array = constant_array(op, shape)
             self.constants[op.result] = array
             self.values[op.result] = self.buffer(array, op.name.removeprefix("fuse."))
             return
@@ -249,8 +271,64 @@ class _Builder:
 
     def ones(self, shape: Shape) -> Kernel:
         """The empty product: a buffer of ones."""
-        ones = self.buffer(np.ones(shape, dtype=np.float32), "ones")
+        if self.is_symbolic(shape):
+            ones = self.filled(shape, 1.0)
+        else:
+            ones = self.buffer(np.ones(shape, dtype=np.float32), "ones")
         return lambda: ones
+
+    # --- constants of symbolic shape (a plan at probe sizes) -----------------------
+
+    def is_symbolic(self, shape: Shape) -> bool:
+        sizes = self.settings.sizes
+        return sizes is not None and any(not sizes(n).is_static for n in shape)
+
+    def filled(self, shape: Shape, value: float) -> Proxy:
+        """A tensor of `value` made in the graph, not a buffer, so that
+        `symbolic.generalize` makes its probe sizes the inputs' sizes."""
+        return self._make(torch.full, (tuple(shape), value))
+
+    def _make(self, factory: Callable[..., torch.Tensor], args: tuple) -> Proxy:
+        """`factory(*args)` in the compute type, on the device of the
+        graph's first input (if it has one)."""
+        kwargs: dict[str, object] = {"dtype": self.settings.dtype}
+        first = next((node for node in self.graph.nodes if node.op == "placeholder"), None)
+        if first is not None:
+            kwargs["device"] = Proxy(first, self.tracer).device
+        return self.tracer.create_proxy("call_function", factory, args, kwargs)
+
+    def size_constant(self, op: ConstantOp | IndexFnOp, shape: Shape) -> Proxy | None:
+        """In a plan at probe sizes, a scalar constant that stands for a
+        symbolic size (`size_in_constant`), computed from that size."""
+        if self.settings.sizes is None or shape or not isinstance(op, ConstantOp):
+            return None
+        found = size_in_constant(float(op.value.get_values()[0]), self.settings.sizes)
+        if found is None:
+            return None
+        size = self._make(torch.full, ((), found.number))
+        return size.rsqrt() if found.inverse_root else size
+
+    def symbolic_constant(self, op: ConstantOp | IndexFnOp, shape: Shape) -> Proxy:
+        """A constant or index function of symbolic shape, computed in the
+        graph from its sizes (`op_facts.index_tensor` computes the same at
+        compile time)."""
+        if isinstance(op, ConstantOp):
+            values = set(op.value.get_values())
+            if len(values) != 1:
+                assert self.settings.sizes is not None  # is_symbolic(shape) holds
+                refuse_symbolic_buffer(self.settings.sizes, shape, "constant")
+            return self.filled(shape, float(values.pop()))
+        fn = op.fn.data
+        if fn == "causal":
+            return self.filled(shape, 1.0).tril()
+        positions = self._make(torch.arange, (shape[0],))
+        if fn == "iota":
+            return positions
+        if fn in ("even", "odd"):
+            hits = positions % 2 == (0 if fn == "even" else 1)
+        else:  # onehot
+            hits = positions == op.position.value.data
+        return hits.to(self.settings.dtype)
 
     def constant_mask_softmax(self, axis: int, mask: np.ndarray) -> Kernel:
         """A masked softmax whose mask is known: its Boolean form, and where
@@ -265,6 +343,7 @@ class _Builder:
         )
 
     def window(self, forms: Forms, operand_shape: Shape, shape: Shape) -> Kernel:
+        self.static_table(shape, "window")
         positions = flat_positions(forms, shape, operand_shape)
         return kernels.window(self.index_buffer(positions, "window"), shape)
 
@@ -276,6 +355,7 @@ class _Builder:
             for low, j, size in reversed(list(zip(lows, order, shape, strict=True))):
                 pads += [low, size - low - operand_shape[j]]
             return kernels.shift(order, pads)
+        self.static_table(operand_shape, "place")
         targets = flat_positions(forms, operand_shape, shape).ravel()
         size = math.prod(shape)
         return kernels.place(self.index_buffer(targets, "place"), kind, size, shape)
@@ -321,13 +401,23 @@ class _Builder:
             body_rows=len(body.rows),
             progress=settings.progress,
         )
-        zeros = [torch.zeros(static_shape(r), dtype=settings.dtype) for r in op.results_]
+        operands = [self.values[v] for v in captured]
+        shapes = [static_shape(r) for r in op.results_]
+        zeros: list[torch.Tensor] | int
+        if settings.sizes is not None and operands:
+            # Symbolic sizes: zero states made in the graph, from sizes that
+            # `symbolic.generalize` then reads off the inputs.
+            zeros = len(shapes)
+            operands = [
+                *(operands[0].new_zeros(shape, dtype=settings.dtype) for shape in shapes),
+                *operands,
+            ]
+        else:
+            zeros = [torch.zeros(shape, dtype=settings.dtype) for shape in shapes]
         module = FixpointModule(spec, body.module, init.module if init else None, zeros)
         name = f"fixpoint{len(self.statuses)}"
         self.root.add_module(name, module)
-        call = self.tracer.create_proxy(
-            "call_module", name, tuple(self.values[v] for v in captured), {}
-        )
+        call = self.tracer.create_proxy("call_module", name, tuple(operands), {})
         for n, result in enumerate(op.results_):
             self.values[result] = call[n]
         self.statuses.append(call[len(op.results_)])
@@ -349,6 +439,8 @@ def _region(block: Block, captured: Sequence[SSAValue], settings: Settings) -> L
     builder = _Builder(settings)
     for value in [*block.args, *captured]:
         builder.values[value] = builder.placeholder(value.name_hint or "v")
+        if isinstance(value.type, TensorType):  # for `symbolic.generalize`
+            builder.values[value].node.meta[PROBE_SHAPE] = static_shape(value)
     outputs = [builder.values[v] for v in builder.block(block)]
     # `while_loop` bodies must not return (views of) their inputs, and a
     # fixpoint's results must not be a region's buffers.

@@ -9,10 +9,14 @@ merged dimensions). `torch.export` with one `torch.export.Dim` per symbol
 then traces it with symbolic sizes and refuses, naming the `Dim`, any size
 the graph still fixes.
 
-A buffer of symbolic shape (a constant or index function over a symbolic
-index, a fixpoint's zero state) cannot follow the sizes: that is an error
-naming it. Fixpoints and scans run as submodules with their own graphs and
-are not generalized: their state shapes are buffers.
+Fixpoints and scans run as submodules with their own region graphs,
+generalized the same way from their own inputs' sizes (the graph builder
+records each region input's probe shape). Constants, index functions and
+fixpoint zero states of symbolic shape are made in the graph
+(`torch.full`, `torch.arange`, `new_zeros`) rather than held as buffers,
+so their sizes are generalized too; what is left as a buffer of symbolic
+shape (a window's or placement's index table) cannot follow the sizes and
+is an error naming it.
 """
 
 from __future__ import annotations
@@ -27,19 +31,32 @@ from torch.fx.node import map_aggregate
 from fuse.errors import FuseError
 from fuse.lowering.symbolic_sizes import Size, SizeReader
 
+# `node.meta` key of a region graph's placeholder: its shape at probe sizes
+# (fuse.lowering.torch.graph records it; the root graph's shapes are the
+# executable's argument shapes).
+PROBE_SHAPE = "fuse_probe_shape"
+
 
 def generalize(
     module: GraphModule, arg_shapes: Sequence[Sequence[int]], read: SizeReader
 ) -> GraphModule:
-    """`module` with its probe sizes symbolic (module docstring), in place."""
+    """`module` with its probe sizes symbolic (module docstring), in place:
+    its graph and the region graphs of its fixpoints and scans."""
     for name, buffer in module.named_buffers():
-        if any(not read(n).is_static for n in buffer.shape):
-            what = name.rsplit(".", 1)[-1].rstrip("0123456789") or name
-            raise FuseError(
-                f"this program cannot be exported for torch with symbolic sizes: a "
-                f"{what.replace('_', ' ')} of symbolic shape ({name}) is a constant of the "
-                "module; give the sizes with --shape NAME=... (input_shapes= in Python)"
-            )
+        refuse_symbolic_buffer(read, buffer.shape, name)
+    _generalize_graph(module, arg_shapes, read)
+    for submodule in module.modules():
+        if submodule is not module and isinstance(submodule, GraphModule):
+            placeholders = [n for n in submodule.graph.nodes if n.op == "placeholder"]
+            shapes = [node.meta.get(PROBE_SHAPE, ()) for node in placeholders]
+            _generalize_graph(submodule, shapes, read)
+    return module
+
+
+def _generalize_graph(
+    module: GraphModule, arg_shapes: Sequence[Sequence[int]], read: SizeReader
+) -> None:
+    """One graph of `generalize`: sizes read off its own placeholders."""
     graph = module.graph
     placeholders = [node for node in graph.nodes if node.op == "placeholder"]
     sources: dict[str, tuple[Node, int]] = {}
@@ -51,6 +68,12 @@ def generalize(
     extents: dict[str, Node] = {}
 
     def extent(symbol: str) -> Node:
+        if symbol not in sources:
+            raise FuseError(
+                f"this program cannot be exported for torch with symbolic sizes: a graph "
+                f"of a fixpoint or scan uses the size '{symbol}' but has no input of that "
+                "size; give the sizes with --shape NAME=... (input_shapes= in Python)"
+            )
         if symbol not in extents:
             node, dim = sources[symbol]
             with graph.inserting_after(placeholders[-1]):
@@ -81,7 +104,18 @@ def generalize(
         node.kwargs = map_aggregate(node.kwargs, symbolic)
     graph.lint()
     module.recompile()
-    return module
+
+
+def refuse_symbolic_buffer(read: SizeReader, shape: Sequence[int], name: str) -> None:
+    """A buffer (a constant of the module, `name`) cannot have a symbolic
+    `shape`: an error naming it."""
+    if any(not read(n).is_static for n in shape):
+        what = name.rsplit(".", 1)[-1].rstrip("0123456789") or name
+        raise FuseError(
+            f"this program cannot be exported for torch with symbolic sizes: a "
+            f"{what.replace('_', ' ')} of symbolic shape ({name}) is a constant of the "
+            "module; give the sizes with --shape NAME=... (input_shapes= in Python)"
+        )
 
 
 def _multiply(a: Any, b: Any) -> Any:

@@ -45,24 +45,35 @@ def run_jax(path: Path, inputs: dict[str, np.ndarray]) -> dict:
 def run_stablehlo(path: Path, inputs: dict[str, np.ndarray]) -> dict:
     """Compiles the portable bytecode with XLA directly: arguments in the
     order of the input names, sorted (how jax flattens a dict); results in
-    the order of the result names, sorted, each named by `jax.result_info`."""
+    the order of the result names, sorted, each named by `jax.result_info`.
+    An artifact with symbolic sizes has dynamic dimensions: StableHLO's own
+    passes refine them to the arguments' types before XLA compiles it (the
+    recipe in docs/export.md)."""
     import re
 
     import jax
     import jax.extend.backend
-    from jax.extend.mlir import ir
+    from jax.extend.mlir import ir, passmanager
     from jax.extend.mlir.dialects import stablehlo
 
-    data = path.read_bytes()
+    arguments = [inputs[name] for name in sorted(inputs)]
+    types = ",".join(f"tensor<{''.join(f'{n}x' for n in a.shape)}f32>" for a in arguments)
     with ir.Context() as context:
         stablehlo.register_dialect(context)
-        text = str(stablehlo.deserialize_portable_artifact(context, data))
+        stablehlo.register_stablehlo_passes()
+        module = stablehlo.deserialize_portable_artifact(context, path.read_bytes())
+        passmanager.PassManager.parse(
+            "builtin.module(func.func(stablehlo-legalize-composite-to-call),inline,"
+            f"stablehlo-refine-arguments{{types={types}}},stablehlo-refine-shapes,"
+            "func.func(stablehlo-check-shape-assertions))"
+        ).run(module.operation)
+        text = str(module)
     main = next(line for line in text.splitlines() if "func.func public @main" in line)
     infos = re.findall(r'jax\.result_info = "result((?:\[\'[^\']*\'\])+)"', main)
     names = ["/".join(re.findall(r"\['([^']*)'\]", info)) for info in infos]
     device = jax.devices("cpu")[0]
     executable = jax.extend.backend.get_backend("cpu").compile_and_load(text, [device])
-    outputs = executable.execute([jax.device_put(inputs[k], device) for k in sorted(inputs)])
+    outputs = executable.execute([jax.device_put(a, device) for a in arguments])
     return dict(zip(names, outputs, strict=True))
 
 

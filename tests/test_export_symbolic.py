@@ -1,0 +1,126 @@
+"""Every conformance program exported with symbolic sizes, run at two sizes
+in a fresh process that never imports Fuse (tests/data/export/load_and_run.py).
+
+The first size is the case's own inputs, checked against its independent
+NumPy reference and `runner.run`; the second grows every symbol by two
+(`_grown`), checked against `runner.run` at that size. The `stablehlo`
+artifact has dynamic dimensions: the loader refines them with StableHLO's
+own passes (the recipe in docs/export.md) before XLA compiles it.
+
+The programs that cannot be symbolic in a format are listed with the
+reason, so the test fails both when one of them starts to export (update
+the list and docs/export.md) and when another stops.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fuse import FuseError
+from fuse.lowering.symbolic_sizes import Size
+from fuse.runtime.export import SUFFIXES, input_dims
+from fuse.runtime.symbolic import SymbolicSizes
+from tests.conformance.programs import CASES, Case
+
+LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
+
+ARITHMETIC = "differs between two probe sizes"
+TORCH_BUFFER = "of symbolic shape"  # a constant of the module (an index table)
+TORCH_SPECIALIZED = "Constraints violated"  # torch.export fixes a `Dim`
+# Programs whose sizes follow the symbols by index arithmetic (`X[i + 1]`,
+# `x/S`, `V[2:5]`), through a size attribute or a size that must be even.
+STATIC_ONLY = {
+    "slices_and_shifts": ARITHMETIC,
+    "builtin_rope": "rope needs an even feature size",
+}
+STATIC_ONLY_IN = {
+    "jax": {
+        **STATIC_ONLY,
+        "paper_cnn_conv_and_max_pool": ARITHMETIC,
+        "mlp_by_layer_reads_the_previous_layer": ARITHMETIC,
+        "stored_time_recurrence": "'stablehlo.dynamic_slice' needs static sizes",
+        # a sum of symbols, which StableHLO types cannot express
+        "builtin_concat": ARITHMETIC,
+        "builtin_concat_parts_of_different_sizes_transposed": ARITHMETIC,
+    },
+    "torch": {
+        **STATIC_ONLY,
+        "paper_cnn_conv_and_max_pool": TORCH_BUFFER,  # window tables
+        "mlp_by_layer_reads_the_previous_layer": TORCH_BUFFER,
+        "stored_time_recurrence": TORCH_BUFFER,
+        "builtin_topk_ties": TORCH_SPECIALIZED,  # topk along a symbolic size
+        "constant_index_on_the_right": TORCH_SPECIALIZED,  # a constant position
+    },
+}
+STATIC_ONLY_IN["stablehlo"] = STATIC_ONLY_IN["jax"]
+
+
+def _grown(case: Case, dims: dict[str, tuple[int | str, ...]]) -> dict[str, np.ndarray]:
+    """The case's inputs with every symbol two larger: each input padded
+    with zeros along the symbols' dimensions (a zero row keeps a graph a
+    DAG and a gather index in range, where random values would not)."""
+    return {
+        name: np.pad(value, [(0, 2 if isinstance(d, str) else 0) for d in dims[name]])
+        if value.ndim
+        else value
+        for name, value in case.inputs.items()
+    }
+
+
+@pytest.mark.parametrize("format", ["jax", "stablehlo", "torch"])
+def test_conformance_programs_run_symbolic_artifacts_at_two_sizes(
+    format: str, tmp_path: Path
+) -> None:
+    static_only = STATIC_ONLY_IN[format]
+    refused, runs = {}, {}
+    for case in CASES:
+        workdir = tmp_path / case.name
+        workdir.mkdir()
+        runner = case.program(workdir).compile(backend="numpy", config=case.config)
+        dims = input_dims(runner, {})
+        if not any(isinstance(d, str) for row in dims.values() for d in row):
+            continue  # every size known (the examples read all inputs from files)
+        try:
+            runner.export(format, out=tmp_path / f"{case.name}{SUFFIXES[format]}", input_shapes={})
+        except FuseError as error:
+            refused[case.name] = str(error)
+            continue
+        np.savez(tmp_path / f"{case.name}@own.inputs.npz", **case.inputs)
+        runs[f"{case.name}@own"] = (case, runner.run(case.inputs), case.expected())
+        grown = _grown(case, dims)
+        np.savez(tmp_path / f"{case.name}@grown.inputs.npz", **grown)
+        runs[f"{case.name}@grown"] = (case, runner.run(grown), {})
+    assert set(refused) == set(static_only), (
+        f"newly refused: {set(refused) - set(static_only)}; "
+        f"now exporting: {set(static_only) - set(refused)}"
+    )
+    for name, error in refused.items():
+        assert static_only[name] in error, (name, error)
+    loaded = subprocess.run(
+        [sys.executable, str(LOADER), format, str(tmp_path)], capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    for run, (case, expected, reference) in runs.items():
+        outputs = dict(np.load(tmp_path / f"{run}.outputs.npz"))
+        for key, value in [*reference.items(), *expected.items()]:
+            assert outputs[key].shape == np.shape(value), (run, key)
+            np.testing.assert_allclose(
+                outputs[key], value, rtol=case.rtol, atol=case.atol, err_msg=f"{run}: {key}"
+            )
+        for key, status in outputs.items():
+            if key.startswith("fixpoint_status/"):
+                converged = status[0] if format != "torch" else 1 - status[0]
+                assert converged == 1, (run, key, status)
+
+
+def test_zero_reads_as_a_number() -> None:
+    """A slice's start 0 is a number (every prime divides it: reading it
+    once looped, growing without bound)."""
+    sizes = SymbolicSizes({"X": ("i", 3)})
+    assert sizes.read(0) == Size(0)
+    assert sizes.read(2 * 1009) == Size(2, ("i",))
