@@ -202,6 +202,28 @@ def test_jax_scan_bar_counts_its_steps_and_the_results_do_not_change(
     assert "40/40" in screen.getvalue()
 
 
+def test_jax_bar_on_a_plan_from_the_artifact_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminal run compiles a program with callbacks, so the cache keys
+    its entry apart from a quiet run's, and a warm load draws the bar too."""
+    inputs = {"Edge": _chain(12)}
+    quiet = Program(CLOSURE).compile(backend="jax", cache_dir=tmp_path).run(inputs)["Path"]
+    screen = terminal(monkeypatch)
+    Program(CLOSURE).compile(backend="jax", cache_dir=tmp_path).run(inputs)  # builds its entry
+    screen.seek(0)
+    screen.truncate()
+    from fuse.lowering.jax.backend import JaxBackend
+
+    monkeypatch.setattr(JaxBackend, "compile", lambda *_: pytest.fail("not from the cache"))
+    warm = Program(CLOSURE).compile(backend="jax", cache_dir=tmp_path)
+    np.testing.assert_array_equal(warm.run(inputs)["Path"], quiet)
+    counts = _counts(screen, "fixpoint Path")
+    assert counts and counts == sorted(counts) and counts[-1] >= 10
+    assert len(list(tmp_path.glob("*/manifest.json"))) == 2
+    assert len(list(tmp_path.glob("*/progress.mlir"))) == 1
+
+
 def test_jax_compiles_no_callback_unless_a_bar_is_wanted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -30,7 +30,9 @@ Entry: a directory `<cache_dir>/<key>/` holding
   `jax.experimental.serialize_executable` (verified to work in jaxlib
   0.10.2). A fixpoint's divergence check is a host callback, which cannot
   be serialized: such programs keep the StableHLO only and XLA compiles it
-  on the first run (no Fuse pass and no StableHLO conversion runs);
+  on the first run (no Fuse pass and no StableHLO conversion runs). A plan
+  compiled to draw progress bars (a terminal run; the key says so) also
+  keeps `progress.mlir`, the module with its loops' progress callbacks;
 * numpy and torch (backends with `save`/`load`, see
   `fuse.lowering.backend`): `executable.bin`, the executable as the backend
   saved it: NumPy's plan recipe, plain data (`fuse.lowering.numpy.recipe`);
@@ -322,9 +324,15 @@ def _pack(
         "stablehlo.mlir": executable.stablehlo_text.encode(),
         "signature.json": json.dumps(described).encode(),
     }
-    # Fixpoint statuses are checked by a host callback, which cannot be
+    if executable.progress_text is not None:
+        files["progress.mlir"] = executable.progress_text.encode()
+    # Fixpoint statuses and progress bars are host callbacks, which cannot be
     # serialized; `xla_callable` returns results by name, so names must differ.
-    if signature.statuses or len(set(signature.result_names)) < len(signature.result_names):
+    if (
+        signature.statuses
+        or executable.progress_text is not None
+        or len(set(signature.result_names)) < len(signature.result_names)
+    ):
         return executable, files
     from jax.experimental.serialize_executable import serialize
 
@@ -351,7 +359,14 @@ def _load_jax(files: Mapping[str, bytes]) -> Executable:
         tuple((tuple(s), np.dtype(t)) for s, t in described["result_types"]),
         tuple(tuple(names) for names in described["statuses"]),
     )
-    executable = JaxExecutable(files["stablehlo.mlir"].decode(), signature, device.platform, device)
+    progress = files.get("progress.mlir")
+    executable = JaxExecutable(
+        files["stablehlo.mlir"].decode(),
+        signature,
+        device.platform,
+        device,
+        progress_text=progress.decode() if progress is not None else None,
+    )
     if "xla.bin" not in files:
         return executable
     from jax.experimental.serialize_executable import deserialize_and_load

@@ -308,6 +308,7 @@ class Runner(RunnerInputs):
                 "domains": sorted(f"{t}#{k}={d}" for (t, k), d in self.source_domains().items()),
                 "symbols": table.fingerprint() if table is not None else None,
                 "policies": self.policies.fingerprint(),
+                "progress": self.backend.name == "jax" and _jax_shows_progress(self.config),
             }
         )
 
@@ -635,3 +636,9 @@ def _check_device_transfers(inputs: Mapping[str, Any], executable: Any) -> None:
                 f"ExecutionConfig.validate_device_transfers: input '{name}' is on {source} but "
                 f"the program runs on {target}; move it there explicitly first"
             )
+
+
+def _jax_shows_progress(config: ExecutionConfig) -> bool:
+    from fuse.lowering.jax.backend import shows_progress
+
+    return shows_progress(config)

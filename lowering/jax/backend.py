@@ -137,7 +137,7 @@ class JaxBackend:
             _enable_persistent_cache(config.jax_cache_dir)
         platform, device = _select_device(config.device)
         precision = _resolve_precision(config.precision, platform)
-        progress = config.progress and sizes is None and config.mesh is None and sys.stderr.isatty()
+        progress = sizes is None and shows_progress(config)
         lowered = module.clone()
         conversion = ConvertFuseToStablehloPass(
             precision=precision,
@@ -163,6 +163,13 @@ class JaxBackend:
             strip_progress_reports(program)
         text = _print_generic(program)
         return JaxExecutable(text, signature, platform, device, mesh, symbolic, progress_text)
+
+
+def shows_progress(config: ExecutionConfig) -> bool:
+    """Whether a program compiled now reports its loops' steps to a bar:
+    progress on, stderr a terminal, no device mesh. The artifact cache keys
+    jax entries by it, since it changes what is compiled."""
+    return config.progress and config.mesh is None and sys.stderr.isatty()
 
 
 class JaxExecutable:
