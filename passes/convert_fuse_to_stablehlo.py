@@ -347,6 +347,11 @@ class _FunctionLowering:
             case NormalizeOp():
                 eps = op.epsilon
                 mask = args[1] if len(args) > 1 else None
+                if mask is not None and not isinstance(op.operands[1].owner, IndexFnOp):
+                    # Computed from floats: XLA could round it differently in
+                    # each fusion that reads it, and the reads must agree. An
+                    # index function (`causal_mask`) compares integers.
+                    [mask] = b.materialize([mask])
                 return [_normalize(b, op.kind.data, op.axis.value.data, args[0], mask, eps)]
             case ConstantOp():
                 return [b.convert(b.constant(op.value), self.element_type)]
@@ -638,19 +643,23 @@ def _normalize(
         variance = b.binary(hlo.DivideOp, spread(b.reduce_sum(squares, [axis])), size)
         scale = b.unary(hlo.SqrtOp, b.binary(hlo.AddOp, variance, b.full(eps, shape)))
         return b.binary(hlo.DivideOp, centered, scale)
+    # Masked positions become -inf, so their exponentials are exactly 0; a
+    # row with none valid has peak -inf, shifted by 0 instead, and sum 0,
+    # divided by 1: all zeros (the NumPy kernel's formulation). The guards
+    # act on rows, not on every element.
+    scores = x
     if mask is not None:
-        [mask] = b.materialize([mask])
-    valid = b.compare_scalar("GT", mask, 0.0) if mask is not None else None
-    zeros = b.full(0.0, shape)
-    scores = b.select(valid, x, b.full(float("-inf"), shape)) if valid is not None else x
-    shifted = b.binary(hlo.SubtractOp, x, spread(b.reduce(scores, [axis], "max")))
-    weights = b.unary(hlo.ExponentialOp, shifted)
-    if valid is not None:
-        weights = b.select(valid, weights, zeros)
-    total = spread(b.reduce_sum(weights, [axis]))
-    if valid is not None:  # a fully masked row divides 0 by 1
-        total = b.select(b.compare_scalar("GT", total, 0.0), total, b.full(1.0, shape))
-    return b.binary(hlo.DivideOp, weights, total)
+        valid = b.compare_scalar("GT", mask, 0.0)
+        scores = b.select(valid, x, b.full(float("-inf"), shape))
+    peak = b.reduce(scores, [axis], "max")
+    if mask is not None:
+        empty = b.compare_scalar("EQ", peak, float("-inf"))
+        peak = b.select(empty, b.full(0.0, shape_of(peak)), peak)
+    weights = b.unary(hlo.ExponentialOp, b.binary(hlo.SubtractOp, scores, spread(peak)))
+    total = b.reduce_sum(weights, [axis])
+    if mask is not None:
+        total = b.select(b.compare_scalar("GT", total, 0.0), total, b.full(1.0, shape_of(total)))
+    return b.binary(hlo.DivideOp, weights, spread(total))
 
 
 def _index_fn(b: HloBuilder, fn: str, shape: tuple[int, ...], position: int) -> SSAValue:

@@ -121,9 +121,10 @@ func.func @unary(%X: tensor<4xf32>) -> tensor<4xf32> {
 }
 
 // Stable softmax: max, subtract, exp, sum, divide. With a mask, masked
-// scores are -inf for the max, masked weights are 0 and an empty row
-// divides by 1; the mask is materialized once, so both of its tests see
-// the same bits.
+// scores are -inf (their weights exactly 0); an empty row's peak (-inf) is
+// shifted by 0 and its sum (0) divided by 1, both tested per row. A mask
+// computed from floats is materialized once, so every read of the scores
+// sees the same bits (an index function's mask is exact and is not).
 // CHECK-LABEL: func.func @softmax
 // CHECK:         stablehlo.reduce(%X init: %{{.*}}) across dimensions = [1]
 // CHECK:         stablehlo.maximum
@@ -134,16 +135,31 @@ func.func @unary(%X: tensor<4xf32>) -> tensor<4xf32> {
 // CHECK:         stablehlo.divide
 // CHECK:         %[[MASK:.*]] = stablehlo.optimization_barrier %M : tensor<4x6xf32>
 // CHECK:         stablehlo.compare GT, %[[MASK]]
-// CHECK:         stablehlo.select
-// CHECK:         stablehlo.exponential
-// CHECK:         stablehlo.select
-// CHECK:         stablehlo.compare GT
-// CHECK:         stablehlo.select
+// CHECK:         %[[SCORES:.*]] = stablehlo.select
+// CHECK:         stablehlo.maximum
+// CHECK:         stablehlo.compare EQ, %{{.*}}, %{{.*}} : (tensor<4xf32>, tensor<4xf32>)
+// CHECK:         stablehlo.select {{.*}} : tensor<4xi1>, tensor<4xf32>
+// CHECK:         stablehlo.subtract %[[SCORES]]
+// CHECK-NEXT:    stablehlo.exponential
+// CHECK:         stablehlo.compare GT, %{{.*}}, %{{.*}} : (tensor<4xf32>, tensor<4xf32>)
+// CHECK:         stablehlo.select {{.*}} : tensor<4xi1>, tensor<4xf32>
+// CHECK-NEXT:    stablehlo.broadcast_in_dim
 // CHECK-NEXT:    stablehlo.divide
 func.func @softmax(%X: tensor<4x6xf32>, %M: tensor<4x6xf32>) -> (tensor<4x6xf32>, tensor<4x6xf32>) {
   %0 = fuse.normalize softmax axis 1 (%X) : (tensor<4x6xf32>) -> tensor<4x6xf32>
   %1 = fuse.normalize softmax axis 1 (%X, %M) : (tensor<4x6xf32>, tensor<4x6xf32>) -> tensor<4x6xf32>
   func.return %0, %1 : tensor<4x6xf32>, tensor<4x6xf32>
+}
+
+// A causal mask is an index function: integer compares, exact in every
+// fusion, so it is not materialized.
+// CHECK-LABEL: func.func @causal_softmax
+// CHECK-NOT:     stablehlo.optimization_barrier
+// CHECK:         stablehlo.divide
+func.func @causal_softmax(%X: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  %m = fuse.index_fn causal : tensor<4x4xf32>
+  %0 = fuse.normalize softmax axis 1 (%X, %m) : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
+  func.return %0 : tensor<4x4xf32>
 }
 
 // Layer norm: mean and population variance over the axis, then eps.

@@ -148,13 +148,14 @@ def softmax(axis: int, dtype: torch.dtype) -> Kernel:
 def masked_softmax(axis: int, dtype: torch.dtype) -> Kernel:
     """Softmax over the positions where mask > 0. Masked positions become
     -inf before the softmax (so they contribute exactly 0, and get no
-    gradient); a row with no valid position comes out all zeros (torch's
-    softmax gives NaN there, which the last `where` replaces)."""
+    gradient); a row with no valid position, or whose valid scores are all
+    -inf, comes out all zeros (torch's softmax gives NaN there, which the
+    last `where` replaces), as on the other backends."""
 
     def run(x: Tensor, mask: Tensor) -> Tensor:
-        valid = mask > 0
-        y = torch.softmax(torch.where(valid, x, -math.inf), dim=axis)
-        return torch.where(valid.any(dim=axis, keepdim=True), y, 0.0)
+        scores = torch.where(mask > 0, x, -math.inf)
+        y = torch.softmax(scores, dim=axis)
+        return torch.where(scores.amax(dim=axis, keepdim=True) == -math.inf, 0.0, y)
 
     return in_fp32(run, dtype)
 
@@ -166,7 +167,9 @@ def constant_mask_softmax(
     `valid` is its Boolean form and `rows` where a row has any valid
     position (None: every row has one), both precomputed buffers, so a run
     costs what the hand-written `softmax(where(mask, x, -inf))` does. The
-    mask operand itself is not read."""
+    mask operand itself is not read. Unlike `masked_softmax`, a row whose
+    valid scores are all -inf (an input that rules the row out) is NaN, as
+    in torch's softmax: catching it would cost a pass over the scores."""
 
     def run(x: Tensor, mask: Tensor) -> Tensor:
         y = torch.softmax(torch.where(valid, x, -math.inf), dim=axis)
