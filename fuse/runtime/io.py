@@ -191,8 +191,9 @@ class IOContext:
         their inputs."""
         specs = list(sources)
         files = self._file_stamps(specs)
-        if files is not None and (files, self._symbol_counts()) in self._loaded:
-            return dict(self._loaded[files, self._symbol_counts()])
+        kept = self._loaded.get((files, self._symbol_counts())) if files is not None else None
+        if kept is not None:
+            return dict(kept)
         loaded = self._load_specs(specs)
         if files is not None:
             if len(self._loaded) >= _LOADS_KEPT:
