@@ -49,7 +49,7 @@ from fuse.frontend import ast, check, print_program
 from fuse.frontend.desugar import walk_expr
 from fuse.frontend.domains import DomainTable
 from fuse.graphs import reachable, reversed_graph
-from fuse.lowering.numpy.relations import DENSITY_CUTOFF
+from fuse.lowering.numpy.relations import prefers_sparse
 from fuse.runtime.answers import format_answer, query_outputs
 from fuse.runtime.runner import Runner, to_host
 
@@ -226,10 +226,22 @@ class IncrementalProgram:
         inputs = {d.name: given[d.name] for d in runner.declarations if d.name in given}
         exports = runner.run(inputs)
         for tensor in kept_now:
-            self.kept[tensor] = _as_kept(np.asarray(to_host(exports[tensor])), sparse)
+            self.kept[tensor] = self._as_kept(np.asarray(to_host(exports[tensor])), sparse)
         self.last_runner, self.last_computed = runner, tuple(computed)
         ((_, name),) = query_outputs(runner.program.ast, exports)
         return format_answer(resolved, to_host(exports[name]), self.domains)
+
+    def _as_kept(self, value: np.ndarray, sparse: bool) -> np.ndarray | sp.csr_array:
+        """A computed value as the session keeps it: CSR for a backend that
+        takes sparse relations where the NumPy backend's representation
+        rule prefers it (a 2-D value with few nonzeros), since every later
+        query passes it in and a dense one would be scanned for its density
+        on each run; anything else as it is. Backends that do not take
+        sparse inputs densify it."""
+        if not sparse or value.ndim != 2:
+            return value
+        density = np.count_nonzero(value) / max(value.size, 1)
+        return sp.csr_array(value) if prefers_sparse(self.config, value.shape, density) else value
 
     def _relations(self, sparse: bool) -> Mapping[str, np.ndarray | sp.csr_array]:
         """The fact relations, as CSR matrices where `sparse` (rank 2)."""
@@ -323,14 +335,3 @@ def try_build(
         return IncrementalProgram(program, config, previous)
     except FuseError:
         return None
-
-
-def _as_kept(value: np.ndarray, sparse: bool) -> np.ndarray | sp.csr_array:
-    """A computed value as the session keeps it: a sparse matrix (2-D, few
-    nonzeros) as CSR for a backend that takes sparse relations, since every
-    later query passes it in (and a dense one would be scanned for its
-    density on each run); anything else as it is. Backends that do not take
-    sparse inputs densify it."""
-    if sparse and value.ndim == 2 and np.count_nonzero(value) < DENSITY_CUTOFF * value.size:
-        return sp.csr_array(value)
-    return value
