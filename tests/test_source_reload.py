@@ -59,3 +59,22 @@ def test_unchanged_sources_are_built_once_and_changed_ones_again(
     cycle = np.asarray(runner.run()["Path"])
     assert len(builds) > built
     np.testing.assert_array_equal(cycle, np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_a_relation_given_by_facts_is_built_once_per_runner(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Facts are part of the program: a runner builds their relation (CSR
+    for numpy, dense for jax) on its first run, not on every run."""
+    runner = Program(
+        "Edge(A, B).\nEdge(B, C).\nPath(x, y) <- Edge(x, y)\n"
+        "Path(x, z) <- Path(x, y), Edge(y, z)\nexport Path\n"
+    ).compile(backend)
+    first = np.asarray(runner.run()["Path"])
+    monkeypatch.setattr("fuse.runtime.binding._sparse", lambda _: pytest.fail("facts built again"))
+    monkeypatch.setattr(
+        "fuse.frontend.ast.FactTable.dense", lambda _: pytest.fail("facts built again")
+    )
+    np.testing.assert_array_equal(np.asarray(runner.run()["Path"]), first)
+    assert first.sum() == 3

@@ -38,6 +38,9 @@ class RunnerInputs:
     declarations: list[TensorDeclaration]
     weights: Weights
     input_shapes: Mapping[str, Sequence[int]] | None
+    # Relations given by facts, by name and form, built on first use: the
+    # facts are part of the program, the same on every run.
+    facts_values: dict[tuple[str, bool], Any]
 
     def bind_inputs(
         self, inputs: Mapping[str, Any] | None, *, missing_ok: bool = False
@@ -112,7 +115,8 @@ class RunnerInputs:
         the source file or the program's facts. Sources are read in one pass
         so relation files share symbol tables. With `sparse_facts`, a binary
         relation given by facts is CSR (a relation of 100,000 facts over
-        4,096 people would be 16 million dense zeros to write on every run)."""
+        4,096 people would be 16 million dense elements, which the NumPy
+        backend scans for their density on every run)."""
         supplied = self.weights.supplied
         loaded = self.io.load_all(
             self._source_spec(d)
@@ -121,15 +125,23 @@ class RunnerInputs:
         )
         values = {name: np.asarray(array, dtype=np.float32) for name, array in loaded.items()}
         values.update(
-            (
-                d.name,
-                _sparse(d.facts) if sparse_facts and len(d.facts.shape) == 2 else d.facts.dense(),
-            )
+            (d.name, self._facts_value(d, sparse_facts))
             for d in self.declarations
             if d.facts is not None and d.name not in overridden and d.name not in supplied
         )
         values.update((n, self.weights.value(n)) for n in supplied if n not in overridden)
         return values
+
+    def _facts_value(self, declaration: TensorDeclaration, sparse: bool) -> Any:
+        """The relation `declaration`'s facts give, built once: CSR where
+        `sparse` and it is binary, else dense."""
+        facts = declaration.facts
+        assert facts is not None
+        key = (declaration.name, sparse and len(facts.shape) == 2)
+        value = self.facts_values.get(key)
+        if value is None:
+            value = self.facts_values[key] = _sparse(facts) if key[1] else facts.dense()
+        return value
 
     def _read_source(self, name: str) -> tuple[np.ndarray, str] | None:
         """Tensor `name`'s source file, read for the policies, and its path."""

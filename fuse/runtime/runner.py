@@ -133,6 +133,7 @@ class Runner(RunnerInputs):
         self.declarations = [
             t for t in tensors if t.input or t.source is not None or t.facts is not None
         ]
+        self.facts_values = {}
         self.weights = Weights(
             self.policies, [d.name for d in self.declarations], self._read_source
         )
