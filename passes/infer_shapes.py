@@ -358,9 +358,9 @@ def _bound_steps(rules: Sequence[tuple[RuleOp, AffineIndex]], last: int) -> bool
     rule already has a count for it."""
     counts: list[tuple[RuleOp, str, int]] = []
     for rule, position in rules:
-        if len(position.terms) != 1 or position.terms[0][1] != 1 or position.divisor != 1:
+        variable = position.shifted_variable
+        if variable is None:
             return False
-        variable = position.terms[0][0]
         steps = rule.attributes.get(STEPS)
         if isinstance(steps, DictionaryAttr) and variable in steps.data:
             return False

@@ -91,7 +91,7 @@ from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringA
 from xdsl.passes import ModulePass
 
 from fuse.dialects.fuse import CallOp, LoadOp, ProgramOp, RuleOp, TensorOp
-from fuse.dialects.fuse.affine import AffineIndex, IndexPosition, as_affine, position_variables
+from fuse.dialects.fuse.affine import IndexPosition, as_affine, position_variables
 from fuse.dialects.fuse.declarative import programs
 from fuse.dialects.fuse.scan import STEPS
 
@@ -314,7 +314,7 @@ def _step_indices(
         for target, positions in accesses[tensor]:
             shifted = [d for d, p in enumerate(positions) if not isinstance(p, str | int)]
             if len(shifted) == 1:
-                index = _single_index(as_affine(positions[shifted[0]]))
+                index = as_affine(positions[shifted[0]]).shifted_variable
                 if index is not None:
                     axes.setdefault(target, shifted[0])
                     indices.setdefault(tensor, index)
@@ -324,7 +324,7 @@ def _step_indices(
         for tensor in component:
             for target, positions in accesses[tensor]:
                 if target in axes and tensor not in indices:
-                    index = _single_index(as_affine(positions[axes[target]]))
+                    index = as_affine(positions[axes[target]]).shifted_variable
                     if index is not None:
                         indices[tensor] = index
                         changed = True
@@ -366,7 +366,7 @@ def _written_step(
     tensor, or why it does not."""
     write = tuple(rule.indices.data)
     position = as_affine(write[axis])
-    if _single_index(position) != index:
+    if position.shifted_variable != index:
         return (
             f"{tensor}'s recursive equation writes '{write[axis]}' along dimension {axis}, "
             f"not '{index} + c': not one index shifted in one dimension"
@@ -430,7 +430,7 @@ def _member_reads(
             axis = axes[target]
             position = as_affine(read[axis])
             others = [p for d, p in enumerate(read) if d != axis]
-            if _single_index(position) != index or any(
+            if position.shifted_variable != index or any(
                 not isinstance(p, str | int) or p == index for p in others
             ):
                 return (
@@ -547,13 +547,6 @@ def _at_last_state(recurrence: Recurrence, member: Member) -> str:
     return ""
 
 
-def _single_index(position: AffineIndex) -> str | None:
-    """`t` for a position `t + c` (or `*t + c`), else None."""
-    if len(position.terms) == 1 and position.terms[0][1] == 1 and position.divisor == 1:
-        return position.terms[0][0]
-    return None
-
-
 def _scanned_reads(
     group: frozenset[str], rule: RuleOp, index: str
 ) -> tuple[ScannedRead, ...] | str:
@@ -565,7 +558,7 @@ def _scanned_reads(
         if not dims:
             continue
         position = as_affine(load.indices.data[dims[0]])
-        if len(dims) > 1 or _single_index(position) != index:
+        if len(dims) > 1 or position.shifted_variable != index:
             return (
                 f"{_spelled(load.tensor_name, load.indices.data)} reads "
                 f"'{index}' other than as one position '{index} + c'"

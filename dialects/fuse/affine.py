@@ -95,6 +95,14 @@ class AffineIndex:
             and self.virtual is None
         )
 
+    @property
+    def shifted_variable(self) -> str | None:
+        """`t` for a position `t + c` (or `*t + c`): one variable shifted by
+        a constant, the shape of a recurrence's step; else None."""
+        if len(self.terms) == 1 and self.terms[0][1] == 1 and self.divisor == 1:
+            return self.terms[0][0]
+        return None
+
     def evaluate(self, values: Mapping[str, int]) -> int:
         """The position this expression reads for the given variable values."""
         numerator = sum(c * values[v] for v, c in self.terms) + self.constant
