@@ -33,11 +33,8 @@ ARITHMETIC = "differs between two probe sizes"
 TORCH_BUFFER = "of symbolic shape"  # a constant of the module (an index table)
 TORCH_SPECIALIZED = "Constraints violated"  # torch.export fixes a `Dim`
 # Programs whose sizes follow the symbols by index arithmetic (`X[i + 1]`,
-# `x/S`, `V[2:5]`), through a size attribute or a size that must be even.
-STATIC_ONLY = {
-    "slices_and_shifts": ARITHMETIC,
-    "builtin_rope": "rope needs an even feature size",
-}
+# `x/S`, `V[2:5]`) or through a size attribute.
+STATIC_ONLY = {"slices_and_shifts": ARITHMETIC}
 STATIC_ONLY_IN = {
     "jax": {
         **STATIC_ONLY,

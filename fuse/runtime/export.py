@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -196,22 +197,25 @@ def export_jax(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> A
 
     planned = export_plan(runner, input_shapes)
     scope = jax.export.SymbolicScope()
+    dimension = planned.sizes.dimension if planned.sizes is not None else str
     specs = {
-        name: jax.ShapeDtypeStruct(_jax_shape(planned.dims(name), scope), np.float32)
+        name: jax.ShapeDtypeStruct(
+            _jax_shape([dimension(d) for d in planned.dims(name)], scope), np.float32
+        )
         for name in planned.shapes
     }
     call = differentiable_export(planned)
     return jax.export.export(jax.jit(lambda inputs: call(inputs, {})))(specs)
 
 
-def _jax_shape(dims: Sequence[int | str], scope: Any) -> tuple[Any, ...]:
-    """A shape for `jax.export`: symbols are `jax.export.symbolic_shape`
-    dimensions of the one `scope` all inputs share."""
+def _jax_shape(dims: Sequence[str], scope: Any) -> tuple[Any, ...]:
+    """A shape for `jax.export` from its dimensions' text (`40`, `i`,
+    `2*d_half`): symbolic dimensions of the one `scope` all inputs share."""
     import jax
 
-    if all(isinstance(d, int) for d in dims):
-        return tuple(dims)
-    return jax.export.symbolic_shape(", ".join(map(str, dims)), scope=scope)
+    if all(d.isdigit() for d in dims):
+        return tuple(int(d) for d in dims)
+    return jax.export.symbolic_shape(", ".join(dims), scope=scope)
 
 
 def differentiable_export(planned: ExportPlan) -> Callable[..., Any]:
@@ -232,8 +236,67 @@ def differentiable_export(planned: ExportPlan) -> Callable[..., Any]:
 
 
 def export_stablehlo(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> bytes:
-    """Portable StableHLO bytecode of the program."""
-    return bytes(export_jax(runner, input_shapes).mlir_module_serialized)
+    """Portable StableHLO bytecode of the program: the `jax` artifact's,
+    with each call of a function calling a copy of its own
+    (`_one_callee_per_call`)."""
+    return _one_callee_per_call(bytes(export_jax(runner, input_shapes).mlir_module_serialized))
+
+
+def _one_callee_per_call(artifact: bytes) -> bytes:
+    """`artifact` with each `func.call` calling a function of its own, so
+    that StableHLO's `stablehlo-refine-shapes` refines it (docs/export.md's
+    recipe for symbolic sizes). jax.export computes a dimension `2*d_half`
+    with helper functions (`divmod` calls `floor_divide` and `remainder`,
+    which both call `_where`) that take sizes as arguments; refining
+    specializes a function to its arguments' values, which fails for one
+    called with two different ones. jax inlines them before refining, but
+    the inliner is not available from Python. Unchanged where every
+    function is called once (a program without such dimensions)."""
+    from jax.extend.mlir import ir
+    from jax.extend.mlir.dialects import stablehlo
+
+    with ir.Context() as context:
+        stablehlo.register_dialect(context)
+        module = stablehlo.deserialize_portable_artifact(context, artifact)
+        functions = {
+            ir.StringAttr(op.attributes["sym_name"]).value: op.operation
+            for op in module.body.operations
+            if op.operation.name == "func.func"
+        }
+        called: set[str] = set()
+        copied = False
+
+        def calls(op: ir.Operation) -> list[ir.Operation]:
+            found = []
+
+            def visit(inner: ir.Operation) -> ir.WalkResult:
+                if inner.name == "func.call":
+                    found.append(inner)
+                return ir.WalkResult.ADVANCE
+
+            op.walk(visit)
+            return found
+
+        def give_own_callees(op: ir.Operation) -> None:
+            nonlocal copied
+            for call in calls(op):
+                name = ir.FlatSymbolRefAttr(call.attributes["callee"]).value
+                if name in called:  # called before: this call gets a copy
+                    copy = functions[name].clone(ir.InsertionPoint(module.body))
+                    name = next(f"{name}_{n}" for n in count(2) if f"{name}_{n}" not in functions)
+                    copy.attributes["sym_name"] = ir.StringAttr.get(name)
+                    call.attributes["callee"] = ir.FlatSymbolRefAttr.get(name)
+                    functions[name] = copy
+                    copied = True
+                called.add(name)
+                give_own_callees(functions[name])
+
+        give_own_callees(functions["main"])
+        if not copied:
+            return artifact
+        requirement = stablehlo.StablehloCompatibilityRequirement.WEEK_4  # as jax.export's
+        version = stablehlo.get_version_from_compatibility_requirement(requirement)
+        return bytes(stablehlo.serialize_portable_artifact(module, version))
 
 
 def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:
@@ -259,17 +322,17 @@ def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) ->
     dims = {name: planned.dims(name) for name in planned.shapes}
     # Small distinct example sizes: the graph holds no probe size any more.
     symbols = {symbol: 16 + n for n, symbol in enumerate(planned.sizes.symbols)}
-    example = {
-        name: torch.zeros([symbols[d] if isinstance(d, str) else d for d in row])
-        for name, row in dims.items()
-    }
+    shapes = {**planned.shapes, **planned.sizes.shapes(symbols)}
+    example = {name: torch.zeros(shapes[name]) for name in dims}
     # Dynamo's caches from an earlier export in this process (a fixpoint's
     # loop traced at fixed sizes) leak their size guards into this trace, as
     # `12 != x`, which torch then reports as the `Dim` specialized: start
     # from empty caches (later torch.compile calls recompile).
     torch._dynamo.reset()
     try:
-        return torch.export.export(module, (example,), dynamic_shapes=(dynamic_shapes(dims),))
+        return torch.export.export(
+            module, (example,), dynamic_shapes=(dynamic_shapes(dims, planned.sizes.even),)
+        )
     except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes
         summary = " ".join(str(error).strip().splitlines()[:3])
         raise FuseError(

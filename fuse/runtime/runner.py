@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr, TensorType, f32
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    UnitAttr,
+    f32,
+)
 from xdsl.utils.exceptions import DiagnosticException
 
 from fuse.collector import cyclic_gc_paused
@@ -32,6 +40,7 @@ from fuse.frontend.sema import tensor_accesses
 from fuse.lowering.backend import Backend, FixpointDivergence
 from fuse.lowering.symbolic_sizes import SizeReader
 from fuse.passes.autodiff import COTANGENT_PREFIX, GRAD_PREFIX
+from fuse.passes.dataflow_emitter import PROBE_SIZES
 from fuse.passes.infer_shapes import ShapeConflict, infer_program_shapes
 from fuse.passes.memory_budget import MemoryBudgetExceeded, check_memory
 from fuse.pipeline import DECLARATIVE_PASSES, GradientRequest, dataflow_passes, run_passes
@@ -171,12 +180,21 @@ class Runner(RunnerInputs):
 
     @cyclic_gc_paused()
     def specialized_module(
-        self, shapes: Mapping[str, tuple[int, ...]], gradient: GradientRequest | None = None
+        self,
+        shapes: Mapping[str, tuple[int, ...]],
+        gradient: GradientRequest | None = None,
+        at_probe_sizes: bool = False,
     ) -> tuple[ModuleOp, Explanation, list[tuple[str | None, ...]]]:
         """The dataflow module for these input shapes (with `gradient`, also
         returning those gradients), what explain() reports about its
-        equations, and the symbol domains of each sink's dims."""
+        equations, and the symbol domains of each sink's dims. Shapes
+        `at_probe_sizes` stand for symbolic sizes (fuse.runtime.symbolic):
+        the program is marked so, and computes the tables whose shapes
+        follow them in the graph (`dataflow_emitter.PROBE_SIZES`)."""
         module = self._declarative_module(shapes)
+        if at_probe_sizes:
+            program = next(o for o in module.walk() if isinstance(o, ProgramOp))
+            program.attributes[PROBE_SIZES] = UnitAttr()
         if gradient is not None and gradient.loss is not None:
             _export_loss(module, gradient.loss)
         try:
@@ -271,7 +289,7 @@ class Runner(RunnerInputs):
         `sizes` reads back (fuse.runtime.symbolic), lowered shape-polymorphic
         by the backend: for export, so neither cached nor checked against
         `max_memory` (nothing runs at probe sizes)."""
-        module, explanation, domains = self.specialized_module(shapes, gradient)
+        module, explanation, domains = self.specialized_module(shapes, gradient, True)
         arguments, outputs = main_signature(module)
         compile_symbolic = getattr(self.backend, "compile_symbolic", None)
         if compile_symbolic is None:

@@ -12,6 +12,13 @@ by the index the input is declared with (`W[i, j]`: `i`, `j`; a second class
 named `i` becomes `i_2`). Index arithmetic (`X[i + 1]`) ties nothing: the
 sizes it gives are checked below.
 
+Even sizes. `rope` pairs the features of its feature axis, so that class's
+size must be even: its symbol stands for half the size, named after the
+index with `_half` (`rope(X[p, d])`: the dimension is `2*d_half`). Its
+probe sizes are even (twice the class's prime), and the artifact declares
+the dimension `2*d_half`, so `jax.export` and `torch.export` themselves
+refuse an odd size.
+
 How the compiler sees them. The pipeline and the backends are written for
 numbers, so a symbolic plan is compiled at *probe sizes*: each symbol gets a
 distinct prime (`SymbolicSizes.probe`), and a size in the compiled program
@@ -34,9 +41,11 @@ from dataclasses import dataclass, field
 
 from xdsl.dialects.builtin import ModuleOp, TensorType
 
-from fuse.dialects.fuse import LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
+from fuse.dialects.fuse import CallOp, LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
 from fuse.errors import FuseError
 from fuse.lowering.symbolic_sizes import Size
+from fuse.passes.dataflow_emitter import rope_indices
+from fuse.passes.expr_tree import names_of
 from fuse.passes.index_ranges import is_ranged, ranged_tensors
 from fuse.pipeline import run_passes
 
@@ -65,6 +74,9 @@ class SymbolicSizes:
     # Sizes the program has for other reasons (sources, `--shape`): probe
     # primes avoid them, so a probe is never mistaken for one.
     static_sizes: frozenset[int] = field(default_factory=frozenset)
+    # Symbols of classes whose size must be even (rope's feature axis): the
+    # dimension is twice the symbol.
+    even: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -74,9 +86,16 @@ class SymbolicSizes:
             seen.update((d, None) for d in dims if isinstance(d, str))
         return tuple(seen)
 
+    def dimension(self, dim: int | str) -> str:
+        """One dimension as `jax.export.symbolic_shape` spells it: `40`,
+        `i`, or `2*d_half` for an even class."""
+        return f"2*{dim}" if dim in self.even else str(dim)
+
     def describe(self) -> str:
         """`W[i, j], X[j, 40]`: each input with its symbols."""
-        return ", ".join(f"{name}[{', '.join(map(str, dims))}]" for name, dims in self.dims.items())
+        return ", ".join(
+            f"{name}[{', '.join(map(self.dimension, dims))}]" for name, dims in self.dims.items()
+        )
 
     def primes(self) -> dict[str, int]:
         """Symbol -> its prime."""
@@ -91,9 +110,15 @@ class SymbolicSizes:
         sizes, so choices made by comparing them (an einsum's contraction
         order) come out the same at both."""
         scale = 2 if probe else 1
-        primes = self.primes()
+        return self.shapes({symbol: scale * prime for symbol, prime in self.primes().items()})
+
+    def shapes(self, values: Mapping[str, int]) -> dict[str, tuple[int, ...]]:
+        """The runtime inputs' shapes where each symbol has its number in
+        `values` (an even class's dimension twice that)."""
         return {
-            name: tuple(scale * primes[d] if isinstance(d, str) else d for d in dims)
+            name: tuple(
+                (2 if d in self.even else 1) * values[d] if isinstance(d, str) else d for d in dims
+            )
             for name, dims in self.dims.items()
         }
 
@@ -133,8 +158,10 @@ def symbolic_sizes(
                     if isinstance(index, str):
                         classes.union((tensor, k), (id(op), index))
     static: dict[object, int] = {}
+    even: set[object] = set()  # classes whose size must be even
     for op in program.body.block.ops:
         if isinstance(op, RuleOp | SinkOp):  # `const` literals size their indices
+            even.update(classes.find((id(op), index)) for index in _paired_indices(op))
             for literal in op.body.walk():
                 if isinstance(literal, LiteralOp) and isinstance(literal.value.type, TensorType):
                     names, shape = literal.result.type.names, literal.value.type.get_shape()
@@ -154,10 +181,20 @@ def symbolic_sizes(
                 row.append(static[root])
             else:
                 if root not in names:
-                    names[root] = _fresh(index, set(names.values()))
+                    suffix = "_half" if root in even else ""
+                    names[root] = _fresh(index, set(names.values()), suffix)
                 row.append(names[root])
         dims[name] = tuple(row)
-    return SymbolicSizes(dims, frozenset(static.values()))
+    halves = frozenset(symbol for root, symbol in names.items() if root in even)
+    return SymbolicSizes(dims, frozenset(static.values()), halves)
+
+
+def _paired_indices(op: RuleOp | SinkOp) -> Iterator[str]:
+    """The feature index of each `rope` in `op`'s body, whose size must be
+    even (its features rotate in pairs)."""
+    for call in op.body.walk():
+        if isinstance(call, CallOp) and call.callee.data == "rope" and names_of(call.args[0]):
+            yield rope_indices(call, names_of(call.args[0]))[1]
 
 
 def _accesses(op: RuleOp | SinkOp) -> Iterator[tuple[str, Sequence[object]]]:
@@ -168,10 +205,10 @@ def _accesses(op: RuleOp | SinkOp) -> Iterator[tuple[str, Sequence[object]]]:
             yield load.tensor_name, load.indices.data
 
 
-def _fresh(index: str, taken: set[str]) -> str:
-    """A symbol name for `index`: an identifier (`jax.export` parses
-    them), not yet taken."""
-    base = re.sub(r"\W", "_", index.split("#")[0]) or "n"
+def _fresh(index: str, taken: set[str], suffix: str = "") -> str:
+    """A symbol name for `index` (with `suffix`): an identifier
+    (`jax.export` parses them), not yet taken."""
+    base = (re.sub(r"\W", "_", index.split("#")[0]) or "n") + suffix
     if not base[0].isalpha():
         base = f"n{base}"
     name, number = base, 2

@@ -89,22 +89,23 @@ def generalize(main: func.FuncOp, read: SizeReader) -> SymbolicSignature:
 
 @dataclass
 class _Scope:
-    """Where a block finds each symbol's size: a value and a dimension that
-    is exactly that symbol, from its own arguments and earlier results,
-    else from the enclosing blocks."""
+    """Where a block finds a symbolic size: a value and a dimension of
+    exactly that size (`i`, or `2*d_half` where only twice a symbol is a
+    dimension), from its own arguments and earlier results, else from the
+    enclosing blocks."""
 
     parent: _Scope | None = None
-    sources: dict[str, tuple[SSAValue, int]] = field(default_factory=dict)
+    sources: dict[Size, tuple[SSAValue, int]] = field(default_factory=dict)
 
     def add(self, value: SSAValue, sizes: Sizes) -> None:
         for dim, size in enumerate(sizes):
-            if size.symbol is not None:
-                self.sources.setdefault(size.symbol, (value, dim))
+            if not size.is_static:
+                self.sources.setdefault(size, (value, dim))
 
-    def find(self, symbol: str) -> tuple[SSAValue, int] | None:
-        if symbol in self.sources:
-            return self.sources[symbol]
-        return self.parent.find(symbol) if self.parent is not None else None
+    def find(self, size: Size) -> tuple[SSAValue, int] | None:
+        if size in self.sources:
+            return self.sources[size]
+        return self.parent.find(size) if self.parent is not None else None
 
 
 class _Generalizer:
@@ -241,20 +242,28 @@ class _ShapeBuilder:
         )
 
     def size(self, size: Size) -> SSAValue:
-        """`tensor<i64>` holding `size`: its symbols' extents multiplied."""
+        """`tensor<i64>` holding `size`: a dimension of that size, else its
+        symbols' extents multiplied."""
+        whole = self.scope.find(size)
+        if whole is not None:
+            return self.extent(whole)
         factors = []
         for symbol in size.symbols:
-            source = self.scope.find(symbol)
+            source = self.scope.find(Size(1, (symbol,)))
             if source is None:
                 raise _not_symbolic(self.op, f"no value in reach has the size '{symbol}'")
-            extent = self.emit(GetDimensionSizeOp(*source))
-            factors.append(self.emit(hlo.ConvertOp(extent, TensorType(i64, []))))
+            factors.append(self.extent(source))
         if size.factor != 1 or not factors:
             factors.insert(0, self.constant(size.factor))
         value = factors[0]
         for factor in factors[1:]:
             value = self.emit(hlo.MultiplyOp(value, factor))
         return value
+
+    def extent(self, source: tuple[SSAValue, int]) -> SSAValue:
+        """`tensor<i64>` holding the size of dimension `source[1]` of `source[0]`."""
+        extent = self.emit(GetDimensionSizeOp(*source))
+        return self.emit(hlo.ConvertOp(extent, TensorType(i64, [])))
 
     def constant(self, number: int) -> SSAValue:
         attr = DenseIntOrFPElementsAttr.from_list(TensorType(i64, []), [number])

@@ -66,18 +66,22 @@ class StableHloProgram:
     progress: LoopReports | None = field(default=None, repr=False)
 
     def result_avals(self, avals: Sequence[Any]) -> list[Any]:
-        """The abstract results for arguments `avals`: each symbol is the
-        extent of the first argument dimension that is exactly it."""
+        """The abstract results for arguments `avals`: each symbolic size is
+        the extent of the first argument dimension that is exactly it (`i`,
+        `2*d_half`), else the product of its symbols' extents."""
         import jax
 
-        extents: dict[str, Any] = {}
+        extents: dict[Size, Any] = {}
         for aval, sizes in zip(avals, self.signature.arguments, strict=True):
             for extent, size in zip(aval.shape, sizes, strict=True):
-                if size.symbol is not None:
-                    extents.setdefault(size.symbol, extent)
+                if not size.is_static:
+                    extents.setdefault(size, extent)
 
         def extent(size: Size) -> Any:
-            return math.prod((extents[s] for s in size.symbols), start=size.factor)
+            if size in extents:
+                return extents[size]
+            symbols = (extents[Size(1, (s,))] for s in size.symbols)
+            return math.prod(symbols, start=size.factor)
 
         return [
             jax.core.ShapedArray(tuple(extent(size) for size in sizes), dtype)

@@ -21,7 +21,7 @@ is an error naming it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import torch
@@ -59,29 +59,33 @@ def _generalize_graph(
     """One graph of `generalize`: sizes read off its own placeholders."""
     graph = module.graph
     placeholders = [node for node in graph.nodes if node.op == "placeholder"]
-    sources: dict[str, tuple[Node, int]] = {}
+    # Each symbolic size of an input dimension (`i`, or `2*d_half` where only
+    # twice a symbol is one): the first input dimension of that size.
+    sources: dict[Size, tuple[Node, int]] = {}
     for node, shape in zip(placeholders, arg_shapes, strict=True):
-        for dim, size in enumerate(shape):
-            symbol = read(size).symbol
-            if symbol is not None:
-                sources.setdefault(symbol, (node, dim))
-    extents: dict[str, Node] = {}
+        for dim, number in enumerate(shape):
+            size = read(number)
+            if not size.is_static:
+                sources.setdefault(size, (node, dim))
+    extents: dict[Size, Node] = {}
 
-    def extent(symbol: str) -> Node:
-        if symbol not in sources:
+    def extent(size: Size) -> Node:
+        if size not in sources:
             raise FuseError(
                 f"this program cannot be exported for torch with symbolic sizes: a graph "
-                f"of a fixpoint or scan uses the size '{symbol}' but has no input of that "
+                f"of a fixpoint or scan uses the size '{size}' but has no input of that "
                 "size; give the sizes with --shape NAME=... (input_shapes= in Python)"
             )
-        if symbol not in extents:
-            node, dim = sources[symbol]
+        if size not in extents:
+            node, dim = sources[size]
             with graph.inserting_after(placeholders[-1]):
-                extents[symbol] = graph.call_method("size", (node, dim))
-        return extents[symbol]
+                extents[size] = graph.call_method("size", (node, dim))
+        return extents[size]
 
     def expression(size: Size, before: Node) -> Any:
-        factors: list[Any] = [extent(symbol) for symbol in size.symbols]
+        if size in sources:
+            return extent(size)
+        factors: list[Any] = [extent(Size(1, (symbol,))) for symbol in size.symbols]
         if size.factor != 1:
             factors.insert(0, size.factor)
         value = factors[0]
@@ -122,12 +126,17 @@ def _multiply(a: Any, b: Any) -> Any:
     return a * b
 
 
-def dynamic_shapes(dims: dict[str, Sequence[int | str]]) -> dict[str, dict[int, Any]]:
+def dynamic_shapes(
+    dims: dict[str, Sequence[int | str]], even: Collection[str] = ()
+) -> dict[str, dict[int, Any]]:
     """`torch.export`'s `dynamic_shapes` for the artifact's one dict
-    argument: one `Dim` per symbol, shared by every dimension it sizes."""
+    argument: one `Dim` per symbol, shared by every dimension it sizes; a
+    symbol in `even` sizes its dimensions as the derived `2 * Dim`, so
+    torch refuses an odd size."""
     symbols = {d for row in dims.values() for d in row if isinstance(d, str)}
     named = {symbol: torch.export.Dim(symbol) for symbol in sorted(symbols)}
+    sized = {symbol: 2 * dim if symbol in even else dim for symbol, dim in named.items()}
     return {
-        name: {k: named[d] for k, d in enumerate(row) if isinstance(d, str)}
+        name: {k: sized[d] for k, d in enumerate(row) if isinstance(d, str)}
         for name, row in dims.items()
     }
