@@ -14,18 +14,23 @@ the list and docs/export.md) and when another stops.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fuse import FuseError
+from fuse import FuseError, Program
 from fuse.lowering.symbolic_sizes import Size
-from fuse.runtime.export import SUFFIXES, input_dims
+from fuse.runtime.export import SUFFIXES, artifact_bytes, input_dims
 from fuse.runtime.symbolic import SymbolicSizes
-from tests.conformance.programs import CASES, Case
+from tests.conformance.programs import CASES, Case, rope_reference
 
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
 
@@ -121,3 +126,81 @@ def test_zero_reads_as_a_number() -> None:
     sizes = SymbolicSizes({"X": ("i", 3)})
     assert sizes.read(0) == Size(0)
     assert sizes.read(2 * 1009) == Size(2, ("i",))
+
+
+# rope's feature axis is an even class (fuse.runtime.symbolic): `2*d_half`.
+ROPE = "Y[d, p] = rope(X[d, p], pos=p, axis=d, base=500)\nexport Y"
+
+
+def test_rope_feature_axis_is_twice_a_symbol() -> None:
+    runner = Program(ROPE).compile()
+    sizes = runner.symbolic_sizes({}, ["X"])
+    assert sizes.dims == {"X": ("d_half", "p")}
+    assert sizes.even == {"d_half"}
+    assert sizes.describe() == "X[2*d_half, p]"
+    primes = sizes.primes()
+    assert sizes.probe(0) == {"X": (2 * primes["d_half"], primes["p"])}
+    assert sizes.probe(1) == {"X": (4 * primes["d_half"], 2 * primes["p"])}
+    assert sizes.read(4 * primes["d_half"], probe=1) == Size(2, ("d_half",))
+
+
+def test_rope_tables_are_constants_at_static_sizes() -> None:
+    """Precomputed (float64, then rounded), as before symbolic export: in
+    the graph, numpy and torch would compute cos and sin on every run."""
+    runner = Program(ROPE).compile()
+    text = str(runner.plan_for_shapes({"X": (8, 5)}).module)
+    assert "fuse.unary cos" not in text
+    assert "fuse.index_fn" not in text
+
+
+@cache
+def _rope_artifact(format: str) -> Callable[[np.ndarray], np.ndarray]:
+    """`ROPE` exported with symbolic sizes, serialized and loaded again."""
+    runner = Program(ROPE).compile()
+    data = artifact_bytes(format, runner.export(format, input_shapes={}))
+    if format == "jax":
+        import jax
+
+        exported = jax.export.deserialize(bytearray(data))
+        return lambda x: np.asarray(exported.call({"X": x})["Y"])
+    import torch
+
+    program = torch.export.load(io.BytesIO(data)).module()
+    return lambda x: program({"X": torch.from_numpy(x)})["Y"].numpy()
+
+
+@pytest.mark.parametrize("format", ["jax", "torch"])
+@settings(max_examples=10, deadline=None)
+@given(half=st.integers(1, 12), positions=st.integers(1, 200), seed=st.integers(0, 2**16))
+def test_rope_artifact_computes_its_tables_at_every_even_size(
+    format: str, half: int, positions: int, seed: int
+) -> None:
+    """The tables computed in the graph (float32) give the reference's numbers."""
+    x = np.random.default_rng(seed).standard_normal((2 * half, positions)).astype(np.float32)
+    expected = rope_reference(x.T, 500.0).T
+    np.testing.assert_allclose(_rope_artifact(format)(x), expected, rtol=1e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize(
+    ("format", "error", "message"),
+    [
+        ("jax", ValueError, "Division had remainder 1 when computing the value of 'd_half'"),
+        (
+            "torch",
+            RuntimeError,
+            r"dimension 0 of input X is 2\*d_half: its size must be a multiple",
+        ),
+    ],
+)
+def test_rope_artifact_refuses_an_odd_feature_size(
+    format: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        _rope_artifact(format)(np.ones((7, 3), np.float32))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_rope_numbers_on_each_backend(backend: str) -> None:
+    x = np.random.default_rng(5).standard_normal((10, 40)).astype(np.float32)
+    out = Program(ROPE).compile(backend=backend).run({"X": x})["Y"]
+    np.testing.assert_allclose(out, rope_reference(x.T, 500.0).T, rtol=1e-5, atol=1e-5)

@@ -21,6 +21,7 @@ is an error naming it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -45,6 +46,7 @@ def generalize(
     for name, buffer in module.named_buffers():
         refuse_symbolic_buffer(read, buffer.shape, name)
     _generalize_graph(module, arg_shapes, read)
+    _check_multiples(module, arg_shapes, read)
     for submodule in module.modules():
         if submodule is not module and isinstance(submodule, GraphModule):
             placeholders = [n for n in submodule.graph.nodes if n.op == "placeholder"]
@@ -106,6 +108,36 @@ def _generalize_graph(
 
         node.args = map_aggregate(node.args, symbolic)
         node.kwargs = map_aggregate(node.kwargs, symbolic)
+    graph.lint()
+    module.recompile()
+
+
+def _check_multiples(
+    module: GraphModule, arg_shapes: Sequence[Sequence[int]], read: SizeReader
+) -> None:
+    """An assertion in the graph for each input dimension that is a multiple
+    of a symbol (`2*d_half`, rope's feature axis), that its size is that
+    multiple. torch.export's own check of a derived `Dim` would let an odd
+    size through (it solves `2*d_half == 7` to `d_half = 3`)."""
+    graph = module.graph
+    placeholders = [node for node in graph.nodes if node.op == "placeholder"]
+    first = next(node for node in graph.nodes if node.op != "placeholder")
+    with graph.inserting_before(first):
+        for node, shape in zip(placeholders, arg_shapes, strict=True):
+            for dim, number in enumerate(shape):
+                size = read(number)
+                if size.is_static or size.factor == 1:
+                    continue
+                extent = graph.call_method("size", (node, dim))
+                remainder = graph.call_function(operator.mod, (extent, size.factor))
+                flag = graph.call_function(torch.scalar_tensor, (remainder,))
+                message = (
+                    f"dimension {dim} of input {node.target} is {size}: its size must be a "
+                    f"multiple of {size.factor}"
+                )
+                graph.call_function(
+                    torch._assert_async, (graph.call_function(operator.eq, (flag, 0)), message)
+                )
     graph.lint()
     module.recompile()
 

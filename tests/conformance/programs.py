@@ -357,14 +357,19 @@ def _attention(inputs: Arrays) -> dict[str, np.ndarray]:
 
 
 def _rope(inputs: Arrays) -> dict[str, np.ndarray]:
-    x = inputs["X"].astype(np.float64)
+    return {"Y": rope_reference(inputs["X"])}
+
+
+def rope_reference(x: np.ndarray, base: float = 10000.0) -> np.ndarray:
+    """`rope(X[p, d], base=base)` as docs/dsl_reference.md defines it."""
+    x = x.astype(np.float64)
     positions, features = x.shape
-    theta = np.arange(positions)[:, None] * 10000.0 ** (-np.arange(0, features, 2) / features)
+    theta = np.arange(positions)[:, None] * base ** (-np.arange(0, features, 2) / features)
     even, odd = x[:, 0::2], x[:, 1::2]
     y = np.empty_like(x)
     y[:, 0::2] = even * np.cos(theta) - odd * np.sin(theta)
     y[:, 1::2] = odd * np.cos(theta) + even * np.sin(theta)
-    return {"Y": y}
+    return y
 
 
 def _topk(inputs: Arrays) -> dict[str, np.ndarray]:
