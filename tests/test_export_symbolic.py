@@ -134,6 +134,7 @@ ROPE = "Y[d, p] = rope(X[d, p], pos=p, axis=d, base=500)\nexport Y"
 
 def test_rope_feature_axis_is_twice_a_symbol() -> None:
     runner = Program(ROPE).compile()
+    assert input_dims(runner, {}) == {"X": ("2*d_half", "p")}
     sizes = runner.symbolic_sizes({}, ["X"])
     assert sizes.dims == {"X": ("d_half", "p")}
     assert sizes.even == {"d_half"}

@@ -114,14 +114,18 @@ def input_dims(
     runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]
 ) -> dict[str, tuple[int | str, ...]]:
     """The sizes of each runtime input of an artifact exported with
-    `input_shapes`: numbers where known, else symbols (fuse.runtime.symbolic).
-    Compiles nothing."""
+    `input_shapes`: numbers where known, else symbolic dimensions (`i`,
+    `2*d_half`; fuse.runtime.symbolic). Compiles nothing."""
     known, constants, unsized = _known_shapes(runner, input_shapes)
     dims: dict[str, tuple[int | str, ...]] = {
         name: shape for name, shape in known.items() if name not in constants
     }
     if unsized:
-        dims |= runner.symbolic_sizes(known, unsized).dims
+        sizes = runner.symbolic_sizes(known, unsized)
+        dims |= {
+            name: tuple(sizes.dimension(d) if isinstance(d, str) else d for d in row)
+            for name, row in sizes.dims.items()
+        }
     return dims
 
 
