@@ -289,7 +289,9 @@ class Runner(RunnerInputs):
         `sizes` reads back (fuse.runtime.symbolic), lowered shape-polymorphic
         by the backend: for export, so neither cached nor checked against
         `max_memory` (nothing runs at probe sizes)."""
-        module, explanation, domains = self.specialized_module(shapes, gradient, True)
+        module, explanation, domains = self.specialized_module(
+            shapes, gradient, at_probe_sizes=True
+        )
         arguments, outputs = main_signature(module)
         compile_symbolic = getattr(self.backend, "compile_symbolic", None)
         if compile_symbolic is None:

@@ -16,8 +16,9 @@ Even sizes. `rope` pairs the features of its feature axis, so that class's
 size must be even: its symbol stands for half the size, named after the
 index with `_half` (`rope(X[p, d])`: the dimension is `2*d_half`). Its
 probe sizes are even (twice the class's prime), and the artifact declares
-the dimension `2*d_half`, so `jax.export` and `torch.export` themselves
-refuse an odd size.
+the dimension `2*d_half` and refuses an odd size (jax: its own shape
+assertions; torch: an assertion in the graph,
+fuse.lowering.torch.symbolic).
 
 How the compiler sees them. The pipeline and the backends are written for
 numbers, so a symbolic plan is compiled at *probe sizes*: each symbol gets a

@@ -163,8 +163,8 @@ def dynamic_shapes(
 ) -> dict[str, dict[int, Any]]:
     """`torch.export`'s `dynamic_shapes` for the artifact's one dict
     argument: one `Dim` per symbol, shared by every dimension it sizes; a
-    symbol in `even` sizes its dimensions as the derived `2 * Dim`, so
-    torch refuses an odd size."""
+    symbol in `even` sizes its dimensions as the derived `2 * Dim` (whose
+    oddness the graph itself refuses: `_check_multiples`)."""
     symbols = {d for row in dims.values() for d in row if isinstance(d, str)}
     named = {symbol: torch.export.Dim(symbol) for symbol in sorted(symbols)}
     sized = {symbol: 2 * dim if symbol in even else dim for symbol, dim in named.items()}
