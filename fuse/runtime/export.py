@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -240,24 +239,39 @@ def differentiable_export(planned: ExportPlan) -> Callable[..., Any]:
 
 
 def export_stablehlo(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> bytes:
-    """Portable StableHLO bytecode of the program: the `jax` artifact's,
-    with each call of a function calling a copy of its own
-    (`_one_callee_per_call`)."""
-    return _one_callee_per_call(bytes(export_jax(runner, input_shapes).mlir_module_serialized))
+    """Portable StableHLO bytecode of the program: the `jax` artifact's
+    module, with its calls inlined where a function is called more than
+    once (`_inline_shared_calls`)."""
+    return _inline_shared_calls(bytes(export_jax(runner, input_shapes).mlir_module_serialized))
 
 
-def _one_callee_per_call(artifact: bytes) -> bytes:
-    """`artifact` with each `func.call` calling a function of its own, so
-    that StableHLO's `stablehlo-refine-shapes` refines it (docs/export.md's
-    recipe for symbolic sizes). jax.export computes a dimension `2*d_half`
-    with helper functions (`divmod` calls `floor_divide` and `remainder`,
-    which both call `_where`) that take sizes as arguments; refining
-    specializes a function to its arguments' values, which fails for one
-    called with two different ones. jax inlines them before refining, but
-    the inliner is not available from Python. Unchanged where every
-    function is called once (a program without such dimensions)."""
-    from jax.extend.mlir import ir
+def _inline_shared_calls(artifact: bytes) -> bytes:
+    """`artifact` with every `func.call` of `main` inlined, if some function
+    is called more than once; else unchanged. StableHLO's
+    `stablehlo-refine-shapes` (docs/export.md's recipe for symbolic sizes)
+    specializes a function to the sizes it is called with, and fails on one
+    called with different ones ("refined with incompatible refinement
+    keys"): jax.export computes a dimension variable such as `d_half` of
+    `2*d_half` with such functions (`divmod` calls `floor_divide` and
+    `remainder`, which both call `_where`). jax inlines them before it
+    refines, but the `inline` pass cannot from Python (jaxlib registers no
+    inliner for `func`), so the artifact comes inlined."""
+    from jax.extend.mlir import ir, passmanager
     from jax.extend.mlir.dialects import stablehlo
+
+    def calls(op: ir.Operation) -> list[ir.Operation]:
+        found = []
+
+        def visit(inner: ir.Operation) -> ir.WalkResult:
+            if inner.name == "func.call":
+                found.append(inner)
+            return ir.WalkResult.ADVANCE
+
+        op.walk(visit)
+        return found
+
+    def callee(call: ir.Operation) -> str:
+        return ir.FlatSymbolRefAttr(call.attributes["callee"]).value
 
     with ir.Context() as context:
         stablehlo.register_dialect(context)
@@ -267,37 +281,24 @@ def _one_callee_per_call(artifact: bytes) -> bytes:
             for op in module.body.operations
             if op.operation.name == "func.func"
         }
-        called: set[str] = set()
-        copied = False
-
-        def calls(op: ir.Operation) -> list[ir.Operation]:
-            found = []
-
-            def visit(inner: ir.Operation) -> ir.WalkResult:
-                if inner.name == "func.call":
-                    found.append(inner)
-                return ir.WalkResult.ADVANCE
-
-            op.walk(visit)
-            return found
-
-        def give_own_callees(op: ir.Operation) -> None:
-            nonlocal copied
-            for call in calls(op):
-                name = ir.FlatSymbolRefAttr(call.attributes["callee"]).value
-                if name in called:  # called before: this call gets a copy
-                    copy = functions[name].clone(ir.InsertionPoint(module.body))
-                    name = next(f"{name}_{n}" for n in count(2) if f"{name}_{n}" not in functions)
-                    copy.attributes["sym_name"] = ir.StringAttr.get(name)
-                    call.attributes["callee"] = ir.FlatSymbolRefAttr.get(name)
-                    functions[name] = copy
-                    copied = True
-                called.add(name)
-                give_own_callees(functions[name])
-
-        give_own_callees(functions["main"])
-        if not copied:
+        called = [callee(call) for function in functions.values() for call in calls(function)]
+        if len(called) == len(set(called)):
             return artifact
+        main = functions["main"]
+        while pending := calls(main):
+            for call in pending:
+                body = functions[callee(call)].clone(ir.InsertionPoint(module.body))
+                block = body.regions[0].blocks[0]
+                for argument, operand in zip(block.arguments, call.operands, strict=True):
+                    argument.replace_all_uses_with(operand)
+                *ops, terminator = block.operations
+                for op in ops:
+                    op.move_before(call)
+                for result, value in zip(call.results, terminator.operands, strict=True):
+                    result.replace_all_uses_with(value)
+                call.erase()
+                body.erase()
+        passmanager.PassManager.parse("builtin.module(symbol-dce)").run(module.operation)
         requirement = stablehlo.StablehloCompatibilityRequirement.WEEK_4  # as jax.export's
         version = stablehlo.get_version_from_compatibility_requirement(requirement)
         return bytes(stablehlo.serialize_portable_artifact(module, version))
