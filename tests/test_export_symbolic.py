@@ -116,3 +116,22 @@ def test_zero_reads_as_a_number() -> None:
     sizes = SymbolicSizes({"X": ("i", 3)})
     assert sizes.read(0) == Size(0)
     assert sizes.read(2 * 1009) == Size.monomial(2, ("i",))
+
+
+def test_a_jax_artifact_refuses_inputs_smaller_than_the_program_needs() -> None:
+    """`V[2:5]` and `V[N-1-t]` (N = 6) need |V| >= 6, and a valid
+    convolution's size `d0 - dx + 1` must not be negative: the artifact's
+    constraints refuse smaller inputs instead of clamping the slices."""
+    import jax
+
+    case = next(c for c in CASES if c.name == "slices_and_shifts")
+    exported = case.program(Path()).compile().export("jax")
+    assert len(jax.jit(exported.call)({"V": np.arange(6.0)})["Rev"]) == 6
+    with pytest.raises(ValueError, match="d0 >= 6"):
+        exported.call({"V": np.arange(5.0)})
+    conv = next(c for c in CASES if c.name == "paper_cnn_conv_and_max_pool")
+    exported = conv.program(Path()).compile().export("jax")
+    image, kernel = conv.inputs["Image"], conv.inputs["Filter"]
+    assert exported.call({"Image": image, "Filter": kernel})["Pooled"].shape == (3, 3)
+    with pytest.raises(ValueError, match="d0 - dx"):
+        exported.call({"Image": image[:1], "Filter": kernel})

@@ -62,6 +62,10 @@ class SymbolicSignature:
 
     arguments: tuple[Sizes, ...]
     results: tuple[Sizes, ...]
+    # What the program needs of the sizes, as `jax.export` constraints
+    # (`d0 >= 5`, `d0 - dx + 1 >= 0`), so that a call with inputs too small
+    # is refused instead of reading clamped indices.
+    constraints: tuple[str, ...] = ()
 
 
 def static_signature(
@@ -80,11 +84,12 @@ def generalize(main: func.FuncOp, read: SizeReader) -> SymbolicSignature:
     ret = main.body.block.last_op
     assert isinstance(ret, func.ReturnOp)
     results = tuple(tuple(read(n) for n in shape_of(v)) for v in ret.operands)
-    _Generalizer(read).block(main.body.block, _Scope())
+    generalizer = _Generalizer(read)
+    generalizer.block(main.body.block, _Scope())
     main.function_type = FunctionType.from_lists(
         [a.type for a in main.body.block.args], [v.type for v in ret.operands]
     )
-    return SymbolicSignature(arguments, results)
+    return SymbolicSignature(arguments, results, tuple(generalizer.constraints))
 
 
 @dataclass
@@ -110,6 +115,21 @@ class _Scope:
 class _Generalizer:
     def __init__(self, read: SizeReader):
         self.read = read
+        # the sizes of each value retyped so far (its type no longer says)
+        self.known: dict[SSAValue, Sizes] = {}
+        self.constraints: dict[str, None] = {}
+
+    def need(self, larger: Size, smaller: Size) -> None:
+        """Constrains the sizes to `larger >= smaller`, unless it is plain."""
+        plain = (larger.is_static and smaller.is_static) or (
+            # a symbol (or product) is at least 1
+            smaller.is_static and smaller.value <= 1 and larger.is_monomial
+        )
+        if larger != smaller and not plain:
+            self.constraints.setdefault(f"{larger} >= {smaller}")
+
+    def operand_sizes(self, value: SSAValue) -> Sizes | None:
+        return self.known.get(value)
 
     def sizes(self, value: SSAValue) -> Sizes:
         return tuple(self.read(n) for n in shape_of(value))
@@ -124,6 +144,9 @@ class _Generalizer:
             value = Rewriter.replace_value_with_new_type(
                 value, TensorType(element_type_of(value), shape)
             )
+            for size in sizes:  # a difference of sizes must not be negative
+                self.need(size, Size(0))
+        self.known[value] = sizes
         scope.add(value, sizes)
 
     def block(self, block: Block, parent: _Scope) -> None:
@@ -158,6 +181,8 @@ class _Generalizer:
             replacement = DynamicReshapeOp(op.operand, builder.shape(results[0]), op.result.type)
         elif isinstance(op, hlo.SliceOp):
             replacement = self.slice(op, builder)
+        elif isinstance(op, hlo.GatherOp):
+            self.gather(op)
         elif isinstance(op, hlo.ConstantOp):
             replacement = self.constant(op, results[0], builder)
         if replacement is None:
@@ -171,10 +196,30 @@ class _Generalizer:
             [self.read(n) for n in attr.get_values()]
             for attr in (op.start_indices, op.limit_indices, op.strides)
         ]
+        operand = self.operand_sizes(op.operand)
+        for size, limit in zip(operand or (), bounds[1], strict=False):
+            self.need(size, limit)
         if all(size.is_static for row in bounds for size in row):
             return None
         tensors = builder.shape(bounds[0]), builder.shape(bounds[1]), builder.shape(bounds[2])
         return RealDynamicSliceOp(op.operand, tensors, op.result.type)
+
+    def gather(self, op: hlo.GatherOp) -> None:
+        """A gather at constant positions (`V[N-1-t]`) needs the operand to
+        hold the last of them."""
+        operand = self.operand_sizes(op.operand)
+        index_map = op.dimension_numbers.start_index_map.data
+        indices = op.start_indices.owner
+        while isinstance(indices, hlo.ReshapeOp):
+            indices = indices.operand.owner
+        if operand is None or len(index_map) != 1 or not isinstance(indices, hlo.ConstantOp):
+            return  # positions computed at run time, or into several dimensions
+        values = indices.value
+        if not isinstance(values, DenseIntOrFPElementsAttr) or not values.get_values():
+            return
+        dim = index_map[0].value.data
+        last = int(max(values.get_values())) + op.slice_sizes.get_values()[dim]
+        self.need(operand[dim], Size(last))
 
     def constant(
         self, op: hlo.ConstantOp, sizes: Sizes, builder: _ShapeBuilder
