@@ -8,7 +8,9 @@ reads every size back as an expression of the symbols (`SizeReader`):
 * every type's symbolic dimensions become dynamic (`tensor<?x40xf32>`);
 * ops whose result shape is an attribute get it at run time, from the
   sizes of values they can see (`get_dimension_size` of a block argument
-  or an earlier result with that symbol): `broadcast_in_dim` becomes
+  or an earlier result with that symbol, combined by integer `add`,
+  `subtract`, `multiply` and `divide` for sizes such as `i + j` or
+  `floordiv(i - k + 2, 2)`): `broadcast_in_dim` becomes
   `dynamic_broadcast_in_dim`, `iota` `dynamic_iota`, `reshape`
   `dynamic_reshape`, a `slice` up to a symbolic limit `real_dynamic_slice`,
   a splat `constant` of symbolic shape a broadcast scalar;
@@ -20,7 +22,12 @@ What is left static must not depend on the symbols: an op attribute that
 still holds a symbolic size (a `gather`'s or `dynamic_slice`'s slice sizes,
 a window) is an error naming the op. The caller compiles the plan at a
 second probe and compares the generalized modules, which catches sizes
-that follow the symbols in a way no expression here captures (`i - 1`).
+that follow the symbols in a way no `Size` captures.
+
+Sizes the program needs to be large enough become constraints of the
+signature (`SymbolicSignature.constraints`, `jax.export` syntax): a slice's
+limit (`d0 >= 5` for `V[2:5]`), a constant position a gather reads (`d0 >=
+6`), and every size that is no product of symbols, not negative.
 
 The result is what `jax.export` makes of shape-polymorphic code: XLA
 compiles it once the sizes are bound, after StableHLO's shape refinement
