@@ -127,7 +127,21 @@ class _Generalizer:
         self.constraints: dict[str, None] = {}
 
     def need(self, larger: Size, smaller: Size) -> None:
-        """Constrains the sizes to `larger >= smaller`, unless it is plain."""
+        """Constrains the sizes to `larger >= smaller`, unless it is plain.
+        `floordiv(L, q) >= 0` is `L >= 0`: a constraint with a division
+        makes `jax.export` compute it with helper functions that
+        StableHLO's shape refinement (`stablehlo-refine-shapes`) refuses, so
+        a division is multiplied out (`floordiv(L, q) >= b` is `L >= q b`,
+        `a >= floordiv(L, q)` is `q a + q - 1 >= L`)."""
+        if larger.divisor > 1 and smaller.divisor > 1:
+            return  # no such size needs another yet
+        if larger.divisor > 1:
+            larger, smaller = _dividend(larger), _scaled(smaller, larger.divisor, 0)
+        elif smaller.divisor > 1:
+            larger, smaller = (
+                _scaled(larger, smaller.divisor, smaller.divisor - 1),
+                _dividend(smaller),
+            )
         plain = (larger.is_static and smaller.is_static) or (
             # a symbol (or product) is at least 1
             smaller.is_static and smaller.value <= 1 and larger.is_monomial
@@ -321,6 +335,17 @@ class _ShapeBuilder:
         return self.emit(
             hlo.ReshapeOp.build(operands=[value], result_types=[TensorType(i64, shape)])
         )
+
+
+def _dividend(size: Size) -> Size:
+    """`L` of `floordiv(L, q)`."""
+    return Size(size.constant, size.terms)
+
+
+def _scaled(size: Size, factor: int, plus: int) -> Size:
+    """`factor * size + plus` for a size without division."""
+    terms = {symbols: c * factor for c, symbols in size.terms}
+    return Size.affine(terms, size.constant * factor + plus)
 
 
 def _not_symbolic(op: Operation, why: str) -> FuseError:
