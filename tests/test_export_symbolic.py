@@ -36,25 +36,20 @@ from tests.conformance.programs import CASES, Case, rope_reference
 
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
 
-ARITHMETIC = "differs between two probe sizes"
 TORCH_BUFFER = "of symbolic shape"  # a constant of the module (an index table)
 TORCH_SPECIALIZED = "Constraints violated"  # torch.export fixes a `Dim`
-# Programs whose sizes follow the symbols by index arithmetic (`X[i + 1]`,
-# `x/S`, `V[2:5]`) or through a size attribute.
-STATIC_ONLY = {"slices_and_shifts": ARITHMETIC}
+# Programs whose sizes follow the symbols in a way no format can express.
+STATIC_ONLY: dict[str, str] = {}
 STATIC_ONLY_IN = {
     "jax": {
         **STATIC_ONLY,
-        "paper_cnn_conv_and_max_pool": ARITHMETIC,
-        "mlp_by_layer_reads_the_previous_layer": ARITHMETIC,
         "stored_time_recurrence": "'stablehlo.dynamic_slice' needs static sizes",
-        # a sum of symbols, which StableHLO types cannot express
-        "builtin_concat": ARITHMETIC,
-        "builtin_concat_parts_of_different_sizes_transposed": ARITHMETIC,
     },
     "torch": {
         **STATIC_ONLY,
-        "paper_cnn_conv_and_max_pool": TORCH_BUFFER,  # window tables
+        # index tables (windows, slices) of symbolic shape
+        "slices_and_shifts": TORCH_BUFFER,
+        "paper_cnn_conv_and_max_pool": TORCH_BUFFER,
         "mlp_by_layer_reads_the_previous_layer": TORCH_BUFFER,
         "stored_time_recurrence": TORCH_BUFFER,
         "builtin_topk_ties": TORCH_SPECIALIZED,  # topk along a symbolic size
@@ -127,7 +122,49 @@ def test_zero_reads_as_a_number() -> None:
     once looped, growing without bound)."""
     sizes = SymbolicSizes({"X": ("i", 3)})
     assert sizes.read(0) == Size(0)
-    assert sizes.read(2 * 1009) == Size(2, ("i",))
+    assert sizes.read(2 * 1009) == Size.monomial(2, ("i",))
+
+
+def test_a_jax_artifact_refuses_inputs_smaller_than_the_program_needs() -> None:
+    """`V[2:5]` and `V[N-1-t]` (N = 6) need |V| >= 6, and a valid
+    convolution's size `d0 - dx + 1` must not be negative: the artifact's
+    constraints refuse smaller inputs instead of clamping the slices."""
+    import jax
+
+    case = next(c for c in CASES if c.name == "slices_and_shifts")
+    exported = case.program(Path()).compile().export("jax")
+    assert len(jax.jit(exported.call)({"V": np.arange(6.0)})["Rev"]) == 6
+    with pytest.raises(ValueError, match="d0 >= 6"):
+        exported.call({"V": np.arange(5.0)})
+    conv = next(c for c in CASES if c.name == "paper_cnn_conv_and_max_pool")
+    exported = conv.program(Path()).compile().export("jax")
+    image, kernel = conv.inputs["Image"], conv.inputs["Filter"]
+    assert exported.call({"Image": image, "Filter": kernel})["Pooled"].shape == (3, 3)
+    with pytest.raises(ValueError, match="d0 - dx"):
+        exported.call({"Image": image[:1], "Filter": kernel})
+
+
+def test_jax_artifacts_name_sizes_that_are_expressions_of_the_symbols() -> None:
+    """Output shapes are the sums, differences and floor divisions the
+    program makes of its inputs' sizes, not only products (compared as
+    `jax.export` expressions, which jax orders its own way)."""
+    from jax import export
+
+    expected = {
+        "builtin_concat": ["p, d + d_2"],
+        "paper_cnn_conv_and_max_pool": [
+            "d0 - dx + 1, d1 - dy + 1",
+            "floordiv(d0 - dx + 2, 2), floordiv(d1 - dy + 2, 2)",
+        ],
+        "slices_and_shifts": ["d0 - 1", "3", "6", "d0 - 3"],
+    }
+    for name, shapes in expected.items():
+        case = next(c for c in CASES if c.name == name)
+        exported = case.program(Path()).compile().export("jax")
+        scope = next(d.scope for a in exported.in_avals for d in a.shape if not isinstance(d, int))
+        assert [tuple(a.shape) for a in exported.out_avals] == [
+            tuple(export.symbolic_shape(shape, scope=scope)) for shape in shapes
+        ], name
 
 
 # rope's feature axis is an even class (fuse.runtime.symbolic): `2*d_half`.
@@ -144,7 +181,7 @@ def test_rope_feature_axis_is_twice_a_symbol() -> None:
     primes = sizes.primes()
     assert sizes.probe(0) == {"X": (2 * primes["d_half"], primes["p"])}
     assert sizes.probe(1) == {"X": (4 * primes["d_half"], 2 * primes["p"])}
-    assert sizes.read(4 * primes["d_half"], probe=1) == Size(2, ("d_half",))
+    assert sizes.read(4 * primes["d_half"], probe=1) == Size.monomial(2, ("d_half",))
 
 
 def test_rope_tables_are_constants_at_static_sizes() -> None:

@@ -32,7 +32,6 @@ executable.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -41,11 +40,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from jax.extend.core import Primitive
 
+from fuse.lowering.symbolic_sizes import Size
 from fuse.passes.convert_fuse_to_stablehlo import PROGRESS_STEPS_ATTR, PROGRESS_TARGET
 
 if TYPE_CHECKING:
     from fuse.lowering.progress import LoopReports
-    from fuse.lowering.symbolic_sizes import Size
 
     from .symbolic import SymbolicSignature
 
@@ -68,7 +67,7 @@ class StableHloProgram:
     def result_avals(self, avals: Sequence[Any]) -> list[Any]:
         """The abstract results for arguments `avals`: each symbolic size is
         the extent of the first argument dimension that is exactly it (`i`,
-        `2*d_half`), else the product of its symbols' extents."""
+        `2*d_half`), else computed from its symbols' extents."""
         import jax
 
         extents: dict[Size, Any] = {}
@@ -80,8 +79,7 @@ class StableHloProgram:
         def extent(size: Size) -> Any:
             if size in extents:
                 return extents[size]
-            symbols = (extents[Size(1, (s,))] for s in size.symbols)
-            return math.prod(symbols, start=size.factor)
+            return size.evaluate(lambda symbol: extents[Size.of(symbol)])
 
         return [
             jax.core.ShapedArray(tuple(extent(size) for size in sizes), dtype)
