@@ -10,7 +10,11 @@ dimension whose class holds a dimension of known size (a file source, a
 `--shape` given) takes that size; the others are one symbol per class, named
 by the index the input is declared with (`W[i, j]`: `i`, `j`; a second class
 named `i` becomes `i_2`). Index arithmetic (`X[i + 1]`) ties nothing: the
-sizes it gives are checked below.
+sizes it gives are checked below. A plain index ties its dimensions in a rule
+with index arithmetic too (`H[i, t+1] = tanh(W[i, j] H[j, t] + U[i, t])`),
+where the program itself would take the range they share: the artifact asks
+for equal sizes there, as it does in every other rule, instead of reading a
+`min` of sizes no symbol can stand for.
 
 How the compiler sees them. The pipeline and the backends are written for
 numbers, so a symbolic plan is compiled at *probe sizes*: each symbol gets a
@@ -37,7 +41,6 @@ from xdsl.dialects.builtin import ModuleOp, TensorType
 from fuse.dialects.fuse import LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
 from fuse.errors import FuseError
 from fuse.lowering.symbolic_sizes import Size
-from fuse.passes.index_ranges import is_ranged, ranged_tensors
 from fuse.pipeline import run_passes
 
 
@@ -125,9 +128,8 @@ def symbolic_sizes(
     run_passes(module, ["fuse-canonicalize-projections"])
     program = next(op for op in module.walk() if isinstance(op, ProgramOp))
     classes = _IndexClasses()
-    ranged = ranged_tensors(program)
     for op in program.body.block.ops:
-        if isinstance(op, RuleOp | SinkOp) and not is_ranged(op, ranged):
+        if isinstance(op, RuleOp | SinkOp):
             for tensor, indices in _accesses(op):
                 for k, index in enumerate(indices):
                     if isinstance(index, str):
