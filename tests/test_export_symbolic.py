@@ -60,9 +60,9 @@ STATIC_ONLY_IN = {
     },
     "torch": {
         **STATIC_ONLY,
-        "paper_cnn_conv_and_max_pool": TORCH_BUFFER,  # window tables
+        "paper_cnn_conv_and_max_pool": ARITHMETIC,  # the conv output size, x - dx + 1
         "mlp_by_layer_reads_the_previous_layer": TORCH_BUFFER,
-        "stored_time_recurrence": TORCH_BUFFER,
+        "stored_time_recurrence": "takes a symbolic number of steps",
         "builtin_topk_ties": TORCH_SPECIALIZED,  # topk along a symbolic size
         "constant_index_on_the_right": TORCH_SPECIALIZED,  # a constant position
     },
