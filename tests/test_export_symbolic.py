@@ -39,28 +39,19 @@ from tests.conformance.programs import CASES, Case
 
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
 
-ARITHMETIC = "differs between two probe sizes"
 TORCH_BUFFER = "of symbolic shape"  # a constant of the module (an index table)
 TORCH_SPECIALIZED = "Constraints violated"  # torch.export fixes a `Dim`
-# Programs whose sizes follow the symbols by index arithmetic (`X[i + 1]`,
-# `x/S`, `V[2:5]`), through a size attribute or a size that must be even.
-STATIC_ONLY = {
-    "slices_and_shifts": ARITHMETIC,
-    "builtin_rope": "rope needs an even feature size",
-}
+# Programs whose sizes follow the symbols in a way no format can express.
+STATIC_ONLY = {"builtin_rope": "rope needs an even feature size"}
 STATIC_ONLY_IN = {
     "jax": {
         **STATIC_ONLY,
-        "paper_cnn_conv_and_max_pool": ARITHMETIC,
-        "mlp_by_layer_reads_the_previous_layer": ARITHMETIC,
-        "stored_time_recurrence": ARITHMETIC,  # H's t + 1 steps: the initial state and t more
-        # a sum of symbols, which StableHLO types cannot express
-        "builtin_concat": ARITHMETIC,
-        "builtin_concat_parts_of_different_sizes_transposed": ARITHMETIC,
     },
     "torch": {
         **STATIC_ONLY,
-        "paper_cnn_conv_and_max_pool": ARITHMETIC,  # the conv output size, x - dx + 1
+        # index tables (windows, slices) of symbolic shape
+        "slices_and_shifts": TORCH_BUFFER,
+        "paper_cnn_conv_and_max_pool": TORCH_BUFFER,
         "mlp_by_layer_reads_the_previous_layer": TORCH_BUFFER,
         "stored_time_recurrence": "takes a symbolic number of steps",
         "builtin_topk_ties": TORCH_SPECIALIZED,  # topk along a symbolic size
@@ -133,7 +124,26 @@ def test_zero_reads_as_a_number() -> None:
     once looped, growing without bound)."""
     sizes = SymbolicSizes({"X": ("i", 3)})
     assert sizes.read(0) == Size(0)
-    assert sizes.read(2 * 1009) == Size(2, ("i",))
+    assert sizes.read(2 * 1009) == Size.monomial(2, ("i",))
+
+
+def test_a_jax_artifact_refuses_inputs_smaller_than_the_program_needs() -> None:
+    """`V[2:5]` and `V[N-1-t]` (N = 6) need |V| >= 6, and a valid
+    convolution's size `d0 - dx + 1` must not be negative: the artifact's
+    constraints refuse smaller inputs instead of clamping the slices."""
+    import jax
+
+    case = next(c for c in CASES if c.name == "slices_and_shifts")
+    exported = case.program(Path()).compile().export("jax")
+    assert len(jax.jit(exported.call)({"V": np.arange(6.0)})["Rev"]) == 6
+    with pytest.raises(ValueError, match="d0 >= 6"):
+        exported.call({"V": np.arange(5.0)})
+    conv = next(c for c in CASES if c.name == "paper_cnn_conv_and_max_pool")
+    exported = conv.program(Path()).compile().export("jax")
+    image, kernel = conv.inputs["Image"], conv.inputs["Filter"]
+    assert exported.call({"Image": image, "Filter": kernel})["Pooled"].shape == (3, 3)
+    with pytest.raises(ValueError, match="d0 - dx"):
+        exported.call({"Image": image[:1], "Filter": kernel})
 
 
 # An RNN whose sizes are all plain symbols (i, j, t): its scan reads step t's

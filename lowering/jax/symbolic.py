@@ -8,7 +8,9 @@ reads every size back as an expression of the symbols (`SizeReader`):
 * every type's symbolic dimensions become dynamic (`tensor<?x40xf32>`);
 * ops whose result shape is an attribute get it at run time, from the
   sizes of values they can see (`get_dimension_size` of a block argument
-  or an earlier result with that symbol): `broadcast_in_dim` becomes
+  or an earlier result with that symbol, combined by integer `add`,
+  `subtract`, `multiply` and `divide` for sizes such as `i + j` or
+  `floordiv(i - k + 2, 2)`): `broadcast_in_dim` becomes
   `dynamic_broadcast_in_dim`, `iota` `dynamic_iota`, `reshape`
   `dynamic_reshape`, a `slice` up to a symbolic limit `real_dynamic_slice`,
   a splat `constant` of symbolic shape a broadcast scalar;
@@ -30,12 +32,16 @@ projection gathering its sampled positions from a tensor with another
 symbolic dimension is refused (window and placement tables gather single
 elements of a flattened operand; a table whose shape follows the symbols
 is a constant of symbolic shape, refused as such). A
-`reduce_window`'s or `convolution`'s windows, strides and dilations come
-from the program's own constants, and a pool's padding completes the last
-window (less than a window): a size that follows the symbols there is
-arithmetic, which the two probes catch. The caller compiles the plan at a
-second probe and compares the generalized modules, which catches sizes
-that follow the symbols in a way no expression here captures (`i - 1`).
+`reduce_window`'s or `convolution`'s windows, strides, dilations and
+padding (`min(window, stride) - 1`) come from the program's own
+constants. The caller compiles the plan at a second probe and compares the
+generalized modules, which catches sizes that follow the symbols in a way
+no `Size` captures.
+
+Sizes the program needs to be large enough become constraints of the
+signature (`SymbolicSignature.constraints`, `jax.export` syntax): a slice's
+limit (`d0 >= 5` for `V[2:5]`), a constant position a gather reads (`d0 >=
+6`), and every size that is no product of symbols, not negative.
 
 The result is what `jax.export` makes of shape-polymorphic code: XLA
 compiles it once the sizes are bound, after StableHLO's shape refinement
@@ -63,7 +69,7 @@ from xdsl.rewriter import Rewriter
 from xdsl_jax.dialects import stablehlo as hlo
 
 from fuse.errors import FuseError
-from fuse.lowering.symbolic_sizes import Size, SizeReader, size_in_constant
+from fuse.lowering.symbolic_sizes import Size, SizeArithmetic, SizeReader, size_in_constant
 
 from .extra_ops import DynamicIotaOp, DynamicReshapeOp, GetDimensionSizeOp, RealDynamicSliceOp
 from .hlo_builder import element_type_of, shape_of
@@ -77,6 +83,10 @@ class SymbolicSignature:
 
     arguments: tuple[Sizes, ...]
     results: tuple[Sizes, ...]
+    # What the program needs of the sizes, as `jax.export` constraints
+    # (`d0 >= 5`, `d0 - dx + 1 >= 0`), so that a call with inputs too small
+    # is refused instead of reading clamped indices.
+    constraints: tuple[str, ...] = ()
 
 
 def static_signature(
@@ -95,11 +105,12 @@ def generalize(main: func.FuncOp, read: SizeReader) -> SymbolicSignature:
     ret = main.body.block.last_op
     assert isinstance(ret, func.ReturnOp)
     results = tuple(tuple(read(n) for n in shape_of(v)) for v in ret.operands)
-    _Generalizer(read).block(main.body.block, _Scope())
+    generalizer = _Generalizer(read)
+    generalizer.block(main.body.block, _Scope())
     main.function_type = FunctionType.from_lists(
         [a.type for a in main.body.block.args], [v.type for v in ret.operands]
     )
-    return SymbolicSignature(arguments, results)
+    return SymbolicSignature(arguments, results, tuple(generalizer.constraints))
 
 
 @dataclass
@@ -125,6 +136,35 @@ class _Scope:
 class _Generalizer:
     def __init__(self, read: SizeReader):
         self.read = read
+        # the sizes of each value retyped so far (its type no longer says)
+        self.known: dict[SSAValue, Sizes] = {}
+        self.constraints: dict[str, None] = {}
+
+    def need(self, larger: Size, smaller: Size) -> None:
+        """Constrains the sizes to `larger >= smaller`, unless it is plain.
+        `floordiv(L, q) >= 0` is `L >= 0`: a constraint with a division
+        makes `jax.export` compute it with helper functions that
+        StableHLO's shape refinement (`stablehlo-refine-shapes`) refuses, so
+        a division is multiplied out (`floordiv(L, q) >= b` is `L >= q b`,
+        `a >= floordiv(L, q)` is `q a + q - 1 >= L`)."""
+        if larger.divisor > 1 and smaller.divisor > 1:
+            return  # no such size needs another yet
+        if larger.divisor > 1:
+            larger, smaller = _dividend(larger), _scaled(smaller, larger.divisor, 0)
+        elif smaller.divisor > 1:
+            larger, smaller = (
+                _scaled(larger, smaller.divisor, smaller.divisor - 1),
+                _dividend(smaller),
+            )
+        plain = (larger.is_static and smaller.is_static) or (
+            # a symbol (or product) is at least 1
+            smaller.is_static and smaller.value <= 1 and larger.is_monomial
+        )
+        if larger != smaller and not plain:
+            self.constraints.setdefault(f"{larger} >= {smaller}")
+
+    def operand_sizes(self, value: SSAValue) -> Sizes | None:
+        return self.known.get(value)
 
     def sizes(self, value: SSAValue) -> Sizes:
         return tuple(self.read(n) for n in shape_of(value))
@@ -135,10 +175,13 @@ class _Generalizer:
             return
         sizes = self.sizes(value)
         if not all(size.is_static for size in sizes):
-            shape = [size.factor if size.is_static else DYNAMIC_INDEX for size in sizes]
+            shape = [size.value if size.is_static else DYNAMIC_INDEX for size in sizes]
             value = Rewriter.replace_value_with_new_type(
                 value, TensorType(element_type_of(value), shape)
             )
+            for size in sizes:  # a difference of sizes must not be negative
+                self.need(size, Size(0))
+        self.known[value] = sizes
         scope.add(value, sizes)
 
     def block(self, block: Block, parent: _Scope) -> None:
@@ -175,6 +218,8 @@ class _Generalizer:
             replacement = self.slice(op, builder)
         elif isinstance(op, hlo.DynamicSliceOp) and symbolic:
             replacement = self.dynamic_slice(op, results[0], builder)
+        elif isinstance(op, hlo.GatherOp):
+            self.gather(op)
         elif isinstance(op, hlo.ConstantOp):
             replacement = self.constant(op, results[0], builder)
         if replacement is None:
@@ -188,6 +233,9 @@ class _Generalizer:
             [self.read(n) for n in attr.get_values()]
             for attr in (op.start_indices, op.limit_indices, op.strides)
         ]
+        operand = self.operand_sizes(op.operand)
+        for size, limit in zip(operand or (), bounds[1], strict=False):
+            self.need(size, limit)
         if all(size.is_static for row in bounds for size in row):
             return None
         tensors = builder.shape(bounds[0]), builder.shape(bounds[1]), builder.shape(bounds[2])
@@ -214,6 +262,23 @@ class _Generalizer:
         limits = builder.emit(hlo.AddOp(clamped, sizes_tensor))
         strides = builder.constants([1] * len(sizes))
         return RealDynamicSliceOp(op.operand, (clamped, limits, strides), op.result.type)
+
+    def gather(self, op: hlo.GatherOp) -> None:
+        """A gather at constant positions (`V[N-1-t]`) needs the operand to
+        hold the last of them."""
+        operand = self.operand_sizes(op.operand)
+        index_map = op.dimension_numbers.start_index_map.data
+        indices = op.start_indices.owner
+        while isinstance(indices, hlo.ReshapeOp):
+            indices = indices.operand.owner
+        if operand is None or len(index_map) != 1 or not isinstance(indices, hlo.ConstantOp):
+            return  # positions computed at run time, or into several dimensions
+        values = indices.value
+        if not isinstance(values, DenseIntOrFPElementsAttr) or not values.get_values():
+            return
+        dim = index_map[0].value.data
+        last = int(max(values.get_values())) + op.slice_sizes.get_values()[dim]
+        self.need(operand[dim], Size(last))
 
     def constant(
         self, op: hlo.ConstantOp, sizes: Sizes, builder: _ShapeBuilder
@@ -294,19 +359,24 @@ class _ShapeBuilder:
         )
 
     def size(self, size: Size) -> SSAValue:
-        """`tensor<i64>` holding `size`: its symbols' extents multiplied."""
-        factors = []
-        for symbol in size.symbols:
-            source = self.scope.find(symbol)
-            if source is None:
-                raise _not_symbolic(self.op, f"no value in reach has the size '{symbol}'")
-            factors.append(self.dimension(*source))
-        if size.factor != 1 or not factors:
-            factors.insert(0, self.constant(size.factor))
-        value = factors[0]
-        for factor in factors[1:]:
-            value = self.emit(hlo.MultiplyOp(value, factor))
-        return value
+        """`tensor<i64>` holding `size`: computed from its symbols' extents
+        with StableHLO's integer ops (`divide` truncates, which is floor
+        division for the sizes here: a size is never negative)."""
+        arithmetic = SizeArithmetic(
+            self.constant,
+            lambda a, b: self.emit(hlo.AddOp(a, b)),
+            lambda a, b: self.emit(hlo.SubtractOp(a, b)),
+            lambda a, b: self.emit(hlo.MultiplyOp(a, b)),
+            lambda a, b: self.emit(hlo.DivideOp(a, b)),
+        )
+        return size.evaluate(self.extent, arithmetic)
+
+    def extent(self, symbol: str) -> SSAValue:
+        """`tensor<i64>` holding the size `symbol`, read off a value in reach."""
+        source = self.scope.find(symbol)
+        if source is None:
+            raise _not_symbolic(self.op, f"no value in reach has the size '{symbol}'")
+        return self.dimension(*source)
 
     def dimension(self, value: SSAValue, dim: int) -> SSAValue:
         """`tensor<i64>`: the size of `value`'s dimension `dim` at run time."""
@@ -326,6 +396,17 @@ class _ShapeBuilder:
         return self.emit(
             hlo.ReshapeOp.build(operands=[value], result_types=[TensorType(i64, shape)])
         )
+
+
+def _dividend(size: Size) -> Size:
+    """`L` of `floordiv(L, q)`."""
+    return Size(size.constant, size.terms)
+
+
+def _scaled(size: Size, factor: int, plus: int) -> Size:
+    """`factor * size + plus` for a size without division."""
+    terms = {symbols: c * factor for c, symbols in size.terms}
+    return Size.affine(terms, size.constant * factor + plus)
 
 
 def _not_symbolic(op: Operation, why: str) -> FuseError:

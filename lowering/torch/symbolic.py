@@ -4,8 +4,8 @@ The graph builder records static sizes (a reshape's target, a divisor that
 is a count). For a plan with symbolic sizes it runs at probe sizes
 (fuse.runtime.symbolic); `generalize` then replaces every integer argument
 of a call that reads as a symbolic size by that size computed at run time,
-`X.size(d)` of an input whose dimension d is that symbol (products for
-merged dimensions). `torch.export` with one `torch.export.Dim` per symbol
+`X.size(d)` of an input whose dimension d is that symbol, combined with
+Python's integer operators for sizes such as `2*i*j` or `i - 1`. `torch.export` with one `torch.export.Dim` per symbol
 then traces it with symbolic sizes and refuses, naming the `Dim`, any size
 the graph still fixes.
 
@@ -21,6 +21,7 @@ is an error naming it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,7 @@ from torch.fx import GraphModule, Node
 from torch.fx.node import map_aggregate
 
 from fuse.errors import FuseError
-from fuse.lowering.symbolic_sizes import Size, SizeReader
+from fuse.lowering.symbolic_sizes import Size, SizeArithmetic, SizeReader
 
 # `node.meta` key of a region graph's placeholder: its shape at probe sizes
 # (fuse.lowering.torch.graph records it; the root graph's shapes are the
@@ -81,14 +82,18 @@ def _generalize_graph(
         return extents[symbol]
 
     def expression(size: Size, before: Node) -> Any:
-        factors: list[Any] = [extent(symbol) for symbol in size.symbols]
-        if size.factor != 1:
-            factors.insert(0, size.factor)
-        value = factors[0]
+        def call(function: Any) -> Any:
+            return lambda a, b: graph.call_function(function, (a, b))
+
+        arithmetic = SizeArithmetic(
+            lambda n: n,
+            call(operator.add),
+            call(operator.sub),
+            call(operator.mul),
+            call(operator.floordiv),
+        )
         with graph.inserting_before(before):
-            for factor in factors[1:]:
-                value = graph.call_function(_multiply, (value, factor))
-        return value
+            return size.evaluate(extent, arithmetic)
 
     for node in list(graph.nodes):
         if node.op not in ("call_function", "call_method", "call_module"):
@@ -116,10 +121,6 @@ def refuse_symbolic_buffer(read: SizeReader, shape: Sequence[int], name: str) ->
             f"{what.replace('_', ' ')} of symbolic shape ({name}) is a constant of the "
             "module; give the sizes with --shape NAME=... (input_shapes= in Python)"
         )
-
-
-def _multiply(a: Any, b: Any) -> Any:
-    return a * b
 
 
 def dynamic_shapes(dims: dict[str, Sequence[int | str]]) -> dict[str, dict[int, Any]]:
