@@ -225,3 +225,26 @@ def test_a_dynamic_slice_of_symbolic_size_clamps_its_starts() -> None:
     for start in (-3, 0, 2, 4, 5, 40):
         row_read = exported.call(x, np.int32(start))
         np.testing.assert_array_equal(row_read, x[np.clip(start, 0, 4)], err_msg=f"start {start}")
+
+
+def test_jax_artifacts_name_sizes_that_are_expressions_of_the_symbols() -> None:
+    """Output shapes are the sums, differences and floor divisions the
+    program makes of its inputs' sizes, not only products (compared as
+    `jax.export` expressions, which jax orders its own way)."""
+    from jax import export
+
+    expected = {
+        "builtin_concat": ["p, d + d_2"],
+        "paper_cnn_conv_and_max_pool": [
+            "d0 - dx + 1, d1 - dy + 1",
+            "floordiv(d0 - dx + 2, 2), floordiv(d1 - dy + 2, 2)",
+        ],
+        "slices_and_shifts": ["d0 - 1", "3", "6", "d0 - 3"],
+    }
+    for name, shapes in expected.items():
+        case = next(c for c in CASES if c.name == name)
+        exported = case.program(Path()).compile().export("jax")
+        scope = next(d.scope for a in exported.in_avals for d in a.shape if not isinstance(d, int))
+        assert [tuple(a.shape) for a in exported.out_avals] == [
+            tuple(export.symbolic_shape(shape, scope=scope)) for shape in shapes
+        ], name

@@ -170,7 +170,7 @@ def _probe_plan(
     probes 0, 1, 2 and the check probe, its numbers are read back from the
     four (`SymbolicSizes.reading`: sums, differences, floor divisions),
     and the plan generalized with them is checked at the check probe."""
-    from fuse.runtime.symbolic import CHECK_PROBE, PROBE_SCALES, ProbesDiffer
+    from fuse.runtime.symbolic import CHECK_PROBE, PROBE_SCALES, ProbesDiffer, UnreadableSize
 
     def plan(probe: int, read: SizeReader | None) -> CompiledPlan:
         try:
@@ -191,12 +191,13 @@ def _probe_plan(
     ]
     try:
         reading = sizes.reading(lowerings)
+        generalized = plan(0, reading.at_probe)
+        check = plan(CHECK_PROBE, reading.at_check())
     except ProbesDiffer as differ:
         raise _differing(sizes, differ.lines) from None
-    except FuseError as error:
-        raise _cannot_express(sizes, "; ".join(d.message for d in error.diagnostics)) from None
-    plans = [plan(0, reading.at_probe)]
-    plans.append(plan(CHECK_PROBE, reading.at_check()))
+    except UnreadableSize as error:
+        raise _cannot_express(sizes, str(error.diagnostics[0].message)) from None
+    plans = [generalized, check]
     texts = [p.executable.symbolic_text for p in plans]
     if texts[0] != texts[1]:
         pairs = zip(texts[0].splitlines(), texts[1].splitlines(), strict=False)

@@ -221,7 +221,7 @@ class SymbolicSizes:
                 raise ProbesDiffer(lowerings, numbers)
             size = decode_size(integers, self)
             if table.setdefault(integers[0], size) != size:
-                raise FuseError(
+                raise UnreadableSize(
                     f"the number {integers[0]} of the program at probe 0 "
                     f"({self.describe_probes(0)}) stands for both {table[integers[0]]} and {size}"
                 )
@@ -234,6 +234,11 @@ class SymbolicSizes:
             ", ".join(f"{s}={n}" for s, n in self.values(p).items())
             for p in probes or (*range(len(PROBE_SCALES)), CHECK_PROBE)
         )
+
+
+class UnreadableSize(FuseError):
+    """A number of the lowerings at the probes that reads as no size, or as
+    two (fuse.runtime.export words the error)."""
 
 
 class ProbesDiffer(FuseError):
@@ -281,7 +286,7 @@ class ProbeReading:
         for size in self.answered.values():
             number = size.at(values)
             if by_number.setdefault(number, size) != size:
-                raise FuseError(
+                raise UnreadableSize(
                     f"the sizes {by_number[number]} and {size} are both {number} at the check "
                     "probe sizes"
                 )
@@ -350,13 +355,13 @@ def decode_size(numbers: Sequence[int], sizes: SymbolicSizes) -> Size:
         return candidates.pop()
     at = f"{', '.join(map(str, numbers))} at the probe sizes {sizes.describe_probes()}"
     if not candidates:
-        raise FuseError(
+        raise UnreadableSize(
             f"a size of the program is {at}: no expression of the symbols that exporting "
             f"reads (a sum of up to {_linear_weight(len(sizes.symbols))} symbols, counted "
             f"with their factors, a product of symbols, a constant, a floor division by up to "
             f"{MAX_DIVISOR})"
         )
-    raise FuseError(
+    raise UnreadableSize(
         f"a size of the program is {at}: it could be any of "
         f"{', '.join(sorted(map(str, candidates)))}"
     )

@@ -156,10 +156,10 @@ class _Generalizer:
                 _scaled(larger, smaller.divisor, smaller.divisor - 1),
                 _dividend(smaller),
             )
-        plain = (larger.is_static and smaller.is_static) or (
-            # a symbol (or product) is at least 1
-            smaller.is_static and smaller.value <= 1 and larger.is_monomial
-        )
+        # every symbol is at least 1: so is a product, and a sum of products
+        positive = all(c > 0 for c, _ in larger.terms)
+        least = (sum(c for c, _ in larger.terms) + larger.constant) // larger.divisor
+        plain = smaller.is_static and (larger.is_static or positive) and least >= smaller.value
         if larger != smaller and not plain:
             self.constraints.setdefault(f"{larger} >= {smaller}")
 
