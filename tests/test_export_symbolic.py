@@ -169,7 +169,7 @@ def test_a_scan_over_symbolic_sizes_runs_at_two_sizes(format: str, tmp_path: Pat
         "W": ("i", "i"),
         "V": ("i", "j"),
         "U": ("j", "t"),
-    }, "a plain index ties its dimensions in a rule with index arithmetic"
+    }, "a recurrence ties the plain indices of its rules (one state size for every step)"
     runner.export(format, out=tmp_path / f"rnn{SUFFIXES[format]}", input_shapes={})
     rng = np.random.default_rng(3)
     runs = {}
