@@ -27,8 +27,17 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, TensorType, f32, i32
+from xdsl.ir import Block, Region
+from xdsl.printer import Printer
+from xdsl_jax.dialects import stablehlo as hlo
 
 from fuse import FuseError, Program
+from fuse.lowering.jax.extra_ops import RealDynamicSliceOp
+from fuse.lowering.jax.hlo_builder import HloBuilder
+from fuse.lowering.jax.symbolic import generalize
+from fuse.lowering.jax.xla_call import StableHloProgram, call_program
 from fuse.lowering.symbolic_sizes import Size
 from fuse.runtime.export import SUFFIXES, artifact_bytes, input_dims
 from fuse.runtime.symbolic import SymbolicSizes
@@ -43,7 +52,6 @@ STATIC_ONLY: dict[str, str] = {}
 STATIC_ONLY_IN = {
     "jax": {
         **STATIC_ONLY,
-        "stored_time_recurrence": "'stablehlo.dynamic_slice' needs static sizes",
     },
     "torch": {
         **STATIC_ONLY,
@@ -51,7 +59,7 @@ STATIC_ONLY_IN = {
         "slices_and_shifts": TORCH_BUFFER,
         "paper_cnn_conv_and_max_pool": TORCH_BUFFER,
         "mlp_by_layer_reads_the_previous_layer": TORCH_BUFFER,
-        "stored_time_recurrence": TORCH_BUFFER,
+        "stored_time_recurrence": "takes a symbolic number of steps",
         "builtin_topk_ties": TORCH_SPECIALIZED,  # topk along a symbolic size
         "constant_index_on_the_right": TORCH_SPECIALIZED,  # a constant position
     },
@@ -142,6 +150,87 @@ def test_a_jax_artifact_refuses_inputs_smaller_than_the_program_needs() -> None:
     assert exported.call({"Image": image, "Filter": kernel})["Pooled"].shape == (3, 3)
     with pytest.raises(ValueError, match="d0 - dx"):
         exported.call({"Image": image[:1], "Filter": kernel})
+
+
+# An RNN whose sizes are all plain symbols (i, j, t): its scan reads step t's
+# column of U, `dynamic_slice` of size j, and runs t steps.
+VIRTUAL_RNN = "X[i, 0] = X0[i]\nX[i, *t+1] = sig(W[i, j] X[j, *t] + V[i, j] U[j, t])\nexport X\n"
+
+
+def _virtual_rnn_reference(inputs: dict[str, np.ndarray]) -> np.ndarray:
+    x = inputs["X0"]
+    for step in range(inputs["U"].shape[1]):
+        x = 1 / (1 + np.exp(-(inputs["W"] @ x + inputs["V"] @ inputs["U"][:, step])))
+    return x
+
+
+@pytest.mark.parametrize("format", ["jax", "stablehlo"])
+def test_a_scan_over_symbolic_sizes_runs_at_two_sizes(format: str, tmp_path: Path) -> None:
+    """The scan's row of symbolic size (`dynamic_slice` with a symbolic
+    slice size, rewritten to `real_dynamic_slice`) and its symbolic step
+    count, run without Fuse at two sizes against a NumPy loop."""
+    runner = Program(VIRTUAL_RNN, "rnn.fuse").compile(backend="numpy")
+    assert input_dims(runner, {}) == {
+        "X0": ("i",),
+        "W": ("i", "i"),
+        "V": ("i", "j"),
+        "U": ("j", "t"),
+    }, "a recurrence ties the plain indices of its rules (one state size for every step)"
+    runner.export(format, out=tmp_path / f"rnn{SUFFIXES[format]}", input_shapes={})
+    rng = np.random.default_rng(3)
+    runs = {}
+    for tag, (i, j, t) in {"small": (3, 4, 5), "large": (6, 2, 9)}.items():
+        inputs = {
+            "X0": rng.standard_normal(i),
+            "W": rng.standard_normal((i, i)) * 0.5,
+            "V": rng.standard_normal((i, j)),
+            "U": rng.standard_normal((j, t)),
+        }
+        inputs = {name: value.astype(np.float32) for name, value in inputs.items()}
+        np.savez(tmp_path / f"rnn@{tag}.inputs.npz", **inputs)
+        runs[tag] = inputs
+    loaded = subprocess.run(
+        [sys.executable, str(LOADER), format, str(tmp_path)], capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    for tag, inputs in runs.items():
+        (output,) = np.load(tmp_path / f"rnn@{tag}.outputs.npz").values()
+        np.testing.assert_allclose(output, _virtual_rnn_reference(inputs), rtol=1e-5, atol=1e-6)
+
+
+def test_a_dynamic_slice_of_symbolic_size_clamps_its_starts() -> None:
+    """`dynamic_slice` moves a start that would read past the operand back
+    into it. `real_dynamic_slice`, which a symbolic slice size becomes,
+    leaves a start out of range undefined (StableHLO spec), so the rewrite
+    clamps the starts, as `jax.lax.dynamic_slice` does at symbolic sizes.
+    XLA itself turns the refined op back into a clamping `dynamic_slice`,
+    so the rows read below are the same without the clamp: the clamp is
+    for the artifact's other consumers, and checked in the IR. (A scan's
+    starts are in range anyway: step k < steps reads row k of `steps`.)"""
+    import jax
+
+    read = SymbolicSizes({"X": ("i", "j")}).read
+    block = Block(arg_types=[TensorType(f32, [1009, 1013]), TensorType(i32, [])])
+    builder = HloBuilder(block, f32, exact_dots=True)
+    row = builder.dynamic_take(block.args[0], 0, block.args[1])  # as a scan step reads its row
+    block.add_op(func.ReturnOp(row))
+    main = func.FuncOp("main", ([a.type for a in block.args], [row.type]), Region(block))
+    signature = generalize(main, read)
+    (sliced,) = [op for op in main.walk() if isinstance(op, RealDynamicSliceOp)]
+    assert not any(isinstance(op, hlo.DynamicSliceOp) for op in main.walk())
+    assert isinstance(sliced.start_indices.owner, hlo.ClampOp)
+    text = io.StringIO()
+    Printer(stream=text, print_generic_format=True).print_op(ModuleOp([main]))
+    program = StableHloProgram(text.getvalue(), signature, (np.float32,), execute=list)
+    call = jax.jit(lambda x, start: call_program(program, [x, start])[0])
+    shapes = jax.export.symbolic_shape("i, j")
+    exported = jax.export.export(call)(
+        jax.ShapeDtypeStruct(shapes, np.float32), jax.ShapeDtypeStruct((), np.int32)
+    )
+    x = np.arange(5 * 7, dtype=np.float32).reshape(5, 7)
+    for start in (-3, 0, 2, 4, 5, 40):
+        row_read = exported.call(x, np.int32(start))
+        np.testing.assert_array_equal(row_read, x[np.clip(start, 0, 4)], err_msg=f"start {start}")
 
 
 def test_jax_artifacts_name_sizes_that_are_expressions_of_the_symbols() -> None:

@@ -10,7 +10,12 @@ dimension whose class holds a dimension of known size (a file source, a
 `--shape` given) takes that size; the others are one symbol per class, named
 by the index the input is declared with (`W[i, j]`: `i`, `j`; a second class
 named `i` becomes `i_2`). Index arithmetic (`X[i + 1]`) ties nothing: the
-sizes it gives are checked below.
+sizes it gives are checked below. A rule with index arithmetic ranges its
+indices over the sizes they share, so it ties nothing either (each
+dimension is a symbol of its own, docs/export.md) except in a recurrence (a
+tensor that reads itself, which becomes a scan: `H[i, t+1] = tanh(W[i, j]
+H[j, t] + U[i, t])`): every step's state must have one size, so its rules
+tie their plain indices as other rules do, and `H0`, `W`, `U` share `i`.
 
 Even sizes. `rope` pairs the features of its feature axis, so that class's
 size must be even: its symbol stands for half the size, named after the
@@ -62,6 +67,7 @@ from fuse.dialects.fuse import CallOp, LiteralOp, LoadOp, ProgramOp, RuleOp, Sin
 from fuse.errors import FuseError
 from fuse.lowering.symbolic_sizes import Size, SizeReader, size_of_constant
 from fuse.passes.dataflow_emitter import rope_indices
+from fuse.passes.dependencies import dependency_graph, is_recursive, strongly_connected_components
 from fuse.passes.expr_tree import names_of
 from fuse.passes.index_ranges import is_ranged, ranged_tensors
 from fuse.pipeline import run_passes
@@ -443,9 +449,9 @@ def symbolic_sizes(
     run_passes(module, ["fuse-canonicalize-projections"])
     program = next(op for op in module.walk() if isinstance(op, ProgramOp))
     classes = _IndexClasses()
-    ranged = ranged_tensors(program)
+    ranged, recurrent = ranged_tensors(program), _recurrent_tensors(program)
     for op in program.body.block.ops:
-        if isinstance(op, RuleOp | SinkOp) and not is_ranged(op, ranged):
+        if isinstance(op, RuleOp | SinkOp) and _ties(op, ranged, recurrent):
             for tensor, indices in _accesses(op):
                 for k, index in enumerate(indices):
                     if isinstance(index, str):
@@ -488,6 +494,24 @@ def _paired_indices(op: RuleOp | SinkOp) -> Iterator[str]:
     for call in op.body.walk():
         if isinstance(call, CallOp) and call.callee.data == "rope" and names_of(call.args[0]):
             yield rope_indices(call, names_of(call.args[0]))[1]
+
+
+def _recurrent_tensors(program: ProgramOp) -> set[str]:
+    """The tensors that read themselves, directly or through others."""
+    graph = dependency_graph(program)
+    return {
+        name
+        for component in strongly_connected_components(graph)
+        if is_recursive(component, graph)
+        for name in component
+    }
+
+
+def _ties(op: RuleOp | SinkOp, ranged: set[str], recurrent: set[str]) -> bool:
+    """Whether `op`'s plain indices tie their dimensions: in a rule that
+    does not range its indices, and in every rule of a recurrence, whose
+    steps must all have one size to be a scan's state (module docstring)."""
+    return not is_ranged(op, ranged) or (isinstance(op, RuleOp) and op.tensor_name in recurrent)
 
 
 def _accesses(op: RuleOp | SinkOp) -> Iterator[tuple[str, Sequence[object]]]:

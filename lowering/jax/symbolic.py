@@ -14,15 +14,29 @@ reads every size back as an expression of the symbols (`SizeReader`):
   `dynamic_broadcast_in_dim`, `iota` `dynamic_iota`, `reshape`
   `dynamic_reshape`, a `slice` up to a symbolic limit `real_dynamic_slice`,
   a splat `constant` of symbolic shape a broadcast scalar;
+* a `dynamic_slice` of symbolic slice sizes (a scan step reading its row
+  of a scanned input) becomes `real_dynamic_slice` from its starts, clamped
+  as `dynamic_slice` clamps them, to the starts plus the sizes; a scan's
+  loop carries its buffers with dynamic dimensions, `dynamic_update_slice`
+  has no size attribute, and its step count is a scalar constant equal to
+  a symbolic size (below);
 * a scalar constant whose value is a symbolic size (the `n` a layer norm
   divides by) becomes that size, converted; one that is its inverse square
   root (attention's default scale `1/sqrt(|d|)`) that size's `rsqrt`.
 
 What is left static must not depend on the symbols: an op attribute that
-still holds a symbolic size (a `gather`'s or `dynamic_slice`'s slice sizes,
-a window) is an error naming the op. The caller compiles the plan at a
-second probe and compares the generalized modules, which catches sizes
-that follow the symbols in a way no `Size` captures.
+still holds a symbolic size is an error naming the op. Of the ops the
+lowering emits with sizes in attributes, a `gather`'s slice sizes (the
+whole extent of every dimension it does not index) can: a Monte Carlo
+projection gathering its sampled positions from a tensor with another
+symbolic dimension is refused (window and placement tables gather single
+elements of a flattened operand; a table whose shape follows the symbols
+is a constant of symbolic shape, refused as such). A
+`reduce_window`'s or `convolution`'s windows, strides, dilations and
+padding (`min(window, stride) - 1`) come from the program's own
+constants. The caller compiles the plan at a second probe and compares the
+generalized modules, which catches sizes that follow the symbols in a way
+no `Size` captures.
 
 Sizes the program needs to be large enough become constraints of the
 signature (`SymbolicSignature.constraints`, `jax.export` syntax): a slice's
@@ -203,6 +217,8 @@ class _Generalizer:
             replacement = DynamicReshapeOp(op.operand, builder.shape(results[0]), op.result.type)
         elif isinstance(op, hlo.SliceOp):
             replacement = self.slice(op, builder)
+        elif isinstance(op, hlo.DynamicSliceOp) and symbolic:
+            replacement = self.dynamic_slice(op, results[0], builder)
         elif isinstance(op, hlo.GatherOp):
             self.gather(op)
         elif isinstance(op, hlo.ConstantOp):
@@ -225,6 +241,28 @@ class _Generalizer:
             return None
         tensors = builder.shape(bounds[0]), builder.shape(bounds[1]), builder.shape(bounds[2])
         return RealDynamicSliceOp(op.operand, tensors, op.result.type)
+
+    def dynamic_slice(
+        self, op: hlo.DynamicSliceOp, sizes: Sizes, builder: _ShapeBuilder
+    ) -> Operation:
+        """A `dynamic_slice` of symbolic slice sizes (`sizes`, its result's):
+        a `real_dynamic_slice` from the starts to the starts plus the sizes.
+        `dynamic_slice` clamps each start into `[0, dimension - size]` and
+        `real_dynamic_slice` does not, so the starts are clamped here (as
+        `jax.lax.dynamic_slice` lowers with symbolic sizes): the slice reads
+        what it read at static sizes wherever its starts are."""
+        sizes_tensor = builder.shape(sizes)
+        starts = builder.vector(
+            [builder.emit(hlo.ConvertOp(s, TensorType(i64, []))) for s in op.start_indices]
+        )
+        highest = builder.emit(hlo.SubtractOp(builder.dimensions(op.operand), sizes_tensor))
+        zeros = builder.constants([0] * len(sizes))
+        clamped = builder.emit(
+            hlo.ClampOp.build(operands=[zeros, starts, highest], result_types=[starts.type])
+        )
+        limits = builder.emit(hlo.AddOp(clamped, sizes_tensor))
+        strides = builder.constants([1] * len(sizes))
+        return RealDynamicSliceOp(op.operand, (clamped, limits, strides), op.result.type)
 
     def gather(self, op: hlo.GatherOp) -> None:
         """A gather at constant positions (`V[N-1-t]`) needs the operand to
@@ -296,7 +334,21 @@ class _ShapeBuilder:
 
     def shape(self, sizes: Sequence[Size]) -> SSAValue:
         """`tensor<N x i64>` holding `sizes` (N >= 1)."""
-        parts = [self.reshape(self.size(size), [1]) for size in sizes]
+        return self.vector([self.size(size) for size in sizes])
+
+    def dimensions(self, value: SSAValue) -> SSAValue:
+        """`tensor<rank x i64>` of `value`'s dimensions: the static ones as
+        constants, the dynamic ones read at run time."""
+        return self.vector(
+            [
+                self.dimension(value, dim) if n == DYNAMIC_INDEX else self.constant(n)
+                for dim, n in enumerate(shape_of(value))
+            ]
+        )
+
+    def vector(self, scalars: Sequence[SSAValue]) -> SSAValue:
+        """`tensor<N x i64>` of the `tensor<i64>` `scalars` (N >= 1)."""
+        parts = [self.reshape(scalar, [1]) for scalar in scalars]
         if len(parts) == 1:
             return parts[0]
         return self.emit(
@@ -315,7 +367,7 @@ class _ShapeBuilder:
         never negative)."""
         whole = self.scope.find(size)
         if whole is not None:
-            return self.extent(whole)
+            return self.dimension(*whole)
         arithmetic = SizeArithmetic(
             self.constant,
             lambda a, b: self.emit(hlo.AddOp(a, b)),
@@ -330,15 +382,20 @@ class _ShapeBuilder:
         source = self.scope.find(Size.of(symbol))
         if source is None:
             raise _not_symbolic(self.op, f"no value in reach has the size '{symbol}'")
-        return self.extent(source)
+        return self.dimension(*source)
 
-    def extent(self, source: tuple[SSAValue, int]) -> SSAValue:
-        """`tensor<i64>` holding the size of dimension `source[1]` of `source[0]`."""
-        extent = self.emit(GetDimensionSizeOp(*source))
+    def dimension(self, value: SSAValue, dim: int) -> SSAValue:
+        """`tensor<i64>`: the size of `value`'s dimension `dim` at run time."""
+        extent = self.emit(GetDimensionSizeOp(value, dim))
         return self.emit(hlo.ConvertOp(extent, TensorType(i64, [])))
 
     def constant(self, number: int) -> SSAValue:
         attr = DenseIntOrFPElementsAttr.from_list(TensorType(i64, []), [number])
+        return self.emit(hlo.ConstantOp(attr))
+
+    def constants(self, numbers: Sequence[int]) -> SSAValue:
+        """`tensor<N x i64>` holding `numbers`."""
+        attr = DenseIntOrFPElementsAttr.from_list(TensorType(i64, [len(numbers)]), list(numbers))
         return self.emit(hlo.ConstantOp(attr))
 
     def reshape(self, value: SSAValue, shape: list[int]) -> SSAValue:

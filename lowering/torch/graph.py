@@ -365,6 +365,14 @@ class _Builder:
         body = _region(op.body.block, captured, self.settings)
         if body.rows:
             raise FuseError("the torch backend does not run a fuse.fixpoint inside a fuse.scan")
+        sizes = self.settings.sizes
+        if sizes is not None and not sizes(op.step_count).is_static:
+            # `ScanModule` loops in Python, which `torch.export` unrolls at one size
+            raise FuseError(
+                "this program cannot be exported for torch with symbolic sizes: the scan over "
+                f"{', '.join(op.tensor_names)} takes a symbolic number of steps; give the "
+                "sizes with --shape NAME=... (input_shapes= in Python)"
+            )
         spec = ScanSpec(
             tensors=op.tensor_names,
             states=len(op.init),
