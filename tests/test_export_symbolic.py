@@ -21,17 +21,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fuse import FuseError
+from fuse import FuseError, Program
 from fuse.lowering.symbolic_sizes import Size
 from fuse.runtime.export import SUFFIXES, input_dims
 from fuse.runtime.symbolic import SymbolicSizes
-from tests.conformance.programs import CASES, Case
+from tests.conformance.programs import CASES, Case, _topk
 
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
 
 ARITHMETIC = "differs between two probe sizes"
 TORCH_BUFFER = "of symbolic shape"  # a constant of the module (an index table)
-TORCH_SPECIALIZED = "Constraints violated"  # torch.export fixes a `Dim`
 # Programs whose sizes follow the symbols by index arithmetic (`X[i + 1]`,
 # `x/S`, `V[2:5]`), through a size attribute or a size that must be even.
 STATIC_ONLY = {
@@ -53,8 +52,6 @@ STATIC_ONLY_IN = {
         "paper_cnn_conv_and_max_pool": TORCH_BUFFER,  # window tables
         "mlp_by_layer_reads_the_previous_layer": TORCH_BUFFER,
         "stored_time_recurrence": TORCH_BUFFER,
-        "builtin_topk_ties": TORCH_SPECIALIZED,  # topk along a symbolic size
-        "constant_index_on_the_right": TORCH_SPECIALIZED,  # a constant position
     },
 }
 STATIC_ONLY_IN["stablehlo"] = STATIC_ONLY_IN["jax"]
@@ -124,3 +121,48 @@ def test_zero_reads_as_a_number() -> None:
     sizes = SymbolicSizes({"X": ("i", 3)})
     assert sizes.read(0) == Size(0)
     assert sizes.read(2 * 1009) == Size(2, ("i",))
+
+
+def test_a_constant_position_bounds_its_symbol_from_below(tmp_path: Path) -> None:
+    """`Obs[t, 3]` reads a fourth column, so the torch artifact's `Dim` for
+    it starts at 4: the loaded artifact runs at any size from 4 and refuses
+    3 columns with torch's own guard (torch.export refused the export, the
+    graph's `select` guarding a size the default `Dim` range did not imply)."""
+    import torch
+
+    runner = Program("Last[t] = Obs[t, 3]\nexport Last\n").compile(backend="numpy")
+    assert input_dims(runner, {}) == {"Obs": ("t", "d1")}
+    runner.export("torch", out=tmp_path / "last.pt2", input_shapes={})
+    program = torch.export.load(tmp_path / "last.pt2").module()
+    for columns in (4, 9):
+        obs = np.arange(5 * columns, dtype=np.float32).reshape(5, columns)
+        np.testing.assert_array_equal(program({"Obs": torch.from_numpy(obs)})["Last"], obs[:, 3])
+    with pytest.raises(AssertionError, match=r"inputs\['Obs'\]\.size\(\)\[1\] >= 4"):
+        program({"Obs": torch.zeros(5, 3)})
+
+
+def test_minimums_come_from_constant_positions() -> None:
+    """Each symbol's least size is one past the largest constant position
+    any access reads or writes it at; a ranged rule's left-hand side grows
+    to hold its positions instead (`H[i, 0]` bounds nothing)."""
+    program = Program(
+        "A[t, s] = B[t, s]\nA[2, s] += P[s]\nY[t] = B[t, 5] + B[0, 1]\n"
+        "H[i, 0] = H0[i]\nH[i, t+1] = tanh(W[i, j] H[j, t] + U[i, t])\nexport A, Y, H\n"
+    )
+    runner = program.compile(backend="numpy")
+    dims = input_dims(runner, {})
+    minimums = runner.symbolic_sizes({}, list(dims)).minimums
+    assert minimums == {dims["B"][0]: 3, dims["B"][1]: 6}
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 6])
+def test_topk_along_a_symbolic_size_at_k_and_below(size: int) -> None:
+    """`topk(k=2)` along a symbolic size exports (the kept positions are
+    ranks, not a view whose contiguity torch.export guarded as `t != 2`)
+    and keeps everything at sizes up to k, ties by lower position."""
+    import torch
+
+    runner = Program("T[p, t] = topk(X[p, t], k=2)\nexport T\n").compile(backend="numpy")
+    program = runner.export("torch", input_shapes={}).module()
+    x = np.random.default_rng(size).integers(0, 3, (4, size)).astype(np.float32)
+    np.testing.assert_array_equal(program({"X": torch.from_numpy(x)})["T"], _topk({"X": x})["T"])

@@ -257,8 +257,7 @@ def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) ->
         example = {name: torch.zeros(shape) for name, shape in planned.shapes.items()}
         return torch.export.export(module, (example,))
     dims = {name: planned.dims(name) for name in planned.shapes}
-    # Small distinct example sizes: the graph holds no probe size any more.
-    symbols = {symbol: 16 + n for n, symbol in enumerate(planned.sizes.symbols)}
+    symbols = _example_sizes(planned.sizes)
     example = {
         name: torch.zeros([symbols[d] if isinstance(d, str) else d for d in row])
         for name, row in dims.items()
@@ -269,13 +268,29 @@ def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) ->
     # from empty caches (later torch.compile calls recompile).
     torch._dynamo.reset()
     try:
-        return torch.export.export(module, (example,), dynamic_shapes=(dynamic_shapes(dims),))
+        return torch.export.export(
+            module, (example,), dynamic_shapes=(dynamic_shapes(dims, planned.sizes.minimums),)
+        )
     except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes
         summary = " ".join(str(error).strip().splitlines()[:3])
         raise FuseError(
             f"torch.export cannot keep the sizes of {planned.sizes.describe()} symbolic: "
             f"{summary}; give them with --shape NAME=... (input_shapes= in Python)"
         ) from None
+
+
+def _example_sizes(sizes: SymbolicSizes) -> dict[str, int]:
+    """Symbol -> the size `torch.export` traces it at: small (the graph
+    holds no probe size any more), at least the symbol's minimum, and
+    distinct, so torch does not take two symbols of equal example size for
+    one."""
+    chosen: dict[str, int] = {}
+    for symbol in sizes.symbols:
+        size = max(16, sizes.minimums.get(symbol, 1))
+        while size in chosen.values():
+            size += 1
+        chosen[symbol] = size
+    return chosen
 
 
 EXPORTERS: dict[str, tuple[str, Callable[[Runner, Mapping[str, tuple[int, ...]]], Any]]] = {

@@ -10,7 +10,10 @@ dimension whose class holds a dimension of known size (a file source, a
 `--shape` given) takes that size; the others are one symbol per class, named
 by the index the input is declared with (`W[i, j]`: `i`, `j`; a second class
 named `i` becomes `i_2`). Index arithmetic (`X[i + 1]`) ties nothing: the
-sizes it gives are checked below.
+sizes it gives are checked below. A constant position (`Obs[t, 3]`) ties
+nothing either but bounds its class from below (`SymbolicSizes.minimums`:
+that dimension has at least 4 positions), so an artifact refuses a smaller
+input where it is called instead of failing inside.
 
 How the compiler sees them. The pipeline and the backends are written for
 numbers, so a symbolic plan is compiled at *probe sizes*: each symbol gets a
@@ -65,6 +68,9 @@ class SymbolicSizes:
     # Sizes the program has for other reasons (sources, `--shape`): probe
     # primes avoid them, so a probe is never mistaken for one.
     static_sizes: frozenset[int] = field(default_factory=frozenset)
+    # Symbol -> the least size the program's constant positions need (a
+    # symbol read at `X[t, 3]` has at least 4 positions); 1 where absent.
+    minimums: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -126,12 +132,19 @@ def symbolic_sizes(
     program = next(op for op in module.walk() if isinstance(op, ProgramOp))
     classes = _IndexClasses()
     ranged = ranged_tensors(program)
+    # (tensor, k) read or written at constant position c: c + 1 positions at least
+    constant_positions: list[tuple[tuple[str, int], int]] = []
     for op in program.body.block.ops:
-        if isinstance(op, RuleOp | SinkOp) and not is_ranged(op, ranged):
-            for tensor, indices in _accesses(op):
+        if isinstance(op, RuleOp | SinkOp):
+            plain = not is_ranged(op, ranged)
+            for n, (tensor, indices) in enumerate(_accesses(op)):
+                # a ranged rule's left-hand side grows to hold its constant positions
+                bounds = plain or not (isinstance(op, RuleOp) and n == 0)
                 for k, index in enumerate(indices):
-                    if isinstance(index, str):
+                    if isinstance(index, str) and plain:
                         classes.union((tensor, k), (id(op), index))
+                    elif isinstance(index, int) and bounds:
+                        constant_positions.append(((tensor, k), index))
     static: dict[object, int] = {}
     for op in program.body.block.ops:
         if isinstance(op, RuleOp | SinkOp):  # `const` literals size their indices
@@ -157,10 +170,17 @@ def symbolic_sizes(
                     names[root] = _fresh(index, set(names.values()))
                 row.append(names[root])
         dims[name] = tuple(row)
-    return SymbolicSizes(dims, frozenset(static.values()))
+    minimums: dict[str, int] = {}
+    for dimension, position in constant_positions:
+        symbol = names.get(classes.find(dimension))
+        if symbol is not None:
+            minimums[symbol] = max(minimums.get(symbol, 1), position + 1)
+    return SymbolicSizes(dims, frozenset(static.values()), minimums)
 
 
 def _accesses(op: RuleOp | SinkOp) -> Iterator[tuple[str, Sequence[object]]]:
+    """Every tensor access of `op`: a rule's left-hand side first, then
+    its loads."""
     if isinstance(op, RuleOp):
         yield op.tensor_name, op.indices.data
     for load in op.body.walk():

@@ -164,7 +164,7 @@ class _Builder:
             "lnorm": functools.partial(kernels.lnorm, dtype=dtype),
             "take": kernels.take,
             "concat": kernels.concat,
-            "topk": kernels.topk,
+            "topk": self.topk,
             "sample": kernels.sample,
             "gather": kernels.gather,
             "conv": convolution.conv,
@@ -276,6 +276,10 @@ class _Builder:
         else:
             ones = self.buffer(np.ones(shape, dtype=np.float32), "ones")
         return lambda: ones
+
+    def topk(self, k: int, axis: int, shape: Shape) -> Kernel:
+        """`kernels.topk`, by rank where the size along `axis` is symbolic."""
+        return kernels.topk(k, axis, shape, by_rank=self.is_symbolic((shape[axis],)))
 
     # --- constants of symbolic shape (a plan at probe sizes) -----------------------
 

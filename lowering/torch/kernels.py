@@ -201,17 +201,29 @@ def concat(axis: int) -> Kernel:
     return lambda *xs: torch.cat(xs, dim=axis)
 
 
-def topk(k: int, axis: int, shape: Shape) -> Kernel:
+def topk(k: int, axis: int, shape: Shape, by_rank: bool = False) -> Kernel:
     """Keeps the k largest entries along `axis`, zero elsewhere. A stable
     descending sort ranks equal values by position, so ties keep the lower
-    position (`torch.topk` does not promise an order among ties)."""
+    position (`torch.topk` does not promise an order among ties).
+
+    The k first positions of the sorted order mark the entries kept. With
+    `by_rank` (symbolic sizes), every entry gets its rank instead and those
+    below k are kept: the first k positions are a view that is contiguous
+    exactly when the size is k, which `torch.export` guards on (fixing the
+    size's `Dim`); ranks hold for every size, k or fewer included."""
     if k >= shape[axis]:
         return identity
 
     def run(x: Tensor) -> Tensor:
         order = torch.sort(x, dim=axis, descending=True, stable=True).indices
-        top = order.narrow(axis, 0, k)
-        keep = torch.zeros_like(x, dtype=torch.bool).scatter(axis, top, True)
+        if by_rank:
+            along = [-1 if d == axis else 1 for d in range(len(shape))]
+            positions = torch.arange(shape[axis], device=x.device).view(along)
+            rank = torch.empty_like(order).scatter(axis, order, positions.expand_as(order))
+            keep = rank < k
+        else:
+            top = order.narrow(axis, 0, k)
+            keep = torch.zeros_like(x, dtype=torch.bool).scatter(axis, top, True)
         return torch.where(keep, x, 0.0)
 
     return run

@@ -21,7 +21,7 @@ is an error naming it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -122,11 +122,18 @@ def _multiply(a: Any, b: Any) -> Any:
     return a * b
 
 
-def dynamic_shapes(dims: dict[str, Sequence[int | str]]) -> dict[str, dict[int, Any]]:
+def dynamic_shapes(
+    dims: Mapping[str, Sequence[int | str]], minimums: Mapping[str, int]
+) -> dict[str, dict[int, Any]]:
     """`torch.export`'s `dynamic_shapes` for the artifact's one dict
-    argument: one `Dim` per symbol, shared by every dimension it sizes."""
+    argument: one `Dim` per symbol, shared by every dimension it sizes, no
+    smaller than the symbol's entry in `minimums` (a constant position
+    `X[t, 3]` needs 4: the graph's `select` guards it, and the loaded
+    artifact checks it on every call)."""
     symbols = {d for row in dims.values() for d in row if isinstance(d, str)}
-    named = {symbol: torch.export.Dim(symbol) for symbol in sorted(symbols)}
+    named = {
+        symbol: torch.export.Dim(symbol, min=minimums.get(symbol)) for symbol in sorted(symbols)
+    }
     return {
         name: {k: named[d] for k, d in enumerate(row) if isinstance(d, str)}
         for name, row in dims.items()
