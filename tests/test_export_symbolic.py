@@ -20,8 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fuse import FuseError, Program
+from fuse.lowering.affine_access import Forms, flat_positions
 from fuse.lowering.symbolic_sizes import Size
 from fuse.runtime.export import SUFFIXES, input_dims
 from fuse.runtime.symbolic import SymbolicSizes
@@ -30,7 +33,6 @@ from tests.conformance.programs import CASES, Case, _topk
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
 
 ARITHMETIC = "differs between two probe sizes"
-TORCH_BUFFER = "of symbolic shape"  # a constant of the module (an index table)
 # Programs whose sizes follow the symbols by index arithmetic (`X[i + 1]`,
 # `x/S`, `V[2:5]`), through a size attribute or a size that must be even.
 STATIC_ONLY = {
@@ -49,9 +51,8 @@ STATIC_ONLY_IN = {
     },
     "torch": {
         **STATIC_ONLY,
-        "paper_cnn_conv_and_max_pool": TORCH_BUFFER,  # window tables
-        "mlp_by_layer_reads_the_previous_layer": TORCH_BUFFER,
-        "stored_time_recurrence": TORCH_BUFFER,
+        "paper_cnn_conv_and_max_pool": ARITHMETIC,
+        "mlp_by_layer_reads_the_previous_layer": ARITHMETIC,
     },
 }
 STATIC_ONLY_IN["stablehlo"] = STATIC_ONLY_IN["jax"]
@@ -166,3 +167,37 @@ def test_topk_along_a_symbolic_size_at_k_and_below(size: int) -> None:
     program = runner.export("torch", input_shapes={}).module()
     x = np.random.default_rng(size).integers(0, 3, (4, size)).astype(np.float32)
     np.testing.assert_array_equal(program({"X": torch.from_numpy(x)})["T"], _topk({"X": x})["T"])
+
+
+@st.composite
+def _maps(draw: st.DrawFn) -> tuple[Forms, tuple[int, ...], tuple[int, ...]]:
+    """An affine map from a box to a tensor's positions (shifts, strides,
+    reversals, floor divisions), with the box's and the tensor's shapes."""
+    box = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
+    tensor = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    forms = tuple(
+        (
+            tuple(draw(st.integers(-2, 2)) for _ in box),
+            draw(st.integers(-3, 3)),
+            draw(st.integers(1, 3)),
+        )
+        for _ in tensor
+    )
+    return forms, box, tensor
+
+
+@settings(max_examples=200, deadline=None)
+@given(_maps())
+def test_index_tables_made_in_the_graph_are_the_compile_time_ones(
+    mapped: tuple[Forms, tuple[int, ...], tuple[int, ...]],
+) -> None:
+    """The torch graph of a plan with symbolic sizes computes a window's
+    or place's index table with `torch.arange` (so its sizes follow the
+    inputs): the same numbers the compile-time table has."""
+    import torch
+
+    from fuse.lowering.torch import kernels
+
+    forms, box, tensor = mapped
+    made = kernels.flat_positions(forms, box, tensor, torch.arange)
+    np.testing.assert_array_equal(made.numpy(), flat_positions(forms, box, tensor))

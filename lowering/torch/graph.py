@@ -6,7 +6,8 @@ by `fuse.lowering.op_facts` as for the NumPy backend) pick a kernel
 kernel is called on `torch.fx.Proxy` values, which records its torch calls
 as graph nodes. Constants and index functions become buffers of the
 module (`get_attr` nodes), so they move with `.to(device)` and cost nothing
-per run. A fixpoint becomes a `FixpointModule` submodule whose body and
+per run; where a size is symbolic (`Settings.sizes`) they are computed in
+the graph instead, so that they follow the sizes. A fixpoint becomes a `FixpointModule` submodule whose body and
 init regions are GraphModules built the same way; it is called with the
 outer values its regions read.
 
@@ -74,10 +75,8 @@ class Settings:
     max_iters: int
     block_size: int | None = None
     progress: bool = False
-    # A plan at probe sizes (fuse.lowering.torch.symbolic): constants of
-    # symbolic shape are made in the graph, and an index table over a
-    # symbolic size is refused before it is built (at probe sizes it can
-    # take gigabytes; as a buffer it could not follow the sizes anyway).
+    # A plan at probe sizes (fuse.lowering.torch.symbolic): constants and
+    # index tables of symbolic shape are made in the graph.
     sizes: SizeReader | None = None
 
 
@@ -192,17 +191,21 @@ class _Builder:
         self.root.register_buffer(name, tensor)
         return self.tracer.create_proxy("get_attr", name, (), {})
 
-    def static_table(self, shape: Shape, hint: str) -> None:
-        """Refuses, in a plan at probe sizes, an index table of symbolic
-        `shape` before building it."""
-        if self.settings.sizes is not None:
-            refuse_symbolic_buffer(self.settings.sizes, shape, hint)
-
-    def index_buffer(self, array: np.ndarray, hint: str) -> Proxy:
-        """A compile-time int64 index array as a buffer of the module."""
-        name = f"{hint}{len(self.root._buffers)}"
-        self.root.register_buffer(name, torch.from_numpy(np.asarray(array, dtype=np.int64)))
-        return self.tracer.create_proxy("get_attr", name, (), {})
+    def index_table(self, forms: Forms, box: Shape, tensor_shape: Shape, hint: str) -> Proxy:
+        """The flat position in `tensor_shape` of every point of `box` under
+        the map `forms` (`affine_access.flat_positions`): a buffer of the
+        module at static sizes (built once, nothing per run), made in the
+        graph from `torch.arange` where a size is symbolic, so that
+        `symbolic.generalize` makes its sizes the inputs' sizes (as a buffer
+        it could not follow them; at probe sizes it could take gigabytes)."""
+        if not self.is_symbolic((*box, *tensor_shape)):
+            positions = torch.from_numpy(flat_positions(forms, box, tensor_shape))
+            name = f"{hint}{len(self.root._buffers)}"
+            self.root.register_buffer(name, positions)
+            return self.tracer.create_proxy("get_attr", name, (), {})
+        return kernels.flat_positions(
+            forms, box, tensor_shape, lambda n: self._make(torch.arange, (n,), torch.int64)
+        )
 
     def finish(self, outputs: list[Proxy], private: tuple[str, ...]) -> Lowered:
         """Completes the graph. An output that may share storage with a node
@@ -292,10 +295,15 @@ class _Builder:
         `symbolic.generalize` makes its probe sizes the inputs' sizes."""
         return self._make(torch.full, (tuple(shape), value))
 
-    def _make(self, factory: Callable[..., torch.Tensor], args: tuple) -> Proxy:
-        """`factory(*args)` in the compute type, on the device of the
-        graph's first input (if it has one)."""
-        kwargs: dict[str, object] = {"dtype": self.settings.dtype}
+    def _make(
+        self,
+        factory: Callable[..., torch.Tensor],
+        args: tuple,
+        dtype: torch.dtype | None = None,
+    ) -> Proxy:
+        """`factory(*args)` in `dtype` (by default the compute type), on the
+        device of the graph's first input (if it has one)."""
+        kwargs: dict[str, object] = {"dtype": dtype or self.settings.dtype}
         first = next((node for node in self.graph.nodes if node.op == "placeholder"), None)
         if first is not None:
             kwargs["device"] = Proxy(first, self.tracer).device
@@ -347,9 +355,7 @@ class _Builder:
         )
 
     def window(self, forms: Forms, operand_shape: Shape, shape: Shape) -> Kernel:
-        self.static_table(shape, "window")
-        positions = flat_positions(forms, shape, operand_shape)
-        return kernels.window(self.index_buffer(positions, "window"), shape)
+        return kernels.window(self.index_table(forms, shape, operand_shape, "window"), shape)
 
     def place(self, forms: Forms, kind: str, operand_shape: Shape, shape: Shape) -> Kernel:
         offsets = placement_offsets(forms, len(operand_shape))
@@ -359,16 +365,22 @@ class _Builder:
             for low, j, size in reversed(list(zip(lows, order, shape, strict=True))):
                 pads += [low, size - low - operand_shape[j]]
             return kernels.shift(order, pads)
-        self.static_table(operand_shape, "place")
-        targets = flat_positions(forms, operand_shape, shape).ravel()
-        size = math.prod(shape)
-        return kernels.place(self.index_buffer(targets, "place"), kind, size, shape)
+        targets = self.index_table(forms, operand_shape, shape, "place").reshape(-1)
+        return kernels.place(targets, kind, math.prod(shape), shape)
 
     def scan(self, op: ScanOp) -> None:
         captured = _free_values([op.body.block])
         body = _region(op.body.block, captured, self.settings)
         if body.rows:
             raise FuseError("the torch backend does not run a fuse.fixpoint inside a fuse.scan")
+        symbolic = self.is_symbolic((op.step_count,))
+        if symbolic and not op.xs:
+            raise FuseError(
+                "this program cannot be exported for torch with symbolic sizes: a scan over "
+                f"{', '.join(op.tensor_names)} takes a symbolic number of steps but scans no "
+                "input to count them; give the sizes with --shape NAME=... (input_shapes= in "
+                "Python)"
+            )
         spec = ScanSpec(
             tensors=op.tensor_names,
             states=len(op.init),
@@ -377,6 +389,7 @@ class _Builder:
             axis=None if op.is_virtual else op.stacking_axis,
             reverse=op.is_reverse,
             progress=self.settings.progress,
+            symbolic=symbolic,
         )
         name = f"scan{sum(1 for _ in self.root.children())}"
         self.root.add_module(name, ScanModule(spec, body.module))

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from fuse.lowering import einsum_plan
+from fuse.lowering.affine_access import Forms
 from fuse.lowering.einsum_plan import identity
 
 Tensor = torch.Tensor
@@ -254,6 +255,25 @@ def gather(dim: int) -> Kernel:
 
 
 # --- index arithmetic ----------------------------------------------------------------
+
+
+def flat_positions(
+    forms: Forms, box: Shape, tensor_shape: Shape, arange: Callable[[int], Tensor]
+) -> Tensor:
+    """`fuse.lowering.affine_access.flat_positions` computed by torch: per
+    point of `box`, the flat (C-order) position in `tensor_shape` that the
+    map `forms` takes it to, as int64 (`arange(n)` makes 0 .. n-1, on the
+    table's device). Recorded into a graph at probe sizes, every size in it
+    is a call argument that `symbolic.generalize` makes symbolic."""
+    flat = arange(1).view([1] * len(box))  # [0]: a zero of the table's rank
+    for k, (coefficients, constant, divisor) in enumerate(forms):
+        value: Tensor | int = constant
+        for j, coefficient in enumerate(coefficients):
+            if coefficient:
+                along = [-1 if d == j else 1 for d in range(len(box))]
+                value = value + coefficient * arange(box[j]).view(along)
+        flat = flat + value // divisor * math.prod(tensor_shape[k + 1 :])
+    return flat.expand(box)
 
 
 def window(positions: Tensor, shape: Shape) -> Kernel:

@@ -11,12 +11,13 @@ the graph still fixes.
 
 Fixpoints and scans run as submodules with their own region graphs,
 generalized the same way from their own inputs' sizes (the graph builder
-records each region input's probe shape). Constants, index functions and
-fixpoint zero states of symbolic shape are made in the graph
-(`torch.full`, `torch.arange`, `new_zeros`) rather than held as buffers,
-so their sizes are generalized too; what is left as a buffer of symbolic
-shape (a window's or placement's index table) cannot follow the sizes and
-is an error naming it.
+records each region input's probe shape; a scan over a symbolic number of
+steps runs as torch's `scan` op). Constants, index functions, the index
+tables of windows and placements, and fixpoint zero states of symbolic
+shape are made in the graph (`torch.full`, `torch.arange`, `new_zeros`)
+rather than held as buffers, so their sizes are generalized too; a buffer
+of symbolic shape left over could not follow the sizes and is an error
+naming it.
 """
 
 from __future__ import annotations
