@@ -270,6 +270,29 @@ def test_torch_scan_with_a_symbolic_step_count_exports(virtual: bool, reverse: b
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_a_symbolic_step_count_needs_a_scanned_input() -> None:
+    """torch's `scan` op counts the steps from what it scans: a scan over a
+    symbolic number of steps that scans nothing cannot be exported for
+    torch with symbolic sizes, and the error says so."""
+    sizes = SymbolicSizes({"W": ("i", "i"), "x0": ("i",), "T": ("t",)})
+    n, steps = sizes.probe(0)["x0"][0], sizes.probe(0)["T"][0]
+    state = f"tensor<{n}xf32>"
+    text = f"""
+func.func @main(%W: tensor<{n}x{n}xf32>, %x0: {state}) -> {state} {{
+  %h = fuse.scan virtual steps {steps} in_axes [] tensors ["X"] (%x0 : {state}) -> {state} {{
+  ^bb0(%x: {state}):
+    %0 = fuse.einsum "ab,b->a" sum (%W, %x) : (tensor<{n}x{n}xf32>, {state}) -> {state}
+    fuse.yield %0 : {state}
+  }}
+  func.return %h : {state}
+}}
+"""
+    with pytest.raises(FuseError, match="symbolic number of steps but scans no input"):
+        get_backend("torch").compile_symbolic(
+            parse_module(text), ExecutionConfig(device="cpu"), sizes.read
+        )
+
+
 @pytest.mark.parametrize("reverse", [False, True])
 def test_jax_stacks_a_stored_scan_in_one_row_per_step(reverse: bool) -> None:
     """XLA's loop carries a buffer of 5 rows for 5 steps (with the scanned

@@ -7,9 +7,9 @@ kernel is called on `torch.fx.Proxy` values, which records its torch calls
 as graph nodes. Constants and index functions become buffers of the
 module (`get_attr` nodes), so they move with `.to(device)` and cost nothing
 per run; where a size is symbolic (`Settings.sizes`) they are computed in
-the graph instead, so that they follow the sizes. A fixpoint becomes a `FixpointModule` submodule whose body and
-init regions are GraphModules built the same way; it is called with the
-outer values its regions read.
+the graph instead, so that they follow the sizes. A fixpoint becomes a
+`FixpointModule` submodule whose body and init regions are GraphModules
+built the same way; it is called with the outer values its regions read.
 
 `@main`'s graph takes the arguments in their declared fp32 type and returns
 fp32 results, casting to and from the compute type (bf16/fp16) inside, so
@@ -191,21 +191,25 @@ class _Builder:
         self.root.register_buffer(name, tensor)
         return self.tracer.create_proxy("get_attr", name, (), {})
 
-    def index_table(self, forms: Forms, box: Shape, tensor_shape: Shape, hint: str) -> Proxy:
+    def index_table(
+        self, forms: Forms, box: Shape, tensor_shape: Shape, hint: str, flat: bool = False
+    ) -> Proxy:
         """The flat position in `tensor_shape` of every point of `box` under
-        the map `forms` (`affine_access.flat_positions`): a buffer of the
-        module at static sizes (built once, nothing per run), made in the
-        graph from `torch.arange` where a size is symbolic, so that
+        the map `forms` (`affine_access.flat_positions`), shaped like `box`
+        or, with `flat`, as one dimension: a buffer of the module at static
+        sizes (built once, nothing per run), made in the graph from
+        `torch.arange` where a size is symbolic, so that
         `symbolic.generalize` makes its sizes the inputs' sizes (as a buffer
         it could not follow them; at probe sizes it could take gigabytes)."""
-        if not self.is_symbolic((*box, *tensor_shape)):
-            positions = torch.from_numpy(flat_positions(forms, box, tensor_shape))
-            name = f"{hint}{len(self.root._buffers)}"
-            self.root.register_buffer(name, positions)
-            return self.tracer.create_proxy("get_attr", name, (), {})
-        return kernels.flat_positions(
-            forms, box, tensor_shape, lambda n: self._make(torch.arange, (n,), torch.int64)
-        )
+        if self.is_symbolic((*box, *tensor_shape)):
+            table = kernels.flat_positions(
+                forms, box, tensor_shape, lambda n: self._make(torch.arange, (n,), torch.int64)
+            )
+            return table.reshape(-1) if flat else table
+        positions = flat_positions(forms, box, tensor_shape)
+        name = f"{hint}{len(self.root._buffers)}"
+        self.root.register_buffer(name, torch.from_numpy(positions.ravel() if flat else positions))
+        return self.tracer.create_proxy("get_attr", name, (), {})
 
     def finish(self, outputs: list[Proxy], private: tuple[str, ...]) -> Lowered:
         """Completes the graph. An output that may share storage with a node
@@ -365,7 +369,7 @@ class _Builder:
             for low, j, size in reversed(list(zip(lows, order, shape, strict=True))):
                 pads += [low, size - low - operand_shape[j]]
             return kernels.shift(order, pads)
-        targets = self.index_table(forms, operand_shape, shape, "place").reshape(-1)
+        targets = self.index_table(forms, operand_shape, shape, "place", flat=True)
         return kernels.place(targets, kind, math.prod(shape), shape)
 
     def scan(self, op: ScanOp) -> None:
