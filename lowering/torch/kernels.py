@@ -271,8 +271,12 @@ def flat_positions(
         for j, coefficient in enumerate(coefficients):
             if coefficient:
                 along = [-1 if d == j else 1 for d in range(len(box))]
-                value = value + coefficient * arange(box[j]).view(along)
-        flat = flat + value // divisor * math.prod(tensor_shape[k + 1 :])
+                term = arange(box[j]).view(along)
+                value = value + (term if coefficient == 1 else coefficient * term)
+        if divisor != 1:
+            value = value // divisor
+        stride = math.prod(tensor_shape[k + 1 :])
+        flat = flat + (value if stride == 1 else value * stride)
     return flat.expand(box)
 
 
