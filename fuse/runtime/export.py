@@ -38,6 +38,7 @@ import numpy as np
 from fuse.errors import FuseError
 
 if TYPE_CHECKING:
+    from fuse.lowering.symbolic_sizes import SizeReader
     from fuse.pipeline import GradientRequest
     from fuse.runtime.cache import CompiledPlan
     from fuse.runtime.runner import Runner
@@ -160,32 +161,66 @@ def _probe_plan(
     gradient: GradientRequest | None,
 ) -> CompiledPlan:
     """The shape-polymorphic plan for `shapes` (at probe 0), checked against
-    the same plan at probe 1: the two lowered programs must be the same
-    text, else some size follows the symbols in a way the artifact cannot
-    express (fuse.runtime.symbolic)."""
-    plans = []
-    for probe in (0, 1):
-        probed = {**shapes, **sizes.probe(probe)}
+    the same plan at a second probe: the two generalized programs must be
+    the same text, else some size follows the symbols in a way the artifact
+    cannot express (fuse.runtime.symbolic).
+
+    Sizes that are monomials of the symbols are read by factoring (probes
+    0 and 1). Where the two differ, the program is lowered as it is at
+    probes 0, 1, 2 and the check probe, its numbers are read back from the
+    four (`SymbolicSizes.reading`: sums, differences, floor divisions),
+    and the plan generalized with them is checked at the check probe."""
+    from fuse.runtime.symbolic import CHECK_PROBE, PROBE_SCALES, ProbesDiffer
+
+    def plan(probe: int, read: SizeReader | None) -> CompiledPlan:
         try:
-            plans.append(runner.probe_plan(probed, lambda n, p=probe: sizes.read(n, p), gradient))
+            return runner.probe_plan({**shapes, **sizes.probe(probe)}, read, gradient)
         except FuseError as error:
             raise FuseError(
                 f"with symbolic sizes ({sizes.describe()}): {error}\n(the "
                 "sizes above are probe values standing for the symbols; give the sizes with "
                 "--shape NAME=... or input_shapes= to export static sizes)"
             ) from None
-    texts = [plan.executable.symbolic_text for plan in plans]
+
+    plans = [plan(probe, lambda n, p=probe: sizes.read(n, p)) for probe in (0, 1)]
+    texts = [p.executable.symbolic_text for p in plans]
+    if texts[0] == texts[1]:
+        return plans[0]
+    lowerings = [
+        plan(p, None).executable.symbolic_text for p in (*range(len(PROBE_SCALES)), CHECK_PROBE)
+    ]
+    try:
+        reading = sizes.reading(lowerings)
+    except ProbesDiffer as differ:
+        raise _differing(sizes, differ.lines) from None
+    except FuseError as error:
+        raise _cannot_express(sizes, "; ".join(d.message for d in error.diagnostics)) from None
+    plans = [plan(0, reading.at_probe)]
+    plans.append(plan(CHECK_PROBE, reading.at_check()))
+    texts = [p.executable.symbolic_text for p in plans]
     if texts[0] != texts[1]:
         pairs = zip(texts[0].splitlines(), texts[1].splitlines(), strict=False)
-        line = next(((a, b) for a, b in pairs if a != b), ("(one program is longer)", ""))
-        raise FuseError(
-            f"exporting with symbolic sizes ({sizes.describe()}): some size of the program "
-            "follows the symbols in a way an artifact cannot express (index arithmetic such as "
-            "X[i + 1], a concat along a symbolic index, a size-dependent choice); give the "
-            f"sizes with --shape NAME=... (input_shapes= in Python). The lowered program "
-            f"differs between two probe sizes at:\n  {line[0].strip()}\n  {line[1].strip()}"
-        )
+        raise _differing(sizes, next(((a, b) for a, b in pairs if a != b), None))
     return plans[0]
+
+
+def _cannot_express(sizes: SymbolicSizes, why: str) -> FuseError:
+    return FuseError(
+        f"exporting with symbolic sizes ({sizes.describe()}): some size of the program follows "
+        f"the symbols in a way an artifact cannot express: {why}\nGive the sizes with --shape "
+        "NAME=... (input_shapes= in Python) to export static sizes."
+    )
+
+
+def _differing(sizes: SymbolicSizes, lines: Sequence[str] | None) -> FuseError:
+    """The program's lowerings at two probe sizes differ at `lines`."""
+    first, second = lines if lines is not None else ("(one program is longer)", "")
+    return _cannot_express(
+        sizes,
+        "a size-dependent choice, or a size that is no sum, product or floor division of the "
+        f"symbols. The lowered program differs between two probe sizes at:\n  {first.strip()}"
+        f"\n  {second.strip()}",
+    )
 
 
 def export_jax(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> Any:

@@ -264,13 +264,14 @@ class Runner(RunnerInputs):
     def probe_plan(
         self,
         shapes: Mapping[str, tuple[int, ...]],
-        sizes: SizeReader,
+        sizes: SizeReader | None,
         gradient: GradientRequest | None = None,
     ) -> CompiledPlan:
         """The plan at the probe sizes `shapes` of symbolic sizes that
         `sizes` reads back (fuse.runtime.symbolic), lowered shape-polymorphic
-        by the backend: for export, so neither cached nor checked against
-        `max_memory` (nothing runs at probe sizes)."""
+        by the backend (with `sizes` None: lowered as it is, for its text):
+        for export, so neither cached nor checked against `max_memory`
+        (nothing runs at probe sizes)."""
         module, explanation, domains = self.specialized_module(shapes, gradient)
         arguments, outputs = main_signature(module)
         compile_symbolic = getattr(self.backend, "compile_symbolic", None)

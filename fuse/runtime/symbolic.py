@@ -30,34 +30,47 @@ backends then turn the probe-size plan into a shape-polymorphic one
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from xdsl.dialects.builtin import ModuleOp, TensorType
 
 from fuse.dialects.fuse import LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
 from fuse.errors import FuseError
-from fuse.lowering.symbolic_sizes import Size
+from fuse.lowering.symbolic_sizes import Size, SizeReader, size_of_constant
 from fuse.passes.index_ranges import is_ranged, ranged_tensors
 from fuse.pipeline import run_passes
 
 
-def _primes(start: int, count: int) -> tuple[int, ...]:
-    found: list[int] = []
-    candidate = start
-    while len(found) < count:
-        if all(candidate % d for d in range(2, math.isqrt(candidate) + 1)):
-            found.append(candidate)
-        candidate += 1
-    return tuple(found)
+def _is_prime(n: int) -> bool:
+    return n > 1 and all(n % d for d in range(2, math.isqrt(n) + 1))
 
 
-# Probe sizes: primes, so that products factor uniquely; large enough that a
-# program's own static sizes are unlikely to be multiples of one (exporting
-# refuses the few that are), small enough that compile-time tables stay small.
-PROBE_PRIMES = _primes(1009, 64)
+# Probe sizes are primes from here: products factor uniquely; large enough
+# that a program's own static sizes are unlikely to be multiples of one
+# (`SymbolicSizes.primes` skips those that are), small enough that
+# compile-time tables stay small.
+FIRST_PRIME = 1009
+# Probes 0, 1, 2 give every symbol its prime times these scales: every
+# ratio of sizes is kept, so choices made by comparing sizes (an einsum's
+# contraction order) come out the same at each.
+PROBE_SCALES = (1, 2, 4)
+# A fourth probe checks each reading (`SymbolicSizes._check_values`).
+CHECK_PROBE = len(PROBE_SCALES)
+# The largest divisor a size's floor division is read with (pooling by 2..4).
+MAX_DIVISOR = 4
+
+
+def _linear_weight(count: int) -> int:
+    """How many symbols (counted with their coefficients' magnitudes) a
+    sum of symbols may have to be read back among `count` symbols: the
+    primes are chosen so that all such sums differ, and they spread out
+    fast as the weight grows."""
+    return 4 if count <= 6 else 3 if count <= 8 else 2 if count <= 16 else 1
 
 
 @dataclass(frozen=True)
@@ -85,29 +98,78 @@ class SymbolicSizes:
         return ", ".join(f"{name}[{', '.join(map(str, dims))}]" for name, dims in self.dims.items())
 
     def primes(self) -> dict[str, int]:
-        """Symbol -> its prime."""
-        usable = [p for p in PROBE_PRIMES if not any(s % p == 0 for s in self.static_sizes)]
-        if len(self.symbols) > len(usable):
-            raise FuseError(f"exporting supports at most {len(usable)} symbolic sizes")
-        return dict(zip(self.symbols, usable, strict=False))
+        """Symbol -> its prime (`_probe_primes`)."""
+        return self._probe_primes[0]
+
+    @cached_property
+    def _probe_primes(self) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+        """Each symbol's prime, and every sum of up to `_linear_weight`
+        symbols (coefficients from -3 to 3) by its value at those primes.
+        Primes are taken in increasing order, skipping those that divide a
+        static size or that would give two such sums one value: a number
+        of a plan at probe 0 that is such a sum is then that sum and no
+        other (`decode_size`)."""
+        weight = _linear_weight(len(self.symbols))
+        sums: dict[int, dict[str, int]] = {0: {}}
+        primes: dict[str, int] = {}
+        candidate = FIRST_PRIME - 1
+        for symbol in self.symbols:
+            while True:
+                candidate += 1
+                if not _is_prime(candidate) or any(s % candidate == 0 for s in self.static_sizes):
+                    continue
+                grown = [
+                    (value + c * candidate, {**combination, symbol: c})
+                    for value, combination in sums.items()
+                    for c in range(-3, 4)
+                    if c and sum(map(abs, combination.values())) + abs(c) <= weight
+                ]
+                values = {value for value, _ in grown}
+                if len(values) == len(grown) and not values & sums.keys():
+                    break
+            primes[symbol] = candidate
+            sums |= dict(grown)
+        del sums[0]
+        return primes, sums
+
+    def values(self, probe: int) -> dict[str, int]:
+        """Symbol -> its number at `probe` (probes 0-2 and `CHECK_PROBE`)."""
+        primes = self.primes()
+        if probe == CHECK_PROBE:
+            return self._check_values
+        return {s: PROBE_SCALES[probe] * p for s, p in primes.items()}
+
+    @cached_property
+    def _check_values(self) -> dict[str, int]:
+        """The check probe: for symbol k, a prime near 3 * its prime + 7 k
+        (increasing, as the primes are) plus k mod 4. Far from
+        proportional, so that two sums of symbols that are one number at
+        probes 0-2 are two at the check probe, and of mixed residues, which
+        tells `floordiv(i - k + 1, 2)` from `floordiv(i - k, 2)`."""
+        values: dict[str, int] = {}
+        previous = 0
+        for k, (symbol, prime) in enumerate(self.primes().items()):
+            previous = max(previous + 1, 3 * prime + 7 * k)
+            while not _is_prime(previous):
+                previous += 1
+            values[symbol] = previous + k % 4
+            previous += 4
+        return values
 
     def probe(self, probe: int = 0) -> dict[str, tuple[int, ...]]:
-        """The runtime inputs' shapes at probe sizes: probe 0 gives each
-        symbol its prime, probe 1 twice that. Probe 1 keeps every ratio of
-        sizes, so choices made by comparing them (an einsum's contraction
-        order) come out the same at both."""
-        scale = 2 if probe else 1
-        primes = self.primes()
+        """The runtime inputs' shapes at `probe` (`values`)."""
+        values = self.values(probe)
         return {
-            name: tuple(scale * primes[d] if isinstance(d, str) else d for d in dims)
+            name: tuple(values[d] if isinstance(d, str) else d for d in dims)
             for name, dims in self.dims.items()
         }
 
     def read(self, size: int, probe: int = 0) -> Size:
-        """A size of the plan compiled at `probe(probe)`, as an expression.
-        A size that is no such expression reads as a number that differs
-        between the probes (`i + 1`: 1010 and 2019; `i / 2` at probe 1: a
-        negative number), which the comparison of the two probes reports.
+        """A size of the plan compiled at `probe(probe)` (0 or 1) as a
+        monomial, by factoring it over the primes. A size that is no
+        monomial reads as a number that differs between the probes (`i +
+        1`: 1010 and 2019; `i / 2` at probe 1: a negative number), which
+        the comparison of the two probes reports; `reading` reads those.
         Zero (a slice's start) is a number: every prime divides it."""
         if size == 0:
             return Size(0)
@@ -116,10 +178,221 @@ class SymbolicSizes:
             while size % prime == 0:
                 symbols.append(symbol)
                 size //= prime
-        scale = 2 ** len(symbols) if probe else 1
+        scale = PROBE_SCALES[probe] ** len(symbols)
         if size % scale:
             return Size(-size)
-        return Size(size // scale, tuple(sorted(symbols)))
+        return Size.monomial(size // scale, tuple(symbols))
+
+    def reading(self, lowerings: Sequence[str]) -> ProbeReading:
+        """How to read the sizes of a plan lowered at probe 0, from its
+        lowerings at probes 0, 1, 2 and `CHECK_PROBE` (un-generalized texts
+        of one program, equal apart from numbers): every number that
+        differs between them is read back by `decode_size` (module
+        docstring). A FuseError where the texts differ otherwise, or a
+        number cannot be read or could be two sizes."""
+        skeletons, columns = zip(*(_split_numbers(text) for text in lowerings), strict=True)
+        if (
+            any(skeleton != skeletons[0] for skeleton in skeletons)
+            or len(set(map(len, columns))) != 1
+        ):
+            raise ProbesDiffer(lowerings)
+        table: dict[int, Size] = {}
+        seen: set[tuple[str, ...]] = set()
+        for numbers in zip(*columns, strict=True):
+            if numbers in seen or len(set(numbers)) == 1:
+                continue
+            seen.add(numbers)
+            integers = _as_sizes(numbers)
+            if integers is None:
+                raise ProbesDiffer(lowerings, numbers)
+            size = decode_size(integers, self)
+            if table.setdefault(integers[0], size) != size:
+                raise FuseError(
+                    f"the number {integers[0]} of the program at probe 0 "
+                    f"({self.describe_probes(0)}) stands for both {table[integers[0]]} and {size}"
+                )
+        return ProbeReading(self, table)
+
+    def describe_probes(self, *probes: int) -> str:
+        """`i=1013, j=1019; i=2026, ...`: the symbols' numbers at `probes`
+        (all four where none is given)."""
+        return "; ".join(
+            ", ".join(f"{s}={n}" for s, n in self.values(p).items())
+            for p in probes or (*range(len(PROBE_SCALES)), CHECK_PROBE)
+        )
+
+
+class ProbesDiffer(FuseError):
+    """The lowerings at two probes differ other than in numbers that read
+    as sizes (fuse.runtime.export words the error)."""
+
+    def __init__(self, lowerings: Sequence[str], numbers: Sequence[str] | None = None):
+        lines = [text.splitlines() for text in lowerings]
+        differing = (
+            row
+            for row in zip(*lines, strict=False)
+            if len(set(row)) > 1
+            and (numbers is None or all(n in line for n, line in zip(numbers, row, strict=True)))
+        )
+        row = next(differing, None)
+        # the first two lines that differ, at probe 0 and another probe
+        self.lines = (
+            (row[0], next(line for line in row if line != row[0])) if row is not None else None
+        )
+        super().__init__("the lowered program differs between probe sizes")
+
+
+@dataclass
+class ProbeReading:
+    """The `SizeReader`s of a plan at probe 0 and at `CHECK_PROBE`: the
+    numbers `SymbolicSizes.reading` decoded, then monomials by their
+    primes (as `SymbolicSizes.read`). What probe 0's reader answered
+    makes the check probe's reader, so that compiling the plan at both and
+    comparing the generalized lowerings checks every answer (a number that
+    only looked like a size reads differently at the check probe)."""
+
+    sizes: SymbolicSizes
+    table: dict[int, Size]
+    answered: dict[int, Size] = field(default_factory=dict)
+
+    def at_probe(self, number: int) -> Size:
+        if number not in self.answered:
+            known = self.table.get(number)
+            self.answered[number] = known if known is not None else self.sizes.read(number)
+        return self.answered[number]
+
+    def at_check(self) -> SizeReader:
+        values = self.sizes.values(CHECK_PROBE)
+        by_number: dict[int, Size] = {}
+        for size in self.answered.values():
+            number = size.at(values)
+            if by_number.setdefault(number, size) != size:
+                raise FuseError(
+                    f"the sizes {by_number[number]} and {size} are both {number} at the check "
+                    "probe sizes"
+                )
+        return lambda number: by_number.get(number, Size(number))
+
+
+# A number in a lowering's text: an integer or a float (`1.013000e+03`,
+# `0.0314192101`); hexadecimal constants (`0xFF800000`, blobs) are text.
+_NUMBER = re.compile(r"(0x[0-9A-Fa-f]{8,})|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)")
+
+
+def _split_numbers(text: str) -> tuple[list[str], list[str]]:
+    """`text` as the text between its numbers, and its numbers."""
+    skeleton, numbers, start = [], [], 0
+    for match in _NUMBER.finditer(text):
+        if match.group(2) is None:
+            continue
+        skeleton.append(text[start : match.start()])
+        numbers.append(match.group(2))
+        start = match.end()
+    skeleton.append(text[start:])
+    return skeleton, numbers
+
+
+def _as_sizes(numbers: Sequence[str]) -> tuple[int, ...] | None:
+    """The sizes one number of the lowerings at each probe stands for:
+    integers as they are, floats that are sizes or their inverse square
+    roots (`size_of_constant`) as those sizes; None for others."""
+    if all(re.fullmatch(r"-?\d+", n) for n in numbers):
+        return tuple(int(n) for n in numbers)
+    found = [size_of_constant(float(n)) for n in numbers]
+    if any(f is None for f in found) or len({f[1] for f in found if f is not None}) != 1:
+        return None
+    return tuple(f[0] for f in found if f is not None)
+
+
+def decode_size(numbers: Sequence[int], sizes: SymbolicSizes) -> Size:
+    """The expression of the symbols that is `numbers[p]` at each probe p
+    (probes 0-2 and `CHECK_PROBE`); a FuseError where none is or several are.
+
+    Probes 0-2 scale every prime by 1, 2, 4, so a size's part of degree d
+    grows by 2^d: a monomial of degree d is `n, 2^d n, 4^d n`, and a sum
+    `L + c` of degree-1 terms and a constant is `L0 + c, 2 L0 + c, 4 L0 +
+    c`, from which c = 2 n0 - n1 (probe 2 checks it); a degree-2 monomial
+    beside them is read from all three. `L0`, a sum of symbols at their
+    primes, is one sum and no other (`SymbolicSizes._probe_primes`); a
+    product is the symbols whose primes divide it. A floor division by q
+    is read as the division of some `q n + r` (0 <= r < q at each probe).
+    Every candidate must also give the number at the check probe. A size
+    without division is the one polynomial through the numbers at probes
+    0-2; else the floor divisions are tried, and only one may fit: a
+    small size (a pooled difference of sizes) can be several."""
+    primes, sums = sizes._probe_primes
+    check_values = sizes.values(CHECK_PROBE)
+    candidates: set[Size] = set()
+    for divisor in range(1, MAX_DIVISOR + 1):
+        for remainders in itertools.product(range(divisor), repeat=3):
+            scaled = [divisor * n + r for n, r in zip(numbers, remainders, strict=False)]
+            for form in _polynomials(scaled, primes, sums):
+                size = Size.affine(form[0], form[1], divisor)
+                if size.at(check_values) == numbers[CHECK_PROBE]:
+                    candidates.add(size)
+        if divisor == 1 and candidates:
+            break  # the one fit of the probes' numbers: no division
+    if len(candidates) == 1:
+        return candidates.pop()
+    at = f"{', '.join(map(str, numbers))} at the probe sizes {sizes.describe_probes()}"
+    if not candidates:
+        raise FuseError(
+            f"a size of the program is {at}: no expression of the symbols that exporting "
+            f"reads (a sum of up to {_linear_weight(len(sizes.symbols))} symbols, counted "
+            f"with their factors, a product of symbols, a constant, a floor division by up to "
+            f"{MAX_DIVISOR})"
+        )
+    raise FuseError(
+        f"a size of the program is {at}: it could be any of "
+        f"{', '.join(sorted(map(str, candidates)))}"
+    )
+
+
+def _polynomials(
+    numbers: Sequence[int], primes: Mapping[str, int], sums: Mapping[int, Mapping[str, int]]
+) -> Iterator[tuple[dict[tuple[str, ...], int], int]]:
+    """The (terms, constant) that are `numbers` at the scales 1, 2, 4:
+    a monomial of any degree, or a constant plus a sum of symbols plus at
+    most one degree-2 monomial."""
+    n0, n1, n2 = numbers
+    if n0 and n1 % n0 == 0 and n1 // n0 > 0 and n2 * n0 == n1 * n1:
+        degree = (n1 // n0).bit_length() - 1  # a monomial of degree 3 or more
+        monomial = _monomial(n0, primes, degree) if degree >= 3 and n1 == n0 << degree else None
+        if monomial is not None:
+            yield monomial, 0
+    quadratic, remainder = divmod((n2 - n1) - 2 * (n1 - n0), 6)
+    if remainder:
+        return
+    linear = n1 - n0 - 3 * quadratic
+    constant = n0 - linear - quadratic
+    terms: dict[tuple[str, ...], int] = {}
+    if quadratic:
+        monomial = _monomial(quadratic, primes, 2)
+        if monomial is None:
+            return
+        terms |= monomial
+    if linear:
+        combination = sums.get(linear)
+        if combination is None:
+            return
+        terms |= {(symbol,): c for symbol, c in combination.items()}
+    yield terms, constant
+
+
+def _monomial(
+    number: int, primes: Mapping[str, int], degree: int
+) -> dict[tuple[str, ...], int] | None:
+    """`{symbols: factor}` for `number = factor * product(primes of
+    symbols)` with exactly `degree` symbols and a factor smaller than the
+    primes; None if it is no such product."""
+    symbols: list[str] = []
+    for symbol, prime in primes.items():
+        while number % prime == 0:
+            symbols.append(symbol)
+            number //= prime
+    if len(symbols) != degree or abs(number) >= FIRST_PRIME:
+        return None
+    return {tuple(symbols): number}
 
 
 def symbolic_sizes(

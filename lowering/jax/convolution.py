@@ -144,8 +144,11 @@ def _reduce_window(
 ) -> SSAValue:
     shape = shape_of(x)
     element_type = element_type_of(x)
-    high = dict(zip(plan.permutation[len(plan.kept) :], plan.pad, strict=True))
-    padding = [[0, max(0, high.get(k, 0))] for k in range(len(shape))]
+    # High padding min(W, S) - 1 gives every operand size its count of
+    # windows (`pool_output_size`), so it does not depend on the size: a
+    # plan with symbolic sizes (fuse.lowering.jax.symbolic) keeps it as it is.
+    pooled = plan.permutation[len(plan.kept) :]
+    padding = [[0, min(window[k], strides[k]) - 1 if k in pooled else 0] for k in range(len(shape))]
     out_shape = [
         (n + pad - w) // s + 1
         for n, (_, pad), w, s in zip(shape, padding, window, strides, strict=True)

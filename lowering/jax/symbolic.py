@@ -48,7 +48,7 @@ from xdsl.rewriter import Rewriter
 from xdsl_jax.dialects import stablehlo as hlo
 
 from fuse.errors import FuseError
-from fuse.lowering.symbolic_sizes import Size, SizeReader, size_in_constant
+from fuse.lowering.symbolic_sizes import Size, SizeArithmetic, SizeReader, size_in_constant
 
 from .extra_ops import DynamicIotaOp, DynamicReshapeOp, GetDimensionSizeOp, RealDynamicSliceOp
 from .hlo_builder import element_type_of, shape_of
@@ -120,7 +120,7 @@ class _Generalizer:
             return
         sizes = self.sizes(value)
         if not all(size.is_static for size in sizes):
-            shape = [size.factor if size.is_static else DYNAMIC_INDEX for size in sizes]
+            shape = [size.value if size.is_static else DYNAMIC_INDEX for size in sizes]
             value = Rewriter.replace_value_with_new_type(
                 value, TensorType(element_type_of(value), shape)
             )
@@ -241,20 +241,25 @@ class _ShapeBuilder:
         )
 
     def size(self, size: Size) -> SSAValue:
-        """`tensor<i64>` holding `size`: its symbols' extents multiplied."""
-        factors = []
-        for symbol in size.symbols:
-            source = self.scope.find(symbol)
-            if source is None:
-                raise _not_symbolic(self.op, f"no value in reach has the size '{symbol}'")
-            extent = self.emit(GetDimensionSizeOp(*source))
-            factors.append(self.emit(hlo.ConvertOp(extent, TensorType(i64, []))))
-        if size.factor != 1 or not factors:
-            factors.insert(0, self.constant(size.factor))
-        value = factors[0]
-        for factor in factors[1:]:
-            value = self.emit(hlo.MultiplyOp(value, factor))
-        return value
+        """`tensor<i64>` holding `size`: computed from its symbols' extents
+        with StableHLO's integer ops (`divide` truncates, which is floor
+        division for the sizes here: a size is never negative)."""
+        arithmetic = SizeArithmetic(
+            self.constant,
+            lambda a, b: self.emit(hlo.AddOp(a, b)),
+            lambda a, b: self.emit(hlo.SubtractOp(a, b)),
+            lambda a, b: self.emit(hlo.MultiplyOp(a, b)),
+            lambda a, b: self.emit(hlo.DivideOp(a, b)),
+        )
+        return size.evaluate(self.extent, arithmetic)
+
+    def extent(self, symbol: str) -> SSAValue:
+        """`tensor<i64>` holding the size `symbol`, read off a value in reach."""
+        source = self.scope.find(symbol)
+        if source is None:
+            raise _not_symbolic(self.op, f"no value in reach has the size '{symbol}'")
+        extent = self.emit(GetDimensionSizeOp(*source))
+        return self.emit(hlo.ConvertOp(extent, TensorType(i64, [])))
 
     def constant(self, number: int) -> SSAValue:
         attr = DenseIntOrFPElementsAttr.from_list(TensorType(i64, []), [number])

@@ -32,7 +32,6 @@ executable.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -45,7 +44,6 @@ from fuse.passes.convert_fuse_to_stablehlo import PROGRESS_STEPS_ATTR, PROGRESS_
 
 if TYPE_CHECKING:
     from fuse.lowering.progress import LoopReports
-    from fuse.lowering.symbolic_sizes import Size
 
     from .symbolic import SymbolicSignature
 
@@ -76,11 +74,8 @@ class StableHloProgram:
                 if size.symbol is not None:
                     extents.setdefault(size.symbol, extent)
 
-        def extent(size: Size) -> Any:
-            return math.prod((extents[s] for s in size.symbols), start=size.factor)
-
         return [
-            jax.core.ShapedArray(tuple(extent(size) for size in sizes), dtype)
+            jax.core.ShapedArray(tuple(size.evaluate(extents.__getitem__) for size in sizes), dtype)
             for sizes, dtype in zip(self.signature.results, self.result_dtypes, strict=True)
         ]
 

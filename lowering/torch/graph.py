@@ -76,7 +76,10 @@ class Settings:
     block_size: int | None = None
     progress: bool = False
     # A plan at probe sizes (fuse.lowering.torch.symbolic): constants and
-    # index tables of symbolic shape are made in the graph.
+    # index tables of symbolic shape are made in the graph. `sizes` reads
+    # its sizes back; None in a lowering made only for its text, before
+    # they are read (fuse.runtime.export), where every size may be symbolic.
+    probe: bool = False
     sizes: SizeReader | None = None
 
 
@@ -253,10 +256,8 @@ class _Builder:
                 return
             if self.is_symbolic(shape):
                 self.values[op.result] = self.symbolic_constant(op, shape)
-                return
-            array = constant_array(op, shape)
-            self.constants[op.result] = array
-            self.values[op.result] = self.buffer(array, op.name.removeprefix("fuse."))
+            else:
+                self.values[op.result] = self.constant_buffer(op, shape)
             return
         if not has_kernel(op):
             raise FuseError(f"the torch backend does not support '{op.name}'")
@@ -291,8 +292,18 @@ class _Builder:
     # --- constants of symbolic shape (a plan at probe sizes) -----------------------
 
     def is_symbolic(self, shape: Shape) -> bool:
+        """Whether `shape` may follow the symbols: in a plan at probe sizes,
+        where a size reads as symbolic, or before the sizes are read."""
         sizes = self.settings.sizes
-        return sizes is not None and any(not sizes(n).is_static for n in shape)
+        if not self.settings.probe:
+            return False
+        return sizes is None or any(not sizes(n).is_static for n in shape)
+
+    def constant_buffer(self, op: ConstantOp | IndexFnOp, shape: Shape) -> Proxy:
+        """A constant or index function computed at compile time, as a buffer."""
+        array = constant_array(op, shape)
+        self.constants[op.result] = array
+        return self.buffer(array, op.name.removeprefix("fuse."))
 
     def filled(self, shape: Shape, value: float) -> Proxy:
         """A tensor of `value` made in the graph, not a buffer, so that
@@ -330,10 +341,11 @@ class _Builder:
         compile time)."""
         if isinstance(op, ConstantOp):
             values = set(op.value.get_values())
-            if len(values) != 1:
-                assert self.settings.sizes is not None  # is_symbolic(shape) holds
+            if len(values) == 1:
+                return self.filled(shape, float(values.pop()))
+            if self.settings.sizes is not None:
                 refuse_symbolic_buffer(self.settings.sizes, shape, "constant")
-            return self.filled(shape, float(values.pop()))
+            return self.constant_buffer(op, shape)  # a `const` literal: static sizes
         fn = op.fn.data
         if fn == "causal":
             return self.filled(shape, 1.0).tril()
@@ -378,7 +390,7 @@ class _Builder:
         if body.rows:
             raise FuseError("the torch backend does not run a fuse.fixpoint inside a fuse.scan")
         symbolic = self.is_symbolic((op.step_count,))
-        if symbolic and not op.xs:
+        if symbolic and not op.xs and self.settings.sizes is not None:
             raise FuseError(
                 "this program cannot be exported for torch with symbolic sizes: a scan over "
                 f"{', '.join(op.tensor_names)} takes a symbolic number of steps but scans no "
@@ -393,7 +405,7 @@ class _Builder:
             axis=None if op.is_virtual else op.stacking_axis,
             reverse=op.is_reverse,
             progress=self.settings.progress,
-            symbolic=symbolic,
+            symbolic=symbolic and bool(op.xs),
         )
         name = f"scan{sum(1 for _ in self.root.children())}"
         self.root.add_module(name, ScanModule(spec, body.module))
@@ -425,7 +437,7 @@ class _Builder:
         operands = [self.values[v] for v in captured]
         shapes = [static_shape(r) for r in op.results_]
         zeros: list[torch.Tensor] | int
-        if settings.sizes is not None and operands:
+        if settings.probe and operands:
             # Symbolic sizes: zero states made in the graph, from sizes that
             # `symbolic.generalize` then reads off the inputs.
             zeros = len(shapes)

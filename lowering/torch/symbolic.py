@@ -22,6 +22,7 @@ naming it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ from torch.fx import GraphModule, Node
 from torch.fx.node import map_aggregate
 
 from fuse.errors import FuseError
-from fuse.lowering.symbolic_sizes import Size, SizeReader
+from fuse.lowering.symbolic_sizes import Size, SizeArithmetic, SizeReader
 
 # `node.meta` key of a region graph's placeholder: its shape at probe sizes
 # (fuse.lowering.torch.graph records it; the root graph's shapes are the
@@ -82,14 +83,18 @@ def _generalize_graph(
         return extents[symbol]
 
     def expression(size: Size, before: Node) -> Any:
-        factors: list[Any] = [extent(symbol) for symbol in size.symbols]
-        if size.factor != 1:
-            factors.insert(0, size.factor)
-        value = factors[0]
+        def call(function: Any) -> Any:
+            return lambda a, b: graph.call_function(function, (a, b))
+
+        arithmetic = SizeArithmetic(
+            lambda n: n,
+            call(operator.add),
+            call(operator.sub),
+            call(operator.mul),
+            call(operator.floordiv),
+        )
         with graph.inserting_before(before):
-            for factor in factors[1:]:
-                value = graph.call_function(_multiply, (value, factor))
-        return value
+            return size.evaluate(extent, arithmetic)
 
     for node in list(graph.nodes):
         if node.op not in ("call_function", "call_method", "call_module"):
@@ -117,10 +122,6 @@ def refuse_symbolic_buffer(read: SizeReader, shape: Sequence[int], name: str) ->
             f"{what.replace('_', ' ')} of symbolic shape ({name}) is a constant of the "
             "module; give the sizes with --shape NAME=... (input_shapes= in Python)"
         )
-
-
-def _multiply(a: Any, b: Any) -> Any:
-    return a * b
 
 
 def dynamic_shapes(
