@@ -32,7 +32,6 @@ from tests.conformance.programs import CASES, Case, _topk
 
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
 
-TORCH_SPECIALIZED = "Constraints violated"  # torch.export fixes a `Dim`
 # Programs whose sizes follow the symbols in a way no format can express.
 STATIC_ONLY = {"builtin_rope": "rope needs an even feature size"}
 STATIC_ONLY_IN = {
@@ -40,11 +39,7 @@ STATIC_ONLY_IN = {
         **STATIC_ONLY,
         "stored_time_recurrence": "'stablehlo.dynamic_slice' needs static sizes",
     },
-    "torch": {
-        **STATIC_ONLY,
-        "slices_and_shifts": TORCH_SPECIALIZED,
-        "mlp_by_layer_reads_the_previous_layer": TORCH_SPECIALIZED,
-    },
+    "torch": STATIC_ONLY,
 }
 STATIC_ONLY_IN["stablehlo"] = STATIC_ONLY_IN["jax"]
 
@@ -192,3 +187,69 @@ def test_index_tables_made_in_the_graph_are_the_compile_time_ones(
     forms, box, tensor = mapped
     made = kernels.flat_positions(forms, box, tensor, torch.arange)
     np.testing.assert_array_equal(made.numpy(), flat_positions(forms, box, tensor))
+
+
+def test_a_slice_bounds_its_symbol_from_below() -> None:
+    """`V[2:5]` reads five positions and `V[3:]` at least four."""
+    runner = Program("Mid[i] = V[2:5]\nTail[i] = W[3:]\nexport Mid, Tail\n").compile()
+    dims = input_dims(runner, {})
+    minimums = runner.symbolic_sizes({}, list(dims)).minimums
+    assert minimums == {dims["V"][0]: 5, dims["W"][0]: 4}
+
+
+MLP_LAYER = "Y[i, j] = relu(W[i, j, k] X[i - 1, k])\nexport Y\n"
+
+
+def test_a_minimum_torch_needs_beyond_the_program_comes_from_its_suggestion() -> None:
+    """`Y[i, j] = relu(W[i, j, k] X[i - 1, k])` holds for every i >= 1, but
+    torch's tracing specializes the size `i - 1` below 2 (the contiguity of
+    an index table's `arange`), and torch.export suggests `i >= 3`: the
+    export takes that minimum, and the artifact refuses i = 2 with torch's
+    own guard instead of refusing to export."""
+    import torch
+
+    program = Program(MLP_LAYER).compile().export("torch", input_shapes={}).module()
+    rng = np.random.default_rng(5)
+    for layers in (3, 6):
+        w, x = rng.standard_normal((layers, 2, 4)), rng.standard_normal((layers, 4))
+        w, x = w.astype(np.float32), x.astype(np.float32)
+        expected = np.zeros((layers, 2), np.float32)
+        for i in range(1, layers):
+            expected[i] = np.maximum(w[i] @ x[i - 1], 0)
+        out = program({"W": torch.from_numpy(w), "X": torch.from_numpy(x)})["Y"]
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(AssertionError, match=r"inputs\['W'\]\.size\(\)\[0\] >= 3"):
+        program({"W": torch.zeros(2, 2, 4), "X": torch.zeros(2, 4)})
+
+
+@pytest.mark.parametrize(
+    ("suggestion", "taken"),
+    [("i = Dim('i', min=3)", True), ("i = 4", False), ("j = i + 1", False)],
+)
+def test_only_a_suggested_minimum_is_taken(suggestion: str, taken: bool) -> None:
+    """Of torch.export's suggested fixes, a larger minimum keeps the symbol
+    and is taken; fixing it to a number or tying it to another symbol
+    would change what the artifact takes, and is refused."""
+    import torch
+
+    from fuse.runtime.export import _raised_minimums
+
+    i, j = torch.export.Dim("i"), torch.export.Dim("j")
+    spec = ({"W": {0: i, 1: j}},)
+    refined = _raised_minimums(RuntimeError(f"Suggested fixes:\n  {suggestion}"), spec)
+    assert (refined is not None) == taken
+    if refined is not None:
+        assert refined[0]["W"][0].min == 3
+
+
+def test_a_strided_read_exports_for_torch_at_odd_and_even_sizes() -> None:
+    """`Y[i] = X[2*i]` has `floordiv(n + 1, 2)` positions (jax cannot
+    express its slice's limit): on torch, a window whose index table is
+    made in the graph, right at every size."""
+    import torch
+
+    program = Program("Y[i] = X[2*i]\nexport Y\n").compile().export("torch", input_shapes={})
+    for size in (3, 6, 7, 10):
+        x = np.arange(size, dtype=np.float32)
+        out = program.module()({"X": torch.from_numpy(x)})["Y"]
+        np.testing.assert_array_equal(out.numpy(), x[::2])

@@ -302,16 +302,41 @@ def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) ->
     # `12 != x`, which torch then reports as the `Dim` specialized: start
     # from empty caches (later torch.compile calls recompile).
     torch._dynamo.reset()
+    spec = (dynamic_shapes(dims, planned.sizes.minimums),)
     try:
-        return torch.export.export(
-            module, (example,), dynamic_shapes=(dynamic_shapes(dims, planned.sizes.minimums),)
-        )
-    except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes
+        return torch.export.export(module, (example,), dynamic_shapes=spec)
+    except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes or bounds
+        refined = _raised_minimums(error, spec)
+        if refined is not None:
+            try:
+                return torch.export.export(module, (example,), dynamic_shapes=refined)
+            except torch._dynamo.exc.UserError as again:
+                error = again
         summary = " ".join(str(error).strip().splitlines()[:3])
         raise FuseError(
             f"torch.export cannot keep the sizes of {planned.sizes.describe()} symbolic: "
             f"{summary}; give them with --shape NAME=... (input_shapes= in Python)"
         ) from None
+
+
+def _raised_minimums(error: Exception, spec: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """`spec` with the larger minimums torch.export's `error` suggests, when
+    that is all it suggests (every `Dim` stays one symbol of its own): a
+    size torch itself needs larger than the program does (it specializes
+    a size below 2, so `i - 1` needs `i >= 3`). None where it suggests
+    fixing a `Dim` or tying it to another."""
+    import torch
+
+    refine = torch.export.dynamic_shapes.refine_dynamic_shapes_from_suggested_fixes
+    try:
+        refined = refine(getattr(error, "msg", str(error)), spec)
+    except torch._dynamo.exc.UserError:  # no suggested fixes in the message
+        return None
+    pairs = [(dim, refined[0][name][k]) for name, row in spec[0].items() for k, dim in row.items()]
+    keeps_symbols = all(
+        type(new) is type(old) and new.__name__ == old.__name__ for old, new in pairs
+    )
+    return refined if keeps_symbols else None
 
 
 def _example_sizes(sizes: SymbolicSizes) -> dict[str, int]:

@@ -12,8 +12,9 @@ by the index the input is declared with (`W[i, j]`: `i`, `j`; a second class
 named `i` becomes `i_2`). Index arithmetic (`X[i + 1]`) ties nothing: the
 sizes it gives are checked below. A constant position (`Obs[t, 3]`) ties
 nothing either but bounds its class from below (`SymbolicSizes.minimums`:
-that dimension has at least 4 positions), so an artifact refuses a smaller
-input where it is called instead of failing inside.
+that dimension has at least 4 positions), as a slice does (`V[2:5]`: 5),
+so an artifact refuses a smaller input where it is called instead of
+failing inside.
 
 How the compiler sees them. The pipeline and the backends are written for
 numbers, so a symbolic plan is compiled at *probe sizes*: each symbol gets a
@@ -40,6 +41,7 @@ from functools import cached_property
 from xdsl.dialects.builtin import ModuleOp, TensorType
 
 from fuse.dialects.fuse import LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
+from fuse.dialects.fuse.affine import SliceIndex
 from fuse.errors import FuseError
 from fuse.lowering.symbolic_sizes import Size, SizeReader, size_of_constant
 from fuse.passes.index_ranges import is_ranged, ranged_tensors
@@ -81,8 +83,9 @@ class SymbolicSizes:
     # Sizes the program has for other reasons (sources, `--shape`): probe
     # primes avoid them, so a probe is never mistaken for one.
     static_sizes: frozenset[int] = field(default_factory=frozenset)
-    # Symbol -> the least size the program's constant positions need (a
-    # symbol read at `X[t, 3]` has at least 4 positions); 1 where absent.
+    # Symbol -> the least size the program's constant positions and slices
+    # need (a symbol read at `X[t, 3]` has at least 4 positions); 1 where
+    # absent.
     minimums: Mapping[str, int] = field(default_factory=dict)
 
     @property
@@ -405,19 +408,19 @@ def symbolic_sizes(
     program = next(op for op in module.walk() if isinstance(op, ProgramOp))
     classes = _IndexClasses()
     ranged = ranged_tensors(program)
-    # (tensor, k) read or written at constant position c: c + 1 positions at least
-    constant_positions: list[tuple[tuple[str, int], int]] = []
+    # (tensor, k) and the positions it has at least (`_least_size`)
+    least_sizes: list[tuple[tuple[str, int], int]] = []
     for op in program.body.block.ops:
         if isinstance(op, RuleOp | SinkOp):
             plain = not is_ranged(op, ranged)
             for n, (tensor, indices) in enumerate(_accesses(op)):
-                # a ranged rule's left-hand side grows to hold its constant positions
+                # a ranged rule's left-hand side grows to hold what it writes
                 bounds = plain or not (isinstance(op, RuleOp) and n == 0)
                 for k, index in enumerate(indices):
                     if isinstance(index, str) and plain:
                         classes.union((tensor, k), (id(op), index))
-                    elif isinstance(index, int) and bounds:
-                        constant_positions.append(((tensor, k), index))
+                    elif bounds and (least := _least_size(index)) is not None:
+                        least_sizes.append(((tensor, k), least))
     static: dict[object, int] = {}
     for op in program.body.block.ops:
         if isinstance(op, RuleOp | SinkOp):  # `const` literals size their indices
@@ -444,11 +447,23 @@ def symbolic_sizes(
                 row.append(names[root])
         dims[name] = tuple(row)
     minimums: dict[str, int] = {}
-    for dimension, position in constant_positions:
+    for dimension, least in least_sizes:
         symbol = names.get(classes.find(dimension))
         if symbol is not None:
-            minimums[symbol] = max(minimums.get(symbol, 1), position + 1)
+            minimums[symbol] = max(minimums.get(symbol, 1), least)
     return SymbolicSizes(dims, frozenset(static.values()), minimums)
+
+
+def _least_size(index: object) -> int | None:
+    """How many positions a dimension accessed at `index` has at least: one
+    past a constant position (`X[3]`: 4), a slice's stop (`X[2:5]`: 5), one
+    past an open slice's start (`X[3:]`: 4, a slice of at least one); None
+    for an index that needs no more than one position."""
+    if isinstance(index, int):
+        return index + 1
+    if isinstance(index, SliceIndex):
+        return index.stop if index.stop is not None else index.start + 1
+    return None
 
 
 def _accesses(op: RuleOp | SinkOp) -> Iterator[tuple[str, Sequence[object]]]:
