@@ -87,8 +87,9 @@ class Size:
     @property
     def symbol(self) -> str | None:
         """The symbol this size is exactly, if it is one."""
-        if self.is_monomial and self.terms == ((1, self.symbols),) and len(self.symbols) == 1:
-            return self.symbols[0]
+        if self.is_monomial and len(self.terms) == 1 and self.terms[0][0] == 1:
+            symbols = self.terms[0][1]
+            return symbols[0] if len(symbols) == 1 else None
         return None
 
     @property
@@ -104,7 +105,10 @@ class Size:
 
     @property
     def symbols(self) -> tuple[str, ...]:
-        """Every symbol the size uses, sorted (a monomial's product)."""
+        """A monomial's product (`i*i*j`: `("i", "i", "j")`); for other
+        sizes every symbol they use, once each, sorted."""
+        if self.is_monomial:
+            return self.terms[0][1] if self.terms else ()
         return tuple(sorted({s for _, symbols in self.terms for s in symbols}))
 
     def evaluate(

@@ -243,9 +243,8 @@ def test_only_a_suggested_minimum_is_taken(suggestion: str, taken: bool) -> None
 
 
 def test_a_strided_read_exports_for_torch_at_odd_and_even_sizes() -> None:
-    """`Y[i] = X[2*i]` has `floordiv(n + 1, 2)` positions (jax cannot
-    express its slice's limit): on torch, a window whose index table is
-    made in the graph, right at every size."""
+    """`Y[i] = X[2*i]` has `floordiv(n + 1, 2)` positions: on torch, a
+    window whose index table is made in the graph, right at every size."""
     import torch
 
     program = Program("Y[i] = X[2*i]\nexport Y\n").compile().export("torch", input_shapes={})
@@ -253,3 +252,45 @@ def test_a_strided_read_exports_for_torch_at_odd_and_even_sizes() -> None:
         x = np.arange(size, dtype=np.float32)
         out = program.module()({"X": torch.from_numpy(x)})["Y"]
         np.testing.assert_array_equal(out.numpy(), x[::2])
+
+
+def test_a_jax_artifact_refuses_inputs_smaller_than_the_program_needs() -> None:
+    """`V[2:5]` and `V[N-1-t]` (N = 6) need |V| >= 6, and a valid
+    convolution's size `d0 - dx + 1` must not be negative: the artifact's
+    constraints refuse smaller inputs instead of clamping the slices."""
+    import jax
+
+    case = next(c for c in CASES if c.name == "slices_and_shifts")
+    exported = case.program(Path()).compile().export("jax")
+    assert len(jax.jit(exported.call)({"V": np.arange(6.0)})["Rev"]) == 6
+    with pytest.raises(ValueError, match="d0 >= 6"):
+        exported.call({"V": np.arange(5.0)})
+    conv = next(c for c in CASES if c.name == "paper_cnn_conv_and_max_pool")
+    exported = conv.program(Path()).compile().export("jax")
+    image, kernel = conv.inputs["Image"], conv.inputs["Filter"]
+    assert exported.call({"Image": image, "Filter": kernel})["Pooled"].shape == (3, 3)
+    with pytest.raises(ValueError, match="d0 - dx"):
+        exported.call({"Image": image[:1], "Filter": kernel})
+
+
+def test_jax_artifacts_name_sizes_that_are_expressions_of_the_symbols() -> None:
+    """Output shapes are the sums, differences and floor divisions the
+    program makes of its inputs' sizes, not only products (compared as
+    `jax.export` expressions, which jax orders its own way)."""
+    from jax import export
+
+    expected = {
+        "builtin_concat": ["p, d + d_2"],
+        "paper_cnn_conv_and_max_pool": [
+            "d0 - dx + 1, d1 - dy + 1",
+            "floordiv(d0 - dx + 2, 2), floordiv(d1 - dy + 2, 2)",
+        ],
+        "slices_and_shifts": ["d0 - 1", "3", "6", "d0 - 3"],
+    }
+    for name, shapes in expected.items():
+        case = next(c for c in CASES if c.name == name)
+        exported = case.program(Path()).compile().export("jax")
+        scope = next(d.scope for a in exported.in_avals for d in a.shape if not isinstance(d, int))
+        assert [tuple(a.shape) for a in exported.out_avals] == [
+            tuple(export.symbolic_shape(shape, scope=scope)) for shape in shapes
+        ], name

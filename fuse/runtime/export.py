@@ -230,7 +230,8 @@ def export_jax(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) -> A
     import jax
 
     planned = export_plan(runner, input_shapes)
-    scope = jax.export.SymbolicScope()
+    symbolic = planned.plan.executable.symbolic
+    scope = jax.export.SymbolicScope(symbolic.constraints if symbolic is not None else ())
     specs = {
         name: jax.ShapeDtypeStruct(_jax_shape(planned.dims(name), scope), np.float32)
         for name in planned.shapes

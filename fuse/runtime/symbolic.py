@@ -19,13 +19,27 @@ failing inside.
 How the compiler sees them. The pipeline and the backends are written for
 numbers, so a symbolic plan is compiled at *probe sizes*: each symbol gets a
 distinct prime (`SymbolicSizes.probe`), and a size in the compiled program
-is read back as an expression (`Size`) by factoring it over those primes:
-`1009` is `i`, `1009 * 1013 * 2` is `2 * i * j`. Compiling once more at
-twice those sizes checks that reading: a size that is not the same
-expression at both probes (`X[i + 1]` gives `i - 1`, a `concat` gives
-`i + j`) follows the symbols in a way an artifact cannot express, and
-exporting names it (fuse.runtime.export compares the two lowerings). The
-backends then turn the probe-size plan into a shape-polymorphic one
+is read back as an expression (`Size`). Products are read by factoring
+over those primes: `1009` is `i`, `1009 * 1013 * 2` is `2 * i * j`;
+compiling once more at twice those sizes checks that reading
+(fuse.runtime.export compares the two generalized lowerings).
+
+Sums, differences and floor divisions (`X[i + 1]` gives `i - 1`, a
+`concat` `i + j`, a valid convolution pooled by 2 `floordiv(i - k + 2, 2)`)
+are no products. Where the two differ, the program is lowered as it is at
+probes 0, 1, 2 (every prime times 1, 2, 4: each ratio of sizes kept) and a
+check probe of other numbers (`_check_values`), and `SymbolicSizes.reading`
+reads every number that differs between the four texts, which must be
+equal apart from their numbers (`decode_size` says how). The primes are
+chosen per program so that every sum of a few symbols has a value of its
+own (`_probe_primes`). What probe 0's reading answered is checked by
+compiling the generalized plan at the check probe too, with the same
+sizes evaluated there (`ProbeReading.at_check`): a number that only
+looked like a size (a static 13 that a difference of primes also gives)
+reads differently there, and the lowerings differ. A size that reads as no
+expression, or as two, is an error; an artifact never gets a wrong size.
+
+The backends then turn the probe-size plan into a shape-polymorphic one
 (fuse.lowering.jax.symbolic, fuse.lowering.torch.symbolic).
 """
 

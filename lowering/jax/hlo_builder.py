@@ -182,6 +182,15 @@ class HloBuilder:
     ) -> SSAValue:
         strides = strides or [1] * len(start)
         shape = [-(-(hi - lo) // step) for lo, hi, step in zip(start, limit, strides, strict=True)]
+        # A slice that reads to the end of a dimension ends at its size
+        # (`X[2*i]` of 7 elements: limit 7, not 5), which a plan with
+        # symbolic sizes reads as that size (fuse.lowering.jax.symbolic).
+        limit = [
+            size if -(-(size - lo) // step) == count else hi
+            for lo, hi, step, count, size in zip(
+                start, limit, strides, shape, shape_of(value), strict=True
+            )
+        ]
         return self.emit(
             hlo.SliceOp.build(
                 operands=[value],

@@ -8,7 +8,9 @@ reads every size back as an expression of the symbols (`SizeReader`):
 * every type's symbolic dimensions become dynamic (`tensor<?x40xf32>`);
 * ops whose result shape is an attribute get it at run time, from the
   sizes of values they can see (`get_dimension_size` of a block argument
-  or an earlier result with that symbol): `broadcast_in_dim` becomes
+  or an earlier result with that symbol, combined by integer `add`,
+  `subtract`, `multiply` and `divide` for sizes such as `i + j` or
+  `floordiv(i - k + 2, 2)`): `broadcast_in_dim` becomes
   `dynamic_broadcast_in_dim`, `iota` `dynamic_iota`, `reshape`
   `dynamic_reshape`, a `slice` up to a symbolic limit `real_dynamic_slice`,
   a splat `constant` of symbolic shape a broadcast scalar;
@@ -20,7 +22,12 @@ What is left static must not depend on the symbols: an op attribute that
 still holds a symbolic size (a `gather`'s or `dynamic_slice`'s slice sizes,
 a window) is an error naming the op. The caller compiles the plan at a
 second probe and compares the generalized modules, which catches sizes
-that follow the symbols in a way no expression here captures (`i - 1`).
+that follow the symbols in a way no `Size` captures.
+
+Sizes the program needs to be large enough become constraints of the
+signature (`SymbolicSignature.constraints`, `jax.export` syntax): a slice's
+limit (`d0 >= 5` for `V[2:5]`), a constant position a gather reads (`d0 >=
+6`), and every size that is no product of symbols, not negative.
 
 The result is what `jax.export` makes of shape-polymorphic code: XLA
 compiles it once the sizes are bound, after StableHLO's shape refinement
@@ -62,6 +69,10 @@ class SymbolicSignature:
 
     arguments: tuple[Sizes, ...]
     results: tuple[Sizes, ...]
+    # What the program needs of the sizes, as `jax.export` constraints
+    # (`d0 >= 5`, `d0 - dx + 1 >= 0`), so that a call with inputs too small
+    # is refused instead of reading clamped indices.
+    constraints: tuple[str, ...] = ()
 
 
 def static_signature(
@@ -80,11 +91,12 @@ def generalize(main: func.FuncOp, read: SizeReader) -> SymbolicSignature:
     ret = main.body.block.last_op
     assert isinstance(ret, func.ReturnOp)
     results = tuple(tuple(read(n) for n in shape_of(v)) for v in ret.operands)
-    _Generalizer(read).block(main.body.block, _Scope())
+    generalizer = _Generalizer(read)
+    generalizer.block(main.body.block, _Scope())
     main.function_type = FunctionType.from_lists(
         [a.type for a in main.body.block.args], [v.type for v in ret.operands]
     )
-    return SymbolicSignature(arguments, results)
+    return SymbolicSignature(arguments, results, tuple(generalizer.constraints))
 
 
 @dataclass
@@ -110,6 +122,35 @@ class _Scope:
 class _Generalizer:
     def __init__(self, read: SizeReader):
         self.read = read
+        # the sizes of each value retyped so far (its type no longer says)
+        self.known: dict[SSAValue, Sizes] = {}
+        self.constraints: dict[str, None] = {}
+
+    def need(self, larger: Size, smaller: Size) -> None:
+        """Constrains the sizes to `larger >= smaller`, unless it is plain.
+        `floordiv(L, q) >= 0` is `L >= 0`: a constraint with a division
+        makes `jax.export` compute it with helper functions that
+        StableHLO's shape refinement (`stablehlo-refine-shapes`) refuses, so
+        a division is multiplied out (`floordiv(L, q) >= b` is `L >= q b`,
+        `a >= floordiv(L, q)` is `q a + q - 1 >= L`)."""
+        if larger.divisor > 1 and smaller.divisor > 1:
+            return  # no such size needs another yet
+        if larger.divisor > 1:
+            larger, smaller = _dividend(larger), _scaled(smaller, larger.divisor, 0)
+        elif smaller.divisor > 1:
+            larger, smaller = (
+                _scaled(larger, smaller.divisor, smaller.divisor - 1),
+                _dividend(smaller),
+            )
+        # every symbol is at least 1: so is a product, and a sum of products
+        positive = all(c > 0 for c, _ in larger.terms)
+        least = (sum(c for c, _ in larger.terms) + larger.constant) // larger.divisor
+        plain = smaller.is_static and (larger.is_static or positive) and least >= smaller.value
+        if larger != smaller and not plain:
+            self.constraints.setdefault(f"{larger} >= {smaller}")
+
+    def operand_sizes(self, value: SSAValue) -> Sizes | None:
+        return self.known.get(value)
 
     def sizes(self, value: SSAValue) -> Sizes:
         return tuple(self.read(n) for n in shape_of(value))
@@ -124,6 +165,9 @@ class _Generalizer:
             value = Rewriter.replace_value_with_new_type(
                 value, TensorType(element_type_of(value), shape)
             )
+            for size in sizes:  # a difference of sizes must not be negative
+                self.need(size, Size(0))
+        self.known[value] = sizes
         scope.add(value, sizes)
 
     def block(self, block: Block, parent: _Scope) -> None:
@@ -158,6 +202,8 @@ class _Generalizer:
             replacement = DynamicReshapeOp(op.operand, builder.shape(results[0]), op.result.type)
         elif isinstance(op, hlo.SliceOp):
             replacement = self.slice(op, builder)
+        elif isinstance(op, hlo.GatherOp):
+            self.gather(op)
         elif isinstance(op, hlo.ConstantOp):
             replacement = self.constant(op, results[0], builder)
         if replacement is None:
@@ -171,10 +217,30 @@ class _Generalizer:
             [self.read(n) for n in attr.get_values()]
             for attr in (op.start_indices, op.limit_indices, op.strides)
         ]
+        operand = self.operand_sizes(op.operand)
+        for size, limit in zip(operand or (), bounds[1], strict=False):
+            self.need(size, limit)
         if all(size.is_static for row in bounds for size in row):
             return None
         tensors = builder.shape(bounds[0]), builder.shape(bounds[1]), builder.shape(bounds[2])
         return RealDynamicSliceOp(op.operand, tensors, op.result.type)
+
+    def gather(self, op: hlo.GatherOp) -> None:
+        """A gather at constant positions (`V[N-1-t]`) needs the operand to
+        hold the last of them."""
+        operand = self.operand_sizes(op.operand)
+        index_map = op.dimension_numbers.start_index_map.data
+        indices = op.start_indices.owner
+        while isinstance(indices, hlo.ReshapeOp):
+            indices = indices.operand.owner
+        if operand is None or len(index_map) != 1 or not isinstance(indices, hlo.ConstantOp):
+            return  # positions computed at run time, or into several dimensions
+        values = indices.value
+        if not isinstance(values, DenseIntOrFPElementsAttr) or not values.get_values():
+            return
+        dim = index_map[0].value.data
+        last = int(max(values.get_values())) + op.slice_sizes.get_values()[dim]
+        self.need(operand[dim], Size(last))
 
     def constant(
         self, op: hlo.ConstantOp, sizes: Sizes, builder: _ShapeBuilder
@@ -269,6 +335,17 @@ class _ShapeBuilder:
         return self.emit(
             hlo.ReshapeOp.build(operands=[value], result_types=[TensorType(i64, shape)])
         )
+
+
+def _dividend(size: Size) -> Size:
+    """`L` of `floordiv(L, q)`."""
+    return Size(size.constant, size.terms)
+
+
+def _scaled(size: Size, factor: int, plus: int) -> Size:
+    """`factor * size + plus` for a size without division."""
+    terms = {symbols: c * factor for c, symbols in size.terms}
+    return Size.affine(terms, size.constant * factor + plus)
 
 
 def _not_symbolic(op: Operation, why: str) -> FuseError:

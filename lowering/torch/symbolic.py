@@ -4,8 +4,8 @@ The graph builder records static sizes (a reshape's target, a divisor that
 is a count). For a plan with symbolic sizes it runs at probe sizes
 (fuse.runtime.symbolic); `generalize` then replaces every integer argument
 of a call that reads as a symbolic size by that size computed at run time,
-`X.size(d)` of an input whose dimension d is that symbol (products for
-merged dimensions). `torch.export` with one `torch.export.Dim` per symbol
+`X.size(d)` of an input whose dimension d is that symbol, combined with
+Python's integer operators for sizes such as `2*i*j` or `i - 1`. `torch.export` with one `torch.export.Dim` per symbol
 then traces it with symbolic sizes and refuses, naming the `Dim`, any size
 the graph still fixes.
 
