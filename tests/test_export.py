@@ -378,13 +378,6 @@ def test_stablehlo_without_sizes_has_dynamic_dimensions(
     [
         # a concat of 5 parts of their own sizes: a sum of more symbols than the probes read
         (CONCAT_OF_FIVE, "jax", "no expression of the symbols", {n: (2, 3) for n in "ABEFG"}),
-        (
-            "Y[i, j] = W[i, j, k] X[i - 1, k]\nexport Y\n",
-            "torch",
-            "window of symbolic shape",
-            {"W": (4, 3, 5), "X": (4, 5)},
-        ),
-        ("Y[t] = X[t, 3]\nexport Y\n", "torch", "Constraints violated", {"X": (2, 5)}),
     ],
 )
 def test_sizes_that_cannot_be_symbolic_are_named(

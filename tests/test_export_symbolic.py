@@ -7,9 +7,8 @@ NumPy reference and `runner.run`; the second grows every symbol by two
 artifact has dynamic dimensions: the loader refines them with StableHLO's
 own passes (the recipe in docs/export.md) before XLA compiles it.
 
-The programs that cannot be symbolic in a format are listed with the
-reason, so the test fails both when one of them starts to export (update
-the list and docs/export.md) and when another stops.
+Every conformance program with a size left symbolic exports in every
+format: one that is refused fails the test with the exporter's reason.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from xdsl.printer import Printer
 from xdsl_jax.dialects import stablehlo as hlo
 
 from fuse import FuseError, Program
+from fuse.lowering.affine_access import Forms, flat_positions
 from fuse.lowering.jax.extra_ops import RealDynamicSliceOp
 from fuse.lowering.jax.hlo_builder import HloBuilder
 from fuse.lowering.jax.symbolic import generalize
@@ -41,30 +41,13 @@ from fuse.lowering.jax.xla_call import StableHloProgram, call_program
 from fuse.lowering.symbolic_sizes import Size
 from fuse.runtime.export import SUFFIXES, artifact_bytes, input_dims
 from fuse.runtime.symbolic import SymbolicSizes
-from tests.conformance.programs import CASES, Case, rope_reference
+from tests.conformance.programs import CASES, Case, _topk, rope_reference
 
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
 
-TORCH_BUFFER = "of symbolic shape"  # a constant of the module (an index table)
-TORCH_SPECIALIZED = "Constraints violated"  # torch.export fixes a `Dim`
-# Programs whose sizes follow the symbols in a way no format can express.
-STATIC_ONLY: dict[str, str] = {}
-STATIC_ONLY_IN = {
-    "jax": {
-        **STATIC_ONLY,
-    },
-    "torch": {
-        **STATIC_ONLY,
-        # index tables (windows, slices) of symbolic shape
-        "slices_and_shifts": TORCH_BUFFER,
-        "paper_cnn_conv_and_max_pool": TORCH_BUFFER,
-        "mlp_by_layer_reads_the_previous_layer": TORCH_BUFFER,
-        "stored_time_recurrence": "takes a symbolic number of steps",
-        "builtin_topk_ties": TORCH_SPECIALIZED,  # topk along a symbolic size
-        "constant_index_on_the_right": TORCH_SPECIALIZED,  # a constant position
-    },
-}
-STATIC_ONLY_IN["stablehlo"] = STATIC_ONLY_IN["jax"]
+# The conformance programs with a size that can be symbolic (the others
+# read every input from files): all of them export symbolically.
+SYMBOLIC_PROGRAMS = 48
 
 
 def _grown(case: Case, dims: dict[str, tuple[int | str, ...]]) -> dict[str, np.ndarray]:
@@ -83,7 +66,6 @@ def _grown(case: Case, dims: dict[str, tuple[int | str, ...]]) -> dict[str, np.n
 def test_conformance_programs_run_symbolic_artifacts_at_two_sizes(
     format: str, tmp_path: Path
 ) -> None:
-    static_only = STATIC_ONLY_IN[format]
     refused, runs = {}, {}
     for case in CASES:
         workdir = tmp_path / case.name
@@ -102,12 +84,8 @@ def test_conformance_programs_run_symbolic_artifacts_at_two_sizes(
         grown = _grown(case, dims)
         np.savez(tmp_path / f"{case.name}@grown.inputs.npz", **grown)
         runs[f"{case.name}@grown"] = (case, runner.run(grown), {})
-    assert set(refused) == set(static_only), (
-        f"newly refused: {set(refused) - set(static_only)}; "
-        f"now exporting: {set(static_only) - set(refused)}"
-    )
-    for name, error in refused.items():
-        assert static_only[name] in error, (name, error)
+    assert refused == {}
+    assert len(runs) == 2 * SYMBOLIC_PROGRAMS
     loaded = subprocess.run(
         [sys.executable, str(LOADER), format, str(tmp_path)], capture_output=True, text=True
     )
@@ -131,6 +109,150 @@ def test_zero_reads_as_a_number() -> None:
     sizes = SymbolicSizes({"X": ("i", 3)})
     assert sizes.read(0) == Size(0)
     assert sizes.read(2 * 1009) == Size.monomial(2, ("i",))
+
+
+def test_a_constant_position_bounds_its_symbol_from_below(tmp_path: Path) -> None:
+    """`Obs[t, 3]` reads a fourth column, so the torch artifact's `Dim` for
+    it starts at 4: the loaded artifact runs at any size from 4 and refuses
+    3 columns with torch's own guard (torch.export refused the export, the
+    graph's `select` guarding a size the default `Dim` range did not imply)."""
+    import torch
+
+    runner = Program("Last[t] = Obs[t, 3]\nexport Last\n").compile(backend="numpy")
+    assert input_dims(runner, {}) == {"Obs": ("t", "d1")}
+    runner.export("torch", out=tmp_path / "last.pt2", input_shapes={})
+    program = torch.export.load(tmp_path / "last.pt2").module()
+    for columns in (4, 9):
+        obs = np.arange(5 * columns, dtype=np.float32).reshape(5, columns)
+        np.testing.assert_array_equal(program({"Obs": torch.from_numpy(obs)})["Last"], obs[:, 3])
+    with pytest.raises(AssertionError, match=r"inputs\['Obs'\]\.size\(\)\[1\] >= 4"):
+        program({"Obs": torch.zeros(5, 3)})
+
+
+def test_minimums_come_from_constant_positions() -> None:
+    """Each symbol's least size is one past the largest constant position
+    any access reads or writes it at; a ranged rule's left-hand side grows
+    to hold its positions instead (`H[i, 0]` bounds nothing)."""
+    program = Program(
+        "A[t, s] = B[t, s]\nA[2, s] += P[s]\nY[t] = B[t, 5] + B[0, 1]\n"
+        "H[i, 0] = H0[i]\nH[i, t+1] = tanh(W[i, j] H[j, t] + U[i, t])\nexport A, Y, H\n"
+    )
+    runner = program.compile(backend="numpy")
+    dims = input_dims(runner, {})
+    minimums = runner.symbolic_sizes({}, list(dims)).minimums
+    assert minimums == {dims["B"][0]: 3, dims["B"][1]: 6}
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 6])
+def test_topk_along_a_symbolic_size_at_k_and_below(size: int) -> None:
+    """`topk(k=2)` along a symbolic size exports (the kept positions are
+    ranks, not a view whose contiguity torch.export guarded as `t != 2`)
+    and keeps everything at sizes up to k, ties by lower position."""
+    import torch
+
+    runner = Program("T[p, t] = topk(X[p, t], k=2)\nexport T\n").compile(backend="numpy")
+    program = runner.export("torch", input_shapes={}).module()
+    x = np.random.default_rng(size).integers(0, 3, (4, size)).astype(np.float32)
+    np.testing.assert_array_equal(program({"X": torch.from_numpy(x)})["T"], _topk({"X": x})["T"])
+
+
+@st.composite
+def _maps(draw: st.DrawFn) -> tuple[Forms, tuple[int, ...], tuple[int, ...]]:
+    """An affine map from a box to a tensor's positions (shifts, strides,
+    reversals, floor divisions), with the box's and the tensor's shapes."""
+    box = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
+    tensor = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    forms = tuple(
+        (
+            tuple(draw(st.integers(-2, 2)) for _ in box),
+            draw(st.integers(-3, 3)),
+            draw(st.integers(1, 3)),
+        )
+        for _ in tensor
+    )
+    return forms, box, tensor
+
+
+@settings(max_examples=200, deadline=None)
+@given(_maps())
+def test_index_tables_made_in_the_graph_are_the_compile_time_ones(
+    mapped: tuple[Forms, tuple[int, ...], tuple[int, ...]],
+) -> None:
+    """The torch graph of a plan with symbolic sizes computes a window's
+    or place's index table with `torch.arange` (so its sizes follow the
+    inputs): the same numbers the compile-time table has."""
+    import torch
+
+    from fuse.lowering.torch import kernels
+
+    forms, box, tensor = mapped
+    made = kernels.flat_positions(forms, box, tensor, torch.arange)
+    np.testing.assert_array_equal(made.numpy(), flat_positions(forms, box, tensor))
+
+
+def test_a_slice_bounds_its_symbol_from_below() -> None:
+    """`V[2:5]` reads five positions and `V[3:]` at least four."""
+    runner = Program("Mid[i] = V[2:5]\nTail[i] = W[3:]\nexport Mid, Tail\n").compile()
+    dims = input_dims(runner, {})
+    minimums = runner.symbolic_sizes({}, list(dims)).minimums
+    assert minimums == {dims["V"][0]: 5, dims["W"][0]: 4}
+
+
+MLP_LAYER = "Y[i, j] = relu(W[i, j, k] X[i - 1, k])\nexport Y\n"
+
+
+def test_a_minimum_torch_needs_beyond_the_program_comes_from_its_suggestion() -> None:
+    """`Y[i, j] = relu(W[i, j, k] X[i - 1, k])` holds for every i >= 1, but
+    torch's tracing specializes the size `i - 1` below 2 (the contiguity of
+    an index table's `arange`), and torch.export suggests `i >= 3`: the
+    export takes that minimum, and the artifact refuses i = 2 with torch's
+    own guard instead of refusing to export."""
+    import torch
+
+    program = Program(MLP_LAYER).compile().export("torch", input_shapes={}).module()
+    rng = np.random.default_rng(5)
+    for layers in (3, 6):
+        w, x = rng.standard_normal((layers, 2, 4)), rng.standard_normal((layers, 4))
+        w, x = w.astype(np.float32), x.astype(np.float32)
+        expected = np.zeros((layers, 2), np.float32)
+        for i in range(1, layers):
+            expected[i] = np.maximum(w[i] @ x[i - 1], 0)
+        out = program({"W": torch.from_numpy(w), "X": torch.from_numpy(x)})["Y"]
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(AssertionError, match=r"inputs\['W'\]\.size\(\)\[0\] >= 3"):
+        program({"W": torch.zeros(2, 2, 4), "X": torch.zeros(2, 4)})
+
+
+@pytest.mark.parametrize(
+    ("suggestion", "taken"),
+    [("i = Dim('i', min=3)", True), ("i = 4", False), ("j = i + 1", False)],
+)
+def test_only_a_suggested_minimum_is_taken(suggestion: str, taken: bool) -> None:
+    """Of torch.export's suggested fixes, a larger minimum keeps the symbol
+    and is taken; fixing it to a number or tying it to another symbol
+    would change what the artifact takes, and is refused."""
+    import torch
+
+    from fuse.runtime.export import _raised_minimums
+
+    i, j = torch.export.Dim("i"), torch.export.Dim("j")
+    spec = ({"W": {0: i, 1: j}},)
+    refined = _raised_minimums(RuntimeError(f"Suggested fixes:\n  {suggestion}"), spec)
+    assert (refined is not None) == taken
+    if refined is not None:
+        assert refined[0]["W"][0].min == 3
+
+
+def test_a_strided_read_exports_for_torch_at_odd_and_even_sizes() -> None:
+    """`Y[i] = X[2*i]` has `floordiv(n + 1, 2)` positions: on torch, a
+    window whose index table is made in the graph, right at every size."""
+    import torch
+
+    program = Program("Y[i] = X[2*i]\nexport Y\n").compile().export("torch", input_shapes={})
+    for size in (3, 6, 7, 10):
+        x = np.arange(size, dtype=np.float32)
+        out = program.module()({"X": torch.from_numpy(x)})["Y"]
+        np.testing.assert_array_equal(out.numpy(), x[::2])
 
 
 def test_a_jax_artifact_refuses_inputs_smaller_than_the_program_needs() -> None:

@@ -16,6 +16,7 @@ from ir_helpers import parse_module
 from fuse import ExecutionConfig, FuseError, Program
 from fuse.dialects.fuse import FixpointOp, ScanOp
 from fuse.runtime.runner import get_backend
+from fuse.runtime.symbolic import SymbolicSizes
 
 BACKENDS = ["numpy", "torch", "jax"]
 RNG = np.random.default_rng(7)
@@ -192,39 +193,104 @@ def test_mlp_by_layer_over_sizes(backend: str, layers: int, width: int, seed: in
 # --- hand-written scans --------------------------------------------------------------
 
 SCAN = """
-func.func @main(%W: tensor<3x3xf32>, %U: tensor<3x5xf32>, %x0: tensor<3xf32>) -> {result} {{
-  %h = fuse.scan {flags} steps 5 {axis} in_axes [1] tensors ["X"] (%x0 : tensor<3xf32>)
-      over (%U : tensor<3x5xf32>) -> {result} {{
-  ^bb0(%x: tensor<3xf32>, %u: tensor<3xf32>):
-    %0 = fuse.einsum "ab,b->a" sum (%W, %x) : (tensor<3x3xf32>, tensor<3xf32>) -> tensor<3xf32>
-    %1 = fuse.binary add "a,a->a" (%0, %u) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
-    %2 = fuse.unary tanh %1 : tensor<3xf32>
-    fuse.yield %2 : tensor<3xf32>
+func.func @main(%W: tensor<{n}x{n}xf32>, %U: tensor<{n}x{steps}xf32>, %x0: tensor<{n}xf32>)
+    -> {result} {{
+  %h = fuse.scan {flags} steps {steps} {axis} in_axes [1] tensors ["X"] (%x0 : tensor<{n}xf32>)
+      over (%U : tensor<{n}x{steps}xf32>) -> {result} {{
+  ^bb0(%x: tensor<{n}xf32>, %u: tensor<{n}xf32>):
+    %0 = fuse.einsum "ab,b->a" sum (%W, %x) : (tensor<{n}x{n}xf32>, tensor<{n}xf32>)
+        -> tensor<{n}xf32>
+    %1 = fuse.binary add "a,a->a" (%0, %u) : (tensor<{n}xf32>, tensor<{n}xf32>) -> tensor<{n}xf32>
+    %2 = fuse.unary tanh %1 : tensor<{n}xf32>
+    fuse.yield %2 : tensor<{n}xf32>
   }}
   func.return %h : {result}
 }}
 """
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("virtual", [False, True])
-@pytest.mark.parametrize("reverse", [False, True])
-def test_hand_written_scan(backend: str, virtual: bool, reverse: bool) -> None:
+def scan_ir(virtual: bool, reverse: bool, n: int = 3, steps: int = 5) -> str:
+    """`X = tanh(W X + U[:, k])` over the `steps` columns of `U`, as a
+    hand-written `fuse.scan`."""
     flags = " ".join(f for f, on in (("virtual", virtual), ("reverse", reverse)) if on)
-    result = "tensor<3xf32>" if virtual else "tensor<3x6xf32>"
-    text = SCAN.format(flags=flags, axis="" if virtual else "axis 1", result=result)
-    config = ExecutionConfig() if backend == "numpy" else ExecutionConfig(device="cpu")
-    executable = get_backend(backend).compile(parse_module(text), config)
-    w, u, x0 = rand(3, 3), rand(3, 5), rand(3)
-    out = np.asarray(executable([w, u, x0])[0])
-    order = range(4, -1, -1) if reverse else range(5)
-    states = {(5 if reverse else 0): x0}
+    result = f"tensor<{n}xf32>" if virtual else f"tensor<{n}x{steps + 1}xf32>"
+    axis = "" if virtual else "axis 1"
+    return SCAN.format(flags=flags, axis=axis, result=result, n=n, steps=steps)
+
+
+def scan_reference(
+    w: np.ndarray, u: np.ndarray, x0: np.ndarray, virtual: bool, reverse: bool
+) -> np.ndarray:
+    """`scan_ir`'s result, one step at a time: the last state, or every
+    state in index order (the initial one first, or last when reversed)."""
+    steps = u.shape[1]
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    states = {(steps if reverse else 0): x0}
     x = x0
     for k in order:
         x = np.tanh(w @ x + u[:, k])
         states[k if reverse else k + 1] = x
-    expected = x if virtual else np.stack([states[p] for p in range(6)], axis=1)
+    return x if virtual else np.stack([states[p] for p in range(steps + 1)], axis=1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("virtual", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_hand_written_scan(backend: str, virtual: bool, reverse: bool) -> None:
+    config = ExecutionConfig() if backend == "numpy" else ExecutionConfig(device="cpu")
+    executable = get_backend(backend).compile(parse_module(scan_ir(virtual, reverse)), config)
+    w, u, x0 = rand(3, 3), rand(3, 5), rand(3)
+    out = np.asarray(executable([w, u, x0])[0])
+    expected = scan_reference(w, u, x0, virtual, reverse)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("virtual", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_torch_scan_with_a_symbolic_step_count_exports(virtual: bool, reverse: bool) -> None:
+    """Compiled at probe sizes for symbolic sizes, a torch scan runs as
+    torch's `scan` op, which counts the steps from the scanned input: the
+    exported graph runs any number of steps (a Python loop of `steps`
+    iterations was unrolled by `torch.export` at one size)."""
+    sizes = SymbolicSizes({"W": ("i", "i"), "U": ("i", "t"), "x0": ("i",)})
+    probe = sizes.probe(0)
+    text = scan_ir(virtual, reverse, n=probe["x0"][0], steps=probe["U"][1])
+    executable = get_backend("torch").compile_symbolic(
+        parse_module(text), ExecutionConfig(device="cpu"), sizes.read
+    )
+    i, t = torch.export.Dim("i"), torch.export.Dim("t")
+    example = (torch.zeros(4, 4), torch.zeros(4, 6), torch.zeros(4))
+    exported = torch.export.export(
+        executable.fx_module, example, dynamic_shapes=({0: i, 1: i}, {0: i, 1: t}, {0: i})
+    ).module()
+    for n, steps in [(3, 5), (5, 8)]:
+        w, u, x0 = rand(n, n), rand(n, steps), rand(n)
+        out = exported(*map(torch.from_numpy, (w, u, x0)))[0].numpy()
+        expected = scan_reference(w, u, x0, virtual, reverse)
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_symbolic_step_count_needs_a_scanned_input() -> None:
+    """torch's `scan` op counts the steps from what it scans: a scan over a
+    symbolic number of steps that scans nothing cannot be exported for
+    torch with symbolic sizes, and the error says so."""
+    sizes = SymbolicSizes({"W": ("i", "i"), "x0": ("i",), "T": ("t",)})
+    n, steps = sizes.probe(0)["x0"][0], sizes.probe(0)["T"][0]
+    state = f"tensor<{n}xf32>"
+    text = f"""
+func.func @main(%W: tensor<{n}x{n}xf32>, %x0: {state}) -> {state} {{
+  %h = fuse.scan virtual steps {steps} in_axes [] tensors ["X"] (%x0 : {state}) -> {state} {{
+  ^bb0(%x: {state}):
+    %0 = fuse.einsum "ab,b->a" sum (%W, %x) : (tensor<{n}x{n}xf32>, {state}) -> {state}
+    fuse.yield %0 : {state}
+  }}
+  func.return %h : {state}
+}}
+"""
+    with pytest.raises(FuseError, match="symbolic number of steps but scans no input"):
+        get_backend("torch").compile_symbolic(
+            parse_module(text), ExecutionConfig(device="cpu"), sizes.read
+        )
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -234,8 +300,7 @@ def test_jax_stacks_a_stored_scan_in_one_row_per_step(reverse: bool) -> None:
     the initial states are joined on after the loop, as `jax.lax.scan` code
     does, so XLA compiles the same program as for that code (the values
     are checked by `test_hand_written_scan`)."""
-    flags = "reverse" if reverse else ""
-    text = SCAN.format(flags=flags, axis="axis 1", result="tensor<3x6xf32>")
+    text = scan_ir(virtual=False, reverse=reverse)
     executable = get_backend("jax").compile(parse_module(text), ExecutionConfig(device="cpu"))
     (loop,) = [line for line in executable.compiled_hlo().splitlines() if " while(" in line]
     carried = loop.split(" while(")[0]

@@ -17,14 +17,15 @@ from fuse import FuseError
 from fuse.lowering.symbolic_sizes import Size, size_in_constant
 from fuse.runtime.symbolic import (
     CHECK_PROBE,
+    CHECK_PROBES,
     MAX_DIVISOR,
-    PROBE_SCALES,
+    READING_PROBES,
     ProbesDiffer,
     SymbolicSizes,
     decode_size,
 )
 
-PROBES = (*range(len(PROBE_SCALES)), CHECK_PROBE)
+PROBES = READING_PROBES
 NAMES = ("i", "j", "k", "l", "m", "n", "o", "p")
 
 
@@ -104,7 +105,7 @@ def test_sums_of_more_symbols_than_the_probes_tell_apart_are_refused(
     form: tuple[SymbolicSizes, Size],
 ) -> None:
     """A sum beyond the weight the primes were chosen for may equal another
-    sum at probe 0; the check probe refuses it rather than read it wrong."""
+    sum at probe 0; the check probes refuse it rather than read it wrong."""
     sizes, size = form
     try:
         assert decode_size(_numbers(size, sizes), sizes) == size
@@ -113,7 +114,10 @@ def test_sums_of_more_symbols_than_the_probes_tell_apart_are_refused(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 4), st.lists(st.integers(-(10**7), 10**7), min_size=4, max_size=4))
+@given(
+    st.integers(1, 4),
+    st.lists(st.integers(-(10**7), 10**7), min_size=len(PROBES), max_size=len(PROBES)),
+)
 def test_any_numbers_read_as_a_size_that_gives_them_or_are_refused(
     count: int, numbers: list[int]
 ) -> None:
@@ -132,12 +136,13 @@ def test_the_primes_tell_every_small_sum_apart_and_avoid_static_sizes() -> None:
     assert all(all(n % d for d in range(2, math.isqrt(n) + 1)) for n in primes.values()), (
         "primes, so that products factor"
     )
-    check = sizes.values(CHECK_PROBE)
-    assert sorted(check, key=check.__getitem__) == sorted(primes, key=primes.__getitem__)
+    for probe in CHECK_PROBES:
+        check = sizes.values(probe)
+        assert sorted(check, key=check.__getitem__) == sorted(primes, key=primes.__getitem__)
 
 
 def test_reading_aligns_the_lowerings_numbers() -> None:
-    """Each number that differs between the lowerings at the four probes is
+    """Each number that differs between the lowerings at the five probes is
     read; floats that are a size or its inverse square root (a mean's
     divisor, attention's scale) are read as that size."""
     sizes = _sizes(2)

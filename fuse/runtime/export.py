@@ -171,10 +171,15 @@ def _probe_plan(
 
     Sizes that are monomials of the symbols are read by factoring (probes
     0 and 1). Where the two differ, the program is lowered as it is at
-    probes 0, 1, 2 and the check probe, its numbers are read back from the
-    four (`SymbolicSizes.reading`: sums, differences, floor divisions),
+    probes 0, 1, 2 and two check probes, its numbers are read back from the
+    five (`SymbolicSizes.reading`: sums, differences, floor divisions),
     and the plan generalized with them is checked at the check probe."""
-    from fuse.runtime.symbolic import CHECK_PROBE, PROBE_SCALES, ProbesDiffer, UnreadableSize
+    from fuse.runtime.symbolic import (
+        CHECK_PROBE,
+        READING_PROBES,
+        ProbesDiffer,
+        UnreadableSize,
+    )
 
     def plan(probe: int, read: SizeReader | None) -> CompiledPlan:
         try:
@@ -190,9 +195,7 @@ def _probe_plan(
     texts = [p.executable.symbolic_text for p in plans]
     if texts[0] == texts[1]:
         return plans[0]
-    lowerings = [
-        plan(p, None).executable.symbolic_text for p in (*range(len(PROBE_SCALES)), CHECK_PROBE)
-    ]
+    lowerings = [plan(p, None).executable.symbolic_text for p in READING_PROBES]
     try:
         reading = sizes.reading(lowerings)
         generalized = plan(0, reading.at_probe)
@@ -363,24 +366,62 @@ def export_torch(runner: Runner, input_shapes: Mapping[str, tuple[int, ...]]) ->
         return torch.export.export(module, (example,))
     dims = {name: planned.dims(name) for name in planned.shapes}
     # Small distinct example sizes: the graph holds no probe size any more.
-    symbols = {symbol: 16 + n for n, symbol in enumerate(planned.sizes.symbols)}
-    shapes = {**planned.shapes, **planned.sizes.shapes(symbols)}
+    shapes = {**planned.shapes, **planned.sizes.shapes(_example_sizes(planned.sizes))}
     example = {name: torch.zeros(shapes[name]) for name in dims}
     # Dynamo's caches from an earlier export in this process (a fixpoint's
     # loop traced at fixed sizes) leak their size guards into this trace, as
     # `12 != x`, which torch then reports as the `Dim` specialized: start
     # from empty caches (later torch.compile calls recompile).
     torch._dynamo.reset()
+    spec = (dynamic_shapes(dims, planned.sizes.minimums, planned.sizes.even),)
     try:
-        return torch.export.export(
-            module, (example,), dynamic_shapes=(dynamic_shapes(dims, planned.sizes.even),)
-        )
-    except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes
+        return torch.export.export(module, (example,), dynamic_shapes=spec)
+    except torch._dynamo.exc.UserError as error:  # a Dim the graph fixes or bounds
+        refined = _raised_minimums(error, spec)
+        if refined is not None:
+            try:
+                return torch.export.export(module, (example,), dynamic_shapes=refined)
+            except torch._dynamo.exc.UserError as again:
+                error = again
         summary = " ".join(str(error).strip().splitlines()[:3])
         raise FuseError(
             f"torch.export cannot keep the sizes of {planned.sizes.describe()} symbolic: "
             f"{summary}; give them with --shape NAME=... (input_shapes= in Python)"
         ) from None
+
+
+def _raised_minimums(error: Exception, spec: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """`spec` with the larger minimums torch.export's `error` suggests, when
+    that is all it suggests (every `Dim` stays one symbol of its own): a
+    size torch itself needs larger than the program does (it specializes
+    a size below 2, so `i - 1` needs `i >= 3`). None where it suggests
+    fixing a `Dim` or tying it to another."""
+    import torch
+
+    refine = torch.export.dynamic_shapes.refine_dynamic_shapes_from_suggested_fixes
+    try:
+        refined = refine(getattr(error, "msg", str(error)), spec)
+    except torch._dynamo.exc.UserError:  # no suggested fixes in the message
+        return None
+    pairs = [(dim, refined[0][name][k]) for name, row in spec[0].items() for k, dim in row.items()]
+    keeps_symbols = all(
+        type(new) is type(old) and new.__name__ == old.__name__ for old, new in pairs
+    )
+    return refined if keeps_symbols else None
+
+
+def _example_sizes(sizes: SymbolicSizes) -> dict[str, int]:
+    """Symbol -> the size `torch.export` traces it at: small (the graph
+    holds no probe size any more), at least the symbol's minimum, and
+    distinct, so torch does not take two symbols of equal example size for
+    one."""
+    chosen: dict[str, int] = {}
+    for symbol in sizes.symbols:
+        size = max(16, sizes.minimums.get(symbol, 1))
+        while size in chosen.values():
+            size += 1
+        chosen[symbol] = size
+    return chosen
 
 
 EXPORTERS: dict[str, tuple[str, Callable[[Runner, Mapping[str, tuple[int, ...]]], Any]]] = {

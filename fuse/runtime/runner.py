@@ -297,10 +297,7 @@ class Runner(RunnerInputs):
         compile_symbolic = getattr(self.backend, "compile_symbolic", None)
         if compile_symbolic is None:
             raise FuseError(f"the {self.backend_name} backend has no symbolic sizes")
-        if sizes is None:
-            executable = self.backend.compile(module, self.config)
-        else:
-            executable = compile_symbolic(module, self.config, sizes)
+        executable = compile_symbolic(module, self.config, sizes)
         return CompiledPlan(module, executable, arguments, outputs, explanation, domains)
 
     def _check_memory(self, module: ModuleOp) -> None:

@@ -25,6 +25,11 @@ the dimension `2*d_half` and refuses an odd size (jax: its own shape
 assertions; torch: an assertion in the graph,
 fuse.lowering.torch.symbolic).
 
+Minimum sizes. A constant position (`Obs[t, 3]`) ties nothing but bounds
+its class from below (`SymbolicSizes.minimums`: that dimension has at
+least 4 positions), as a slice does (`V[2:5]`: 5), so an artifact refuses
+a smaller input where it is called instead of failing inside.
+
 How the compiler sees them. The pipeline and the backends are written for
 numbers, so a symbolic plan is compiled at *probe sizes*: each symbol gets a
 distinct prime (`SymbolicSizes.probe`), and a size in the compiled program
@@ -36,9 +41,9 @@ compiling once more at twice those sizes checks that reading
 Sums, differences and floor divisions (`X[i + 1]` gives `i - 1`, a
 `concat` `i + j`, a valid convolution pooled by 2 `floordiv(i - k + 2, 2)`)
 are no products. Where the two differ, the program is lowered as it is at
-probes 0, 1, 2 (every prime times 1, 2, 4: each ratio of sizes kept) and a
-check probe of other numbers (`_check_values`), and `SymbolicSizes.reading`
-reads every number that differs between the four texts, which must be
+probes 0, 1, 2 (every prime times 1, 2, 4: each ratio of sizes kept) and
+two check probes of other numbers (`_check_values`), and `SymbolicSizes.reading`
+reads every number that differs between the five texts, which must be
 equal apart from their numbers (`decode_size` says how). The primes are
 chosen per program so that every sum of a few symbols has a value of its
 own (`_probe_primes`). What probe 0's reading answered is checked by
@@ -64,6 +69,7 @@ from functools import cached_property
 from xdsl.dialects.builtin import ModuleOp, TensorType
 
 from fuse.dialects.fuse import CallOp, LiteralOp, LoadOp, ProgramOp, RuleOp, SinkOp, TensorOp
+from fuse.dialects.fuse.affine import SliceIndex
 from fuse.errors import FuseError
 from fuse.lowering.symbolic_sizes import Size, SizeReader, size_of_constant
 from fuse.passes.dataflow_emitter import rope_indices
@@ -86,8 +92,12 @@ FIRST_PRIME = 1009
 # ratio of sizes is kept, so choices made by comparing sizes (an einsum's
 # contraction order) come out the same at each.
 PROBE_SCALES = (1, 2, 4)
-# A fourth probe checks each reading (`SymbolicSizes._check_values`).
-CHECK_PROBE = len(PROBE_SCALES)
+# Two more probes check each reading (`SymbolicSizes._check_values`); the
+# generalized plan is compiled again at the first.
+CHECK_PROBES = (len(PROBE_SCALES), len(PROBE_SCALES) + 1)
+CHECK_PROBE = CHECK_PROBES[0]
+# The probes a program is lowered at to read its sizes.
+READING_PROBES = (*range(len(PROBE_SCALES)), *CHECK_PROBES)
 # The largest divisor a size's floor division is read with (pooling by 2..4).
 MAX_DIVISOR = 4
 
@@ -111,6 +121,10 @@ class SymbolicSizes:
     # Symbols of classes whose size must be even (rope's feature axis): the
     # dimension is twice the symbol.
     even: frozenset[str] = field(default_factory=frozenset)
+    # Symbol -> the least size the program's constant positions and slices
+    # need (a symbol read at `X[t, 3]` has at least 4 positions); 1 where
+    # absent.
+    minimums: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -167,28 +181,33 @@ class SymbolicSizes:
         return primes, sums
 
     def values(self, probe: int) -> dict[str, int]:
-        """Symbol -> its number at `probe` (probes 0-2 and `CHECK_PROBE`)."""
-        primes = self.primes()
-        if probe == CHECK_PROBE:
-            return self._check_values
-        return {s: PROBE_SCALES[probe] * p for s, p in primes.items()}
+        """Symbol -> its number at `probe` (`READING_PROBES`)."""
+        if probe in CHECK_PROBES:
+            return self._check_values[probe]
+        return {s: PROBE_SCALES[probe] * p for s, p in self.primes().items()}
 
     @cached_property
-    def _check_values(self) -> dict[str, int]:
-        """The check probe: for symbol k, a prime near 3 * its prime + 7 k
-        (increasing, as the primes are) plus k mod 4. Far from
-        proportional, so that two sums of symbols that are one number at
-        probes 0-2 are two at the check probe, and of mixed residues, which
-        tells `floordiv(i - k + 1, 2)` from `floordiv(i - k, 2)`."""
-        values: dict[str, int] = {}
-        previous = 0
-        for k, (symbol, prime) in enumerate(self.primes().items()):
-            previous = max(previous + 1, 3 * prime + 7 * k)
-            while not _is_prime(previous):
-                previous += 1
-            values[symbol] = previous + k % 4
-            previous += 4
-        return values
+    def _check_values(self) -> dict[int, dict[str, int]]:
+        """The check probes: for symbol k, a prime near 3 * its prime + 7 k
+        (5 * its prime + 13 k at the second; increasing, as the primes are)
+        plus a residue that varies with k. Far from proportional, so that
+        two sums of symbols that are one number at probes 0-2 are two at a
+        check probe, and of mixed residues, which tells `floordiv(i - k + 1,
+        2)` from `floordiv(i - k, 2)`. A reading must hold at both: a size
+        beyond what the primes tell apart that one check probe lets through
+        by coincidence, the other refuses."""
+        checks: dict[int, dict[str, int]] = {}
+        for probe, (scale, step, shift) in zip(CHECK_PROBES, ((3, 7, 0), (5, 13, 1)), strict=True):
+            values: dict[str, int] = {}
+            previous = 0
+            for k, (symbol, prime) in enumerate(self.primes().items()):
+                previous = max(previous + 1, scale * prime + step * k)
+                while not _is_prime(previous):
+                    previous += 1
+                values[symbol] = previous + (k + shift) % 4
+                previous += 4
+            checks[probe] = values
+        return checks
 
     def probe(self, probe: int = 0) -> dict[str, tuple[int, ...]]:
         """The runtime inputs' shapes at `probe` (`values`)."""
@@ -225,7 +244,7 @@ class SymbolicSizes:
 
     def reading(self, lowerings: Sequence[str]) -> ProbeReading:
         """How to read the sizes of a plan lowered at probe 0, from its
-        lowerings at probes 0, 1, 2 and `CHECK_PROBE` (un-generalized texts
+        lowerings at `READING_PROBES` (un-generalized texts
         of one program, equal apart from numbers): every number that
         differs between them is read back by `decode_size` (module
         docstring). A FuseError where the texts differ otherwise, or a
@@ -255,10 +274,10 @@ class SymbolicSizes:
 
     def describe_probes(self, *probes: int) -> str:
         """`i=1013, j=1019; i=2026, ...`: the symbols' numbers at `probes`
-        (all four where none is given)."""
+        (all five where none is given)."""
         return "; ".join(
             ", ".join(f"{s}={n}" for s, n in self.values(p).items())
-            for p in probes or (*range(len(PROBE_SCALES)), CHECK_PROBE)
+            for p in probes or READING_PROBES
         )
 
 
@@ -351,7 +370,7 @@ def _as_sizes(numbers: Sequence[str]) -> tuple[int, ...] | None:
 
 def decode_size(numbers: Sequence[int], sizes: SymbolicSizes) -> Size:
     """The expression of the symbols that is `numbers[p]` at each probe p
-    (probes 0-2 and `CHECK_PROBE`); a FuseError where none is or several are.
+    (`READING_PROBES`); a FuseError where none is or several are.
 
     Probes 0-2 scale every prime by 1, 2, 4, so a size's part of degree d
     grows by 2^d: a monomial of degree d is `n, 2^d n, 4^d n`, and a sum
@@ -361,19 +380,19 @@ def decode_size(numbers: Sequence[int], sizes: SymbolicSizes) -> Size:
     primes, is one sum and no other (`SymbolicSizes._probe_primes`); a
     product is the symbols whose primes divide it. A floor division by q
     is read as the division of some `q n + r` (0 <= r < q at each probe).
-    Every candidate must also give the number at the check probe. A size
+    Every candidate must also give the numbers at the two check probes. A size
     without division is the one polynomial through the numbers at probes
     0-2; else the floor divisions are tried, and only one may fit: a
     small size (a pooled difference of sizes) can be several."""
     primes, sums = sizes._probe_primes
-    check_values = sizes.values(CHECK_PROBE)
+    checks = [(sizes.values(probe), numbers[probe]) for probe in CHECK_PROBES]
     candidates: set[Size] = set()
     for divisor in range(1, MAX_DIVISOR + 1):
         for remainders in itertools.product(range(divisor), repeat=3):
             scaled = [divisor * n + r for n, r in zip(numbers, remainders, strict=False)]
             for form in _polynomials(scaled, primes, sums):
                 size = Size.affine(form[0], form[1], divisor)
-                if size.at(check_values) == numbers[CHECK_PROBE]:
+                if all(size.at(values) == number for values, number in checks):
                     candidates.add(size)
         if divisor == 1 and candidates:
             break  # the one fit of the probes' numbers: no division
@@ -450,12 +469,20 @@ def symbolic_sizes(
     program = next(op for op in module.walk() if isinstance(op, ProgramOp))
     classes = _IndexClasses()
     ranged, recurrent = ranged_tensors(program), _recurrent_tensors(program)
+    # (tensor, k) and the positions it has at least (`_least_size`)
+    least_sizes: list[tuple[tuple[str, int], int]] = []
     for op in program.body.block.ops:
-        if isinstance(op, RuleOp | SinkOp) and _ties(op, ranged, recurrent):
-            for tensor, indices in _accesses(op):
+        if isinstance(op, RuleOp | SinkOp):
+            plain = _ties(op, ranged, recurrent)
+            # a ranged rule's left-hand side grows to hold what it writes
+            grows = isinstance(op, RuleOp) and is_ranged(op, ranged)
+            for n, (tensor, indices) in enumerate(_accesses(op)):
+                bounds = not (grows and n == 0)
                 for k, index in enumerate(indices):
-                    if isinstance(index, str):
+                    if isinstance(index, str) and plain:
                         classes.union((tensor, k), (id(op), index))
+                    elif bounds and (least := _least_size(index)) is not None:
+                        least_sizes.append(((tensor, k), least))
     static: dict[object, int] = {}
     even: set[object] = set()  # classes whose size must be even
     for op in program.body.block.ops:
@@ -484,8 +511,27 @@ def symbolic_sizes(
                     names[root] = _fresh(index, set(names.values()), suffix)
                 row.append(names[root])
         dims[name] = tuple(row)
+    minimums: dict[str, int] = {}
+    for dimension, least in least_sizes:
+        root = classes.find(dimension)
+        if root in names:
+            # an even class's symbol is half its size
+            least = -(-least // 2) if root in even else least
+            minimums[names[root]] = max(minimums.get(names[root], 1), least)
     halves = frozenset(symbol for root, symbol in names.items() if root in even)
-    return SymbolicSizes(dims, frozenset(static.values()), halves)
+    return SymbolicSizes(dims, frozenset(static.values()), halves, minimums)
+
+
+def _least_size(index: object) -> int | None:
+    """How many positions a dimension accessed at `index` has at least: one
+    past a constant position (`X[3]`: 4), a slice's stop (`X[2:5]`: 5), one
+    past an open slice's start (`X[3:]`: 4, a slice of at least one); None
+    for an index that needs no more than one position."""
+    if isinstance(index, int):
+        return index + 1
+    if isinstance(index, SliceIndex):
+        return index.stop if index.stop is not None else index.start + 1
+    return None
 
 
 def _paired_indices(op: RuleOp | SinkOp) -> Iterator[str]:
@@ -515,6 +561,8 @@ def _ties(op: RuleOp | SinkOp, ranged: set[str], recurrent: set[str]) -> bool:
 
 
 def _accesses(op: RuleOp | SinkOp) -> Iterator[tuple[str, Sequence[object]]]:
+    """Every tensor access of `op`: a rule's left-hand side first, then
+    its loads."""
     if isinstance(op, RuleOp):
         yield op.tensor_name, op.indices.data
     for load in op.body.walk():

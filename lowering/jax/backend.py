@@ -123,11 +123,12 @@ class JaxBackend:
         return self._compile(module, config, None)
 
     def compile_symbolic(
-        self, module: ModuleOp, config: ExecutionConfig, sizes: SizeReader
+        self, module: ModuleOp, config: ExecutionConfig, sizes: SizeReader | None
     ) -> JaxExecutable:
         """`module` is a plan at probe sizes that `sizes` reads back: the
         executable is shape-polymorphic (fuse.lowering.jax.symbolic), for
-        `exportable` only."""
+        `exportable` only. With `sizes` None, it is lowered as `compile`
+        does, for its text (from which fuse.runtime.export reads them)."""
         return self._compile(module, config, sizes)
 
     def _compile(

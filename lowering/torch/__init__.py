@@ -50,16 +50,19 @@ class TorchBackend:
         return build_executable(module, config)
 
     def compile_symbolic(
-        self, module: ModuleOp, config: ExecutionConfig, sizes: SizeReader
+        self, module: ModuleOp, config: ExecutionConfig, sizes: SizeReader | None
     ) -> TorchExecutable:
         """`module` is a plan at probe sizes that `sizes` reads back: the
         executable's graph reads those sizes from its inputs
-        (`symbolic.py`), for `torch.export` with symbolic shapes."""
+        (`symbolic.py`), for `torch.export` with symbolic shapes. With
+        `sizes` None, the plan is lowered as it would be, its sizes left as
+        numbers, for its text (from which fuse.runtime.export reads them)."""
         from .executable import build_executable
         from .symbolic import generalize
 
-        executable = build_executable(module, config, sizes)
-        generalize(executable.fx_module, executable.arg_shapes, sizes)
+        executable = build_executable(module, config, sizes, probe=True)
+        if sizes is not None:
+            generalize(executable.fx_module, executable.arg_shapes, sizes)
         return executable
 
     def save(self, executable: TorchExecutable) -> bytes | None:

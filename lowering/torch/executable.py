@@ -35,10 +35,14 @@ def as_tensor(value: Any) -> torch.Tensor:
 
 
 def build_executable(
-    module: ModuleOp, config: ExecutionConfig, sizes: SizeReader | None = None
+    module: ModuleOp,
+    config: ExecutionConfig,
+    sizes: SizeReader | None = None,
+    probe: bool = False,
 ) -> TorchExecutable:
-    """The executable of `module`; with `sizes`, a plan at probe sizes that
-    `sizes` reads back (fuse.lowering.torch.symbolic)."""
+    """The executable of `module`; with `probe`, a plan at probe sizes that
+    `sizes` reads back, or that is lowered for its text before they are
+    read (`sizes` None; fuse.lowering.torch.symbolic)."""
     device = resolve_device(config)
     settings = Settings(
         resolve_dtype(config, device),
@@ -46,6 +50,7 @@ def build_executable(
         config.max_iters,
         config.block_size,
         config.progress,
+        probe,
         sizes,
     )
     main = main_function(module)

@@ -6,9 +6,10 @@ by `fuse.lowering.op_facts` as for the NumPy backend) pick a kernel
 kernel is called on `torch.fx.Proxy` values, which records its torch calls
 as graph nodes. Constants and index functions become buffers of the
 module (`get_attr` nodes), so they move with `.to(device)` and cost nothing
-per run. A fixpoint becomes a `FixpointModule` submodule whose body and
-init regions are GraphModules built the same way; it is called with the
-outer values its regions read.
+per run; where a size is symbolic (`Settings.sizes`) they are computed in
+the graph instead, so that they follow the sizes. A fixpoint becomes a
+`FixpointModule` submodule whose body and init regions are GraphModules
+built the same way; it is called with the outer values its regions read.
 
 `@main`'s graph takes the arguments in their declared fp32 type and returns
 fp32 results, casting to and from the compute type (bf16/fp16) inside, so
@@ -74,10 +75,11 @@ class Settings:
     max_iters: int
     block_size: int | None = None
     progress: bool = False
-    # A plan at probe sizes (fuse.lowering.torch.symbolic): constants of
-    # symbolic shape are made in the graph, and an index table over a
-    # symbolic size is refused before it is built (at probe sizes it can
-    # take gigabytes; as a buffer it could not follow the sizes anyway).
+    # A plan at probe sizes (fuse.lowering.torch.symbolic): constants and
+    # index tables of symbolic shape are made in the graph. `sizes` reads
+    # its sizes back; None in a lowering made only for its text, before
+    # they are read (fuse.runtime.export), where every size may be symbolic.
+    probe: bool = False
     sizes: SizeReader | None = None
 
 
@@ -164,7 +166,7 @@ class _Builder:
             "lnorm": functools.partial(kernels.lnorm, dtype=dtype),
             "take": kernels.take,
             "concat": kernels.concat,
-            "topk": kernels.topk,
+            "topk": self.topk,
             "sample": kernels.sample,
             "gather": kernels.gather,
             "conv": convolution.conv,
@@ -192,16 +194,24 @@ class _Builder:
         self.root.register_buffer(name, tensor)
         return self.tracer.create_proxy("get_attr", name, (), {})
 
-    def static_table(self, shape: Shape, hint: str) -> None:
-        """Refuses, in a plan at probe sizes, an index table of symbolic
-        `shape` before building it."""
-        if self.settings.sizes is not None:
-            refuse_symbolic_buffer(self.settings.sizes, shape, hint)
-
-    def index_buffer(self, array: np.ndarray, hint: str) -> Proxy:
-        """A compile-time int64 index array as a buffer of the module."""
+    def index_table(
+        self, forms: Forms, box: Shape, tensor_shape: Shape, hint: str, flat: bool = False
+    ) -> Proxy:
+        """The flat position in `tensor_shape` of every point of `box` under
+        the map `forms` (`affine_access.flat_positions`), shaped like `box`
+        or, with `flat`, as one dimension: a buffer of the module at static
+        sizes (built once, nothing per run), made in the graph from
+        `torch.arange` where a size is symbolic, so that
+        `symbolic.generalize` makes its sizes the inputs' sizes (as a buffer
+        it could not follow them; at probe sizes it could take gigabytes)."""
+        if self.is_symbolic((*box, *tensor_shape)):
+            table = kernels.flat_positions(
+                forms, box, tensor_shape, lambda n: self._make(torch.arange, (n,), torch.int64)
+            )
+            return table.reshape(-1) if flat else table
+        positions = flat_positions(forms, box, tensor_shape)
         name = f"{hint}{len(self.root._buffers)}"
-        self.root.register_buffer(name, torch.from_numpy(np.asarray(array, dtype=np.int64)))
+        self.root.register_buffer(name, torch.from_numpy(positions.ravel() if flat else positions))
         return self.tracer.create_proxy("get_attr", name, (), {})
 
     def finish(self, outputs: list[Proxy], private: tuple[str, ...]) -> Lowered:
@@ -246,10 +256,8 @@ class _Builder:
                 return
             if self.is_symbolic(shape):
                 self.values[op.result] = self.symbolic_constant(op, shape)
-                return
-            array = constant_array(op, shape)
-            self.constants[op.result] = array
-            self.values[op.result] = self.buffer(array, op.name.removeprefix("fuse."))
+            else:
+                self.values[op.result] = self.constant_buffer(op, shape)
             return
         if not has_kernel(op):
             raise FuseError(f"the torch backend does not support '{op.name}'")
@@ -277,21 +285,40 @@ class _Builder:
             ones = self.buffer(np.ones(shape, dtype=np.float32), "ones")
         return lambda: ones
 
+    def topk(self, k: int, axis: int, shape: Shape) -> Kernel:
+        """`kernels.topk`, by rank where the size along `axis` is symbolic."""
+        return kernels.topk(k, axis, shape, by_rank=self.is_symbolic((shape[axis],)))
+
     # --- constants of symbolic shape (a plan at probe sizes) -----------------------
 
     def is_symbolic(self, shape: Shape) -> bool:
+        """Whether `shape` may follow the symbols: in a plan at probe sizes,
+        where a size reads as symbolic, or before the sizes are read."""
         sizes = self.settings.sizes
-        return sizes is not None and any(not sizes(n).is_static for n in shape)
+        if not self.settings.probe:
+            return False
+        return sizes is None or any(not sizes(n).is_static for n in shape)
+
+    def constant_buffer(self, op: ConstantOp | IndexFnOp, shape: Shape) -> Proxy:
+        """A constant or index function computed at compile time, as a buffer."""
+        array = constant_array(op, shape)
+        self.constants[op.result] = array
+        return self.buffer(array, op.name.removeprefix("fuse."))
 
     def filled(self, shape: Shape, value: float) -> Proxy:
         """A tensor of `value` made in the graph, not a buffer, so that
         `symbolic.generalize` makes its probe sizes the inputs' sizes."""
         return self._make(torch.full, (tuple(shape), value))
 
-    def _make(self, factory: Callable[..., torch.Tensor], args: tuple) -> Proxy:
-        """`factory(*args)` in the compute type, on the device of the
-        graph's first input (if it has one)."""
-        kwargs: dict[str, object] = {"dtype": self.settings.dtype}
+    def _make(
+        self,
+        factory: Callable[..., torch.Tensor],
+        args: tuple,
+        dtype: torch.dtype | None = None,
+    ) -> Proxy:
+        """`factory(*args)` in `dtype` (by default the compute type), on the
+        device of the graph's first input (if it has one)."""
+        kwargs: dict[str, object] = {"dtype": dtype or self.settings.dtype}
         first = next((node for node in self.graph.nodes if node.op == "placeholder"), None)
         if first is not None:
             kwargs["device"] = Proxy(first, self.tracer).device
@@ -314,10 +341,11 @@ class _Builder:
         compile time)."""
         if isinstance(op, ConstantOp):
             values = set(op.value.get_values())
-            if len(values) != 1:
-                assert self.settings.sizes is not None  # is_symbolic(shape) holds
+            if len(values) == 1:
+                return self.filled(shape, float(values.pop()))
+            if self.settings.sizes is not None:
                 refuse_symbolic_buffer(self.settings.sizes, shape, "constant")
-            return self.filled(shape, float(values.pop()))
+            return self.constant_buffer(op, shape)  # a `const` literal: static sizes
         fn = op.fn.data
         if fn == "causal":
             return self.filled(shape, 1.0).tril()
@@ -343,9 +371,7 @@ class _Builder:
         )
 
     def window(self, forms: Forms, operand_shape: Shape, shape: Shape) -> Kernel:
-        self.static_table(shape, "window")
-        positions = flat_positions(forms, shape, operand_shape)
-        return kernels.window(self.index_buffer(positions, "window"), shape)
+        return kernels.window(self.index_table(forms, shape, operand_shape, "window"), shape)
 
     def place(self, forms: Forms, kind: str, operand_shape: Shape, shape: Shape) -> Kernel:
         offsets = placement_offsets(forms, len(operand_shape))
@@ -355,23 +381,21 @@ class _Builder:
             for low, j, size in reversed(list(zip(lows, order, shape, strict=True))):
                 pads += [low, size - low - operand_shape[j]]
             return kernels.shift(order, pads)
-        self.static_table(operand_shape, "place")
-        targets = flat_positions(forms, operand_shape, shape).ravel()
-        size = math.prod(shape)
-        return kernels.place(self.index_buffer(targets, "place"), kind, size, shape)
+        targets = self.index_table(forms, operand_shape, shape, "place", flat=True)
+        return kernels.place(targets, kind, math.prod(shape), shape)
 
     def scan(self, op: ScanOp) -> None:
         captured = _free_values([op.body.block])
         body = _region(op.body.block, captured, self.settings)
         if body.rows:
             raise FuseError("the torch backend does not run a fuse.fixpoint inside a fuse.scan")
-        sizes = self.settings.sizes
-        if sizes is not None and not sizes(op.step_count).is_static:
-            # `ScanModule` loops in Python, which `torch.export` unrolls at one size
+        symbolic = self.is_symbolic((op.step_count,))
+        if symbolic and not op.xs and self.settings.sizes is not None:
             raise FuseError(
-                "this program cannot be exported for torch with symbolic sizes: the scan over "
-                f"{', '.join(op.tensor_names)} takes a symbolic number of steps; give the "
-                "sizes with --shape NAME=... (input_shapes= in Python)"
+                "this program cannot be exported for torch with symbolic sizes: a scan over "
+                f"{', '.join(op.tensor_names)} takes a symbolic number of steps but scans no "
+                "input to count them; give the sizes with --shape NAME=... (input_shapes= in "
+                "Python)"
             )
         spec = ScanSpec(
             tensors=op.tensor_names,
@@ -381,6 +405,7 @@ class _Builder:
             axis=None if op.is_virtual else op.stacking_axis,
             reverse=op.is_reverse,
             progress=self.settings.progress,
+            symbolic=symbolic and bool(op.xs),
         )
         name = f"scan{sum(1 for _ in self.root.children())}"
         self.root.add_module(name, ScanModule(spec, body.module))
@@ -412,7 +437,7 @@ class _Builder:
         operands = [self.values[v] for v in captured]
         shapes = [static_shape(r) for r in op.results_]
         zeros: list[torch.Tensor] | int
-        if settings.sizes is not None and operands:
+        if settings.probe and operands:
             # Symbolic sizes: zero states made in the graph, from sizes that
             # `symbolic.generalize` then reads off the inputs.
             zeros = len(shapes)

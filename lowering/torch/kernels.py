@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from fuse.lowering import einsum_plan
+from fuse.lowering.affine_access import Forms
 from fuse.lowering.einsum_plan import identity
 
 Tensor = torch.Tensor
@@ -201,17 +202,29 @@ def concat(axis: int) -> Kernel:
     return lambda *xs: torch.cat(xs, dim=axis)
 
 
-def topk(k: int, axis: int, shape: Shape) -> Kernel:
+def topk(k: int, axis: int, shape: Shape, by_rank: bool = False) -> Kernel:
     """Keeps the k largest entries along `axis`, zero elsewhere. A stable
     descending sort ranks equal values by position, so ties keep the lower
-    position (`torch.topk` does not promise an order among ties)."""
+    position (`torch.topk` does not promise an order among ties).
+
+    The k first positions of the sorted order mark the entries kept. With
+    `by_rank` (symbolic sizes), every entry gets its rank instead and those
+    below k are kept: the first k positions are a view that is contiguous
+    exactly when the size is k, which `torch.export` guards on (fixing the
+    size's `Dim`); ranks hold for every size, k or fewer included."""
     if k >= shape[axis]:
         return identity
 
     def run(x: Tensor) -> Tensor:
         order = torch.sort(x, dim=axis, descending=True, stable=True).indices
-        top = order.narrow(axis, 0, k)
-        keep = torch.zeros_like(x, dtype=torch.bool).scatter(axis, top, True)
+        if by_rank:
+            along = [-1 if d == axis else 1 for d in range(len(shape))]
+            positions = torch.arange(shape[axis], device=x.device).view(along)
+            rank = torch.empty_like(order).scatter(axis, order, positions.expand_as(order))
+            keep = rank < k
+        else:
+            top = order.narrow(axis, 0, k)
+            keep = torch.zeros_like(x, dtype=torch.bool).scatter(axis, top, True)
         return torch.where(keep, x, 0.0)
 
     return run
@@ -242,6 +255,29 @@ def gather(dim: int) -> Kernel:
 
 
 # --- index arithmetic ----------------------------------------------------------------
+
+
+def flat_positions(
+    forms: Forms, box: Shape, tensor_shape: Shape, arange: Callable[[int], Tensor]
+) -> Tensor:
+    """`fuse.lowering.affine_access.flat_positions` computed by torch: per
+    point of `box`, the flat (C-order) position in `tensor_shape` that the
+    map `forms` takes it to, as int64 (`arange(n)` makes 0 .. n-1, on the
+    table's device). Recorded into a graph at probe sizes, every size in it
+    is a call argument that `symbolic.generalize` makes symbolic."""
+    flat = arange(1).view([1] * len(box))  # [0]: a zero of the table's rank
+    for k, (coefficients, constant, divisor) in enumerate(forms):
+        value: Tensor | int = constant
+        for j, coefficient in enumerate(coefficients):
+            if coefficient:
+                along = [-1 if d == j else 1 for d in range(len(box))]
+                term = arange(box[j]).view(along)
+                value = value + (term if coefficient == 1 else coefficient * term)
+        if divisor != 1:
+            value = value // divisor
+        stride = math.prod(tensor_shape[k + 1 :])
+        flat = flat + (value if stride == 1 else value * stride)
+    return flat.expand(box)
 
 
 def window(positions: Tensor, shape: Shape) -> Kernel:

@@ -8,6 +8,11 @@ time; a stored scan stacks its states with one `torch.stack`, a virtual one
 keeps only the current states. The body is called through `forward`,
 skipping `nn.Module.__call__`'s hook dispatch, which would otherwise cost
 as much per step as a small step's kernels.
+
+Where the step count is a symbolic size (a plan at probe sizes, for
+export), a Python loop would be unrolled by `torch.export` at one size
+instead: the steps run as torch's `scan` higher-order op, which takes its
+count from the scanned inputs' length.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch._higher_order_ops import scan
 from torch.fx import GraphModule
 
 from fuse.lowering.progress import LoopProgress
@@ -33,6 +39,7 @@ class ScanSpec:
     axis: int | None  # None: virtual
     reverse: bool
     progress: bool  # a bar on a terminal for a long scan (fuse.lowering.progress)
+    symbolic: bool = False  # steps follow a symbolic size: torch's `scan` op
 
 
 class ScanModule(torch.nn.Module):
@@ -53,6 +60,8 @@ class ScanModule(torch.nn.Module):
             for x, axis in zip(args[count : count + scanned], spec.in_axes, strict=True)
         ]
         captured = args[count + scanned :]
+        if spec.symbolic:
+            return self._scan_op(states, xs, captured)
         step = self.body.forward
         history: list[list[Tensor]] = [[state] for state in states]
         order = range(spec.steps - 1, -1, -1) if spec.reverse else range(spec.steps)
@@ -69,3 +78,28 @@ class ScanModule(torch.nn.Module):
         if spec.reverse:  # index order: the initial state last
             history = [kept[::-1] for kept in history]
         return tuple(torch.stack(kept, dim=spec.axis) for kept in history)
+
+    def _scan_op(
+        self, states: list[Tensor], xs: list[Tensor], captured: tuple[Tensor, ...]
+    ) -> tuple[Tensor, ...]:
+        """The steps as torch's `scan` op over `xs` (stacked along their
+        first dimension), so that an exported graph keeps the step count
+        symbolic. The op stacks its per-step outputs itself: a stored scan
+        outputs each step's new states (cloned: the op's outputs must not
+        alias its carry), in index order also when reversed."""
+        spec = self.spec
+        step, stored = self.body.forward, spec.axis is not None
+
+        def combine(carry: list[Tensor], x: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+            new = list(step(*carry, *x, *captured))
+            return new, [state.clone() for state in new] if stored else []
+
+        last, stacked = scan(combine, states, xs, reverse=spec.reverse)
+        if spec.axis is None:
+            return tuple(last)
+        # index order: the initial state first, or last when reversed
+        joined = [
+            torch.cat([steps, first[None]] if spec.reverse else [first[None], steps])
+            for first, steps in zip(states, stacked, strict=True)
+        ]
+        return tuple(history.movedim(0, spec.axis) for history in joined)

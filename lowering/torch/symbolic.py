@@ -11,18 +11,19 @@ the graph still fixes.
 
 Fixpoints and scans run as submodules with their own region graphs,
 generalized the same way from their own inputs' sizes (the graph builder
-records each region input's probe shape). Constants, index functions and
-fixpoint zero states of symbolic shape are made in the graph
-(`torch.full`, `torch.arange`, `new_zeros`) rather than held as buffers,
-so their sizes are generalized too; what is left as a buffer of symbolic
-shape (a window's or placement's index table) cannot follow the sizes and
-is an error naming it.
+records each region input's probe shape; a scan over a symbolic number of
+steps runs as torch's `scan` op). Constants, index functions, the index
+tables of windows and placements, and fixpoint zero states of symbolic
+shape are made in the graph (`torch.full`, `torch.arange`, `new_zeros`)
+rather than held as buffers, so their sizes are generalized too; a buffer
+of symbolic shape left over could not follow the sizes and is an error
+naming it.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -160,14 +161,21 @@ def refuse_symbolic_buffer(read: SizeReader, shape: Sequence[int], name: str) ->
 
 
 def dynamic_shapes(
-    dims: dict[str, Sequence[int | str]], even: Collection[str] = ()
+    dims: Mapping[str, Sequence[int | str]],
+    minimums: Mapping[str, int],
+    even: Collection[str] = (),
 ) -> dict[str, dict[int, Any]]:
     """`torch.export`'s `dynamic_shapes` for the artifact's one dict
-    argument: one `Dim` per symbol, shared by every dimension it sizes; a
-    symbol in `even` sizes its dimensions as the derived `2 * Dim` (whose
-    oddness the graph itself refuses: `_check_multiples`)."""
+    argument: one `Dim` per symbol, shared by every dimension it sizes, no
+    smaller than the symbol's entry in `minimums` (a constant position
+    `X[t, 3]` needs 4: the graph's `select` guards it, and the loaded
+    artifact checks it on every call); a symbol in `even` sizes its
+    dimensions as the derived `2 * Dim` (whose oddness the graph itself
+    refuses: `_check_multiples`)."""
     symbols = {d for row in dims.values() for d in row if isinstance(d, str)}
-    named = {symbol: torch.export.Dim(symbol) for symbol in sorted(symbols)}
+    named = {
+        symbol: torch.export.Dim(symbol, min=minimums.get(symbol)) for symbol in sorted(symbols)
+    }
     sized = {symbol: 2 * dim if symbol in even else dim for symbol, dim in named.items()}
     return {
         name: {k: sized[d] for k, d in enumerate(row) if isinstance(d, str)}
