@@ -81,17 +81,6 @@ def at_probe_sizes(op: Operation) -> bool:
     return ancestor is not None
 
 
-def rope_indices(op: CallOp, names: Sequence[str]) -> tuple[str, str]:
-    """The position and the feature index of a `rope` call whose argument
-    varies over `names`: `pos=` and `axis=`, by default the first and the
-    last of `names`."""
-    position, feature = op.keyword("pos"), op.keyword("axis")
-    return (
-        position.data if isinstance(position, StringAttr) else names[0],
-        feature.data if isinstance(feature, StringAttr) else names[-1],
-    )
-
-
 class Indexed:
     """A dataflow tensor together with the index names of its dimensions."""
 
@@ -503,90 +492,9 @@ class BodyEmitter:
         return self.einsum([probabilities, value], self.index_names(op.result))
 
     def lower_rope(self, op: CallOp, args: list[Indexed]) -> Indexed:
-        """Rotary embedding over (position, feature): pairs of features
-        (2m, 2m+1) rotate by angle p * base^(-2m/D), `x cos + (x R) sin`
-        with R turning each pair (x_2m, x_2m+1) into (-x_2m+1, x_2m). The
-        tables cos, sin and R are constants (`rope_tables`), except in a
-        program at probe sizes, where they follow the sizes that the probes
-        stand for: there they are computed in the graph
-        (`rope_tables_in_graph`)."""
-        x = args[0]
-        if len(x.names) < 2:
-            raise self.error("rope needs a position and a feature index")
-        position, feature = rope_indices(op, x.names)
-        if position == feature:  # a default (first / last index) met the other keyword
-            raise self.error(
-                f"rope's position and feature axis are both '{feature}': give pos= and axis= "
-                "different indices (the defaults are the first and the last index)"
-            )
-        self.static_size(position, "rope")
-        features = self.static_size(feature, "rope")
-        if features % 2:
-            raise self.error(f"rope needs an even feature size, '{feature}' has {features}")
-        base = self.float_keyword(op, "base", 10000.0)
-        partner = f"{feature}_rope"
-        self.sizes[partner] = features
-        tables = self.rope_tables_in_graph if self.at_probe_sizes else self.rope_tables
-        cos, sin, rotation = tables(position, feature, partner, base)
-        rotated = self.einsum([self.rename(x, feature, partner), rotation], x.names)
-        return self.binary(
-            "add", self.einsum([x, cos], x.names), self.einsum([rotated, sin], x.names)
-        )
+        from .rope_lowering import lower_rope
 
-    def rope_tables(
-        self, position: str, feature: str, partner: str, base: float
-    ) -> tuple[Indexed, Indexed, Indexed]:
-        """rope's cos[p, d], sin[p, d] (of the angle p * base^(-2m/D) of
-        feature d = 2m or 2m + 1) and R[d', d] (1 where d' = 2m and d =
-        2m + 1, -1 where d' = 2m + 1 and d = 2m), as constants computed in
-        float64."""
-        features = self.sizes[feature]
-        feature_positions = np.arange(features)
-        pair_start = feature_positions - feature_positions % 2  # 2m, of features 2m and 2m + 1
-        even = 1 - feature_positions % 2
-        angles = np.outer(np.arange(self.sizes[position]), base ** (-pair_start / features))
-        same_pair = pair_start[:, None] == pair_start[None, :]
-        rotation = same_pair * (even[:, None] - even[None, :])
-        return (
-            Indexed(self.constant(np.cos(angles)), (position, feature)),
-            Indexed(self.constant(np.sin(angles)), (position, feature)),
-            Indexed(self.constant(rotation), (partner, feature)),
-        )
-
-    def rope_tables_in_graph(
-        self, position: str, feature: str, partner: str, base: float
-    ) -> tuple[Indexed, Indexed, Indexed]:
-        """`rope_tables` computed in the graph (in float32) from index
-        functions, so the tables' shapes follow the sizes: the angle's
-        exponent divides by the feature size D as a constant, which the
-        symbolic lowerings read as that size at run time
-        (fuse.lowering.symbolic_sizes.size_in_constant)."""
-        features = self.sizes[feature]
-
-        def index_function(fn: str, index: str) -> Indexed:
-            return Indexed(self.emit(IndexFnOp(fn, self.type_of((index,)))), (index,))
-
-        def scalar(value: float) -> Indexed:
-            return Indexed(self.constant(np.float32(value)), ())
-
-        pair_start = self.binary(
-            "sub", index_function("iota", feature), index_function("odd", feature)
-        )
-        exponent = self.unary("neg", self.binary("div", pair_start, scalar(features)))
-        frequency = self.binary("pow", scalar(base), exponent)
-        angles = self.binary("mul", index_function("iota", position), frequency)
-        # |2m' - 2m| < 1 exactly where d' and d are one pair: step(1 - |2m' - 2m|)
-        distance = self.unary(
-            "abs", self.binary("sub", self.rename(pair_start, feature, partner), pair_start)
-        )
-        same_pair = self.unary("step", self.binary("sub", scalar(1.0), distance))
-        even = index_function("even", feature)
-        turn = self.binary("sub", self.rename(even, feature, partner), even)
-        return (
-            self.unary("cos", angles),
-            self.unary("sin", angles),
-            self.binary("mul", same_pair, turn),
-        )
+        return lower_rope(self, op, args[0])
 
     def rename(self, value: Indexed, old: str, new: str) -> Indexed:
         return Indexed(value.value, [new if n == old else n for n in value.names])

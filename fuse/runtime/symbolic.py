@@ -72,10 +72,10 @@ from fuse.dialects.fuse import CallOp, LiteralOp, LoadOp, ProgramOp, RuleOp, Sin
 from fuse.dialects.fuse.affine import SliceIndex
 from fuse.errors import FuseError
 from fuse.lowering.symbolic_sizes import Size, SizeReader, size_of_constant
-from fuse.passes.dataflow_emitter import rope_indices
 from fuse.passes.dependencies import dependency_graph, is_recursive, strongly_connected_components
 from fuse.passes.expr_tree import names_of
 from fuse.passes.index_ranges import is_ranged, ranged_tensors
+from fuse.passes.rope_lowering import rope_indices
 from fuse.pipeline import run_passes
 
 
