@@ -12,6 +12,8 @@ static shapes, as NumPy integers:
 * `flat_positions`: the flat (C-order) position of the tensor that each
   point of the box maps to: a gather index for any window, the scatter
   target of a place;
+* `highest_positions`: the largest position each tensor dimension is
+  read or written at;
 * `place_table`: per element of a place's result, the flat box positions
   that land on it (padded with the box's size, one past the last), and how
   many there are: a gather-then-reduce form of a place that needs no
@@ -75,6 +77,17 @@ def flat_positions(forms: Forms, box: Shape, tensor_shape: Shape) -> np.ndarray:
     for form, stride in zip(_linear(forms), _element_strides(tensor_shape), strict=True):
         flat += form.values(box) * stride
     return flat
+
+
+def highest_positions(forms: Forms, box: Shape) -> list[int]:
+    """Per tensor dimension, the largest position a point of the (non-empty)
+    `box` maps to: each form at the corner where every term is largest
+    (floor division keeps the order)."""
+    return [
+        (constant + sum(max(0, c * (n - 1)) for c, n in zip(coefficients, box, strict=True)))
+        // divisor
+        for coefficients, constant, divisor in forms
+    ]
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ class JaxBackend:
     aliases = ("xla",)
 
     def compile(self, module: ModuleOp, config: ExecutionConfig) -> JaxExecutable:
-        return self._compile(module, config, None)
+        return self._compile(module, config, None, at_probe_sizes=False)
 
     def compile_symbolic(
         self, module: ModuleOp, config: ExecutionConfig, sizes: SizeReader | None
@@ -129,11 +129,18 @@ class JaxBackend:
         executable is shape-polymorphic (fuse.lowering.jax.symbolic), for
         `exportable` only. With `sizes` None, it is lowered as `compile`
         does, for its text (from which fuse.runtime.export reads them)."""
-        return self._compile(module, config, sizes)
+        return self._compile(module, config, sizes, at_probe_sizes=True)
 
     def _compile(
-        self, module: ModuleOp, config: ExecutionConfig, sizes: SizeReader | None
+        self,
+        module: ModuleOp,
+        config: ExecutionConfig,
+        sizes: SizeReader | None,
+        *,
+        at_probe_sizes: bool,
     ) -> JaxExecutable:
+        """`at_probe_sizes`: `module` is at probe sizes (its index tables are
+        computed in the graph: `ConvertFuseToStablehloPass.probe_sizes`)."""
         if config.jax_enable_xla_cache:
             _enable_persistent_cache(config.jax_cache_dir)
         platform, device = _select_device(config.device)
@@ -147,6 +154,7 @@ class JaxBackend:
             progress=progress,
             # f32 dots are exact on CPU whatever they ask; HIGHEST elsewhere
             dot_precision="default" if platform == "cpu" else "highest",
+            probe_sizes=at_probe_sizes,
         )
         try:
             conversion.apply(Context(), lowered)

@@ -13,7 +13,7 @@ that the precision setting never promised to give up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -36,6 +36,7 @@ from xdsl_jax.dialects.stablehlo.attributes import (
     GatherDimensionNumbers,
     Precision,
     PrecisionAttr,
+    ScatterDimensionNumbers,
 )
 
 from .extra_ops import DynamicUpdateSliceOp, SortOp
@@ -51,6 +52,11 @@ def shape_of(value: SSAValue) -> tuple[int, ...]:
 def element_type_of(value: SSAValue) -> Attribute:
     assert isinstance(value.type, TensorType)
     return value.type.element_type
+
+
+def _dims(values: Iterable[int]) -> ArrayAttr[IntegerAttr]:
+    """Dimension numbers as the gather and scatter attributes hold them."""
+    return ArrayAttr([IntegerAttr(d, i64) for d in values])
 
 
 def _i64_array(values: Sequence[int]) -> DenseArrayBase:
@@ -280,6 +286,48 @@ class HloBuilder:
                     "dimension_numbers": numbers,
                     "slice_sizes": _i64_array([1 if d == dim else n for d, n in enumerate(shape)]),
                 },
+            )
+        )
+
+    def gather_points(self, value: SSAValue, positions: SSAValue) -> SSAValue:
+        """One element of `value` per point of a box: `positions` (integer,
+        shape box + [rank of value]) holds each point's position in every
+        dimension of `value`; the result has the box's shape."""
+        rank = len(shape_of(value))
+        box = shape_of(positions)[:-1]
+        every = _dims(range(rank))
+        numbers = GatherDimensionNumbers(
+            _dims([]), every, _dims([]), _dims([]), every, IntegerAttr(len(box), i64)
+        )
+        return self.emit(
+            hlo.GatherOp.build(
+                operands=[value, positions],
+                result_types=[TensorType(element_type_of(value), box)],
+                properties={"dimension_numbers": numbers, "slice_sizes": _i64_array([1] * rank)},
+            )
+        )
+
+    def scatter_points(
+        self, target: SSAValue, positions: SSAValue, updates: SSAValue, kind: str
+    ) -> SSAValue:
+        """`target` with each element of `updates` combined ("add" or "max")
+        into the element at its position: `positions` as `gather_points`
+        takes them, over the box that is `updates`' shape."""
+        rank = len(shape_of(target))
+        scalar_type = TensorType(element_type_of(target), [])
+        body = Block(arg_types=[scalar_type, scalar_type])
+        combine = hlo.AddOp if kind == "add" else hlo.MaximumOp
+        body.add_ops([step := combine(body.args[0], body.args[1]), hlo.ReturnOp([step.result])])
+        every = _dims(range(rank))
+        numbers = ScatterDimensionNumbers(
+            _dims([]), every, _dims([]), _dims([]), every, IntegerAttr(len(shape_of(updates)), i64)
+        )
+        return self.emit(
+            hlo.ScatterOp.build(
+                operands=[[target], positions, [updates]],
+                result_types=[[target.type]],
+                properties={"scatter_dimension_numbers": numbers},
+                regions=[Region(body)],
             )
         )
 

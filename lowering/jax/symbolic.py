@@ -29,9 +29,15 @@ still holds a symbolic size is an error naming the op. Of the ops the
 lowering emits with sizes in attributes, a `gather`'s slice sizes (the
 whole extent of every dimension it does not index) can: a Monte Carlo
 projection gathering its sampled positions from a tensor with another
-symbolic dimension is refused (window and placement tables gather single
-elements of a flattened operand; a table whose shape follows the symbols
-is a constant of symbolic shape, refused as such). A
+symbolic dimension is refused. A constant of symbolic shape holding more
+than one value is refused too: its values would be probe numbers. The
+lowering emits none where it knows the plan is at probe sizes
+(`ConvertFuseToStablehloPass.probe_sizes`): the index tables of windows
+and placements (`fuse.lowering.affine_access`) are computed there from
+`iota`s, which become `dynamic_iota`s here, a window gathering single
+elements (slice sizes 1) and a placement scattering them; a gather's
+positions are then no constants, and the slice it reads from, up to its
+highest position, carries the minimum sizes. A
 `reduce_window`'s or `convolution`'s windows, strides, dilations and
 padding (`min(window, stride) - 1`) come from the program's own
 constants. The caller compiles the plan at a second probe and compares the
