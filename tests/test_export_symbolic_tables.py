@@ -131,6 +131,17 @@ def test_index_tables_follow_symbolic_sizes(format: str, tmp_path: Path) -> None
         np.testing.assert_allclose(output, ran, rtol=1e-6, atol=1e-6, err_msg=run)
 
 
+def test_a_gathered_window_requires_the_positions_it_reads() -> None:
+    """`A[i, i+1]` reads column i + 1 for every row i: the gather reads
+    from a slice up to its highest position, so the artifact requires
+    `d1 >= i + 1` instead of reading clamped positions of a smaller input."""
+    runner = _program(CASES["superdiagonal"]).compile()
+    exported = runner.export("jax", input_shapes={})
+    assert exported.call({"A": np.ones((5, 6), np.float32)})["Y"].shape == (5,)
+    with pytest.raises(ValueError, match=r"d1 >= i \+ 1"):
+        exported.call({"A": np.ones((8, 4), np.float32)})
+
+
 @pytest.mark.parametrize("name", ["upsample", "pair_sums", "spread", "antidiagonal_max"])
 def test_gradients_of_symbolic_artifacts_pass_through_the_tables(name: str) -> None:
     """The gradient program (a window's gradient is a placement, and back)
