@@ -44,20 +44,11 @@ Lowering of each op kind (the semantics are the ops' docstrings):
 * `fuse.conv`: one `stablehlo.convolution` with the op's layout as its
   dimension numbers; `fuse.pool`: `stablehlo.reduce_window`
   (`fuse.lowering.jax.convolution`).
-* `fuse.window`: a strided `slice` where each position follows one
-  window dimension, else a `gather` from the flattened operand through a
-  constant table of flat positions (`fuse.lowering.affine_access`);
-  `fuse.place`: a transpose and a zero padding where it only shifts, else a
-  `gather` of each result element's sources (a constant table) and a
-  `reduce`. With the option `probe_sizes` (a plan at probe sizes standing
-  for symbolic sizes, fuse.runtime.symbolic), whose tables would be
-  constants of symbolic shape holding sizes, the positions are computed in
-  the graph from `iota`s of the box (`_positions`, one column per tensor
-  dimension, so no stride of symbolic size): a window gathers through them
-  (from a slice up to its highest position, whose limits become the
-  artifact's minimum sizes), a place `scatter`s through them (max and mean
-  count their operands with a second scatter), and a strided slice runs to
-  the end of its dimension and is then cut to the window's count.
+* `fuse.window`: a strided `slice`, else a `gather` through a table of
+  positions; `fuse.place`: a zero padding where it only shifts, else a
+  `gather` and a `reduce` (with the option `probe_sizes`, the positions
+  are computed in the graph and a place `scatter`s;
+  `fuse.lowering.jax.windows`).
 * `fuse.fixpoint`: a `stablehlo.while` (below).
 * `fuse.scan`: a `stablehlo.while` over the step counter k carrying
   `(k: i32, states..., [stacked results...,] scanned inputs..., captured
@@ -137,7 +128,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
@@ -187,19 +177,13 @@ from fuse.dialects.fuse.scan import ScanOp
 from fuse.dialects.fuse.subscripts import parse_subscripts
 from fuse.dialects.fuse.window import ConvOp, PoolOp
 from fuse.lowering.affine_access import (
-    AxisAccess,
-    Forms,
-    axis_accesses,
-    flat_positions,
     forms_of,
-    highest_positions,
-    place_table,
-    placement_offsets,
 )
 from fuse.lowering.jax.convolution import lower_conv, lower_pool
 from fuse.lowering.jax.einsum import align_to, lower_einsum, take_diagonals
 from fuse.lowering.jax.extra_ops import ErfOp, RngAlgorithm, RngBitGeneratorOp
 from fuse.lowering.jax.hlo_builder import F32, HloBuilder, element_type_of, shape_of
+from fuse.lowering.jax.windows import lower_place, lower_window
 from fuse.passes.infer_shapes import location_prefix
 
 PRECISIONS: dict[str, Callable[[], Attribute]] = {
@@ -394,15 +378,11 @@ class _FunctionLowering:
                 return [lower_pool(b, op.kind.data.value, window, strides, args[0])]
             case WindowOp():
                 forms, shape = forms_of(op.map), shape_of(op.result)
-                probe_sizes = self.options.probe_sizes
-                if probe_sizes and axis_accesses(forms) is None:
-                    return [_gathered_window(b, args[0], forms, shape)]
-                return [_window(b, args[0], forms, shape, probe_sizes)]
+                return [lower_window(b, args[0], forms, shape, self.options.probe_sizes)]
             case PlaceOp():
                 forms, shape = forms_of(op.map), shape_of(op.result)
-                if self.options.probe_sizes and placement_offsets(forms, len(shape)) is None:
-                    return [_scattered_place(b, args[0], forms, op.kind.data, shape)]
-                return [_place(b, args[0], forms, op.kind.data, shape)]
+                kind = op.kind.data
+                return [lower_place(b, args[0], forms, kind, shape, self.options.probe_sizes)]
             case FixpointOp():
                 return self._fixpoint(b, op, env)
             case ScanOp():
@@ -705,154 +685,6 @@ def _take(b: HloBuilder, x: SSAValue, dim: int, position: int) -> SSAValue:
     start, limit = [0] * len(shape), list(shape)
     start[dim], limit[dim] = position, position + 1
     return b.reshape(b.slice(x, start, limit), shape[:dim] + shape[dim + 1 :])
-
-
-def _index_constant(b: HloBuilder, positions: np.ndarray) -> SSAValue:
-    values = positions.astype(np.int64).ravel().tolist()
-    return b.constant(DenseIntOrFPElementsAttr.from_list(TensorType(i32, [len(values)]), values))
-
-
-def _window(
-    b: HloBuilder, x: SSAValue, forms: Forms, shape: Sequence[int], probe_sizes: bool = False
-) -> SSAValue:
-    """`fuse.window`: a strided `slice` (then a transpose and a broadcast)
-    where each position follows one window dimension (shifts, strides,
-    slices, convolution taps are not: `x + dx`), else one `gather` from the
-    flattened operand at the precomputed flat position of every element."""
-    accesses = axis_accesses(forms)
-    if accesses is not None:
-        return _sliced_window(b, x, accesses, shape, probe_sizes)
-    flat = b.reshape(x, [math.prod(shape_of(x))])
-    positions = flat_positions(forms, tuple(shape), shape_of(x))
-    return b.reshape(b.gather(flat, 0, _index_constant(b, positions)), shape)
-
-
-def _sliced_window(
-    b: HloBuilder,
-    x: SSAValue,
-    accesses: list[AxisAccess],
-    shape: Sequence[int],
-    probe_sizes: bool,
-) -> SSAValue:
-    """At probe sizes a strided access slices to the end of its dimension,
-    then keeps the window's count: the limit of the last position it reads
-    (`X[2*i]` in `X[2*i] + X[2*i+1]`: `2*floordiv(n, 2) - 1`) is no size
-    of the symbols, while the operand's size and the count are."""
-    starts = [a.start for a in accesses]
-    steps = [a.step for a in accesses]
-    counts = [1 if a.box_dim is None else shape[a.box_dim] for a in accesses]
-    limits = [a.start + a.step * (count - 1) + 1 for a, count in zip(accesses, counts, strict=True)]
-    if probe_sizes and any(a.step > 1 for a in accesses):
-        to_end = [
-            size if a.step > 1 else limit
-            for a, limit, size in zip(accesses, limits, shape_of(x), strict=True)
-        ]
-        sliced = b.slice(b.slice(x, starts, to_end, steps), [0] * len(counts), counts)
-    else:
-        sliced = b.slice(x, starts, limits, steps)
-    dims = [a.box_dim for a in accesses if a.box_dim is not None]
-    kept = b.reshape(sliced, [shape[j] for j in dims])
-    order = sorted(range(len(dims)), key=dims.__getitem__)
-    return b.broadcast(b.transpose(kept, order), shape, sorted(dims))
-
-
-def _place(b: HloBuilder, v: SSAValue, forms: Forms, kind: str, shape: Sequence[int]) -> SSAValue:
-    """`fuse.place` without a scatter: where it only shifts and permutes
-    (`X[i, t + 1]`), a transpose and a zero `pad`; else every result element
-    gathers the operand elements that land on it (`place_table`, padded with
-    a fill value) and reduces them. Elements none reaches are zero."""
-    offsets = placement_offsets(forms, len(shape_of(v)))
-    if offsets is not None:
-        order, lows = offsets
-        moved = b.transpose(v, order)
-        highs = [n - low - m for n, low, m in zip(shape, lows, shape_of(moved), strict=True)]
-        return b.pad(moved, lows, highs)
-    table = place_table(forms, shape_of(v), tuple(shape))
-    size, most = table.sources.shape
-    fill = float("-inf") if kind == "max" else 0.0
-    flat = b.reshape(v, [math.prod(shape_of(v))])
-    padded = b.concatenate([flat, b.full(fill, [1], element_type_of(v))], 0)
-    gathered = b.reshape(b.gather(padded, 0, _index_constant(b, table.sources)), [size, most])
-    combined = b.reduce(gathered, [1], "max" if kind == "max" else "add")
-    if kind == "mean":
-        counts = np.maximum(table.counts, 1).astype(np.float32).tolist()
-        divisor = DenseIntOrFPElementsAttr.from_list(TensorType(F32, [size]), counts)
-        divisor_value = b.convert(b.constant(divisor), element_type_of(v))
-        combined = b.binary(hlo.DivideOp, combined, divisor_value)
-    if kind == "max" and not table.counts.all():
-        reached = [float(c > 0) for c in table.counts]
-        mask = b.constant(DenseIntOrFPElementsAttr.from_list(TensorType(F32, [size]), reached))
-        zeros = b.full(0.0, [size], element_type_of(v))
-        combined = b.select(b.compare_scalar("GT", mask, 0.0), combined, zeros)
-    return b.reshape(combined, shape)
-
-
-def _gathered_window(b: HloBuilder, x: SSAValue, forms: Forms, shape: Sequence[int]) -> SSAValue:
-    """`fuse.window` at probe sizes, where it is no slice: a gather at the
-    positions `_positions` computes in the graph. It reads from a slice of
-    `x` up to the highest position read: the slice's limits are sizes,
-    which make the symbolic artifact require inputs that large
-    (`V[N-1-t]`: `d0 >= N`), as a gather's constant positions do."""
-    reach = [highest + 1 for highest in highest_positions(forms, tuple(shape))]
-    read = b.slice(x, [0] * len(reach), reach)
-    return b.gather_points(read, _positions(b, forms, shape))
-
-
-def _positions(b: HloBuilder, forms: Forms, box: Sequence[int]) -> SSAValue:
-    """Where each point of `box` maps to under `forms`, computed in the
-    graph: `i32[*box, rank]`, position k of a point being its form k
-    (`constant + sum coefficient_j * iota_j`, floor-divided by the divisor)
-    evaluated on `iota`s of the box, so that its shape follows the box's
-    sizes (`affine_access.flat_positions` holds the same positions, as one
-    flat number each, for a static plan). Positions per dimension rather
-    than flat need no stride, which would be a product of symbolic sizes."""
-    box = list(box)
-    columns = []
-    for coefficients, constant, divisor in forms:
-        value = b.full(constant, box, i32)
-        for j, coefficient in enumerate(coefficients):
-            if coefficient:
-                term = b.binary(hlo.MultiplyOp, b.iota(box, j), b.full(coefficient, box, i32))
-                value = b.binary(hlo.AddOp, value, term)
-        if divisor != 1:
-            value = _floor_divide(b, value, divisor)
-        columns.append(b.reshape(value, [*box, 1]))
-    return b.concatenate(columns, len(box))
-
-
-def _floor_divide(b: HloBuilder, value: SSAValue, divisor: int) -> SSAValue:
-    """`value // divisor` (divisor > 0): StableHLO's integer `divide`
-    truncates, one too high where a negative value leaves a remainder."""
-    shape = shape_of(value)
-    quotient = b.binary(hlo.DivideOp, value, b.full(divisor, shape, i32))
-    remainder = b.binary(hlo.RemainderOp, value, b.full(divisor, shape, i32))
-    below = b.compare("LT", remainder, b.full(0, shape, i32))
-    return b.binary(
-        hlo.SubtractOp, quotient, b.select(below, b.full(1, shape, i32), b.full(0, shape, i32))
-    )
-
-
-def _scattered_place(
-    b: HloBuilder, v: SSAValue, forms: Forms, kind: str, shape: Sequence[int]
-) -> SSAValue:
-    """`fuse.place` at probe sizes: a `scatter` of every operand element to
-    its position (`_positions`), combined by `kind`, where a static plan
-    gathers through `place_table` (a table of symbolic shape, holding
-    sizes). Elements none reaches are zero: `max` starts from -inf and
-    counts its operands with a second scatter, as `mean` does to divide."""
-    element_type = element_type_of(v)
-    positions = _positions(b, forms, shape_of(v))
-    fill = float("-inf") if kind == "max" else 0.0
-    start = b.full(fill, shape, element_type)
-    combined = b.scatter_points(start, positions, v, "max" if kind == "max" else "add")
-    if kind == "sum":
-        return combined
-    zeros = b.full(0.0, shape, element_type)
-    counts = b.scatter_points(zeros, positions, b.full(1.0, shape_of(v), element_type), "add")
-    if kind == "max":
-        return b.select(b.compare_scalar("GT", counts, 0.0), combined, zeros)
-    ones = b.full(1.0, shape, element_type)
-    return b.binary(hlo.DivideOp, combined, b.binary(hlo.MaximumOp, counts, ones))
 
 
 def _topk(b: HloBuilder, x: SSAValue, k: int, axis: int) -> SSAValue:

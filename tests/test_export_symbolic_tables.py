@@ -6,8 +6,8 @@ gather through the position of every element it reads, and a placement that
 is no shift (`Y[2*i] = X[i]`, `Y[i+j] max= A[i, j]`) combines its operand
 into positions. A static plan holds those positions as constant tables; at
 probe sizes a table's shape follows the symbols, so the lowering computes
-the positions in the graph from `iota`s (`_positions` in
-passes/convert_fuse_to_stablehlo.py), a placement as a `scatter`, and
+the positions in the graph from `iota`s (`point_positions` in
+lowering/jax/windows.py), a placement as a `scatter`, and
 `generalize` makes the iotas `dynamic_iota`s. Each artifact runs in a fresh
 process that never imports Fuse (tests/data/export/load_and_run.py) at two
 sizes of different parities, against an independent NumPy reference and
@@ -36,8 +36,8 @@ from fuse.lowering.affine_access import Forms, flat_positions
 from fuse.lowering.jax.backend import stablehlo_text
 from fuse.lowering.jax.hlo_builder import HloBuilder, shape_of
 from fuse.lowering.jax.symbolic import static_signature
+from fuse.lowering.jax.windows import point_positions
 from fuse.lowering.jax.xla_call import StableHloProgram, call_program
-from fuse.passes.convert_fuse_to_stablehlo import _positions
 from fuse.runtime.export import SUFFIXES, input_dims
 
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
@@ -214,14 +214,14 @@ def _maps(draw: st.DrawFn) -> tuple[Forms, tuple[int, ...], tuple[int, ...]]:
 def test_positions_made_in_the_graph_are_the_compile_time_table(
     mapped: tuple[Forms, tuple[int, ...], tuple[int, ...]],
 ) -> None:
-    """`_positions`, run by XLA, holds per point and tensor dimension the
+    """`point_positions`, run by XLA, holds per point and tensor dimension the
     position whose flat form is `affine_access.flat_positions` (the table
     a static plan holds, and the one torch makes in its graph)."""
     import jax
 
     forms, box, tensor = mapped
     block = Block()
-    positions = _positions(HloBuilder(block, f32, exact_dots=True), forms, box)
+    positions = point_positions(HloBuilder(block, f32, exact_dots=True), forms, box)
     block.add_op(func.ReturnOp(positions))
     main = func.FuncOp("main", ([], [positions.type]), Region(block))
     text = _generic(ModuleOp([main]))
