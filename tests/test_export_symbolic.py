@@ -41,6 +41,7 @@ from fuse.lowering.jax.xla_call import StableHloProgram, call_program
 from fuse.lowering.symbolic_sizes import Size
 from fuse.runtime.export import SUFFIXES, artifact_bytes, input_dims
 from fuse.runtime.symbolic import SymbolicSizes
+from tests.affine_maps import affine_maps
 from tests.conformance.programs import CASES, Case, _topk, rope_reference
 
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
@@ -156,25 +157,8 @@ def test_topk_along_a_symbolic_size_at_k_and_below(size: int) -> None:
     np.testing.assert_array_equal(program({"X": torch.from_numpy(x)})["T"], _topk({"X": x})["T"])
 
 
-@st.composite
-def _maps(draw: st.DrawFn) -> tuple[Forms, tuple[int, ...], tuple[int, ...]]:
-    """An affine map from a box to a tensor's positions (shifts, strides,
-    reversals, floor divisions), with the box's and the tensor's shapes."""
-    box = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
-    tensor = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
-    forms = tuple(
-        (
-            tuple(draw(st.integers(-2, 2)) for _ in box),
-            draw(st.integers(-3, 3)),
-            draw(st.integers(1, 3)),
-        )
-        for _ in tensor
-    )
-    return forms, box, tensor
-
-
 @settings(max_examples=200, deadline=None)
-@given(_maps())
+@given(affine_maps())
 def test_index_tables_made_in_the_graph_are_the_compile_time_ones(
     mapped: tuple[Forms, tuple[int, ...], tuple[int, ...]],
 ) -> None:

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, f32
 from xdsl.ir import Block, Region
@@ -39,6 +38,7 @@ from fuse.lowering.jax.symbolic import static_signature
 from fuse.lowering.jax.windows import point_positions
 from fuse.lowering.jax.xla_call import StableHloProgram, call_program
 from fuse.runtime.export import SUFFIXES, input_dims
+from tests.affine_maps import affine_maps
 
 LOADER = Path(__file__).parent / "data" / "export" / "load_and_run.py"
 
@@ -192,25 +192,8 @@ def _static_stablehlo(case: Case, shapes: dict[str, tuple[int, ...]]) -> str:
     return stablehlo_text(module, runner.config)
 
 
-@st.composite
-def _maps(draw: st.DrawFn) -> tuple[Forms, tuple[int, ...], tuple[int, ...]]:
-    """An affine map from a box to a tensor's positions (shifts, strides,
-    reversals, floor divisions of negative values too), with the shapes."""
-    box = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
-    tensor = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
-    forms = tuple(
-        (
-            tuple(draw(st.integers(-2, 2)) for _ in box),
-            draw(st.integers(-3, 3)),
-            draw(st.integers(1, 3)),
-        )
-        for _ in tensor
-    )
-    return forms, box, tensor
-
-
 @settings(max_examples=60, deadline=None)
-@given(_maps())
+@given(affine_maps())
 def test_positions_made_in_the_graph_are_the_compile_time_table(
     mapped: tuple[Forms, tuple[int, ...], tuple[int, ...]],
 ) -> None:
